@@ -1,0 +1,31 @@
+"""`ratecard check PATH...`: compile and lint, print diagnostics."""
+
+from __future__ import annotations
+
+import sys
+
+from ..compiler import PathError, compile_paths
+from ..diagnostics import has_errors
+from .common import EXIT_INPUT, EXIT_OK, UsageError, add_format_flag, print_diagnostics
+
+
+def register(sub) -> None:
+    p = sub.add_parser("check", help="compile and lint .pricing files")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=".pricing files or directories")
+    p.add_argument("--strict", action="store_true", help="fail on warnings too")
+    add_format_flag(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    try:
+        compiled = compile_paths(args.paths)
+    except PathError as exc:
+        raise UsageError(str(exc)) from None
+    diags = compiled.diagnostics
+    if args.format == "json":
+        print_diagnostics(diags, compiled.sources, "json", stream=sys.stdout)
+    else:
+        print_diagnostics(diags, compiled.sources, "text")
+    failed = has_errors(diags) or compiled.plan is None or (args.strict and bool(diags))
+    return EXIT_INPUT if failed else EXIT_OK

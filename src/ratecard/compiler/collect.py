@@ -1,0 +1,79 @@
+"""Pass 1: project settings and the global name tables.
+
+Names are global across every file of the project. A second definition of a
+name is reported at the second place with a note pointing at the first.
+"""
+
+from __future__ import annotations
+
+from ..diagnostics import Note, error
+from ..money import known_currencies
+from ..syntax import nodes as n
+from .context import Context
+from .literals import word
+
+ROUNDING_MODES = ("half_up", "half_even")
+
+
+def collect(ctx: Context) -> None:
+    _settings(ctx)
+    tables = {
+        n.MeterBlock: ("meter", ctx.meter_nodes),
+        n.PlanBlock: ("plan", ctx.plan_nodes),
+        n.ContractBlock: ("contract", ctx.contract_nodes),
+    }
+    for f in ctx.files:
+        for item in f.items:
+            if isinstance(item, n.TestBlock):
+                ctx.test_nodes.append(item)
+                continue
+            entry = tables.get(type(item))
+            if entry is None:
+                continue
+            kind, table = entry
+            name = item.name.name
+            first = table.get(name)
+            if first is not None:
+                ctx.report(error(
+                    "E200", f"duplicate {kind} `{name}`", item.name.span,
+                    notes=[Note(f"`{name}` is first defined here", first.name.span)],
+                    hints=[f"{kind} names are global across every file of the project; rename one"],
+                ))
+                continue
+            table[name] = item
+
+
+def _settings(ctx: Context) -> None:
+    first_currency: n.CurrencyDecl | None = None
+    first_rounding: n.RoundingDecl | None = None
+    for f in ctx.files:
+        for item in f.items:
+            if isinstance(item, n.CurrencyDecl):
+                code = item.code.name
+                if code not in known_currencies():
+                    word(ctx, item.code, sorted(known_currencies()), "currency")
+                    continue
+                if first_currency is None:
+                    first_currency = item
+                    ctx.currency = code
+                elif first_currency.code.name != code:
+                    ctx.report(error(
+                        "E208", f"the project's currency is stated twice, differently (`{code}`)",
+                        item.code.span,
+                        notes=[Note(f"`currency {first_currency.code.name}` is stated here",
+                                    first_currency.span)],
+                    ))
+            elif isinstance(item, n.RoundingDecl):
+                mode = word(ctx, item.mode, ROUNDING_MODES, "rounding mode")
+                if mode is None:
+                    continue
+                if first_rounding is None:
+                    first_rounding = item
+                    ctx.rounding = mode
+                elif first_rounding.mode.name != mode:
+                    ctx.report(error(
+                        "E208", f"the project's rounding is stated twice, differently (`{mode}`)",
+                        item.mode.span,
+                        notes=[Note(f"`rounding {first_rounding.mode.name}` is stated here",
+                                    first_rounding.span)],
+                    ))

@@ -1,0 +1,48 @@
+"""State shared by the compiler passes: symbol tables, spans, diagnostics.
+
+Passes read the syntax tree and the tables earlier passes filled, and add to
+them; none of them raise on user errors. The spans table maps model ids (rule
+ids, grant ids, names) back to where they were written, for diagnostics that
+are found after the model is built (ambiguity, lint).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..diagnostics import Diagnostic, Span
+from ..model import Contract, Meter, Plan
+from ..syntax import nodes as n
+
+
+@dataclass
+class Context:
+    files: list[n.SourceFile]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    # project settings
+    currency: str = "USD"
+    rounding: str = "half_up"
+
+    # symbols (first definition wins; duplicates are reported)
+    meter_nodes: dict[str, n.MeterBlock] = field(default_factory=dict)
+    plan_nodes: dict[str, n.PlanBlock] = field(default_factory=dict)
+    contract_nodes: dict[str, n.ContractBlock] = field(default_factory=dict)
+    test_nodes: list[n.TestBlock] = field(default_factory=list)
+
+    # built model parts
+    meters: dict[str, Meter] = field(default_factory=dict)
+    plans: dict[str, Plan] = field(default_factory=dict)
+    contracts: dict[str, Contract] = field(default_factory=dict)
+
+    # model id -> where it was written
+    spans: dict[str, Span] = field(default_factory=dict)
+
+    def report(self, diagnostic: Diagnostic) -> None:
+        self.diagnostics.append(diagnostic)
+
+    def origin(self, model_id: str, span: Span) -> None:
+        self.spans[model_id] = span
+
+    def origins(self) -> dict[str, str]:
+        return {k: f"{s.file}:{s.line}" for k, s in sorted(self.spans.items())}

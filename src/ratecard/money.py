@@ -1,0 +1,76 @@
+"""Exact money: one decimal constructor, currency minor units, the one rounding step.
+
+Every amount is a `decimal.Decimal` computed in a local context wide enough
+that nothing is rounded implicitly; `round_money` is the only place an amount
+loses digits, once per invoice line, in the project's rounding mode.
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+
+from babel.numbers import get_currency_precision, list_currencies
+
+# 60 significant digits: products like quantity x price / per never round.
+EXACT = decimal.Context(prec=60, rounding=ROUND_HALF_EVEN, traps=[decimal.InvalidOperation,
+                                                                   decimal.DivisionByZero,
+                                                                   decimal.Overflow])
+_MODES = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
+ZERO = Decimal(0)
+
+
+def D(value: str | int | Decimal) -> Decimal:
+    """The one constructor: text or int (never float) to Decimal."""
+    if isinstance(value, float):  # pragma: no cover - a programming error, not user input
+        raise TypeError("floats never become money")
+    if isinstance(value, str):
+        return Decimal(value.replace("_", ""))
+    return Decimal(value)
+
+
+@functools.lru_cache(maxsize=None)
+def minor_units(currency: str) -> int:
+    return get_currency_precision(currency)
+
+
+@functools.lru_cache(maxsize=1)
+def known_currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def round_money(amount: Decimal, currency: str, mode: str) -> Decimal:
+    """Round once, to the currency's minor unit, in the project's mode."""
+    return amount.quantize(quantum(currency), rounding=_MODES[mode], context=EXACT)
+
+
+def zero(currency: str) -> Decimal:
+    return ZERO.quantize(quantum(currency))
+
+
+def from_minor(units: int, currency: str) -> Decimal:
+    """`creditGrantCents`-style integers to an amount (12000000 cents -> 120000.00)."""
+    return (Decimal(units).scaleb(-minor_units(currency), context=EXACT)).quantize(quantum(currency))
+
+
+def plain(value: Decimal) -> str:
+    """A decimal as plain text: no exponent, no needless trailing zeros."""
+    if value == value.to_integral_value():
+        return f"{value.quantize(Decimal(1)):f}"
+    return f"{value.normalize(EXACT):f}"
+
+
+def mul(*values: Decimal) -> Decimal:
+    out = Decimal(1)
+    for v in values:
+        out = EXACT.multiply(out, v)
+    return out
+
+
+def div(a: Decimal, b: Decimal) -> Decimal:
+    return EXACT.divide(a, b)

@@ -1,0 +1,272 @@
+"""Which price applies: layered rate cards, specificity, `default`, modifiers.
+
+For one usage line (a contract, a meter, one combination of dimension values)
+the layers are, highest first: the contract's override for the meter, the
+plan's charge price, the meter's rate card. The base price is the most
+specific matching price rule of the highest layer that has any match; then
+every matching modifier of that layer or a higher one applies, most specific
+first. A price negotiated in the contract layer is therefore final: lower
+layers' modifiers never touch it.
+
+The same module answers the compiler's static question, "can these two rules
+ever match the same line?", which is what makes two equally specific rules
+ambiguous. The evaluator and the compiler share this one definition of a match.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Iterable, Mapping
+
+from .model import (
+    Condition,
+    Contract,
+    Modifier,
+    PackagePrice,
+    Price,
+    RateCard,
+    RatingPlan,
+    Rule,
+    Tier,
+    TieredPrice,
+    Unit,
+    UnitPrice,
+)
+
+LAYER_ORDER = ("contract", "plan", "meter")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One rate card in the stack for a (contract, meter), named for explanations."""
+
+    kind: str  # contract | plan | meter
+    owner: str  # "contract acme", "plan pro", "meter LLM_TOKENS"
+    card: RateCard
+
+
+def layers_for(plan: RatingPlan, contract: Contract, meter_name: str) -> tuple[Layer, ...]:
+    """The rate cards that can price `meter_name` for `contract`, highest first."""
+    layers: list[Layer] = []
+    override = contract.overrides.get(meter_name)
+    if override is not None:
+        layers.append(Layer("contract", f"contract {contract.name}", override))
+    contract_plan = plan.plans.get(contract.plan)
+    charge = contract_plan.charge(meter_name) if contract_plan else None
+    if charge is not None and charge.rates is not None:
+        layers.append(Layer("plan", f"plan {contract_plan.name}", charge.rates))
+    meter = plan.meters.get(meter_name)
+    if meter is not None and meter.rates is not None:
+        layers.append(Layer("meter", f"meter {meter.name}", meter.rates))
+    return tuple(layers)
+
+
+def line_attributes(contract: Contract, dimensions: Mapping[str, str]) -> dict[str, str]:
+    """What conditions test: the contract's dimensions, then the line's own (which win)."""
+    attrs = dict(contract.dimensions)
+    attrs.update(dimensions)
+    return attrs
+
+
+def active_on(rule: Rule, day: dt.date | None) -> bool:
+    if day is None:
+        return True
+    if rule.valid_from is not None and day < rule.valid_from:
+        return False
+    if rule.valid_until is not None and day >= rule.valid_until:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A rule considered for a line, and what became of it (for `explain`)."""
+
+    rule: Rule
+    layer: Layer
+    matched: bool
+    outcome: str  # "won", "applied", "matched, less specific", "lower layer", "no match", ...
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The outcome of pricing one line: the winning rule, modifiers, the final price."""
+
+    base: Rule
+    base_layer: Layer
+    modifiers: tuple[tuple[Rule, Layer], ...]
+    price: Price  # the base price scaled by every modifier
+    candidates: tuple[Candidate, ...] = field(default=(), compare=False)
+
+    @property
+    def factor(self) -> Decimal:
+        f = Decimal(1)
+        for rule, _ in self.modifiers:
+            f *= rule.action.factor  # type: ignore[union-attr]
+        return f
+
+
+def _by_specificity(rules: Iterable[Rule]) -> list[Rule]:
+    # most specific first; ties keep a stable, order-independent key (the id's
+    # position can differ between formattings, so sort by conditions' text)
+    return sorted(rules, key=lambda r: (-r.specificity, _condition_key(r), r.id))
+
+
+def _condition_key(rule: Rule) -> tuple:
+    return tuple((c.key, c.op, c.values) for c in rule.conditions)
+
+
+def resolve(layers: tuple[Layer, ...], attrs: Mapping[str, str],
+            day: dt.date | None = None) -> Resolution | None:
+    """Price a line described by `attrs`, or None when no rule prices it.
+
+    When the compiler reported no ambiguity, the result does not depend on the
+    order the rules were written in: the base is the unique most specific match
+    (equal-specificity matches must have equal actions), and modifiers commute.
+    """
+    candidates: list[Candidate] = []
+    base: Rule | None = None
+    base_index = -1
+    for index, layer in enumerate(layers):
+        prices = [r for r in layer.card.rules
+                  if not r.is_modifier and active_on(r, day) and r.matches(attrs)]
+        if prices:
+            ranked = _by_specificity(prices)
+            base = ranked[0]
+            base_index = index
+            break
+    if base is None:
+        return None
+
+    modifiers: list[tuple[Rule, Layer]] = []
+    for index, layer in enumerate(layers[: base_index + 1]):
+        mods = [r for r in layer.card.rules
+                if r.is_modifier and active_on(r, day) and r.matches(attrs)]
+        modifiers.extend((r, layer) for r in _by_specificity(mods))
+
+    for index, layer in enumerate(layers):
+        for rule in layer.card.rules:
+            matched = active_on(rule, day) and rule.matches(attrs)
+            if rule is base:
+                outcome = "won"
+            elif any(rule is m for m, _ in modifiers):
+                outcome = "applied"
+            elif not active_on(rule, day):
+                outcome = "not in effect"
+            elif not matched:
+                outcome = "no match"
+            elif rule.is_modifier:
+                outcome = "lower layer than the price (a negotiated price is final)"
+            elif index > base_index:
+                outcome = "lower layer"
+            else:
+                outcome = "less specific"
+            candidates.append(Candidate(rule, layer, matched, outcome))
+
+    factor = Decimal(1)
+    for rule, _ in modifiers:
+        factor *= rule.action.factor  # type: ignore[union-attr]
+    price = scale(base.action, factor)  # type: ignore[arg-type]
+    return Resolution(base, layers[base_index], tuple(modifiers), price, tuple(candidates))
+
+
+def scale(price: Price, factor: Decimal) -> Price:
+    """A price with every amount multiplied by `factor` (exactly; rounding comes later)."""
+    if factor == 1:
+        return price
+    if isinstance(price, UnitPrice):
+        return price.model_copy(update={"amount": price.amount * factor})
+    if isinstance(price, PackagePrice):
+        return price.model_copy(update={"amount": price.amount * factor})
+    if isinstance(price, TieredPrice):
+        tiers = tuple(Tier(up_to=t.up_to, amount=t.amount * factor, flat=t.flat * factor)
+                      for t in price.tiers)
+        return price.model_copy(update={"tiers": tiers})
+    raise TypeError(f"not a price: {price!r}")
+
+
+# ----------------------------------------------------------------- static analysis
+
+
+@dataclass(frozen=True)
+class ValueSet:
+    """The values of one key that a set of conditions admits.
+
+    `inclusive=True`: exactly `values`. `inclusive=False`: anything but `values`
+    (a missing key included).
+    """
+
+    inclusive: bool
+    values: frozenset[str]
+
+    @classmethod
+    def of(cls, condition: Condition) -> "ValueSet":
+        return cls(condition.positive, frozenset(condition.values))
+
+    def meet(self, other: "ValueSet") -> "ValueSet":
+        if self.inclusive and other.inclusive:
+            return ValueSet(True, self.values & other.values)
+        if self.inclusive:
+            return ValueSet(True, self.values - other.values)
+        if other.inclusive:
+            return ValueSet(True, other.values - self.values)
+        return ValueSet(False, self.values | other.values)
+
+    def within(self, universe: frozenset[str] | None) -> "ValueSet":
+        if universe is None:
+            return self
+        if self.inclusive:
+            return ValueSet(True, self.values & universe)
+        return ValueSet(True, universe - self.values)
+
+    @property
+    def empty(self) -> bool:
+        return self.inclusive and not self.values
+
+
+def satisfiable(conditions: Iterable[Condition],
+                universes: Mapping[str, frozenset[str]] | None = None) -> bool:
+    """Can some line satisfy all `conditions` at once?"""
+    universes = universes or {}
+    by_key: dict[str, ValueSet] = {}
+    for c in conditions:
+        vs = ValueSet.of(c)
+        by_key[c.key] = by_key[c.key].meet(vs) if c.key in by_key else vs
+    return not any(vs.within(universes.get(k)).empty for k, vs in by_key.items())
+
+
+def windows_overlap(a: Rule, b: Rule) -> bool:
+    start = max(a.valid_from or dt.date.min, b.valid_from or dt.date.min)
+    end = min(a.valid_until or dt.date.max, b.valid_until or dt.date.max)
+    return start < end
+
+
+def can_both_match(a: Rule, b: Rule, universes: Mapping[str, frozenset[str]] | None = None) -> bool:
+    return windows_overlap(a, b) and satisfiable(a.conditions + b.conditions, universes)
+
+
+def ambiguous_pairs(card: RateCard,
+                    universes: Mapping[str, frozenset[str]] | None = None) -> list[tuple[Rule, Rule]]:
+    """Pairs of price rules in one layer that tie on specificity, can match one
+    line together, and disagree on the price."""
+    prices = [r for r in card.rules if not r.is_modifier]
+    pairs = []
+    for i, a in enumerate(prices):
+        for b in prices[i + 1:]:
+            if a.specificity != b.specificity or a.action == b.action:
+                continue
+            if can_both_match(a, b, universes):
+                pairs.append((a, b))
+    return pairs
+
+
+def price_unit(price: Price) -> Unit | None:
+    if isinstance(price, (UnitPrice, TieredPrice)):
+        return price.unit
+    return None
+
+
+def is_modifier(action) -> bool:
+    return isinstance(action, Modifier)

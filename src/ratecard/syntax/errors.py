@@ -1,0 +1,157 @@
+"""Lark exceptions -> one friendly `Diagnostic` (the only place that sees them).
+
+The common mistakes get named messages: a missing `}` (pointing at the block it
+should close), an unterminated string, a number or keyword where a name belongs.
+Everything else says what was found and what the grammar expected there.
+"""
+
+from __future__ import annotations
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
+from ..diagnostics import Diagnostic, Note, Span, error
+
+_FRIENDLY = {
+    "NAME": "a name",
+    "STRING": 'a string ("...")',
+    "NUMBER": "a number",
+    "DATE": "a date (YYYY-MM-DD)",
+    "TIMESTAMP": "a timestamp (2026-12-31T23:59:59Z)",
+    "DOLLARS": "an amount like `$12.50`",
+    "PERCENT": "a percentage like `20%`",
+    "COUNT": "`count`",
+    "AGG_FN": "`sum`, `max`, `unique` or `latest`",
+    "CMP": "`=` or `!=`",
+    "MOD_DIR": "`off` or `up`",
+    "TIER_MODE": "`graduated` or `volume`",
+    "DEFAULT": "`default`",
+    "$END": "end of file",
+}
+
+_TOP_LEVEL = {"meter", "plan", "contract", "currency", "rounding", "test"}
+
+
+def _describe_terminal(name: str, lark: Lark) -> str:
+    if name in _FRIENDLY:
+        return _FRIENDLY[name]
+    try:
+        pattern = lark.get_terminal(name).pattern
+    except KeyError:
+        return name
+    if pattern.type == "str":
+        return f"`{pattern.value}`"
+    return name.lower()
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type == "$END":
+        return "end of file"
+    kind = {
+        "NAME": "name",
+        "STRING": "string",
+        "NUMBER": "number",
+        "DATE": "date",
+        "TIMESTAMP": "timestamp",
+        "DOLLARS": "amount",
+        "PERCENT": "percentage",
+    }.get(tok.type)
+    return f"{kind} `{tok}`" if kind else f"`{tok}`"
+
+
+def _expected(names, lark: Lark) -> str:
+    described = sorted({_describe_terminal(x, lark) for x in names})
+    if len(described) > 8:
+        described = described[:8] + ["..."]
+    if len(described) == 1:
+        return described[0]
+    return ", ".join(described[:-1]) + " or " + described[-1]
+
+
+def _end_span(text: str, path: str) -> Span:
+    lines = text.splitlines() or [""]
+    last = len(lines)
+    # point just past the last non-blank line, where the missing text belongs
+    while last > 1 and not lines[last - 1].strip():
+        last -= 1
+    return Span.point(path, last, len(lines[last - 1]) + 1)
+
+
+def _open_block(exc: UnexpectedToken, path: str) -> tuple[str, Span] | None:
+    """The innermost `{` still open when the parser stopped, and what it opened."""
+    ip = getattr(exc, "interactive_parser", None)
+    if ip is None:
+        return None
+    stack = list(ip.parser_state.value_stack)
+    for i in range(len(stack) - 1, -1, -1):
+        tok = stack[i]
+        if isinstance(tok, Token) and tok.type == "LBRACE":
+            words = [str(t) for t in stack[max(0, i - 2):i] if isinstance(t, Token)]
+            opener = " ".join(words) if words else "block"
+            return opener, Span(path, tok.line, tok.column, tok.end_line, tok.end_column)
+    return None
+
+
+def translate(exc: Exception, text: str, path: str, lark: Lark) -> Diagnostic:
+    if isinstance(exc, UnexpectedCharacters):
+        return _unexpected_char(exc, text, path)
+    if isinstance(exc, UnexpectedToken):
+        return _unexpected_token(exc, text, path, lark)
+    if isinstance(exc, UnexpectedEOF):
+        return error("E100", "unexpected end of file", _end_span(text, path))
+    return error("E100", f"cannot parse this file: {exc}", Span.point(path, 1, 1))
+
+
+def _unexpected_char(exc: UnexpectedCharacters, text: str, path: str) -> Diagnostic:
+    line_text = text.splitlines()[exc.line - 1] if exc.line - 1 < len(text.splitlines()) else ""
+    ch = exc.char
+    if ch == '"':
+        width = len(line_text) - exc.column + 1
+        return error("E102", "unterminated string", Span.point(path, exc.line, exc.column, width),
+                     hints=['close the string with `"` on the same line'])
+    if ch == "'":
+        return error("E103", "strings use double quotes", Span.point(path, exc.line, exc.column),
+                     hints=["write \"...\" instead of '...'"])
+    shown = repr(ch)[1:-1] if not ch.isprintable() else ch
+    hints = []
+    if ch == "$":
+        hints.append("amounts are written `$12.50`, with digits right after `$`")
+    elif ch in "€£¥":
+        hints.append("write the ISO code after the number: `12.50 EUR`")
+    elif ch.isdigit():
+        hints.append("dates are written YYYY-MM-DD; percentages `20%`; amounts `$12.50`")
+    return error("E101", f"unexpected character `{shown}`", Span.point(path, exc.line, exc.column),
+                 hints=hints)
+
+
+def _unexpected_token(exc: UnexpectedToken, text: str, path: str, lark: Lark) -> Diagnostic:
+    tok = exc.token
+    expected = set(exc.expected or ())
+    if tok.type == "$END":
+        block = _open_block(exc, path)
+        span = _end_span(text, path)
+        if "RBRACE" in expected and block:
+            opener, open_span = block
+            return error("E104", f"missing `}}`: `{opener} {{` is never closed", span,
+                         notes=[Note("the block opened here", open_span)],
+                         hints=["add `}` at the end of the block"])
+        return error("E100", f"unexpected end of file; expected {_expected(expected, lark)}", span)
+
+    span = Span(path, tok.line, tok.column, tok.end_line or tok.line,
+                tok.end_column or tok.column + len(str(tok)))
+    if "RBRACE" in expected and str(tok) in _TOP_LEVEL:
+        block = _open_block(exc, path)
+        notes = [Note("the block opened here", block[1])] if block else []
+        what = f"`{block[0]} {{`" if block else "the block above"
+        return error("E104", f"missing `}}` before `{tok}`: {what} is never closed", span,
+                     notes=notes, hints=["add `}` where the block ends"])
+    if "NAME" in expected and tok.type in {"NUMBER", "DOLLARS", "PERCENT", "DATE", "TIMESTAMP", "STRING"}:
+        hints = ["names start with a letter or `_` and contain letters, digits and `_`"]
+        if tok.type == "STRING":
+            hints = ["names are written without quotes"]
+        return error("E105", f"expected a name, found {_describe_token(tok)}", span, hints=hints)
+    if expected == {"DATE"} or expected == {"DATE", "TIMESTAMP"}:
+        return error("E106", f"expected a date, found {_describe_token(tok)}", span,
+                     hints=["dates are written YYYY-MM-DD, timestamps 2026-12-31T23:59:59Z"])
+    return error("E100", f"unexpected {_describe_token(tok)}; expected {_expected(expected, lark)}",
+                 span)

@@ -1,0 +1,31 @@
+"""Finding and loading `ratecard.lark`, built once per process.
+
+The grammar lives at the top of the repository (`grammar/ratecard.lark`) and is
+copied into the wheel as `ratecard/grammar/ratecard.lark`. An installed package
+reads its own copy; a source checkout (editable install, tests run from the
+tree) falls back to the repository file.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+GRAMMAR_NAME = "ratecard.lark"
+
+
+def grammar_path() -> Path:
+    """The grammar file this installation uses."""
+    packaged = resources.files("ratecard").joinpath("grammar", GRAMMAR_NAME)
+    if packaged.is_file():
+        return Path(str(packaged))
+    source_tree = Path(__file__).resolve().parents[3] / "grammar" / GRAMMAR_NAME
+    if source_tree.is_file():
+        return source_tree
+    raise FileNotFoundError(f"{GRAMMAR_NAME} is neither packaged with ratecard nor in a source tree")
+
+
+@functools.lru_cache(maxsize=1)
+def grammar_text() -> str:
+    return grammar_path().read_text(encoding="utf-8")

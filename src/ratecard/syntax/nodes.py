@@ -1,0 +1,432 @@
+"""The syntax tree: frozen nodes that keep every span, built once from Lark's parse.
+
+Nothing after `syntax.parser` touches `lark.Tree`. These nodes keep what the
+user wrote (raw number text, statement order, comments) because two consumers
+need it: the compiler, to point diagnostics at the right characters, and `fmt`,
+to print the file back canonically without losing anything the user meant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Union
+
+from ..diagnostics import Span
+
+
+# ----------------------------------------------------------------- leaves
+
+
+@dataclass(frozen=True, slots=True)
+class Ident:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Str:
+    """A string literal; `value` is unescaped, `raw` is the text with quotes."""
+
+    value: str
+    raw: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    """A number literal. `suffix` is "K", "M" or ""; `value` already includes it."""
+
+    value: Decimal
+    raw: str
+    suffix: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class DateLit:
+    """A `YYYY-MM-DD` date or an RFC 3339 timestamp, kept as text until the compiler checks it."""
+
+    raw: str
+    is_timestamp: bool
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """`$12.50`, `12.50 EUR` or `free`. `currency` is None for `$` and `free` (the project's)."""
+
+    amount: Decimal
+    currency: Ident | None
+    raw: str
+    span: Span
+    is_free: bool = False
+
+
+Value = Union[Str, Num]
+
+
+# ----------------------------------------------------------------- rules and prices
+
+
+@dataclass(frozen=True, slots=True)
+class Per:
+    """`per 1K tokens` / `per call`: count is None when no number was written (per 1)."""
+
+    count: Num | None
+    unit: Ident
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    key: Ident
+    op: str  # "=", "!=", "in", "not in"
+    values: tuple[Value, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPrice:
+    money: Money
+    per: Per | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    bound: Num | None  # None for `above`
+    price: Money
+    flat: Money | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TieredPrice:
+    mode: str  # "graduated" | "volume"
+    per: Per | None
+    tiers: tuple[Tier, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class PackagePrice:
+    money: Money
+    size: Num
+    unit: Ident
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Modifier:
+    percent: Decimal
+    raw: str
+    direction: str  # "off" | "up"
+    span: Span
+
+
+Price = Union[UnitPrice, TieredPrice, PackagePrice]
+Rhs = Union[UnitPrice, TieredPrice, PackagePrice, Modifier]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """`conditions : price-or-modifier`; `is_default` for the `default` keyword."""
+
+    conditions: tuple[Condition, ...]
+    is_default: bool
+    rhs: Rhs
+    span: Span
+    lhs_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Effective:
+    """`from DATE [until DATE]`: the dates a rate applies (until is exclusive)."""
+
+    start: DateLit | None
+    until: DateLit | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RateSpec:
+    """What follows a `charge`/`override` name: one inline rule or a block of rules.
+
+    An inline spec (`: $0.01 per call`, `: 20% off`) is a single unconditioned rule,
+    stored with `inline=True` so `fmt` prints it back on one line.
+    """
+
+    inline: bool
+    per: Per | None
+    effective: Effective | None
+    rules: tuple[Rule, ...]
+    span: Span
+
+
+# ----------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True, slots=True)
+class Title:
+    text: Str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    name: Str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregation:
+    function: str  # count | sum | max | unique | latest
+    field: Ident | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class DimensionDecl:
+    name: Ident
+    values: tuple[Value, ...] | None  # a known value set: `model in ("a", "b")`
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Dimensions:
+    items: tuple[DimensionDecl, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    conditions: tuple[Condition, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    per: Per | None
+    effective: Effective | None
+    rules: tuple[Rule, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Billing:
+    cycle: Ident
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    days: Num
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Autopay:
+    setting: Ident
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Fee:
+    label: Str
+    amount: Money
+    cadence: Ident | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    meter: Ident
+    spec: RateSpec | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Minimum:
+    amount: Money
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: Str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRef:
+    name: Ident
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Starts:
+    date: DateLit
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Ends:
+    date: DateLit
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    key: Ident
+    value: Value
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ContractDimensions:
+    items: tuple[Assignment, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    meter: Ident
+    spec: RateSpec
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Description:
+    text: Str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class CreditPrice:
+    amount: Money
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    date: DateLit
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Expires:
+    date: DateLit
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    amount: Money
+    body: tuple[Union[Description, CreditPrice, Granted, Expires], ...] | None
+    span: Span
+
+
+# ----------------------------------------------------------------- test blocks
+
+
+@dataclass(frozen=True, slots=True)
+class TestContract:
+    name: Ident
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TestInlineContract:
+    body: tuple  # contract statements
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    meter: Ident
+    dimensions: tuple[Assignment, ...]
+    quantity: Num
+    at: DateLit
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Through:
+    date: DateLit
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """`expect total|subtotal|credits applied|due|invoices|line ...`."""
+
+    what: str  # total | subtotal | credits | due | invoices | line
+    money: Money | None = None
+    date: DateLit | None = None
+    count: Num | None = None
+    meter: Ident | None = None
+    dimensions: tuple[Assignment, ...] = ()
+    span: Span | None = None
+
+
+# ----------------------------------------------------------------- top level
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyDecl:
+    code: Ident
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RoundingDecl:
+    mode: Ident
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class MeterBlock:
+    name: Ident
+    body: tuple
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class PlanBlock:
+    name: Ident
+    body: tuple
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ContractBlock:
+    name: Ident
+    body: tuple
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TestBlock:
+    name: Str
+    body: tuple
+    span: Span
+
+
+Item = Union[CurrencyDecl, RoundingDecl, MeterBlock, PlanBlock, ContractBlock, TestBlock]
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    text: str  # including the leading '#'
+    line: int
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One parsed `.pricing` file: its items in order, and its comments for `fmt`."""
+
+    path: str
+    items: tuple[Item, ...]
+    comments: tuple[Comment, ...]
