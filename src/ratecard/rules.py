@@ -23,6 +23,8 @@ from typing import Iterable, Mapping
 from .model import (
     Condition,
     Contract,
+    Meter,
+    Plan,
     Modifier,
     PackagePrice,
     Price,
@@ -260,6 +262,21 @@ def ambiguous_pairs(card: RateCard,
             if can_both_match(a, b, universes):
                 pairs.append((a, b))
     return pairs
+
+
+DEFAULT_UNIT = Unit(size=Decimal(1), name="unit")
+
+
+def override_unit(plan: "Plan | None", meter: "Meter | None") -> Unit:
+    """The unit of a contract override price that states none of its own:
+    the plan charge's unit if the plan prices the meter, else the meter rate
+    card's, else per 1 unit. Pricing files and JSON contracts share this."""
+    charge = plan.charge(meter.name) if plan is not None and meter is not None else None
+    if charge is not None and charge.rates is not None:
+        return charge.rates.unit
+    if meter is not None and meter.rates is not None:
+        return meter.rates.unit
+    return DEFAULT_UNIT
 
 
 def price_unit(price: Price) -> Unit | None:

@@ -46,3 +46,82 @@ def compile_or_fail(paths: Sequence[str], fmt: str = "text", strict: bool = Fals
     if compiled.diagnostics or (fmt == "json" and failed):
         print_diagnostics(compiled.diagnostics, compiled.sources, fmt if failed else "text")
     return None if failed else compiled
+
+
+# ----------------------------------------------------------------- evaluation commands
+
+
+def parse_date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"`{text}` is not a date (YYYY-MM-DD)") from None
+
+
+def add_evaluation_args(p, *, contract_required: bool = False) -> None:
+    """The arguments shared by `invoice`, `explain`, `credits`: what to price and how."""
+    p.add_argument("paths", nargs="+", metavar="PATH", help=".pricing files or directories")
+    p.add_argument("--usage", nargs="+", action="extend", required=True, metavar="FILE",
+                   help="usage events: .jsonl, .csv or .parquet (several allowed)")
+    p.add_argument("--through", required=True, metavar="DATE",
+                   help="bill every period that has ended on or before DATE")
+    p.add_argument("--contract", required=contract_required, metavar="NAME",
+                   help="only this contract's invoices")
+    p.add_argument("--contracts", action="append", default=[], metavar="FILE.json",
+                   help="more contracts, in the contract API's JSON shape")
+    p.add_argument("--skip-bad-rows", metavar="FILE",
+                   help="write malformed usage rows (with reasons) to FILE and carry on")
+    p.add_argument("--memory-limit", metavar="SIZE", help="memory limit for the usage engine, e.g. 2GB")
+
+
+def evaluate_from_args(args, diag_format: str = "text"):
+    """Compile, load JSON contracts, evaluate. Returns (evaluation, plan) or None after
+    printing the diagnostics that stopped it."""
+    from ..billing import evaluate
+    from ..compiler.checks import customer_overlaps
+    from ..contracts_json import load_contracts
+    from ..diagnostics import did_you_mean
+    from pathlib import Path
+
+    through = parse_date(args.through)
+    for f in args.usage:
+        if not Path(f).is_file():
+            raise UsageError(f"no such usage file: {f}")
+    compiled = compile_or_fail(args.paths, diag_format)
+    if compiled is None:
+        return None
+    plan = compiled.plan
+    problems: list[Diagnostic] = []
+    for path in args.contracts:
+        if not Path(path).is_file():
+            raise UsageError(f"no such contracts file: {path}")
+        contracts, origins, diags = load_contracts(path, plan)
+        problems.extend(diags)
+        plan = plan.with_contracts(contracts).model_copy(
+            update={"origins": {**plan.origins, **origins}})
+    if args.contracts:
+        problems.extend(customer_overlaps(plan, compiled.spans))
+    if has_errors(problems):
+        print_diagnostics(problems, compiled.sources, diag_format)
+        return None
+    if args.contract and args.contract not in plan.contracts:
+        guess = did_you_mean(args.contract, plan.contracts)
+        raise UsageError(f"unknown contract `{args.contract}`"
+                         + (f" (did you mean `{guess}`?)" if guess else ""))
+    evaluation = evaluate(plan, args.usage, through, skip_bad_rows=args.skip_bad_rows,
+                          memory_limit=args.memory_limit)
+    if evaluation.diagnostics:
+        print_diagnostics(evaluation.diagnostics, compiled.sources, diag_format)
+    if not evaluation.ok:
+        return None
+    return evaluation, plan
+
+
+def reconciliation_note(run) -> str:
+    """One line that proves nothing was dropped: read = billed + rejected."""
+    reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in run.rejected.items() if n)
+    text = (f"events: {run.events.read} read = {run.events.billed} billed + "
+            f"{run.events.rejected} rejected")
+    return text + (f" ({reasons})" if reasons else "")

@@ -25,6 +25,7 @@ from ..model import (
     Rule,
     Unit,
 )
+from ..rules import DEFAULT_UNIT, override_unit
 from ..syntax import nodes as n
 from . import literals as lit
 from .context import Context
@@ -32,7 +33,6 @@ from .context import Context
 CYCLES = ("monthly", "quarterly", "annual")
 CADENCES = ("month", "quarter", "year", "period")
 ON_OFF = ("on", "off")
-DEFAULT_UNIT = Unit(size=Decimal(1), name="unit")
 
 
 # ----------------------------------------------------------------- helpers
@@ -278,17 +278,6 @@ def build_contracts(ctx: Context) -> None:
             ctx.origin(f"contract:{name}", block.name.span)
 
 
-def override_unit(ctx: Context, plan: Plan | None, meter_name: str) -> Unit:
-    """The unit of a contract override price that does not state its own."""
-    charge = plan.charge(meter_name) if plan else None
-    if charge is not None and charge.rates is not None:
-        return charge.rates.unit
-    meter = ctx.meters.get(meter_name)
-    if meter is not None and meter.rates is not None:
-        return meter.rates.unit
-    return DEFAULT_UNIT
-
-
 def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract | None:
     where = f"contract `{name}`"
     seen = _singles(ctx, where, body, {
@@ -344,7 +333,7 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
     for meter_name, stmts in by_meter.items():
         card = _merge_specs(ctx, f"contract:{name}/override:{meter_name}",
                             [(s.spec, s.span) for s in stmts],
-                            override_unit(ctx, plan, meter_name), f"meter `{meter_name}` in {where}")
+                            override_unit(plan, ctx.meters.get(meter_name)), f"meter `{meter_name}` in {where}")
         if card is not None:
             overrides[meter_name] = card
 

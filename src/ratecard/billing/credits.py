@@ -1,0 +1,103 @@
+"""Prepaid credit: burn-down of usage invoices, and breakage.
+
+A grant is active over `[granted, expires)`. It burns the usage invoices
+(fees, usage and minimum true-ups) whose billing period overlaps that window,
+in period order; when several grants can pay one invoice, the one that
+expires soonest pays first (never-expiring grants last; ties: earlier grant,
+then id). An invoice is never taken below zero. Whatever a grant still holds
+once the last period it could cover has been invoiced is breakage.
+
+The ledger kept here is the grant's whole history, which `ratecard credits`
+prints and the invoices quote ("remaining balance").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ..model import Contract, CreditGrant
+from ..money import ZERO
+from .periods import last_period_start_before, midnight
+
+
+@dataclass(frozen=True)
+class Bill:
+    """What credits need to know of a usage invoice."""
+
+    key: str
+    number: str
+    start: dt.date
+    end: dt.date
+    subtotal: Decimal
+
+
+@dataclass(frozen=True)
+class Draw:
+    invoice: str  # invoice number
+    period_start: dt.date
+    amount: Decimal
+    balance: Decimal  # after this draw
+
+
+@dataclass
+class GrantLedger:
+    contract: str
+    grant: CreditGrant
+    amount: Decimal  # rounded to the currency's minor unit
+    balance: Decimal
+    draws: list[Draw] = field(default_factory=list)
+    closed_on: dt.date | None = None  # end of the last period it could cover, once invoiced
+    breakage: Decimal | None = None
+
+    @property
+    def used(self) -> Decimal:
+        return self.amount - self.balance
+
+
+def _expiry_key(grant: CreditGrant) -> tuple:
+    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    return (grant.expires or far, grant.granted, grant.id)
+
+
+def covers(grant: CreditGrant, start: dt.date, end: dt.date) -> bool:
+    """Does the grant's active window overlap the period [start, end)?"""
+    if midnight(grant.granted) >= midnight(end):
+        return False
+    return grant.expires is None or grant.expires > midnight(start)
+
+
+def burn(contract: Contract, bills: list[Bill], through: dt.date,
+         round_amount) -> tuple[dict[str, list[tuple[GrantLedger, Decimal]]], list[GrantLedger]]:
+    """Apply the contract's grants to its usage invoices (in period order).
+
+    Returns, per invoice key, the (ledger, amount) applications in the order they
+    were drawn, and every granted ledger (grants not yet granted by `through`
+    are left out).
+    """
+    ledgers = [
+        GrantLedger(contract.name, g, round_amount(g.amount), round_amount(g.amount))
+        for g in sorted(contract.credits, key=_expiry_key)
+        if g.granted <= through
+    ]
+    applied: dict[str, list[tuple[GrantLedger, Decimal]]] = {}
+    for bill in sorted(bills, key=lambda b: b.start):
+        owed = bill.subtotal
+        for ledger in ledgers:
+            if owed <= 0:
+                break
+            if ledger.balance <= 0 or not covers(ledger.grant, bill.start, bill.end):
+                continue
+            amount = min(ledger.balance, owed)
+            ledger.balance -= amount
+            owed -= amount
+            ledger.draws.append(Draw(bill.number, bill.start, amount, ledger.balance))
+            applied.setdefault(bill.key, []).append((ledger, amount))
+    billed_starts = {b.start: b for b in bills}
+    for ledger in ledgers:
+        last = last_period_start_before(contract, ledger.grant.expires)
+        if last is not None and last in billed_starts:
+            ledger.closed_on = billed_starts[last].end
+            ledger.breakage = ledger.balance if ledger.balance > 0 else ZERO
+    return applied, ledgers

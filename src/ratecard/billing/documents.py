@@ -1,0 +1,106 @@
+"""The invoice documents: pydantic models that are the JSON output's shape.
+
+`ratecard invoice --format json` prints one `InvoiceRun`: invoices, breakage,
+the rejected-event counts and the event reconciliation. Money and quantities
+are Decimals serialised as strings ("40.00"); dates are ISO dates. Field
+order is declaration order, so the JSON is byte-stable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Doc(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PeriodRange(Doc):
+    start: dt.date
+    end: dt.date
+
+
+class TierLine(Doc):
+    """One tier's share of a tiered line (exact amounts; the line rounds once)."""
+
+    lower: Decimal
+    upper: Decimal | None
+    quantity: Decimal
+    unit_price: Decimal
+    flat: Decimal
+    amount: Decimal
+
+
+class Line(Doc):
+    kind: Literal["usage", "fee", "minimum", "credit"]
+    charge: str  # the meter name; the fee's name; "minimum"; "credit"
+    description: str
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    quantity: Decimal
+    unit: str = ""
+    unit_price: Decimal | None = None
+    amount: Decimal
+    rule: str | None = None  # file:line of the rule that priced it
+    modifiers: list[str] = Field(default_factory=list)  # "20% off (contracts.pricing:14)"
+    tiers: list[TierLine] = Field(default_factory=list)
+    prorated: Decimal | None = None  # share of a cut-short period, for fees and minimums
+    segment: PeriodRange | None = None  # when a period is split at a price change
+
+
+class CreditApplied(Doc):
+    grant: str
+    description: str
+    applied: Decimal
+    remaining: Decimal  # the grant's balance after this invoice
+
+
+class Invoice(Doc):
+    number: str
+    contract: str
+    customer: str
+    plan: str
+    kind: Literal["usage", "credit_purchase"]
+    period: PeriodRange
+    issued: dt.date
+    due: dt.date
+    payment_terms_days: int
+    currency: str
+    autopay: bool
+    lines: list[Line]
+    subtotal: Decimal
+    credits_applied: Decimal
+    credits: list[CreditApplied] = Field(default_factory=list)
+    total: Decimal
+
+
+class Breakage(Doc):
+    contract: str
+    grant: str
+    description: str
+    granted: Decimal
+    used: Decimal
+    amount: Decimal  # expired unused
+    expired: dt.date  # the end of the last period the grant could cover
+
+
+class Reconciliation(Doc):
+    read: int
+    billed: int
+    rejected: int
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.billed + self.rejected
+
+
+class InvoiceRun(Doc):
+    through: dt.date
+    currency: str
+    invoices: list[Invoice]
+    breakage: list[Breakage]
+    rejected: dict[str, int]
+    events: Reconciliation

@@ -1,0 +1,29 @@
+"""`ratecard explain ... --contract NAME`: how every line of a contract was priced."""
+
+from __future__ import annotations
+
+import sys
+
+from ..explain import explain_text
+from ..render import TemplateProblem
+from .common import EXIT_INPUT, EXIT_OK, add_evaluation_args, evaluate_from_args, print_diagnostics
+
+
+def register(sub) -> None:
+    p = sub.add_parser("explain", help="show how each invoice line of a contract was priced")
+    add_evaluation_args(p, contract_required=True)
+    p.add_argument("--template-dir", metavar="DIR", help="templates that replace the shipped ones")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    result = evaluate_from_args(args)
+    if result is None:
+        return EXIT_INPUT
+    evaluation, plan = result
+    try:
+        sys.stdout.write(explain_text(evaluation, plan, args.contract, args.template_dir))
+    except TemplateProblem as exc:
+        print_diagnostics([exc.diagnostic], None)
+        return EXIT_INPUT
+    return EXIT_OK

@@ -1,0 +1,159 @@
+"""`explain`: for each line of a contract's invoices, how its amount came to be.
+
+Builds a view model from the evaluation (no re-pricing): the rules that were
+considered, layer by layer with file:line, which one won and why, the
+modifiers applied, the arithmetic (tier by tier) and the one rounding step.
+The text comes from the `explain.txt.j2` template.
+"""
+
+from __future__ import annotations
+
+from .billing import Evaluation, PricedLine
+from .billing.documents import Invoice, Line
+from .model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
+from .money import plain, quantum
+from .render import render
+
+
+def describe_conditions(rule: Rule) -> str:
+    if rule.is_default:
+        return "default"
+    if not rule.conditions:
+        return "(any)"
+    parts = []
+    for c in rule.conditions:
+        values = ", ".join(f'"{v}"' for v in c.values)
+        parts.append(f"{c.key} {c.op} {values}" if c.op in ("=", "!=") else f"{c.key} {c.op} ({values})")
+    return ", ".join(parts)
+
+
+def describe_action(action, symbol: str = "$") -> str:
+    if isinstance(action, Modifier):
+        return f"{plain(action.percent)}% {action.direction}"
+    if isinstance(action, UnitPrice):
+        return f"{symbol}{plain(action.amount)} per {action.unit.label()}"
+    if isinstance(action, PackagePrice):
+        return f"package {symbol}{plain(action.amount)} per {plain(action.size)} {action.unit_name}"
+    if isinstance(action, TieredPrice):
+        tiers = []
+        for t in action.tiers:
+            bound = f"up to {plain(t.up_to)}" if t.up_to is not None else "above"
+            flat = f" + {symbol}{plain(t.flat)}" if t.flat else ""
+            tiers.append(f"{bound}: {symbol}{plain(t.amount)}{flat}")
+        return f"{action.kind} per {action.unit.label()} {{ {'; '.join(tiers)} }}"
+    return str(action)
+
+
+def _dims(dimensions: dict[str, str]) -> str:
+    return ", ".join(f'{k} = "{v}"' for k, v in dimensions.items()) or "no dimensions"
+
+
+def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
+    res = pl.resolution
+    meter = plan.meters[pl.aggregate.meter]
+    agg = meter.aggregation
+    how = agg.function if agg.field is None else f"{agg.function} {agg.field}"
+    candidates = []
+    for c in res.candidates:
+        candidates.append({
+            "layer": c.layer.owner,
+            "where": plan.origins.get(c.rule.id, c.rule.id),
+            "rule": f"{describe_conditions(c.rule)} : {describe_action(c.rule.action)}",
+            "outcome": c.outcome,
+        })
+    if res.modifiers:
+        steps = [f"{describe_action(r.action)} from {layer.owner} ({plan.origins.get(r.id, r.id)})"
+                 for r, layer in res.modifiers]
+    else:
+        steps = []
+    arithmetic = []
+    if pl.priced.steps:
+        for s in pl.priced.steps:
+            upper = plain(s.upper) if s.upper is not None else "above"
+            flat = f" + {plain(s.flat)} flat" if s.flat else ""
+            arithmetic.append(f"tier {plain(s.lower)}-{upper}: {plain(s.quantity)} units x "
+                              f"{plain(s.unit_price)} per {pl.priced.unit_label}{flat} = {plain(s.amount)}")
+    else:
+        arithmetic.append(f"{pl.priced.formula} = {plain(pl.exact)}")
+    why = (f"the most specific matching price rule ({max(res.base.specificity, 0)} condition"
+           f"{'s' if res.base.specificity != 1 else ''}) in the highest layer with a match "
+           f"({res.base_layer.owner})")
+    if res.base.is_default:
+        why = f"the `default` rule of {res.base_layer.owner}: no more specific rule matched"
+    return {
+        "kind": "usage",
+        "charge": pl.line.charge,
+        "title": meter.title,
+        "dimensions": _dims(pl.line.dimensions),
+        "quantity": plain(pl.line.quantity),
+        "aggregation": how,
+        "events": pl.aggregate.events,
+        "candidates": candidates,
+        "winner": plan.origins.get(res.base.id, res.base.id),
+        "why": why,
+        "modifiers": steps,
+        "final_price": describe_action(res.price),
+        "arithmetic": arithmetic,
+        "exact": plain(pl.exact),
+        "amount": f"{pl.line.amount}",
+    }
+
+
+def _other_view(line: Line) -> dict:
+    if line.kind == "fee":
+        text = f"{plain(line.unit_price)} per {line.unit} x {plain(line.quantity)}"
+        if line.prorated is not None:
+            text += f" (period cut short: {plain(line.prorated)} of a full period)"
+    elif line.kind == "minimum":
+        text = line.description
+    else:
+        text = line.description
+    return {"kind": line.kind, "charge": line.charge, "text": text, "amount": f"{line.amount}"}
+
+
+def explain_view(evaluation: Evaluation, plan: RatingPlan, contract: str) -> dict:
+    run = evaluation.run
+    priced_by_line = {id(pl.line): pl for pl in evaluation.priced if pl.contract == contract}
+    invoices = []
+    for inv in run.invoices:
+        if inv.contract != contract:
+            continue
+        lines = []
+        for line in inv.lines:
+            pl = priced_by_line.get(id(line))
+            lines.append(_usage_view(pl, plan) if pl is not None else _other_view(line))
+        invoices.append(_invoice_view(inv, lines))
+    c = plan.contracts[contract]
+    return {
+        "contract": contract,
+        "customer": c.customer,
+        "plan": c.plan,
+        "through": run.through.isoformat(),
+        "rounding": plan.rounding,
+        "quantum": f"{quantum(plan.currency)}",
+        "currency": plan.currency,
+        "invoices": invoices,
+    }
+
+
+def _invoice_view(inv: Invoice, lines: list[dict]) -> dict:
+    return {
+        "number": inv.number,
+        "kind": inv.kind,
+        "start": inv.period.start.isoformat(),
+        "end": inv.period.end.isoformat(),
+        "issued": inv.issued.isoformat(),
+        "due": inv.due.isoformat(),
+        "lines": lines,
+        "subtotal": f"{inv.subtotal}",
+        "credits": [{"grant": c.grant, "applied": f"{c.applied}", "remaining": f"{c.remaining}"}
+                    for c in inv.credits],
+        "credits_applied": f"{inv.credits_applied}",
+        "total": f"{inv.total}",
+    }
+
+
+def explain_text(evaluation: Evaluation, plan: RatingPlan, contract: str,
+                 template_dir: str | None = None) -> str:
+    return render("explain.txt.j2", template_dir, **explain_view(evaluation, plan, contract))
+

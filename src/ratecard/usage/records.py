@@ -1,0 +1,83 @@
+"""What the usage stage takes in and hands out (no DuckDB types cross this line).
+
+Billing decides *which* windows are billable (contract periods that ended by
+`--through`, possibly split at effective-date changes); the usage stage
+assigns each event to at most one window and aggregates per
+(window, meter, dimension values). Every event read is accounted for: billed,
+or counted under exactly one rejection reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ..diagnostics import Diagnostic
+
+# Why an event was not billed. Each event read lands in exactly one bucket.
+REJECTION_REASONS = (
+    "duplicate",          # same customer and id as an event already counted
+    "bad_row",            # malformed, skipped with --skip-bad-rows
+    "unknown_customer",   # no contract has this customer
+    "outside_contract",   # the customer's contracts do not cover its time
+    "not_yet_billable",   # in a contract period that has not ended by --through
+    "no_meter",           # no meter reads its event type
+    "filtered",           # meters read its type, but every `where` excludes it
+    "not_in_plan",        # its meters are not charged by the contract's plan
+)
+
+
+@dataclass(frozen=True)
+class ContractTerm:
+    """A contract's customer and dates, for classifying events."""
+
+    contract: str
+    customer: str
+    plan: str
+    starts: dt.datetime          # UTC, inclusive
+    ends: dt.datetime | None     # UTC, exclusive (None: open-ended)
+    charged_meters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A billable slice of one contract's time: [start, end), UTC."""
+
+    key: str                     # unique, e.g. "acme@2026-01-01"
+    contract: str
+    start: dt.datetime
+    end: dt.datetime
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One usage line before pricing: a meter's quantity in one window."""
+
+    window: str                  # Window.key
+    meter: str
+    dimensions: tuple[tuple[str, str | None], ...]  # in the meter's dimension order; None: absent
+    quantity: Decimal
+    events: int                  # events that contributed
+
+
+@dataclass(frozen=True)
+class BadRow:
+    file: str
+    line: int                    # 1-based physical line (JSONL/CSV) or row (Parquet)
+    reason: str
+    text: str = ""               # the raw row, when available
+
+
+@dataclass
+class UsageReport:
+    aggregates: list[Aggregate] = field(default_factory=list)
+    events_read: int = 0
+    billed: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    bad_rows: list[BadRow] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def reconciles(self) -> bool:
+        return self.events_read == self.billed + sum(self.rejected.values())
