@@ -1,0 +1,44 @@
+"""Small builders for billing tests: compile inline pricing, write events, evaluate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from ratecard.billing import evaluate
+from ratecard.compiler import compile_sources
+from ratecard.reference import aggregate_usage as reference_aggregate
+
+
+def compile_text(text: str, name: str = "t.pricing"):
+    compiled = compile_sources([(name, text)])
+    errors = [d for d in compiled.diagnostics if d.is_error]
+    assert not errors, errors
+    return compiled.plan
+
+
+def write_events(path: Path, events: list[dict]) -> str:
+    with open(path, "w", encoding="utf-8") as fh:
+        for e in events:
+            fh.write(json.dumps(e, default=str) + "\n")
+    return str(path)
+
+
+def event(i, customer, time, type_="api.request", **props) -> dict:
+    return {"id": f"e{i}", "type": type_, "customer": customer, "time": time, "properties": props}
+
+
+def run(plan, files, through: str, aggregator=reference_aggregate):
+    ev = evaluate(plan, files, dt.date.fromisoformat(through), aggregator=aggregator)
+    assert ev.ok, ev.diagnostics
+    return ev
+
+
+def invoices(ev, contract=None, kind="usage"):
+    return [i for i in ev.run.invoices if (contract is None or i.contract == contract) and i.kind == kind]
+
+
+def D(x) -> Decimal:
+    return Decimal(str(x))
