@@ -23,6 +23,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/ratecard test examples/pricing-tests
 	@if [ -d "$(CONFORMANCE)" ]; then \
 	  $(CONFORMANCE)/run --cmd "$(CURDIR)/$(BIN)/ratecard" --pending tests/conformance-pending.txt; \
 	else echo "no $(CONFORMANCE): conformance suite skipped"; fi

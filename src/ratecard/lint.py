@@ -56,17 +56,25 @@ def shadowed_rules(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnost
 
 def unused_rate_cards(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
     out = []
+    # meter -> each plan's (first) charge of it, in plan order: one pass, not one per meter
+    charges: dict[str, list] = {}
+    for p in plan.plans.values():
+        seen = set()
+        for c in p.charges:
+            if c.meter not in seen:
+                seen.add(c.meter)
+                charges.setdefault(c.meter, []).append(c)
     for meter in plan.meters.values():
         if meter.rates is None:
             continue
-        charging = [p for p in plan.plans.values() if p.charge(meter.name)]
+        charging = charges.get(meter.name)
         if not charging:
             continue
         overridden = all(
-            (c := p.charge(meter.name)).rates is not None
+            c.rates is not None
             and any(r.is_default and not r.is_modifier and r.valid_from is None and r.valid_until is None
                     for r in c.rates.rules)
-            for p in charging
+            for c in charging
         )
         if overridden:
             out.append(warning(

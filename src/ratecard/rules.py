@@ -230,13 +230,34 @@ class ValueSet:
 
 def satisfiable(conditions: Iterable[Condition],
                 universes: Mapping[str, frozenset[str]] | None = None) -> bool:
-    """Can some line satisfy all `conditions` at once?"""
-    universes = universes or {}
-    by_key: dict[str, ValueSet] = {}
+    """Can some line satisfy all `conditions` at once?
+
+    The `ValueSet` algebra (meet, then `within` the declared values), on plain
+    tuples: the compiler asks this for every rule and every pair of rules.
+    """
+    by_key: dict[str, tuple[bool, frozenset[str]]] = {}
     for c in conditions:
-        vs = ValueSet.of(c)
-        by_key[c.key] = by_key[c.key].meet(vs) if c.key in by_key else vs
-    return not any(vs.within(universes.get(k)).empty for k, vs in by_key.items())
+        inclusive = c.op == "=" or c.op == "in"
+        values = frozenset(c.values)
+        prev = by_key.get(c.key)
+        if prev is not None:
+            if prev[0] and inclusive:
+                values = prev[1] & values
+            elif prev[0]:
+                inclusive, values = True, prev[1] - values
+            elif inclusive:
+                values = values - prev[1]
+            else:
+                values = prev[1] | values
+        by_key[c.key] = (inclusive, values)
+    for key, (inclusive, values) in by_key.items():
+        universe = universes.get(key) if universes else None
+        if universe is not None:
+            values = values & universe if inclusive else universe - values
+            inclusive = True
+        if inclusive and not values:
+            return False
+    return True
 
 
 def windows_overlap(a: Rule, b: Rule) -> bool:
@@ -253,11 +274,11 @@ def ambiguous_pairs(card: RateCard,
                     universes: Mapping[str, frozenset[str]] | None = None) -> list[tuple[Rule, Rule]]:
     """Pairs of price rules in one layer that tie on specificity, can match one
     line together, and disagree on the price."""
-    prices = [r for r in card.rules if not r.is_modifier]
+    prices = [(r.specificity, r) for r in card.rules if not r.is_modifier]
     pairs = []
-    for i, a in enumerate(prices):
-        for b in prices[i + 1:]:
-            if a.specificity != b.specificity or a.action == b.action:
+    for i, (spec_a, a) in enumerate(prices):
+        for spec_b, b in prices[i + 1:]:
+            if spec_a != spec_b or a.action == b.action:
                 continue
             if can_both_match(a, b, universes):
                 pairs.append((a, b))

@@ -1,6 +1,8 @@
 """One module per subcommand; the order here is the order `--help` lists them."""
 
 from . import check, compile, schema
+from . import fmt
 from . import explain, invoice
+from . import diff, test
 
-COMMANDS = (check, compile, schema, invoice, explain)
+COMMANDS = (check, compile, fmt, schema, invoice, explain, test, diff)

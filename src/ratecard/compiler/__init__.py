@@ -9,6 +9,8 @@ runs the passes and returns everything a command needs to report or proceed.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -81,8 +83,30 @@ def compile_paths(paths: Sequence[str], *, lint: bool = True) -> Compiled:
     return result
 
 
+@contextlib.contextmanager
+def _few_collections():
+    """Fewer young-generation GC passes while compiling.
+
+    A compile allocates tens of thousands of long-lived objects (tokens, nodes,
+    model objects) and almost no cyclic garbage, so with the default threshold
+    the collector keeps re-walking the growing heap for nothing (about 10% of a
+    10,000-line compile). The threshold is restored afterwards.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], 50_000), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def compile_sources(sources: Sequence[tuple[str, str]], *, lint: bool = True) -> Compiled:
     """Compile (path, text) pairs as one project."""
+    with _few_collections():
+        return _compile_sources(sources, lint=lint)
+
+
+def _compile_sources(sources: Sequence[tuple[str, str]], *, lint: bool) -> Compiled:
     source_map = SourceMap()
     files: list[n.SourceFile] = []
     diagnostics: list[Diagnostic] = []

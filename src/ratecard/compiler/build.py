@@ -110,7 +110,8 @@ def _inline_unit(ctx: Context, spec: n.RateSpec, fallback: Unit) -> Unit:
         rhs = spec.rules[0].rhs
         per = getattr(rhs, "per", None)
         if per is not None:
-            return lit.unit(ctx, per, fallback)
+            # the rule's own price reads (and reports a bad) `per` again: don't report twice
+            return lit.unit(Context([]), per, fallback)
     return fallback
 
 
@@ -299,6 +300,11 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
             ok &= plan is not None
     starts = lit.date(ctx, seen[n.Starts].date, "`starts`") if n.Starts in seen else None
     ends = lit.date(ctx, seen[n.Ends].date, "`ends`") if n.Ends in seen else None
+    if ends == dt.date.max:  # inclusive: the contract would end in year 10000
+        ctx.report(error("E307", f"`{seen[n.Ends].date.raw}` is out of range for `ends`",
+                         seen[n.Ends].date.span, hints=["leave out `ends` for a contract without an end"]))
+        ends = None
+        ok = False
     if starts and ends and ends < starts:
         ctx.report(error("E305", f"{where} ends ({ends}) before it starts ({starts})",
                          seen[n.Ends].date.span, notes=[Note("starts here", seen[n.Starts].span)]))

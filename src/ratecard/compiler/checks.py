@@ -124,6 +124,10 @@ MAX_COMBINATIONS = 10_000
 def provably_unpriced(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
     """Usage lines no rule can price, for meters whose dimension values are all declared."""
     out = []
+    # `resolve` (dates aside) prices a line iff some price rule of some layer
+    # matches it: only that is asked, with the plan's and the meter's price
+    # rules gathered once per (plan, meter) rather than once per contract
+    shared: dict[tuple[str, str], list[Rule]] = {}
     for contract in plan.contracts.values():
         p = plan.plans.get(contract.plan)
         if p is None:
@@ -132,13 +136,25 @@ def provably_unpriced(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagn
             meter = plan.meters.get(charge.meter)
             if meter is None or any(d.values is None for d in meter.dimensions):
                 continue
+            below = shared.get((p.name, meter.name))
+            if below is None:  # the plan layer and the meter layer, as in `layers_for`
+                plan_charge = p.charge(meter.name)
+                cards_below = [c for c in (plan_charge.rates if plan_charge else None, meter.rates)
+                               if c is not None]
+                below = shared[(p.name, meter.name)] = [
+                    r for card in cards_below for r in card.rules if not r.is_modifier]
+            override = contract.overrides.get(meter.name)
+            prices = below if override is None else (
+                [r for r in override.rules if not r.is_modifier] + below)
+            if any(not r.conditions for r in prices):
+                continue  # a `default` (or unconditioned) price rule prices every line
             value_sets = [d.values for d in meter.dimensions]
             combos = itertools.islice(itertools.product(*value_sets), MAX_COMBINATIONS)
-            layers = engine.layers_for(plan, contract, meter.name)
+            names = meter.dimension_names
             for combo in combos:
-                dims = dict(zip(meter.dimension_names, combo))
+                dims = dict(zip(names, combo))
                 attrs = engine.line_attributes(contract, dims)
-                if engine.resolve(layers, attrs) is None:
+                if not any(r.matches(attrs) for r in prices):
                     shown = ", ".join(f'{k} = "{v}"' for k, v in dims.items()) or "its usage"
                     out.append(error(
                         "E402",

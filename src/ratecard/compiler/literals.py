@@ -91,10 +91,12 @@ def instant(ctx: Context, lit: n.DateLit, what: str) -> dt.datetime | None:
         if lit.is_timestamp:
             return dt.datetime.fromisoformat(lit.raw).astimezone(dt.timezone.utc)
         day = dt.date.fromisoformat(lit.raw)
+        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
     except ValueError:
         ctx.report(error("E307", f"`{lit.raw}` is not a valid {what}", lit.span))
-        return None
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+    except OverflowError:  # 9999-12-31 (its end is in year 10000), or UTC conversion past it
+        ctx.report(error("E307", f"`{lit.raw}` is out of range for {what}", lit.span))
+    return None
 
 
 def value_text(ctx: Context, value: n.Value) -> str:

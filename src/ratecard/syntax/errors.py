@@ -83,13 +83,33 @@ def _open_block(exc: UnexpectedToken, path: str) -> tuple[str, Span] | None:
     if ip is None:
         return None
     stack = list(ip.parser_state.value_stack)
+    closed = 0  # `}` already on the stack close the nearest `{` below them
     for i in range(len(stack) - 1, -1, -1):
         tok = stack[i]
-        if isinstance(tok, Token) and tok.type == "LBRACE":
+        if isinstance(tok, Token) and tok.type == "RBRACE":
+            closed += 1
+        elif isinstance(tok, Token) and tok.type == "LBRACE":
+            if closed:
+                closed -= 1
+                continue
             words = [str(t) for t in stack[max(0, i - 2):i] if isinstance(t, Token)]
             opener = " ".join(words) if words else "block"
             return opener, Span(path, tok.line, tok.column, tok.end_line, tok.end_column)
     return None
+
+
+def _keyword_read_as_name(exc: UnexpectedToken, text: str) -> Token | None:
+    """The token before the error, when it is a top-level keyword that the parser
+    took for a name (as a condition key) at the start of a line."""
+    ip = getattr(exc, "interactive_parser", None)
+    stack = ip.parser_state.value_stack if ip is not None else ()
+    prev = stack[-1] if stack else None
+    if not (isinstance(prev, Token) and prev.type == "NAME" and str(prev) in _TOP_LEVEL):
+        return None
+    lines = text.splitlines()
+    if not 1 <= prev.line <= len(lines) or lines[prev.line - 1][:prev.column - 1].strip():
+        return None
+    return prev
 
 
 def translate(exc: Exception, text: str, path: str, lark: Lark) -> Diagnostic:
@@ -139,6 +159,16 @@ def _unexpected_token(exc: UnexpectedToken, text: str, path: str, lark: Lark) ->
 
     span = Span(path, tok.line, tok.column, tok.end_line or tok.line,
                 tok.end_column or tok.column + len(str(tok)))
+    keyword = _keyword_read_as_name(exc, text)
+    if keyword is not None and tok.type in ("NAME", "STRING"):
+        # inside a block of rules a line `meter N {` reads as a condition on a key
+        # named `meter`: the real mistake is the missing `}` before that line
+        block = _open_block(exc, path)
+        if block:
+            return error("E104", f"missing `}}` before `{keyword}`: `{block[0]} {{` is never closed",
+                         Span(path, keyword.line, keyword.column, keyword.end_line, keyword.end_column),
+                         notes=[Note("the block opened here", block[1])],
+                         hints=["add `}` where the block ends"])
     if "RBRACE" in expected and str(tok) in _TOP_LEVEL:
         block = _open_block(exc, path)
         notes = [Note("the block opened here", block[1])] if block else []

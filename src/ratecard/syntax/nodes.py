@@ -359,7 +359,11 @@ class Through:
 
 @dataclass(frozen=True, slots=True)
 class Expect:
-    """`expect total|subtotal|credits applied|due|invoices|line ...`."""
+    """`expect total|subtotal|credits applied|due|invoices|line ... [period DATE]`.
+
+    `period` (not for `invoices`) narrows the expectation to the usage invoice
+    whose billing period contains that date.
+    """
 
     what: str  # total | subtotal | credits | due | invoices | line
     money: Money | None = None
@@ -368,6 +372,7 @@ class Expect:
     meter: Ident | None = None
     dimensions: tuple[Assignment, ...] = ()
     span: Span | None = None
+    period: DateLit | None = None
 
 
 # ----------------------------------------------------------------- top level

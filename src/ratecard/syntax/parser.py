@@ -1,7 +1,9 @@
 """Text -> `SourceFile`: one cached LALR parser with the tree builder embedded.
 
 The transformer runs inside Lark's LALR parser (no intermediate `lark.Tree`),
-which keeps parsing a 10,000-line project well under the compile budget. Lark's
+and `syntax.lexer` runs Lark's lexer tables in a tighter loop; together they
+keep parsing a 10,000-line project well under the compile budget
+(`benchmarks/compile.py`). Lark's
 exceptions are translated into diagnostics at exactly one place,
 `syntax.errors.translate`.
 """
@@ -19,6 +21,7 @@ from ..diagnostics import Diagnostic, Span
 from . import nodes as n
 from .errors import translate
 from .grammar import grammar_text
+from .lexer import FastContextualLexer
 
 
 def _tok_span(file: str, tok: Token) -> Span:
@@ -64,28 +67,61 @@ _VALUE_TERMINALS = frozenset({
 })
 
 
-def _edge(item, last: bool):
-    """(line, col) of the first or last character of a child, or None when empty."""
-    if isinstance(item, Token):
-        return (item.end_line, item.end_column) if last else (item.line, item.column)
-    if isinstance(item, tuple):
-        for sub in (reversed(item) if last else item):
-            found = _edge(sub, last)
-            if found:
+def _first(items):
+    """(line, col) of the first character among `items` (tokens, nodes, spans, tuples)."""
+    for item in items:
+        if isinstance(item, Token):
+            return item.line, item.column
+        if isinstance(item, tuple):
+            found = _first(item)
+            if found is not None:
                 return found
-        return None
-    span = getattr(item, "span", None)
-    if span is None:
-        return None
-    return (span.end_line, span.end_col) if last else (span.line, span.col)
+            continue
+        span = item if isinstance(item, Span) else getattr(item, "span", None)
+        if span is not None:
+            return span.line, span.col
+    return None
+
+
+def _last(items):
+    """(line, col) just past the last character among `items`."""
+    for item in reversed(items):
+        if isinstance(item, Token):
+            return item.end_line, item.end_column
+        if isinstance(item, tuple):
+            found = _last(item)
+            if found is not None:
+                return found
+            continue
+        span = item if isinstance(item, Span) else getattr(item, "span", None)
+        if span is not None:
+            return span.end_line, span.end_col
+    return None
 
 
 def _spanned(cls):
-    """Wrap each rule callback: Lark passes children, the callback gets (span, values)."""
+    """Wrap each rule callback: Lark passes children, the callback gets (span, values).
+
+    The span runs from the first to the last character of the rule's tokens
+    (keywords and braces included); the values drop punctuation tokens. This
+    runs once per syntax node, so the common cases are answered inline.
+    """
 
     def wrap(fn):
         def callback(self, children):
-            return fn(self, *self._split(children))
+            if children:
+                head = children[0]
+                first = (head.line, head.column) if type(head) is Token else _first(children)
+                tail = children[-1]
+                last = (tail.end_line, tail.end_column) if type(tail) is Token else _last(children)
+            else:
+                first = last = None
+            if first and last:
+                span = Span(self.file, first[0], first[1], last[0], last[1])
+            else:
+                span = Span(self.file, 1, 1, 1, 1)
+            kept = [x for x in children if type(x) is not Token or x.type in _VALUE_TERMINALS]
+            return fn(self, span, kept)
 
         callback.__name__ = fn.__name__
         return callback
@@ -105,23 +141,6 @@ class _Builder(Transformer):
     """
 
     file = "<input>"
-
-    def _split(self, children):
-        first = last = None
-        for item in children:
-            first = _edge(item, False)
-            if first:
-                break
-        for item in reversed(children):
-            last = _edge(item, True)
-            if last:
-                break
-        if first and last:
-            span = Span(self.file, first[0], first[1], last[0], last[1])
-        else:
-            span = Span(self.file, 1, 1, 1, 1)
-        kept = [x for x in children if not (isinstance(x, Token) and x.type not in _VALUE_TERMINALS)]
-        return span, kept
 
     # -- helpers
 
@@ -359,55 +378,75 @@ class _Builder(Transformer):
     def through(self, meta, c):
         return n.Through(self._date(c[0]), self._span(meta))
 
+    def expect_period(self, meta, c):
+        return self._date(c[0])
+
+    @staticmethod
+    def _period(c) -> tuple[list, n.DateLit | None]:
+        """Split off the optional trailing `period DATE` (already a DateLit node)."""
+        if c and isinstance(c[-1], n.DateLit):
+            return c[:-1], c[-1]
+        return c, None
+
     def expect_total(self, meta, c):
-        return n.Expect("total", money=c[0], span=self._span(meta))
+        c, period = self._period(c)
+        return n.Expect("total", money=c[0], span=self._span(meta), period=period)
 
     def expect_subtotal(self, meta, c):
-        return n.Expect("subtotal", money=c[0], span=self._span(meta))
+        c, period = self._period(c)
+        return n.Expect("subtotal", money=c[0], span=self._span(meta), period=period)
 
     def expect_credits(self, meta, c):
-        return n.Expect("credits", money=c[0], span=self._span(meta))
+        c, period = self._period(c)
+        return n.Expect("credits", money=c[0], span=self._span(meta), period=period)
 
     def expect_due(self, meta, c):
-        return n.Expect("due", date=self._date(c[0]), span=self._span(meta))
+        c, period = self._period(c)
+        return n.Expect("due", date=self._date(c[0]), span=self._span(meta), period=period)
 
     def expect_invoices(self, meta, c):
         return n.Expect("invoices", count=self._num(c[0]), span=self._span(meta))
 
     def expect_line(self, meta, c):
+        c, period = self._period(c)
         return n.Expect("line", money=c[2], meter=self._ident(c[0]), dimensions=c[1],
-                        span=self._span(meta))
+                        span=self._span(meta), period=period)
 
 
 class _Parser:
-    """The Lark parser plus the per-parse state its callbacks need."""
+    """The Lark parser plus the per-parse state its callbacks need.
 
-    def __init__(self) -> None:
+    No `propagate_positions`: Lark only propagates onto `Tree` results, and the
+    embedded builder returns nodes whose spans it computes from the tokens.
+    `fast_lexer=False` uses Lark's stock contextual lexer (tests compare the two).
+    """
+
+    def __init__(self, fast_lexer: bool = True) -> None:
         self.builder = _Builder()
         self.comments: list[Token] = []
         self.lark = Lark(
             grammar_text(),
             parser="lalr",
             lexer="contextual",
-            propagate_positions=True,
             maybe_placeholders=False,
             keep_all_tokens=True,
             strict=True,
             transformer=self.builder,
             lexer_callbacks={"COMMENT": self.comments.append},
             cache=False,
+            _plugins={"ContextualLexer": FastContextualLexer} if fast_lexer else {},
         )
         self.lock = threading.Lock()
 
 
-@functools.lru_cache(maxsize=1)
-def _parser() -> _Parser:
-    return _Parser()
+@functools.lru_cache(maxsize=2)
+def _parser(fast_lexer: bool = True) -> _Parser:
+    return _Parser(fast_lexer)
 
 
-def parse(text: str, path: str) -> tuple[n.SourceFile | None, list[Diagnostic]]:
+def parse(text: str, path: str, *, fast_lexer: bool = True) -> tuple[n.SourceFile | None, list[Diagnostic]]:
     """Parse one file. Returns the tree, or None and the syntax diagnostic."""
-    p = _parser()
+    p = _parser(fast_lexer)
     with p.lock:
         p.builder.file = path
         p.comments.clear()

@@ -1,0 +1,142 @@
+"""`ratecard diff`: what a pricing change does to real usage.
+
+    ratecard diff OLD_PATH NEW_PATH --usage FILE... --through DATE
+    ratecard diff --old-rev REV NEW_PATH... --usage FILE... --through DATE
+
+Both sides are compiled (JSON contracts from `--contracts` are added to both)
+and evaluated on the same usage; the result is printed as text, as Markdown
+ready to paste into a pull request, or as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..billing import evaluate
+from ..compiler import Compiled, PathError, compile_paths, compile_sources
+from ..compiler.checks import customer_overlaps
+from ..contracts_json import load_contracts
+from ..diagnostics import Diagnostic, error, has_errors
+from ..diff import RevisionError, compare, diff_json, diff_view, sources_at_revision
+from ..render import TemplateProblem, render
+from .common import EXIT_INPUT, EXIT_OK, UsageError, parse_date, print_diagnostics
+
+# The usage aggregator both sides are evaluated with; None is `evaluate`'s
+# default (the DuckDB engine). Tests swap in the reference aggregator.
+AGGREGATOR = None
+
+TEMPLATES = {"text": "diff.txt.j2", "markdown": "diff.md.j2"}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("diff", help="compare what two versions of the pricing bill on the same usage")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="OLD_PATH NEW_PATH, or with --old-rev the NEW_PATH... whose files at REV are the old side")
+    p.add_argument("--old-rev", metavar="REV",
+                   help="the old side is the same .pricing files at this git revision")
+    p.add_argument("--usage", nargs="+", action="extend", required=True, metavar="FILE",
+                   help="usage events: .jsonl, .csv or .parquet (several allowed)")
+    p.add_argument("--through", required=True, metavar="DATE",
+                   help="bill every period that has ended on or before DATE")
+    p.add_argument("--contracts", action="append", default=[], metavar="FILE.json",
+                   help="more contracts, in the contract API's JSON shape (added to both sides)")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                   help="text (default), markdown for a pull request, or json")
+    p.add_argument("--max-lines", type=int, default=50, metavar="N",
+                   help="moved lines shown in text and markdown (default 50; json shows all)")
+    p.add_argument("--template-dir", metavar="DIR", help="templates that replace the shipped ones")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    through = parse_date(args.through)
+    for f in args.usage:
+        if not Path(f).is_file():
+            raise UsageError(f"no such usage file: {f}")
+    for f in args.contracts:
+        if not Path(f).is_file():
+            raise UsageError(f"no such contracts file: {f}")
+    if args.max_lines < 0:
+        raise UsageError("--max-lines must be 0 or more")
+    if args.old_rev is not None:
+        new_paths = list(args.paths)
+        try:
+            old_sources = sources_at_revision(args.old_rev, new_paths)
+        except RevisionError as exc:
+            raise UsageError(str(exc)) from None
+        old_compiled = compile_sources(old_sources)
+        old_label = f"{args.old_rev}:{' '.join(new_paths)}" if len(new_paths) == 1 else args.old_rev
+    else:
+        if len(args.paths) != 2:
+            raise UsageError("expected OLD_PATH NEW_PATH (or --old-rev REV NEW_PATH...)")
+        old_paths, new_paths = [args.paths[0]], [args.paths[1]]
+        old_compiled = _compile(old_paths)
+        old_label = args.paths[0]
+    new_compiled = _compile(new_paths)
+    new_label = " ".join(new_paths)
+
+    sides = []
+    for label, compiled in (("old", old_compiled), ("new", new_compiled)):
+        plan, problems = _plan(compiled, args.contracts)
+        shown = problems if label == "new" or has_errors(problems) else [d for d in problems if d.is_error]
+        if shown:
+            print(f"ratecard diff: {label} side ({old_label if label == 'old' else new_label}):",
+                  file=sys.stderr)
+            print_diagnostics(shown, compiled.sources)
+        if plan is None:
+            return EXIT_INPUT
+        sides.append((label, compiled, plan))
+
+    (_, old_c, old_plan), (_, new_c, new_plan) = sides
+    if old_plan.currency != new_plan.currency:
+        print_diagnostics([error("E900", f"the old side bills in {old_plan.currency} and the new side in "
+                                         f"{new_plan.currency}; amounts cannot be compared")], None)
+        return EXIT_INPUT
+    evaluations = []
+    for label, compiled, plan in sides:
+        ev = evaluate(plan, args.usage, through, aggregator=AGGREGATOR)
+        if ev.diagnostics and (label == "new" or not ev.ok):
+            print(f"ratecard diff: evaluating the {label} side:", file=sys.stderr)
+            print_diagnostics(ev.diagnostics, compiled.sources)
+        if not ev.ok:
+            return EXIT_INPUT
+        evaluations.append(ev)
+
+    result = compare(old_plan, evaluations[0], new_plan, evaluations[1])
+    view = diff_view(result, old_label=old_label, new_label=new_label, usage=args.usage,
+                     max_lines=None if args.format == "json" else args.max_lines)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(diff_json(view), indent=2, ensure_ascii=False) + "\n")
+        return EXIT_OK
+    try:
+        sys.stdout.write(render(TEMPLATES[args.format], args.template_dir, **view))
+    except TemplateProblem as exc:
+        print_diagnostics([exc.diagnostic], None)
+        return EXIT_INPUT
+    return EXIT_OK
+
+
+def _compile(paths: list[str]) -> Compiled:
+    try:
+        return compile_paths(paths)
+    except PathError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _plan(compiled: Compiled, contract_files: list[str]):
+    """The compiled plan with the JSON contracts added, or None and what stopped it."""
+    problems: list[Diagnostic] = list(compiled.diagnostics)
+    if not compiled.ok:
+        return None, problems
+    plan = compiled.plan
+    for path in contract_files:
+        contracts, origins, diags = load_contracts(path, plan)
+        problems.extend(diags)
+        plan = plan.with_contracts(contracts).model_copy(update={"origins": {**plan.origins, **origins}})
+    if contract_files:
+        problems.extend(customer_overlaps(plan, compiled.spans))
+    if has_errors(problems):
+        return None, problems
+    return plan, problems

@@ -1,0 +1,91 @@
+"""A non-editable install loads the grammar shipped inside the wheel.
+
+The grammar lives at the top of the repository and is force-included into the
+wheel as `ratecard/grammar/ratecard.lark`. In a source checkout the package
+falls back to the repository file, so only a real wheel install proves the
+packaged copy is found: build the wheel, check it holds the grammar, install
+it into a target directory, and parse from a working directory outside the
+repository with only that install (plus the venv's dependencies) importable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROBE = r"""
+import json, sys
+import ratecard, ratecard.syntax.grammar as g
+from ratecard.compiler import compile_sources
+compiled = compile_sources([("probe.pricing", open("probe.pricing").read())])
+print(json.dumps({
+    "package": ratecard.__file__,
+    "grammar": str(g.grammar_path()),
+    "codes": [d.code for d in compiled.diagnostics],
+    "meters": sorted(compiled.plan.meters) if compiled.plan else None,
+}))
+"""
+
+PROBE_PRICING = """\
+meter API_CALLS { event "api.request" count }
+plan pro { charge API_CALLS : $0.0001 per call }
+"""
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+         "-q", "-w", str(out), str(ROOT)],
+        capture_output=True, text=True, timeout=300)
+    if build.returncode != 0:
+        pytest.fail(f"wheel build failed:\n{build.stdout}\n{build.stderr}")
+    (found,) = out.glob("ratecard-*.whl")
+    return found
+
+
+def test_the_wheel_ships_the_grammar(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        assert "ratecard/grammar/ratecard.lark" in names
+        shipped = z.read("ratecard/grammar/ratecard.lark").decode("utf-8")
+    assert shipped == (ROOT / "grammar" / "ratecard.lark").read_text(encoding="utf-8")
+    assert "ratecard/syntax/parser.py" in names and "ratecard/cli.py" in names
+
+
+def test_an_installed_wheel_parses_with_its_own_grammar(wheel, tmp_path):
+    site = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
+         str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    assert (site / "ratecard" / "grammar" / "ratecard.lark").is_file()
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    (work / "probe.pricing").write_text(PROBE_PRICING, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    run = subprocess.run([sys.executable, "-c", PROBE], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert Path(result["package"]).resolve().is_relative_to(site.resolve())
+    assert Path(result["grammar"]).resolve() == (site / "ratecard" / "grammar" / "ratecard.lark").resolve()
+    assert result["codes"] == [] and result["meters"] == ["API_CALLS"]
+
+    # and the command line of that install reports syntax errors with the packaged grammar
+    (work / "broken.pricing").write_text('meter M {\n  event "e"\n  count\n', encoding="utf-8")
+    check = subprocess.run([sys.executable, "-m", "ratecard.cli", "check", "broken.pricing"], cwd=work,
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert check.returncode == 1
+    assert "broken.pricing:3:8: error[E104]: missing `}`: `meter M {` is never closed" in check.stderr
+    assert "Traceback" not in check.stderr
