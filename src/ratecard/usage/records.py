@@ -42,12 +42,20 @@ class ContractTerm:
 
 @dataclass(frozen=True)
 class Window:
-    """A billable slice of one contract's time: [start, end), UTC."""
+    """A billable slice of one contract's time: [start, end), UTC.
+
+    Windows with `meter=None` are the contract's billing periods: they decide
+    whether an event is billable at all. A window with a meter is a *segment*
+    of a period for that meter only (a rate change inside the period splits
+    it): the meter's events inside a segment are aggregated under the
+    segment's key instead of the period's. Segments of one meter never overlap.
+    """
 
     key: str                     # unique, e.g. "acme@2026-01-01"
     contract: str
     start: dt.datetime
     end: dt.datetime
+    meter: str | None = None
 
 
 @dataclass(frozen=True)

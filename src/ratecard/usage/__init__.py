@@ -1,0 +1,12 @@
+"""The usage stage: events in files -> aggregates per (window, meter, dimensions).
+
+`aggregate_usage` runs the aggregation in embedded DuckDB; `build_query`
+builds it as a sqlglot tree for any engine; `rows` holds the row-level
+definitions (what a bad row is, how property values read as text) that
+every engine and the reference aggregator share.
+"""
+
+from .engine import aggregate_usage
+from .query import Relations, Source, build_query, needed_keys
+
+__all__ = ["aggregate_usage", "build_query", "needed_keys", "Relations", "Source"]

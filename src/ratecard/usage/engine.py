@@ -1,0 +1,371 @@
+"""Running the aggregation in embedded DuckDB, and reading the result back.
+
+The common case is one pass: DuckDB reads every file, checks every row,
+dedups, classifies and aggregates in a single query, and only the aggregates
+(plus a handful of counts) come back to Python. When the query reports bad
+rows, or a file cannot be parsed at all, the slow path reads the files row by
+row (`rows`) to name each bad line; with `--skip-bad-rows` the good rows of
+those files are copied aside and the query runs again on the copies.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Sequence
+
+from ..diagnostics import Diagnostic, Span, error
+from ..io import write_atomic
+from ..model import RatingPlan
+from .query import Relations, Source, build_query, needed_keys
+from .records import REJECTION_REASONS, Aggregate, BadRow, ContractTerm, UsageReport, Window
+from .rows import UnreadableFile, file_kind, read_rows, row_problem, strip_zeros
+
+MAX_ROW_DIAGNOSTICS = 1000
+UTC = dt.timezone.utc
+
+
+class EngineFailure(Exception):
+    """DuckDB refused a query or a file; the message is DuckDB's first line."""
+
+
+def default_memory_limit() -> str:
+    """Half of physical memory: room for the rest of the machine, and for Python."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4GB"
+    return f"{max(total // 2 // (1 << 20), 256)}MB"
+
+
+def connect(memory_limit: str | None = None, threads: int | None = None):
+    import duckdb
+
+    spill = tempfile.mkdtemp(prefix="ratecard-spill-")
+    config = {
+        "memory_limit": memory_limit or default_memory_limit(),
+        "temp_directory": spill,
+        "preserve_insertion_order": False,
+    }
+    if threads:
+        config["threads"] = threads
+    try:
+        conn = duckdb.connect(config=config)
+    except duckdb.Error as exc:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise EngineFailure(_first_line(exc)) from None
+    try:  # naive times are UTC; without the ICU extension DuckDB is UTC already
+        conn.execute("SET TimeZone = 'UTC'")
+    except duckdb.Error:
+        pass
+    return conn, spill
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# ----------------------------------------------------------------- sources
+
+
+def describe(conn, path: str) -> Source:
+    """How a usage file is laid out (its kind and columns)."""
+    kind = file_kind(path)
+    if not os.path.isfile(path):
+        raise UnreadableFile(f"cannot open usage file `{path}`")
+    if kind == "jsonl":
+        return Source(path, "jsonl")
+    if kind == "csv":
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            header = next(csv.reader(fh), [])
+        return Source(path, "csv", tuple((name, "VARCHAR") for name in header))
+    try:
+        rows = conn.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()
+    except Exception as exc:  # duckdb.Error: not a Parquet file
+        raise UnreadableFile(f"cannot read `{path}` as Parquet: {_first_line(exc)}") from None
+    columns = tuple((name, kind.strip('"')) for name, kind, *_ in rows)
+    props = dict(columns).get("properties")
+    if props is None:
+        return Source(path, "parquet", columns, "flat")
+    if props.upper().startswith("STRUCT"):
+        fields = _struct_fields(conn, path)
+        return Source(path, "parquet", columns, "struct", fields)
+    if props.upper().startswith("MAP"):
+        return Source(path, "parquet", columns, "map")
+    return Source(path, "parquet", columns, "json")
+
+
+def _struct_fields(conn, path: str) -> tuple[tuple[str, str], ...]:
+    rows = conn.execute("DESCRIBE SELECT unnest(properties) FROM read_parquet(?)", [path]).fetchall()
+    return tuple((name, kind.strip('"')) for name, kind, *_ in rows)
+
+
+def has_rows(path: str) -> bool:
+    """False for a file with no events at all (empty, blank lines, a bare CSV header)."""
+    kind = file_kind(path)
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.ParquetFile(path).metadata.num_rows > 0
+        except Exception:  # not Parquet: `describe` says so
+            return True
+    with open(path, "rb") as fh:
+        if kind == "csv":
+            fh.readline()
+        for raw in fh:
+            if raw.strip():
+                return True
+    return False
+
+
+# ----------------------------------------------------------------- relations
+
+
+def _stamp(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def register_relations(conn, terms: Sequence[ContractTerm], windows: Sequence[Window]) -> Relations:
+    """Terms, billing windows and segments as Arrow tables DuckDB can join."""
+    import pyarrow as pa
+    from sqlglot import exp
+
+    stamp = pa.timestamp("us", tz="UTC")
+    conn.register("rc_terms", pa.table({
+        "contract": pa.array([t.contract for t in terms], pa.string()),
+        "customer": pa.array([t.customer for t in terms], pa.string()),
+        "plan": pa.array([t.plan for t in terms], pa.string()),
+        "starts": pa.array([_stamp(t.starts) for t in terms], stamp),
+        "ends": pa.array([_stamp(t.ends) for t in terms], stamp),
+    }))
+    periods = [w for w in windows if w.meter is None]
+    segments = [w for w in windows if w.meter is not None]
+    conn.register("rc_windows", pa.table({
+        "key": pa.array([w.key for w in periods], pa.string()),
+        "contract": pa.array([w.contract for w in periods], pa.string()),
+        "start": pa.array([_stamp(w.start) for w in periods], stamp),
+        "end": pa.array([_stamp(w.end) for w in periods], stamp),
+    }))
+    conn.register("rc_segments", pa.table({
+        "key": pa.array([w.key for w in segments], pa.string()),
+        "contract": pa.array([w.contract for w in segments], pa.string()),
+        "meter": pa.array([w.meter for w in segments], pa.string()),
+        "start": pa.array([_stamp(w.start) for w in segments], stamp),
+        "end": pa.array([_stamp(w.end) for w in segments], stamp),
+    }))
+    return Relations(exp.to_table("rc_terms"), exp.to_table("rc_windows"), exp.to_table("rc_segments"))
+
+
+# ----------------------------------------------------------------- running
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    bad: int = 0
+    kept: int = 0
+
+
+def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Relations):
+    """Execute the aggregation; (aggregates, reasons, counts)."""
+    import duckdb
+
+    query, shape = build_query(plan, sources, relations)
+    try:
+        rows = conn.execute(query.sql(dialect="duckdb")).fetchall()
+    except duckdb.Error as exc:
+        raise EngineFailure(_first_line(exc)) from None
+    return read_result(plan, rows, shape.dimensions)
+
+
+def read_result(plan: RatingPlan, rows, width: int):
+    """Result rows (kind, window, meter, d0.., quantity, events) -> Python values."""
+    aggregates: list[Aggregate] = []
+    reasons: dict[str, int] = {}
+    counts = Counts()
+    for row in rows:
+        kind, window, meter, *rest = row
+        dims, quantity, events = rest[:width], rest[width], int(rest[width + 1])
+        if kind == "agg":
+            names = plan.meters[meter].dimension_names
+            aggregates.append(Aggregate(
+                window, meter, tuple(zip(names, dims[:len(names)])),
+                Decimal(strip_zeros(str(quantity))) if quantity is not None else Decimal(0), events))
+        elif kind == "reason":
+            reasons[meter] = reasons.get(meter, 0) + events
+        else:
+            setattr(counts, kind, getattr(counts, kind) + events)
+    aggregates.sort(key=lambda a: (a.window, a.meter,
+                                   tuple((k, v is not None, v or "") for k, v in a.dimensions)))
+    return aggregates, reasons, counts
+
+
+def scan_bad_rows(plan: RatingPlan, files: Sequence[str]) -> tuple[list[BadRow], dict[str, set[int]]]:
+    """The slow path: every bad row of every file, by file and line."""
+    by_type: dict[str, list] = {}
+    for m in plan.meters.values():
+        by_type.setdefault(m.event, []).append(m)
+    bad: list[BadRow] = []
+    lines: dict[str, set[int]] = {}
+    for path in files:
+        for line, obj, raw in read_rows(path):
+            reason = obj if isinstance(obj, str) else row_problem(obj, by_type)[0]
+            if reason is not None:
+                bad.append(BadRow(path, line, reason, raw))
+                lines.setdefault(path, set()).add(line)
+    return bad, lines
+
+
+def write_clean_copy(path: str, bad_lines: set[int], folder: str) -> str:
+    """A copy of `path` without its bad rows, in the same format."""
+    kind = file_kind(path)
+    target = os.path.join(folder, f"{len(os.listdir(folder))}-{Path(path).name}")
+    if kind == "jsonl":
+        with open(path, encoding="utf-8", errors="replace") as src, open(target, "w", encoding="utf-8") as out:
+            for i, raw in enumerate(src, start=1):
+                if i not in bad_lines and raw.strip():
+                    out.write(raw if raw.endswith("\n") else raw + "\n")
+    elif kind == "csv":
+        with open(path, encoding="utf-8", errors="replace", newline="") as src, \
+                open(target, "w", encoding="utf-8", newline="") as out:
+            reader = csv.reader(src)
+            writer = csv.writer(out)
+            header = next(reader, None)
+            if header is not None:
+                writer.writerow(header)
+            for record in reader:
+                if reader.line_num not in bad_lines:
+                    writer.writerow(record)
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        keep = pa.array([i + 1 not in bad_lines for i in range(table.num_rows)])
+        pq.write_table(table.filter(keep), target)
+    return target
+
+
+def write_bad_rows(path: str, bad: Sequence[BadRow]) -> None:
+    lines = [json.dumps({"file": b.file, "line": b.line, "reason": b.reason, "row": b.text},
+                        ensure_ascii=False) for b in bad]
+    write_atomic(path, "".join(line + "\n" for line in lines))
+
+
+def bad_row_diagnostics(bad: Sequence[BadRow]) -> list[Diagnostic]:
+    shown = []
+    for b in bad[:MAX_ROW_DIAGNOSTICS]:
+        hints = [f"the row: {b.text[:120]}{'...' if len(b.text) > 120 else ''}"] if b.text else []
+        hints.append("fix the row, or pass `--skip-bad-rows FILE` to set bad rows aside and bill the rest")
+        shown.append(error("E500", f"bad usage row at {b.file}:{b.line}: {b.reason}", Span(b.file, b.line, 1, b.line, 2),
+                           hints=hints))
+    if len(bad) > MAX_ROW_DIAGNOSTICS:
+        shown.append(error("E500", f"{len(bad) - MAX_ROW_DIAGNOSTICS} more bad usage rows not shown"))
+    return shown
+
+
+# ----------------------------------------------------------------- the stage
+
+
+def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[Window],
+                    files: list[str], *, skip_bad_rows: str | None = None,
+                    memory_limit: str | None = None, threads: int | None = None) -> UsageReport:
+    """Usage files -> aggregates per (window, meter, dimension values), with every
+    event accounted for (see `records`)."""
+    report = UsageReport(rejected={r: 0 for r in REJECTION_REASONS})
+    try:
+        conn, spill = connect(memory_limit, threads)
+    except EngineFailure as exc:
+        report.diagnostics.append(error("E501", f"cannot start the usage engine: {exc}",
+                                        hints=["check --memory-limit (e.g. 2GB)"]))
+        return report
+    scratch = tempfile.mkdtemp(prefix="ratecard-clean-")
+    try:
+        return _aggregate(conn, plan, terms, windows, files, skip_bad_rows, report, scratch)
+    finally:
+        conn.close()
+        shutil.rmtree(spill, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _aggregate(conn, plan, terms, windows, files, skip_bad_rows, report: UsageReport, scratch: str):
+    sources: list[Source] = []
+    for path in files:
+        try:
+            if not has_rows(path):
+                continue
+            sources.append(describe(conn, path))
+        except (UnreadableFile, OSError) as exc:
+            report.diagnostics.append(error("E501", f"cannot read usage file `{path}`: {exc}"))
+    if report.diagnostics:
+        return report
+    if not sources:
+        return report
+    relations = register_relations(conn, terms, windows)
+
+    failure: EngineFailure | None = None
+    try:
+        aggregates, reasons, counts = run_query(conn, plan, sources, relations)
+    except EngineFailure as exc:
+        failure, counts = exc, None
+    if failure is None and counts.bad == 0:
+        return _fill(report, aggregates, reasons, counts, bad_rows=0)
+
+    try:
+        bad, bad_lines = scan_bad_rows(plan, files)
+    except (OSError, ValueError) as exc:
+        report.diagnostics.append(error("E501", f"cannot read usage: {exc}"))
+        return report
+    if not bad:
+        why = str(failure) if failure else "the engine found bad rows the row reader did not"
+        report.diagnostics.append(error("E501", f"cannot read usage: {why}"))
+        return report
+    report.bad_rows = bad
+    if skip_bad_rows is None:
+        report.diagnostics.extend(bad_row_diagnostics(bad))
+        return report
+    write_bad_rows(skip_bad_rows, bad)
+    cleaned = [replace_source(conn, s, bad_lines.get(s.path), scratch) for s in sources]
+    cleaned = [s for s in cleaned if has_rows(s.path)]
+    if not cleaned:
+        return _fill(report, [], {}, Counts(), bad_rows=len(bad))
+    try:
+        aggregates, reasons, counts = run_query(conn, plan, cleaned, relations)
+    except EngineFailure as exc:
+        report.diagnostics.append(error("E501", f"cannot read usage: {exc}"))
+        return report
+    if counts.bad:
+        report.diagnostics.append(error("E501", "cannot read usage: rows still bad after skipping bad rows"))
+        return report
+    return _fill(report, aggregates, reasons, counts, bad_rows=len(bad))
+
+
+def replace_source(conn, source: Source, bad_lines: set[int] | None, scratch: str) -> Source:
+    if not bad_lines:
+        return source
+    return describe(conn, write_clean_copy(source.path, bad_lines, scratch))
+
+
+def _fill(report: UsageReport, aggregates, reasons, counts: Counts, bad_rows: int) -> UsageReport:
+    report.aggregates = aggregates
+    report.events_read = counts.read + bad_rows
+    report.billed = reasons.pop("billed", 0)
+    for reason, n in reasons.items():
+        report.rejected[reason] = report.rejected.get(reason, 0) + n
+    report.rejected["duplicate"] = counts.read - counts.bad - counts.kept
+    report.rejected["bad_row"] = bad_rows
+    return report
+
+
+__all__ = ["aggregate_usage", "needed_keys"]

@@ -1,0 +1,428 @@
+"""The usage aggregation as one SQL syntax tree, built with sqlglot.
+
+    sources (files or a table) -> events: id, type, customer, t, p0..pn (text)
+      -> bad-row flags -> dedup on (customer, id) -> classification
+         (contract term, billing window, reason) -> one GROUP BY per meter
+      -> a single result: aggregate rows, then counts by reason
+
+Nothing here pastes text into SQL: names become identifiers and values
+become literals through sqlglot, which quotes them for the target dialect.
+The same tree is generated for DuckDB (the embedded engine), Spark and the
+warehouses `ratecard sql` supports.
+
+Result rows have the columns of `RESULT_COLUMNS` plus one `d<i>` column per
+dimension position. `kind` says what a row is:
+
+- `agg`: `window`, `meter`, `d0..`, `quantity` (text), `events`;
+- `reason`: `meter` holds a rejection reason (or `billed`), `events` the count;
+- `read`, `bad`, `kept`: counts of rows read, rows failing the row checks,
+  and events left after dedup (duplicates = read - bad - kept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from sqlglot import exp
+
+from ..model import Condition, Meter, RatingPlan
+from .rows import NUMBER_PATTERN, QUANTITY_DIGITS, QUANTITY_SCALE, TIME_PATTERN
+
+QUANTITY = exp.DataType.build(f"DECIMAL({QUANTITY_DIGITS}, {QUANTITY_SCALE})")
+TEXT = exp.DataType.build("VARCHAR")
+STAMP = exp.DataType.build("TIMESTAMPTZ")
+NUMERIC_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                 "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where events come from, and how its columns are laid out.
+
+    kind: `jsonl`, `csv`, `parquet` (files read by DuckDB) or `table` (a
+    relation named `path`, with flat columns, for warehouses and Spark).
+    columns: top-level column name -> SQL type name (csv: all VARCHAR).
+    properties: how property values are stored: `struct` (a STRUCT column
+    `properties`), `map`, `json` (a JSON text column) or `flat` (one column
+    per property).
+    """
+
+    path: str
+    kind: str
+    columns: tuple[tuple[str, str], ...] = ()
+    properties: str = "flat"
+    property_types: tuple[tuple[str, str], ...] = ()
+
+    def column_type(self, name: str) -> str | None:
+        return dict(self.columns).get(name)
+
+
+@dataclass(frozen=True)
+class Relations:
+    """The contract terms and billing windows the query joins against."""
+
+    terms: exp.Expression       # contract, customer, plan, starts, ends
+    windows: exp.Expression     # key, contract, start, end (billing periods)
+    segments: exp.Expression    # key, contract, meter, start, end
+
+
+@dataclass
+class QueryShape:
+    """What the Python side needs to read the result back."""
+
+    keys: tuple[str, ...]                      # property key of p<i>
+    dimensions: int                            # number of d<i> columns
+    meters: tuple[str, ...] = field(default_factory=tuple)
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def lit(value) -> exp.Expression:
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+def fn(name: str, *args) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def cast(e: exp.Expression, to: exp.DataType, safe: bool = False) -> exp.Expression:
+    return exp.TryCast(this=e, to=to.copy()) if safe else exp.Cast(this=e, to=to.copy())
+
+
+def alias(e: exp.Expression, name: str) -> exp.Alias:
+    return exp.alias_(e, name, quoted=True)
+
+
+def needed_keys(plan: RatingPlan) -> tuple[str, ...]:
+    """Every event property some meter reads: dimensions, where keys, fields."""
+    keys: set[str] = set()
+    for m in plan.meters.values():
+        keys.update(m.dimension_names)
+        keys.update(c.key for c in m.where)
+        if m.aggregation.field:
+            keys.add(m.aggregation.field)
+    return tuple(sorted(keys))
+
+
+# ----------------------------------------------------------------- reading sources
+
+
+def strip_zeros(text: exp.Expression) -> exp.Expression:
+    """`2.0` -> `2`, `1.50` -> `1.5` (the SQL twin of rows.strip_zeros)."""
+    has_point = exp.Like(this=text.copy(), expression=lit("%.%"))
+    no_exponent = exp.Not(this=exp.RegexpLike(this=text.copy(), expression=lit("[eE]")))
+    stripped = exp.func("RTRIM", exp.func("RTRIM", text.copy(), lit("0")), lit("."))
+    return exp.Case(ifs=[exp.If(this=exp.and_(has_point, no_exponent), true=stripped)],
+                    default=text.copy())
+
+
+def _json_text(raw: exp.Expression) -> exp.Expression:
+    """A JSON value's text: strings unquoted, numbers without storage zeros."""
+    is_string = exp.func("STARTS_WITH", raw.copy(), lit('"'))
+    unquoted = exp.JSONExtractScalar(this=raw.copy(), expression=lit("$"))
+    return exp.Case(ifs=[exp.If(this=is_string, true=unquoted),
+                         exp.If(this=exp.EQ(this=raw.copy(), expression=lit("null")), true=exp.Null())],
+                    default=strip_zeros(raw))
+
+
+def _reader(source: Source, keys: Sequence[str]) -> exp.Expression:
+    """The table expression that reads one source."""
+    path = lit(source.path)
+    if source.kind == "jsonl":
+        columns = [exp.PropertyEQ(this=exp.to_identifier(name), expression=lit(kind))
+                   for name, kind in (("id", "VARCHAR"), ("type", "VARCHAR"),
+                                      ("customer", "VARCHAR"), ("time", "VARCHAR"))]
+        struct = exp.DataType(this=exp.DataType.Type.STRUCT, nested=True, expressions=[
+            exp.ColumnDef(this=exp.to_identifier(k, quoted=True), kind=exp.DataType.build("JSON"))
+            for k in (keys or ("_",))])
+        columns.append(exp.PropertyEQ(this=exp.to_identifier("properties"),
+                                      expression=lit(struct.sql("duckdb"))))
+        return fn("read_json", path,
+                  exp.EQ(this=exp.column("format"), expression=lit("newline_delimited")),
+                  exp.EQ(this=exp.column("columns"), expression=exp.Struct(expressions=columns)))
+    if source.kind == "csv":
+        columns = [exp.PropertyEQ(this=exp.to_identifier(name, quoted=True), expression=lit("VARCHAR"))
+                   for name, _ in source.columns]
+        return fn("read_csv", path,
+                  exp.EQ(this=exp.column("header"), expression=exp.true()),
+                  exp.EQ(this=exp.column("auto_detect"), expression=exp.false()),
+                  exp.EQ(this=exp.column("delim"), expression=lit(",")),
+                  exp.EQ(this=exp.column("quote"), expression=lit('"')),
+                  exp.EQ(this=exp.column("escape"), expression=lit('"')),
+                  exp.EQ(this=exp.column("columns"), expression=exp.Struct(expressions=columns)))
+    if source.kind == "parquet":
+        return fn("read_parquet", path)
+    return exp.to_table(source.path)
+
+
+def _property(source: Source, key: str) -> exp.Expression:
+    """One property's text, or NULL when the source cannot hold it."""
+    if source.kind == "jsonl":
+        return _json_text(cast(exp.Dot(this=col("properties"), expression=exp.to_identifier(key, quoted=True)), TEXT))
+    if source.kind in ("csv", "table") or source.properties == "flat":
+        kind = source.column_type(key)
+        if kind is None or kind.upper() == "NULL" or key in ("id", "type", "customer", "time", "properties"):
+            return cast(exp.Null(), TEXT)
+        value = cast(col(key), TEXT)
+        if kind.split("(")[0].upper() in NUMERIC_TYPES:
+            return strip_zeros(value)
+        return exp.Nullif(this=value, expression=lit(""))
+    if source.properties == "struct":
+        kind = dict(source.property_types).get(key)
+        if kind is None or kind.upper() == "NULL":
+            return cast(exp.Null(), TEXT)
+        value = cast(exp.Dot(this=col("properties"), expression=exp.to_identifier(key, quoted=True)), TEXT)
+        return strip_zeros(value) if kind.split("(")[0].upper() in NUMERIC_TYPES else value
+    if source.properties == "map":
+        value = exp.Bracket(this=fn("element_at", col("properties"), lit(key)), expressions=[lit(1)])
+        return cast(value, TEXT)
+    # JSON text
+    return _json_text(cast(exp.JSONExtract(this=col("properties"), expression=lit(f"$.{_json_key(key)}")), TEXT))
+
+
+def _json_key(key: str) -> str:
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _time(source: Source) -> tuple[exp.Expression, exp.Expression]:
+    """(timestamp, is-bad) for a source's `time` column."""
+    kind = (source.column_type("time") or "VARCHAR").upper()
+    if kind.startswith("TIMESTAMP") or kind == "DATE":
+        t = cast(col("time"), STAMP)
+        return t, exp.Is(this=t.copy(), expression=exp.Null())
+    text = cast(col("time"), TEXT)
+    t = cast(text, STAMP, safe=True)
+    bad = exp.or_(exp.Is(this=t.copy(), expression=exp.Null()),
+                  exp.Not(this=exp.RegexpLike(this=text.copy(), expression=lit(TIME_PATTERN))))
+    return t, bad
+
+
+def source_select(source: Source, keys: Sequence[str]) -> exp.Select:
+    """One source as the normalized event relation."""
+    t, time_bad = _time(source)
+
+    def required(name: str) -> exp.Expression:
+        if source.kind != "jsonl" and source.column_type(name) is None:
+            return cast(exp.Null(), TEXT)
+        return exp.Nullif(this=cast(col(name), TEXT), expression=lit(""))
+
+    fields = [alias(required(n), n) for n in ("id", "type", "customer")]
+    fields.append(alias(t, "t"))
+    time_missing = exp.Is(this=required("time"), expression=exp.Null())
+    fields.append(alias(exp.or_(time_missing, exp.Paren(this=time_bad)), "time_bad"))
+    fields += [alias(_property(source, k), f"p{i}") for i, k in enumerate(keys)]
+    return exp.select(*fields).from_(exp.Table(this=_reader(source, keys)) if source.kind != "table"
+                                     else _reader(source, keys))
+
+
+# ----------------------------------------------------------------- conditions
+
+
+class _Props:
+    """Property key -> `p<i>` column of the event relation."""
+
+    def __init__(self, keys: Sequence[str], table: str | None = None):
+        self.index = {k: i for i, k in enumerate(keys)}
+        self.table = table
+
+    def __call__(self, key: str) -> exp.Expression:
+        i = self.index.get(key)
+        return cast(exp.Null(), TEXT) if i is None else col(f"p{i}", self.table)
+
+
+def condition(c: Condition, props: _Props) -> exp.Expression:
+    value = props(c.key)
+    members = exp.In(this=value.copy(), expressions=[lit(v) for v in c.values])
+    present = exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))
+    if c.positive:
+        return exp.Paren(this=exp.and_(present, members))
+    return exp.Paren(this=exp.or_(exp.Is(this=value.copy(), expression=exp.Null()), exp.Not(this=members)))
+
+
+def reads(meter: Meter, props: _Props, type_col: exp.Expression) -> exp.Expression:
+    """The event is of the meter's type and passes its `where`."""
+    parts = [exp.EQ(this=type_col.copy(), expression=lit(meter.event))]
+    parts += [condition(c, props) for c in meter.where]
+    return exp.Paren(this=exp.and_(*parts))
+
+
+def _bad_quantity(value: exp.Expression) -> exp.Expression:
+    trimmed = exp.Trim(this=value.copy())
+    return exp.Paren(this=exp.or_(
+        exp.Is(this=value.copy(), expression=exp.Null()),
+        exp.Not(this=exp.RegexpLike(this=trimmed.copy(), expression=lit(NUMBER_PATTERN))),
+        exp.RegexpLike(this=trimmed.copy(), expression=lit(f"[.][0-9]{{{QUANTITY_SCALE + 1},}}")),
+        exp.Is(this=cast(trimmed, QUANTITY, safe=True), expression=exp.Null()),
+    ))
+
+
+def bad_row(plan: RatingPlan, props: _Props) -> exp.Expression:
+    """The SQL twin of rows.row_problem (is this row bad at all)."""
+    parts: list[exp.Expression] = [exp.Is(this=col(n), expression=exp.Null()) for n in ("id", "type", "customer")]
+    parts.append(col("time_bad"))
+    for m in sorted(plan.meters.values(), key=lambda m: m.name):
+        if m.aggregation.function in ("sum", "max", "latest"):
+            parts.append(exp.Paren(this=exp.and_(reads(m, props, col("type")),
+                                                 _bad_quantity(props(m.aggregation.field)))))
+    return exp.func("COALESCE", exp.Paren(this=exp.or_(*parts)), exp.true())
+
+
+# ----------------------------------------------------------------- the query
+
+
+def member(e: exp.Expression, values: Sequence[str]) -> exp.Expression:
+    """`e IN (values)`; FALSE (not NULL) for no values, so CASE and NOT behave."""
+    if not values:
+        return exp.false()
+    return exp.In(this=e, expressions=[lit(v) for v in values])
+
+
+def _plans_charging(plan: RatingPlan, meter: str) -> list[str]:
+    return sorted(p.name for p in plan.plans.values() if any(c.meter == meter for c in p.charges))
+
+
+def _in_window(t: exp.Expression, table: str) -> exp.Expression:
+    return exp.and_(exp.LTE(this=col("start", table), expression=t.copy()),
+                    exp.GT(this=col("end", table), expression=t.copy()))
+
+
+def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relations,
+                keys: Sequence[str] | None = None) -> tuple[exp.Select, QueryShape]:
+    keys = tuple(needed_keys(plan) if keys is None else keys)
+    props = _Props(keys)
+    meters = sorted(plan.meters.values(), key=lambda m: m.name)
+    width = max((len(m.dimensions) for m in meters), default=0)
+    shape = QueryShape(keys, width, tuple(m.name for m in meters))
+
+    union: exp.Expression = source_select(sources[0], keys)
+    for s in sources[1:]:
+        union = exp.union(union, source_select(s, keys), distinct=False)
+    events = exp.select("*", alias(bad_row(plan, props), "bad")).from_(union.subquery("src"))
+
+    order = [exp.Ordered(this=col("t")), exp.Ordered(this=col("type"))]
+    order += [exp.Ordered(this=col(f"p{i}"), nulls_first=True) for i in range(len(keys))]
+    rank = exp.Window(this=exp.RowNumber(),
+                      partition_by=[col("customer"), col("id")],
+                      order=exp.Order(expressions=order))
+    kept = (exp.select("*").from_("ev").where(exp.Not(this=col("bad")))
+            .qualify(exp.EQ(this=rank, expression=lit(1))))
+
+    # classification
+    e = "dd"
+    in_term = exp.and_(
+        exp.EQ(this=col("customer", "tm"), expression=col("customer", e)),
+        exp.LTE(this=col("starts", "tm"), expression=col("t", e)),
+        exp.Paren(this=exp.or_(exp.Is(this=col("ends", "tm"), expression=exp.Null()),
+                               exp.GT(this=col("ends", "tm"), expression=col("t", e)))))
+    in_window = exp.and_(exp.EQ(this=col("contract", "w"), expression=col("contract", "tm")),
+                         _in_window(col("t", e), "w"))
+    eprops = _Props(keys, e)
+    types = sorted({m.event for m in meters})
+    passing = [reads(m, eprops, col("type", e)) for m in meters]
+    charged = [exp.Paren(this=exp.and_(reads(m, eprops, col("type", e)),
+                                       member(col("plan", "tm"), _plans_charging(plan, m.name))))
+               for m in meters]
+    reason = exp.Case(ifs=[
+        exp.If(this=exp.Is(this=col("customer", "kc"), expression=exp.Null()), true=lit("unknown_customer")),
+        exp.If(this=exp.Is(this=col("contract", "tm"), expression=exp.Null()), true=lit("outside_contract")),
+        exp.If(this=exp.Is(this=col("key", "w"), expression=exp.Null()), true=lit("not_yet_billable")),
+        exp.If(this=exp.Not(this=member(col("type", e), types)),
+               true=lit("no_meter")),
+        exp.If(this=exp.Not(this=exp.Paren(this=exp.or_(*passing) if passing else exp.false())),
+               true=lit("filtered")),
+        exp.If(this=exp.Not(this=exp.Paren(this=exp.or_(*charged) if charged else exp.false())),
+               true=lit("not_in_plan")),
+    ], default=lit("billed"))
+    customers = exp.select(alias(col("customer"), "customer")).distinct().from_(
+        _as(relations.terms, "t0"))
+    classified = (
+        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(e)),
+                   alias(col("contract", "tm"), "contract"), alias(col("plan", "tm"), "plan"),
+                   alias(col("key", "w"), "wkey"), alias(reason, "reason"))
+        .from_(exp.to_table(e))
+        .join(customers.subquery("kc"), on=exp.EQ(this=col("customer", "kc"), expression=col("customer", e)),
+              join_type="left")
+        .join(_as(relations.terms, "tm"), on=in_term, join_type="left")
+        .join(_as(relations.windows, "w"), on=in_window, join_type="left")
+    )
+
+    parts: list[exp.Select] = []
+    for m in meters:
+        parts.append(_meter_select(plan, m, props, width, relations))
+    counts = (exp.select(alias(lit("reason"), "kind"), alias(cast(exp.Null(), TEXT), "window"),
+                         alias(col("reason"), "meter"),
+                         *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(width)],
+                         alias(cast(exp.Null(), TEXT), "quantity"),
+                         alias(exp.Count(this=exp.Star()), "events"))
+              .from_("cl").group_by(col("reason")))
+    parts.append(counts)
+    for kind, rel, where in (("read", "ev", None), ("bad", "ev", col("bad")), ("kept", "dd", None)):
+        q = exp.select(alias(lit(kind), "kind"), alias(cast(exp.Null(), TEXT), "window"),
+                       alias(cast(exp.Null(), TEXT), "meter"),
+                       *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(width)],
+                       alias(cast(exp.Null(), TEXT), "quantity"),
+                       alias(exp.Count(this=exp.Star()), "events")).from_(rel)
+        parts.append(q.where(where) if where is not None else q)
+
+    body: exp.Expression = parts[0]
+    for p in parts[1:]:
+        body = exp.union(body, p, distinct=False)
+    query = (exp.select("*").from_(body.subquery("result"))
+             .with_("ev", as_=events, materialized=True)
+             .with_("dd", as_=kept, materialized=True)
+             .with_("cl", as_=classified, materialized=True))
+    return query, shape
+
+
+def _as(relation: exp.Expression, name: str) -> exp.Expression:
+    if isinstance(relation, exp.Table):
+        return relation.copy().as_(name)
+    return relation.copy().subquery(name)
+
+
+def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
+                  relations: Relations) -> exp.Select:
+    """One meter's GROUP BY: per (window or segment, dimension values)."""
+    cl = "cl"
+    cprops = _Props(props.index.keys(), cl)
+    window = exp.func("COALESCE", col("key", "sg"), col("wkey", cl))
+    dims = [cprops(d) for d in m.dimension_names]
+    fn_name, field = m.aggregation.function, m.aggregation.field
+    if fn_name == "count":
+        quantity = exp.Count(this=exp.Star())
+    elif fn_name == "unique":
+        quantity = exp.Count(this=exp.Distinct(expressions=[cprops(field)]))
+    else:
+        value = cast(exp.Trim(this=cprops(field)), QUANTITY)
+        if fn_name == "sum":
+            quantity = exp.Sum(this=value)
+        elif fn_name == "max":
+            quantity = exp.Max(this=value)
+        else:  # latest: the greatest time, ties broken by the greatest id
+            quantity = exp.ArgMax(this=value, expression=fn("ROW", col("t", cl), col("id", cl)))
+    in_segment = exp.and_(
+        exp.EQ(this=col("contract", "sg"), expression=col("contract", cl)),
+        exp.EQ(this=col("meter", "sg"), expression=lit(m.name)),
+        _in_window(col("t", cl), "sg"))
+    select = exp.select(
+        alias(lit("agg"), "kind"), alias(window, "window"), alias(lit(m.name), "meter"),
+        *[alias(d, f"d{i}") for i, d in enumerate(dims)],
+        *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(len(dims), width)],
+        alias(cast(quantity, TEXT), "quantity"),
+        alias(exp.Count(this=exp.Star()), "events"),
+    ).from_(cl).join(_as(relations.segments, "sg"), on=in_segment, join_type="left")
+    charged = _plans_charging(plan, m.name)
+    select = select.where(exp.and_(
+        exp.EQ(this=col("reason", cl), expression=lit("billed")),
+        reads(m, cprops, col("type", cl)),
+        member(col("plan", cl), charged)))
+    return select.group_by(window.copy(), *[d.copy() for d in dims])

@@ -1,0 +1,396 @@
+"""The usage stage: DuckDB aggregation, bad rows, reconciliation, and agreement
+with the pure-Python reference aggregator (the oracle)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ratecard import reference
+from ratecard.usage import aggregate_usage, build_query
+from ratecard.usage.query import Relations
+from ratecard.usage.records import ContractTerm, Window
+
+from billing_helpers import compile_text, run
+
+PRICING = """
+currency USD
+
+meter TOKENS {
+  event "llm.completion"
+  sum tokens
+  dimensions model
+  where region != "test"
+  rates per 1K tokens {
+    model = "gpt-4" : $0.03
+    default : $0.01
+  }
+}
+meter CALLS { event "api.request"  count  dimensions region  rates { default : $0.001 } }
+meter PEAK { event "storage.snapshot"  max gigabytes  rates { default : $0.10 } }
+meter USERS { event "api.request"  unique user  rates { default : $1 } }
+meter SEATS { event "seats.set"  latest seats  rates { default : $5 } }
+meter UNUSED { event "other.thing"  count  rates { default : $1 } }
+
+plan all {
+  billing monthly
+  charge TOKENS
+  charge CALLS
+  charge PEAK
+  charge USERS
+  charge SEATS
+}
+plan calls_only { billing monthly  charge CALLS }
+
+contract acme { customer "c_acme"  plan all  starts 2026-01-01  ends 2026-02-14 }
+contract beta { customer "c_beta"  plan calls_only  starts 2026-01-15 }
+"""
+
+UTC = dt.timezone.utc
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return compile_text(PRICING)
+
+
+def _terms(plan):
+    out = []
+    for c in sorted(plan.contracts.values(), key=lambda c: c.name):
+        ends = dt.datetime.combine(c.end_exclusive, dt.time(), UTC) if c.end_exclusive else None
+        out.append(ContractTerm(c.name, c.customer, c.plan, dt.datetime.combine(c.starts, dt.time(), UTC),
+                                ends, tuple(ch.meter for ch in plan.plans[c.plan].charges)))
+    return out
+
+
+def _windows():
+    def d(s):
+        return dt.datetime.fromisoformat(s).replace(tzinfo=UTC)
+    return [
+        Window("acme@2026-01-01", "acme", d("2026-01-01"), d("2026-02-01")),
+        Window("acme@2026-02-01", "acme", d("2026-02-01"), d("2026-02-15")),
+        Window("beta@2026-01-15", "beta", d("2026-01-15"), d("2026-02-15")),
+    ]
+
+
+def _write_jsonl(path: Path, events) -> str:
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    return str(path)
+
+
+def _both(plan, files, windows=None, **kw):
+    windows = _windows() if windows is None else windows
+    ours = aggregate_usage(plan, _terms(plan), windows, files, **kw)
+    oracle = reference.aggregate_usage(plan, _terms(plan), windows, files, **kw)
+    return ours, oracle
+
+
+def _same(ours, oracle):
+    assert [d.message for d in ours.diagnostics] == [d.message for d in oracle.diagnostics]
+    assert ours.aggregates == oracle.aggregates
+    assert ours.events_read == oracle.events_read
+    assert ours.billed == oracle.billed
+    assert ours.rejected == oracle.rejected
+    assert ours.reconciles
+
+
+def ev(i, customer, time, type_="api.request", **props):
+    return {"id": f"e{i}", "type": type_, "customer": customer, "time": time, "properties": props}
+
+
+# ----------------------------------------------------------------- aggregations
+
+
+def test_every_aggregation_and_reason(plan, tmp_path):
+    events = [
+        ev(1, "c_acme", "2026-01-02T00:00:00Z", "llm.completion", tokens="1000.5", model="gpt-4"),
+        ev(2, "c_acme", "2026-01-03T00:00:00Z", "llm.completion", tokens=2000, model="gpt-4"),
+        ev(3, "c_acme", "2026-01-03T00:00:00Z", "llm.completion", tokens="7", region="test"),  # filtered
+        ev(4, "c_acme", "2026-01-04T00:00:00Z", "api.request", region="eu", user="u1"),
+        ev(5, "c_acme", "2026-01-05T00:00:00Z", "api.request", region="eu", user="u1"),
+        ev(6, "c_acme", "2026-01-05T00:00:00Z", "api.request", user="u2"),
+        ev(7, "c_acme", "2026-01-06T00:00:00Z", "storage.snapshot", gigabytes="10.25"),
+        ev(8, "c_acme", "2026-01-07T00:00:00Z", "storage.snapshot", gigabytes=3),
+        ev(9, "c_acme", "2026-01-08T00:00:00Z", "seats.set", seats=4),
+        {**ev(10, "c_acme", "2026-01-08T00:00:00Z", "seats.set", seats=9), "id": "e9b"},  # tie on time: greater id wins
+        ev(11, "c_acme", "2026-01-02T00:00:00Z", "other.thing"),       # not in plan
+        ev(12, "c_acme", "2026-01-02T00:00:00Z", "nobody.reads"),      # no meter
+        ev(13, "c_zed", "2026-01-02T00:00:00Z", "api.request"),        # unknown customer
+        ev(14, "c_beta", "2026-01-02T00:00:00Z", "api.request"),       # before beta starts
+        ev(15, "c_beta", "2026-03-02T00:00:00Z", "api.request"),       # period not ended
+        ev(16, "c_beta", "2026-01-20T00:00:00Z", "llm.completion", tokens=5),  # beta's plan lacks TOKENS
+        ev(4, "c_acme", "2026-01-09T00:00:00Z", "api.request", region="us"),   # duplicate of e4 (later)
+    ]
+    files = [_write_jsonl(tmp_path / "u.jsonl", events)]
+    ours, oracle = _both(plan, files)
+    _same(ours, oracle)
+    got = {(a.window, a.meter, a.dimensions): (a.quantity, a.events) for a in ours.aggregates}
+    assert got[("acme@2026-01-01", "TOKENS", (("model", "gpt-4"),))] == (Decimal("3000.5"), 2)
+    assert got[("acme@2026-01-01", "CALLS", (("region", "eu"),))] == (Decimal(2), 2)
+    assert got[("acme@2026-01-01", "CALLS", (("region", None),))] == (Decimal(1), 1)
+    assert got[("acme@2026-01-01", "USERS", ())] == (Decimal(2), 3)
+    assert got[("acme@2026-01-01", "PEAK", ())] == (Decimal("10.25"), 2)
+    assert got[("acme@2026-01-01", "SEATS", ())] == (Decimal(9), 2)
+    assert ours.rejected["duplicate"] == 1
+    assert ours.rejected["filtered"] == 1
+    assert ours.rejected["not_in_plan"] == 2
+    assert ours.rejected["no_meter"] == 1
+    assert ours.rejected["unknown_customer"] == 1
+    assert ours.rejected["outside_contract"] == 1
+    assert ours.rejected["not_yet_billable"] == 1
+    assert ours.events_read == len(events)
+
+
+def test_event_at_a_period_boundary_goes_to_the_later_period(plan, tmp_path):
+    files = [_write_jsonl(tmp_path / "u.jsonl", [
+        ev(1, "c_acme", "2026-02-01T00:00:00Z", region="eu"),
+        ev(2, "c_acme", "2026-01-31T23:59:59.999999Z", region="eu"),
+        ev(3, "c_acme", "2026-02-01T01:00:00+02:00", region="eu"),  # 2026-01-31T23:00Z
+    ])]
+    ours, oracle = _both(plan, files)
+    _same(ours, oracle)
+    calls = {a.window: a.quantity for a in ours.aggregates if a.meter == "CALLS"}
+    assert calls == {"acme@2026-01-01": 2, "acme@2026-02-01": 1}
+
+
+def test_segments_take_their_meters_events(plan, tmp_path):
+    d = lambda s: dt.datetime.fromisoformat(s).replace(tzinfo=UTC)  # noqa: E731
+    windows = _windows() + [
+        Window("acme@2026-01-01#CALLS#1", "acme", d("2026-01-01"), d("2026-01-10"), meter="CALLS"),
+        Window("acme@2026-01-01#CALLS#2", "acme", d("2026-01-10"), d("2026-02-01"), meter="CALLS"),
+    ]
+    files = [_write_jsonl(tmp_path / "u.jsonl", [
+        ev(1, "c_acme", "2026-01-02T00:00:00Z", user="a"),
+        ev(2, "c_acme", "2026-01-12T00:00:00Z", user="b"),
+        ev(3, "c_acme", "2026-01-13T00:00:00Z", user="b"),
+    ])]
+    ours, oracle = _both(plan, files, windows)
+    _same(ours, oracle)
+    keys = {(a.window, a.meter): a.quantity for a in ours.aggregates}
+    assert keys == {("acme@2026-01-01#CALLS#1", "CALLS"): 1, ("acme@2026-01-01#CALLS#2", "CALLS"): 2,
+                    ("acme@2026-01-01", "USERS"): 2}
+
+
+def test_quantities_keep_every_decimal(plan, tmp_path):
+    files = [_write_jsonl(tmp_path / "u.jsonl", [
+        ev(1, "c_acme", "2026-01-02T00:00:00Z", "llm.completion", tokens="0.000000000000000001"),
+        ev(2, "c_acme", "2026-01-02T00:00:00Z", "llm.completion", tokens="12345678901234567.123456789"),
+    ])]
+    ours, oracle = _both(plan, files)
+    _same(ours, oracle)
+    assert ours.aggregates[0].quantity == Decimal("12345678901234567.123456789000000001")
+
+
+# ----------------------------------------------------------------- bad rows
+
+
+BAD_LINES = [
+    ('{"id":"b1","type":"api.request","customer":"c_acme","time":"2026-01-02T00:00:00Z"', "invalid JSON"),
+    ('{"type":"api.request","customer":"c_acme","time":"2026-01-02T00:00:00Z"}', "missing field `id`"),
+    ('{"id":"b3","type":"api.request","customer":"c_acme","time":"yesterday"}', "bad timestamp"),
+    ('{"id":"b4","type":"api.request","customer":"c_acme","time":"2026-13-02T00:00:00Z"}', "bad timestamp"),
+    ('{"id":"b5","type":"llm.completion","customer":"c_acme","time":"2026-01-02T00:00:00Z",'
+     '"properties":{"tokens":"lots"}}', "is not a decimal number"),
+    ('{"id":"b6","type":"llm.completion","customer":"c_acme","time":"2026-01-02T00:00:00Z",'
+     '"properties":{}}', "missing quantity `tokens`"),
+    ('{"id":"b7","type":"llm.completion","customer":"c_acme","time":"2026-01-02T00:00:00Z",'
+     '"properties":{"tokens":"0.1234567890123456789"}}', "at most 18 decimal places"),
+    ('{"id":"b8","type":"api.request","customer":"c_acme","time":"2026-01-02T00:00:00Z",'
+     '"properties":"x"}', "`properties` is not an object"),
+    ('[1, 2]', "not a JSON object"),
+]
+GOOD = '{"id":"g1","type":"api.request","customer":"c_acme","time":"2026-01-02T00:00:00Z","properties":{}}'
+
+
+@pytest.mark.parametrize("bad,reason", BAD_LINES)
+def test_a_bad_row_names_file_and_line(plan, tmp_path, bad, reason):
+    path = tmp_path / "u.jsonl"
+    path.write_text(GOOD + "\n" + bad + "\n" + GOOD.replace("g1", "g2") + "\n", encoding="utf-8")
+    ours, oracle = _both(plan, [str(path)])
+    assert [d.message for d in ours.diagnostics] == [d.message for d in oracle.diagnostics]
+    (diag,) = ours.diagnostics
+    assert diag.code == "E500" and diag.span.line == 2 and diag.span.file == str(path)
+    assert f"{path}:2" in diag.message and reason in diag.message
+
+
+def test_skip_bad_rows_writes_them_and_bills_the_rest(plan, tmp_path):
+    path = tmp_path / "u.jsonl"
+    lines = [GOOD] + [b for b, _ in BAD_LINES] + [GOOD.replace("g1", "g2")]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    skipped = tmp_path / "skipped.jsonl"
+    ours = aggregate_usage(plan, _terms(plan), _windows(), [str(path)], skip_bad_rows=str(skipped))
+    oracle = reference.aggregate_usage(plan, _terms(plan), _windows(), [str(path)], skip_bad_rows=str(skipped))
+    _same(ours, oracle)
+    assert ours.rejected["bad_row"] == len(BAD_LINES)
+    assert ours.billed == 2 and ours.events_read == len(lines)
+    written = [json.loads(x) for x in skipped.read_text(encoding="utf-8").splitlines()]
+    assert [w["line"] for w in written] == list(range(2, 2 + len(BAD_LINES)))
+    assert all(w["reason"] for w in written)
+
+
+def test_bad_csv_and_parquet_rows_name_their_line(plan, tmp_path):
+    csv_path = tmp_path / "u.csv"
+    csv_path.write_text("id,type,customer,time,region\n"
+                        "a,api.request,c_acme,2026-01-02T00:00:00Z,eu\n"
+                        "b,api.request,c_acme,not-a-time,eu\n", encoding="utf-8")
+    pq_path = tmp_path / "u.parquet"
+    pq.write_table(pa.table({"id": ["x", None], "type": ["api.request"] * 2, "customer": ["c_acme"] * 2,
+                             "time": ["2026-01-02T00:00:00Z"] * 2}), pq_path)
+    ours, oracle = _both(plan, [str(csv_path), str(pq_path)])
+    assert [d.message for d in ours.diagnostics] == [d.message for d in oracle.diagnostics]
+    assert [(d.span.file, d.span.line) for d in ours.diagnostics] == [(str(csv_path), 3), (str(pq_path), 2)]
+
+
+def test_unsupported_or_unreadable_file_is_a_diagnostic(plan, tmp_path):
+    other = tmp_path / "u.xml"
+    other.write_text("<x/>")
+    fake = tmp_path / "u.parquet"
+    fake.write_text("not parquet")
+    report = aggregate_usage(plan, _terms(plan), _windows(), [str(other), str(fake)])
+    assert [d.code for d in report.diagnostics] == ["E501", "E501"]
+
+
+# ----------------------------------------------------------------- formats
+
+
+def _csv(path: Path, events, keys) -> str:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "type", "customer", "time", *keys])
+        for e in events:
+            w.writerow([e["id"], e["type"], e["customer"], e["time"],
+                        *[str(e["properties"].get(k, "")) for k in keys]])
+    return str(path)
+
+
+def _parquet(path: Path, events, keys, nested: bool) -> str:
+    cols = {k: [e[k] for e in events] for k in ("id", "type", "customer", "time")}
+    props = {k: [None if e["properties"].get(k) is None else str(e["properties"][k]) for e in events]
+             for k in keys}
+    if nested:
+        cols["properties"] = [{k: props[k][i] for k in keys} for i in range(len(events))]
+    else:
+        cols.update(props)
+    pq.write_table(pa.table(cols), path)
+    return str(path)
+
+
+KEYS = ("tokens", "model", "region", "gigabytes", "user", "seats")
+
+event_strategy = st.fixed_dictionaries({
+    "id": st.sampled_from([f"e{i}" for i in range(25)]),
+    "customer": st.sampled_from(["c_acme", "c_beta", "c_zed"]),
+    "type": st.sampled_from(["llm.completion", "api.request", "storage.snapshot", "seats.set",
+                             "other.thing", "nobody.reads"]),
+    "time": st.datetimes(min_value=dt.datetime(2025, 12, 25), max_value=dt.datetime(2026, 2, 20))
+              .map(lambda t: t.replace(microsecond=0).isoformat() + "Z"),
+    "properties": st.fixed_dictionaries({}, optional={
+        "tokens": st.decimals(min_value=0, max_value=10**9, places=3).map(str),
+        "gigabytes": st.integers(min_value=0, max_value=500).map(str),
+        "seats": st.integers(min_value=0, max_value=50).map(str),
+        "model": st.sampled_from(["gpt-4", "gpt-3.5", "<b>x</b>", "ünï"]),
+        "region": st.sampled_from(["eu", "us", "test"]),
+        "user": st.sampled_from(["u1", "u2", "u3"]),
+    }),
+})
+
+
+def _complete(e):
+    """Meters that need a quantity get one, so every generated row is good."""
+    p = dict(e["properties"])
+    if e["type"] == "llm.completion" and p.get("region") != "test":
+        p.setdefault("tokens", "1")
+    p.setdefault("gigabytes", "1") if e["type"] == "storage.snapshot" else None
+    p.setdefault("seats", "1") if e["type"] == "seats.set" else None
+    return {**e, "properties": p}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(event_strategy.map(_complete), max_size=40), st.randoms(use_true_random=False))
+def test_duckdb_agrees_with_the_reference_in_every_format(plan, tmp_path_factory, events, rnd):
+    folder = tmp_path_factory.mktemp("fmt")
+    base = [_write_jsonl(folder / "all.jsonl", events)]
+    ours, oracle = _both(plan, base)
+    _same(ours, oracle)
+    shuffled = events[:]
+    rnd.shuffle(shuffled)
+    cut = rnd.randint(0, len(shuffled))
+    first, second = shuffled[:cut], shuffled[cut:]
+    layouts = [
+        [_write_jsonl(folder / "a.jsonl", first), _csv(folder / "b.csv", second, KEYS)],
+        [_csv(folder / "c.csv", shuffled, KEYS)],
+        [_parquet(folder / "d.parquet", first, KEYS, nested=True),
+         _parquet(folder / "e.parquet", second, KEYS, nested=False)],
+    ]
+    for files in layouts:
+        other = aggregate_usage(plan, _terms(plan), _windows(), files)
+        assert other.diagnostics == []
+        assert other.aggregates == ours.aggregates, files
+        assert (other.billed, other.rejected, other.events_read) == (ours.billed, ours.rejected, ours.events_read)
+
+
+def test_invoices_identical_across_formats_and_shuffles(plan, tmp_path):
+    rng = random.Random(7)
+    events = []
+    for i in range(300):
+        kind = rng.choice(["llm.completion", "api.request", "storage.snapshot", "seats.set"])
+        props = {"region": rng.choice(["eu", "us"]), "model": rng.choice(["gpt-4", "gpt-3.5"]),
+                 "tokens": str(rng.randint(1, 10**6)), "gigabytes": str(rng.randint(1, 900)),
+                 "user": f"u{rng.randint(1, 30)}", "seats": str(rng.randint(1, 40))}
+        day = dt.datetime(2026, 1, 1) + dt.timedelta(minutes=rng.randint(0, 60 * 24 * 44))
+        events.append({"id": f"e{rng.randint(0, 280)}", "type": kind,
+                       "customer": rng.choice(["c_acme", "c_beta"]),
+                       "time": day.isoformat() + "Z", "properties": props})
+    one = run(plan, [_write_jsonl(tmp_path / "one.jsonl", events)], "2026-03-01", aggregator=aggregate_usage)
+    rng.shuffle(events)
+    split = run(plan, [_write_jsonl(tmp_path / "x.jsonl", events[:100]), _csv(tmp_path / "y.csv", events[100:200], KEYS),
+                       _parquet(tmp_path / "z.parquet", events[200:], KEYS, nested=True)],
+                "2026-03-01", aggregator=aggregate_usage)
+    oracle = run(plan, [str(tmp_path / "one.jsonl")], "2026-03-01")
+    assert one.run.model_dump_json() == split.run.model_dump_json() == oracle.run.model_dump_json()
+    assert one.run.events.read == 300
+
+
+def test_timestamp_typed_parquet_columns(plan, tmp_path):
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({
+        "id": ["a", "b"], "type": ["api.request"] * 2, "customer": ["c_acme"] * 2,
+        "time": pa.array([dt.datetime(2026, 1, 5, tzinfo=UTC), dt.datetime(2026, 2, 3, tzinfo=UTC)],
+                         pa.timestamp("us", tz="UTC")),
+        "region": ["eu", "eu"],
+    }), path)
+    ours, oracle = _both(plan, [str(path)])
+    _same(ours, oracle)
+    assert {a.window for a in ours.aggregates} == {"acme@2026-01-01", "acme@2026-02-01"}
+
+
+def test_query_quotes_hostile_names_and_values(tmp_path):
+    hostile = compile_text('''
+meter M { event "x'); DROP TABLE t; --"  count  dimensions model
+  where model != "a'b"
+  rates { default : $1 } }
+plan p { billing monthly  charge M }
+contract c { customer "o'brien"  plan p  starts 2026-01-01 }
+''')
+    rel = Relations(*(tmp for tmp in (__import__("sqlglot").exp.to_table(n) for n in ("t1", "t2", "t3"))))
+    from ratecard.usage.query import Source
+    query, _ = build_query(hostile, [Source(str(tmp_path / "it's.jsonl"), "jsonl")], rel)
+    sql = query.sql("duckdb")
+    assert "'x''); DROP TABLE t; --'" in sql and "'a''b'" in sql and "it''s.jsonl" in sql
+    path = tmp_path / "it's.jsonl"
+    path.write_text(json.dumps({"id": "1", "type": "x'); DROP TABLE t; --", "customer": "o'brien",
+                                "time": "2026-01-03T00:00:00Z", "properties": {"model": "z"}}) + "\n")
+    terms = [ContractTerm("c", "o'brien", "p", dt.datetime(2026, 1, 1, tzinfo=UTC), None, ("M",))]
+    windows = [Window("c@1", "c", dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 2, 1, tzinfo=UTC))]
+    report = aggregate_usage(hostile, terms, windows, [str(path)])
+    assert [(a.meter, a.dimensions, a.quantity) for a in report.aggregates] == [("M", (("model", "z"),), 1)]
