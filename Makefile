@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFORMANCE := ../shared/conformance
 
-.PHONY: demo test install conformance bench clean
+.PHONY: demo test install browser conformance bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,20 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-test: $(STAMP)
+# The HTML invoice tests open the invoices in headless Chromium (Debian's `chromium`);
+# without one they are skipped, so installing it is best effort.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  (export DEBIAN_FRONTEND=noninteractive; \
+	   apt-get install -y -q chromium >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) || \
+	   sudo -n apt-get install -y -q chromium >/dev/null 2>&1 || \
+	   echo "chromium could not be installed: the browser tests will be skipped")
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 	$(BIN)/ratecard test examples/pricing-tests
+	$(BIN)/ratecard test examples/effective-dates
 	@if [ -d "$(CONFORMANCE)" ]; then \
 	  $(CONFORMANCE)/run --cmd "$(CURDIR)/$(BIN)/ratecard" --pending tests/conformance-pending.txt; \
 	else echo "no $(CONFORMANCE): conformance suite skipped"; fi

@@ -89,3 +89,11 @@ def test_an_installed_wheel_parses_with_its_own_grammar(wheel, tmp_path):
     assert check.returncode == 1
     assert "broken.pricing:3:8: error[E104]: missing `}`: `meter M {` is never closed" in check.stderr
     assert "Traceback" not in check.stderr
+
+
+def test_the_wheel_ships_the_templates(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    for template in ("invoice.txt.j2", "invoice.md.j2", "invoice.html.j2", "credits.txt.j2",
+                     "explain.txt.j2"):
+        assert f"ratecard/templates/{template}" in names, template

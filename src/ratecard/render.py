@@ -4,11 +4,18 @@ Templates receive computed view models and do no arithmetic. `StrictUndefined`
 makes a missing field an error instead of a blank; HTML templates are
 autoescaped. `--template-dir` puts a user's directory ahead of the shipped
 templates; a broken template is reported with its name and line.
+
+Two filters help the non-HTML formats lay out text they did not compute:
+`md` escapes Markdown punctuation in a value (Markdown has no autoescape), and
+`wrap(width, indent="", hang="")` splits a value into lines of at most `width`
+characters for fixed-width text tables.
 """
 
 from __future__ import annotations
 
 import functools
+import re
+import textwrap
 
 import jinja2
 
@@ -21,6 +28,11 @@ class TemplateProblem(Exception):
         self.diagnostic = diagnostic
 
 
+# HTML and XML templates are autoescaped, also when named `invoice.html.j2`
+_ESCAPED = tuple(f"{kind}{suffix}" for kind in ("html", "htm", "xml")
+                 for suffix in ("", ".j2", ".jinja", ".jinja2"))
+
+
 @functools.lru_cache(maxsize=8)
 def environment(template_dir: str | None = None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
@@ -30,13 +42,35 @@ def environment(template_dir: str | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "xml"),
-                                            default_for_string=False),
+        autoescape=jinja2.select_autoescape(enabled_extensions=_ESCAPED, default_for_string=False),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["md"] = markdown_escape
+    env.filters["wrap"] = wrap_lines
     return env
+
+
+# punctuation Markdown may read as markup; `_` only where it could start or end
+# emphasis (inside a word, as in `cust_acme`, it is plain text)
+_MD_SPECIAL = re.compile(r"([\\`*{}\[\]<>&#|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+
+
+def markdown_escape(value) -> str:
+    """A value as literal Markdown text: punctuation backslash-escaped, one line."""
+    text = " ".join(str(value).split())
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def wrap_lines(value, width: int, indent: str = "", hang: str = "") -> list[str]:
+    """A value split into lines of at most `width` characters, each starting with
+    `indent`, continuation lines with `indent` + `hang` (never an empty list)."""
+    text = " ".join(str(value).split())
+    lines = textwrap.wrap(text, width=max(int(width), len(indent + hang) + 1), initial_indent=indent,
+                          subsequent_indent=indent + hang, break_long_words=True,
+                          break_on_hyphens=False)
+    return lines or [indent.rstrip()]
 
 
 def render(template: str, template_dir: str | None = None, **context) -> str:
@@ -56,9 +90,13 @@ def render(template: str, template_dir: str | None = None, **context) -> str:
     except jinja2.TemplateError as exc:
         where = _template_frame(exc) or template
         raise TemplateProblem(error("E703", f"template {where}: {exc}")) from None
-    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError) as exc:
+    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, LookupError,
+            RecursionError) as exc:
         where = _template_frame(exc) or template
         raise TemplateProblem(error("E703", f"template {where}: {type(exc).__name__}: {exc}")) from None
+    except OSError as exc:
+        raise TemplateProblem(error("E703", f"template {template}: cannot read it: "
+                                            f"{exc.strerror or exc}")) from None
 
 
 def _template_frame(exc: BaseException) -> str | None:

@@ -2,7 +2,7 @@
 
 from . import check, compile, schema
 from . import fmt
-from . import explain, invoice
+from . import explain, invoice, credits
 from . import diff, test
 
-COMMANDS = (check, compile, fmt, schema, invoice, explain, test, diff)
+COMMANDS = (check, compile, fmt, schema, invoice, credits, explain, test, diff)

@@ -13,6 +13,10 @@ EXIT_INPUT = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
+# The usage aggregator of `invoice`, `explain` and `credits`; None is `evaluate`'s
+# default (the DuckDB engine). Tests may swap in the reference aggregator.
+AGGREGATOR = None
+
 
 class UsageError(Exception):
     """Bad command-line use: exit 2 with this message."""
@@ -76,9 +80,10 @@ def add_evaluation_args(p, *, contract_required: bool = False) -> None:
     p.add_argument("--memory-limit", metavar="SIZE", help="memory limit for the usage engine, e.g. 2GB")
 
 
-def evaluate_from_args(args, diag_format: str = "text"):
+def evaluate_from_args(args, diag_format: str = "text", progress=None):
     """Compile, load JSON contracts, evaluate. Returns (evaluation, plan) or None after
-    printing the diagnostics that stopped it."""
+    printing the diagnostics that stopped it. `progress(done, total, label)` is told
+    as contracts are billed (see `ratecard.progress`)."""
     from ..billing import evaluate
     from ..compiler.checks import customer_overlaps
     from ..contracts_json import load_contracts
@@ -110,8 +115,13 @@ def evaluate_from_args(args, diag_format: str = "text"):
         guess = did_you_mean(args.contract, plan.contracts)
         raise UsageError(f"unknown contract `{args.contract}`"
                          + (f" (did you mean `{guess}`?)" if guess else ""))
+    if progress is not None and hasattr(progress, "start"):
+        progress.start()
     evaluation = evaluate(plan, args.usage, through, skip_bad_rows=args.skip_bad_rows,
-                          memory_limit=args.memory_limit)
+                          memory_limit=args.memory_limit, aggregator=AGGREGATOR,
+                          progress=progress)
+    if progress is not None and hasattr(progress, "close"):
+        progress.close()  # before any diagnostics are printed
     if evaluation.diagnostics:
         print_diagnostics(evaluation.diagnostics, compiled.sources, diag_format)
     if not evaluation.ok:

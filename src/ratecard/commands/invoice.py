@@ -1,27 +1,77 @@
-"""`ratecard invoice PATH... --usage FILE... --through DATE`: usage -> invoices."""
+"""`ratecard invoice PATH... --usage FILE... --through DATE`: usage -> invoices.
+
+    --format json (default)        the InvoiceRun document (what the conformance suite reads)
+    --format text|markdown|html    invoices people read, from Jinja templates (ratecard.views)
+    -o DIR                         one file per invoice, `<invoice number>.<ext>`, written atomically
+
+Without `-o`, text and markdown print every invoice and then a summary table
+per contract; html prints one document holding them all.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
+from pathlib import Path
 
+from ..diagnostics import error
+from ..io import write_atomic
+from ..progress import Progress
+from ..render import TemplateProblem, render
+from ..views import DEFAULT_ISSUER, DEFAULT_LOCALE, document_view, parse_locale
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
+    UsageError,
     add_evaluation_args,
     evaluate_from_args,
+    print_diagnostics,
     reconciliation_note,
 )
+
+FORMATS = ("json", "text", "markdown", "html")
+TEMPLATES = {"text": "invoice.txt.j2", "markdown": "invoice.md.j2", "html": "invoice.html.j2"}
+EXTENSIONS = {"json": "json", "text": "txt", "markdown": "md", "html": "html"}
 
 
 def register(sub) -> None:
     p = sub.add_parser("invoice", help="evaluate usage into invoices")
     add_evaluation_args(p)
-    p.add_argument("--format", choices=("json",), default="json", help="output format")
+    p.add_argument("--format", choices=FORMATS, default="json",
+                   help="json (default, the machine-readable run), text, markdown or html")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="write one file per invoice into DIR, named <invoice number>.<ext>")
+    add_rendering_args(p)
     p.set_defaults(run=run)
 
 
+def add_rendering_args(p, issuer: bool = True) -> None:
+    p.add_argument("--template-dir", metavar="DIR",
+                   help="templates that replace the shipped ones (searched first)")
+    if issuer:
+        p.add_argument("--issuer", default=DEFAULT_ISSUER, metavar="NAME",
+                       help=f"who issues the invoices, shown as `From` (default: {DEFAULT_ISSUER})")
+    p.add_argument("--locale", default=DEFAULT_LOCALE, metavar="LOCALE",
+                   help=f"how money, numbers and dates are written (default: {DEFAULT_LOCALE})")
+
+
+def check_rendering_args(args) -> None:
+    """Bad `--locale` / `--template-dir` are command-line mistakes (exit 2), caught before billing."""
+    try:
+        args.locale = parse_locale(args.locale)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.template_dir and not Path(args.template_dir).is_dir():
+        raise UsageError(f"no such template directory: {args.template_dir}")
+
+
 def run(args) -> int:
-    result = evaluate_from_args(args, args.format)
+    check_rendering_args(args)
+    out_dir = Path(args.output) if args.output else None
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"-o {args.output}: not a directory")
+    with Progress("billing") as progress:
+        result = evaluate_from_args(args, args.format, progress=progress)
     if result is None:
         return EXIT_INPUT
     evaluation, plan = result
@@ -31,6 +81,69 @@ def run(args) -> int:
             "invoices": [i for i in run_doc.invoices if i.contract == args.contract],
             "breakage": [b for b in run_doc.breakage if b.contract == args.contract],
         })
-    sys.stdout.write(run_doc.model_dump_json(indent=2) + "\n")
+    try:
+        if out_dir is None:
+            sys.stdout.write(_document(args, run_doc, plan, evaluation))
+        else:
+            files = _files(args, run_doc, plan, evaluation)
+            for name, text in files:
+                write_atomic(out_dir / name, text)
+            for name, _ in files:
+                print(out_dir / name)
+    except TemplateProblem as exc:
+        print_diagnostics([exc.diagnostic], None)
+        return EXIT_INPUT
+    except OSError as exc:
+        where = exc.filename or args.output
+        print_diagnostics([error("E001", f"cannot write {where}: {exc.strerror or exc}")], None)
+        return EXIT_INPUT
     print(reconciliation_note(run_doc), file=sys.stderr)
     return EXIT_OK
+
+
+def _document(args, run_doc, plan, evaluation) -> str:
+    """Everything on standard output: the JSON run, or all invoices and a summary."""
+    if args.format == "json":
+        return run_doc.model_dump_json(indent=2) + "\n"
+    view = document_view(run_doc, issuer=args.issuer, locale=args.locale, plan=plan,
+                         evaluation=evaluation, summary=bool(run_doc.invoices))
+    return render(TEMPLATES[args.format], args.template_dir, **view.context())
+
+
+def _files(args, run_doc, plan, evaluation) -> list[tuple[str, str]]:
+    """(file name, content) per invoice, all rendered before anything is written."""
+    ext = EXTENSIONS[args.format]
+    names = file_names([inv.number for inv in run_doc.invoices], ext)
+    files = []
+    for inv, name in zip(run_doc.invoices, names):
+        if args.format == "json":
+            text = inv.model_dump_json(indent=2) + "\n"
+        else:
+            view = document_view(run_doc, issuer=args.issuer, locale=args.locale, plan=plan,
+                                 evaluation=evaluation, invoices=[inv])
+            text = render(TEMPLATES[args.format], args.template_dir, **view.context())
+        files.append((name, text))
+    return files
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def file_names(numbers: list[str], ext: str) -> list[str]:
+    """`<invoice number>.<ext>`, made safe as a file name and unique (deterministically).
+
+    Numbers are `<contract>-<date>[-C<n>]`; contract names from JSON contracts may
+    hold any character, so anything but letters, digits, `.`, `_` and `-` becomes
+    `_`, a leading dot is dropped, and a clash gets `-2`, `-3`, ... in invoice order.
+    """
+    seen: set[str] = set()
+    names = []
+    for number in numbers:
+        stem = _UNSAFE.sub("_", number).lstrip(".")[:200] or "invoice"
+        name, n = f"{stem}.{ext}", 1
+        while name.lower() in seen:
+            n += 1
+            name = f"{stem}-{n}.{ext}"
+        seen.add(name.lower())
+        names.append(name)
+    return names

@@ -1,0 +1,214 @@
+"""`ratecard credits`: every credit grant's history, from grant to breakage.
+
+    Evaluation.ledgers (billing/credits.py)  ->  CreditLedger (JSON)  ->  credits view (text)
+
+A grant's history is: granted (date, amount, the price paid and the purchase
+invoice), each draw-down (the usage invoice that drew on it and the balance
+after), and how it ends: still active with its expiry, or closed with its
+breakage (what expired unused). `CreditLedger` is the JSON document; the text
+comes from `credits.txt.j2` through a view model of formatted strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from .billing import Evaluation
+from .billing.documents import Doc
+from .model import RatingPlan
+from .money import round_money
+from .views import TEXT_WIDTH, Formatter, expiry_text
+
+
+class LedgerDraw(Doc):
+    invoice: str  # the usage invoice that drew on the grant
+    issued: dt.date
+    period_start: dt.date
+    period_end: dt.date
+    amount: Decimal
+    balance: Decimal  # the grant's balance after this draw
+
+
+class GrantHistory(Doc):
+    contract: str
+    customer: str
+    grant: str
+    description: str
+    granted: dt.date
+    amount: Decimal
+    price: Decimal | None  # what the customer paid; None for a free grant
+    purchase_invoice: str | None
+    expires: dt.datetime | None  # exclusive, UTC; None: never
+    draws: list[LedgerDraw]
+    used: Decimal
+    balance: Decimal
+    status: Literal["active", "closed"]
+    closed_on: dt.date | None  # end of the last period the grant could cover, once invoiced
+    breakage: Decimal | None  # what expired unused, once closed
+
+
+class CreditLedger(Doc):
+    through: dt.date
+    currency: str
+    grants: list[GrantHistory]
+
+
+def credit_ledger(evaluation: Evaluation, plan: RatingPlan, contract: str | None = None) -> CreditLedger:
+    run = evaluation.run
+    invoices = {inv.number: inv for inv in run.invoices}
+    grants = []
+    for ledger in evaluation.ledgers:
+        if contract is not None and ledger.contract != contract:
+            continue
+        c = plan.contracts[ledger.contract]
+        grant = ledger.grant
+        index = next((i for i, g in enumerate(c.credits) if g.id == grant.id), None)
+        purchase = None
+        if grant.price is not None and index is not None:
+            number = f"{c.name}-{grant.granted:%Y%m%d}-C{index + 1}"
+            purchase = number if number in invoices else None
+        draws = []
+        for d in ledger.draws:
+            inv = invoices.get(d.invoice)
+            draws.append(LedgerDraw(
+                invoice=d.invoice,
+                issued=inv.issued if inv else d.period_start,
+                period_start=d.period_start,
+                period_end=inv.period.end if inv else d.period_start,
+                amount=d.amount,
+                balance=d.balance,
+            ))
+        grants.append(GrantHistory(
+            contract=ledger.contract,
+            customer=c.customer,
+            grant=grant.id,
+            description=grant.description,
+            granted=grant.granted,
+            amount=ledger.amount,
+            price=round_money(grant.price, plan.currency, plan.rounding) if grant.price is not None else None,
+            purchase_invoice=purchase,
+            expires=grant.expires,
+            draws=draws,
+            used=ledger.used,
+            balance=ledger.balance,
+            status="closed" if ledger.breakage is not None else "active",
+            closed_on=ledger.closed_on,
+            breakage=ledger.breakage,
+        ))
+    grants.sort(key=lambda g: (g.contract, g.granted, g.grant))
+    return CreditLedger(through=run.through, currency=run.currency, grants=grants)
+
+
+# ----------------------------------------------------------------- text view
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    date: str
+    event: str  # "granted", an invoice number, "expired", "closed"
+    amount: str  # "+$500.00", "-$120.00", or ""
+    balance: str
+    note: str
+
+
+@dataclass(frozen=True)
+class GrantView:
+    grant: str
+    description: str
+    amount: str
+    price: str  # "$100,000.00", or "" for a free grant
+    expires: str
+    status: str  # "active" | "closed"
+    used: str
+    balance: str
+    breakage: str  # "" while active
+    ending: str  # "$119,800.00 left; expires ...", or "closed ... with $250.00 unused (breakage); ..."
+    rows: list[LedgerRow]
+
+
+@dataclass(frozen=True)
+class ContractCredits:
+    contract: str
+    customer: str
+    grants: list[GrantView]
+
+
+@dataclass(frozen=True)
+class LedgerView:
+    through: str
+    currency: str
+    contracts: list[ContractCredits]
+    widths: dict[str, int]  # text columns: date, event, amount, balance (note takes the rest)
+    note_pad: str  # spaces from the left margin to the note column (for wrapped notes)
+
+
+def _expiry(expires: dt.datetime | None, fmt: Formatter) -> str:
+    if expires is None:
+        return "never expires"
+    return f"expires {expiry_text(expires, fmt)}"
+
+
+def ledger_view(ledger: CreditLedger, locale: str) -> LedgerView:
+    fmt = Formatter(ledger.currency, locale)
+    contracts: dict[str, ContractCredits] = {}
+    for g in ledger.grants:
+        paid = "free grant"
+        if g.price is not None:
+            paid = f"paid {fmt.money(g.price)}" + (f", invoice {g.purchase_invoice}"
+                                                   if g.purchase_invoice else "")
+        rows = [LedgerRow(date=fmt.date(g.granted), event="granted", amount="+" + fmt.money(g.amount),
+                          balance=fmt.money(g.amount), note=paid)]
+        for d in g.draws:
+            last = d.period_end - dt.timedelta(days=1)
+            rows.append(LedgerRow(
+                date=fmt.date(d.issued),
+                event=d.invoice,
+                amount=fmt.money(-d.amount),
+                balance=fmt.money(d.balance),
+                note=f"period {fmt.days(d.period_start, last)}",
+            ))
+        expiry = _expiry(g.expires, fmt)
+        if g.status == "closed" and g.closed_on is not None:
+            breakage = g.breakage if g.breakage is not None else Decimal(0)
+            rows.append(LedgerRow(
+                date=fmt.date(g.closed_on),
+                event="expired" if breakage else "closed",
+                amount=fmt.money(-breakage) if breakage else "",
+                balance=fmt.money(g.balance - breakage),
+                note="breakage: unused credit" if breakage else "fully used",
+            ))
+            ended = (f"expired {expiry_text(g.expires, fmt)}" if g.expires is not None
+                     else f"closed {fmt.date(g.closed_on)} at the contract's end")
+            ending = f"{ended}, {fmt.money(breakage)} unused (breakage)"
+        else:
+            ending = f"{fmt.money(g.balance)} left; {expiry}"
+        view = GrantView(
+            grant=g.grant,
+            description=g.description or "Prepaid credit",
+            amount=fmt.money(g.amount),
+            price=fmt.money(g.price) if g.price is not None else "",
+            expires=expiry,
+            status=g.status,
+            used=fmt.money(g.used),
+            balance=fmt.money(g.balance),
+            breakage=fmt.money(g.breakage) if g.breakage is not None else "",
+            ending=ending,
+            rows=rows,
+        )
+        entry = contracts.setdefault(g.contract, ContractCredits(g.contract, g.customer, []))
+        entry.grants.append(view)
+    every = [r for c in contracts.values() for gv in c.grants for r in gv.rows]
+    widths = {
+        "date": max([len("Date")] + [len(r.date) for r in every]),
+        "event": max([len("Event")] + [len(r.event) for r in every]),
+        "amount": max([len("Amount")] + [len(r.amount) for r in every]),
+        "balance": max([len("Balance")] + [len(r.balance) for r in every]),
+    }
+    indent = 4 + sum(widths.values()) + 2 * 4  # rows are indented 4, columns 2 apart
+    widths["note"] = max(TEXT_WIDTH - indent, 20)
+    widths["total"] = TEXT_WIDTH
+    return LedgerView(through=fmt.date(ledger.through), currency=ledger.currency,
+                      contracts=list(contracts.values()), widths=widths, note_pad=" " * indent)

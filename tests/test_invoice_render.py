@@ -1,0 +1,393 @@
+"""Invoices people read: `ratecard invoice --format text|markdown|html`, `-o DIR`, templates.
+
+Golden files (tests/golden/render/<case>.<ext>) hold what each conformance
+case prints: text and Markdown compared exactly, HTML after normalising
+whitespace. `pytest --update-golden` rewrites them; review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import ratecard.io as rio
+from ratecard.billing.documents import Invoice, InvoiceRun
+from ratecard.commands.invoice import file_names
+from ratecard.io import write_atomic
+from ratecard.render import markdown_escape, wrap_lines
+from ratecard.views import Formatter, compact_unit, parse_locale
+
+from golden_check import GOLDEN
+from render_helpers import (
+    CASES,
+    case_args,
+    needs_conformance,
+    normalise_html,
+    reference_engine,  # noqa: F401 - a fixture
+    run_cli,
+)
+
+pytestmark = pytest.mark.usefixtures("reference_engine")
+
+FORMATS = {"text": "txt", "markdown": "md", "html": "html"}
+
+
+def _compare(relative: str, actual: str, update: bool, html: bool = False) -> None:
+    path = GOLDEN / relative
+    if update:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+        return
+    if not path.exists():
+        pytest.fail(f"no golden file {path}; run `pytest --update-golden` and review it")
+    expected = path.read_text(encoding="utf-8")
+    if html:
+        assert normalise_html(actual) == normalise_html(expected), (
+            f"output differs from {path} (run `pytest --update-golden` to accept)")
+    else:
+        assert actual == expected, f"output differs from {path} (run `pytest --update-golden` to accept)"
+
+
+# ----------------------------------------------------------------- golden outputs
+
+
+@needs_conformance
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_golden_invoice(case, fmt, update_golden, monkeypatch, capsys):
+    code, out, err = run_cli(case_args(case, fmt=fmt), case, monkeypatch, capsys)
+    assert code == 0, err
+    assert "Traceback" not in err
+    _compare(f"render/{case.name}.{FORMATS[fmt]}", out, update_golden, html=fmt == "html")
+
+
+@needs_conformance
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_text_fits_100_columns(case, monkeypatch, capsys):
+    code, out, _ = run_cli(case_args(case, fmt="text"), case, monkeypatch, capsys)
+    assert code == 0
+    for line in out.splitlines():
+        assert len(line) <= 100, line
+        assert line == line.rstrip(), f"trailing spaces: {line!r}"
+
+
+@needs_conformance
+def test_text_columns_are_aligned(monkeypatch, capsys):
+    case = next(c for c in CASES if c.name.startswith("08"))
+    _, out, _ = run_cli(case_args(case, fmt="text"), case, monkeypatch, capsys)
+    table = out[out.index("Description"):out.index("Subtotal")].splitlines()
+    header, rows = table[0], [r for r in table[2:] if r.endswith(("0", "5")) and "$" in r]
+    amount_end = len(header)
+    assert rows and all(len(r) == amount_end for r in rows), "amounts end in one column"
+
+
+@needs_conformance
+def test_every_invoice_shows_what_a_reader_needs(monkeypatch, capsys):
+    case = next(c for c in CASES if c.name.startswith("06"))
+    _, out, _ = run_cli(case_args(case, fmt="text"), case, monkeypatch, capsys)
+    for needed in ("From            ratecard", "Bill to         customer cust_acme", "contract acme",
+                   "Invoice number  acme-20260101", "Service period  Jan 1", "Issued          Apr 1, 2026",
+                   "Due             May 16, 2026", "Payment terms   Net 45", "Autopay         Off",
+                   "model: gpt-4", "1K tokens", "$0.015", "Subtotal", "2026 annual commitment",
+                   "remaining balance $119,800.00", "Total due (USD)", "Summary: billed through",
+                   "CREDIT PURCHASE  acme-20260101-C1", "Credit value    $120,000.00"):
+        assert needed in out, needed
+
+
+@needs_conformance
+def test_json_stays_the_default_and_unchanged(monkeypatch, capsys):
+    case = CASES[0]
+    args = case_args(case)
+    code, default, _ = run_cli(args, case, monkeypatch, capsys)
+    code2, explicit, _ = run_cli(args + ["--format", "json"], case, monkeypatch, capsys)
+    assert code == code2 == 0
+    assert default == explicit
+    InvoiceRun.model_validate_json(default)
+    assert default.startswith('{\n  "through": ')
+
+
+# ----------------------------------------------------------------- -o DIR
+
+
+@needs_conformance
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "json"])
+def test_one_file_per_invoice(fmt, tmp_path, monkeypatch, capsys):
+    case = next(c for c in CASES if c.name.startswith("02"))
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli(case_args(case, fmt=fmt) + ["-o", str(out_dir)], case, monkeypatch, capsys)
+    assert code == 0, err
+    _, run_json, _ = run_cli(case_args(case), case, monkeypatch, capsys)
+    numbers = [inv["number"] for inv in json.loads(run_json)["invoices"]]
+    ext = {"text": "txt", "markdown": "md", "html": "html", "json": "json"}[fmt]
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(f"{n}.{ext}" for n in numbers)
+    assert out.splitlines() == [str(out_dir / f"{n}.{ext}") for n in numbers]
+    first = (out_dir / f"{numbers[0]}.{ext}").read_text(encoding="utf-8")
+    assert numbers[0] in first
+    if fmt == "json":
+        assert Invoice.model_validate_json(first).number == numbers[0]
+    if fmt == "html":
+        assert first.count("<article") == 1 and first.startswith("<!DOCTYPE html>")
+
+
+def test_file_names_are_safe_and_unique():
+    assert file_names(["acme-20260101", "acme-20260101-C1"], "txt") == [
+        "acme-20260101.txt", "acme-20260101-C1.txt"]
+    assert file_names(["../etc/passwd-20260101", "a b/c-1", "a_b_c-1", "A_B_C-1"], "md") == [
+        "_etc_passwd-20260101.md", "a_b_c-1.md", "a_b_c-1-2.md", "A_B_C-1-3.md"]
+    assert file_names([".hidden"], "json") == ["hidden.json"]
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "new.txt", "x")
+        assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o644
+        os.umask(0o027)
+        write_atomic(tmp_path / "other.txt", "x")
+        assert stat.S_IMODE((tmp_path / "other.txt").stat().st_mode) == 0o640
+        (tmp_path / "kept.txt").write_text("old")
+        os.chmod(tmp_path / "kept.txt", 0o600)
+        write_atomic(tmp_path / "kept.txt", "new")
+        assert stat.S_IMODE((tmp_path / "kept.txt").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+@needs_conformance
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()],
+                         ids=["disk-full", "interrupted"])
+def test_an_interrupted_write_leaves_no_partial_invoice(failure, tmp_path, monkeypatch, capsys):
+    case = next(c for c in CASES if c.name.startswith("02"))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    existing = out_dir / "acme-20260101-C1.txt"
+    existing.write_text("the invoice sent last month\n", encoding="utf-8")
+    writes = []
+
+    def failing_fsync(fd):
+        writes.append(fd)
+        raise failure  # the data is in the temp file, the rename has not happened
+
+    monkeypatch.setattr(rio.os, "fsync", failing_fsync)
+    code, out, err = run_cli(case_args(case, fmt="text") + ["-o", str(out_dir)], case, monkeypatch, capsys)
+    assert writes, "the write was attempted"
+    assert "Traceback" not in err
+    if isinstance(failure, OSError):
+        assert code == 1
+        assert "error[E001]: cannot write" in err and "No space left on device" in err
+    else:
+        assert code == 130
+    assert [p.name for p in out_dir.iterdir()] == ["acme-20260101-C1.txt"], "no temp or half file"
+    assert existing.read_text(encoding="utf-8") == "the invoice sent last month\n"
+
+
+@needs_conformance
+def test_output_that_is_a_file_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    case = CASES[0]
+    target = tmp_path / "file"
+    target.write_text("x")
+    code, _, err = run_cli(case_args(case, fmt="text") + ["-o", str(target)], case, monkeypatch, capsys)
+    assert code == 2 and "not a directory" in err
+
+
+# ----------------------------------------------------------------- escaping
+
+HOSTILE = """
+currency USD
+meter API_CALLS {
+  title "Calls <i>&amp;</i>"
+  event "api.request"
+  count
+  dimensions endpoint
+  rates per call { default : $0.50 }
+}
+plan p {
+  fee "<img src=x onerror=alert(1)> fee | *bold*" : $10 per month
+  charge API_CALLS
+}
+contract evil {
+  customer "<script>alert('customer')</script>"
+  plan p
+  starts 2026-01-01
+  credit $5 { description "<b>free</b> & \\"quoted\\"" }
+}
+"""
+
+
+def _hostile_project(tmp_path: Path) -> Path:
+    (tmp_path / "p.pricing").write_text(HOSTILE, encoding="utf-8")
+    event = {"id": "e1", "type": "api.request", "customer": "<script>alert('customer')</script>",
+             "time": "2026-01-05T00:00:00Z", "properties": {"endpoint": "</td><script>alert(2)</script>"}}
+    (tmp_path / "u.jsonl").write_text(json.dumps(event) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_html_escapes_everything_from_the_input(tmp_path, monkeypatch, capsys):
+    project = _hostile_project(tmp_path)
+    code, out, err = run_cli(["invoice", "p.pricing", "--usage", "u.jsonl", "--through", "2026-02-01",
+                              "--format", "html", "--issuer", "Evil <Corp> & Co"], project,
+                             monkeypatch, capsys)
+    assert code == 0, err
+    assert "<script" not in out and "<img" not in out and "<b>" not in out and "<i>" not in out
+    assert "&lt;script&gt;alert(&#39;customer&#39;)&lt;/script&gt;" in out
+    assert "&lt;/td&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in out
+    assert "&lt;img src=x onerror=alert(1)&gt;" in out
+    assert "Evil &lt;Corp&gt; &amp; Co" in out
+    assert "&lt;b&gt;free&lt;/b&gt; &amp; &#34;quoted&#34;" in out
+
+
+def test_markdown_escapes_everything_from_the_input(tmp_path, monkeypatch, capsys):
+    project = _hostile_project(tmp_path)
+    code, out, err = run_cli(["invoice", "p.pricing", "--usage", "u.jsonl", "--through", "2026-02-01",
+                              "--format", "markdown"], project, monkeypatch, capsys)
+    assert code == 0, err
+    assert not re.search(r"(?<!\\)<(?!br>)", out), "every < from the input is escaped"
+    assert "\\<script\\>alert('customer')\\</script\\>" in out
+    assert "fee \\| \\*bold\\*" in out
+    for row in (r for r in out.splitlines() if r.startswith("|")):
+        assert row.replace("\\|", "").count("|") in (3, 5, 8), row  # no cell split by a value
+
+
+LONG = """
+meter API_CALLS {
+  title "An unusually long meter title that describes the metered thing in far too many words"
+  event "api.request"
+  count
+  dimensions endpoint, region
+  rates per 1K requests_to_the_public_api { default : $0.0000125 }
+}
+plan p {
+  fee "A platform fee whose name is written out at a length nobody would choose, twice over" : $1_234_567 per month
+  charge API_CALLS
+}
+contract c {
+  customer "customer-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789"
+  plan p
+  starts 2026-01-01
+  credit $5 { description "A credit grant description that is much longer than the totals column is wide, really" }
+}
+"""
+
+
+def test_long_values_still_fit_100_columns(tmp_path, monkeypatch, capsys):
+    (tmp_path / "p.pricing").write_text(LONG, encoding="utf-8")
+    customer = "customer-0123456789-" + "0123456789-" * 5 + "0123456789"
+    events = [{"id": f"e{i}", "type": "api.request", "customer": customer, "time": "2026-01-05T00:00:00Z",
+               "properties": {"endpoint": "/v1/" + "very/long/path/" * 6 + str(i), "region": "eu"}}
+              for i in range(3)]
+    (tmp_path / "u.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    code, out, err = run_cli(["invoice", "p.pricing", "--usage", "u.jsonl", "--through", "2026-02-01",
+                              "--format", "text", "--issuer", "An issuer " * 15], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    for line in out.splitlines():
+        assert len(line) <= 100, line
+        assert line == line.rstrip(), repr(line)
+    assert "$1,234,567.00" in out and "$0.0000125" in out
+
+
+def test_markdown_escape_and_wrap_filters():
+    assert markdown_escape("a|b <x> *y* _z_ cust_acme [l](u) #1 `c`") == (
+        "a\\|b \\<x\\> \\*y\\* \\_z\\_ cust_acme \\[l\\](u) \\#1 \\`c\\`")
+    assert markdown_escape("two\nlines") == "two lines"
+    assert wrap_lines("aaa bbb ccc", 7) == ["aaa bbb", "ccc"]
+    assert wrap_lines("aaa bbb ccc", 9, "  ", "  ") == ["  aaa bbb", "    ccc"]
+    assert wrap_lines("", 10, "  ") == [""]
+
+
+# ----------------------------------------------------------------- user templates
+
+
+@needs_conformance
+def test_template_dir_comes_first(tmp_path, monkeypatch, capsys):
+    case = CASES[0]
+    (tmp_path / "invoice.txt.j2").write_text(
+        "{% for inv in invoices %}{{ inv.number }} {{ inv.total }} due {{ inv.due }}\n{% endfor %}",
+        encoding="utf-8")
+    code, out, err = run_cli(case_args(case, fmt="text") + ["--template-dir", str(tmp_path)], case,
+                             monkeypatch, capsys)
+    assert code == 0, err
+    assert all(" due " in line for line in out.splitlines())
+    # the other formats still come from the package
+    code, out, _ = run_cli(case_args(case, fmt="markdown") + ["--template-dir", str(tmp_path)], case,
+                           monkeypatch, capsys)
+    assert code == 0 and out.startswith("# ")
+
+
+@needs_conformance
+@pytest.mark.parametrize("body, code, where", [
+    ("line one\nline two\n{% for x in %}\n", "E700", "invoice.txt.j2:3"),
+    ("ok\n\n{{ invoices[0].no_such_field }}\n", "E701", "invoice.txt.j2:3"),
+    ("{{ 1 // 0 }}\n", "E703", "invoice.txt.j2:1"),
+], ids=["syntax", "undefined", "runtime"])
+def test_a_broken_user_template_is_a_diagnostic(body, code, where, tmp_path, monkeypatch, capsys):
+    case = CASES[0]
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "invoice.txt.j2").write_text(body, encoding="utf-8")
+    for extra in ([], ["-o", str(tmp_path / "out")]):
+        rc, out, err = run_cli(case_args(case, fmt="text") + ["--template-dir", str(templates)] + extra,
+                               case, monkeypatch, capsys)
+        assert rc == 1
+        assert f"error[{code}]" in err and where in err, err
+        assert "Traceback" not in err and out == ""
+        assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@needs_conformance
+@pytest.mark.parametrize("option, value, message", [
+    ("--template-dir", "no/such/dir", "no such template directory"),
+    ("--locale", "xx_NOPE", "unknown locale"),
+])
+def test_bad_rendering_options_are_usage_errors(option, value, message, monkeypatch, capsys):
+    case = CASES[0]
+    code, _, err = run_cli(case_args(case, fmt="text") + [option, value], case, monkeypatch, capsys)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------- money and locale
+
+
+def test_money_is_formatted_by_babel_for_the_currency():
+    usd, jpy, eur_de = Formatter("USD"), Formatter("JPY"), Formatter("EUR", "de_DE")
+    assert usd.money(Decimal("1234.50")) == "$1,234.50"
+    assert usd.money(Decimal("-200.00")) == "-$200.00"
+    assert usd.money(Decimal("-0.00")) == "$0.00"
+    assert usd.price(Decimal("0.0001")) == "$0.0001"  # unit prices keep every digit
+    assert usd.price(Decimal("10.005")) == "$10.005"
+    assert jpy.money(Decimal("1235")) == "¥1,235"
+    assert eur_de.money(Decimal("1234.50")) == "1.234,50\xa0€"
+    assert usd.number(Decimal("50000000")) == "50,000,000"
+    assert usd.number(Decimal("0.4838709677419354838709677419")) == "0.483871"
+    assert parse_locale("de-DE") == "de_DE"
+    with pytest.raises(ValueError):
+        parse_locale("not a locale")
+    assert compact_unit("1000000 requests") == "1M requests"
+    assert compact_unit("1000 calls") == "1K calls"
+    assert compact_unit("1500 calls") == "1500 calls"
+    assert compact_unit("GB") == "GB"
+
+
+@needs_conformance
+def test_locale_option(monkeypatch, capsys):
+    case = next(c for c in CASES if c.name.startswith("06"))
+    code, out, _ = run_cli(case_args(case, fmt="text") + ["--locale", "de_DE"], case, monkeypatch, capsys)
+    assert code == 0
+    assert "100.000,00\xa0$" in out and "16.05.2026" in out
+
+
+def test_no_ended_period_says_so(tmp_path, monkeypatch, capsys):
+    (tmp_path / "p.pricing").write_text(
+        'meter M { event "e" count rates per call { default : $1 } }\n'
+        'plan p { charge M }\ncontract c { customer "x" plan p starts 2026-01-01 }\n', encoding="utf-8")
+    (tmp_path / "u.jsonl").write_text("", encoding="utf-8")
+    for fmt in FORMATS:
+        code, out, err = run_cli(["invoice", "p.pricing", "--usage", "u.jsonl", "--through", "2026-01-15",
+                                  "--format", fmt], tmp_path, monkeypatch, capsys)
+        assert code == 0, err
+        assert "No invoices" in out
