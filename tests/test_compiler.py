@@ -162,6 +162,14 @@ CASES = [
      ["`customer_tier` is not a dimension of meter `M`", "defines no contracts"]),
     ("W005", 'meter M {\n  event "e"\n  count\n  rates { default : $1 }\n}\nplan pro {\n  charge M : $2\n}\n',
      "W005", "1:7", ["the rate card of meter `M` is never used"]),
+    ("W006", METER + "plan pro {\n  charge M : $1 until 2026-07-01\n  charge M : $1 from 2026-04-01\n}\n",
+     "W006", "7:14", ["versions of `default` for meter `M` in plan `pro` overlap from 2026-04-01 until 2026-07-01",
+                      "the same price"]),
+    ("W007", METER + "plan pro {\n  charge M : $1 until 2026-04-01\n  charge M : $2 from 2026-05-01\n}\n",
+     "W007", "7:14", ["no version of `default` for meter `M` in plan `pro` is in effect from 2026-04-01 until 2026-05-01"]),
+    ("W007-ended", METER + "plan pro {\n  charge M : $1\n  charge M : $2 from 2026-04-01 until 2026-05-01\n}\n",
+     "W007", "7:14", ["no version of `default` for meter `M` in plan `pro` is in effect from 2026-05-01 on",
+                      "does not resume"]),
 ]
 
 

@@ -56,7 +56,7 @@ class LineSide:
 
 @dataclass(frozen=True)
 class Reason:
-    code: str  # line_added | line_removed | override_added | override_removed | layer_changed |
+    code: str  # line_added | line_removed | split | override_added | override_removed | layer_changed |
     #            rule_changed | modifiers_changed | tier_moved | quantity_changed | quantity_same |
     #            fee_changed | minimum_changed | rounding_changed | other
     text: str
@@ -199,6 +199,7 @@ def compare(old_plan: RatingPlan, old: Evaluation, new_plan: RatingPlan, new: Ev
             continue
         change.reasons = classify(change.old, change.new)
         changes.append(change)
+    _explain_splits(changes)
     return PricingDiff(
         currency=new_plan.currency,
         through=new.run.through,
@@ -208,6 +209,31 @@ def compare(old_plan: RatingPlan, old: Evaluation, new_plan: RatingPlan, new: Ev
         events_billed_old=old.run.events.billed,
         events_billed_new=new.run.events.billed,
     )
+
+
+def _explain_splits(changes: list[LineChange]) -> None:
+    """A usage line on one side whose period the other side splits at a rate change
+    (or merges back) is not usage added or removed: say `split` instead."""
+    def unsegmented(k: LineKey):
+        return (k.contract, k.period_start, k.kind, k.charge, k.dimensions)
+
+    one_sided: dict[tuple, list[LineChange]] = {}
+    for c in changes:
+        if (c.old is None) != (c.new is None) and c.key.kind == "usage":
+            one_sided.setdefault(unsegmented(c.key), []).append(c)
+    for group in one_sided.values():
+        olds = [c for c in group if c.old is not None]
+        news = [c for c in group if c.new is not None]
+        if not olds or not news:
+            continue
+        was, now = len(olds), len(news)
+        for c in group:
+            seg = (f"segment {c.key.segment[0]} to {c.key.segment[1]}" if c.key.segment
+                   else "the whole period")
+            side = "was" if c.old is not None else "now"
+            c.reasons = [Reason("split", f"period {'split' if now > was else 'merged'} at a rate change: "
+                                         f"{was} line{'s' if was != 1 else ''} → {now}; this line {side} "
+                                         f"bills {seg}")]
 
 
 # ----------------------------------------------------------------- why a line moved

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .billing import Evaluation, PricedLine
 from .billing.documents import Invoice, Line
+from .billing.segments import Change, SplitInfo
 from .model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
 from .money import plain, quantum
 from .render import render
@@ -48,6 +49,45 @@ def _dims(dimensions: dict[str, str]) -> str:
     return ", ".join(f'{k} = "{v}"' for k, v in dimensions.items()) or "no dimensions"
 
 
+def _change_text(change: Change, plan: RatingPlan) -> str:
+    """`2026-04-01: t.pricing:9 [plan pro] `default : $0.08` starts; ...`"""
+    parts = []
+    for verb, entries in (("starts", change.starting), ("ends", change.ending)):
+        for rule, layer in entries:
+            parts.append(f"{plan.origins.get(rule.id, rule.id)} [{layer.owner}] "
+                         f"`{describe_conditions(rule)} : {describe_action(rule.action)}` {verb}")
+    return f"{change.day}: {'; '.join(parts)}"
+
+
+def split_notes(info: SplitInfo | None, price, plan: RatingPlan) -> list[str]:
+    """What `explain` says about a line of a period in which rates change."""
+    if info is None:
+        return []
+    period = f"{info.period.start} to {info.period.end}"
+    notes: list[str] = []
+    if not info.split_meter:
+        notes.append(f"rates change inside this period, but a `{info.aggregation}` quantity is one figure "
+                     f"for the whole period, so it is not split: priced with the rules in effect on "
+                     f"the period's first day ({info.period.start})")
+        notes.extend(f"  change {_change_text(c, plan)}" for c in info.unchanged)
+        return notes
+    if info.is_segment:
+        notes.append(f"one segment of the period {period}, split where rates change: this line bills "
+                     f"{info.start} to {info.end}, priced with the rules in effect on {info.start}")
+        notes.extend(f"  split {_change_text(c, plan)}" for c in info.cuts)
+    if info.unchanged:
+        notes.append("rates change inside " + ("this segment" if info.is_segment else "this period")
+                     + ", but this line's rule and price are the same on both sides, so it is not split there")
+        notes.extend(f"  change {_change_text(c, plan)}" for c in info.unchanged)
+    if isinstance(price, TieredPrice) and price.kind == "volume":
+        notes.append(f"volume tier chosen by the period's total ({plain(info.total)} units)"
+                     + ("" if info.final else "; the tier's flat amount is billed on the period's last line"))
+    elif isinstance(price, (TieredPrice, PackagePrice)) and info.already:
+        what = "tiers continue" if isinstance(price, TieredPrice) else "packages continue"
+        notes.append(f"{what} from the {plain(info.already)} units used earlier in the period")
+    return notes
+
+
 def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
     res = pl.resolution
     meter = plan.meters[pl.aggregate.meter]
@@ -68,10 +108,18 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
         steps = []
     arithmetic = []
     if pl.priced.steps:
+        # a later segment of a graduated price: show where in the period's running total it bills
+        position = pl.split.already if pl.split is not None and isinstance(res.price, TieredPrice) \
+            and res.price.kind == "graduated" and pl.split.already else None
         for s in pl.priced.steps:
             upper = plain(s.upper) if s.upper is not None else "above"
             flat = f" + {plain(s.flat)} flat" if s.flat else ""
-            arithmetic.append(f"tier {plain(s.lower)}-{upper}: {plain(s.quantity)} units x "
+            units = f"{plain(s.quantity)} units"
+            if position is not None and s.quantity > 0:
+                first = max(position, s.lower)
+                units = f"units {plain(first)}-{plain(first + s.quantity)}, {units}"
+                position = first + s.quantity
+            arithmetic.append(f"tier {plain(s.lower)}-{upper}: {units} x "
                               f"{plain(s.unit_price)} per {pl.priced.unit_label}{flat} = {plain(s.amount)}")
     else:
         arithmetic.append(f"{pl.priced.formula} = {plain(pl.exact)}")
@@ -88,6 +136,8 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
         "quantity": plain(pl.line.quantity),
         "aggregation": how,
         "events": pl.aggregate.events,
+        "segment": f"{pl.line.segment.start} to {pl.line.segment.end}" if pl.line.segment else None,
+        "split_notes": split_notes(pl.split, res.price, plan),
         "candidates": candidates,
         "winner": plan.origins.get(res.base.id, res.base.id),
         "why": why,

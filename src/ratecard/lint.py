@@ -7,17 +7,24 @@ Warnings never fail `check` unless `--strict` is given.
   contradict each other or the dimension's declared values);
 - W003 two plans that differ only in their rates ("use contract overrides");
 - W005 a meter rate card no plan ever consults (every plan charging the meter
-  sets its own default price).
+  sets its own default price);
+- W006 two versions of one rule whose dates overlap without disagreeing on
+  the price (versions that disagree are the compiler's E400);
+- W007 a gap between versions of one rule: one ends `until D`, the next
+  starts after D, so usage in between falls to another rule (or none). The
+  compiler reports the other W007 case, where it knows what was written: an
+  open-ended version ended by a temporary one, which does not resume after it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Mapping
 
 from .diagnostics import Diagnostic, Note, Span, warning
-from .model import RatingPlan
+from .model import RateCard, RatingPlan, Rule
 from . import rules as engine
-from .compiler.checks import cards
+from .compiler.checks import conditions_text, cards, overlap_window, window_text
 
 
 def unused_meters(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
@@ -72,14 +79,98 @@ def unused_rate_cards(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagn
             continue
         overridden = all(
             c.rates is not None
-            and any(r.is_default and not r.is_modifier and r.valid_from is None and r.valid_until is None
-                    for r in c.rates.rules)
+            and _always(r for r in c.rates.rules if r.is_default and not r.is_modifier)
             for c in charging
         )
         if overridden:
             out.append(warning(
                 "W005", f"the rate card of meter `{meter.name}` is never used: every plan that charges "
                         "it sets its own price", spans.get(f"meter:{meter.name}")))
+    return out
+
+
+def _always(rules) -> bool:
+    """Do these rules' date windows together cover every day?"""
+    windows = sorted(((r.valid_from or dt.date.min, r.valid_until or dt.date.max) for r in rules))
+    reached = dt.date.min
+    for start, end in windows:
+        if start > reached:
+            return False
+        reached = max(reached, end)
+    return reached == dt.date.max
+
+
+def _versions(card: RateCard) -> list[list[Rule]]:
+    """The rules of a card grouped into versions of one rule, each group in date order."""
+    groups: dict[tuple, list[Rule]] = {}
+    for rule in card.rules:
+        groups.setdefault(engine.version_key(rule), []).append(rule)
+    return [sorted(g, key=lambda r: (r.valid_from or dt.date.min, r.valid_until or dt.date.max))
+            for g in groups.values() if len(g) > 1]
+
+
+def _what(rule: Rule) -> str:
+    return "default" if rule.is_default or not rule.conditions else conditions_text(rule.conditions)
+
+
+def _card_name(owner: str, meter) -> str:
+    """`meter `M`` for a meter's own card, `meter `M` in plan `pro`` for the others."""
+    if meter is None or owner == f"meter `{meter.name}`":
+        return owner
+    return f"meter `{meter.name}` in {owner}"
+
+
+def overlapping_versions(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
+    out = []
+    for owner, meter, card, _ in cards(plan):
+        owner = _card_name(owner, meter)
+        for group in _versions(card):
+            for i, a in enumerate(group):
+                for b in group[i + 1:]:
+                    if not engine.windows_overlap(a, b):
+                        continue
+                    same_window = (a.valid_from, a.valid_until) == (b.valid_from, b.valid_until)
+                    if same_window:
+                        continue  # a duplicate (W002), or modifiers that stack by design
+                    if not a.is_modifier and a.action != b.action:
+                        continue  # two prices at once: the compiler's E400
+                    what = ("both modifiers apply there, one on top of the other" if a.is_modifier
+                            else "both set the same price there")
+                    out.append(warning(
+                        "W006",
+                        f"versions of `{_what(a)}` for {owner} overlap "
+                        f"{window_text(*overlap_window(a, b))}: {what}",
+                        spans.get(b.id),
+                        notes=[Note("the other version", spans[a.id])] if a.id in spans else [],
+                        hints=["a version without `until` ends where the next version starts; "
+                               "make each `until` no later than the next version's `from`"],
+                    ))
+    return out
+
+
+def gaps_between_versions(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
+    out = []
+    for owner, meter, card, _ in cards(plan):
+        owner = _card_name(owner, meter)
+        for group in _versions(card):
+            ended = group[0]
+            for rule in group[1:]:
+                if ended.valid_until is None:
+                    break  # the earlier versions reach every later day
+                if rule.valid_from is not None and rule.valid_from > ended.valid_until:
+                    out.append(warning(
+                        "W007",
+                        f"no version of `{_what(rule)}` for {owner} is in effect from "
+                        f"{ended.valid_until} until {rule.valid_from}: usage then is priced by "
+                        "another rule or layer, or is unpriced",
+                        spans.get(rule.id),
+                        notes=[Note(f"the earlier version ends `until {ended.valid_until}`",
+                                    spans[ended.id])] if ended.id in spans else [],
+                        hints=[f"start this version `from {ended.valid_until}`, or end the earlier "
+                               f"one `until {rule.valid_from}`"],
+                    ))
+                if rule.valid_until is None or rule.valid_until > ended.valid_until:
+                    ended = rule
     return out
 
 
@@ -105,4 +196,5 @@ def plans_differing_only_in_rates(plan: RatingPlan, spans: Mapping[str, Span]) -
     return out
 
 
-LINTS = (unused_meters, shadowed_rules, unused_rate_cards, plans_differing_only_in_rates)
+LINTS = (unused_meters, shadowed_rules, unused_rate_cards, plans_differing_only_in_rates,
+         overlapping_versions, gaps_between_versions)

@@ -260,6 +260,33 @@ def satisfiable(conditions: Iterable[Condition],
     return True
 
 
+def version_key(rule: Rule) -> tuple:
+    """What makes two rules of one card versions of the same rule: price or modifier,
+    and the same conditions (in any order; `=` is `in` of one value)."""
+    conds = frozenset(("in" if c.op in ("=", "in") else "not in", c.key, frozenset(c.values))
+                      for c in rule.conditions)
+    return (rule.is_modifier, rule.is_default, conds)
+
+
+def close_versions(rules: Iterable[Rule]) -> list[Rule]:
+    """Each version of a rule that states no `until` ends where the next version of the
+    same rule (a later `from`) starts: a price change is written once, with its date."""
+    rules = list(rules)
+    starts: dict[tuple, list[dt.date]] = {}
+    for r in rules:
+        if r.valid_from is not None:
+            starts.setdefault(version_key(r), []).append(r.valid_from)
+    out = []
+    for r in rules:
+        if r.valid_until is None:
+            later = [d for d in starts.get(version_key(r), ())
+                     if r.valid_from is None or d > r.valid_from]
+            if later:
+                r = r.model_copy(update={"valid_until": min(later)})
+        out.append(r)
+    return out
+
+
 def windows_overlap(a: Rule, b: Rule) -> bool:
     start = max(a.valid_from or dt.date.min, b.valid_from or dt.date.min)
     end = min(a.valid_until or dt.date.max, b.valid_until or dt.date.max)

@@ -1,6 +1,7 @@
 """RatingPlan + usage aggregates + credits -> invoices (the evaluator).
 
-    periods per contract -> windows -> usage stage (aggregates, rejections)
+    periods per contract -> windows (periods, and segments of periods where a
+      rate changes inside them) -> usage stage (aggregates, rejections)
       -> lines per period: fees, usage (priced through the rules engine), minimum
       -> credit purchases, credit burn-down, breakage -> `InvoiceRun`
 
@@ -8,6 +9,13 @@ Every line is computed exactly and rounded once, in the project's rounding
 mode, to the currency's minor unit; subtotals and totals are sums of rounded
 lines. Rule resolution is cached per (contract, meter, dimension values, day),
 so pricing a million aggregates resolves each distinct line shape once.
+
+Effective dates (see `segments.py`): a `count` or `sum` meter whose rules
+change inside a period is aggregated per segment; segments are priced in time
+order, each at the rules of its first day, with tiers continuing from what the
+earlier segments used; adjacent segments priced by the same rule and
+modifiers are billed as one line, so a change that keeps the price changes
+nothing on the invoice.
 """
 
 from __future__ import annotations
@@ -35,6 +43,17 @@ from .documents import (
 )
 from .periods import Period, midnight, periods
 from .pricing import BeyondLastTier, Priced, price_quantity
+from .segments import (
+    SPLIT_AGGREGATIONS,
+    Change,
+    Segment,
+    SplitInfo,
+    affecting,
+    changes,
+    pricing_key,
+    split,
+    within,
+)
 
 Aggregator = Callable[..., UsageReport]
 
@@ -50,6 +69,7 @@ class PricedLine:
     resolution: engine.Resolution
     priced: Priced
     exact: Decimal
+    split: SplitInfo | None = None  # set when a rate changes inside the period
 
 
 @dataclass
@@ -65,9 +85,20 @@ class Evaluation:
         return self.run is not None and not has_errors(self.diagnostics)
 
 
+_MISSING = object()
+
+
 def _q(value: Decimal) -> Decimal:
     """A quantity or unit price as written: exact, without storage zeros."""
+    exponent = value.as_tuple().exponent
+    if exponent == 0:
+        return value
+    if exponent > 0 or value == value.to_integral_value():
+        return value.quantize(_ONE)
     return Decimal(plain(value))
+
+
+_ONE = Decimal(1)
 
 
 class _Pricer:
@@ -78,16 +109,48 @@ class _Pricer:
         self.cache: dict[tuple, engine.Resolution | None] = {}
         self.layers: dict[tuple[str, str], tuple[engine.Layer, ...]] = {}
 
+        self.changes: dict[tuple[str, str], tuple[Change, ...]] = {}
+        self.shapes: dict[tuple[str, str], tuple] = {}
+
+    def layers_of(self, contract: Contract, meter: str) -> tuple[engine.Layer, ...]:
+        lk = (contract.name, meter)
+        if lk not in self.layers:
+            self.layers[lk] = engine.layers_for(self.plan, contract, meter)
+        return self.layers[lk]
+
+    def changes_of(self, contract: Contract, meter: str) -> tuple[Change, ...]:
+        lk = (contract.name, meter)
+        if lk not in self.changes:
+            self.changes[lk] = changes(self.layers_of(contract, meter))
+        return self.changes[lk]
+
     def resolve(self, contract: Contract, meter: str, dims: tuple, day: dt.date):
-        key = (contract.name, meter, dims, day)
-        if key not in self.cache:
-            lk = (contract.name, meter)
-            if lk not in self.layers:
-                self.layers[lk] = engine.layers_for(self.plan, contract, meter)
+        """The resolution for a line; cached per *shape*, not per contract.
+
+        Contracts that share a plan, have no override for the meter and carry
+        the same dimensions resolve alike, so ten thousand contracts on three
+        plans resolve each (meter, dimension values) a handful of times. The
+        day matters only when the layers carry dated rules.
+        """
+        key = (self._shape(contract, meter), dims, day if self.changes_of(contract, meter) else None)
+        found = self.cache.get(key, _MISSING)
+        if found is _MISSING:
             present = {k: v for k, v in dims if v is not None}
             attrs = engine.line_attributes(contract, present)
-            self.cache[key] = engine.resolve(self.layers[lk], attrs, day)
-        return self.cache[key]
+            found = self.cache[key] = engine.resolve(self.layers_of(contract, meter), attrs, day)
+        return found
+
+    def _shape(self, contract: Contract, meter: str) -> tuple:
+        """What a resolution depends on besides the line: plan, override, contract dimensions."""
+        lk = (contract.name, meter)
+        shape = self.shapes.get(lk)
+        if shape is None:
+            override = contract.overrides.get(meter)
+            shape = self.shapes[lk] = (
+                contract.plan, meter,
+                contract.name if override is not None else None,
+                tuple(sorted(contract.dimensions.items())))
+        return shape
 
 
 def _describe_dims(dims: tuple) -> str:
@@ -97,14 +160,32 @@ def _describe_dims(dims: tuple) -> str:
 
 def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
              aggregator: Aggregator | None = None, skip_bad_rows: str | None = None,
-             memory_limit: str | None = None, threads: int | None = None) -> Evaluation:
+             memory_limit: str | None = None, threads: int | None = None,
+             progress: Callable[[int, int, str], None] | None = None) -> Evaluation:
     if aggregator is None:
         from ..usage import aggregate_usage as aggregator  # the DuckDB path
 
     contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
     contract_periods = {c.name: periods(c, through) for c in contracts}
+    pricer = _Pricer(plan)
     windows = [Window(p.key, c.name, midnight(p.start), midnight(p.end))
                for c in contracts for p in contract_periods[c.name]]
+    # period key -> meter -> its segments, for meters whose rates change inside the period
+    splits: dict[str, dict[str, tuple[Segment, ...]]] = {}
+    for c in contracts:
+        for meter in _charged_meters(plan, c):
+            if meter.aggregation.function not in SPLIT_AGGREGATIONS:
+                continue
+            meter_changes = pricer.changes_of(c, meter.name)
+            if not meter_changes:
+                continue
+            for p in contract_periods[c.name]:
+                inside = within(meter_changes, p.start, p.end)
+                if inside:
+                    segments = split(p, meter.name, inside)
+                    splits.setdefault(p.key, {})[meter.name] = segments
+                    windows.extend(Window(s.key, c.name, midnight(s.start), midnight(s.end), meter.name)
+                                   for s in segments)
     terms = [
         ContractTerm(
             contract=c.name,
@@ -125,7 +206,6 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     for agg in report.aggregates:
         by_window.setdefault(agg.window, []).append(agg)
 
-    pricer = _Pricer(plan)
     currency, mode = plan.currency, plan.rounding
 
     def money(x: Decimal) -> Decimal:
@@ -137,18 +217,21 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     priced_lines: list[PricedLine] = []
     all_ledgers: list[GrantLedger] = []
 
-    for contract in contracts:
+    for done, contract in enumerate(contracts):
+        if progress is not None:
+            progress(done, len(contracts), contract.name)
         plan_obj = plan.plans[contract.plan]
         usage_invoices: list[dict] = []
         for period in contract_periods[contract.name]:
             lines = _fee_lines(plan_obj, period, money)
-            for agg, line, priced, resolution, exact, problem in _usage_lines(
-                    plan, pricer, contract, plan_obj, period, by_window.get(period.key, []), money):
+            for agg, line, priced, resolution, info, problem in _usage_lines(
+                    plan, pricer, contract, plan_obj, period, by_window, splits.get(period.key, {}), money):
                 if problem is not None:
                     diagnostics.append(problem)
                     continue
                 lines.append(line)
-                priced_lines.append(PricedLine(contract.name, period, line, agg, resolution, priced, exact))
+                priced_lines.append(PricedLine(contract.name, period, line, agg, resolution, priced,
+                                               priced.amount, info))
             minimum = _minimum_line(contract, period, lines, money)
             if minimum is not None:
                 lines.append(minimum)
@@ -270,49 +353,141 @@ def _fee_lines(plan: Plan, period: Period, money) -> list[Line]:
     return lines
 
 
+def _charged_meters(plan: RatingPlan, contract: Contract):
+    seen = set()
+    for charge in plan.plans[contract.plan].charges:
+        meter = plan.meters.get(charge.meter)
+        if meter is not None and meter.name not in seen:
+            seen.add(meter.name)
+            yield meter
+
+
 def _usage_lines(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj: Plan,
-                 period: Period, aggregates: list[Aggregate], money):
+                 period: Period, by_window: dict[str, list[Aggregate]],
+                 splits: dict[str, tuple[Segment, ...]], money):
+    """The period's usage lines, in charge order, then by dimension values, then in time.
+
+    Yields (aggregate, line, priced, resolution, split info, None), or a
+    diagnostic as the last item when a line cannot be priced.
+    """
+    groups: dict[tuple, list[tuple[Segment | None, Aggregate]]] = {}
+    for agg in by_window.get(period.key, []):
+        groups.setdefault((agg.meter, agg.dimensions), []).append((None, agg))
+    for segments in splits.values():
+        for seg in segments:
+            for agg in by_window.get(seg.key, []):
+                groups.setdefault((agg.meter, agg.dimensions), []).append((seg, agg))
     order = {c.meter: i for i, c in enumerate(plan_obj.charges)}
-    ranked = sorted(aggregates, key=lambda a: (order.get(a.meter, len(order)), a.meter,
-                                               tuple((v is not None, v or "") for _, v in a.dimensions)))
-    for agg in ranked:
-        meter = plan.meters[agg.meter]
-        resolution = pricer.resolve(contract, agg.meter, agg.dimensions, period.start)
-        where = (f"contract `{contract.name}`, meter `{agg.meter}`, {_describe_dims(agg.dimensions)}, "
-                 f"period {period.start} to {period.end}")
-        if resolution is None:
-            yield agg, None, None, None, None, error(
-                "E502", f"unpriced usage: no rule prices {where} ({plain(agg.quantity)} units)",
-                hints=[f"add a `default` rule to meter `{agg.meter}`'s rate card or to plan "
-                       f"`{plan_obj.name}`'s charge; ratecard never bills unpriced usage as zero"])
-            continue
-        try:
-            priced = price_quantity(resolution.price, agg.quantity)
-        except BeyondLastTier as exc:
-            yield agg, None, None, None, None, error(
-                "E503", f"usage beyond the last tier: {plain(exc.quantity)} units for {where}, "
-                        f"but the tiers stop at `up to {plain(exc.bound)}`",
-                hints=["add an `above : PRICE` tier"])
-            continue
-        modifiers = [f"{plain(r.action.percent)}% {r.action.direction} ({plan.origins.get(r.id, r.id)})"
-                     for r, _ in resolution.modifiers]
-        line = Line(
-            kind="usage",
-            charge=agg.meter,
-            description=meter.title,
-            dimensions={k: v for k, v in agg.dimensions if v is not None},
-            quantity=_q(agg.quantity),
-            unit=priced.unit_label,
-            unit_price=_q(priced.unit_price) if priced.unit_price is not None else None,
-            amount=money(priced.amount),
-            rule=plan.origins.get(resolution.base.id, resolution.base.id),
-            modifiers=modifiers,
-            tiers=[TierLine(lower=_q(s.lower), upper=_q(s.upper) if s.upper is not None else None,
-                            quantity=_q(s.quantity), unit_price=_q(s.unit_price), flat=_q(s.flat),
-                            amount=_q(s.amount))
-                   for s in priced.steps],
-        )
-        yield agg, line, priced, resolution, priced.amount, None
+    ranked = sorted(groups, key=lambda g: (order.get(g[0], len(order)), g[0],
+                                           tuple((v is not None, v or "") for _, v in g[1])))
+    for meter_name, dims in ranked:
+        entries = groups[(meter_name, dims)]
+        whole = [agg for seg, agg in entries if seg is None]
+        by_segment = {seg.key: agg for seg, agg in entries if seg is not None}
+        if whole:
+            # unsplit; a conforming usage stage never puts a split meter's usage here
+            agg = whole[0] if len(whole) == 1 else _combined(whole)
+            inside = affecting(within(pricer.changes_of(contract, meter_name), period.start, period.end),
+                               _attrs(contract, dims))
+            info = None
+            if inside:
+                fn = plan.meters[meter_name].aggregation.function
+                info = SplitInfo(period, period.start, period.end, (), inside, ZERO, agg.quantity, fn)
+            yield _priced_line(plan, pricer, contract, plan_obj, period, agg, period.start, info,
+                               money, ZERO, agg.quantity, True)
+        if by_segment:
+            yield from _segment_lines(plan, pricer, contract, plan_obj, period, meter_name, dims,
+                                      splits[meter_name], by_segment, money)
+
+
+def _attrs(contract: Contract, dims: tuple) -> dict[str, str]:
+    return engine.line_attributes(contract, {k: v for k, v in dims if v is not None})
+
+
+def _combined(aggs: list[Aggregate]) -> Aggregate:
+    """Aggregates of one line from several segments (additive meters only) as one."""
+    return Aggregate(aggs[0].window, aggs[0].meter, aggs[0].dimensions,
+                     sum((a.quantity for a in aggs), ZERO), sum(a.events for a in aggs))
+
+
+def _segment_lines(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj: Plan,
+                   period: Period, meter_name: str, dims: tuple, segments: tuple[Segment, ...],
+                   by_segment: dict[str, Aggregate], money):
+    """One usage line per run of adjacent segments that the same rule prices, in time order.
+
+    Tiers fill across the runs: each run starts at the quantity the earlier ones used.
+    """
+    runs: list[tuple[object, list[Segment]]] = []
+    for seg in segments:
+        key = pricing_key(pricer.resolve(contract, meter_name, dims, seg.start))
+        if runs and runs[-1][0] == key:
+            runs[-1][1].append(seg)
+        else:
+            runs.append((key, [seg]))
+    billed = [(segs, [by_segment[s.key] for s in segs if s.key in by_segment]) for _, segs in runs]
+    billed = [(segs, aggs) for segs, aggs in billed if aggs]
+    quantities = [sum((a.quantity for a in aggs), ZERO) for _, aggs in billed]
+    total = sum(quantities, ZERO)
+    nonzero = [i for i, q in enumerate(quantities) if q != 0]
+    final = nonzero[-1] if nonzero else len(billed) - 1
+    all_changes = affecting(pricer.changes_of(contract, meter_name), _attrs(contract, dims))
+    fn = plan.meters[meter_name].aggregation.function
+    already = ZERO
+    for index, (segs, aggs) in enumerate(billed):
+        start, end = segs[0].start, segs[-1].end
+        agg = _combined(aggs)
+        cuts = tuple(c for c in all_changes
+                     if (c.day == start and start != period.start) or (c.day == end and end != period.end))
+        info = SplitInfo(period, start, end, cuts, within(all_changes, start, end), already, total, fn,
+                         index == final)
+        if not info.is_segment and not info.unchanged:
+            info = None  # the rates that change inside the period do not concern this line
+        yield _priced_line(plan, pricer, contract, plan_obj, period, agg, start, info, money,
+                           already, total, index == final)
+        already += agg.quantity
+
+
+def _priced_line(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj: Plan, period: Period,
+                 agg: Aggregate, day: dt.date, info: SplitInfo | None, money,
+                 already: Decimal, total: Decimal, final: bool):
+    meter = plan.meters[agg.meter]
+    resolution = pricer.resolve(contract, agg.meter, agg.dimensions, day)
+    where = (f"contract `{contract.name}`, meter `{agg.meter}`, {_describe_dims(agg.dimensions)}, "
+             f"period {period.start} to {period.end}")
+    if info is not None and info.is_segment:
+        where += f" (segment {info.start} to {info.end})"
+    if resolution is None:
+        return agg, None, None, None, None, error(
+            "E502", f"unpriced usage: no rule prices {where} ({plain(agg.quantity)} units)",
+            hints=[f"add a `default` rule to meter `{agg.meter}`'s rate card or to plan "
+                   f"`{plan_obj.name}`'s charge; ratecard never bills unpriced usage as zero"])
+    try:
+        priced = price_quantity(resolution.price, agg.quantity, already=already, total=total, final=final)
+    except BeyondLastTier as exc:
+        return agg, None, None, None, None, error(
+            "E503", f"usage beyond the last tier: {plain(exc.quantity)} units for {where}, "
+                    f"but the tiers stop at `up to {plain(exc.bound)}`",
+            hints=["add an `above : PRICE` tier"])
+    modifiers = [f"{plain(r.action.percent)}% {r.action.direction} ({plan.origins.get(r.id, r.id)})"
+                 for r, _ in resolution.modifiers]
+    line = Line(
+        kind="usage",
+        charge=agg.meter,
+        description=meter.title,
+        dimensions={k: v for k, v in agg.dimensions if v is not None},
+        quantity=_q(agg.quantity),
+        unit=priced.unit_label,
+        unit_price=_q(priced.unit_price) if priced.unit_price is not None else None,
+        amount=money(priced.amount),
+        rule=plan.origins.get(resolution.base.id, resolution.base.id),
+        modifiers=modifiers,
+        tiers=[TierLine(lower=_q(s.lower), upper=_q(s.upper) if s.upper is not None else None,
+                        quantity=_q(s.quantity), unit_price=_q(s.unit_price), flat=_q(s.flat),
+                        amount=_q(s.amount))
+               for s in priced.steps],
+        segment=PeriodRange(start=info.start, end=info.end) if info is not None and info.is_segment else None,
+    )
+    return agg, line, priced, resolution, info, None
 
 
 def _minimum_line(contract: Contract, period: Period, lines: list[Line], money) -> Line | None:

@@ -11,6 +11,15 @@ Charge models:
               quantity reaches (goes above its lower bound) adds its flat amount
 - volume:     every unit at the price of the tier the total falls in, plus that
               tier's flat amount; a zero quantity costs nothing
+
+A period split at a price change is priced segment by segment, in time order,
+and a segment does not start from zero: `already` is what earlier segments of
+the period used. A graduated segment bills the units from `already` on (a
+tier's flat amount goes to the segment that first goes above the tier's lower
+bound); a package segment bills the packages the running total opens; a volume
+segment bills its own units at the tier the period's `total` falls in, and
+only the `final` segment adds that tier's flat amount. With the same price in
+every segment, the segments add up to exactly the unsplit amount.
 """
 
 from __future__ import annotations
@@ -48,60 +57,123 @@ class Priced:
     unit_label: str
     steps: tuple[TierStep, ...] = ()
     packages: Decimal | None = None
-    formula: str = ""
+    derivation: tuple = ()  # what `formula` is written from, kept so pricing stays cheap
+
+    @property
+    def formula(self) -> str:
+        """The arithmetic as text, for `explain` (written only when asked for)."""
+        kind, *args = self.derivation or ("",)
+        if kind == "unit":
+            quantity, size, amount = args
+            return f"{_fmt(quantity)} / {_fmt(size)} x {_fmt(amount)}"
+        if kind == "package":
+            quantity, already, size, amount = args
+            packages = self.packages
+            if not already:
+                text = f"ceil({_fmt(quantity)} / {_fmt(size)}) = {_fmt(packages)} packages"
+            else:
+                text = (f"ceil({_fmt(already + quantity)} / {_fmt(size)}) - ceil({_fmt(already)} / "
+                        f"{_fmt(size)}) = {_fmt(packages)} packages")
+            return f"{text} x {_fmt(amount)}"
+        if kind == "tiers":
+            return f"{args[0]} tiers"
+        return ""
+
+
+_LABELS: dict = {}
+
+
+def _label(unit) -> str:
+    """A unit's label, computed once per distinct unit (labels are formatted text)."""
+    label = _LABELS.get(unit)
+    if label is None:
+        label = _LABELS[unit] = unit.label()
+    return label
 
 
 def _per(quantity: Decimal, size: Decimal) -> Decimal:
     return EXACT.divide(quantity, size)
 
 
-def price_quantity(price: Price, quantity: Decimal) -> Priced:
+def price_quantity(price: Price, quantity: Decimal, *, already: Decimal = ZERO,
+                   total: Decimal | None = None, final: bool = True) -> Priced:
+    """Price `quantity` units; `already`, `total` and `final` place a segment in its period."""
     if isinstance(price, UnitPrice):
-        amount = EXACT.multiply(_per(quantity, price.unit.size), price.amount)
-        return Priced(amount, price.amount, price.unit.label(),
-                      formula=f"{_fmt(quantity)} / {_fmt(price.unit.size)} x {_fmt(price.amount)}")
+        size = price.unit.size
+        per = quantity if size == 1 else EXACT.divide(quantity, size)
+        amount = EXACT.multiply(per, price.amount)
+        return Priced(amount, price.amount, _label(price.unit),
+                      derivation=("unit", quantity, size, price.amount))
     if isinstance(price, PackagePrice):
-        packages = _per(quantity, price.size).to_integral_value(rounding=ROUND_CEILING)
-        amount = EXACT.multiply(packages, price.amount)
-        return Priced(amount, price.amount, f"{_fmt(price.size)} {price.unit_name}", packages=packages,
-                      formula=f"ceil({_fmt(quantity)} / {_fmt(price.size)}) = {_fmt(packages)} packages "
-                              f"x {_fmt(price.amount)}")
+        return _package(price, quantity, already)
     if isinstance(price, TieredPrice):
-        steps = _graduated(price, quantity) if price.kind == "graduated" else _volume(price, quantity)
+        if price.kind == "graduated":
+            steps = _graduated(price, already, already + quantity)
+        else:
+            steps = _volume(price, quantity, already + quantity if total is None else total, final)
         amount = sum((s.amount for s in steps), ZERO)
-        return Priced(amount, None, price.unit.label(), steps=tuple(steps),
-                      formula=f"{price.kind} tiers")
+        return Priced(amount, None, _label(price.unit), steps=tuple(steps),
+                      derivation=("tiers", price.kind))
     raise TypeError(price)
 
 
-def _graduated(price: TieredPrice, quantity: Decimal) -> list[TierStep]:
+def _packages(quantity: Decimal, size: Decimal) -> Decimal:
+    return _per(quantity, size).to_integral_value(rounding=ROUND_CEILING)
+
+
+def _package(price: PackagePrice, quantity: Decimal, already: Decimal) -> Priced:
+    label = f"{_fmt(price.size)} {price.unit_name}"
+    if not already:
+        packages = _packages(quantity, price.size)
+    else:
+        # the packages this segment opens: a package begun earlier in the period is not bought twice
+        before, after = _packages(already, price.size), _packages(already + quantity, price.size)
+        packages = after - before
+    amount = EXACT.multiply(packages, price.amount)
+    return Priced(amount, price.amount, label, packages=packages,
+                  derivation=("package", quantity, already, price.size, price.amount))
+
+
+def _graduated(price: TieredPrice, start: Decimal, end: Decimal) -> list[TierStep]:
+    """The units from `start` to `end` of the period's running total, tier by tier.
+
+    Quantities at or below zero cost nothing. When `end` is below `start` (a
+    segment of negative usage) the steps are those of `end`..`start`, negated, so
+    segments always add up to the amount of the period's total.
+    """
+    last = price.tiers[-1].up_to
+    if last is not None and max(start, end) > last:
+        raise BeyondLastTier(max(start, end), last)
+    if end < start:
+        return [TierStep(s.lower, s.upper, -s.quantity, s.unit_price, -s.flat, -s.amount)
+                for s in _graduated(price, end, start)]
     steps = []
     lower = ZERO
     for tier in price.tiers:
         upper = tier.up_to
-        if quantity <= lower:
+        if end <= lower:
             break
-        top = quantity if upper is None else min(quantity, upper)
-        units = top - lower
-        amount = EXACT.multiply(_per(units, price.unit.size), tier.amount) + tier.flat
-        steps.append(TierStep(lower, upper, units, tier.amount, tier.flat, amount))
+        top = end if upper is None else min(end, upper)
+        units = max(ZERO, top - max(start, lower))
+        entered = start <= lower  # the total goes above the tier's lower bound in this range
+        if units > 0 or entered:
+            flat = tier.flat if entered else ZERO  # once per period: where the total enters the tier
+            amount = EXACT.multiply(_per(units, price.unit.size), tier.amount) + flat
+            steps.append(TierStep(lower, upper, units, tier.amount, flat, amount))
         if upper is None:
             break
         lower = upper
-    last = price.tiers[-1].up_to
-    if last is not None and quantity > last:
-        raise BeyondLastTier(quantity, last)
     return steps
 
 
-def _volume(price: TieredPrice, quantity: Decimal) -> list[TierStep]:
-    if quantity <= 0:
+def _volume(price: TieredPrice, quantity: Decimal, total: Decimal, final: bool) -> list[TierStep]:
+    if total <= 0:
         return []
     lower = ZERO
     for tier in price.tiers:
-        if tier.up_to is None or quantity <= tier.up_to:
-            amount = EXACT.multiply(_per(quantity, price.unit.size), tier.amount) + tier.flat
-            return [TierStep(lower, tier.up_to, quantity, tier.amount, tier.flat, amount)]
+        if tier.up_to is None or total <= tier.up_to:
+            flat = tier.flat if final else ZERO
+            amount = EXACT.multiply(_per(quantity, price.unit.size), tier.amount) + flat
+            return [TierStep(lower, tier.up_to, quantity, tier.amount, flat, amount)]
         lower = tier.up_to
-    raise BeyondLastTier(quantity, price.tiers[-1].up_to)  # type: ignore[arg-type]
-
+    raise BeyondLastTier(total, price.tiers[-1].up_to)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Iterable
 
-from ..diagnostics import Note, Span, did_you_mean, error
+from ..diagnostics import Note, Span, did_you_mean, error, warning
 from ..model import (
     Aggregation,
     Charge,
@@ -25,9 +25,10 @@ from ..model import (
     Rule,
     Unit,
 )
-from ..rules import DEFAULT_UNIT, override_unit
+from ..rules import DEFAULT_UNIT, close_versions, override_unit, version_key
 from ..syntax import nodes as n
 from . import literals as lit
+from .checks import conditions_text
 from .context import Context
 
 CYCLES = ("monthly", "quarterly", "annual")
@@ -117,7 +118,12 @@ def _inline_unit(ctx: Context, spec: n.RateSpec, fallback: Unit) -> Unit:
 
 def _merge_specs(ctx: Context, prefix: str, specs: list[tuple[n.RateSpec, Span]], fallback: Unit,
                  what: str) -> RateCard | None:
-    """Several dated versions of one rate spec become one card of dated rules."""
+    """Several dated versions of one rate spec become one card of dated rules.
+
+    A version of a rule without `until` ends where a later version of the same
+    rule (same conditions) starts, so `charge M : $2 from 2026-04-01` next to
+    `charge M : $1` is a price change, not two prices at once.
+    """
     undated = [(s, span) for s, span in specs if s.effective is None]
     for extra, span in undated[1:]:
         ctx.report(error("E205", f"{what} is priced twice without dates", span,
@@ -131,7 +137,33 @@ def _merge_specs(ctx: Context, prefix: str, specs: list[tuple[n.RateSpec, Span]]
         rules.extend(_rules(ctx, prefix, spec.rules, unit, spec.effective, len(rules), what))
     if card_unit is None:
         return None
-    return RateCard(unit=card_unit, rules=tuple(rules))
+    closed = close_versions(rules)
+    _versions_that_end(ctx, rules, closed, what)
+    return RateCard(unit=card_unit, rules=tuple(closed))
+
+
+def _versions_that_end(ctx: Context, written: list[Rule], closed: list[Rule], what: str) -> None:
+    """W007 when every version of a rule ends, one of them only because a later version
+    started: an open-ended version does not resume after a later one's `until`."""
+    groups: dict[tuple, list[tuple[Rule, Rule]]] = {}
+    for old, new in zip(written, closed):
+        groups.setdefault(version_key(new), []).append((old, new))
+    for pairs in groups.values():
+        ended = [(old, new) for old, new in pairs if old.valid_until is None and new.valid_until is not None]
+        if not ended or any(new.valid_until is None for _, new in pairs):
+            continue
+        last = max((new for _, new in pairs), key=lambda r: r.valid_until)
+        first, first_closed = ended[0]
+        rule_text = "default" if first.is_default or not first.conditions else conditions_text(first.conditions)
+        ctx.report(warning(
+            "W007",
+            f"no version of `{rule_text}` for {what} is in effect from {last.valid_until} on: "
+            f"the version written without `until` ended on {first_closed.valid_until}, "
+            "when a later version started, and does not resume",
+            ctx.spans.get(last.id),
+            notes=[Note("the version without `until`", ctx.spans[first.id])] if first.id in ctx.spans else [],
+            hints=[f"state the earlier price again `from {last.valid_until}` to resume it"],
+        ))
 
 
 # ----------------------------------------------------------------- meters

@@ -17,7 +17,7 @@ from ..model import Condition, Contract, Meter, RateCard, RatingPlan, Rule
 from .. import rules as engine
 
 
-def _describe(conditions: Iterable[Condition]) -> str:
+def conditions_text(conditions: Iterable[Condition]) -> str:
     parts = []
     for c in conditions:
         vals = ", ".join(f'"{v}"' for v in c.values)
@@ -66,10 +66,13 @@ def ambiguity(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
     for owner, meter, card, _ in cards(plan):
         universes = _universes(meter)
         for a, b in engine.ambiguous_pairs(card, universes):
+            if engine.version_key(a) == engine.version_key(b):
+                out.append(_overlapping_versions(owner, a, b, spans))
+                continue
             out.append(error(
                 "E400",
-                f"ambiguous rules in {owner}: `{_describe(a.conditions)}` and "
-                f"`{_describe(b.conditions)}` are equally specific and both match "
+                f"ambiguous rules in {owner}: `{conditions_text(a.conditions)}` and "
+                f"`{conditions_text(b.conditions)}` are equally specific and both match "
                 f"{_witness(a, b, universes)}",
                 spans.get(b.id),
                 notes=[Note("the other rule", spans[a.id])] if a.id in spans else [],
@@ -77,6 +80,36 @@ def ambiguity(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
                        "or make the conditions exclusive"],
             ))
     return out
+
+
+def window_text(start, end) -> str:
+    """`from 2026-04-01 until 2026-07-01`, `from 2026-04-01 on`, `until ...`, `at all times`."""
+    if start is None and end is None:
+        return "at all times"
+    if end is None:
+        return f"from {start} on"
+    if start is None:
+        return f"until {end}"
+    return f"from {start} until {end}"
+
+
+def overlap_window(a: Rule, b: Rule):
+    start = max((d for d in (a.valid_from, b.valid_from) if d is not None), default=None)
+    end = min((d for d in (a.valid_until, b.valid_until) if d is not None), default=None)
+    return start, end
+
+
+def _overlapping_versions(owner: str, a: Rule, b: Rule, spans: Mapping[str, Span]) -> Diagnostic:
+    """Two versions of one rule (same conditions) with different prices, in effect at once."""
+    return error(
+        "E400",
+        f"ambiguous rules in {owner}: two versions of `{conditions_text(a.conditions)}` set "
+        f"different prices and are both in effect {window_text(*overlap_window(a, b))}",
+        spans.get(b.id),
+        notes=[Note("the other version", spans[a.id])] if a.id in spans else [],
+        hints=["a version without `until` ends where the next version starts; "
+               "make each `until` no later than the next version's `from`"],
+    )
 
 
 def condition_keys(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
