@@ -111,6 +111,8 @@ class _Pricer:
 
         self.changes: dict[tuple[str, str], tuple[Change, ...]] = {}
         self.shapes: dict[tuple[str, str], tuple] = {}
+        self.descriptions: dict[int, tuple[str, tuple[str, ...]]] = {}
+        self.normal: dict[Decimal, Decimal] = {}
 
     def layers_of(self, contract: Contract, meter: str) -> tuple[engine.Layer, ...]:
         lk = (contract.name, meter)
@@ -138,6 +140,25 @@ class _Pricer:
             present = {k: v for k, v in dims if v is not None}
             attrs = engine.line_attributes(contract, present)
             found = self.cache[key] = engine.resolve(self.layers_of(contract, meter), attrs, day)
+        return found
+
+    def describe(self, resolution: engine.Resolution) -> tuple[str, tuple[str, ...]]:
+        """The winning rule's origin and the modifiers' text, once per resolution."""
+        key = id(resolution)
+        found = self.descriptions.get(key)
+        if found is None:
+            origins = self.plan.origins
+            found = self.descriptions[key] = (
+                origins.get(resolution.base.id, resolution.base.id),
+                tuple(f"{plain(r.action.percent)}% {r.action.direction} ({origins.get(r.id, r.id)})"
+                      for r, _ in resolution.modifiers))
+        return found
+
+    def exact(self, value: Decimal) -> Decimal:
+        """`_q` for the few distinct prices and tier bounds of a plan, memoised."""
+        found = self.normal.get(value)
+        if found is None:
+            found = self.normal[value] = _q(value)
         return found
 
     def _shape(self, contract: Contract, meter: str) -> tuple:
@@ -387,8 +408,8 @@ def _usage_lines(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj
         if whole:
             # unsplit; a conforming usage stage never puts a split meter's usage here
             agg = whole[0] if len(whole) == 1 else _combined(whole)
-            inside = affecting(within(pricer.changes_of(contract, meter_name), period.start, period.end),
-                               _attrs(contract, dims))
+            dated = pricer.changes_of(contract, meter_name)
+            inside = dated and affecting(within(dated, period.start, period.end), _attrs(contract, dims))
             info = None
             if inside:
                 fn = plan.meters[meter_name].aggregation.function
@@ -452,24 +473,27 @@ def _priced_line(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj
                  already: Decimal, total: Decimal, final: bool):
     meter = plan.meters[agg.meter]
     resolution = pricer.resolve(contract, agg.meter, agg.dimensions, day)
-    where = (f"contract `{contract.name}`, meter `{agg.meter}`, {_describe_dims(agg.dimensions)}, "
-             f"period {period.start} to {period.end}")
-    if info is not None and info.is_segment:
-        where += f" (segment {info.start} to {info.end})"
+
+    def where() -> str:  # only written when a line cannot be priced
+        text = (f"contract `{contract.name}`, meter `{agg.meter}`, {_describe_dims(agg.dimensions)}, "
+                f"period {period.start} to {period.end}")
+        if info is not None and info.is_segment:
+            text += f" (segment {info.start} to {info.end})"
+        return text
+
     if resolution is None:
         return agg, None, None, None, None, error(
-            "E502", f"unpriced usage: no rule prices {where} ({plain(agg.quantity)} units)",
+            "E502", f"unpriced usage: no rule prices {where()} ({plain(agg.quantity)} units)",
             hints=[f"add a `default` rule to meter `{agg.meter}`'s rate card or to plan "
                    f"`{plan_obj.name}`'s charge; ratecard never bills unpriced usage as zero"])
     try:
         priced = price_quantity(resolution.price, agg.quantity, already=already, total=total, final=final)
     except BeyondLastTier as exc:
         return agg, None, None, None, None, error(
-            "E503", f"usage beyond the last tier: {plain(exc.quantity)} units for {where}, "
+            "E503", f"usage beyond the last tier: {plain(exc.quantity)} units for {where()}, "
                     f"but the tiers stop at `up to {plain(exc.bound)}`",
             hints=["add an `above : PRICE` tier"])
-    modifiers = [f"{plain(r.action.percent)}% {r.action.direction} ({plan.origins.get(r.id, r.id)})"
-                 for r, _ in resolution.modifiers]
+    rule, modifiers = pricer.describe(resolution)
     line = Line(
         kind="usage",
         charge=agg.meter,
@@ -477,15 +501,17 @@ def _priced_line(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj
         dimensions={k: v for k, v in agg.dimensions if v is not None},
         quantity=_q(agg.quantity),
         unit=priced.unit_label,
-        unit_price=_q(priced.unit_price) if priced.unit_price is not None else None,
+        unit_price=pricer.exact(priced.unit_price) if priced.unit_price is not None else None,
         amount=money(priced.amount),
-        rule=plan.origins.get(resolution.base.id, resolution.base.id),
-        modifiers=modifiers,
-        tiers=[TierLine(lower=_q(s.lower), upper=_q(s.upper) if s.upper is not None else None,
-                        quantity=_q(s.quantity), unit_price=_q(s.unit_price), flat=_q(s.flat),
-                        amount=_q(s.amount))
+        rule=rule,
+        modifiers=list(modifiers),
+        tiers=[TierLine(
+                   lower=pricer.exact(s.lower), upper=pricer.exact(s.upper) if s.upper is not None else None,
+                   quantity=_q(s.quantity), unit_price=pricer.exact(s.unit_price), flat=pricer.exact(s.flat),
+                   amount=_q(s.amount))
                for s in priced.steps],
         segment=PeriodRange(start=info.start, end=info.end) if info is not None and info.is_segment else None,
+        prorated=None,
     )
     return agg, line, priced, resolution, info, None
 

@@ -85,10 +85,10 @@ _LABELS: dict = {}
 
 def _label(unit) -> str:
     """A unit's label, computed once per distinct unit (labels are formatted text)."""
-    label = _LABELS.get(unit)
-    if label is None:
-        label = _LABELS[unit] = unit.label()
-    return label
+    found = _LABELS.get(id(unit))
+    if found is None or found[0] is not unit:  # keep the unit alive so its id stays its own
+        found = _LABELS[id(unit)] = (unit, unit.label())
+    return found[1]
 
 
 def _per(quantity: Decimal, size: Decimal) -> Decimal:

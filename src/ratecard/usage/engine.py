@@ -183,9 +183,11 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
 
     query, shape = build_query(plan, sources, relations)
     try:
-        rows = conn.execute(query.sql(dialect="duckdb")).fetchall()
+        # Arrow hands the result over in columns: far cheaper than Python tuples per row
+        table = conn.sql(query.sql(dialect="duckdb")).to_arrow_table()
     except duckdb.Error as exc:
         raise EngineFailure(_first_line(exc)) from None
+    rows = zip(*(column.to_pylist() for column in table.columns))
     return read_result(plan, rows, shape.dimensions)
 
 
@@ -194,13 +196,14 @@ def read_result(plan: RatingPlan, rows, width: int):
     aggregates: list[Aggregate] = []
     reasons: dict[str, int] = {}
     counts = Counts()
+    names = {m.name: m.dimension_names for m in plan.meters.values()}
     for row in rows:
         kind, window, meter, *rest = row
         dims, quantity, events = rest[:width], rest[width], int(rest[width + 1])
         if kind == "agg":
-            names = plan.meters[meter].dimension_names
+            dimension_names = names[meter]
             aggregates.append(Aggregate(
-                window, meter, tuple(zip(names, dims[:len(names)])),
+                window, meter, tuple(zip(dimension_names, dims)),
                 Decimal(strip_zeros(str(quantity))) if quantity is not None else Decimal(0), events))
         elif kind == "reason":
             reasons[meter] = reasons.get(meter, 0) + events

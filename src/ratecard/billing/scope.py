@@ -1,0 +1,73 @@
+"""What a billing run covers: the contract terms and the billable windows.
+
+`terms_and_windows(plan, through)` is the part of `evaluate` that decides,
+before any usage is read, which contract periods have ended by `through`
+and where an effective-dated rate change splits a period into segments.
+The usage stage aggregates per window; `ratecard sql` prints those same
+windows into a warehouse query, and `--aggregates` checks a precomputed
+result against them, so all three must agree with `evaluate` exactly.
+
+NOTE: `evaluate()` still builds terms and windows inline; this module is a
+line-for-line copy of that code until `evaluate()` is changed to call it
+(tests/test_warehouse.py checks that both give the same windows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .. import rules as engine
+from ..model import Contract, RatingPlan
+from ..usage.records import ContractTerm, Window
+from .periods import Period, midnight, periods
+from .segments import SPLIT_AGGREGATIONS, Segment, changes, split, within
+
+
+def terms_and_windows(plan: RatingPlan, through: dt.date) -> tuple[list[ContractTerm], list[Window]]:
+    """The contract terms and the windows (periods, then segments) a run bills."""
+    terms, windows, _, _ = scope(plan, through)
+    return terms, windows
+
+
+def scope(plan: RatingPlan, through: dt.date):
+    """(terms, windows, periods by contract, segments by period key and meter)."""
+    contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
+    contract_periods: dict[str, list[Period]] = {c.name: periods(c, through) for c in contracts}
+    windows = [Window(p.key, c.name, midnight(p.start), midnight(p.end))
+               for c in contracts for p in contract_periods[c.name]]
+    splits: dict[str, dict[str, tuple[Segment, ...]]] = {}
+    for c in contracts:
+        for meter in _charged_meters(plan, c):
+            if meter.aggregation.function not in SPLIT_AGGREGATIONS:
+                continue
+            meter_changes = changes(engine.layers_for(plan, c, meter.name))
+            if not meter_changes:
+                continue
+            for p in contract_periods[c.name]:
+                inside = within(meter_changes, p.start, p.end)
+                if inside:
+                    segments = split(p, meter.name, inside)
+                    splits.setdefault(p.key, {})[meter.name] = segments
+                    windows.extend(Window(s.key, c.name, midnight(s.start), midnight(s.end), meter.name)
+                                   for s in segments)
+    terms = [
+        ContractTerm(
+            contract=c.name,
+            customer=c.customer,
+            plan=c.plan,
+            starts=midnight(c.starts),
+            ends=midnight(c.end_exclusive) if c.end_exclusive else None,
+            charged_meters=tuple(ch.meter for ch in plan.plans[c.plan].charges),
+        )
+        for c in contracts
+    ]
+    return terms, windows, contract_periods, splits
+
+
+def _charged_meters(plan: RatingPlan, contract: Contract):
+    seen = set()
+    for charge in plan.plans[contract.plan].charges:
+        meter = plan.meters.get(charge.meter)
+        if meter is not None and meter.name not in seen:
+            seen.add(meter.name)
+            yield meter
