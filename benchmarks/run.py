@@ -1,0 +1,170 @@
+"""Usage-evaluation benchmark: ratecard vs DuckDB's own floor vs the reference evaluator.
+
+    python benchmarks/run.py --events 1000000 [--formats jsonl,csv,parquet]
+                             [--memory-limit 1GB] [--no-reference]
+
+Generates the data when missing (benchmarks/generate.py), then, in one run,
+on the same files, each measured in its own process (wall time, peak RSS of
+that process):
+
+- `ratecard invoice` end to end (compile, JSON contracts, DuckDB aggregation,
+  pricing, the invoice JSON written to a file);
+- the DuckDB floor: the same dedup + GROUP BY + five aggregates over the
+  same events, in bare DuckDB, nothing else;
+- the pure-Python reference evaluator (the test oracle) on Parquet.
+
+Prints events/second, ratecard / floor, the speed-up over the reference and
+peak RSS, checks that ratecard's invoices are byte-identical across formats
+and to the reference's, and writes everything under "usage" in
+benchmarks/results.json (other keys, e.g. "compile", are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results.json"
+THROUGH = "2026-04-01"
+
+FLOOR = """
+import sys, duckdb
+path, memory = sys.argv[1], sys.argv[2]
+kind = path.rsplit('.', 1)[-1]
+con = duckdb.connect(config={'memory_limit': memory} if memory else {})
+if kind == 'jsonl':
+    src = con.read_json(path, format='newline_delimited')
+    cols = ("id, type, customer, time, properties.model AS model, properties.region AS region, "
+            "properties.tokens AS tokens, properties.gigabytes AS gigabytes, "
+            "properties.user AS \\"user\\", properties.seats AS seats")
+elif kind == 'csv':
+    src = con.read_csv(path, all_varchar=True)
+    cols = '*'
+else:
+    src = con.read_parquet(path)
+    cols = '*'
+con.register('src', src)
+con.sql(f'''
+WITH ev AS (SELECT {cols} FROM src),
+dd AS (SELECT * FROM ev QUALIFY row_number() OVER (PARTITION BY customer, id ORDER BY time) = 1)
+SELECT customer, type, model, region, count(*) AS n,
+       sum(CAST(tokens AS DECIMAL(38, 18))) AS tokens,
+       max(CAST(gigabytes AS DECIMAL(38, 18))) AS gigabytes,
+       count(DISTINCT "user") AS users,
+       arg_max(CAST(seats AS DECIMAL(38, 18)), (time, id)) AS seats
+FROM dd GROUP BY ALL
+''').to_arrow_table()
+"""
+
+REFERENCE = """
+import sys, datetime as dt
+from ratecard.compiler import compile_paths
+from ratecard.contracts_json import load_contracts
+from ratecard.billing import evaluate
+from ratecard.reference import aggregate_usage
+folder, usage, out = sys.argv[1], sys.argv[2], sys.argv[3]
+plan = compile_paths([folder + '/pricing']).plan
+contracts, origins, _ = load_contracts(folder + '/contracts.json', plan)
+plan = plan.with_contracts(contracts).model_copy(update={'origins': {**plan.origins, **origins}})
+ev = evaluate(plan, [usage], dt.date.fromisoformat(sys.argv[4]), aggregator=aggregate_usage)
+open(out, 'w').write(ev.run.model_dump_json(indent=2) + '\\n')
+"""
+
+
+def measure(cmd: list[str], stdout=None) -> dict:
+    """Run one process; its wall time and its own peak RSS (from wait4)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{err[-2000:]}")
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--formats", default="jsonl,csv,parquet")
+    p.add_argument("--memory-limit", default=None, help="passed to ratecard and to the floor")
+    p.add_argument("--no-reference", action="store_true")
+    p.add_argument("--data", default=str(HERE / "data"))
+    args = p.parse_args(argv)
+
+    folder = Path(args.data) / str(args.events)
+    if not (folder / "usage.parquet").exists():
+        subprocess.run([sys.executable, str(HERE / "generate.py"), "--events", str(args.events),
+                        "--out", args.data], check=True)
+    ratecard = str(Path(sys.executable).with_name("ratecard"))
+    out_dir = folder / "out"
+    out_dir.mkdir(exist_ok=True)
+    n = args.events
+    figures: dict = {"events": n, "customers": 10_000, "through": THROUGH,
+                     "memory_limit": args.memory_limit, "machine": platform.machine(),
+                     "cpus": os.cpu_count(), "python": platform.python_version(),
+                     "measured": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "formats": {}}
+    digests = {}
+    for fmt in args.formats.split(","):
+        usage = folder / f"usage.{fmt}"
+        out = out_dir / f"invoices-{fmt}.json"
+        cmd = [ratecard, "invoice", str(folder / "pricing"), "--contracts", str(folder / "contracts.json"),
+               "--usage", str(usage), "--through", THROUGH, "--format", "json"]
+        if args.memory_limit:
+            cmd += ["--memory-limit", args.memory_limit]
+        with open(out, "wb") as fh:
+            ours = measure(cmd, stdout=fh)
+        floor = measure([sys.executable, "-c", FLOOR, str(usage), args.memory_limit or ""])
+        digests[fmt] = digest(out)
+        row = {
+            "ratecard": ours, "duckdb_floor": floor,
+            "ratecard_events_per_second": round(n / ours["seconds"]),
+            "floor_events_per_second": round(n / floor["seconds"]),
+            "ratio_to_floor": round(ours["seconds"] / floor["seconds"], 2),
+            "invoices_sha256": digests[fmt],
+            "invoice_json_mb": round(out.stat().st_size / 1e6, 1),
+        }
+        figures["formats"][fmt] = row
+        print(f"{fmt:8} ratecard {ours['seconds']:7.2f}s ({row['ratecard_events_per_second']:,} ev/s, "
+              f"{ours['peak_rss_mb']:,} MB)  floor {floor['seconds']:6.2f}s ({floor['peak_rss_mb']:,} MB)  "
+              f"ratio {row['ratio_to_floor']:.2f}x", flush=True)
+    figures["identical_across_formats"] = len(set(digests.values())) == 1
+
+    if not args.no_reference:
+        usage = folder / "usage.parquet"
+        out = out_dir / "invoices-reference.json"
+        ref = measure([sys.executable, "-c", REFERENCE, str(folder), str(usage), str(out), THROUGH])
+        figures["reference"] = ref
+        figures["reference_identical"] = digest(out) == digests.get("parquet", digest(out))
+        if "parquet" in figures["formats"]:
+            ours = figures["formats"]["parquet"]["ratecard"]["seconds"]
+            figures["speedup_over_reference"] = round(ref["seconds"] / ours, 2)
+        print(f"reference {ref['seconds']:.2f}s ({ref['peak_rss_mb']:,} MB); speed-up "
+              f"{figures.get('speedup_over_reference', '?')}x; identical: {figures['reference_identical']}")
+    print(f"identical across formats: {figures['identical_across_formats']}")
+
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    key = f"usage_{n}" + (f"_limit_{args.memory_limit}" if args.memory_limit else "")
+    results[key] = figures
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(f"written to {RESULTS} under {key!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
