@@ -144,12 +144,13 @@ def h(i: str, salt: int, modulo: int) -> str:
 
 def events_sql(n: int) -> str:
     """The N events as a DuckDB SELECT (benchmark data, not product code)."""
-    i = "i"
-    dup = f"(CASE WHEN {h(i, 1, 1000)} = 0 AND i > 0 THEN {h(i, 2, 'i')} ELSE i END)"
+    # a duplicate (0.1%) re-sends an earlier event: every field derives from `src`
+    dup = f"(CASE WHEN {h('i', 1, 1000)} = 0 AND i > 0 THEN {h('i', 2, 'i')} ELSE i END)"
+    i = "src"
     kind = h(i, 3, 100)
     return f"""
     SELECT
-      'ev' || {dup} AS id,
+      'ev' || src AS id,
       CASE WHEN {kind} < 55 THEN 'llm.completion'
            WHEN {kind} < 90 THEN 'api.request'
            WHEN {kind} < 97 THEN 'storage.snapshot'
@@ -164,7 +165,7 @@ def events_sql(n: int) -> str:
       CAST({h(i, 10, 2000)} AS VARCHAR) || '.' || lpad(CAST({h(i, 11, 100)} AS VARCHAR), 2, '0') AS gigabytes,
       'u' || CAST({h(i, 12, 50)} AS VARCHAR) AS user,
       CAST(1 + {h(i, 13, 40)} AS VARCHAR) AS seats
-    FROM range({n}) t(i)
+    FROM (SELECT i, {dup} AS src FROM range({n}) t(i))
     """
 
 
