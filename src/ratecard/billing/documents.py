@@ -9,6 +9,7 @@ order is declaration order, so the JSON is byte-stable.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from decimal import Decimal
 from typing import Literal
 
@@ -104,3 +105,39 @@ class InvoiceRun(Doc):
     breakage: list[Breakage]
     rejected: dict[str, int]
     events: Reconciliation
+
+
+class RunWriter:
+    """Writes an `InvoiceRun` as JSON while invoices are still being priced.
+
+    Invoices go to `spool` (a temporary file) as they come; `finish` writes the
+    whole document to `out`: byte-identical to `run.model_dump_json(indent=2)`
+    plus a newline. Each invoice is dumped on its own and indented to its depth
+    in the run. Used with `billing.evaluate(..., sink=writer.add)`.
+    """
+
+    _HOLE = '"invoices": [],'
+
+    def __init__(self, spool):
+        self.spool = spool
+        self.count = 0
+
+    def add(self, invoices: list[Invoice]) -> None:
+        for inv in invoices:
+            text = inv.model_dump_json(indent=2)
+            self.spool.write(",\n" if self.count else "")
+            self.spool.write("\n".join("    " + line for line in text.split("\n")))
+            self.count += 1
+
+    def finish(self, run: "InvoiceRun", out) -> None:
+        """`run` carries everything but the invoices (which the spool holds)."""
+        head = run.model_dump_json(indent=2)
+        if self.count == 0:
+            out.write(head + "\n")
+            return
+        before, after = head.split(self._HOLE, 1)
+        out.write(before + '"invoices": [\n')
+        self.spool.flush()
+        self.spool.seek(0)
+        shutil.copyfileobj(self.spool, out, 1 << 20)
+        out.write("\n  ]," + after + "\n")

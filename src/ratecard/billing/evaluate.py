@@ -184,10 +184,18 @@ def _describe_dims(dims: tuple) -> str:
 def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
              aggregator: Aggregator | None = None, skip_bad_rows: str | None = None,
              memory_limit: str | None = None, threads: int | None = None,
-             progress: Callable[[int, int, str], None] | None = None) -> Evaluation:
+             progress: Callable[[int, int, str], None] | None = None,
+             sink: Callable[[list[Invoice]], None] | None = None) -> Evaluation:
+    """Price usage into invoices.
+
+    With `sink`, each contract's invoices are handed to it as soon as they are
+    built and then dropped (the returned run holds none, and no explain data is
+    kept): a run over ten thousand contracts never holds them all at once.
+    Invoices reach the sink in the order the run would list them.
+    """
     with _gc_paused():
         return _evaluate(plan, usage_files, through, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
-                         memory_limit=memory_limit, threads=threads, progress=progress)
+                         memory_limit=memory_limit, threads=threads, progress=progress, sink=sink)
 
 
 @contextmanager
@@ -207,7 +215,8 @@ def _gc_paused():
 def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
               aggregator: Aggregator | None, skip_bad_rows: str | None,
               memory_limit: str | None, threads: int | None,
-              progress: Callable[[int, int, str], None] | None) -> Evaluation:
+              progress: Callable[[int, int, str], None] | None,
+              sink: Callable[[list[Invoice]], None] | None = None) -> Evaluation:
     if aggregator is None:
         from ..usage import aggregate_usage as aggregator  # the DuckDB path
 
@@ -276,8 +285,9 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
                     diagnostics.append(problem)
                     continue
                 lines.append(line)
-                priced_lines.append(PricedLine(contract.name, period, line, agg, resolution, priced,
-                                               priced.amount, info))
+                if sink is None:
+                    priced_lines.append(PricedLine(contract.name, period, line, agg, resolution, priced,
+                                                   priced.amount, info))
             minimum = _minimum_line(contract, period, lines, money)
             if minimum is not None:
                 lines.append(minimum)
@@ -344,7 +354,12 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
                 total=u["subtotal"] - credit_total,
             ))
         docs.sort(key=lambda inv: (inv.issued, inv.kind != "credit_purchase", inv.period.start, inv.number))
-        invoices.extend(docs)
+        if sink is None:
+            invoices.extend(docs)
+        else:
+            sink(docs)
+            for period in contract_periods[contract.name]:  # this contract's usage is priced
+                by_window.pop(period.key, None)
         for ledger in ledgers:
             if ledger.breakage is not None:
                 breakage.append(Breakage(

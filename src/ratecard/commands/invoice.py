@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 import sys
+import tempfile
 from pathlib import Path
 
+from ..billing.documents import RunWriter
 from ..diagnostics import error
 from ..io import write_atomic
 from ..progress import Progress
@@ -70,6 +72,8 @@ def run(args) -> int:
     out_dir = Path(args.output) if args.output else None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"-o {args.output}: not a directory")
+    if args.format == "json" and out_dir is None:
+        return _stream_json(args)
     with Progress("billing") as progress:
         result = evaluate_from_args(args, args.format, progress=progress)
     if result is None:
@@ -97,6 +101,34 @@ def run(args) -> int:
         where = exc.filename or args.output
         print_diagnostics([error("E001", f"cannot write {where}: {exc.strerror or exc}")], None)
         return EXIT_INPUT
+    print(reconciliation_note(run_doc), file=sys.stderr)
+    return EXIT_OK
+
+
+def _stream_json(args) -> int:
+    """The JSON run on standard output, written as contracts are priced.
+
+    Invoices are spooled to a temporary file as each contract is done, so
+    memory holds one contract's invoices at a time; nothing reaches standard
+    output unless the whole run succeeds.
+    """
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        writer = RunWriter(spool)
+        if args.contract:
+            def sink(docs):
+                writer.add([d for d in docs if d.contract == args.contract])
+        else:
+            sink = writer.add
+        with Progress("billing") as progress:
+            result = evaluate_from_args(args, args.format, progress=progress, sink=sink)
+        if result is None:
+            return EXIT_INPUT
+        run_doc = result[0].run
+        if args.contract:
+            run_doc = run_doc.model_copy(update={
+                "breakage": [b for b in run_doc.breakage if b.contract == args.contract]})
+        writer.finish(run_doc, sys.stdout)
+    sys.stdout.flush()
     print(reconciliation_note(run_doc), file=sys.stderr)
     return EXIT_OK
 
