@@ -99,5 +99,5 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date,
         last = last_period_start_before(contract, ledger.grant.expires)
         if last is not None and last in billed_starts:
             ledger.closed_on = billed_starts[last].end
-            ledger.breakage = ledger.balance if ledger.balance > 0 else ZERO
+            ledger.breakage = ledger.balance if ledger.balance > 0 else round_amount(ZERO)
     return applied, ledgers

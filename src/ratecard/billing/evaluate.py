@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 
 from ..diagnostics import Diagnostic, error, has_errors
 from ..model import CADENCE_MONTHS, Contract, Plan, RatingPlan
-from ..money import ZERO, plain, round_money
+from ..money import EXACT, ZERO, plain, round_money
 from .. import rules as engine
 from ..usage.records import REJECTION_REASONS, Aggregate, ContractTerm, UsageReport, Window
 from .credits import Bill, GrantLedger, burn
@@ -399,19 +399,30 @@ def _fee_lines(plan: Plan, period: Period, money) -> list[Line]:
     lines = []
     for fee in plan.fees:
         months = CADENCE_MONTHS.get(fee.cadence)
-        factor = Decimal(1) if months is None else Decimal(period.months) / Decimal(months)
-        quantity = factor * period.proration
+        numerator, denominator = (1, 1) if months is None else (period.months, months)
+        quantity = period.share(Decimal(1), numerator, denominator)
         lines.append(Line(
             kind="fee",
             charge=fee.name,
             description=fee.name,
-            quantity=_q(quantity),
+            quantity=_shown(quantity),
             unit=fee.cadence,
             unit_price=fee.amount,
-            amount=money(quantity * fee.amount),
-            prorated=_q(period.proration) if period.is_partial else None,
+            amount=money(period.share(fee.amount, numerator, denominator)),
+            prorated=_shown(period.proration) if period.is_partial else None,
         ))
     return lines
+
+
+_SHOWN = Decimal("1e-10")
+
+
+def _shown(share: Decimal) -> Decimal:
+    """A prorated share as shown on a line (7/30 -> 0.2333333333); the amount is
+    computed from the exact fraction, never from this."""
+    if share.as_tuple().exponent < -10:
+        share = share.quantize(_SHOWN, context=EXACT)
+    return _q(share)
 
 
 def _charged_meters(plan: RatingPlan, contract: Contract):
@@ -559,7 +570,7 @@ def _priced_line(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj
 def _minimum_line(contract: Contract, period: Period, lines: list[Line], money) -> Line | None:
     if contract.minimum is None:
         return None
-    floor = money(contract.minimum * period.proration)
+    floor = money(period.share(contract.minimum))
     so_far = sum((ln.amount for ln in lines), ZERO)
     if so_far >= floor:
         return None
@@ -572,5 +583,5 @@ def _minimum_line(contract: Contract, period: Period, lines: list[Line], money) 
         unit="period",
         unit_price=gap,
         amount=gap,
-        prorated=_q(period.proration) if period.is_partial else None,
+        prorated=_shown(period.proration) if period.is_partial else None,
     )

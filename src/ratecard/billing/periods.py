@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ..model import CYCLE_MONTHS, Contract
+from ..money import EXACT
 
 UTC = dt.timezone.utc
 
@@ -54,6 +55,17 @@ class Period:
         if self.end == self.full_end:
             return Decimal(1)
         return Decimal((self.end - self.start).days) / Decimal((self.full_end - self.start).days)
+
+    def share(self, amount: Decimal, numerator: int = 1, denominator: int = 1) -> Decimal:
+        """`amount x numerator/denominator x proration`, with one exact division last.
+
+        Dividing first would round 7/30 to 28 digits and could push an amount
+        that lands exactly on a half cent (21.45 x 7/30 = 5.005) below it.
+        """
+        days, full = (self.end - self.start).days, (self.full_end - self.start).days
+        top = amount * numerator * (days if self.is_partial else 1)
+        bottom = denominator * (full if self.is_partial else 1)
+        return EXACT.divide(top, Decimal(bottom))
 
     @property
     def is_partial(self) -> bool:
