@@ -102,6 +102,8 @@ def _always(rules) -> bool:
 
 def _versions(card: RateCard) -> list[list[Rule]]:
     """The rules of a card grouped into versions of one rule, each group in date order."""
+    if not any(r.valid_from is not None or r.valid_until is not None for r in card.rules):
+        return []  # undated rules: duplicates are W002 / E205, never overlapping versions or gaps
     groups: dict[tuple, list[Rule]] = {}
     for rule in card.rules:
         groups.setdefault(engine.version_key(rule), []).append(rule)

@@ -31,7 +31,7 @@ from ..diagnostics import Diagnostic, error, has_errors
 from ..model import CADENCE_MONTHS, Contract, Plan, RatingPlan
 from ..money import EXACT, ZERO, plain, round_money
 from .. import rules as engine
-from ..usage.records import REJECTION_REASONS, Aggregate, ContractTerm, UsageReport, Window
+from ..usage.records import REJECTION_REASONS, Aggregate, UsageReport
 from .credits import Bill, GrantLedger, burn
 from .documents import (
     Breakage,
@@ -43,17 +43,16 @@ from .documents import (
     Reconciliation,
     TierLine,
 )
-from .periods import Period, midnight, periods
+from .periods import Period
 from .pricing import BeyondLastTier, Priced, price_quantity
+from .scope import scope
 from .segments import (
-    SPLIT_AGGREGATIONS,
     Change,
     Segment,
     SplitInfo,
     affecting,
     changes,
     pricing_key,
-    split,
     within,
 )
 
@@ -221,37 +220,8 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
         from ..usage import aggregate_usage as aggregator  # the DuckDB path
 
     contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
-    contract_periods = {c.name: periods(c, through) for c in contracts}
+    terms, windows, contract_periods, splits = scope(plan, through)
     pricer = _Pricer(plan)
-    windows = [Window(p.key, c.name, midnight(p.start), midnight(p.end))
-               for c in contracts for p in contract_periods[c.name]]
-    # period key -> meter -> its segments, for meters whose rates change inside the period
-    splits: dict[str, dict[str, tuple[Segment, ...]]] = {}
-    for c in contracts:
-        for meter in _charged_meters(plan, c):
-            if meter.aggregation.function not in SPLIT_AGGREGATIONS:
-                continue
-            meter_changes = pricer.changes_of(c, meter.name)
-            if not meter_changes:
-                continue
-            for p in contract_periods[c.name]:
-                inside = within(meter_changes, p.start, p.end)
-                if inside:
-                    segments = split(p, meter.name, inside)
-                    splits.setdefault(p.key, {})[meter.name] = segments
-                    windows.extend(Window(s.key, c.name, midnight(s.start), midnight(s.end), meter.name)
-                                   for s in segments)
-    terms = [
-        ContractTerm(
-            contract=c.name,
-            customer=c.customer,
-            plan=c.plan,
-            starts=midnight(c.starts),
-            ends=midnight(c.end_exclusive) if c.end_exclusive else None,
-            charged_meters=tuple(ch.meter for ch in plan.plans[c.plan].charges),
-        )
-        for c in contracts
-    ]
     report = aggregator(plan, terms, windows, list(usage_files), skip_bad_rows=skip_bad_rows,
                         memory_limit=memory_limit, threads=threads)
     if has_errors(report.diagnostics):
@@ -423,15 +393,6 @@ def _shown(share: Decimal) -> Decimal:
     if share.as_tuple().exponent < -10:
         share = share.quantize(_SHOWN, context=EXACT)
     return _q(share)
-
-
-def _charged_meters(plan: RatingPlan, contract: Contract):
-    seen = set()
-    for charge in plan.plans[contract.plan].charges:
-        meter = plan.meters.get(charge.meter)
-        if meter is not None and meter.name not in seen:
-            seen.add(meter.name)
-            yield meter
 
 
 def _usage_lines(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj: Plan,

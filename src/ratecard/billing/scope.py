@@ -6,10 +6,6 @@ and where an effective-dated rate change splits a period into segments.
 The usage stage aggregates per window; `ratecard sql` prints those same
 windows into a warehouse query, and `--aggregates` checks a precomputed
 result against them, so all three must agree with `evaluate` exactly.
-
-NOTE: `evaluate()` still builds terms and windows inline; this module is a
-line-for-line copy of that code until `evaluate()` is changed to call it
-(tests/test_warehouse.py checks that both give the same windows).
 """
 
 from __future__ import annotations

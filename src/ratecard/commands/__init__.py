@@ -3,6 +3,7 @@
 from . import check, compile, schema
 from . import fmt
 from . import explain, invoice, credits
+from . import sql
 from . import diff, test
 
-COMMANDS = (check, compile, fmt, schema, invoice, credits, explain, test, diff)
+COMMANDS = (check, compile, fmt, schema, invoice, credits, explain, sql, test, diff)

@@ -67,8 +67,12 @@ def parse_date(text: str):
 def add_evaluation_args(p, *, contract_required: bool = False) -> None:
     """The arguments shared by `invoice`, `explain`, `credits`: what to price and how."""
     p.add_argument("paths", nargs="+", metavar="PATH", help=".pricing files or directories")
-    p.add_argument("--usage", nargs="+", action="extend", required=True, metavar="FILE",
-                   help="usage events: .jsonl, .csv or .parquet (several allowed)")
+    sources = p.add_mutually_exclusive_group(required=True)
+    sources.add_argument("--usage", nargs="+", action="extend", metavar="FILE",
+                         help="usage events: .jsonl, .csv or .parquet (several allowed)")
+    sources.add_argument("--aggregates", nargs="+", action="extend", metavar="FILE",
+                         help="instead of usage events: the saved result (.parquet or .csv) of the "
+                              "query `ratecard sql` prints (see docs/scale.md)")
     p.add_argument("--through", required=True, metavar="DATE",
                    help="bill every period that has ended on or before DATE")
     p.add_argument("--contract", required=contract_required, metavar="NAME",
@@ -78,22 +82,80 @@ def add_evaluation_args(p, *, contract_required: bool = False) -> None:
     p.add_argument("--skip-bad-rows", metavar="FILE",
                    help="write malformed usage rows (with reasons) to FILE and carry on")
     p.add_argument("--memory-limit", metavar="SIZE", help="memory limit for the usage engine, e.g. 2GB")
+    p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                   help="where usage is aggregated: embedded DuckDB (default) or Spark (pip install "
+                        "'ratecard[spark]'; see docs/scale.md)")
+    p.add_argument("--spark-master", metavar="URL",
+                   help="with --engine spark: local[N], spark://HOST:PORT, yarn, or sc://HOST:PORT for "
+                        "Spark Connect (default: $SPARK_REMOTE if set, else local[*])")
 
 
-def evaluate_from_args(args, diag_format: str = "text", progress=None):
+def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None):
     """Compile, load JSON contracts, evaluate. Returns (evaluation, plan) or None after
     printing the diagnostics that stopped it. `progress(done, total, label)` is told
     as contracts are billed (see `ratecard.progress`)."""
     from ..billing import evaluate
-    from ..compiler.checks import customer_overlaps
-    from ..contracts_json import load_contracts
     from ..diagnostics import did_you_mean
     from pathlib import Path
 
     through = parse_date(args.through)
-    for f in args.usage:
-        if not Path(f).is_file():
+    aggregator = usage_aggregator(args)
+    remote_ok = getattr(args, "engine", "duckdb") == "spark"  # Spark reads s3://, hdfs://, ... itself
+    for f in args.usage or []:
+        if not (remote_ok and "://" in f) and not Path(f).is_file():
             raise UsageError(f"no such usage file: {f}")
+    for f in getattr(args, "aggregates", None) or []:
+        if not Path(f).is_file():
+            raise UsageError(f"no such aggregates file: {f}")
+    loaded = load_plan(args, diag_format)
+    if loaded is None:
+        return None
+    plan, compiled = loaded
+    if args.contract and args.contract not in plan.contracts:
+        guess = did_you_mean(args.contract, plan.contracts)
+        raise UsageError(f"unknown contract `{args.contract}`"
+                         + (f" (did you mean `{guess}`?)" if guess else ""))
+    if progress is not None and hasattr(progress, "start"):
+        progress.start()
+    evaluation = evaluate(plan, args.usage or args.aggregates, through, skip_bad_rows=args.skip_bad_rows,
+                          memory_limit=args.memory_limit, aggregator=aggregator,
+                          progress=progress, sink=sink)
+    if progress is not None and hasattr(progress, "close"):
+        progress.close()  # before any diagnostics are printed
+    if evaluation.diagnostics:
+        print_diagnostics(evaluation.diagnostics, compiled.sources, diag_format)
+    if not evaluation.ok:
+        return None
+    return evaluation, plan
+
+
+def usage_aggregator(args):
+    """The usage stage the arguments ask for: `--aggregates` files, Spark, or the default."""
+    engine = getattr(args, "engine", "duckdb")
+    if getattr(args, "aggregates", None):
+        if engine != "duckdb" or getattr(args, "spark_master", None):
+            raise UsageError("--aggregates are aggregated already: --engine and --spark-master do not apply")
+        from ..usage.aggregates import aggregate_file
+
+        return aggregate_file
+    if engine == "spark":
+        from functools import partial
+
+        from ..usage.spark import aggregate_usage
+
+        return partial(aggregate_usage, master=args.spark_master)
+    if getattr(args, "spark_master", None):
+        raise UsageError("--spark-master needs --engine spark")
+    return AGGREGATOR
+
+
+def load_plan(args, diag_format: str = "text"):
+    """Compile `args.paths` and add the `--contracts` JSON contracts: (plan, compiled), or
+    None after printing the diagnostics that stopped it (the first half of `evaluate_from_args`)."""
+    from ..compiler.checks import customer_overlaps
+    from ..contracts_json import load_contracts
+    from pathlib import Path
+
     compiled = compile_or_fail(args.paths, diag_format)
     if compiled is None:
         return None
@@ -111,22 +173,7 @@ def evaluate_from_args(args, diag_format: str = "text", progress=None):
     if has_errors(problems):
         print_diagnostics(problems, compiled.sources, diag_format)
         return None
-    if args.contract and args.contract not in plan.contracts:
-        guess = did_you_mean(args.contract, plan.contracts)
-        raise UsageError(f"unknown contract `{args.contract}`"
-                         + (f" (did you mean `{guess}`?)" if guess else ""))
-    if progress is not None and hasattr(progress, "start"):
-        progress.start()
-    evaluation = evaluate(plan, args.usage, through, skip_bad_rows=args.skip_bad_rows,
-                          memory_limit=args.memory_limit, aggregator=AGGREGATOR,
-                          progress=progress)
-    if progress is not None and hasattr(progress, "close"):
-        progress.close()  # before any diagnostics are printed
-    if evaluation.diagnostics:
-        print_diagnostics(evaluation.diagnostics, compiled.sources, diag_format)
-    if not evaluation.ok:
-        return None
-    return evaluation, plan
+    return plan, compiled
 
 
 def reconciliation_note(run) -> str:

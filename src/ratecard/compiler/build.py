@@ -8,7 +8,6 @@ model object, or None when the block is too broken to price anything.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Iterable
 
 from ..diagnostics import Note, Span, did_you_mean, error, warning
@@ -137,6 +136,8 @@ def _merge_specs(ctx: Context, prefix: str, specs: list[tuple[n.RateSpec, Span]]
         rules.extend(_rules(ctx, prefix, spec.rules, unit, spec.effective, len(rules), what))
     if card_unit is None:
         return None
+    if not any(r.valid_from is not None or r.valid_until is not None for r in rules):
+        return RateCard(unit=card_unit, rules=tuple(rules))  # no versions: nothing to close
     closed = close_versions(rules)
     _versions_that_end(ctx, rules, closed, what)
     return RateCard(unit=card_unit, rules=tuple(closed))

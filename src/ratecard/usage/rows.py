@@ -34,7 +34,7 @@ SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "p
 
 # RFC 3339 date-time (or a plain date), as both Python and SQL check it.
 TIME_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-                r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?"
+                r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?)?"
                 r"(Z|[+-][0-9]{2}:[0-9]{2})?$")
 # A decimal quantity; at most 18 fractional digits (QUANTITY_SCALE).
 NUMBER_PATTERN = r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)$"

@@ -1,0 +1,276 @@
+"""Aggregates computed elsewhere (`ratecard invoice --aggregates FILE`).
+
+The file is the result of the query `ratecard sql` prints, run in a
+warehouse and saved as Parquet or CSV: columns `kind`, `window`, `meter`,
+`d0..`, `quantity`, `events` (see `usage.query`), plus the `scope` row that
+fingerprints the contracts, windows and meters the query was printed for.
+
+`aggregate_file` has the signature of `usage.aggregate_usage`, so billing
+takes it as its aggregator; the "usage files" it is given are the aggregates
+files. Nothing in the file is trusted: every row is checked against the plan
+and the run's windows, and anything that does not fit is a diagnostic
+(E504: the file cannot be read as aggregates; E505: it was computed for
+other contracts, windows or meters), never a crash and never a silent zero.
+"""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Iterator
+
+from ..diagnostics import Diagnostic, Span, error
+from ..model import RatingPlan
+from .engine import Counts, _fill, write_bad_rows
+from .records import REJECTION_REASONS, Aggregate, ContractTerm, UsageReport, Window
+from .rows import strip_zeros, text_value
+from .warehouse import scope_fingerprint
+
+KINDS = ("agg", "reason", "read", "bad", "kept", "scope")
+# Reasons the query itself counts (`duplicate` and `bad_row` are derived from read/bad/kept).
+QUERY_REASONS = ("billed",) + tuple(r for r in REJECTION_REASONS if r not in ("duplicate", "bad_row"))
+MAX_DIAGNOSTICS = 50
+_SUFFIXES = {".parquet": "parquet", ".csv": "csv"}
+
+
+class _Problems:
+    """Diagnostics about the file, capped."""
+
+    def __init__(self):
+        self.items: list[Diagnostic] = []
+        self.more = 0
+
+    def add(self, code: str, path: str, line: int | None, message: str, hints=()) -> None:
+        if len(self.items) >= MAX_DIAGNOSTICS:
+            self.more += 1
+            return
+        where = f"{path}:{line}" if line is not None else path
+        span = Span(path, line, 1, line, 2) if line is not None else None
+        self.items.append(error(code, f"aggregates {where}: {message}", span, hints=list(hints)))
+
+    def done(self) -> list[Diagnostic]:
+        if self.more:
+            self.items.append(error(self.items[-1].code, f"{self.more} more problems in the aggregates not shown"))
+        return self.items
+
+
+def _rows(path: str, problems: _Problems) -> Iterator[tuple[int, dict]]:
+    """(line or row number, {lowercase column: value}) for each row of an aggregates file."""
+    kind = _SUFFIXES.get(Path(path).suffix.lower())
+    if kind is None:
+        problems.add("E504", path, None, f"unsupported file type `{Path(path).suffix or path}` "
+                                         "(save the query's result as .parquet or .csv)")
+        return
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:  # pyarrow.ArrowInvalid and friends: not Parquet
+            problems.add("E504", path, None, f"cannot read as Parquet: {str(exc).splitlines()[0] if str(exc) else exc}")
+            return
+        names = [n.lower() for n in table.column_names]
+        for i, row in enumerate(table.to_pylist(), start=1):
+            yield i, dict(zip(names, row.values()))
+        return
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = [n.strip().lower() for n in next(reader, [])]
+            for record in reader:
+                if not record:
+                    continue
+                if len(record) != len(header):
+                    problems.add("E504", path, reader.line_num,
+                                 f"{len(record)} cells, but the header has {len(header)} columns")
+                    continue
+                yield reader.line_num, {n: (v if v != "" else None) for n, v in zip(header, record)}
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        problems.add("E504", path, None, f"cannot read as CSV: {exc}")
+
+
+def _columns(path: str, problems: _Problems, width: int) -> tuple[str, ...] | None:
+    """The columns the file must have, checked against its header; None when it does not fit."""
+    kind = _SUFFIXES.get(Path(path).suffix.lower())
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            names = [n.lower() for n in pq.read_schema(path).names]
+        elif kind == "csv":
+            with open(path, encoding="utf-8", newline="") as fh:
+                names = [n.strip().lower() for n in next(csv.reader(fh), [])]
+        else:
+            return ()  # `_rows` says what is wrong
+    except Exception:
+        return ()  # unreadable: `_rows` says so
+    expected = ("kind", "window", "meter", *[f"d{i}" for i in range(width)], "quantity", "events")
+    missing = [c for c in expected if c not in names]
+    extra = sorted(n for n in names if n.startswith("d") and n[1:].isdigit() and int(n[1:]) >= width)
+    if missing or extra:
+        detail = []
+        if missing:
+            detail.append(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(f'`{c}`' for c in missing)}")
+        if extra:
+            detail.append(f"dimension column{'s' if len(extra) > 1 else ''} {', '.join(f'`{c}`' for c in extra)} "
+                          "that no meter of this project has")
+        code = "E505" if (extra or all(c.startswith("d") for c in missing)) else "E504"
+        problems.add(code, path, None, "; ".join(detail) + f" (expected {', '.join(expected)})",
+                     hints=["save the result of `ratecard sql` for this project unchanged"])
+        return None
+    return expected
+
+
+def _text(value, what: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        raise ValueError(f"{what} is a binary float ({value!r}); write it as text or DECIMAL")
+    if isinstance(value, (str, int, Decimal, bool)):
+        return text_value(value)
+    raise ValueError(f"{what} has an unexpected type ({type(value).__name__})")
+
+
+def _quantity(value) -> Decimal:
+    if value is None:
+        raise ValueError("`quantity` is empty")
+    if isinstance(value, float):
+        raise ValueError(f"`quantity` is a binary float ({value!r}); write it as text or DECIMAL")
+    try:
+        quantity = Decimal(strip_zeros(str(value).strip()))
+    except InvalidOperation:
+        quantity = None
+    if quantity is None or not quantity.is_finite():
+        raise ValueError(f"`quantity` {value!r} is not a decimal number")
+    return quantity
+
+
+def _events(value) -> int:
+    if isinstance(value, bool) or value is None:
+        raise ValueError("`events` is empty")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip()
+        if not text.isdigit():
+            raise ValueError(f"`events` {value!r} is not a whole number")
+        number = int(text)
+    if number < 0:
+        raise ValueError(f"`events` {value!r} is negative")
+    return number
+
+
+def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Window],
+                   files: list[str], *, skip_bad_rows: str | None = None,
+                   memory_limit: str | None = None, threads: int | None = None) -> UsageReport:
+    """Aggregates files (the query's result) -> the UsageReport billing needs."""
+    report = UsageReport(rejected={r: 0 for r in REJECTION_REASONS})
+    problems = _Problems()
+    meters = sorted(plan.meters.values(), key=lambda m: m.name)
+    width = max((len(m.dimensions) for m in meters), default=0)
+    by_key = {w.key: w for w in windows}
+    plan_of = {t.contract: t.plan for t in terms}
+    charged = {p.name: {c.meter for c in p.charges} for p in plan.plans.values()}
+    expected_scope = scope_fingerprint(plan, terms, windows)
+
+    aggregates: list[Aggregate] = []
+    seen: dict[tuple, str] = {}
+    reasons: dict[str, int] = {}
+    counts = Counts()
+    scopes = 0
+    for path in files:
+        if _columns(path, problems, width) is None:
+            continue
+        for line, row in _rows(path, problems):
+            where = f"{path}:{line}"
+            try:
+                kind = _text(row.get("kind"), "`kind`")
+                events = _events(row.get("events"))
+                if kind not in KINDS:
+                    raise ValueError(f"unknown row kind {kind!r} (expected one of {', '.join(KINDS)})")
+                if kind == "scope":
+                    scopes += 1
+                    found = _text(row.get("window"), "`window`")
+                    if found != expected_scope:
+                        problems.add("E505", path, line,
+                                     f"computed for other contracts, billing windows or meters "
+                                     f"(scope {found}, this run's is {expected_scope})",
+                                     hints=["print the query again with `ratecard sql` with the same pricing, "
+                                            "--contracts and --through, and run it again"])
+                    continue
+                if kind in ("read", "bad", "kept"):
+                    setattr(counts, kind, getattr(counts, kind) + events)
+                    continue
+                meter_name = _text(row.get("meter"), "`meter`")
+                if kind == "reason":
+                    if meter_name not in QUERY_REASONS:
+                        raise ValueError(f"unknown rejection reason {meter_name!r}")
+                    reasons[meter_name] = reasons.get(meter_name, 0) + events
+                    continue
+                window_key = _text(row.get("window"), "`window`")
+                dims = [_text(row.get(f"d{i}"), f"`d{i}`") for i in range(width)]
+                quantity = _quantity(row.get("quantity"))
+            except ValueError as exc:
+                problems.add("E504", path, line, str(exc))
+                continue
+            window = by_key.get(window_key)
+            meter = plan.meters.get(meter_name) if meter_name is not None else None
+            if window is None:
+                problems.add("E505", path, line, f"window `{window_key}` is not a billing window of this run",
+                             hints=["the aggregates were computed for other contracts or another --through"])
+                continue
+            if meter is None:
+                problems.add("E505", path, line, f"unknown meter `{meter_name}`")
+                continue
+            if window.meter is not None and window.meter != meter.name:
+                problems.add("E505", path, line, f"window `{window_key}` is a segment of meter "
+                                                 f"`{window.meter}`, not of `{meter.name}`")
+                continue
+            if meter.name not in charged.get(plan_of.get(window.contract, ""), set()):
+                problems.add("E505", path, line, f"contract `{window.contract}`'s plan does not charge "
+                                                 f"meter `{meter.name}`")
+                continue
+            names = meter.dimension_names
+            if any(v is not None for v in dims[len(names):]):
+                problems.add("E505", path, line, f"meter `{meter.name}` has {len(names)} dimensions, "
+                                                 f"but the row has values beyond them")
+                continue
+            aggregate = Aggregate(window.key, meter.name, tuple(zip(names, dims[:len(names)])), quantity, events)
+            key = (aggregate.window, aggregate.meter, aggregate.dimensions)
+            if key in seen:
+                problems.add("E505", path, line, f"a second row for window `{window.key}`, meter "
+                                                 f"`{meter.name}` and the same dimensions (first at {seen[key]})")
+                continue
+            seen[key] = where
+            aggregates.append(aggregate)
+
+    if not problems.items:
+        label = files[0] if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
+        classified = sum(reasons.values())
+        if scopes == 0:
+            problems.add("E505", label, None, "no `scope` row: not the result of the query `ratecard sql` prints",
+                         hints=["run the query `ratecard sql` prints and save its whole result"])
+        elif classified != counts.kept or counts.read < counts.bad + counts.kept:
+            problems.add("E505", label, None,
+                         f"the counts do not add up (read {counts.read}, bad {counts.bad}, kept {counts.kept}, "
+                         f"classified {classified}): is part of the result missing?")
+    report.diagnostics.extend(problems.done())
+    if report.diagnostics:
+        return report
+
+    aggregates.sort(key=lambda a: (a.window, a.meter, tuple((k, v is not None, v or "") for k, v in a.dimensions)))
+    if counts.bad and skip_bad_rows is None:
+        report.diagnostics.append(error(
+            "E500", f"{counts.bad} bad usage rows were left out by the warehouse query "
+                    f"({files[0] if len(files) == 1 else ', '.join(files)})",
+            hints=["list them with the query's `ev` step (`SELECT * FROM ev WHERE bad`) and fix them, "
+                   "or pass `--skip-bad-rows FILE` to bill the rest"]))
+        return report
+    if skip_bad_rows is not None:
+        write_bad_rows(skip_bad_rows, [])  # the rows stayed in the warehouse: none to list
+    return _fill(report, aggregates, reasons, Counts(counts.read - counts.bad, 0, counts.kept),
+                 bad_rows=counts.bad)
+
+
+__all__ = ["aggregate_file"]

@@ -1,0 +1,278 @@
+"""The usage aggregation as SQL text for a warehouse (`ratecard sql`).
+
+The query is `build_query`'s tree, with the events read from one table of
+the flat layout (see `table_columns`) and the contract terms, billing windows
+and segments written into the query itself as typed VALUES (`inline_relations`,
+hoisted into CTEs so each appears once), so the printed SQL needs nothing
+but the events table. Each dialect gets the same tree, adapted where the
+dialect lacks something (`adapt`).
+
+The result has the columns of `build_query` (kind, window, meter, d0..,
+quantity, events) plus one `scope` row: a fingerprint of the contracts,
+windows and meters the query was printed for. Saved as CSV or Parquet, the
+result is what `ratecard invoice --aggregates` reads; the fingerprint lets
+it refuse aggregates computed for another `--through` or other contracts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Sequence
+
+from sqlglot import exp
+
+from ..model import RatingPlan
+from .query import (
+    QUANTITY,
+    STAMP,
+    TEXT,
+    QueryShape,
+    Relations,
+    Source,
+    alias,
+    build_query,
+    cast,
+    col,
+    lit,
+    needed_keys,
+)
+from .records import ContractTerm, Window
+from .rows import NUMBER_PATTERN, QUANTITY_DIGITS, QUANTITY_SCALE, TIME_PATTERN
+
+DIALECTS = ("duckdb", "spark", "clickhouse", "bigquery", "snowflake", "postgres")
+# Dialects whose printed query the tests run (the others are generated and parsed back).
+VERIFIED = ("duckdb", "spark", "postgres")
+TIME_TYPES = ("text", "timestamp")
+RELATION_NAMES = ("rc_terms", "rc_windows", "rc_segments")
+# Names the query defines itself: an events table cannot be called that.
+RESERVED_NAMES = frozenset(RELATION_NAMES + ("ev", "dd", "cl", "result", "src", "kc", "tm", "w", "sg", "t0"))
+UTC = dt.timezone.utc
+
+TERMS = (("contract", TEXT), ("customer", TEXT), ("plan", TEXT), ("starts", STAMP), ("ends", STAMP))
+WINDOWS = (("key", TEXT), ("contract", TEXT), ("start", STAMP), ("end", STAMP))
+SEGMENTS = (("key", TEXT), ("contract", TEXT), ("meter", TEXT), ("start", STAMP), ("end", STAMP))
+
+
+# ----------------------------------------------------------------- relations as VALUES
+
+
+def stamp_text(value: dt.datetime) -> str:
+    """An instant as ISO text every dialect casts to a timestamp: `2026-01-01 00:00:00+00:00`."""
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(sep=" ")
+
+
+def _cell(value, kind: exp.DataType) -> exp.Expression:
+    if value is None:
+        return cast(exp.Null(), kind)
+    if isinstance(value, dt.datetime):
+        return cast(lit(stamp_text(value)), kind)
+    return lit(value)
+
+
+def values_relation(columns: Sequence[tuple[str, exp.DataType]], rows: Sequence[Sequence]) -> exp.Select:
+    """`SELECT CAST(c AS type) AS c, ... FROM (VALUES ...) AS v(c, ...)`, typed even when empty.
+
+    Every cell and every column is cast, so no engine has to guess a type from
+    a literal (or from a column of NULLs); an empty relation is one row of
+    NULLs filtered out by `WHERE FALSE`.
+    """
+    names = [name for name, _ in columns]
+    cells = rows or [[None] * len(columns)]
+    values = exp.values([tuple(_cell(v, kind) for v, (_, kind) in zip(row, columns)) for row in cells],
+                        alias="v", columns=[exp.to_identifier(n, quoted=True) for n in names])
+    select = exp.select(*[alias(cast(col(n), kind), n) for n, kind in columns]).from_(values)
+    return select.where(exp.false()) if not rows else select
+
+
+def inline_relations(terms: Sequence[ContractTerm], windows: Sequence[Window]) -> Relations:
+    """The contract terms, billing windows and segments as VALUES relations."""
+    periods = [w for w in windows if w.meter is None]
+    segments = [w for w in windows if w.meter is not None]
+    return Relations(
+        terms=values_relation(TERMS, [(t.contract, t.customer, t.plan, t.starts, t.ends) for t in terms]),
+        windows=values_relation(WINDOWS, [(w.key, w.contract, w.start, w.end) for w in periods]),
+        segments=values_relation(SEGMENTS, [(w.key, w.contract, w.meter, w.start, w.end) for w in segments]),
+    )
+
+
+def with_relations(plan: RatingPlan, sources: Sequence[Source], relations: Relations,
+                   keys: Sequence[str] | None = None) -> tuple[exp.Select, QueryShape]:
+    """`build_query` with `relations` as the first CTEs (rc_terms, rc_windows,
+    rc_segments), so a relation the query joins several times is written once."""
+    refs = Relations(*(exp.to_table(n) for n in RELATION_NAMES))
+    query, shape = build_query(plan, sources, refs, keys)
+    ctes = [exp.CTE(this=rel.copy(), alias=exp.TableAlias(this=exp.to_identifier(name)))
+            for name, rel in zip(RELATION_NAMES, (relations.terms, relations.windows, relations.segments))]
+    query.args["with_"].set("expressions", ctes + list(query.args["with_"].expressions))
+    return query, shape
+
+
+# ----------------------------------------------------------------- the events table
+
+
+def table_columns(keys: Sequence[str], time_type: str = "text") -> tuple[tuple[str, str], ...]:
+    """The flat events table: id, type, customer, time, then one text column per property."""
+    time = "TIMESTAMPTZ" if time_type == "timestamp" else "VARCHAR"
+    return (("id", "VARCHAR"), ("type", "VARCHAR"), ("customer", "VARCHAR"), ("time", time),
+            *((k, "VARCHAR") for k in property_columns(keys)))
+
+
+def property_columns(keys: Sequence[str]) -> tuple[str, ...]:
+    """The property columns of the table (a key named like a required column cannot be one)."""
+    return tuple(k for k in keys if k not in ("id", "type", "customer", "time", "properties"))
+
+
+def table_source(table: str, keys: Sequence[str], time_type: str = "text") -> Source:
+    return Source(table, "table", table_columns(keys, time_type))
+
+
+# ----------------------------------------------------------------- the scope fingerprint
+
+
+def scope_fingerprint(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Sequence[Window]) -> str:
+    """What the aggregates depend on besides the events: contracts, windows, and
+    how each meter reads events (not its prices). `sha256:` + 16 hex digits."""
+    def stamp(t):
+        return stamp_text(t) if t is not None else None
+
+    meters = [[m.name, m.event, m.aggregation.function, m.aggregation.field, list(m.dimension_names),
+               [[c.key, c.positive, list(c.values)] for c in m.where]]
+              for m in sorted(plan.meters.values(), key=lambda m: m.name)]
+    doc = {
+        "terms": [[t.contract, t.customer, t.plan, stamp(t.starts), stamp(t.ends), list(t.charged_meters)]
+                  for t in terms],
+        "windows": [[w.key, w.contract, stamp(w.start), stamp(w.end), w.meter] for w in windows],
+        "meters": meters,
+        "plans": {p.name: [c.meter for c in p.charges] for p in plan.plans.values()},
+    }
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _add_scope_row(query: exp.Select, width: int, fingerprint: str) -> None:
+    """One more result row: kind `scope`, the fingerprint in `window`."""
+    subquery = query.args["from_"].this
+    scope = exp.select(alias(lit("scope"), "kind"), alias(cast(lit(fingerprint), TEXT), "window"),
+                       alias(cast(exp.Null(), TEXT), "meter"),
+                       *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(width)],
+                       alias(cast(exp.Null(), TEXT), "quantity"),
+                       alias(exp.Count(this=exp.Star()), "events")).from_("rc_terms")
+    subquery.set("this", exp.union(subquery.this, scope, distinct=False))
+
+
+# ----------------------------------------------------------------- dialects
+
+
+def adapt(tree: exp.Expression, dialect: str) -> exp.Expression:
+    """The tree with what `dialect` lacks rewritten (a copy; `tree` is left alone)."""
+    tree = tree.copy()
+    if dialect == "spark":
+        from .spark import spark_tree
+
+        return spark_tree(tree)
+    if dialect not in ("duckdb", "postgres"):
+        for cte in tree.find_all(exp.CTE):  # MATERIALIZED is DuckDB and PostgreSQL only
+            cte.set("materialized", None)
+    if dialect == "postgres":
+        _guarded_casts(tree)
+        _latest_by_array(tree)
+    elif dialect == "snowflake":
+        _latest_by_array(tree)
+        _partial_regex(tree)
+    elif dialect == "bigquery":
+        _latest_by_array(tree)
+        _bigquery_decimal(tree)
+    elif dialect == "clickhouse":
+        _clickhouse(tree)
+    return tree
+
+
+def _latest_by_array(tree: exp.Expression) -> None:
+    """`ARG_MAX(v, ROW(t, id))` where the dialect has no such aggregate over a
+    record: the first value ordered by (t, id) descending."""
+    for node in list(tree.find_all(exp.ArgMax)):
+        key = node.expression
+        order = [e.copy() for e in key.expressions] if isinstance(key, exp.Anonymous) else [key.copy()]
+        agg = exp.ArrayAgg(this=exp.Order(this=node.this.copy(),
+                                          expressions=[exp.Ordered(this=e, desc=True) for e in order]))
+        node.replace(exp.Bracket(this=exp.Paren(this=agg), expressions=[lit(0)]))
+
+
+def _guarded_casts(tree: exp.Expression) -> None:
+    """PostgreSQL has no TRY_CAST: cast only text that has the shape of the type."""
+    for node in list(tree.find_all(exp.TryCast)):
+        value = node.this
+        if node.to.this == exp.DataType.Type.TIMESTAMPTZ:
+            shape = exp.RegexpLike(this=value.copy(), expression=lit(TIME_PATTERN))
+        else:
+            digits = QUANTITY_DIGITS - QUANTITY_SCALE
+            shape = exp.and_(exp.RegexpLike(this=value.copy(), expression=lit(NUMBER_PATTERN)),
+                             exp.RegexpLike(this=value.copy(),
+                                            expression=lit(f"^[+-]?0*[0-9]{{0,{digits}}}([.][0-9]*)?$")))
+        node.replace(exp.Case(ifs=[exp.If(this=shape, true=exp.Cast(this=value.copy(), to=node.to.copy()))]))
+
+
+def _partial_regex(tree: exp.Expression) -> None:
+    """Snowflake's REGEXP_LIKE matches the whole text; the query's patterns search."""
+    for node in list(tree.find_all(exp.RegexpLike)):
+        node.replace(exp.GT(this=exp.RegexpInstr(this=node.this.copy(), expression=node.expression.copy()),
+                            expression=lit(0)))
+
+
+def _bigquery_decimal(tree: exp.Expression) -> None:
+    """BigQuery's NUMERIC keeps 9 decimals; BIGNUMERIC(38, 18) holds the quantities."""
+    target = exp.DataType.build(f"BIGNUMERIC({QUANTITY_DIGITS}, {QUANTITY_SCALE})", dialect="bigquery")
+    for node in list(tree.find_all(exp.DataType)):
+        if node == QUANTITY:
+            node.replace(target.copy())
+
+
+def _clickhouse(tree: exp.Expression) -> None:
+    """ClickHouse: DateTime64 in UTC, *OrNull parsing for TRY_CAST, ROW as a tuple,
+    and `join_use_nulls` so an unmatched LEFT JOIN gives NULLs (the classification needs them)."""
+    stamp = exp.DataType.build("DateTime64(6, 'UTC')", dialect="clickhouse")
+    for node in list(tree.find_all(exp.TryCast)):
+        if node.to.this == exp.DataType.Type.TIMESTAMPTZ:
+            node.replace(exp.Anonymous(this="parseDateTime64BestEffortOrNull",
+                                       expressions=[node.this.copy(), lit(6), lit("UTC")]))
+        else:
+            node.replace(exp.Anonymous(this="toDecimal128OrNull",
+                                       expressions=[node.this.copy(), lit(QUANTITY_SCALE)]))
+    for node in list(tree.find_all(exp.Cast)):
+        if node.to.this == exp.DataType.Type.TIMESTAMPTZ:
+            if isinstance(node.this, exp.Literal) and node.this.is_string:
+                node.replace(exp.Anonymous(this="parseDateTime64BestEffort",
+                                           expressions=[node.this.copy(), lit(6), lit("UTC")]))
+            else:
+                node.set("to", stamp.copy())
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name.upper() == "ROW":
+            node.replace(exp.Tuple(expressions=[e.copy() for e in node.expressions]))
+    tree.set("settings", [exp.EQ(this=exp.var("join_use_nulls"), expression=lit(1))])
+
+
+# ----------------------------------------------------------------- the query text
+
+
+def warehouse_query(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Sequence[Window],
+                    table: str = "usage_events", keys: Sequence[str] | None = None,
+                    time_type: str = "text") -> tuple[exp.Select, QueryShape]:
+    """The dialect-neutral tree: the flat `table`, relations inlined, the scope row added."""
+    keys = tuple(needed_keys(plan) if keys is None else keys)
+    query, shape = with_relations(plan, [table_source(table, keys, time_type)],
+                                  inline_relations(terms, windows), keys)
+    _add_scope_row(query, shape.dimensions, scope_fingerprint(plan, terms, windows))
+    return query, shape
+
+
+def warehouse_sql(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Sequence[Window],
+                  dialect: str, table: str = "usage_events", keys: Sequence[str] | None = None,
+                  time_type: str = "text") -> str:
+    """The aggregation query for `dialect`, reading the flat events `table`, pretty-printed."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"unsupported dialect `{dialect}` (use one of {', '.join(DIALECTS)})")
+    query, _ = warehouse_query(plan, terms, windows, table, keys, time_type)
+    return adapt(query, dialect).sql(dialect=dialect, pretty=True) + ";\n"

@@ -1,0 +1,173 @@
+"""`--engine spark`: the same query on Spark (local mode) gives byte-identical invoices.
+
+One local[2] Spark session serves the whole module (starting the JVM is most
+of the cost). Skipped, with the reason, when pyspark or Java is missing:
+`pip install 'ratecard[spark]'` and a Java 17+ runtime enable them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'ratecard[spark]')")
+if shutil.which("java") is None:
+    pytest.skip("no `java` on PATH: Spark needs Java 17 or later", allow_module_level=True)
+
+from ratecard.billing import evaluate  # noqa: E402
+from ratecard.cli import main  # noqa: E402
+from ratecard.usage import aggregate_usage  # noqa: E402
+from ratecard.usage import spark as spark_engine  # noqa: E402
+
+from billing_helpers import compile_text  # noqa: E402
+from warehouse_helpers import (  # noqa: E402
+    CASES,
+    CONFORMANCE,
+    SCENARIO,
+    SCENARIO_KEYS,
+    SCENARIO_THROUGH,
+    case_args,
+    layouts,
+    scenario_events,
+    write_jsonl,
+)
+
+pytestmark = pytest.mark.slow
+MASTER = "local[2]"
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = spark_engine.session(MASTER)
+    yield session
+    session.stop()
+
+
+def _cli(args, cwd: Path, monkeypatch, capsys):
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _both(args, cwd, monkeypatch, capsys):
+    duck = _cli(args, cwd, monkeypatch, capsys)
+    on_spark = _cli([*args, "--engine", "spark", "--spark-master", MASTER], cwd, monkeypatch, capsys)
+    return duck, on_spark
+
+
+@pytest.mark.skipif(not CASES, reason=f"no conformance cases at {CONFORMANCE}")
+@pytest.mark.parametrize("name", CASES)
+def test_conformance_invoices_are_identical(name, spark, monkeypatch, capsys):
+    if name.startswith("05"):  # one case sends the relations as temp views, not as VALUES
+        monkeypatch.setattr(spark_engine, "INLINE_LIMIT", 0)
+    duck, on_spark = _both(case_args(name), CONFORMANCE / name, monkeypatch, capsys)
+    assert duck[0] == 0, duck[2]
+    assert on_spark == duck
+
+
+@pytest.mark.skipif(not (CONFORMANCE / "e05-malformed-usage").is_dir(), reason="no malformed-usage case")
+def test_malformed_usage_gives_the_same_diagnostics(spark, monkeypatch, capsys):
+    name = "e05-malformed-usage"
+    duck, on_spark = _both(case_args(name), CONFORMANCE / name, monkeypatch, capsys)
+    assert duck[0] == 1
+    assert on_spark == duck
+
+
+def _reports_agree(plan, files, through, **kw):
+    ours = evaluate(plan, files, through, aggregator=aggregate_usage, **kw)
+    theirs = evaluate(plan, files, through, aggregator=spark_engine.aggregate_usage, **kw)
+    assert [d.message for d in theirs.diagnostics] == [d.message for d in ours.diagnostics]
+    if ours.run is None:
+        assert theirs.run is None
+        return ours
+    assert theirs.usage.aggregates == ours.usage.aggregates
+    assert (theirs.usage.events_read, theirs.usage.billed, theirs.usage.rejected) == \
+        (ours.usage.events_read, ours.usage.billed, ours.usage.rejected)
+    assert theirs.run.model_dump_json(indent=2) == ours.run.model_dump_json(indent=2)
+    return ours
+
+
+def test_generated_scenario_in_every_file_layout(spark, tmp_path):
+    """Every meter kind, segments, every rejection reason, JSON numbers, hostile
+    values; JSONL, CSV and Parquet (struct, flat with TIMESTAMP time, JSON text)."""
+    plan = compile_text(SCENARIO)
+    files = layouts(tmp_path, scenario_events(), SCENARIO_KEYS)
+    ours = _reports_agree(plan, files, dt.date.fromisoformat(SCENARIO_THROUGH))
+    assert ours.usage.billed > 300 and any("#" in a.window for a in ours.usage.aggregates)
+    assert all(n for r, n in ours.usage.rejected.items() if r != "bad_row")
+
+
+BAD = [
+    '{"id":"b1","type":"api.request","customer":"c_acme","time":"2026-01-02T00:00:00Z"',
+    '{"type":"api.request","customer":"c_acme","time":"2026-01-02T00:00:00Z"}',
+    '{"id":"b3","type":"api.request","customer":"c_acme","time":"yesterday"}',
+    '{"id":"b4","type":"llm.completion","customer":"c_acme","time":"2026-01-02T00:00:00Z",'
+    '"properties":{"tokens":"lots","region":"eu"}}',
+    '{"id":"b6","type":"api.request","customer":"c_acme","time":"2026-01-02T00:00:00Z","properties":"x"}',
+    '[1, 2]',
+    '{"id":"b8","type":"api.request","customer":"c_acme","time":"2026-01-02T10:00+02:00"}',  # good: no seconds
+]
+# Good rows: a JSON number written with an exponent is the number it denotes (as the
+# row reader and DuckDB read it), as a quantity and as a dimension value.
+EXPONENTS = [json.dumps({"id": f"x{i}", "type": "llm.completion", "customer": "c_acme",
+                         "time": "2026-01-02T00:00:00Z", "properties": {"region": "eu"}})
+             .replace('"region"', f'"tokens": {raw}, "model": {raw}, "region"')
+             for i, raw in enumerate(["1e3", "2.5E-2", "1.0e0", "12.50"])]
+
+
+def test_bad_rows_are_named_and_skipped_alike(spark, tmp_path):
+    """The same E500 diagnostics; with --skip-bad-rows the same invoices and skipped rows."""
+    plan = compile_text(SCENARIO)
+    events = scenario_events(200, seed=9)
+    path = tmp_path / "u.jsonl"
+    write_jsonl(path, events)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(BAD + EXPONENTS) + "\n\n")
+    (tmp_path / "u.csv").write_text("id,type,customer,time,region\n"
+                                    "c1,api.request,c_acme,2026-01-03T00:00:00Z,eu\n"
+                                    "c2,api.request,c_acme,not-a-time,eu\n", encoding="utf-8")
+    files = [str(path), str(tmp_path / "u.csv")]
+    through = dt.date.fromisoformat(SCENARIO_THROUGH)
+    failed = _reports_agree(plan, files, through)
+    assert {d.code for d in failed.diagnostics} == {"E500"} and len(failed.diagnostics) == 7
+    skipped = _reports_agree(plan, files, through, skip_bad_rows=str(tmp_path / "skipped.jsonl"))
+    assert skipped.usage.rejected["bad_row"] == 7
+    lines = [json.loads(x)["line"] for x in (tmp_path / "skipped.jsonl").read_text().splitlines()]
+    assert len(lines) == 7
+    models = {dict(a.dimensions)["model"] for a in skipped.usage.aggregates if a.meter == "TOKENS"}
+    assert {"0.025", "1", "1000", "12.5"} <= models
+
+
+def test_unreadable_files(spark, tmp_path):
+    plan = compile_text(SCENARIO)
+    (tmp_path / "u.xml").write_text("<x/>")
+    (tmp_path / "u.parquet").write_text("not parquet")
+    through = dt.date.fromisoformat(SCENARIO_THROUGH)
+    report = spark_engine.aggregate_usage(plan, [], [], [str(tmp_path / "u.xml")])
+    assert [d.code for d in report.diagnostics] == ["E501"]
+    report = spark_engine.aggregate_usage(plan, [], [], [str(tmp_path / "u.parquet")])
+    assert [d.code for d in report.diagnostics] == ["E501"] and "cannot read usage" in report.diagnostics[0].message
+    ev = evaluate(plan, [str(tmp_path / "u.parquet")], through, aggregator=spark_engine.aggregate_usage)
+    assert not ev.ok
+
+
+def test_quoted_names_and_values(spark, tmp_path):
+    hostile = compile_text('''
+meter M { event "x'); DROP TABLE t; --"  count  dimensions model
+  where model != "a'b\\\\c"
+  rates { default : $1 } }
+plan p { billing monthly  charge M }
+contract c { customer "o'brien"  plan p  starts 2026-01-01 }
+''')
+    rows = [{"id": str(i), "type": "x'); DROP TABLE t; --", "customer": "o'brien",
+             "time": "2026-01-03T00:00:00Z", "properties": {"model": m}}
+            for i, m in enumerate(["z", "a'b\\c", "back\\slash", "`tick`", "a'b\\c"])]
+    files = [write_jsonl(tmp_path / "it's.jsonl", rows)]
+    ours = _reports_agree(hostile, files, dt.date(2026, 2, 1))
+    assert sorted(a.dimensions[0][1] for a in ours.usage.aggregates) == ["`tick`", "back\\slash", "z"]
