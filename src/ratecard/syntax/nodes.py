@@ -1,4 +1,10 @@
-"""The syntax tree: frozen nodes that keep every span, built once from Lark's parse.
+"""The syntax tree: value nodes that keep every span, built once from Lark's parse.
+
+Nodes are never changed after the parser builds them, but they are not
+`frozen` dataclasses: a frozen dataclass sets each field through
+`object.__setattr__`, and building ten thousand lines' worth of nodes that way
+cost a tenth of the compile budget. They hash and compare by value, as frozen
+ones would (`unsafe_hash`), so nothing that keys on them changes.
 
 Nothing after `syntax.parser` touches `lark.Tree`. These nodes keep what the
 user wrote (raw number text, statement order, comments) because two consumers
@@ -18,13 +24,13 @@ from ..diagnostics import Span
 # ----------------------------------------------------------------- leaves
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Ident:
     name: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Str:
     """A string literal; `value` is unescaped, `raw` is the text with quotes."""
 
@@ -33,7 +39,7 @@ class Str:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Num:
     """A number literal. `suffix` is "K", "M" or ""; `value` already includes it."""
 
@@ -43,7 +49,7 @@ class Num:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class DateLit:
     """A `YYYY-MM-DD` date or an RFC 3339 timestamp, kept as text until the compiler checks it."""
 
@@ -52,7 +58,7 @@ class DateLit:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Money:
     """`$12.50`, `12.50 EUR` or `free`. `currency` is None for `$` and `free` (the project's)."""
 
@@ -69,7 +75,7 @@ Value = Union[Str, Num]
 # ----------------------------------------------------------------- rules and prices
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Per:
     """`per 1K tokens` / `per call`: count is None when no number was written (per 1)."""
 
@@ -78,7 +84,7 @@ class Per:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Condition:
     key: Ident
     op: str  # "=", "!=", "in", "not in"
@@ -86,14 +92,14 @@ class Condition:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class UnitPrice:
     money: Money
     per: Per | None
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Tier:
     bound: Num | None  # None for `above`
     price: Money
@@ -101,7 +107,7 @@ class Tier:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class TieredPrice:
     mode: str  # "graduated" | "volume"
     per: Per | None
@@ -109,7 +115,7 @@ class TieredPrice:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PackagePrice:
     money: Money
     size: Num
@@ -117,7 +123,7 @@ class PackagePrice:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Modifier:
     percent: Decimal
     raw: str
@@ -129,7 +135,7 @@ Price = Union[UnitPrice, TieredPrice, PackagePrice]
 Rhs = Union[UnitPrice, TieredPrice, PackagePrice, Modifier]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Rule:
     """`conditions : price-or-modifier`; `is_default` for the `default` keyword."""
 
@@ -140,7 +146,7 @@ class Rule:
     lhs_span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Effective:
     """`from DATE [until DATE]`: the dates a rate applies (until is exclusive)."""
 
@@ -149,7 +155,7 @@ class Effective:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class RateSpec:
     """What follows a `charge`/`override` name: one inline rule or a block of rules.
 
@@ -167,45 +173,45 @@ class RateSpec:
 # ----------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Title:
     text: Str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Event:
     name: Str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Aggregation:
     function: str  # count | sum | max | unique | latest
     field: Ident | None
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class DimensionDecl:
     name: Ident
     values: tuple[Value, ...] | None  # a known value set: `model in ("a", "b")`
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Dimensions:
     items: tuple[DimensionDecl, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Where:
     conditions: tuple[Condition, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Rates:
     per: Per | None
     effective: Effective | None
@@ -213,25 +219,25 @@ class Rates:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Billing:
     cycle: Ident
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Payment:
     days: Num
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Autopay:
     setting: Ident
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Fee:
     label: Str
     amount: Money
@@ -239,88 +245,88 @@ class Fee:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Charge:
     meter: Ident
     spec: RateSpec | None
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Minimum:
     amount: Money
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Customer:
     id: Str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PlanRef:
     name: Ident
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Starts:
     date: DateLit
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Ends:
     date: DateLit
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Assignment:
     key: Ident
     value: Value
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ContractDimensions:
     items: tuple[Assignment, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Override:
     meter: Ident
     spec: RateSpec
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Description:
     text: Str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CreditPrice:
     amount: Money
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Granted:
     date: DateLit
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Expires:
     date: DateLit
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Credit:
     amount: Money
     body: tuple[Union[Description, CreditPrice, Granted, Expires], ...] | None
@@ -330,19 +336,19 @@ class Credit:
 # ----------------------------------------------------------------- test blocks
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class TestContract:
     name: Ident
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class TestInlineContract:
     body: tuple  # contract statements
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Usage:
     meter: Ident
     dimensions: tuple[Assignment, ...]
@@ -351,13 +357,13 @@ class Usage:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Through:
     date: DateLit
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Expect:
     """`expect total|subtotal|credits applied|due|invoices|line ... [period DATE]`.
 
@@ -378,40 +384,40 @@ class Expect:
 # ----------------------------------------------------------------- top level
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CurrencyDecl:
     code: Ident
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class RoundingDecl:
     mode: Ident
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class MeterBlock:
     name: Ident
     body: tuple
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PlanBlock:
     name: Ident
     body: tuple
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ContractBlock:
     name: Ident
     body: tuple
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class TestBlock:
     name: Str
     body: tuple
@@ -421,14 +427,14 @@ class TestBlock:
 Item = Union[CurrencyDecl, RoundingDecl, MeterBlock, PlanBlock, ContractBlock, TestBlock]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Comment:
     text: str  # including the leading '#'
     line: int
     col: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SourceFile:
     """One parsed `.pricing` file: its items in order, and its comments for `fmt`."""
 

@@ -72,6 +72,8 @@ def _first(items):
     for item in items:
         if isinstance(item, Token):
             return item.line, item.column
+        if isinstance(item, Span):
+            return item.line, item.col
         if isinstance(item, tuple):
             found = _first(item)
             if found is not None:
@@ -88,6 +90,8 @@ def _last(items):
     for item in reversed(items):
         if isinstance(item, Token):
             return item.end_line, item.end_column
+        if isinstance(item, Span):
+            return item.end_line, item.end_col
         if isinstance(item, tuple):
             found = _last(item)
             if found is not None:
