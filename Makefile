@@ -42,8 +42,12 @@ test: $(STAMP) browser
 conformance: $(STAMP)
 	$(CONFORMANCE)/run --cmd "$(CURDIR)/$(BIN)/ratecard"
 
+# Figures go to benchmarks/results.json. The usage benchmark generates its data
+# (1M events, ~300 MB) under benchmarks/data/ on first use; 10M: EVENTS=10000000.
+EVENTS ?= 1000000
 bench: $(STAMP)
 	$(BIN)/python benchmarks/compile.py
+	$(BIN)/python benchmarks/run.py --events $(EVENTS)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .hypothesis

@@ -11,6 +11,9 @@ that process):
   pricing, the invoice JSON written to a file);
 - the DuckDB floor: the same dedup + GROUP BY + five aggregates over the
   same events, in bare DuckDB, nothing else;
+- ratecard's usage stage alone (`usage.aggregate_usage`: the whole SQL plan
+  with row checks, dedup, classification and every meter's group-by, and the
+  aggregates handed to Python), to separate the engine from the pricing;
 - the pure-Python reference evaluator (the test oracle) on Parquet.
 
 Prints events/second, ratecard / floor, the speed-up over the reference and
@@ -63,6 +66,22 @@ SELECT customer, type, model, region, count(*) AS n,
        arg_max(CAST(seats AS DECIMAL(38, 18)), (time, id)) AS seats
 FROM dd GROUP BY ALL
 ''').to_arrow_table()
+"""
+
+STAGE = """
+import sys, datetime as dt
+from ratecard.billing.scope import terms_and_windows
+from ratecard.commands.common import load_plan
+from ratecard.usage import aggregate_usage
+folder, usage, through, memory = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] or None
+class Args:
+    paths = [folder + '/pricing']
+    contracts = [folder + '/contracts.json']
+plan, _ = load_plan(Args())
+terms, windows = terms_and_windows(plan, dt.date.fromisoformat(through))
+report = aggregate_usage(plan, terms, windows, [usage], memory_limit=memory)
+assert not report.diagnostics and report.reconciles
+print(len(report.aggregates))
 """
 
 REFERENCE = """
@@ -130,9 +149,11 @@ def main(argv=None) -> int:
         with open(out, "wb") as fh:
             ours = measure(cmd, stdout=fh)
         floor = measure([sys.executable, "-c", FLOOR, str(usage), args.memory_limit or ""])
+        stage = measure([sys.executable, "-c", STAGE, str(folder), str(usage), THROUGH, args.memory_limit or ""])
         digests[fmt] = digest(out)
         row = {
-            "ratecard": ours, "duckdb_floor": floor,
+            "ratecard": ours, "duckdb_floor": floor, "usage_stage": stage,
+            "usage_stage_ratio_to_floor": round(stage["seconds"] / floor["seconds"], 2),
             "ratecard_events_per_second": round(n / ours["seconds"]),
             "floor_events_per_second": round(n / floor["seconds"]),
             "ratio_to_floor": round(ours["seconds"] / floor["seconds"], 2),
@@ -142,7 +163,8 @@ def main(argv=None) -> int:
         figures["formats"][fmt] = row
         print(f"{fmt:8} ratecard {ours['seconds']:7.2f}s ({row['ratecard_events_per_second']:,} ev/s, "
               f"{ours['peak_rss_mb']:,} MB)  floor {floor['seconds']:6.2f}s ({floor['peak_rss_mb']:,} MB)  "
-              f"ratio {row['ratio_to_floor']:.2f}x", flush=True)
+              f"ratio {row['ratio_to_floor']:.2f}x; usage stage alone {stage['seconds']:.2f}s "
+              f"({row['usage_stage_ratio_to_floor']:.2f}x floor)", flush=True)
     figures["identical_across_formats"] = len(set(digests.values())) == 1
 
     if not args.no_reference:

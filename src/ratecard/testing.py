@@ -26,7 +26,6 @@ contract). Two adjustments keep "a quantity for a meter" exact:
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -484,7 +483,7 @@ def synthetic_aggregator(plan: RatingPlan, terms, windows, files, **options) -> 
     report = reference.aggregate_usage(weighted_meters(plan), terms, windows, files, **options)
     weighted = {name for name, m in plan.meters.items() if m.aggregation.function in ("count", "unique")}
     report.aggregates = [
-        dataclasses.replace(a, events=int(a.quantity)) if a.meter in weighted else a
+        a._replace(events=int(a.quantity)) if a.meter in weighted else a
         for a in report.aggregates
     ]
     return report

@@ -26,7 +26,7 @@ from ..io import write_atomic
 from ..model import RatingPlan
 from .query import Relations, Source, build_query, needed_keys
 from .records import REJECTION_REASONS, Aggregate, BadRow, ContractTerm, UsageReport, Window
-from .rows import UnreadableFile, file_kind, read_rows, row_problem, strip_zeros
+from .rows import UnreadableFile, file_kind, read_rows, row_problem
 
 MAX_ROW_DIAGNOSTICS = 1000
 UTC = dt.timezone.utc
@@ -192,25 +192,35 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
 
 
 def read_result(plan: RatingPlan, rows, width: int):
-    """Result rows (kind, window, meter, d0.., quantity, events) -> Python values."""
+    """Result rows (kind, window, meter, d0.., quantity, events) -> Python values.
+
+    The query sorts its rows, so aggregates arrive in their final order; this
+    loop runs once per invoice line of the run and does no more than it must.
+    """
     aggregates: list[Aggregate] = []
     reasons: dict[str, int] = {}
     counts = Counts()
     names = {m.name: m.dimension_names for m in plan.meters.values()}
+    append = aggregates.append
+    # lines repeat the same dimension values and (counts) the same quantities
+    shapes: dict[tuple, tuple] = {}
+    numbers: dict[str | None, Decimal] = {None: Decimal(0)}
     for row in rows:
-        kind, window, meter, *rest = row
-        dims, quantity, events = rest[:width], rest[width], int(rest[width + 1])
+        kind, window, meter = row[0], row[1], row[2]
         if kind == "agg":
-            dimension_names = names[meter]
-            aggregates.append(Aggregate(
-                window, meter, tuple(zip(dimension_names, dims)),
-                Decimal(strip_zeros(str(quantity))) if quantity is not None else Decimal(0), events))
+            key = (meter, *row[3:3 + width])
+            dims = shapes.get(key)
+            if dims is None:
+                dims = shapes[key] = tuple(zip(names[meter], row[3:3 + width]))
+            text = row[3 + width]
+            quantity = numbers.get(text)
+            if quantity is None:
+                quantity = numbers[text] = Decimal(text)
+            append(Aggregate(window, meter, dims, quantity, int(row[4 + width])))
         elif kind == "reason":
-            reasons[meter] = reasons.get(meter, 0) + events
+            reasons[meter] = reasons.get(meter, 0) + int(row[4 + width])
         else:
-            setattr(counts, kind, getattr(counts, kind) + events)
-    aggregates.sort(key=lambda a: (a.window, a.meter,
-                                   tuple((k, v is not None, v or "") for k, v in a.dimensions)))
+            setattr(counts, kind, getattr(counts, kind) + int(row[4 + width]))
     return aggregates, reasons, counts
 
 

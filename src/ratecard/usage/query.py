@@ -376,7 +376,11 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
     body: exp.Expression = parts[0]
     for p in parts[1:]:
         body = exp.union(body, p, distinct=False)
+    # sorted here, once, by the engine: the Python side reads the rows in order
+    order = [exp.Ordered(this=col(c), nulls_first=True)
+             for c in ("kind", "window", "meter", *[f"d{i}" for i in range(width)])]
     query = (exp.select("*").from_(body.subquery("result"))
+             .order_by(*order)
              .with_("ev", as_=events, materialized=True)
              .with_("dd", as_=kept, materialized=True)
              .with_("cl", as_=classified, materialized=True))
@@ -417,7 +421,7 @@ def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
         alias(lit("agg"), "kind"), alias(window, "window"), alias(lit(m.name), "meter"),
         *[alias(d, f"d{i}") for i, d in enumerate(dims)],
         *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(len(dims), width)],
-        alias(cast(quantity, TEXT), "quantity"),
+        alias(strip_zeros(cast(quantity, TEXT)), "quantity"),
         alias(exp.Count(this=exp.Star()), "events"),
     ).from_(cl).join(_as(relations.segments, "sg"), on=in_segment, join_type="left")
     charged = _plans_charging(plan, m.name)

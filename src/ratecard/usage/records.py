@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from ..diagnostics import Diagnostic
 
@@ -58,9 +59,13 @@ class Window:
     meter: str | None = None
 
 
-@dataclass(frozen=True)
-class Aggregate:
-    """One usage line before pricing: a meter's quantity in one window."""
+class Aggregate(NamedTuple):
+    """One usage line before pricing: a meter's quantity in one window.
+
+    A named tuple: a large run hands hundreds of thousands of these from the
+    engine to billing, and a tuple is built several times faster than a
+    frozen dataclass.
+    """
 
     window: str                  # Window.key
     meter: str
