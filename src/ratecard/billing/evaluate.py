@@ -208,9 +208,6 @@ def _gc_paused():
         yield
     finally:
         if was_enabled:
-            # the invoices live on; without this the first collection after
-            # re-enabling walks all of them once more (over a second at 1M events)
-            gc.freeze()
             gc.enable()
 
 
