@@ -169,7 +169,7 @@ def events_sql(n: int) -> str:
     """
 
 
-def generate(n: int, out: Path) -> Path:
+def generate(n: int, out: Path, formats: tuple[str, ...] = ("jsonl", "csv", "parquet")) -> Path:
     import duckdb
 
     folder = out / str(n)
@@ -177,15 +177,22 @@ def generate(n: int, out: Path) -> Path:
     (folder / "pricing" / "ai.pricing").write_text(PRICING, encoding="utf-8")
     (folder / "contracts.json").write_text(json.dumps(contracts(), indent=1), encoding="utf-8")
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE ev AS {events_sql(n)}")
+    if len(formats) > 1:
+        con.execute(f"CREATE TABLE ev AS {events_sql(n)}")  # computed once, written thrice
+        source = "ev"
+    else:
+        source = f"({events_sql(n)})"  # streamed straight to the file: 100M events fit
     flat = "id, type, customer, time, model, region, tokens, gigabytes, user, seats"
     props = ("{'model': model, 'region': region, 'tokens': CAST(tokens AS BIGINT), "
              "'gigabytes': CAST(gigabytes AS DECIMAL(10,2)), 'user': user, 'seats': CAST(seats AS INTEGER)}")
     started = time.perf_counter()
-    con.execute(f"COPY (SELECT id, type, customer, time, {props} AS properties FROM ev) "
-                f"TO '{folder / 'usage.jsonl'}' (FORMAT json)")
-    con.execute(f"COPY (SELECT {flat} FROM ev) TO '{folder / 'usage.csv'}' (FORMAT csv, HEADER)")
-    con.execute(f"COPY (SELECT {flat} FROM ev) TO '{folder / 'usage.parquet'}' (FORMAT parquet)")
+    if "jsonl" in formats:
+        con.execute(f"COPY (SELECT id, type, customer, time, {props} AS properties FROM {source}) "
+                    f"TO '{folder / 'usage.jsonl'}' (FORMAT json)")
+    if "csv" in formats:
+        con.execute(f"COPY (SELECT {flat} FROM {source}) TO '{folder / 'usage.csv'}' (FORMAT csv, HEADER)")
+    if "parquet" in formats:
+        con.execute(f"COPY (SELECT {flat} FROM {source}) TO '{folder / 'usage.parquet'}' (FORMAT parquet)")
     sizes = {p.name: os.path.getsize(p) for p in sorted(folder.glob("usage.*"))}
     print(f"{n:,} events -> {folder} in {time.perf_counter() - started:.1f}s "
           + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in sizes.items()), file=sys.stderr)
@@ -196,8 +203,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--out", default=str(Path(__file__).parent / "data"))
+    p.add_argument("--formats", default="jsonl,csv,parquet", help="e.g. parquet for 100M events")
     args = p.parse_args(argv)
-    generate(args.events, Path(args.out))
+    generate(args.events, Path(args.out), tuple(args.formats.split(",")))
     return 0
 
 

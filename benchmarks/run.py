@@ -126,9 +126,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     folder = Path(args.data) / str(args.events)
-    if not (folder / "usage.parquet").exists():
+    if not all((folder / f"usage.{fmt}").exists() for fmt in args.formats.split(",")):
         subprocess.run([sys.executable, str(HERE / "generate.py"), "--events", str(args.events),
-                        "--out", args.data], check=True)
+                        "--out", args.data, "--formats", args.formats], check=True)
     ratecard = str(Path(sys.executable).with_name("ratecard"))
     out_dir = folder / "out"
     out_dir.mkdir(exist_ok=True)

@@ -308,13 +308,15 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
         union = exp.union(union, source_select(s, keys), distinct=False)
     events = exp.select("*", alias(bad_row(plan, props), "bad")).from_(union.subquery("src"))
 
-    order = [exp.Ordered(this=col("t")), exp.Ordered(this=col("type"))]
+    order = [exp.Ordered(this=col("bad")), exp.Ordered(this=col("t")), exp.Ordered(this=col("type"))]
     order += [exp.Ordered(this=col(f"p{i}"), nulls_first=True) for i in range(len(keys))]
     rank = exp.Window(this=exp.RowNumber(),
                       partition_by=[col("customer"), col("id")],
                       order=exp.Order(expressions=order))
-    kept = (exp.select("*").from_("ev").where(exp.Not(this=col("bad")))
-            .qualify(exp.EQ(this=rank, expression=lit(1))))
+    # every row stays: a later duplicate (rank > 1) and a bad row are reasons of
+    # the classified step, so only that step is materialized (the events are
+    # streamed through the window once, not kept twice)
+    kept = exp.select("*", alias(rank, "rn")).from_("ev")
 
     # classification
     e = "dd"
@@ -332,6 +334,8 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
                                        member(col("plan", "tm"), _plans_charging(plan, m.name))))
                for m in meters]
     reason = exp.Case(ifs=[
+        exp.If(this=col("bad", e), true=lit("bad")),
+        exp.If(this=exp.GT(this=col("rn", e), expression=lit(1)), true=lit("duplicate")),
         exp.If(this=exp.Is(this=col("customer", "kc"), expression=exp.Null()), true=lit("unknown_customer")),
         exp.If(this=exp.Is(this=col("contract", "tm"), expression=exp.Null()), true=lit("outside_contract")),
         exp.If(this=exp.Is(this=col("key", "w"), expression=exp.Null()), true=lit("not_yet_billable")),
@@ -363,9 +367,12 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
                          *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(width)],
                          alias(cast(exp.Null(), TEXT), "quantity"),
                          alias(exp.Count(this=exp.Star()), "events"))
-              .from_("cl").group_by(col("reason")))
+              .from_("cl").where(exp.Not(this=member(col("reason"), ["bad", "duplicate"])))
+              .group_by(col("reason")))
     parts.append(counts)
-    for kind, rel, where in (("read", "ev", None), ("bad", "ev", col("bad")), ("kept", "dd", None)):
+    not_kept = member(col("reason"), ["bad", "duplicate"])
+    for kind, rel, where in (("read", "cl", None), ("bad", "cl", exp.EQ(this=col("reason"), expression=lit("bad"))),
+                             ("kept", "cl", exp.Not(this=not_kept))):
         q = exp.select(alias(lit(kind), "kind"), alias(cast(exp.Null(), TEXT), "window"),
                        alias(cast(exp.Null(), TEXT), "meter"),
                        *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(width)],
@@ -381,8 +388,8 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
              for c in ("kind", "window", "meter", *[f"d{i}" for i in range(width)])]
     query = (exp.select("*").from_(body.subquery("result"))
              .order_by(*order)
-             .with_("ev", as_=events, materialized=True)
-             .with_("dd", as_=kept, materialized=True)
+             .with_("ev", as_=events)
+             .with_("dd", as_=kept)
              .with_("cl", as_=classified, materialized=True))
     return query, shape
 
