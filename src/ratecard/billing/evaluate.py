@@ -21,13 +21,12 @@ nothing on the invoice.
 from __future__ import annotations
 
 import datetime as dt
-import gc
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Sequence
 
 from ..diagnostics import Diagnostic, error, has_errors
+from ..gcpause import gc_paused
 from ..model import CADENCE_MONTHS, Contract, Plan, RatingPlan
 from ..money import EXACT, ZERO, plain, round_money
 from .. import rules as engine
@@ -192,23 +191,9 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     kept): a run over ten thousand contracts never holds them all at once.
     Invoices reach the sink in the order the run would list them.
     """
-    with _gc_paused():
+    with gc_paused():
         return _evaluate(plan, usage_files, through, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
                          memory_limit=memory_limit, threads=threads, progress=progress, sink=sink)
-
-
-@contextmanager
-def _gc_paused():
-    """Pricing builds hundreds of thousands of small acyclic objects; the cyclic
-    collector would rescan them all again and again (a third of the run time on
-    a million aggregates). Nothing here makes cycles, so collect once at the end."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,

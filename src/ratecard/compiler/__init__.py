@@ -9,13 +9,12 @@ runs the passes and returns everything a command needs to report or proceed.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..diagnostics import Diagnostic, SourceMap, Span, error, has_errors
+from ..gcpause import gc_paused
 from ..model import RatingPlan
 from ..syntax import nodes as n
 from ..syntax import parse
@@ -83,27 +82,9 @@ def compile_paths(paths: Sequence[str], *, lint: bool = True) -> Compiled:
     return result
 
 
-@contextlib.contextmanager
-def _few_collections():
-    """No cyclic GC passes while compiling.
-
-    A compile allocates tens of thousands of long-lived objects (tokens, nodes,
-    model objects) and almost no cyclic garbage, so the collector would keep
-    re-walking the growing heap for nothing (10-15% of a 10,000-line compile).
-    The collector's state is restored afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def compile_sources(sources: Sequence[tuple[str, str]], *, lint: bool = True) -> Compiled:
     """Compile (path, text) pairs as one project."""
-    with _few_collections():
+    with gc_paused():
         return _compile_sources(sources, lint=lint)
 
 
