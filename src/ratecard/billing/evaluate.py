@@ -205,8 +205,8 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
         from ..usage import aggregate_usage as aggregator  # the DuckDB path
 
     contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
-    terms, windows, contract_periods, splits = scope(plan, through)
     pricer = _Pricer(plan)
+    terms, windows, contract_periods, splits = scope(plan, through, pricer.changes_of)
     report = aggregator(plan, terms, windows, list(usage_files), skip_bad_rows=skip_bad_rows,
                         memory_limit=memory_limit, threads=threads)
     if has_errors(report.diagnostics):

@@ -25,8 +25,16 @@ def terms_and_windows(plan: RatingPlan, through: dt.date) -> tuple[list[Contract
     return terms, windows
 
 
-def scope(plan: RatingPlan, through: dt.date):
-    """(terms, windows, periods by contract, segments by period key and meter)."""
+def scope(plan: RatingPlan, through: dt.date, changes_of=None):
+    """(terms, windows, periods by contract, segments by period key and meter).
+
+    `changes_of(contract, meter)` gives the dated rate changes of a contract's
+    meter; the evaluator passes its pricer's cached one so the layers of ten
+    thousand contracts are not worked out twice.
+    """
+    if changes_of is None:
+        def changes_of(contract: Contract, meter: str):
+            return changes(engine.layers_for(plan, contract, meter))
     contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
     contract_periods: dict[str, list[Period]] = {c.name: periods(c, through) for c in contracts}
     windows = [Window(p.key, c.name, midnight(p.start), midnight(p.end))
@@ -36,7 +44,7 @@ def scope(plan: RatingPlan, through: dt.date):
         for meter in _charged_meters(plan, c):
             if meter.aggregation.function not in SPLIT_AGGREGATIONS:
                 continue
-            meter_changes = changes(engine.layers_for(plan, c, meter.name))
+            meter_changes = changes_of(c, meter.name)
             if not meter_changes:
                 continue
             for p in contract_periods[c.name]:
