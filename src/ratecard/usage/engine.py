@@ -240,6 +240,19 @@ def scan_bad_rows(plan: RatingPlan, files: Sequence[str]) -> tuple[list[BadRow],
     return bad, lines
 
 
+def locate_bad_rows(plan: RatingPlan, files: Sequence[str], failure: Exception | None = None):
+    """After an engine found bad rows (or failed on a file): (bad rows, bad lines by
+    file, None), or the E501 that explains why the rows cannot be named."""
+    try:
+        bad, lines = scan_bad_rows(plan, files)
+    except (OSError, ValueError) as exc:
+        return [], {}, error("E501", f"cannot read usage: {exc}")
+    if not bad:
+        why = str(failure) if failure else "the engine found bad rows the row reader did not"
+        return [], {}, error("E501", f"cannot read usage: {why}")
+    return bad, lines, None
+
+
 def write_clean_copy(path: str, bad_lines: set[int], folder: str) -> str:
     """A copy of `path` without its bad rows, in the same format."""
     kind = file_kind(path)
@@ -335,14 +348,9 @@ def _aggregate(conn, plan, terms, windows, files, skip_bad_rows, report: UsageRe
     if failure is None and counts.bad == 0:
         return _fill(report, aggregates, reasons, counts, bad_rows=0)
 
-    try:
-        bad, bad_lines = scan_bad_rows(plan, files)
-    except (OSError, ValueError) as exc:
-        report.diagnostics.append(error("E501", f"cannot read usage: {exc}"))
-        return report
-    if not bad:
-        why = str(failure) if failure else "the engine found bad rows the row reader did not"
-        report.diagnostics.append(error("E501", f"cannot read usage: {why}"))
+    bad, bad_lines, problem = locate_bad_rows(plan, files, failure)
+    if problem is not None:
+        report.diagnostics.append(problem)
         return report
     report.bad_rows = bad
     if skip_bad_rows is None:

@@ -302,7 +302,7 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
                     memory_limit: str | None = None, threads: int | None = None,
                     master: str | None = None) -> UsageReport:
     """The usage stage on Spark: same contract as `usage.aggregate_usage`."""
-    from .engine import Counts, _fill, bad_row_diagnostics, has_rows, read_result, scan_bad_rows, write_bad_rows
+    from .engine import Counts, _fill, bad_row_diagnostics, has_rows, locate_bad_rows, read_result, write_bad_rows
 
     report = UsageReport(rejected={r: 0 for r in REJECTION_REASONS})
     sources: list[str] = []
@@ -367,20 +367,15 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
     if counts.bad == 0:
         return _fill(report, aggregates, reasons, counts, bad_rows=0)
     # Bad rows: name them by reading the files row by row (local files only), as
-    # the DuckDB engine does, with its messages. The query has already left them
-    # out before dedup, so with --skip-bad-rows its aggregates are those of the
+    # the DuckDB engine does, with its messages. The query already keeps them
+    # out of dedup and of every aggregate, so with --skip-bad-rows its aggregates are those of the
     # files without the rows the reader names, when it names them all.
     local = all("://" not in p for p in sources)
     bad = []
     if local:
-        try:
-            bad, _ = scan_bad_rows(plan, sources)
-        except (OSError, ValueError) as exc:
-            report.diagnostics.append(error("E501", f"cannot read usage: {exc}"))
-            return report
-        if not bad:
-            report.diagnostics.append(error(
-                "E501", "cannot read usage: the engine found bad rows the row reader did not"))
+        bad, _, problem = locate_bad_rows(plan, sources)
+        if problem is not None:
+            report.diagnostics.append(problem)
             return report
         report.bad_rows = bad
     if skip_bad_rows is None:
