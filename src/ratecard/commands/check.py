@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from ..compiler import PathError, compile_paths
 from ..diagnostics import has_errors
-from .common import EXIT_INPUT, EXIT_OK, UsageError, add_format_flag, print_diagnostics
+from .common import EXIT_INPUT, EXIT_OK, add_format_flag, compile_project, print_diagnostics
 
 
 def register(sub) -> None:
@@ -18,10 +17,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    try:
-        compiled = compile_paths(args.paths)
-    except PathError as exc:
-        raise UsageError(str(exc)) from None
+    compiled = compile_project(args.paths)
     diags = compiled.diagnostics
     if args.format == "json":
         print_diagnostics(diags, compiled.sources, "json", stream=sys.stdout)

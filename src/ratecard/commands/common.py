@@ -38,12 +38,17 @@ def print_diagnostics(diagnostics: Sequence[Diagnostic], sources: SourceMap | No
     stream.flush()
 
 
-def compile_or_fail(paths: Sequence[str], fmt: str = "text", strict: bool = False) -> Compiled | None:
-    """Compile; print diagnostics; None when the project cannot be used."""
+def compile_project(paths: Sequence[str]) -> Compiled:
+    """Compile the paths; a path that does not exist is a command-line mistake (exit 2)."""
     try:
-        compiled = compile_paths(paths)
+        return compile_paths(paths)
     except PathError as exc:
         raise UsageError(str(exc)) from None
+
+
+def compile_or_fail(paths: Sequence[str], fmt: str = "text", strict: bool = False) -> Compiled | None:
+    """Compile; print diagnostics; None when the project cannot be used."""
+    compiled = compile_project(paths)
     failed = has_errors(compiled.diagnostics) or compiled.plan is None
     if strict and compiled.diagnostics:
         failed = True
@@ -152,28 +157,37 @@ def usage_aggregator(args):
 def load_plan(args, diag_format: str = "text"):
     """Compile `args.paths` and add the `--contracts` JSON contracts: (plan, compiled), or
     None after printing the diagnostics that stopped it (the first half of `evaluate_from_args`)."""
-    from ..compiler.checks import customer_overlaps
-    from ..contracts_json import load_contracts
     from pathlib import Path
 
     compiled = compile_or_fail(args.paths, diag_format)
     if compiled is None:
         return None
-    plan = compiled.plan
-    problems: list[Diagnostic] = []
     for path in args.contracts:
         if not Path(path).is_file():
             raise UsageError(f"no such contracts file: {path}")
-        contracts, origins, diags = load_contracts(path, plan)
-        problems.extend(diags)
-        plan = plan.with_contracts(contracts).model_copy(
-            update={"origins": {**plan.origins, **origins}})
-    if args.contracts:
-        problems.extend(customer_overlaps(plan, compiled.spans))
+    plan, problems = add_json_contracts(compiled, args.contracts)
     if has_errors(problems):
         print_diagnostics(problems, compiled.sources, diag_format)
         return None
     return plan, compiled
+
+
+def add_json_contracts(compiled: Compiled, contract_files: Sequence[str]):
+    """The compiled plan with the JSON contracts added, and what loading them reported
+    (nothing printed)."""
+    from ..compiler.checks import customer_overlaps
+    from ..contracts_json import load_contracts
+
+    plan = compiled.plan
+    problems: list[Diagnostic] = []
+    for path in contract_files:
+        contracts, origins, diags = load_contracts(path, plan)
+        problems.extend(diags)
+        plan = plan.with_contracts(contracts).model_copy(
+            update={"origins": {**plan.origins, **origins}})
+    if contract_files:
+        problems.extend(customer_overlaps(plan, compiled.spans))
+    return plan, problems
 
 
 def reconciliation_note(run) -> str:

@@ -15,13 +15,19 @@ import sys
 from pathlib import Path
 
 from ..billing import evaluate
-from ..compiler import Compiled, PathError, compile_paths, compile_sources
-from ..compiler.checks import customer_overlaps
-from ..contracts_json import load_contracts
+from ..compiler import Compiled, compile_sources
 from ..diagnostics import Diagnostic, error, has_errors
 from ..diff import RevisionError, compare, diff_json, diff_view, sources_at_revision
 from ..render import TemplateProblem, render
-from .common import EXIT_INPUT, EXIT_OK, UsageError, parse_date, print_diagnostics
+from .common import (
+    EXIT_INPUT,
+    EXIT_OK,
+    UsageError,
+    add_json_contracts,
+    compile_project,
+    parse_date,
+    print_diagnostics,
+)
 
 # The usage aggregator both sides are evaluated with; None is `evaluate`'s
 # default (the DuckDB engine). Tests swap in the reference aggregator.
@@ -72,9 +78,9 @@ def run(args) -> int:
         if len(args.paths) != 2:
             raise UsageError("expected OLD_PATH NEW_PATH (or --old-rev REV NEW_PATH...)")
         old_paths, new_paths = [args.paths[0]], [args.paths[1]]
-        old_compiled = _compile(old_paths)
+        old_compiled = compile_project(old_paths)
         old_label = args.paths[0]
-    new_compiled = _compile(new_paths)
+    new_compiled = compile_project(new_paths)
     new_label = " ".join(new_paths)
 
     sides = []
@@ -118,25 +124,11 @@ def run(args) -> int:
     return EXIT_OK
 
 
-def _compile(paths: list[str]) -> Compiled:
-    try:
-        return compile_paths(paths)
-    except PathError as exc:
-        raise UsageError(str(exc)) from None
-
-
 def _plan(compiled: Compiled, contract_files: list[str]):
     """The compiled plan with the JSON contracts added, or None and what stopped it."""
     problems: list[Diagnostic] = list(compiled.diagnostics)
     if not compiled.ok:
         return None, problems
-    plan = compiled.plan
-    for path in contract_files:
-        contracts, origins, diags = load_contracts(path, plan)
-        problems.extend(diags)
-        plan = plan.with_contracts(contracts).model_copy(update={"origins": {**plan.origins, **origins}})
-    if contract_files:
-        problems.extend(customer_overlaps(plan, compiled.spans))
-    if has_errors(problems):
-        return None, problems
-    return plan, problems
+    plan, loaded = add_json_contracts(compiled, contract_files)
+    problems.extend(loaded)
+    return (None if has_errors(problems) else plan), problems

@@ -15,11 +15,10 @@ import sys
 import tempfile
 import textwrap
 
-from ..compiler import PathError, compile_paths
 from ..diagnostics import SourceMap, Span, has_errors
 from ..render import TemplateProblem
 from ..testing import TestResult, compile_tests, explain_check, invoice_list, run_tests
-from .common import EXIT_INPUT, EXIT_OK, UsageError, add_format_flag, print_diagnostics
+from .common import EXIT_INPUT, EXIT_OK, add_format_flag, compile_project, print_diagnostics
 
 
 def register(sub) -> None:
@@ -33,10 +32,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    try:
-        compiled = compile_paths(args.paths)
-    except PathError as exc:
-        raise UsageError(str(exc)) from None
+    compiled = compile_project(args.paths)
     if not compiled.ok:
         print_diagnostics(compiled.diagnostics, compiled.sources, args.format,
                           stream=sys.stdout if args.format == "json" else None)
