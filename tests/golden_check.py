@@ -13,7 +13,8 @@ import pytest
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def assert_golden(relative: str, actual: str, update: bool) -> None:
+def assert_golden(relative: str, actual: str, update: bool, normalise=None) -> None:
+    """`actual` equals the golden file (both passed through `normalise` when given)."""
     path = GOLDEN / relative
     if update:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -22,4 +23,6 @@ def assert_golden(relative: str, actual: str, update: bool) -> None:
     if not path.exists():
         pytest.fail(f"no golden file {path}; run `pytest --update-golden` and review it")
     expected = path.read_text(encoding="utf-8")
+    if normalise is not None:
+        actual, expected = normalise(actual), normalise(expected)
     assert actual == expected, f"output differs from {path} (run `pytest --update-golden` to accept)"

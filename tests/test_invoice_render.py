@@ -23,7 +23,7 @@ from ratecard.io import write_atomic
 from ratecard.render import markdown_escape, wrap_lines
 from ratecard.views import Formatter, compact_unit, parse_locale
 
-from golden_check import GOLDEN
+from golden_check import assert_golden
 from render_helpers import (
     CASES,
     case_args,
@@ -39,19 +39,7 @@ FORMATS = {"text": "txt", "markdown": "md", "html": "html"}
 
 
 def _compare(relative: str, actual: str, update: bool, html: bool = False) -> None:
-    path = GOLDEN / relative
-    if update:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(actual, encoding="utf-8")
-        return
-    if not path.exists():
-        pytest.fail(f"no golden file {path}; run `pytest --update-golden` and review it")
-    expected = path.read_text(encoding="utf-8")
-    if html:
-        assert normalise_html(actual) == normalise_html(expected), (
-            f"output differs from {path} (run `pytest --update-golden` to accept)")
-    else:
-        assert actual == expected, f"output differs from {path} (run `pytest --update-golden` to accept)"
+    assert_golden(relative, actual, update, normalise=normalise_html if html else None)
 
 
 # ----------------------------------------------------------------- golden outputs
