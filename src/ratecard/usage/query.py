@@ -21,7 +21,7 @@ dimension position. `kind` says what a row is:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 from sqlglot import exp
@@ -71,9 +71,7 @@ class Relations:
 class QueryShape:
     """What the Python side needs to read the result back."""
 
-    keys: tuple[str, ...]                      # property key of p<i>
     dimensions: int                            # number of d<i> columns
-    meters: tuple[str, ...] = field(default_factory=tuple)
 
 
 def col(name: str, table: str | None = None) -> exp.Column:
@@ -301,7 +299,7 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
     props = _Props(keys)
     meters = sorted(plan.meters.values(), key=lambda m: m.name)
     width = max((len(m.dimensions) for m in meters), default=0)
-    shape = QueryShape(keys, width, tuple(m.name for m in meters))
+    shape = QueryShape(width)
 
     union: exp.Expression = source_select(sources[0], keys)
     for s in sources[1:]:
