@@ -125,8 +125,8 @@ class RunWriter:
     def add(self, invoices: list[Invoice]) -> None:
         for inv in invoices:
             text = inv.model_dump_json(indent=2)
-            self.spool.write(",\n" if self.count else "")
-            self.spool.write("\n".join("    " + line for line in text.split("\n")))
+            self.spool.write(",\n    " if self.count else "    ")
+            self.spool.write(text.replace("\n", "\n    "))
             self.count += 1
 
     def finish(self, run: "InvoiceRun", out) -> None:
