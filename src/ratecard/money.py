@@ -49,6 +49,17 @@ def round_money(amount: Decimal, currency: str, mode: str) -> Decimal:
     return amount.quantize(quantum(currency), rounding=_MODES[mode], context=EXACT)
 
 
+def rounder(currency: str, mode: str):
+    """`round_money` for one currency and mode, with the quantum and mode looked up
+    once: the evaluator rounds every line of a run with it."""
+    step, rounding = quantum(currency), _MODES[mode]
+
+    def money(amount: Decimal) -> Decimal:
+        return amount.quantize(step, rounding=rounding, context=EXACT)
+
+    return money
+
+
 def zero(currency: str) -> Decimal:
     return ZERO.quantize(quantum(currency))
 

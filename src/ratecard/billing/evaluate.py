@@ -23,12 +23,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 from ..diagnostics import Diagnostic, error, has_errors
 from ..gcpause import gc_paused
 from ..model import CADENCE_MONTHS, Contract, Plan, RatingPlan
-from ..money import EXACT, ZERO, plain, round_money
+from ..money import EXACT, ZERO, plain, rounder
 from .. import rules as engine
 from ..usage.records import REJECTION_REASONS, Aggregate, UsageReport
 from .credits import Bill, GrantLedger, burn
@@ -88,6 +88,16 @@ class Evaluation:
 _MISSING = object()
 
 
+class _LineFacts(NamedTuple):
+    """A resolution and what a line priced by it shows, shared by every line of its shape."""
+
+    resolution: engine.Resolution
+    rule: str
+    modifiers: tuple[str, ...]
+    dimensions: dict[str, str]  # the line's present dimension values (copied by each Line)
+    title: str
+
+
 def _q(value: Decimal) -> Decimal:
     """A quantity or unit price as written: exact, without storage zeros."""
     exponent = value.as_tuple().exponent
@@ -106,13 +116,17 @@ class _Pricer:
 
     def __init__(self, plan: RatingPlan):
         self.plan = plan
-        self.cache: dict[tuple, engine.Resolution | None] = {}
+        self.cache: dict[tuple, _LineFacts | None] = {}
+        self.shape_ids: dict[tuple[str, str], tuple[int, bool]] = {}
+        self.interned: dict[tuple, int] = {}
         self.layers: dict[tuple[str, str], tuple[engine.Layer, ...]] = {}
 
         self.changes: dict[tuple[str, str], tuple[Change, ...]] = {}
         self.shapes: dict[tuple[str, str], tuple] = {}
         self.descriptions: dict[int, tuple[str, tuple[str, ...]]] = {}
         self.normal: dict[Decimal, Decimal] = {}
+        self.orders: dict[str, dict[str, int]] = {}
+        self.dim_keys: dict[tuple, tuple] = {}
 
     def layers_of(self, contract: Contract, meter: str) -> tuple[engine.Layer, ...]:
         lk = (contract.name, meter)
@@ -134,12 +148,24 @@ class _Pricer:
         plans resolve each (meter, dimension values) a handful of times. The
         day matters only when the layers carry dated rules.
         """
-        key = (self._shape(contract, meter), dims, day if self.changes_of(contract, meter) else None)
+        facts = self.facts(contract, meter, dims, day)
+        return None if facts is None else facts.resolution
+
+    def facts(self, contract: Contract, meter: str, dims: tuple, day: dt.date) -> "_LineFacts | None":
+        """What every line of this shape shares: the resolution and what it prints.
+
+        One dictionary lookup per line for the shape (interned to a number) and
+        one for the line; everything else is worked out on a shape's first line.
+        """
+        shape = self.shape_ids.get((contract.name, meter)) or self._shape_id(contract, meter)
+        key = (shape[0], dims, day) if shape[1] else (shape[0], dims)
         found = self.cache.get(key, _MISSING)
         if found is _MISSING:
             present = {k: v for k, v in dims if v is not None}
             attrs = engine.line_attributes(contract, present)
-            found = self.cache[key] = engine.resolve(self.layers_of(contract, meter), attrs, day)
+            resolution = engine.resolve(self.layers_of(contract, meter), attrs, day)
+            found = self.cache[key] = None if resolution is None else _LineFacts(
+                resolution, *self.describe(resolution), present, self.plan.meters[meter].title)
         return found
 
     def describe(self, resolution: engine.Resolution) -> tuple[str, tuple[str, ...]]:
@@ -159,6 +185,32 @@ class _Pricer:
         found = self.normal.get(value)
         if found is None:
             found = self.normal[value] = _q(value)
+        return found
+
+    def is_dated(self, contract: Contract, meter: str) -> bool:
+        """Whether the contract's rules for the meter change on some date."""
+        shape = self.shape_ids.get((contract.name, meter)) or self._shape_id(contract, meter)
+        return shape[1]
+
+    def _shape_id(self, contract: Contract, meter: str) -> tuple[int, bool]:
+        """(the shape as a number, whether its rules are dated), once per (contract, meter)."""
+        found = self.shape_ids[(contract.name, meter)] = (
+            self.interned.setdefault(self._shape(contract, meter), len(self.interned)),
+            bool(self.changes_of(contract, meter)))
+        return found
+
+    def charge_order(self, plan: Plan) -> dict[str, int]:
+        """Meter name -> its position among the plan's charges (lines follow it)."""
+        found = self.orders.get(plan.name)
+        if found is None:
+            found = self.orders[plan.name] = {c.meter: i for i, c in enumerate(plan.charges)}
+        return found
+
+    def dims_key(self, dims: tuple) -> tuple:
+        """How lines of one meter sort by dimension values: absent first, then by text."""
+        found = self.dim_keys.get(dims)
+        if found is None:
+            found = self.dim_keys[dims] = tuple((v is not None, v or "") for _, v in dims)
         return found
 
     def _shape(self, contract: Contract, meter: str) -> tuple:
@@ -216,10 +268,8 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     for agg in report.aggregates:
         by_window.setdefault(agg.window, []).append(agg)
 
-    currency, mode = plan.currency, plan.rounding
-
-    def money(x: Decimal) -> Decimal:
-        return round_money(x, currency, mode)
+    currency = plan.currency
+    money = rounder(currency, plan.rounding)
 
     diagnostics: list[Diagnostic] = list(report.diagnostics)
     invoices: list[Invoice] = []
@@ -388,6 +438,23 @@ def _usage_lines(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj
     Yields (aggregate, line, priced, resolution, split info, None), or a
     diagnostic as the last item when a line cannot be priced.
     """
+    order = pricer.charge_order(plan_obj)
+    dims_key = pricer.dims_key
+    last = len(order)
+    if not splits:
+        # no rate changes inside the period (the common case): one aggregate per line
+        ranked = sorted(by_window.get(period.key, ()),
+                        key=lambda a: (order.get(a.meter, last), a.meter, dims_key(a.dimensions)))
+        i, n = 0, len(ranked)
+        while i < n:
+            agg, j = ranked[i], i + 1
+            while j < n and ranked[j].meter == agg.meter and ranked[j].dimensions == agg.dimensions:
+                j += 1
+            if j > i + 1:
+                agg = _combined(ranked[i:j])
+            i = j
+            yield _whole_line(plan, pricer, contract, plan_obj, period, agg, money)
+        return
     groups: dict[tuple, list[tuple[Segment | None, Aggregate]]] = {}
     for agg in by_window.get(period.key, []):
         groups.setdefault((agg.meter, agg.dimensions), []).append((None, agg))
@@ -395,27 +462,33 @@ def _usage_lines(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj
         for seg in segments:
             for agg in by_window.get(seg.key, []):
                 groups.setdefault((agg.meter, agg.dimensions), []).append((seg, agg))
-    order = {c.meter: i for i, c in enumerate(plan_obj.charges)}
-    ranked = sorted(groups, key=lambda g: (order.get(g[0], len(order)), g[0],
-                                           tuple((v is not None, v or "") for _, v in g[1])))
-    for meter_name, dims in ranked:
+    ranked_keys = sorted(groups, key=lambda g: (order.get(g[0], last), g[0], dims_key(g[1])))
+    for meter_name, dims in ranked_keys:
         entries = groups[(meter_name, dims)]
         whole = [agg for seg, agg in entries if seg is None]
         by_segment = {seg.key: agg for seg, agg in entries if seg is not None}
         if whole:
             # unsplit; a conforming usage stage never puts a split meter's usage here
             agg = whole[0] if len(whole) == 1 else _combined(whole)
-            dated = pricer.changes_of(contract, meter_name)
-            inside = dated and affecting(within(dated, period.start, period.end), _attrs(contract, dims))
-            info = None
-            if inside:
-                fn = plan.meters[meter_name].aggregation.function
-                info = SplitInfo(period, period.start, period.end, (), inside, ZERO, agg.quantity, fn)
-            yield _priced_line(plan, pricer, contract, plan_obj, period, agg, period.start, info,
-                               money, ZERO, agg.quantity, True)
+            yield _whole_line(plan, pricer, contract, plan_obj, period, agg, money)
         if by_segment:
             yield from _segment_lines(plan, pricer, contract, plan_obj, period, meter_name, dims,
                                       splits[meter_name], by_segment, money)
+
+
+def _whole_line(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj: Plan,
+                period: Period, agg: Aggregate, money):
+    """A line for the whole period; `explain` is told of rate changes inside it that
+    apply to the line but do not split it (max, unique and latest meters)."""
+    info = None
+    if pricer.is_dated(contract, agg.meter):
+        dated = pricer.changes_of(contract, agg.meter)
+        inside = affecting(within(dated, period.start, period.end), _attrs(contract, agg.dimensions))
+        if inside:
+            fn = plan.meters[agg.meter].aggregation.function
+            info = SplitInfo(period, period.start, period.end, (), inside, ZERO, agg.quantity, fn)
+    return _priced_line(plan, pricer, contract, plan_obj, period, agg, period.start, info,
+                        money, ZERO, agg.quantity, True)
 
 
 def _attrs(contract: Contract, dims: tuple) -> dict[str, str]:
@@ -468,49 +541,53 @@ def _segment_lines(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_o
 def _priced_line(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj: Plan, period: Period,
                  agg: Aggregate, day: dt.date, info: SplitInfo | None, money,
                  already: Decimal, total: Decimal, final: bool):
-    meter = plan.meters[agg.meter]
-    resolution = pricer.resolve(contract, agg.meter, agg.dimensions, day)
-
-    def where() -> str:  # only written when a line cannot be priced
-        text = (f"contract `{contract.name}`, meter `{agg.meter}`, {_describe_dims(agg.dimensions)}, "
-                f"period {period.start} to {period.end}")
-        if info is not None and info.is_segment:
-            text += f" (segment {info.start} to {info.end})"
-        return text
-
-    if resolution is None:
+    """One usage line: (aggregate, line, priced, resolution, split info, None), or a
+    diagnostic as the last item. The hot path of a large run: per-shape facts
+    come from the pricer's cache, so only the arithmetic is done per line."""
+    facts = pricer.facts(contract, agg.meter, agg.dimensions, day)
+    if facts is None:
         return agg, None, None, None, None, error(
-            "E502", f"unpriced usage: no rule prices {where()} ({plain(agg.quantity)} units)",
+            "E502", f"unpriced usage: no rule prices {_where(contract, agg, period, info)} "
+                    f"({plain(agg.quantity)} units)",
             hints=[f"add a `default` rule to meter `{agg.meter}`'s rate card or to plan "
                    f"`{plan_obj.name}`'s charge; ratecard never bills unpriced usage as zero"])
+    resolution = facts.resolution
     try:
         priced = price_quantity(resolution.price, agg.quantity, already=already, total=total, final=final)
     except BeyondLastTier as exc:
         return agg, None, None, None, None, error(
-            "E503", f"usage beyond the last tier: {plain(exc.quantity)} units for {where()}, "
-                    f"but the tiers stop at `up to {plain(exc.bound)}`",
+            "E503", f"usage beyond the last tier: {plain(exc.quantity)} units for "
+                    f"{_where(contract, agg, period, info)}, but the tiers stop at `up to {plain(exc.bound)}`",
             hints=["add an `above : PRICE` tier"])
-    rule, modifiers = pricer.describe(resolution)
+    exact = pricer.exact
     line = Line(
         kind="usage",
         charge=agg.meter,
-        description=meter.title,
-        dimensions={k: v for k, v in agg.dimensions if v is not None},
+        description=facts.title,
+        dimensions=facts.dimensions,
         quantity=_q(agg.quantity),
         unit=priced.unit_label,
-        unit_price=pricer.exact(priced.unit_price) if priced.unit_price is not None else None,
+        unit_price=exact(priced.unit_price) if priced.unit_price is not None else None,
         amount=money(priced.amount),
-        rule=rule,
-        modifiers=list(modifiers),
+        rule=facts.rule,
+        modifiers=facts.modifiers,
         tiers=[TierLine(
-                   lower=pricer.exact(s.lower), upper=pricer.exact(s.upper) if s.upper is not None else None,
-                   quantity=_q(s.quantity), unit_price=pricer.exact(s.unit_price), flat=pricer.exact(s.flat),
+                   lower=exact(s.lower), upper=exact(s.upper) if s.upper is not None else None,
+                   quantity=_q(s.quantity), unit_price=exact(s.unit_price), flat=exact(s.flat),
                    amount=_q(s.amount))
-               for s in priced.steps],
+               for s in priced.steps] if priced.steps else [],
         segment=PeriodRange(start=info.start, end=info.end) if info is not None and info.is_segment else None,
-        prorated=None,
     )
     return agg, line, priced, resolution, info, None
+
+
+def _where(contract: Contract, agg: Aggregate, period: Period, info: SplitInfo | None) -> str:
+    """The line a diagnostic is about, in words (written only when a line cannot be priced)."""
+    text = (f"contract `{contract.name}`, meter `{agg.meter}`, {_describe_dims(agg.dimensions)}, "
+            f"period {period.start} to {period.end}")
+    if info is not None and info.is_segment:
+        text += f" (segment {info.start} to {info.end})"
+    return text
 
 
 def _minimum_line(contract: Contract, period: Period, lines: list[Line], money) -> Line | None:

@@ -50,7 +50,7 @@ class TierStep:
     amount: Decimal  # exact
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Priced:
     amount: Decimal  # exact, unrounded
     unit_price: Decimal | None  # the per-unit (or per-package) price, when there is one
