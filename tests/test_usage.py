@@ -394,3 +394,28 @@ contract c { customer "o'brien"  plan p  starts 2026-01-01 }
     windows = [Window("c@1", "c", dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 2, 1, tzinfo=UTC))]
     report = aggregate_usage(hostile, terms, windows, [str(path)])
     assert [(a.meter, a.dimensions, a.quantity) for a in report.aggregates] == [("M", (("model", "z"),), 1)]
+
+
+_QUANTITY_EDGES = ["1", "1.", ".5", "0.5", "+2", "-3.25", "007.50", ".", "", " 12 ", "1e5", "1..2",
+                   "1" * 20, "1" * 21, "0" * 30 + "1", "0" * 5 + "1" * 20, "0" * 5 + "1" * 21,
+                   "1." + "9" * 18, "1." + "9" * 19, "1." + "0" * 19, "12345678901234567890.123456789012345678"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_QUANTITY_EDGES),
+                          st.text(alphabet="0123456789.+- e", max_size=26)), min_size=1, max_size=20))
+def test_the_engines_quantity_pattern_accepts_what_python_accepts(texts):
+    """The SQL row check (one pattern) and `rows.parse_quantity` agree on every text."""
+    import re
+
+    import duckdb
+
+    from ratecard.usage.rows import QUANTITY_PATTERN, parse_quantity
+
+    python = [parse_quantity(t) is not None for t in texts]
+    assert [re.match(QUANTITY_PATTERN, t.strip()) is not None for t in texts] == python
+    con = duckdb.connect()
+    engine = [bool(m) for (m,) in con.execute(
+        "SELECT regexp_matches(trim(t), ?) FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
+        [QUANTITY_PATTERN, texts]).fetchall()]
+    assert engine == python

@@ -65,6 +65,15 @@ def connect(memory_limit: str | None = None, threads: int | None = None):
         conn.execute("SET TimeZone = 'UTC'")
     except duckdb.Error:
         pass
+    try:
+        # Every join in the plan has the small relation (terms, windows,
+        # segments) on its right, which is the side to build a hash table on.
+        # DuckDB estimates a JSONL or CSV file at a few dozen rows and would
+        # build on the events instead: measured on 10M JSONL events, twice the
+        # time and 10 GB of memory instead of 3.
+        conn.execute("SET disabled_optimizers = 'build_side_probe_side'")
+    except duckdb.Error:
+        pass
     return conn, spill
 
 

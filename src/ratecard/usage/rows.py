@@ -40,6 +40,12 @@ TIME_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 NUMBER_PATTERN = r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)$"
 QUANTITY_SCALE = 18
 QUANTITY_DIGITS = 38
+# The same test in one pattern, for the engines: the number shape, at most
+# QUANTITY_SCALE fractional digits and fewer than QUANTITY_DIGITS - QUANTITY_SCALE
+# integer digits once leading zeros are dropped (what DECIMAL(38, 18) holds
+# exactly). `parse_quantity` accepts exactly the (trimmed) texts it matches.
+QUANTITY_PATTERN = (r"^[+-]?(0*[0-9]{1,%d}([.][0-9]{0,%d})?|0*[.][0-9]{1,%d})$"
+                    % (QUANTITY_DIGITS - QUANTITY_SCALE, QUANTITY_SCALE, QUANTITY_SCALE))
 _TIME = re.compile(TIME_PATTERN)
 _NUMBER = re.compile(NUMBER_PATTERN)
 
