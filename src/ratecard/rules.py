@@ -121,8 +121,11 @@ def _condition_key(rule: Rule) -> tuple:
 
 
 def resolve(layers: tuple[Layer, ...], attrs: Mapping[str, str],
-            day: dt.date | None = None) -> Resolution | None:
+            day: dt.date | None = None, *, explain: bool = True) -> Resolution | None:
     """Price a line described by `attrs`, or None when no rule prices it.
+
+    `explain=False` leaves out `candidates` (every rule's outcome, which only
+    `explain` shows): a run that streams invoices never reads them.
 
     When the compiler reported no ambiguity, the result does not depend on the
     order the rules were written in: the base is the unique most specific match
@@ -148,7 +151,7 @@ def resolve(layers: tuple[Layer, ...], attrs: Mapping[str, str],
                 if r.is_modifier and active_on(r, day) and r.matches(attrs)]
         modifiers.extend((r, layer) for r in _by_specificity(mods))
 
-    for index, layer in enumerate(layers):
+    for index, layer in enumerate(layers if explain else ()):
         for rule in layer.card.rules:
             matched = active_on(rule, day) and rule.matches(attrs)
             if rule is base:

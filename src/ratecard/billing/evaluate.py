@@ -114,8 +114,9 @@ _ONE = Decimal(1)
 class _Pricer:
     """Prices usage aggregates for one plan, caching rule resolution."""
 
-    def __init__(self, plan: RatingPlan):
+    def __init__(self, plan: RatingPlan, explain: bool = True):
         self.plan = plan
+        self.explain = explain  # keep each resolution's candidates (for `explain`)
         self.cache: dict[tuple, _LineFacts | None] = {}
         self.shape_ids: dict[tuple[str, str], tuple[int, bool]] = {}
         self.interned: dict[tuple, int] = {}
@@ -163,7 +164,7 @@ class _Pricer:
         if found is _MISSING:
             present = {k: v for k, v in dims if v is not None}
             attrs = engine.line_attributes(contract, present)
-            resolution = engine.resolve(self.layers_of(contract, meter), attrs, day)
+            resolution = engine.resolve(self.layers_of(contract, meter), attrs, day, explain=self.explain)
             found = self.cache[key] = None if resolution is None else _LineFacts(
                 resolution, *self.describe(resolution), present, self.plan.meters[meter].title)
         return found
@@ -257,7 +258,7 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
         from ..usage import aggregate_usage as aggregator  # the DuckDB path
 
     contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
-    pricer = _Pricer(plan)
+    pricer = _Pricer(plan, explain=sink is None)
     terms, windows, contract_periods, splits = scope(plan, through, pricer.changes_of)
     report = aggregator(plan, terms, windows, list(usage_files), skip_bad_rows=skip_bad_rows,
                         memory_limit=memory_limit, threads=threads)
