@@ -312,7 +312,9 @@ def test_sql_command_prints_a_self_contained_query(tmp_path, capsys, monkeypatch
                        "--table", "proj.ds.events", "-o", "q.sql"], capsys)
     assert code == 0
     printed = (tmp_path / "q.sql").read_text(encoding="utf-8")
-    assert "FROM proj.ds.events" in printed and "BIGNUMERIC(38, 18)" in printed
+    # quantities are BIGNUMERIC (BigQuery's NUMERIC keeps only 9 decimals)
+    assert "FROM proj.ds.events" in printed and "AS BIGNUMERIC" in printed
+    assert " NUMERIC" not in printed.replace(" BIGNUMERIC", "")
     assert sqlglot.parse(printed, read="bigquery")
 
 
