@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -52,3 +53,62 @@ def test_a_run_without_invoices_streams_the_same():
     out = io.StringIO()
     writer.finish(run, out)
     assert out.getvalue() == run.model_dump_json(indent=2) + "\n"
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+PROJECTS = sorted(p for p in EXAMPLES.iterdir() if (p / "usage.jsonl").exists())
+
+
+def _streamed(plan, usage, through, aggregator, **kwargs) -> tuple[str, list]:
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        writer = RunWriter(spool)
+        ev = evaluate(plan, usage, through, aggregator=aggregator, sink=writer, **kwargs)
+        out = io.StringIO()
+        if ev.run is not None:
+            writer.finish(ev.run, out)
+    return out.getvalue(), [(d.code, d.message) for d in ev.diagnostics]
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+@pytest.mark.parametrize("project", PROJECTS, ids=[p.name for p in PROJECTS])
+def test_pricing_in_forked_processes_is_byte_identical(project, workers, monkeypatch):
+    """Contracts split over processes (billing.parallel) give the one-process output exactly."""
+    from ratecard.billing import parallel
+    from ratecard.usage import aggregate_usage as duckdb_usage
+
+    monkeypatch.setattr(parallel, "MIN_LINES", 0)
+    plan = compile_paths([str(p) for p in sorted(project.glob("*.pricing"))]).plan
+    assert len(plan.contracts) >= 2
+    # each project's README bills through the date its usage ends
+    through = dt.date.fromisoformat(re.search(r"--through (\S+)", (project / "README.md").read_text())[1])
+    usage = [str(project / "usage.jsonl")]
+    one = _streamed(plan, usage, through, duckdb_usage)
+    split = _streamed(plan, usage, through, duckdb_usage, workers=workers)
+    assert split == one
+    assert json.loads(one[0])["invoices"]
+
+
+def test_a_part_that_fails_in_its_process_is_priced_again_here():
+    import os
+
+    from ratecard.billing.parallel import run_in_parts
+
+    parent = os.getpid()
+
+    def work(index, part):
+        if os.getpid() != parent and index == 1:
+            raise RuntimeError("a child that fails")
+        if os.getpid() != parent and index == 2:
+            os._exit(3)  # a child that dies
+        return [x * 10 for x in part]
+
+    assert run_in_parts([[1], [2, 3], [4], [5]], work) == [[10], [20, 30], [40], [50]]
+
+
+def test_a_small_run_is_not_split(monkeypatch):
+    from ratecard.billing import parallel
+
+    assert parallel.ranges(list(range(10)), 4, parallel.MIN_LINES - 1) == [list(range(10))]
+    split = parallel.ranges(list(range(10)), 4, parallel.MIN_LINES)
+    assert split == [[0, 1, 2], [3, 4, 5], [6, 7], [8, 9]]
+    assert parallel.ranges([1], 4, parallel.MIN_LINES) == [[1]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import tempfile
 from decimal import Decimal
 from typing import Literal
 
@@ -113,7 +114,7 @@ class RunWriter:
     Invoices go to `spool` (a temporary file) as they come; `finish` writes the
     whole document to `out`: byte-identical to `run.model_dump_json(indent=2)`
     plus a newline. Each invoice is dumped on its own and indented to its depth
-    in the run. Used with `billing.evaluate(..., sink=writer.add)`.
+    in the run. Used with `billing.evaluate(..., sink=writer)`.
     """
 
     _HOLE = '"invoices": [],'
@@ -121,6 +122,28 @@ class RunWriter:
     def __init__(self, spool):
         self.spool = spool
         self.count = 0
+
+    def __call__(self, invoices: list[Invoice]) -> None:
+        self.add(invoices)
+
+    def part(self) -> "RunWriter":
+        """A writer, on a spool of its own, for a later range of the run's invoices
+        (priced in another process; see `billing.parallel`)."""
+        return RunWriter(tempfile.TemporaryFile("w+", encoding="utf-8"))
+
+    def flush(self) -> None:
+        self.spool.flush()
+
+    def absorb(self, part: "RunWriter", count: int) -> None:
+        """Append `part`'s `count` invoices (written by another process) after ours."""
+        if count:
+            part.spool.flush()
+            part.spool.seek(0)
+            if self.count:
+                self.spool.write(",\n")
+            shutil.copyfileobj(part.spool, self.spool, 1 << 20)
+            self.count += count
+        part.spool.close()
 
     def add(self, invoices: list[Invoice]) -> None:
         for inv in invoices:

@@ -30,6 +30,7 @@ from ..gcpause import gc_paused
 from ..model import CADENCE_MONTHS, Contract, Plan, RatingPlan
 from ..money import EXACT, ZERO, plain, rounder
 from .. import rules as engine
+from . import parallel
 from ..usage.records import REJECTION_REASONS, Aggregate, UsageReport
 from .credits import Bill, GrantLedger, burn
 from .documents import (
@@ -236,24 +237,55 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
              aggregator: Aggregator | None = None, skip_bad_rows: str | None = None,
              memory_limit: str | None = None, threads: int | None = None,
              progress: Callable[[int, int, str], None] | None = None,
-             sink: Callable[[list[Invoice]], None] | None = None) -> Evaluation:
+             sink: Callable[[list[Invoice]], None] | None = None, workers: int = 1) -> Evaluation:
     """Price usage into invoices.
 
     With `sink`, each contract's invoices are handed to it as soon as they are
-    built and then dropped (the returned run holds none, and no explain data is
-    kept): a run over ten thousand contracts never holds them all at once.
-    Invoices reach the sink in the order the run would list them.
+    built and then dropped (the returned run holds none, and no explain data or
+    credit ledgers are kept): a run over ten thousand contracts never holds
+    them all at once. Invoices reach the sink in the order the run would list
+    them.
+
+    With `workers` > 1 and a sink that can be split (`RunWriter`), a large run
+    prices its contracts in that many processes (see `parallel.py`); the
+    output is byte-identical to pricing them in one.
     """
     with gc_paused():
         return _evaluate(plan, usage_files, through, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
-                         memory_limit=memory_limit, threads=threads, progress=progress, sink=sink)
+                         memory_limit=memory_limit, threads=threads, progress=progress, sink=sink,
+                         workers=workers)
+
+
+@dataclass
+class _Billed:
+    """What pricing a range of contracts gives besides the invoices a sink took."""
+
+    invoices: list[Invoice] = field(default_factory=list)
+    written: int = 0  # invoices handed to the sink
+    breakage: list[Breakage] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    priced: list[PricedLine] = field(default_factory=list)
+    ledgers: list[GrantLedger] = field(default_factory=list)
+
+
+@dataclass
+class _Run:
+    """Everything pricing a contract needs, worked out once per run."""
+
+    plan: RatingPlan
+    through: dt.date
+    pricer: _Pricer
+    contract_periods: dict[str, list[Period]]
+    splits: dict[str, dict[str, tuple[Segment, ...]]]
+    by_window: dict[str, list[Aggregate]]
+    money: Callable[[Decimal], Decimal]
 
 
 def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
               aggregator: Aggregator | None, skip_bad_rows: str | None,
               memory_limit: str | None, threads: int | None,
               progress: Callable[[int, int, str], None] | None,
-              sink: Callable[[list[Invoice]], None] | None = None) -> Evaluation:
+              sink: Callable[[list[Invoice]], None] | None = None, workers: int = 1) -> Evaluation:
     if aggregator is None:
         from ..usage import aggregate_usage as aggregator  # the DuckDB path
 
@@ -268,107 +300,63 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     by_window: dict[str, list[Aggregate]] = {}
     for agg in report.aggregates:
         by_window.setdefault(agg.window, []).append(agg)
+    run_ctx = _Run(plan, through, pricer, contract_periods, splits, by_window,
+                   rounder(plan.currency, plan.rounding))
 
-    currency = plan.currency
-    money = rounder(currency, plan.rounding)
+    ranges = parallel.ranges(contracts, workers, len(report.aggregates)) if hasattr(sink, "part") else []
+    if len(ranges) > 1:
+        parts = [sink] + [sink.part() for _ in ranges[1:]]  # type: ignore[union-attr]
+
+        def work(index: int, share: list[Contract]) -> _Billed:
+            billed = _bill(run_ctx, share, parts[index], progress if index == 0 else None, len(contracts))
+            parts[index].flush()  # type: ignore[union-attr]
+            return billed
+
+        shares = parallel.run_in_parts(ranges, work)
+        for part, billed in zip(parts[1:], shares[1:]):
+            sink.absorb(part, billed.written)  # type: ignore[union-attr]
+    else:
+        shares = [_bill(run_ctx, contracts, sink, progress, len(contracts))]
 
     diagnostics: list[Diagnostic] = list(report.diagnostics)
-    invoices: list[Invoice] = []
-    breakage: list[Breakage] = []
-    priced_lines: list[PricedLine] = []
-    all_ledgers: list[GrantLedger] = []
+    for billed in shares:
+        diagnostics.extend(billed.diagnostics)
+    priced_lines = [pl for billed in shares for pl in billed.priced]
+    all_ledgers = [ledger for billed in shares for ledger in billed.ledgers]
+    if has_errors(diagnostics):
+        return Evaluation(None, diagnostics, report, priced_lines, all_ledgers)
 
+    rejected = {r: report.rejected.get(r, 0) for r in REJECTION_REASONS}
+    run = InvoiceRun(
+        through=through,
+        currency=plan.currency,
+        invoices=[inv for billed in shares for inv in billed.invoices],
+        breakage=[b for billed in shares for b in billed.breakage],
+        rejected=rejected,
+        events=Reconciliation(read=report.events_read, billed=report.billed,
+                              rejected=sum(rejected.values())),
+    )
+    return Evaluation(run, diagnostics, report, priced_lines, all_ledgers)
+
+
+def _bill(run: _Run, contracts: Sequence[Contract], sink, progress, total: int) -> _Billed:
+    """Price `contracts` (in order): their invoices go to `sink`, or are kept."""
+    out = _Billed()
     for done, contract in enumerate(contracts):
         if progress is not None:
-            progress(done, len(contracts), contract.name)
-        plan_obj = plan.plans[contract.plan]
-        usage_invoices: list[dict] = []
-        for period in contract_periods[contract.name]:
-            lines = _fee_lines(plan_obj, period, money)
-            for agg, line, priced, resolution, info, problem in _usage_lines(
-                    plan, pricer, contract, plan_obj, period, by_window, splits.get(period.key, {}), money):
-                if problem is not None:
-                    diagnostics.append(problem)
-                    continue
-                lines.append(line)
-                if sink is None:
-                    priced_lines.append(PricedLine(contract.name, period, line, agg, resolution, priced,
-                                                   priced.amount, info))
-            minimum = _minimum_line(contract, period, lines, money)
-            if minimum is not None:
-                lines.append(minimum)
-            subtotal = sum((ln.amount for ln in lines), money(ZERO))
-            usage_invoices.append({
-                "period": period,
-                "lines": lines,
-                "subtotal": subtotal,
-                "number": f"{contract.name}-{period.start:%Y%m%d}",
-            })
-
-        bills = [Bill(u["period"].key, u["number"], u["period"].start, u["period"].end, u["subtotal"])
-                 for u in usage_invoices]
-        applied, ledgers = burn(contract, bills, through, money)
-        all_ledgers.extend(ledgers)
-
-        docs: list[Invoice] = []
-        for index, grant in enumerate(contract.credits):
-            if grant.price is None or grant.granted > through:
-                continue
-            price = money(grant.price)
-            docs.append(Invoice(
-                number=f"{contract.name}-{grant.granted:%Y%m%d}-C{index + 1}",
-                contract=contract.name,
-                customer=contract.customer,
-                plan=contract.plan,
-                kind="credit_purchase",
-                period=PeriodRange(start=grant.granted, end=grant.granted),
-                issued=grant.granted,
-                due=grant.granted + dt.timedelta(days=contract.payment_days),
-                payment_terms_days=contract.payment_days,
-                currency=currency,
-                autopay=contract.autopay,
-                lines=[Line(kind="credit", charge="credit",
-                            description=grant.description or "Prepaid credit",
-                            quantity=Decimal(1), unit="grant", unit_price=price, amount=price,
-                            rule=plan.origins.get(grant.id))],
-                subtotal=price,
-                credits_applied=money(ZERO),
-                total=price,
-            ))
-        for u in usage_invoices:
-            period: Period = u["period"]
-            draws = applied.get(period.key, [])
-            credit_total = sum((amount for _, amount in draws), money(ZERO))
-            docs.append(Invoice(
-                number=u["number"],
-                contract=contract.name,
-                customer=contract.customer,
-                plan=contract.plan,
-                kind="usage",
-                period=PeriodRange(start=period.start, end=period.end),
-                issued=period.end,
-                due=period.end + dt.timedelta(days=contract.payment_days),
-                payment_terms_days=contract.payment_days,
-                currency=currency,
-                autopay=contract.autopay,
-                lines=u["lines"],
-                subtotal=u["subtotal"],
-                credits_applied=credit_total,
-                credits=[CreditApplied(grant=ledger.grant.id, description=ledger.grant.description,
-                                       applied=amount, remaining=_balance_after(ledger, u["number"]))
-                         for ledger, amount in draws],
-                total=u["subtotal"] - credit_total,
-            ))
-        docs.sort(key=lambda inv: (inv.issued, inv.kind != "credit_purchase", inv.period.start, inv.number))
+            progress(done * total // len(contracts), total, contract.name)
+        docs, ledgers = _contract_invoices(run, contract, out)
         if sink is None:
-            invoices.extend(docs)
+            out.invoices.extend(docs)
+            out.ledgers.extend(ledgers)
         else:
             sink(docs)
-            for period in contract_periods[contract.name]:  # this contract's usage is priced
-                by_window.pop(period.key, None)
+            out.written += len(docs)
+            for period in run.contract_periods[contract.name]:  # this contract's usage is priced
+                run.by_window.pop(period.key, None)
         for ledger in ledgers:
             if ledger.breakage is not None:
-                breakage.append(Breakage(
+                out.breakage.append(Breakage(
                     contract=contract.name,
                     grant=ledger.grant.id,
                     description=ledger.grant.description,
@@ -377,21 +365,95 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
                     amount=ledger.breakage,
                     expired=ledger.closed_on,
                 ))
+    return out
 
-    if has_errors(diagnostics):
-        return Evaluation(None, diagnostics, report, priced_lines, all_ledgers)
 
-    rejected = {r: report.rejected.get(r, 0) for r in REJECTION_REASONS}
-    run = InvoiceRun(
-        through=through,
-        currency=currency,
-        invoices=invoices,
-        breakage=breakage,
-        rejected=rejected,
-        events=Reconciliation(read=report.events_read, billed=report.billed,
-                              rejected=sum(rejected.values())),
-    )
-    return Evaluation(run, diagnostics, report, priced_lines, all_ledgers)
+def _contract_invoices(run: _Run, contract: Contract, out: _Billed) -> tuple[list[Invoice], list[GrantLedger]]:
+    """One contract's invoices (credit purchases and usage, in run order) and credit ledgers;
+    lines that cannot be priced become diagnostics in `out`."""
+    plan, money, through = run.plan, run.money, run.through
+    currency = plan.currency
+    plan_obj = plan.plans[contract.plan]
+    keep = out.priced if run.pricer.explain else None
+    usage_invoices: list[dict] = []
+    for period in run.contract_periods[contract.name]:
+        lines = _fee_lines(plan_obj, period, money)
+        for agg, line, priced, resolution, info, problem in _usage_lines(
+                plan, run.pricer, contract, plan_obj, period, run.by_window,
+                run.splits.get(period.key, {}), money):
+            if problem is not None:
+                out.diagnostics.append(problem)
+                continue
+            lines.append(line)
+            if keep is not None:
+                keep.append(PricedLine(contract.name, period, line, agg, resolution, priced,
+                                       priced.amount, info))
+        minimum = _minimum_line(contract, period, lines, money)
+        if minimum is not None:
+            lines.append(minimum)
+        subtotal = sum((ln.amount for ln in lines), money(ZERO))
+        usage_invoices.append({
+            "period": period,
+            "lines": lines,
+            "subtotal": subtotal,
+            "number": f"{contract.name}-{period.start:%Y%m%d}",
+        })
+
+    bills = [Bill(u["period"].key, u["number"], u["period"].start, u["period"].end, u["subtotal"])
+             for u in usage_invoices]
+    applied, ledgers = burn(contract, bills, through, money)
+
+    docs: list[Invoice] = []
+    for index, grant in enumerate(contract.credits):
+        if grant.price is None or grant.granted > through:
+            continue
+        price = money(grant.price)
+        docs.append(Invoice(
+            number=f"{contract.name}-{grant.granted:%Y%m%d}-C{index + 1}",
+            contract=contract.name,
+            customer=contract.customer,
+            plan=contract.plan,
+            kind="credit_purchase",
+            period=PeriodRange(start=grant.granted, end=grant.granted),
+            issued=grant.granted,
+            due=grant.granted + dt.timedelta(days=contract.payment_days),
+            payment_terms_days=contract.payment_days,
+            currency=currency,
+            autopay=contract.autopay,
+            lines=[Line(kind="credit", charge="credit",
+                        description=grant.description or "Prepaid credit",
+                        quantity=Decimal(1), unit="grant", unit_price=price, amount=price,
+                        rule=plan.origins.get(grant.id))],
+            subtotal=price,
+            credits_applied=money(ZERO),
+            total=price,
+        ))
+    for u in usage_invoices:
+        period: Period = u["period"]
+        draws = applied.get(period.key, [])
+        credit_total = sum((amount for _, amount in draws), money(ZERO))
+        docs.append(Invoice(
+            number=u["number"],
+            contract=contract.name,
+            customer=contract.customer,
+            plan=contract.plan,
+            kind="usage",
+            period=PeriodRange(start=period.start, end=period.end),
+            issued=period.end,
+            due=period.end + dt.timedelta(days=contract.payment_days),
+            payment_terms_days=contract.payment_days,
+            currency=currency,
+            autopay=contract.autopay,
+            lines=u["lines"],
+            subtotal=u["subtotal"],
+            credits_applied=credit_total,
+            credits=[CreditApplied(grant=ledger.grant.id, description=ledger.grant.description,
+                                   applied=amount, remaining=_balance_after(ledger, u["number"]))
+                     for ledger, amount in draws],
+            total=u["subtotal"] - credit_total,
+        ))
+    docs.sort(key=lambda inv: (inv.issued, inv.kind != "credit_purchase", inv.period.start, inv.number))
+    return docs, ledgers
 
 
 def _balance_after(ledger: GrantLedger, number: str) -> Decimal:

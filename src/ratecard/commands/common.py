@@ -95,7 +95,17 @@ def add_evaluation_args(p, *, contract_required: bool = False) -> None:
                         "Spark Connect (default: $SPARK_REMOTE if set, else local[*])")
 
 
-def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None):
+def usable_cpus() -> int:
+    """The cores this process may run on (its affinity, where the platform says)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None, workers: int = 1):
     """Compile, load JSON contracts, evaluate. Returns (evaluation, plan) or None after
     printing the diagnostics that stopped it. `progress(done, total, label)` is told
     as contracts are billed (see `ratecard.progress`)."""
@@ -124,7 +134,7 @@ def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None
         progress.start()
     evaluation = evaluate(plan, args.usage or args.aggregates, through, skip_bad_rows=args.skip_bad_rows,
                           memory_limit=args.memory_limit, aggregator=aggregator,
-                          progress=progress, sink=sink)
+                          progress=progress, sink=sink, workers=workers)
     if progress is not None and hasattr(progress, "close"):
         progress.close()  # before any diagnostics are printed
     if evaluation.diagnostics:

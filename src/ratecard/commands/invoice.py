@@ -29,6 +29,7 @@ from .common import (
     evaluate_from_args,
     print_diagnostics,
     reconciliation_note,
+    usable_cpus,
 )
 
 FORMATS = ("json", "text", "markdown", "html")
@@ -117,10 +118,11 @@ def _stream_json(args) -> int:
         if args.contract:
             def sink(docs):
                 writer.add([d for d in docs if d.contract == args.contract])
+            workers = 1
         else:
-            sink = writer.add
+            sink, workers = writer, usable_cpus()  # contracts priced on every core (billing.parallel)
         with Progress("billing") as progress:
-            result = evaluate_from_args(args, args.format, progress=progress, sink=sink)
+            result = evaluate_from_args(args, args.format, progress=progress, sink=sink, workers=workers)
         if result is None:
             return EXIT_INPUT
         run_doc = result[0].run
