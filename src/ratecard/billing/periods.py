@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -75,20 +76,28 @@ class Period:
 def periods(contract: Contract, through: dt.date) -> list[Period]:
     """Every period of `contract` that has ended on or before `through`."""
     months = CYCLE_MONTHS[contract.billing]
-    stop = contract.end_exclusive
-    out: list[Period] = []
+    return [Period(contract.name, k, start, end, full_end, months)
+            for k, start, end, full_end in _bounds(contract.starts, contract.end_exclusive, months, through)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _bounds(starts: dt.date, stop: dt.date | None, months: int,
+            through: dt.date) -> tuple[tuple[int, dt.date, dt.date, dt.date], ...]:
+    """(index, start, end, full end) of each period; contracts that start on the same
+    day with the same cycle share them (ten thousand contracts, a handful of calendars)."""
+    out = []
     k = 0
     while True:
-        start = add_months(contract.starts, k * months)
+        start = add_months(starts, k * months)
         if stop is not None and start >= stop:
             break
-        full_end = add_months(contract.starts, (k + 1) * months)
+        full_end = add_months(starts, (k + 1) * months)
         end = min(full_end, stop) if stop is not None else full_end
         if end > through:
             break
-        out.append(Period(contract.name, k, start, end, full_end, months))
+        out.append((k, start, end, full_end))
         k += 1
-    return out
+    return tuple(out)
 
 
 def last_period_start_before(contract: Contract, instant: dt.datetime | None) -> dt.date | None:
