@@ -196,40 +196,59 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
         table = conn.sql(query.sql(dialect="duckdb")).to_arrow_table()
     except duckdb.Error as exc:
         raise EngineFailure(_first_line(exc)) from None
-    rows = zip(*(column.to_pylist() for column in table.columns))
-    return read_result(plan, rows, shape.dimensions)
+    return read_columns(plan, [column.to_pylist() for column in table.columns], shape.dimensions)
 
 
 def read_result(plan: RatingPlan, rows, width: int):
-    """Result rows (kind, window, meter, d0.., quantity, events) -> Python values.
+    """Result rows (kind, window, meter, d0.., quantity, events) -> Python values."""
+    rows = list(rows)
+    columns = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(width + 5)]
+    return read_columns(plan, columns, width)
 
-    The query sorts its rows, so aggregates arrive in their final order; this
-    loop runs once per invoice line of the run and does no more than it must.
+
+def read_columns(plan: RatingPlan, columns: list[list], width: int):
+    """The result by columns (kind, window, meter, d0.., quantity, events) ->
+    (aggregates, reasons, counts).
+
+    The query sorts its rows, so aggregates arrive in their final order. This
+    runs once per invoice line of the run, before pricing can start: it works
+    a column at a time (comprehensions, no per-row branching), and the
+    dimension tuples and quantities that repeat are built once.
     """
-    aggregates: list[Aggregate] = []
+    kinds, windows, meters = columns[0], columns[1], columns[2]
+    dim_columns, quantities, events = columns[3:3 + width], columns[3 + width], columns[4 + width]
+    agg = [i for i, kind in enumerate(kinds) if kind == "agg"]
+    if len(agg) != len(kinds):  # counts rows are few; keep the aggregate rows only
+        windows, meters = [windows[i] for i in agg], [meters[i] for i in agg]
+        dim_columns = [[col[i] for i in agg] for col in dim_columns]
+        quantities, events = [quantities[i] for i in agg], [events[i] for i in agg]
+    names = {m.name: m.dimension_names for m in plan.meters.values()}
+    shapes: dict[tuple, tuple] = {}
+
+    def dims_of(key: tuple) -> tuple:
+        found = shapes.get(key)
+        if found is None:
+            found = shapes[key] = tuple(zip(names[key[0]], key[1:]))
+        return found
+
+    numbers: dict[str | None, Decimal] = {None: Decimal(0)}
+
+    def number(text: str | None) -> Decimal:
+        found = numbers.get(text)
+        if found is None:
+            found = numbers[text] = Decimal(text)
+        return found
+
+    dims = [dims_of(key) for key in zip(meters, *dim_columns)]
+    aggregates = list(map(Aggregate, windows, meters, dims, map(number, quantities), map(int, events)))
+
     reasons: dict[str, int] = {}
     counts = Counts()
-    names = {m.name: m.dimension_names for m in plan.meters.values()}
-    append = aggregates.append
-    # lines repeat the same dimension values and (counts) the same quantities
-    shapes: dict[tuple, tuple] = {}
-    numbers: dict[str | None, Decimal] = {None: Decimal(0)}
-    for row in rows:
-        kind, window, meter = row[0], row[1], row[2]
-        if kind == "agg":
-            key = (meter, *row[3:3 + width])
-            dims = shapes.get(key)
-            if dims is None:
-                dims = shapes[key] = tuple(zip(names[meter], row[3:3 + width]))
-            text = row[3 + width]
-            quantity = numbers.get(text)
-            if quantity is None:
-                quantity = numbers[text] = Decimal(text)
-            append(Aggregate(window, meter, dims, quantity, int(row[4 + width])))
-        elif kind == "reason":
-            reasons[meter] = reasons.get(meter, 0) + int(row[4 + width])
-        else:
-            setattr(counts, kind, getattr(counts, kind) + int(row[4 + width]))
+    for kind, meter, n in zip(kinds, columns[2], columns[4 + width]):
+        if kind == "reason":
+            reasons[meter] = reasons.get(meter, 0) + int(n)
+        elif kind != "agg":
+            setattr(counts, kind, getattr(counts, kind) + int(n))
     return aggregates, reasons, counts
 
 
