@@ -35,7 +35,7 @@ def test_streamed_run_is_byte_identical(case):
     plan = compile_paths(paths).plan
     whole = evaluate(plan, usage, through, aggregator=aggregate_usage)
     expected = whole.run.model_dump_json(indent=2) + "\n"
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+    with tempfile.TemporaryFile() as spool:
         writer = RunWriter(spool)
         streamed = evaluate(plan, usage, through, aggregator=aggregate_usage, sink=writer.add)
         assert streamed.run.invoices == [] and streamed.priced == []
@@ -60,7 +60,7 @@ PROJECTS = sorted(p for p in EXAMPLES.iterdir() if (p / "usage.jsonl").exists())
 
 
 def _streamed(plan, usage, through, aggregator, **kwargs) -> tuple[str, list]:
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+    with tempfile.TemporaryFile() as spool:
         writer = RunWriter(spool)
         ev = evaluate(plan, usage, through, aggregator=aggregator, sink=writer, **kwargs)
         out = io.StringIO()
@@ -112,3 +112,43 @@ def test_a_small_run_is_not_split(monkeypatch):
     split = parallel.ranges(list(range(10)), 4, parallel.MIN_LINES)
     assert split == [[0, 1, 2], [3, 4, 5], [6, 7], [8, 9]]
     assert parallel.ranges([1], 4, parallel.MIN_LINES) == [[1]]
+
+
+def _unicode_run(n: int):
+    from decimal import Decimal
+
+    from ratecard.billing.documents import Invoice, InvoiceRun, Line, PeriodRange, Reconciliation
+
+    day = dt.date(2026, 1, 1)
+    invoices = [Invoice(number=f"c{i}", contract=f"c{i}", customer="Zoë", plan="p", kind="usage",
+                        period=PeriodRange(start=day, end=day), issued=day, due=day, payment_terms_days=0,
+                        currency="EUR", autopay=False, subtotal=Decimal(1), credits_applied=Decimal(0),
+                        total=Decimal(1),
+                        lines=[Line(kind="fee", charge="f", description="café — 100 € " * 300,
+                                    quantity=Decimal(1), amount=Decimal(1))])
+                for i in range(n)]
+    return InvoiceRun(through=day, currency="EUR", invoices=invoices, breakage=[], rejected={},
+                      events=Reconciliation(read=0, billed=0, rejected=0))
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["file", "string"])
+def test_streamed_bytes_keep_every_character_across_chunks(binary):
+    """UTF-8 from the spool reaches a file as bytes, and a StringIO decoded, even
+    where a character straddles the 1 MB copy chunks (this run is ~3 MB)."""
+    run = _unicode_run(400)
+    writer = RunWriter()
+    writer.add(run.invoices)
+    head = run.model_copy(update={"invoices": []})
+    expected = run.model_dump_json(indent=2) + "\n"
+    if binary:
+        raw = io.BytesIO()
+        out = io.TextIOWrapper(raw, encoding="utf-8")
+        out.write("")
+        writer.finish(head, out)
+        out.flush()
+        assert raw.getvalue().decode("utf-8") == expected
+    else:
+        out = io.StringIO()
+        writer.finish(head, out)
+        assert out.getvalue() == expected
+    assert len(expected.encode("utf-8")) > 2 * (1 << 20)

@@ -8,6 +8,7 @@ order is declaration order, so the JSON is byte-stable.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import shutil
 import tempfile
@@ -111,16 +112,19 @@ class InvoiceRun(Doc):
 class RunWriter:
     """Writes an `InvoiceRun` as JSON while invoices are still being priced.
 
-    Invoices go to `spool` (a temporary file) as they come; `finish` writes the
-    whole document to `out`: byte-identical to `run.model_dump_json(indent=2)`
-    plus a newline. Each invoice is dumped on its own and indented to its depth
-    in the run. Used with `billing.evaluate(..., sink=writer)`.
+    Invoices go to `spool` (a temporary file, binary) as they come; `finish`
+    writes the whole document to `out`: byte-identical to
+    `run.model_dump_json(indent=2)` plus a newline. Each invoice is dumped on
+    its own and indented to its depth in the run. The JSON stays UTF-8 bytes
+    from pydantic's serializer to the output file (a large run writes hundreds
+    of megabytes; decoding and encoding them again costs seconds). Used as
+    `billing.evaluate(..., sink=writer)`.
     """
 
     _HOLE = '"invoices": [],'
 
-    def __init__(self, spool):
-        self.spool = spool
+    def __init__(self, spool=None):
+        self.spool = spool if spool is not None else tempfile.TemporaryFile()
         self.count = 0
 
     def __call__(self, invoices: list[Invoice]) -> None:
@@ -129,10 +133,13 @@ class RunWriter:
     def part(self) -> "RunWriter":
         """A writer, on a spool of its own, for a later range of the run's invoices
         (priced in another process; see `billing.parallel`)."""
-        return RunWriter(tempfile.TemporaryFile("w+", encoding="utf-8"))
+        return RunWriter()
 
     def flush(self) -> None:
         self.spool.flush()
+
+    def close(self) -> None:
+        self.spool.close()
 
     def absorb(self, part: "RunWriter", count: int) -> None:
         """Append `part`'s `count` invoices (written by another process) after ours."""
@@ -140,27 +147,43 @@ class RunWriter:
             part.spool.flush()
             part.spool.seek(0)
             if self.count:
-                self.spool.write(",\n")
+                self.spool.write(b",\n")
             shutil.copyfileobj(part.spool, self.spool, 1 << 20)
             self.count += count
-        part.spool.close()
+        part.close()
 
     def add(self, invoices: list[Invoice]) -> None:
         for inv in invoices:
-            text = inv.model_dump_json(indent=2)
-            self.spool.write(",\n    " if self.count else "    ")
-            self.spool.write(text.replace("\n", "\n    "))
+            data = inv.__pydantic_serializer__.to_json(inv, indent=2)
+            self.spool.write(b",\n    " if self.count else b"    ")
+            self.spool.write(data.replace(b"\n", b"\n    "))
             self.count += 1
 
     def finish(self, run: "InvoiceRun", out) -> None:
-        """`run` carries everything but the invoices (which the spool holds)."""
+        """`run` carries everything but the invoices (which the spool holds).
+
+        `out` is a text stream. When it has a binary buffer (standard output, a
+        file), the document goes there as UTF-8 bytes, as JSON is written;
+        otherwise (a StringIO) it is decoded on the way.
+        """
         head = run.model_dump_json(indent=2)
         if self.count == 0:
             out.write(head + "\n")
             return
         before, after = head.split(self._HOLE, 1)
-        out.write(before + '"invoices": [\n')
         self.spool.flush()
         self.spool.seek(0)
-        shutil.copyfileobj(self.spool, out, 1 << 20)
+        binary = getattr(out, "buffer", None)
+        if binary is not None:
+            out.flush()
+            binary.write((before + '"invoices": [\n').encode("utf-8"))
+            shutil.copyfileobj(self.spool, binary, 1 << 20)
+            binary.write(("\n  ]," + after + "\n").encode("utf-8"))
+            binary.flush()
+            return
+        out.write(before + '"invoices": [\n')
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        while chunk := self.spool.read(1 << 20):
+            out.write(decoder.decode(chunk))
+        out.write(decoder.decode(b"", final=True))
         out.write("\n  ]," + after + "\n")

@@ -410,16 +410,8 @@ def _contract_invoices(run: _Run, contract: Contract, out: _Billed) -> tuple[lis
         price = money(grant.price)
         docs.append(Invoice(
             number=f"{contract.name}-{grant.granted:%Y%m%d}-C{index + 1}",
-            contract=contract.name,
-            customer=contract.customer,
-            plan=contract.plan,
             kind="credit_purchase",
-            period=PeriodRange(start=grant.granted, end=grant.granted),
-            issued=grant.granted,
-            due=grant.granted + dt.timedelta(days=contract.payment_days),
-            payment_terms_days=contract.payment_days,
-            currency=currency,
-            autopay=contract.autopay,
+            **_heading(contract, currency, grant.granted, grant.granted, issued=grant.granted),
             lines=[Line(kind="credit", charge="credit",
                         description=grant.description or "Prepaid credit",
                         quantity=Decimal(1), unit="grant", unit_price=price, amount=price,
@@ -434,16 +426,8 @@ def _contract_invoices(run: _Run, contract: Contract, out: _Billed) -> tuple[lis
         credit_total = sum((amount for _, amount in draws), money(ZERO))
         docs.append(Invoice(
             number=u["number"],
-            contract=contract.name,
-            customer=contract.customer,
-            plan=contract.plan,
             kind="usage",
-            period=PeriodRange(start=period.start, end=period.end),
-            issued=period.end,
-            due=period.end + dt.timedelta(days=contract.payment_days),
-            payment_terms_days=contract.payment_days,
-            currency=currency,
-            autopay=contract.autopay,
+            **_heading(contract, currency, period.start, period.end, issued=period.end),
             lines=u["lines"],
             subtotal=u["subtotal"],
             credits_applied=credit_total,
@@ -454,6 +438,21 @@ def _contract_invoices(run: _Run, contract: Contract, out: _Billed) -> tuple[lis
         ))
     docs.sort(key=lambda inv: (inv.issued, inv.kind != "credit_purchase", inv.period.start, inv.number))
     return docs, ledgers
+
+
+def _heading(contract: Contract, currency: str, start: dt.date, end: dt.date, *, issued: dt.date) -> dict:
+    """The fields every invoice of a contract fills the same way."""
+    return {
+        "contract": contract.name,
+        "customer": contract.customer,
+        "plan": contract.plan,
+        "period": PeriodRange(start=start, end=end),
+        "issued": issued,
+        "due": issued + dt.timedelta(days=contract.payment_days),
+        "payment_terms_days": contract.payment_days,
+        "currency": currency,
+        "autopay": contract.autopay,
+    }
 
 
 def _balance_after(ledger: GrantLedger, number: str) -> Decimal:

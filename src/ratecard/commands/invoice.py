@@ -113,7 +113,7 @@ def _stream_json(args) -> int:
     memory holds one contract's invoices at a time; nothing reaches standard
     output unless the whole run succeeds.
     """
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+    with tempfile.TemporaryFile() as spool:
         writer = RunWriter(spool)
         if args.contract:
             def sink(docs):
