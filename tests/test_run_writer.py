@@ -152,3 +152,30 @@ def test_streamed_bytes_keep_every_character_across_chunks(binary):
         writer.finish(head, out)
         assert out.getvalue() == expected
     assert len(expected.encode("utf-8")) > 2 * (1 << 20)
+
+
+def test_a_child_that_dies_mid_write_leaves_no_trace(monkeypatch):
+    """Its range is priced again in the parent, on an emptied spool: same bytes."""
+    import os
+
+    from ratecard.billing import parallel
+    from ratecard.usage import aggregate_usage as duckdb_usage
+
+    evaluate_module = __import__("sys").modules["ratecard.billing.evaluate"]
+    project = EXAMPLES / "enterprise"
+    plan = compile_paths([str(p) for p in sorted(project.glob("*.pricing"))]).plan
+    usage, through = [str(project / "usage.jsonl")], dt.date(2026, 4, 1)
+    one = _streamed(plan, usage, through, duckdb_usage)
+
+    monkeypatch.setattr(parallel, "MIN_LINES", 0)
+    parent, real_bill = os.getpid(), evaluate_module._bill
+
+    def dying_bill(run, contracts, sink, progress, total):
+        if os.getpid() != parent:
+            sink.spool.write(b"half an invoice")
+            sink.flush()
+            os._exit(9)
+        return real_bill(run, contracts, sink, progress, total)
+
+    monkeypatch.setattr(evaluate_module, "_bill", dying_bill)
+    assert _streamed(plan, usage, through, duckdb_usage, workers=2) == one

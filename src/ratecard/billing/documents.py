@@ -138,6 +138,12 @@ class RunWriter:
     def flush(self) -> None:
         self.spool.flush()
 
+    def restart(self) -> None:
+        """Empty the spool: a range is priced again after its process failed part-way."""
+        self.spool.seek(0)
+        self.spool.truncate()
+        self.count = 0
+
     def close(self) -> None:
         self.spool.close()
 

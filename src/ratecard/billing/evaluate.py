@@ -308,6 +308,8 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
         parts = [sink] + [sink.part() for _ in ranges[1:]]  # type: ignore[union-attr]
 
         def work(index: int, share: list[Contract]) -> _Billed:
+            if index:
+                parts[index].restart()  # type: ignore[union-attr]  # a failed child may have written some
             billed = _bill(run_ctx, share, parts[index], progress if index == 0 else None, len(contracts))
             parts[index].flush()  # type: ignore[union-attr]
             return billed
