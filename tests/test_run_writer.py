@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ratecard.billing import evaluate
 from ratecard.billing.documents import RunWriter
@@ -109,9 +111,33 @@ def test_a_small_run_is_not_split(monkeypatch):
     from ratecard.billing import parallel
 
     assert parallel.ranges(list(range(10)), 4, parallel.MIN_LINES - 1) == [list(range(10))]
-    split = parallel.ranges(list(range(10)), 4, parallel.MIN_LINES)
-    assert split == [[0, 1, 2], [3, 4, 5], [6, 7], [8, 9]]
     assert parallel.ranges([1], 4, parallel.MIN_LINES) == [[1]]
+
+
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=60), st.integers(1, 6))
+def test_ranges_are_contiguous_and_balanced_by_weight(weights, workers):
+    from ratecard.billing import parallel
+
+    items = list(range(len(weights)))
+    split = parallel.ranges(items, workers, parallel.MIN_LINES, weights)
+    assert [i for r in split for i in r] == items  # every item once, in order
+    assert len(split) == min(workers, len(items)) and all(split)
+    total, n = sum(weights), len(items)
+    for k, r in enumerate(split[1:], 1):
+        start = r[0]
+        # a range starts once the ranges before it hold their share, or when every later range needs an item
+        assert sum(weights[:start]) * workers >= total * k or n - start <= len(split) - k
+        last = split[k - 1][-1]
+        if last != split[k - 1][0]:  # and not an item later than that
+            assert not (sum(weights[:last]) * workers >= total * k or n - last <= len(split) - k)
+
+
+def test_equal_weights_split_evenly_and_heavy_items_stand_alone():
+    from ratecard.billing import parallel
+
+    sizes = [len(r) for r in parallel.ranges(list(range(10)), 4, parallel.MIN_LINES)]
+    assert sum(sizes) == 10 and max(sizes) - min(sizes) <= 1
+    assert parallel.ranges(list(range(11)), 2, parallel.MIN_LINES, [10] + [1] * 10) == [[0], list(range(1, 11))]
 
 
 def _unicode_run(n: int):

@@ -303,7 +303,10 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     run_ctx = _Run(plan, through, pricer, contract_periods, splits, by_window,
                    rounder(plan.currency, plan.rounding))
 
-    ranges = parallel.ranges(contracts, workers, len(report.aggregates)) if hasattr(sink, "part") else []
+    ranges = []
+    if hasattr(sink, "part"):
+        lines = [sum(len(by_window.get(p.key, ())) for p in contract_periods[c.name]) + 1 for c in contracts]
+        ranges = parallel.ranges(contracts, workers, len(report.aggregates), lines)
     if len(ranges) > 1:
         parts = [sink] + [sink.part() for _ in ranges[1:]]  # type: ignore[union-attr]
 

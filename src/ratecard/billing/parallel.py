@@ -32,18 +32,26 @@ R = TypeVar("R")
 MIN_LINES = 50_000
 
 
-def ranges(items: Sequence[T], workers: int, lines: int) -> list[list[T]]:
-    """`items` in up to `workers` contiguous ranges of near-equal size; one range
-    when splitting is not worth it or not possible here."""
+def ranges(items: Sequence[T], workers: int, lines: int,
+           weights: Sequence[int] | None = None) -> list[list[T]]:
+    """`items` in up to `workers` contiguous ranges of near-equal weight (by default
+    one per item: near-equal size); one range when splitting is not worth it or
+    not possible here. Weighted by their lines, contracts on a plan with more
+    meters or a shorter cycle do not leave one process waiting for the other."""
     workers = min(workers, len(items))
     if workers < 2 or lines < MIN_LINES or not hasattr(os, "fork"):
         return [list(items)]
-    size, extra = divmod(len(items), workers)
-    out, start = [], 0
-    for i in range(workers):
-        end = start + size + (1 if i < extra else 0)
-        out.append(list(items[start:end]))
-        start = end
+    weights = list(weights) if weights is not None else [1] * len(items)
+    total = sum(weights) or 1
+    out: list[list[T]] = [[]]
+    done = 0
+    for index, (item, weight) in enumerate(zip(items, weights)):
+        # the next range starts once this one holds its share (or every later range needs an item)
+        if out[-1] and len(out) < workers and (done * workers >= total * len(out)
+                                               or len(items) - index <= workers - len(out)):
+            out.append([])
+        out[-1].append(item)
+        done += weight
     return out
 
 
