@@ -124,7 +124,6 @@ class _Pricer:
         self.layers: dict[tuple[str, str], tuple[engine.Layer, ...]] = {}
 
         self.changes: dict[tuple[str, str], tuple[Change, ...]] = {}
-        self.shapes: dict[tuple[str, str], tuple] = {}
         self.descriptions: dict[int, tuple[str, tuple[str, ...]]] = {}
         self.normal: dict[Decimal, Decimal] = {}
         self.orders: dict[str, dict[str, int]] = {}
@@ -159,8 +158,8 @@ class _Pricer:
         One dictionary lookup per line for the shape (interned to a number) and
         one for the line; everything else is worked out on a shape's first line.
         """
-        shape = self.shape_ids.get((contract.name, meter)) or self._shape_id(contract, meter)
-        key = (shape[0], dims, day) if shape[1] else (shape[0], dims)
+        shape, dated = self.shape_of(contract, meter)
+        key = (shape, dims, day) if dated else (shape, dims)
         found = self.cache.get(key, _MISSING)
         if found is _MISSING:
             present = {k: v for k, v in dims if v is not None}
@@ -191,14 +190,19 @@ class _Pricer:
 
     def is_dated(self, contract: Contract, meter: str) -> bool:
         """Whether the contract's rules for the meter change on some date."""
-        shape = self.shape_ids.get((contract.name, meter)) or self._shape_id(contract, meter)
-        return shape[1]
+        return self.shape_of(contract, meter)[1]
 
-    def _shape_id(self, contract: Contract, meter: str) -> tuple[int, bool]:
-        """(the shape as a number, whether its rules are dated), once per (contract, meter)."""
-        found = self.shape_ids[(contract.name, meter)] = (
-            self.interned.setdefault(self._shape(contract, meter), len(self.interned)),
-            bool(self.changes_of(contract, meter)))
+    def shape_of(self, contract: Contract, meter: str) -> tuple[int, bool]:
+        """(the shape as a number, whether its rules are dated), worked out once per
+        (contract, meter). A shape is what a resolution depends on besides the
+        line: plan, meter, the contract when it overrides the meter, contract
+        dimensions."""
+        found = self.shape_ids.get((contract.name, meter))
+        if found is None:
+            shape = (contract.plan, meter, contract.name if meter in contract.overrides else None,
+                     tuple(sorted(contract.dimensions.items())))
+            found = self.shape_ids[(contract.name, meter)] = (
+                self.interned.setdefault(shape, len(self.interned)), bool(self.changes_of(contract, meter)))
         return found
 
     def charge_order(self, plan: Plan) -> dict[str, int]:
@@ -215,17 +219,6 @@ class _Pricer:
             found = self.dim_keys[dims] = tuple((v is not None, v or "") for _, v in dims)
         return found
 
-    def _shape(self, contract: Contract, meter: str) -> tuple:
-        """What a resolution depends on besides the line: plan, override, contract dimensions."""
-        lk = (contract.name, meter)
-        shape = self.shapes.get(lk)
-        if shape is None:
-            override = contract.overrides.get(meter)
-            shape = self.shapes[lk] = (
-                contract.plan, meter,
-                contract.name if override is not None else None,
-                tuple(sorted(contract.dimensions.items())))
-        return shape
 
 
 def _describe_dims(dims: tuple) -> str:

@@ -363,7 +363,7 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
             except Exception:
                 pass
 
-    aggregates, reasons, counts = read_result(plan, [tuple(r) for r in rows], width)
+    aggregates, reasons, counts = read_result(plan, rows, width)  # Row is a tuple
     if counts.bad == 0:
         return _fill(report, aggregates, reasons, counts, bad_rows=0)
     # Bad rows: name them by reading the files row by row (local files only), as
