@@ -151,6 +151,31 @@ def test_every_aggregation_and_reason(plan, tmp_path):
     assert ours.events_read == len(events)
 
 
+def test_a_resent_key_keeps_its_first_good_row_whatever_else_is_in_the_file(plan, tmp_path):
+    """Only re-sent (customer, id) keys are ranked (query.py); the winner is still the
+    first good row by time, then type, then property values, among any number of
+    copies, next to keys sent once."""
+    events = [
+        ev(1, "c_acme", "2026-01-05T00:00:00Z", "llm.completion", tokens="oops", model="gpt-4"),  # bad: loses
+        ev(1, "c_acme", "2026-01-07T00:00:00Z", "llm.completion", tokens="30", model="gpt-4"),
+        ev(1, "c_acme", "2026-01-06T00:00:00Z", "llm.completion", tokens="20", model="gpt-4"),  # wins: earliest good
+        ev(2, "c_acme", "2026-01-08T00:00:00Z", "llm.completion", tokens="9", model="gpt-4"),
+        ev(2, "c_acme", "2026-01-08T00:00:00Z", "llm.completion", tokens="5", model="gpt-4"),  # same time: "5" < "9"
+        ev(2, "c_acme", "2026-01-08T00:00:00Z", "llm.completion", tokens="5", model="gpt-4"),  # an exact copy
+        ev(1, "c_beta", "2026-01-20T00:00:00Z", "api.request", region="eu"),  # same id, other customer: kept
+        *[ev(100 + i, "c_acme", "2026-01-10T00:00:00Z", "llm.completion", tokens="1", model="gpt-4")
+          for i in range(5)],
+    ]
+    files = [_write_jsonl(tmp_path / "u.jsonl", events)]
+    ours, oracle = _both(plan, files, skip_bad_rows=str(tmp_path / "bad.jsonl"))
+    _same(ours, oracle)
+    tokens = {(a.window, a.dimensions): (a.quantity, a.events) for a in ours.aggregates if a.meter == "TOKENS"}
+    assert tokens[("acme@2026-01-01", (("model", "gpt-4"),))] == (Decimal(20 + 5 + 5), 7)
+    assert ours.rejected["duplicate"] == 3
+    assert ours.rejected["bad_row"] == 1
+    assert ours.reconciles
+
+
 def test_event_at_a_period_boundary_goes_to_the_later_period(plan, tmp_path):
     files = [_write_jsonl(tmp_path / "u.jsonl", [
         ev(1, "c_acme", "2026-02-01T00:00:00Z", region="eu"),

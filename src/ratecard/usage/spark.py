@@ -57,7 +57,7 @@ def spark_tree(tree: exp.Expression) -> exp.Expression:
       time or quantity would fail the whole query instead of flagging the row.
     - `ARG_MAX(v, ROW(t, id))` (the `latest` aggregation): Spark's MAX_BY
       orders by a STRUCT, field by field, as DuckDB orders a ROW.
-    - QUALIFY (dedup), TIMESTAMPTZ (-> TIMESTAMP, read in the session time
+    - TIMESTAMPTZ (-> TIMESTAMP, read in the session time
       zone, which the engine sets to UTC), REGEXP_MATCHES (-> RLIKE; the
       patterns are plain, the same in Java) are transpiled by sqlglot itself.
     """

@@ -47,7 +47,7 @@ VERIFIED = ("duckdb", "spark", "postgres")
 TIME_TYPES = ("text", "timestamp")
 RELATION_NAMES = ("rc_terms", "rc_windows", "rc_segments")
 # Names the query defines itself: an events table cannot be called that.
-RESERVED_NAMES = frozenset(RELATION_NAMES + ("ev", "dd", "cl", "result", "src", "kc", "tm", "w", "sg", "t0"))
+RESERVED_NAMES = frozenset(RELATION_NAMES + ("ev", "dk", "dd", "cl", "result", "src", "kc", "tm", "w", "sg", "t0"))
 UTC = dt.timezone.utc
 
 TERMS = (("contract", TEXT), ("customer", TEXT), ("plan", TEXT), ("starts", STAMP), ("ends", STAMP))
