@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ratecard import reference
-from ratecard.usage import aggregate_usage, build_query
+from ratecard.usage import aggregate_usage, build_query, engine
 from ratecard.usage.query import Relations
 from ratecard.usage.records import ContractTerm, Window
 
@@ -111,7 +111,7 @@ def ev(i, customer, time, type_="api.request", **props):
 # ----------------------------------------------------------------- aggregations
 
 
-def test_every_aggregation_and_reason(plan, tmp_path):
+def test_every_aggregation_and_reason(plan, tmp_path, dedup_plan):
     events = [
         ev(1, "c_acme", "2026-01-02T00:00:00Z", "llm.completion", tokens="1000.5", model="gpt-4"),
         ev(2, "c_acme", "2026-01-03T00:00:00Z", "llm.completion", tokens=2000, model="gpt-4"),
@@ -151,10 +151,18 @@ def test_every_aggregation_and_reason(plan, tmp_path):
     assert ours.events_read == len(events)
 
 
-def test_a_resent_key_keeps_its_first_good_row_whatever_else_is_in_the_file(plan, tmp_path):
-    """Only re-sent (customer, id) keys are ranked (query.py); the winner is still the
-    first good row by time, then type, then property values, among any number of
-    copies, next to keys sent once."""
+@pytest.fixture(params=["rank re-sent keys", "rank every event"])
+def dedup_plan(request, monkeypatch):
+    """Both ways the query dedups (`query.dedup`); the engine picks by memory."""
+    if request.param == "rank every event":
+        monkeypatch.setattr(engine, "events_fit", lambda sources, limit: False)
+    return request.param
+
+
+def test_a_resent_key_keeps_its_first_good_row_whatever_else_is_in_the_file(plan, tmp_path, dedup_plan):
+    """The winner of a re-sent (customer, id) is the first good row by time, then
+    type, then property values, among any number of copies, next to keys sent
+    once: whether the query ranks only re-sent keys or every event."""
     events = [
         ev(1, "c_acme", "2026-01-05T00:00:00Z", "llm.completion", tokens="oops", model="gpt-4"),  # bad: loses
         ev(1, "c_acme", "2026-01-07T00:00:00Z", "llm.completion", tokens="30", model="gpt-4"),
@@ -444,3 +452,19 @@ def test_the_engines_quantity_pattern_accepts_what_python_accepts(texts):
         "SELECT regexp_matches(trim(t), ?) FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
         [QUANTITY_PATTERN, texts]).fetchall()]
     assert engine == python
+
+
+def test_memory_limits_read_as_duckdb_reads_them():
+    assert engine.size_bytes("1GB") == 10**9
+    assert engine.size_bytes("512 MiB") == 512 * 2**20
+    assert engine.size_bytes("2.5GB") == 2_500_000_000
+    assert engine.size_bytes("lots") is None
+
+
+def test_the_dedup_plan_follows_whether_the_events_fit_in_memory(tmp_path):
+    path = tmp_path / "u.jsonl"
+    path.write_bytes(b"x" * 1_000_000)  # at most 10,000 events of 100 bytes
+    source = [engine.describe(None, str(path))]
+    assert engine.events_fit(source, "1GB")  # 2 x 10,000 x 200 bytes = 4 MB
+    assert not engine.events_fit(source, "2MB")
+    assert engine.events_fit(source, "not a size")  # DuckDB itself refuses it

@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -186,11 +187,49 @@ class Counts:
     kept: int = 0
 
 
-def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Relations):
+# What an event costs DuckDB held in memory (normalized text columns; measured
+# ~200 bytes on the benchmark events), and what a line of a text file holds at
+# least (so a file's size over-counts its events rather than under-counts).
+EVENT_BYTES = 200
+MIN_LINE_BYTES = {"jsonl": 100, "csv": 40}
+
+
+def size_bytes(text: str | None) -> int | None:
+    """`1GB`, `512 MiB`, `2.5GB` -> bytes, as DuckDB reads a memory limit; None if unreadable."""
+    m = re.fullmatch(r"\s*([0-9]+(?:[.][0-9]+)?)\s*([kmgt]i?b|b|bytes)?\s*", text or "", re.IGNORECASE)
+    if m is None:
+        return None
+    unit = (m.group(2) or "b").lower()
+    scale = {"b": 1, "bytes": 1}.get(unit) or (1024 if "i" in unit else 1000) ** ("kmgt".index(unit[0]) + 1)
+    return int(Decimal(m.group(1)) * scale)
+
+
+def events_fit(sources: Sequence[Source], memory_limit: str | None) -> bool:
+    """Whether the events, held twice (`ev` read by three steps, then `cl`), fit in
+    the engine's memory limit: what decides how the query dedups (`query.dedup`)."""
+    limit = size_bytes(memory_limit or default_memory_limit())
+    if limit is None:
+        return True
+    events = 0
+    for source in sources:
+        if source.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            events += pq.ParquetFile(source.path).metadata.num_rows
+        elif source.kind in MIN_LINE_BYTES:
+            events += os.path.getsize(source.path) // MIN_LINE_BYTES[source.kind] + 1
+        else:
+            return True  # a table: the engine's own
+    return 2 * events * EVENT_BYTES <= limit
+
+
+def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Relations,
+              memory_limit: str | None = None):
     """Execute the aggregation; (aggregates, reasons, counts)."""
     import duckdb
 
-    query, shape = build_query(plan, sources, relations)
+    query, shape = build_query(plan, sources, relations,
+                               rank_every_event=not events_fit(sources, memory_limit))
     try:
         # Arrow hands the result over in columns: far cheaper than Python tuples per row
         table = conn.sql(query.sql(dialect="duckdb")).to_arrow_table()
@@ -346,14 +385,15 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
         return report
     scratch = tempfile.mkdtemp(prefix="ratecard-clean-")
     try:
-        return _aggregate(conn, plan, terms, windows, files, skip_bad_rows, report, scratch)
+        return _aggregate(conn, plan, terms, windows, files, skip_bad_rows, report, scratch, memory_limit)
     finally:
         conn.close()
         shutil.rmtree(spill, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _aggregate(conn, plan, terms, windows, files, skip_bad_rows, report: UsageReport, scratch: str):
+def _aggregate(conn, plan, terms, windows, files, skip_bad_rows, report: UsageReport, scratch: str,
+               memory_limit: str | None = None):
     sources: list[Source] = []
     for path in files:
         try:
@@ -370,7 +410,7 @@ def _aggregate(conn, plan, terms, windows, files, skip_bad_rows, report: UsageRe
 
     failure: EngineFailure | None = None
     try:
-        aggregates, reasons, counts = run_query(conn, plan, sources, relations)
+        aggregates, reasons, counts = run_query(conn, plan, sources, relations, memory_limit)
     except EngineFailure as exc:
         failure, counts = exc, None
     if failure is None and counts.bad == 0:
@@ -390,7 +430,7 @@ def _aggregate(conn, plan, terms, windows, files, skip_bad_rows, report: UsageRe
     if not cleaned:
         return _fill(report, [], {}, Counts(), bad_rows=len(bad))
     try:
-        aggregates, reasons, counts = run_query(conn, plan, cleaned, relations)
+        aggregates, reasons, counts = run_query(conn, plan, cleaned, relations, memory_limit)
     except EngineFailure as exc:
         report.diagnostics.append(error("E501", f"cannot read usage: {exc}"))
         return report

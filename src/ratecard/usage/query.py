@@ -293,7 +293,11 @@ def _in_window(t: exp.Expression, table: str) -> exp.Expression:
 
 
 def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relations,
-                keys: Sequence[str] | None = None) -> tuple[exp.Select, QueryShape]:
+                keys: Sequence[str] | None = None, *,
+                rank_every_event: bool = False) -> tuple[exp.Select, QueryShape]:
+    """The aggregation. `rank_every_event` dedups with one window over every event
+    instead of ranking only the re-sent keys: the same result, and the cheaper plan
+    when the events do not fit in the engine's memory (see `dedup`)."""
     keys = tuple(needed_keys(plan) if keys is None else keys)
     props = _Props(keys)
     meters = sorted(plan.meters.values(), key=lambda m: m.name)
@@ -305,30 +309,7 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
         union = exp.union(union, source_select(s, keys), distinct=False)
     events = exp.select("*", alias(bad_row(plan, props), "bad")).from_(union.subquery("src"))
 
-    # Dedup. Re-sent events are rare (0.1% in the benchmarks), so only the rows
-    # of a (customer, id) seen more than once are ranked; every other row is its
-    # key's first. Ranking all rows instead (one window over every event) sorts
-    # every event by key: measured on 10M events, 1.0-1.5 s more per run.
-    dup_keys = (exp.select(col("customer"), col("id")).from_("ev")
-                .group_by(col("customer"), col("id"))
-                .having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1))))
-    same_key = exp.and_(exp.EQ(this=col("customer", "dk"), expression=col("customer", "ev")),
-                        exp.EQ(this=col("id", "dk"), expression=col("id", "ev")))
-    order = [exp.Ordered(this=col("bad", "ev")), exp.Ordered(this=col("t", "ev")),
-             exp.Ordered(this=col("type", "ev"))]
-    order += [exp.Ordered(this=col(f"p{i}", "ev"), nulls_first=True) for i in range(len(keys))]
-    rank = exp.Window(this=exp.RowNumber(),
-                      partition_by=[col("customer", "ev"), col("id", "ev")],
-                      order=exp.Order(expressions=order))
-    every = exp.Column(this=exp.Star(), table=exp.to_identifier("ev"))
-    once = (exp.select(every, alias(lit(1), "rn")).from_("ev")
-            .join(exp.to_table("dk"), on=same_key, join_type="left")
-            .where(exp.Is(this=col("customer", "dk"), expression=exp.Null())))
-    resent = (exp.select(every.copy(), alias(rank, "rn")).from_("ev")
-              .join(exp.to_table("dk"), on=same_key.copy(), join_type="inner"))
-    # every row stays: a later duplicate (rank > 1) and a bad row are reasons of
-    # the classified step
-    kept = exp.union(once, resent, distinct=False)
+    kept, dup_keys = dedup(keys, rank_every_event)
 
     # classification
     e = "dd"
@@ -398,13 +379,49 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
     # sorted here, once, by the engine: the Python side reads the rows in order
     order = [exp.Ordered(this=col(c), nulls_first=True)
              for c in ("kind", "window", "meter", *[f"d{i}" for i in range(width)])]
-    query = (exp.select("*").from_(body.subquery("result"))
-             .order_by(*order)
-             .with_("ev", as_=events)
-             .with_("dk", as_=dup_keys)
-             .with_("dd", as_=kept)
-             .with_("cl", as_=classified, materialized=True))
+    query = exp.select("*").from_(body.subquery("result")).order_by(*order).with_("ev", as_=events)
+    if dup_keys is not None:
+        query = query.with_("dk", as_=dup_keys)
+    query = query.with_("dd", as_=kept).with_("cl", as_=classified, materialized=True)
     return query, shape
+
+
+def dedup(keys: Sequence[str], rank_every_event: bool) -> tuple[exp.Expression, exp.Select | None]:
+    """`dd`: the events of `ev` with their rank within their (customer, id),
+    first good row first (then by time, type and property values); and `dk`,
+    the keys it needs, or None.
+
+    Re-sent events are rare (0.1% in the benchmarks), so by default only the
+    rows of a key seen more than once (`dk`, a GROUP BY on two columns) are
+    ranked and every other row is its key's first: one window over every
+    event sorts them all by key, carrying every column through the sort
+    (measured on 10M events in memory: 1.0-1.5 s more per run). But `ev` is
+    then read three times, which the engine keeps it for; when the events do
+    not fit in its memory that costs more than the window, which spills in
+    one sorted pass (10M events under 1 GB: 0.8 s more; 100M: 40 s more), and
+    `rank_every_event` ranks them all in one window instead.
+    """
+    table = None if rank_every_event else "ev"
+    order = [exp.Ordered(this=col("bad", table)), exp.Ordered(this=col("t", table)),
+             exp.Ordered(this=col("type", table))]
+    order += [exp.Ordered(this=col(f"p{i}", table), nulls_first=True) for i in range(len(keys))]
+    rank = exp.Window(this=exp.RowNumber(),
+                      partition_by=[col("customer", table), col("id", table)],
+                      order=exp.Order(expressions=order))
+    if rank_every_event:
+        return exp.select("*", alias(rank, "rn")).from_("ev"), None
+    dup_keys = (exp.select(col("customer"), col("id")).from_("ev")
+                .group_by(col("customer"), col("id"))
+                .having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1))))
+    same_key = exp.and_(exp.EQ(this=col("customer", "dk"), expression=col("customer", "ev")),
+                        exp.EQ(this=col("id", "dk"), expression=col("id", "ev")))
+    every = exp.Column(this=exp.Star(), table=exp.to_identifier("ev"))
+    once = (exp.select(every, alias(lit(1), "rn")).from_("ev")
+            .join(exp.to_table("dk"), on=same_key, join_type="left")
+            .where(exp.Is(this=col("customer", "dk"), expression=exp.Null())))
+    resent = (exp.select(every.copy(), alias(rank, "rn")).from_("ev")
+              .join(exp.to_table("dk"), on=same_key.copy(), join_type="inner"))
+    return exp.union(once, resent, distinct=False), dup_keys
 
 
 def _as(relation: exp.Expression, name: str) -> exp.Expression:
