@@ -205,3 +205,32 @@ def test_a_child_that_dies_mid_write_leaves_no_trace(monkeypatch):
 
     monkeypatch.setattr(evaluate_module, "_bill", dying_bill)
     assert _streamed(plan, usage, through, duckdb_usage, workers=2) == one
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["file", "string"])
+def test_absorbed_parts_follow_in_order_without_being_copied(binary):
+    """Ranges priced elsewhere (an empty one too) are written after ours by `finish`."""
+    run = _unicode_run(7)
+    writer, parts = RunWriter(), [RunWriter() for _ in range(3)]
+    writer.add(run.invoices[:2])
+    parts[0].add(run.invoices[2:5])
+    parts[2].add(run.invoices[5:])
+    for part in parts:
+        part.flush()
+        writer.absorb(part, part.count)
+    assert writer.parts == [parts[0], parts[2]] and parts[1].spool.closed
+    head = run.model_copy(update={"invoices": []})
+    expected = run.model_dump_json(indent=2) + "\n"
+    if binary:
+        raw = io.BytesIO()
+        out = io.TextIOWrapper(raw, encoding="utf-8")
+        writer.finish(head, out)
+        out.flush()
+        got = raw.getvalue().decode("utf-8")
+    else:
+        out = io.StringIO()
+        writer.finish(head, out)
+        got = out.getvalue()
+    assert got == expected
+    writer.close()
+    assert all(p.spool.closed for p in parts) and writer.spool.closed

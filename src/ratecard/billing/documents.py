@@ -126,6 +126,7 @@ class RunWriter:
     def __init__(self, spool=None):
         self.spool = spool if spool is not None else tempfile.TemporaryFile()
         self.count = 0
+        self.parts: list[RunWriter] = []  # absorbed: written after ours, in order, by `finish`
 
     def __call__(self, invoices: list[Invoice]) -> None:
         self.add(invoices)
@@ -145,18 +146,21 @@ class RunWriter:
         self.count = 0
 
     def close(self) -> None:
+        for part in self.parts:
+            part.close()
+        self.parts = []
         self.spool.close()
 
     def absorb(self, part: "RunWriter", count: int) -> None:
-        """Append `part`'s `count` invoices (written by another process) after ours."""
+        """Take `part`'s `count` invoices (written by another process) as following ours.
+
+        The part's spool is kept, not copied: `finish` writes it out after ours
+        (copying a few hundred megabytes from spool to spool measured 0.35 s)."""
+        part.count = count
         if count:
-            part.spool.flush()
-            part.spool.seek(0)
-            if self.count:
-                self.spool.write(b",\n")
-            shutil.copyfileobj(part.spool, self.spool, 1 << 20)
-            self.count += count
-        part.close()
+            self.parts.append(part)
+        else:
+            part.close()
 
     def add(self, invoices: list[Invoice]) -> None:
         for inv in invoices:
@@ -166,30 +170,39 @@ class RunWriter:
             self.count += 1
 
     def finish(self, run: "InvoiceRun", out) -> None:
-        """`run` carries everything but the invoices (which the spool holds).
+        """`run` carries everything but the invoices (which the spools hold).
 
         `out` is a text stream. When it has a binary buffer (standard output, a
         file), the document goes there as UTF-8 bytes, as JSON is written;
         otherwise (a StringIO) it is decoded on the way.
         """
         head = run.model_dump_json(indent=2)
-        if self.count == 0:
+        spools = [w.spool for w in (self, *self.parts) if w.count]
+        if not spools:
             out.write(head + "\n")
             return
         before, after = head.split(self._HOLE, 1)
-        self.spool.flush()
-        self.spool.seek(0)
         binary = getattr(out, "buffer", None)
         if binary is not None:
             out.flush()
             binary.write((before + '"invoices": [\n').encode("utf-8"))
-            shutil.copyfileobj(self.spool, binary, 1 << 20)
+            for index, spool in enumerate(spools):
+                if index:
+                    binary.write(b",\n")
+                spool.flush()
+                spool.seek(0)
+                shutil.copyfileobj(spool, binary, 1 << 20)
             binary.write(("\n  ]," + after + "\n").encode("utf-8"))
             binary.flush()
             return
         out.write(before + '"invoices": [\n')
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        while chunk := self.spool.read(1 << 20):
-            out.write(decoder.decode(chunk))
-        out.write(decoder.decode(b"", final=True))
+        for index, spool in enumerate(spools):
+            if index:
+                out.write(",\n")
+            spool.flush()
+            spool.seek(0)
+            decoder = codecs.getincrementaldecoder("utf-8")()
+            while chunk := spool.read(1 << 20):
+                out.write(decoder.decode(chunk))
+            out.write(decoder.decode(b"", final=True))
         out.write("\n  ]," + after + "\n")

@@ -129,7 +129,10 @@ def _stream_json(args) -> int:
         if args.contract:
             run_doc = run_doc.model_copy(update={
                 "breakage": [b for b in run_doc.breakage if b.contract == args.contract]})
-        writer.finish(run_doc, sys.stdout)
+        try:
+            writer.finish(run_doc, sys.stdout)
+        finally:
+            writer.close()  # the spools of ranges priced in other processes
     sys.stdout.flush()
     print(reconciliation_note(run_doc), file=sys.stderr)
     return EXIT_OK
