@@ -398,7 +398,7 @@ def dedup(keys: Sequence[str], rank_every_event: bool) -> tuple[exp.Expression, 
     (measured on 10M events in memory: 1.0-1.5 s more per run). But `ev` is
     then read three times, which the engine keeps it for; when the events do
     not fit in its memory that costs more than the window, which spills in
-    one sorted pass (10M events under 1 GB: 0.8 s more; 100M: 40 s more), and
+    one sorted pass (10M events under 1 GB: 0.8 s more; 100M: 47 s more), and
     `rank_every_event` ranks them all in one window instead.
     """
     table = None if rank_every_event else "ev"
