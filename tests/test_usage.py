@@ -468,3 +468,9 @@ def test_the_dedup_plan_follows_whether_the_events_fit_in_memory(tmp_path):
     assert engine.events_fit(source, "1GB")  # 2 x 10,000 x 200 bytes = 4 MB
     assert not engine.events_fit(source, "2MB")
     assert engine.events_fit(source, "not a size")  # DuckDB itself refuses it
+
+
+def test_a_parquet_footer_pyarrow_cannot_read_is_counted_by_size(tmp_path):
+    path = tmp_path / "u.parquet"
+    path.write_bytes(b"x" * 2000)
+    assert engine._parquet_rows(str(path)) == 101
