@@ -152,13 +152,15 @@ class _Pricer:
         facts = self.facts(contract, meter, dims, day)
         return None if facts is None else facts.resolution
 
-    def facts(self, contract: Contract, meter: str, dims: tuple, day: dt.date) -> "_LineFacts | None":
+    def facts(self, contract: Contract, meter: str, dims: tuple, day: dt.date,
+              shape: tuple[int, bool] | None = None) -> "_LineFacts | None":
         """What every line of this shape shares: the resolution and what it prints.
 
-        One dictionary lookup per line for the shape (interned to a number) and
-        one for the line; everything else is worked out on a shape's first line.
+        One dictionary lookup per line for the shape (interned to a number;
+        `shape` when the caller has looked it up already) and one for the line;
+        everything else is worked out on a shape's first line.
         """
-        shape, dated = self.shape_of(contract, meter)
+        shape, dated = shape or self.shape_of(contract, meter)
         key = (shape, dims, day) if dated else (shape, dims)
         found = self.cache.get(key, _MISSING)
         if found is _MISSING:
@@ -188,10 +190,6 @@ class _Pricer:
             found = self.normal[value] = _q(value)
         return found
 
-    def is_dated(self, contract: Contract, meter: str) -> bool:
-        """Whether the contract's rules for the meter change on some date."""
-        return self.shape_of(contract, meter)[1]
-
     def shape_of(self, contract: Contract, meter: str) -> tuple[int, bool]:
         """(the shape as a number, whether its rules are dated), worked out once per
         (contract, meter). A shape is what a resolution depends on besides the
@@ -218,7 +216,6 @@ class _Pricer:
         if found is None:
             found = self.dim_keys[dims] = tuple((v is not None, v or "") for _, v in dims)
         return found
-
 
 
 def _describe_dims(dims: tuple) -> str:
@@ -541,14 +538,15 @@ def _whole_line(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj:
     """A line for the whole period; `explain` is told of rate changes inside it that
     apply to the line but do not split it (max, unique and latest meters)."""
     info = None
-    if pricer.is_dated(contract, agg.meter):
+    shape = pricer.shape_of(contract, agg.meter)
+    if shape[1]:  # the contract's rules for this meter change on some date
         dated = pricer.changes_of(contract, agg.meter)
         inside = affecting(within(dated, period.start, period.end), _attrs(contract, agg.dimensions))
         if inside:
             fn = plan.meters[agg.meter].aggregation.function
             info = SplitInfo(period, period.start, period.end, (), inside, ZERO, agg.quantity, fn)
     return _priced_line(plan, pricer, contract, plan_obj, period, agg, period.start, info,
-                        money, ZERO, agg.quantity, True)
+                        money, ZERO, agg.quantity, True, shape)
 
 
 def _attrs(contract: Contract, dims: tuple) -> dict[str, str]:
@@ -600,11 +598,11 @@ def _segment_lines(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_o
 
 def _priced_line(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj: Plan, period: Period,
                  agg: Aggregate, day: dt.date, info: SplitInfo | None, money,
-                 already: Decimal, total: Decimal, final: bool):
+                 already: Decimal, total: Decimal, final: bool, shape: tuple[int, bool] | None = None):
     """One usage line: (aggregate, line, priced, resolution, split info, None), or a
     diagnostic as the last item. The hot path of a large run: per-shape facts
     come from the pricer's cache, so only the arithmetic is done per line."""
-    facts = pricer.facts(contract, agg.meter, agg.dimensions, day)
+    facts = pricer.facts(contract, agg.meter, agg.dimensions, day, shape)
     if facts is None:
         return agg, None, None, None, None, error(
             "E502", f"unpriced usage: no rule prices {_where(contract, agg, period, info)} "
