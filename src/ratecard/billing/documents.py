@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-import shutil
 import tempfile
 from decimal import Decimal
 from typing import Literal
@@ -185,24 +184,21 @@ class RunWriter:
         binary = getattr(out, "buffer", None)
         if binary is not None:
             out.flush()
-            binary.write((before + '"invoices": [\n').encode("utf-8"))
-            for index, spool in enumerate(spools):
-                if index:
-                    binary.write(b",\n")
-                spool.flush()
-                spool.seek(0)
-                shutil.copyfileobj(spool, binary, 1 << 20)
-            binary.write(("\n  ]," + after + "\n").encode("utf-8"))
-            binary.flush()
-            return
-        out.write(before + '"invoices": [\n')
+            write = binary.write
+        else:
+            decoder = codecs.getincrementaldecoder("utf-8")()
+
+            def write(chunk: bytes) -> None:
+                out.write(decoder.decode(chunk))
+
+        write((before + '"invoices": [\n').encode("utf-8"))
         for index, spool in enumerate(spools):
             if index:
-                out.write(",\n")
+                write(b",\n")
             spool.flush()
             spool.seek(0)
-            decoder = codecs.getincrementaldecoder("utf-8")()
             while chunk := spool.read(1 << 20):
-                out.write(decoder.decode(chunk))
-            out.write(decoder.decode(b"", final=True))
-        out.write("\n  ]," + after + "\n")
+                write(chunk)
+        write(("\n  ]," + after + "\n").encode("utf-8"))
+        if binary is not None:
+            binary.flush()
