@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from ratecard import reference
 from ratecard.usage import aggregate_usage, build_query, engine
-from ratecard.usage.query import Relations
+from ratecard.usage.query import Relations, Source
 from ratecard.usage.records import ContractTerm, Window
 
 from billing_helpers import compile_text, run
@@ -468,6 +468,8 @@ def test_the_dedup_plan_follows_whether_the_events_fit_in_memory(tmp_path):
     assert engine.events_fit(source, "1GB")  # 2 x 10,000 x 200 bytes = 4 MB
     assert not engine.events_fit(source, "2MB")
     assert engine.events_fit(source, "not a size")  # DuckDB itself refuses it
+    parquet = [Source("u.parquet", "parquet", rows=10_000)]  # counted by `describe`, from the footer
+    assert engine.events_fit(parquet, "1GB") and not engine.events_fit(parquet, "2MB")
 
 
 def test_a_parquet_footer_pyarrow_cannot_read_is_counted_by_size(tmp_path):

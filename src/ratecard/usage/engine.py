@@ -103,14 +103,26 @@ def describe(conn, path: str) -> Source:
         raise UnreadableFile(f"cannot read `{path}` as Parquet: {_first_line(exc)}") from None
     columns = tuple((name, kind.strip('"')) for name, kind, *_ in rows)
     props = dict(columns).get("properties")
+    count = _parquet_rows(path)
     if props is None:
-        return Source(path, "parquet", columns, "flat")
+        return Source(path, "parquet", columns, "flat", rows=count)
     if props.upper().startswith("STRUCT"):
         fields = _struct_fields(conn, path)
-        return Source(path, "parquet", columns, "struct", fields)
+        return Source(path, "parquet", columns, "struct", fields, rows=count)
     if props.upper().startswith("MAP"):
-        return Source(path, "parquet", columns, "map")
-    return Source(path, "parquet", columns, "json")
+        return Source(path, "parquet", columns, "map", rows=count)
+    return Source(path, "parquet", columns, "json", rows=count)
+
+
+def _parquet_rows(path: str) -> int:
+    """Rows in a Parquet file, from its footer; from its size if pyarrow cannot read
+    the footer (DuckDB could: `describe` read it), at a compressed ~20 bytes a row."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except Exception:  # pyarrow's errors for files it does not support
+        return os.path.getsize(path) // 20 + 1
 
 
 def _struct_fields(conn, path: str) -> tuple[tuple[str, str], ...]:
@@ -212,24 +224,13 @@ def events_fit(sources: Sequence[Source], memory_limit: str | None) -> bool:
         return True
     events = 0
     for source in sources:
-        if source.kind == "parquet":
-            events += _parquet_rows(source.path)
+        if source.rows is not None:
+            events += source.rows
         elif source.kind in MIN_LINE_BYTES:
             events += os.path.getsize(source.path) // MIN_LINE_BYTES[source.kind] + 1
         else:
             return True  # a table: the engine's own
     return 2 * events * EVENT_BYTES <= limit
-
-
-def _parquet_rows(path: str) -> int:
-    """Rows in a Parquet file, from its footer; from its size if pyarrow cannot read
-    the footer (DuckDB could: `describe` succeeded), at a compressed ~20 bytes a row."""
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.ParquetFile(path).metadata.num_rows
-    except Exception:  # pyarrow's errors for files it does not support
-        return os.path.getsize(path) // 20 + 1
 
 
 def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Relations,

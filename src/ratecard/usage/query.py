@@ -1,7 +1,7 @@
 """The usage aggregation as one SQL syntax tree, built with sqlglot.
 
     sources (files or a table) -> events: id, type, customer, t, p0..pn (text)
-      -> bad-row flags -> dedup on (customer, id) (ranking only re-sent keys) -> classification
+      -> bad-row flags -> dedup on (customer, id) (see `dedup`) -> classification
          (contract term, billing window, reason) -> one GROUP BY per meter
       -> a single result: aggregate rows, then counts by reason
 
@@ -46,6 +46,7 @@ class Source:
     properties: how property values are stored: `struct` (a STRUCT column
     `properties`), `map`, `json` (a JSON text column) or `flat` (one column
     per property).
+    rows: how many events a Parquet file holds (from its footer), when known.
     """
 
     path: str
@@ -53,6 +54,7 @@ class Source:
     columns: tuple[tuple[str, str], ...] = ()
     properties: str = "flat"
     property_types: tuple[tuple[str, str], ...] = ()
+    rows: int | None = None
 
     def column_type(self, name: str) -> str | None:
         return dict(self.columns).get(name)
