@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,9 @@ from warehouse_helpers import (  # noqa: E402
     case_args,
     layouts,
     scenario_events,
+    split_args,
     write_jsonl,
+    write_parquet,
 )
 
 pytestmark = pytest.mark.slow
@@ -171,3 +174,76 @@ contract c { customer "o'brien"  plan p  starts 2026-01-01 }
     files = [write_jsonl(tmp_path / "it's.jsonl", rows)]
     ours = _reports_agree(hostile, files, dt.date(2026, 2, 1))
     assert sorted(a.dimensions[0][1] for a in ours.usage.aggregates) == ["`tick`", "back\\slash", "z"]
+
+
+# ----------------------------------------------------------------- --usage-table
+
+
+def _views(spark, files: list[str]) -> list[str]:
+    """Each Parquet file as a temp view of the session ratecard's Spark engine joins
+    (the same `local[2]` session: getOrCreate), like a table in a metastore."""
+    names = []
+    for i, path in enumerate(files):
+        name = f"usage_view_{i}"
+        spark.read.parquet(path).createOrReplaceTempView(name)
+        names.append(name)
+    return names
+
+
+def test_usage_tables_bill_as_the_same_events_in_files(spark, tmp_path):
+    """Tables in the flat layout (a TIMESTAMP `time`) and with `properties` as a STRUCT
+    or JSON text give DuckDB's invoices over the same events in files."""
+    plan = compile_text(SCENARIO)
+    events = scenario_events()
+    files = [write_parquet(tmp_path / f"{layout}.parquet", events[i::3], SCENARIO_KEYS, layout)
+             for i, layout in enumerate(("struct", "flat-ts", "json"))]
+    through = dt.date.fromisoformat(SCENARIO_THROUGH)
+    ours = evaluate(plan, files, through, aggregator=aggregate_usage)
+    theirs = evaluate(plan, [], through,
+                      aggregator=partial(spark_engine.aggregate_usage, tables=_views(spark, files)))
+    assert ours.ok and theirs.ok, [d.message for d in theirs.diagnostics]
+    assert theirs.usage.aggregates == ours.usage.aggregates
+    assert (theirs.usage.events_read, theirs.usage.rejected) == (ours.usage.events_read, ours.usage.rejected)
+    assert theirs.run.model_dump_json(indent=2) == ours.run.model_dump_json(indent=2)
+    # a table and a file together are one set of events (dedup spans both)
+    both = evaluate(plan, files[:1], through,
+                    aggregator=partial(spark_engine.aggregate_usage, tables=_views(spark, files[1:])))
+    assert both.run.model_dump_json(indent=2) == ours.run.model_dump_json(indent=2)
+
+
+@pytest.mark.skipif(not CASES, reason=f"no conformance cases at {CONFORMANCE}")
+def test_usage_table_from_the_command_line(spark, tmp_path, monkeypatch, capsys):
+    name = CASES[0]
+    args = case_args(name)
+    paths, contracts, usage, through = split_args(args)
+    folder = CONFORMANCE / name
+    table = f"usage_{name.replace('-', '_')}"
+    spark.read.json([str(folder / u) for u in usage]).createOrReplaceTempView(table)
+    duck = _cli(args, folder, monkeypatch, capsys)
+    common = [*paths, *[a for c in contracts for a in ("--contracts", c)], "--through", through]
+    on_table = _cli(["invoice", *common, "--usage-table", table, "--engine", "spark", "--spark-master", MASTER],
+                    folder, monkeypatch, capsys)
+    assert duck[0] == 0 and on_table == duck
+
+
+def test_usage_table_problems(spark, tmp_path, monkeypatch, capsys):
+    plan = compile_text(SCENARIO)
+    through = dt.date.fromisoformat(SCENARIO_THROUGH)
+    report = spark_engine.aggregate_usage(plan, [], [], [], tables=["no_such_events"])
+    assert [d.code for d in report.diagnostics] == ["E501"]
+    assert "cannot read usage table `no_such_events`" in report.diagnostics[0].message
+    # bad rows in a table have no file line to name: one E500 with the count, or skipped
+    rows = scenario_events(50, seed=5)
+    rows[0] = {**rows[0], "time": "yesterday"}
+    rows[1] = {**rows[1], "id": None}
+    view = _views(spark, [write_parquet(tmp_path / "bad.parquet", rows, SCENARIO_KEYS, "struct")])
+    engine = partial(spark_engine.aggregate_usage, tables=view)
+    failed = evaluate(plan, [], through, aggregator=engine)
+    assert [(d.code, d.message.split(" (")[0]) for d in failed.diagnostics] == [("E500", "2 bad usage rows")]
+    skipped = evaluate(plan, [], through, aggregator=engine, skip_bad_rows=str(tmp_path / "skipped.jsonl"))
+    assert skipped.ok and skipped.usage.rejected["bad_row"] == 2
+    assert skipped.usage.events_read == 50 and skipped.run.events.balanced
+    # the embedded engine reads files only
+    code, out, err = _cli(["invoice", "x.pricing", "--usage-table", "t", "--through", "2026-02-01"],
+                          tmp_path, monkeypatch, capsys)
+    assert code == 2 and "--usage-table needs --engine spark" in err

@@ -78,6 +78,9 @@ def add_evaluation_args(p, *, contract_required: bool = False) -> None:
     sources.add_argument("--aggregates", nargs="+", action="extend", metavar="FILE",
                          help="instead of usage events: the saved result (.parquet or .csv) of the "
                               "query `ratecard sql` prints (see docs/scale.md)")
+    sources.add_argument("--usage-table", nargs="+", action="extend", metavar="NAME",
+                         help="with --engine spark: usage events in Spark tables or views "
+                              "(NAME, SCHEMA.NAME, CATALOG.SCHEMA.NAME; see docs/scale.md)")
     p.add_argument("--through", required=True, metavar="DATE",
                    help="bill every period that has ended on or before DATE")
     p.add_argument("--contract", required=contract_required, metavar="NAME",
@@ -132,7 +135,7 @@ def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None
                          + (f" (did you mean `{guess}`?)" if guess else ""))
     if progress is not None and hasattr(progress, "start"):
         progress.start()
-    evaluation = evaluate(plan, args.usage or args.aggregates, through, skip_bad_rows=args.skip_bad_rows,
+    evaluation = evaluate(plan, args.usage or args.aggregates or [], through, skip_bad_rows=args.skip_bad_rows,
                           memory_limit=args.memory_limit, aggregator=aggregator,
                           progress=progress, sink=sink, workers=workers)
     if progress is not None and hasattr(progress, "close"):
@@ -147,6 +150,10 @@ def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None
 def usage_aggregator(args):
     """The usage stage the arguments ask for: `--aggregates` files, Spark, or the default."""
     engine = getattr(args, "engine", "duckdb")
+    tables = getattr(args, "usage_table", None)
+    if tables and engine != "spark":
+        raise UsageError("--usage-table needs --engine spark (the embedded DuckDB engine reads usage files: "
+                         "export the table as Parquet and pass it with --usage)")
     if getattr(args, "aggregates", None):
         if engine != "duckdb" or getattr(args, "spark_master", None):
             raise UsageError("--aggregates are aggregated already: --engine and --spark-master do not apply")
@@ -158,7 +165,7 @@ def usage_aggregator(args):
 
         from ..usage.spark import aggregate_usage
 
-        return partial(aggregate_usage, master=args.spark_master)
+        return partial(aggregate_usage, master=args.spark_master, tables=tables or ())
     if getattr(args, "spark_master", None):
         raise UsageError("--spark-master needs --engine spark")
     return AGGREGATOR

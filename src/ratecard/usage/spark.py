@@ -155,9 +155,14 @@ def _variant_text(F, item):
             .otherwise(F.try_variant_get(item, "$", "string")))
 
 
+def _properties(keys: Sequence[str]) -> list[str]:
+    """The keys the meters read that are properties (not an event's own fields)."""
+    return [k for k in keys if k not in ("id", "type", "customer", "time", "properties")]
+
+
 def _normalized(spark, F, path: str, kind: str, keys: Sequence[str]):
     """One usage file as a DataFrame of the flat layout: all columns text."""
-    props = [k for k in keys if k not in ("id", "type", "customer", "time", "properties")]
+    props = _properties(keys)
     if kind == "jsonl":
         raw = spark.read.text(path)
         raw = raw.where(F.trim(raw["value"]) != "")
@@ -175,6 +180,13 @@ def _normalized(spark, F, path: str, kind: str, keys: Sequence[str]):
               .option("mode", "PERMISSIVE").option("quote", '"').option("escape", '"').csv(path))
     else:
         df = spark.read.parquet(path)
+    return _flat(F, df, props)
+
+
+def _flat(F, df, props: Sequence[str]):
+    """A DataFrame with typed columns (a Parquet file, a table) as the flat layout:
+    id, type, customer, time, and the properties from flat columns or from a
+    `properties` STRUCT, MAP or JSON text column."""
     types = dict(df.dtypes)
     cols = []
     for name in ("id", "type", "customer", "time"):
@@ -200,7 +212,8 @@ def _fix_time(F, df):
     return df.withColumn("time", F.regexp_replace(df["time"], _NO_SECONDS, "$1:00$2"))
 
 
-def _events_view(spark, files: Sequence[str], keys: Sequence[str], name: str):
+def _events_view(spark, files: Sequence[str], keys: Sequence[str], name: str,
+                 tables: Sequence[str] = ()):
     from pyspark.sql import functions as F
 
     frames = []
@@ -208,10 +221,25 @@ def _events_view(spark, files: Sequence[str], keys: Sequence[str], name: str):
         # the JVM resolves a relative path against its own working directory
         where = path if "://" in path else os.path.abspath(path)
         frames.append(_normalized(spark, F, where, file_kind(path), keys))
+    for table in tables:
+        frames.append(_flat(F, _table(spark, table), _properties(keys)))
     df = frames[0]
     for other in frames[1:]:
         df = df.unionByName(other)
     df.createOrReplaceTempView(name)
+
+
+class UnreadableTable(Exception):
+    """A `--usage-table` Spark cannot read (no such table or view, no access)."""
+
+
+def _table(spark, name: str):
+    """The table or view `name` (resolved by Spark's catalog: a temp view, a
+    metastore table, Delta, Iceberg, ...) as a DataFrame."""
+    try:
+        return spark.table(name)
+    except Exception as exc:
+        raise UnreadableTable(f"cannot read usage table `{name}`: {_first_line(exc)}") from None
 
 
 def _relation_views(spark, terms: Sequence[ContractTerm], windows: Sequence[Window], names) -> Relations:
@@ -300,8 +328,9 @@ def _run_staged(spark, steps, final: str, created: list[tuple[str, bool]]):
 def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[Window],
                     files: list[str], *, skip_bad_rows: str | None = None,
                     memory_limit: str | None = None, threads: int | None = None,
-                    master: str | None = None) -> UsageReport:
-    """The usage stage on Spark: same contract as `usage.aggregate_usage`."""
+                    master: str | None = None, tables: Sequence[str] = ()) -> UsageReport:
+    """The usage stage on Spark: same contract as `usage.aggregate_usage`. `tables`
+    are Spark tables or views of events (`--usage-table`), read besides `files`."""
     from .engine import Counts, _fill, bad_row_diagnostics, has_rows, locate_bad_rows, read_result, write_bad_rows
 
     report = UsageReport(rejected={r: 0 for r in REJECTION_REASONS})
@@ -317,7 +346,7 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
             sources.append(path)
         except (UnreadableFile, OSError) as exc:
             report.diagnostics.append(error("E501", f"cannot read usage file `{path}`: {exc}"))
-    if report.diagnostics or not sources:
+    if report.diagnostics or not (sources or tables):
         return report
     try:
         import pyspark  # noqa: F401
@@ -339,7 +368,12 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
     created: list[tuple[str, bool]] = [(events, False)]
     try:
         try:
-            _events_view(spark, sources, keys, events)
+            _events_view(spark, sources, keys, events, tables)
+        except UnreadableTable as exc:
+            report.diagnostics.append(error("E501", str(exc),
+                                            hints=["a table or view in Spark's catalog: NAME, SCHEMA.NAME or "
+                                                   "CATALOG.SCHEMA.NAME"]))
+            return report
         except Exception as exc:
             report.diagnostics.append(error("E501", f"cannot read usage: {_first_line(exc)}"))
             return report
@@ -369,8 +403,9 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
     # Bad rows: name them by reading the files row by row (local files only), as
     # the DuckDB engine does, with its messages. The query already keeps them
     # out of dedup and of every aggregate, so with --skip-bad-rows its aggregates are those of the
-    # files without the rows the reader names, when it names them all.
-    local = all("://" not in p for p in sources)
+    # files without the rows the reader names, when it names them all. A table's
+    # rows have no file and line to name.
+    local = not tables and all("://" not in p for p in sources)
     bad = []
     if local:
         bad, _, problem = locate_bad_rows(plan, sources)
@@ -382,9 +417,12 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
         if local:
             report.diagnostics.extend(bad_row_diagnostics(bad))
         else:
+            where = "usage tables" if tables else "files ratecard cannot read locally"
+            rows = "row" if counts.bad == 1 else "rows"
             report.diagnostics.append(error(
-                "E500", f"{counts.bad} bad usage rows (in files ratecard cannot read locally to list them)",
-                hints=["pass `--skip-bad-rows FILE` to bill the rest, or run on a local copy to list them"]))
+                "E500", f"{counts.bad} bad usage {rows} (in {where}, so not listed one by one)",
+                hints=["pass `--skip-bad-rows FILE` to bill the rest, or run on a local copy "
+                       "(files, or the table exported as Parquet) to list them"]))
         return report
     if local and len(bad) != counts.bad:
         report.diagnostics.append(error("E501", "cannot read usage: rows still bad after skipping bad rows"))
