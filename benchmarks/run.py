@@ -1,7 +1,7 @@
 """Usage-evaluation benchmark: ratecard vs DuckDB's own floor vs the reference evaluator.
 
     python benchmarks/run.py --events 1000000 [--formats jsonl,csv,parquet]
-                             [--memory-limit 1GB] [--no-reference]
+                             [--memory-limit 1GB] [--no-reference] [--spark parquet]
 
 Generates the data when missing (benchmarks/generate.py), then, in one run,
 on the same files, each measured in its own process (wall time, peak RSS of
@@ -14,7 +14,10 @@ that process):
 - ratecard's usage stage alone (`usage.aggregate_usage`: the whole SQL plan
   with row checks, dedup, classification and every meter's group-by, and the
   aggregates handed to Python), to separate the engine from the pricing;
-- the pure-Python reference evaluator (the test oracle) on Parquet.
+- the pure-Python reference evaluator (the test oracle) on Parquet;
+- with `--spark FORMATS`, `ratecard invoice --engine spark` (local[*], the
+  JVM's start included) on those formats: recorded, not targeted, and its
+  invoices must be byte-identical to the DuckDB run's.
 
 Prints events/second, ratecard / floor, the speed-up over the reference, peak RSS
 (the largest process) and the peak summed RSS of the process tree (pricing runs
@@ -127,8 +130,11 @@ def measure(cmd: list[str], stdout=None) -> dict:
     and the peak of its process tree's summed RSS (sampled every 0.2 s)."""
     import threading
 
+    import tempfile
+
+    errors = tempfile.TemporaryFile()  # not a pipe: a chatty process (Spark's JVM) never blocks on it
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=stdout or subprocess.DEVNULL, stderr=errors)
     peak = [0]
     done = threading.Event()
 
@@ -142,7 +148,9 @@ def measure(cmd: list[str], stdout=None) -> dict:
     done.set()
     sampler.join()
     seconds = time.perf_counter() - started
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    errors.seek(0)
+    err = errors.read().decode(errors="replace")
+    errors.close()
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{err[-2000:]}")
@@ -162,6 +170,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-reference", action="store_true")
     p.add_argument("--no-stage", action="store_true",
                    help="skip the usage-stage-alone measurement (e.g. at 100M events)")
+    p.add_argument("--spark", default="", metavar="FORMATS",
+                   help="also run `--engine spark` (local[*]) on these formats, e.g. parquet: its time "
+                        "is recorded, not targeted, and its invoices must be DuckDB's")
     p.add_argument("--data", default=str(HERE / "data"))
     args = p.parse_args(argv)
 
@@ -203,12 +214,22 @@ def main(argv=None) -> int:
         if stage is not None:
             row["usage_stage"] = stage
             row["usage_stage_ratio_to_floor"] = round(stage["seconds"] / floor["seconds"], 2)
+        if fmt in args.spark.split(","):
+            spark_out = out_dir / f"invoices-{fmt}-spark.json"
+            with open(spark_out, "wb") as fh:
+                row["spark"] = measure(cmd + ["--engine", "spark", "--spark-master", "local[*]"], stdout=fh)
+            row["spark_identical"] = digest(spark_out) == digests[fmt]
+            row["spark_ratio_to_floor"] = round(row["spark"]["seconds"] / floor["seconds"], 2)
         figures["formats"][fmt] = row
         print(f"{fmt:8} ratecard {ours['seconds']:7.2f}s ({row['ratecard_events_per_second']:,} ev/s, "
               f"{ours['peak_rss_mb']:,} MB, tree {ours['peak_tree_rss_mb']:,} MB)  floor {floor['seconds']:6.2f}s ({floor['peak_rss_mb']:,} MB)  "
               f"ratio {row['ratio_to_floor']:.2f}x" + ("" if stage is None else
               f"; usage stage alone {stage['seconds']:.2f}s ({row['usage_stage_ratio_to_floor']:.2f}x floor)"),
               flush=True)
+        if "spark" in row:
+            print(f"{fmt:8} spark    {row['spark']['seconds']:7.2f}s (tree {row['spark']['peak_tree_rss_mb']:,} MB) "
+                  f"ratio {row['spark_ratio_to_floor']:.2f}x; identical to DuckDB's: {row['spark_identical']}",
+                  flush=True)
     figures["identical_across_formats"] = len(set(digests.values())) == 1
 
     if not args.no_reference:
