@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from typing import Sequence
 
 from sqlglot import exp
@@ -77,12 +78,19 @@ def spark_tree(tree: exp.Expression) -> exp.Expression:
 def session(master: str | None = None, threads: int | None = None):
     """The Spark session: Spark Connect when `master` is `sc://...` or SPARK_REMOTE
     is set, else a local or cluster master (default `local[*]`)."""
+    with warnings.catch_warnings():
+        # pyspark checks pandas' version as it imports parts of itself; ratecard does not use pandas
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                                category=FutureWarning)
+        return _session(master, threads)
+
+
+def _session(master: str | None, threads: int | None):
     from pyspark.sql import SparkSession
 
-    remote = master if master and master.startswith("sc://") else None
-    if remote is None and not master:
-        remote = os.environ.get("SPARK_REMOTE") or None
+    remote = connect_url(master)
     if remote:
+        _check_reachable(remote)
         spark = SparkSession.builder.remote(remote).getOrCreate()
     else:
         active = SparkSession.getActiveSession()
@@ -104,6 +112,41 @@ def session(master: str | None = None, threads: int | None = None):
             spark.sparkContext.setLogLevel("ERROR")
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     return spark
+
+
+def connect_url(master: str | None) -> str | None:
+    """The Spark Connect URL a run uses: `master` when it is `sc://...`, else
+    $SPARK_REMOTE when no master is given; None for a classic master."""
+    if master:
+        return master if master.startswith("sc://") else None
+    return os.environ.get("SPARK_REMOTE") or None
+
+
+CONNECT_PORT = 15002  # Spark Connect's default port
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection to a Spark Connect server
+
+
+def _check_reachable(url: str) -> None:
+    """Fail fast when nothing listens at a Spark Connect URL (`sc://host[:port]/;...`).
+
+    The Connect client retries an unreachable server with backoff for minutes
+    before it gives up; a run that cannot reach its engine should say so at once.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or CONNECT_PORT
+    except ValueError as exc:
+        raise ConnectionError(f"not a Spark Connect URL: `{url}` ({exc})") from None
+    if not host:
+        raise ConnectionError(f"not a Spark Connect URL: `{url}` (expected sc://HOST:PORT)")
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise ConnectionError(f"cannot reach Spark Connect at {host}:{port}: "
+                              f"{exc.strerror or exc}") from None
 
 
 def _local_cores(master: str) -> int:
@@ -357,8 +400,11 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
     try:
         spark = session(master, threads)
     except Exception as exc:  # Py4J, Java missing, Connect refused: all one diagnostic
+        hint = ("check that a Spark Connect server listens there (--spark-master sc://HOST:PORT or "
+                "SPARK_REMOTE) and that pyspark's Connect client is installed (pip install 'pyspark[connect]')"
+                if connect_url(master) else "check --spark-master / SPARK_REMOTE, and that Java 17+ is on PATH")
         report.diagnostics.append(error("E501", f"cannot start the usage engine (Spark): {_first_line(exc)}",
-                                        hints=["check --spark-master / SPARK_REMOTE, and that Java 17+ is on PATH"]))
+                                        hints=[hint]))
         return report
 
     keys = needed_keys(plan)

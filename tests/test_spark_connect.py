@@ -1,0 +1,136 @@
+"""`--engine spark` over Spark Connect: a Connect server on this machine (the one
+pyspark ships, started with `spark-submit`, `local[2]`) gives DuckDB's invoices.
+
+One server serves the module (its JVM takes seconds to start). Skipped, with the
+reason, when pyspark, its Connect client (`pip install 'pyspark[connect]'`) or
+Java is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'ratecard[spark]')")
+pytest.importorskip("grpc", reason="the Spark Connect client is not installed (pip install 'pyspark[connect]')")
+pytest.importorskip("pandas", reason="the Spark Connect client is not installed (pip install 'pyspark[connect]')")
+if shutil.which("java") is None:
+    pytest.skip("no `java` on PATH: Spark needs Java 17 or later", allow_module_level=True)
+
+from ratecard.cli import main  # noqa: E402
+from ratecard.usage import spark as spark_engine  # noqa: E402
+
+from warehouse_helpers import CASES, CONFORMANCE, case_args, split_args  # noqa: E402
+
+pytestmark = pytest.mark.slow
+SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def connect_url(tmp_path_factory):
+    home = Path(pyspark.__file__).parent
+    submit = home / "bin" / "spark-submit"
+    if not submit.exists():
+        pytest.skip(f"pyspark has no {submit} to start a Connect server with")
+    port = _free_port()
+    log = tmp_path_factory.mktemp("connect") / "server.log"
+    with open(log, "wb") as err:
+        server = subprocess.Popen(
+            [str(submit), "--class", SERVER, "--master", "local[2]",
+             "--conf", f"spark.connect.grpc.binding.port={port}",
+             "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.ui.enabled=false"],
+            env={**os.environ, "SPARK_HOME": str(home)}, stdout=subprocess.DEVNULL, stderr=err,
+            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("the Spark Connect server did not start:\n" + log.read_text()[-3000:])
+                time.sleep(0.5)
+        url = f"sc://127.0.0.1:{port}"
+        yield url
+        # close the client first: at exit it would call the stopped server, retrying for minutes
+        spark_engine.session(url).stop()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def _cli(args, cwd: Path, monkeypatch, capsys):
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.skipif(not CASES, reason=f"no conformance cases at {CONFORMANCE}")
+def test_conformance_invoices_over_connect(connect_url, monkeypatch, capsys):
+    """With --spark-master sc://..., and with SPARK_REMOTE and no --spark-master;
+    one case sends the contract relations as temp views (createDataFrame)."""
+    for name in [c for c in CASES if c.startswith(("01", "05"))]:
+        args = case_args(name)
+        duck = _cli(args, CONFORMANCE / name, monkeypatch, capsys)
+        assert duck[0] == 0, duck[2]
+        if name.startswith("05"):
+            monkeypatch.setattr(spark_engine, "INLINE_LIMIT", 0)
+            monkeypatch.setenv("SPARK_REMOTE", connect_url)
+            remote = _cli([*args, "--engine", "spark"], CONFORMANCE / name, monkeypatch, capsys)
+            monkeypatch.delenv("SPARK_REMOTE")
+        else:
+            remote = _cli([*args, "--engine", "spark", "--spark-master", connect_url],
+                          CONFORMANCE / name, monkeypatch, capsys)
+        assert remote == duck, name
+
+
+@pytest.mark.skipif(not CASES, reason=f"no conformance cases at {CONFORMANCE}")
+def test_usage_table_over_connect(connect_url, monkeypatch, capsys):
+    """A global temporary view (visible to every session of the server) as --usage-table."""
+    name = CASES[0]
+    args = case_args(name)
+    paths, contracts, usage, through = split_args(args)
+    folder = CONFORMANCE / name
+    spark = spark_engine.session(connect_url)
+    spark.read.json([str(folder / u) for u in usage]).createOrReplaceGlobalTempView("usage_events")
+    duck = _cli(args, folder, monkeypatch, capsys)
+    common = [*paths, *[a for c in contracts for a in ("--contracts", c)], "--through", through]
+    on_table = _cli(["invoice", *common, "--usage-table", "global_temp.usage_events",
+                     "--engine", "spark", "--spark-master", connect_url], folder, monkeypatch, capsys)
+    assert duck[0] == 0 and on_table == duck
+
+
+def test_an_unreachable_server_fails_at_once(monkeypatch, capsys, tmp_path):
+    """The Connect client would retry for minutes; ratecard checks the address first."""
+    (tmp_path / "p.pricing").write_text(
+        'meter M { event "x" count rates { default : $1 } }\nplan p { billing monthly charge M }\n'
+        'contract c { customer "a" plan p starts 2026-01-01 }\n', encoding="utf-8")
+    (tmp_path / "u.jsonl").write_text(
+        '{"id":"1","type":"x","customer":"a","time":"2026-01-02T00:00:00Z"}\n', encoding="utf-8")
+    started = time.monotonic()
+    code, out, err = _cli(["invoice", "p.pricing", "--usage", "u.jsonl", "--through", "2026-02-01",
+                           "--engine", "spark", "--spark-master", f"sc://127.0.0.1:{_free_port()}"],
+                          tmp_path, monkeypatch, capsys)
+    assert code == 1 and time.monotonic() - started < 30
+    assert "E501" in err and "cannot reach Spark Connect at 127.0.0.1:" in err
+    assert "pyspark[connect]" in err
