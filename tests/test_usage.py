@@ -476,3 +476,29 @@ def test_a_parquet_footer_pyarrow_cannot_read_is_counted_by_size(tmp_path):
     path = tmp_path / "u.parquet"
     path.write_bytes(b"x" * 2000)
     assert engine._parquet_rows(str(path)) == 101
+
+
+def test_which_spark_master_is_spark_connect(monkeypatch):
+    from ratecard.usage import spark
+
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    assert spark.connect_url(None) is None
+    assert spark.connect_url("local[2]") is None
+    assert spark.connect_url("sc://head:15002/;token=x") == "sc://head:15002/;token=x"
+    monkeypatch.setenv("SPARK_REMOTE", "sc://remote")
+    assert spark.connect_url(None) == "sc://remote"
+    assert spark.connect_url("spark://head:7077") is None  # an explicit master wins
+
+
+def test_an_unreachable_spark_connect_url_is_refused_without_retrying():
+    import socket
+
+    from ratecard.usage import spark
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ConnectionError, match=f"cannot reach Spark Connect at 127.0.0.1:{port}"):
+        spark._check_reachable(f"sc://127.0.0.1:{port}/;user_id=x")
+    with pytest.raises(ConnectionError, match="not a Spark Connect URL"):
+        spark._check_reachable("sc://")
