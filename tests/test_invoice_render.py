@@ -15,6 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import ratecard.io as rio
 from ratecard.billing.documents import Invoice, InvoiceRun
@@ -379,3 +381,35 @@ def test_no_ended_period_says_so(tmp_path, monkeypatch, capsys):
                                   "--format", fmt], tmp_path, monkeypatch, capsys)
         assert code == 0, err
         assert "No invoices" in out
+
+
+@given(st.text(alphabet=st.sampled_from("ab ü-\t\n"), max_size=40), st.integers(0, 30),
+       st.sampled_from(["", "  ", "    "]), st.sampled_from(["", "  "]))
+def test_wrap_lines_is_textwraps_wrapping(text, width, indent, hang):
+    """The fast path for a text that fits gives what textwrap gives."""
+    import textwrap
+
+    flat = " ".join(text.split())
+    w = max(width, len(indent + hang) + 1)
+    expected = textwrap.wrap(flat, width=w, initial_indent=indent, subsequent_indent=indent + hang,
+                             break_long_words=True, break_on_hyphens=False) or [indent.rstrip()]
+    assert wrap_lines(text, width, indent, hang) == expected
+
+
+def test_formatter_formats_each_value_once_and_exactly(monkeypatch):
+    from ratecard import views
+
+    fmt = views.Formatter("USD", "de_DE")
+    calls = []
+    real = views.format_decimal
+    monkeypatch.setattr(views, "format_decimal", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    values = [Decimal(v) for v in ("1.0", "1", "1.50", "1234.5678901", "-0", "0.0000001")]
+    assert [fmt.number(v) for v in values[:4]] == ["1", "1", "1,5", "1.234,56789"]  # Babel's text
+    assert len(calls) == 4  # `1.0` and `1` are equal but remembered apart (by their text)
+    assert [fmt.number(v) for v in values] == [fmt.number(v) for v in values] and len(calls) == 6
+    assert fmt.money(Decimal("-0.00")) == fmt.money(Decimal("0")) == "0,00\xa0$"
+    assert fmt.price(Decimal("0.0125")) == "0,0125\xa0$"
+    monkeypatch.setattr(views.Formatter, "KEPT", 2)
+    small = views.Formatter("USD")
+    assert [small.number(Decimal(n)) for n in ("1000", "2", "3", "1000")] == ["1,000", "2", "3", "1,000"]
+    assert all(len(seen) <= 2 for seen in small._seen.values())

@@ -67,7 +67,10 @@ def wrap_lines(value, width: int, indent: str = "", hang: str = "") -> list[str]
     """A value split into lines of at most `width` characters, each starting with
     `indent`, continuation lines with `indent` + `hang` (never an empty list)."""
     text = " ".join(str(value).split())
-    lines = textwrap.wrap(text, width=max(int(width), len(indent + hang) + 1), initial_indent=indent,
+    width = max(int(width), len(indent + hang) + 1)
+    if text and len(indent) + len(text) <= width:
+        return [indent + text]  # what textwrap gives a text that fits, without its cost (most cells)
+    lines = textwrap.wrap(text, width=width, initial_indent=indent,
                           subsequent_indent=indent + hang, break_long_words=True,
                           break_on_hyphens=False)
     return lines or [indent.rstrip()]

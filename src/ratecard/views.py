@@ -42,34 +42,59 @@ def parse_locale(text: str) -> str:
 
 
 class Formatter:
-    """Money, numbers and dates for one currency and locale, all through Babel."""
+    """Money, numbers and dates for one currency and locale, all through Babel.
+
+    Each distinct value is formatted once: Babel takes tens of microseconds per
+    call, and a large run prints the same prices, amounts, counts and dates on
+    thousands of lines. Values are remembered by their exact text (`1.0` and
+    `1` print differently), up to `KEPT` of each kind.
+    """
+
+    KEPT = 100_000
 
     def __init__(self, currency: str, locale: str = DEFAULT_LOCALE):
         self.currency = currency
         self.locale = parse_locale(locale)
+        self._seen: dict[str, dict] = {}
+
+    def _once(self, kind: str, key, make) -> str:
+        seen = self._seen.get(kind)
+        if seen is None:
+            seen = self._seen[kind] = {}
+        found = seen.get(key)
+        if found is None:
+            if len(seen) >= self.KEPT:
+                seen.clear()
+            found = seen[key] = make()
+        return found
 
     def money(self, amount: Decimal) -> str:
         """An amount in the currency's minor units: `$1,234.50`, `¥1,235`, `-$200.00`."""
-        return format_currency(_no_negative_zero(amount), self.currency, locale=self.locale)
+        return self._once("money", str(amount), lambda: format_currency(
+            _no_negative_zero(amount), self.currency, locale=self.locale))
 
     def price(self, amount: Decimal) -> str:
         """A unit price or an exact share: at least the minor units, every digit it has."""
-        return format_currency(_no_negative_zero(amount), self.currency, locale=self.locale,
-                               decimal_quantization=False)
+        return self._once("price", str(amount), lambda: format_currency(
+            _no_negative_zero(amount), self.currency, locale=self.locale, decimal_quantization=False))
 
     def number(self, value: Decimal, max_places: int = 6) -> str:
         """A quantity with grouping; more than `max_places` decimals are rounded for display."""
+        return self._once("number", (str(value), max_places), lambda: self._number(value, max_places))
+
+    def _number(self, value: Decimal, max_places: int) -> str:
         if value.as_tuple().exponent < -max_places:  # type: ignore[operator]
             value = value.quantize(Decimal(1).scaleb(-max_places), rounding=ROUND_HALF_EVEN,
                                    context=EXACT).normalize(EXACT)
         return format_decimal(value, locale=self.locale, decimal_quantization=False)
 
     def date(self, day: dt.date) -> str:
-        return format_date(day, format="medium", locale=self.locale)
+        return self._once("date", day, lambda: format_date(day, format="medium", locale=self.locale))
 
     def days(self, first: dt.date, last: dt.date) -> str:
         """An inclusive range of days, as the locale writes it: `Jan 1 – Mar 31, 2026`."""
-        return format_interval(first, max(first, last), "yMMMd", locale=self.locale)
+        return self._once("days", (first, last), lambda: format_interval(
+            first, max(first, last), "yMMMd", locale=self.locale))
 
     def currency_name(self) -> str:
         return get_currency_name(self.currency, locale=self.locale)
@@ -270,10 +295,10 @@ def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,
     is_purchase = inv.kind == "credit_purchase"
     last_day = inv.period.end if is_purchase else inv.period.end - dt.timedelta(days=1)
     start, end = fmt.date(inv.period.start), fmt.date(max(last_day, inv.period.start))
-    fees = [_line_view(ln, inv, fmt, extras) for ln in inv.lines if ln.kind == "fee"]
-    minimum = next((_line_view(ln, inv, fmt, extras) for ln in inv.lines if ln.kind == "minimum"), None)
-    groups = _charge_groups(inv, fmt, extras)
-    lines = [_line_view(ln, inv, fmt, extras) for ln in inv.lines]
+    lines = [_line_view(ln, inv, fmt, extras) for ln in inv.lines]  # each line's view, built once
+    fees = [v for ln, v in zip(inv.lines, lines) if ln.kind == "fee"]
+    minimum = next((v for ln, v in zip(inv.lines, lines) if ln.kind == "minimum"), None)
+    groups = _charge_groups(inv, lines, fmt)
     credits = [CreditView(grant=c.grant, description=c.description or "Prepaid credit",
                           applied=fmt.money(-c.applied), remaining=fmt.money(c.remaining))
                for c in inv.credits]
@@ -320,14 +345,16 @@ def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,
     )
 
 
-def _charge_groups(inv: Invoice, fmt: Formatter, extras: Extras) -> list[ChargeGroup]:
-    grouped: dict[str, list[Line]] = {}
-    for ln in inv.lines:
+def _charge_groups(inv: Invoice, line_views: list[LineView], fmt: Formatter) -> list[ChargeGroup]:
+    """The usage lines by meter, in invoice order; `line_views` are the views of `inv.lines`."""
+    grouped: dict[str, list[tuple[Line, LineView]]] = {}
+    for ln, view in zip(inv.lines, line_views):
         if ln.kind == "usage":
-            grouped.setdefault(ln.charge, []).append(ln)
+            grouped.setdefault(ln.charge, []).append((ln, view))
     groups = []
-    for charge, lines in grouped.items():
-        views = [_line_view(ln, inv, fmt, extras) for ln in lines]
+    for charge, pairs in grouped.items():
+        lines = [ln for ln, _ in pairs]
+        views = [view for _, view in pairs]
         groups.append(ChargeGroup(
             charge=charge,
             title=lines[0].description or charge,
