@@ -118,6 +118,9 @@ def test_usage_table_over_connect(connect_url, monkeypatch, capsys):
     on_table = _cli(["invoice", *common, "--usage-table", "global_temp.usage_events",
                      "--engine", "spark", "--spark-master", connect_url], folder, monkeypatch, capsys)
     assert duck[0] == 0 and on_table == duck
+    code, _, err = _cli(["invoice", *common, "--usage-table", "global_temp.no_such_events",
+                         "--engine", "spark", "--spark-master", connect_url], folder, monkeypatch, capsys)
+    assert code == 1 and "cannot read usage table `global_temp.no_such_events`" in err
 
 
 def test_an_unreachable_server_fails_at_once(monkeypatch, capsys, tmp_path):

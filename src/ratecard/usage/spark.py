@@ -280,7 +280,9 @@ def _table(spark, name: str):
     """The table or view `name` (resolved by Spark's catalog: a temp view, a
     metastore table, Delta, Iceberg, ...) as a DataFrame."""
     try:
-        return spark.table(name)
+        df = spark.table(name)
+        df.schema  # Spark Connect resolves a name only when asked: ask here, to name the table
+        return df
     except Exception as exc:
         raise UnreadableTable(f"cannot read usage table `{name}`: {_first_line(exc)}") from None
 
