@@ -125,6 +125,23 @@ def test_one_file_per_invoice(fmt, tmp_path, monkeypatch, capsys):
         assert first.count("<article") == 1 and first.startswith("<!DOCTYPE html>")
 
 
+@needs_conformance
+def test_one_file_per_invoice_walks_the_run_once(tmp_path, monkeypatch, capsys):
+    """The plan's extras (a walk over every priced line) are worked out once per run, not
+    once per file: per file, 22,000 invoices of the 1M benchmark never finished."""
+    from ratecard import views
+
+    walks = []
+    real = views.Extras.from_plan.__func__
+    monkeypatch.setattr(views.Extras, "from_plan",
+                        classmethod(lambda cls, *a, **k: walks.append(1) or real(cls, *a, **k)))
+    case = next(c for c in CASES if c.name.startswith("02"))
+    code, out, err = run_cli(case_args(case, fmt="html") + ["-o", str(tmp_path / "out")], case,
+                             monkeypatch, capsys)
+    assert code == 0, err
+    assert len(out.splitlines()) > 1 and walks == [1]
+
+
 def test_file_names_are_safe_and_unique():
     assert file_names(["acme-20260101", "acme-20260101-C1"], "txt") == [
         "acme-20260101.txt", "acme-20260101-C1.txt"]

@@ -272,21 +272,41 @@ class Extras:
         return extras
 
 
+class DocumentViews:
+    """Documents of one run: the formatter and the plan's extras are worked out once.
+
+    `invoice -o DIR` asks for one document per invoice, thousands of them; the
+    extras walk every priced line of the run, and the formatter remembers what
+    it has formatted, so both are shared by every document.
+    """
+
+    def __init__(self, run: InvoiceRun, *, issuer: str = DEFAULT_ISSUER, locale: str = DEFAULT_LOCALE,
+                 plan: RatingPlan | None = None, evaluation=None):
+        self.run = run
+        self.issuer = issuer
+        self.fmt = Formatter(run.currency, locale)
+        self.extras = Extras.from_plan(plan, evaluation)
+
+    def document(self, invoices: list[Invoice] | None = None, summary: bool = False) -> DocumentView:
+        """The view of `invoices` (default: all of the run's), with a summary table on request."""
+        fmt, run = self.fmt, self.run
+        chosen = run.invoices if invoices is None else invoices
+        views = [invoice_view(inv, fmt, issuer=self.issuer, extras=self.extras) for inv in chosen]
+        return DocumentView(
+            through=fmt.date(run.through),
+            currency=run.currency,
+            lang=fmt.locale.replace("_", "-"),
+            invoices=views,
+            summary=summary_view(run, chosen, fmt) if summary else None,
+        )
+
+
 def document_view(run: InvoiceRun, *, issuer: str = DEFAULT_ISSUER, locale: str = DEFAULT_LOCALE,
                   plan: RatingPlan | None = None, evaluation=None,
                   invoices: list[Invoice] | None = None, summary: bool = False) -> DocumentView:
     """The view of `invoices` (default: all of the run's), with a summary table on request."""
-    fmt = Formatter(run.currency, locale)
-    extras = Extras.from_plan(plan, evaluation)
-    chosen = run.invoices if invoices is None else invoices
-    views = [invoice_view(inv, fmt, issuer=issuer, extras=extras) for inv in chosen]
-    return DocumentView(
-        through=fmt.date(run.through),
-        currency=run.currency,
-        lang=fmt.locale.replace("_", "-"),
-        invoices=views,
-        summary=summary_view(run, chosen, fmt) if summary else None,
-    )
+    return DocumentViews(run, issuer=issuer, locale=locale, plan=plan,
+                         evaluation=evaluation).document(invoices, summary)
 
 
 def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,

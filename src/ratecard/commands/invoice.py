@@ -20,7 +20,7 @@ from ..diagnostics import error
 from ..io import write_atomic
 from ..progress import Progress
 from ..render import TemplateProblem, render
-from ..views import DEFAULT_ISSUER, DEFAULT_LOCALE, document_view, parse_locale
+from ..views import DEFAULT_ISSUER, DEFAULT_LOCALE, DocumentViews, document_view, parse_locale
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -152,13 +152,13 @@ def _files(args, run_doc, plan, evaluation) -> list[tuple[str, str]]:
     ext = EXTENSIONS[args.format]
     names = file_names([inv.number for inv in run_doc.invoices], ext)
     files = []
+    views = None if args.format == "json" else DocumentViews(
+        run_doc, issuer=args.issuer, locale=args.locale, plan=plan, evaluation=evaluation)
     for inv, name in zip(run_doc.invoices, names):
-        if args.format == "json":
+        if views is None:
             text = inv.model_dump_json(indent=2) + "\n"
         else:
-            view = document_view(run_doc, issuer=args.issuer, locale=args.locale, plan=plan,
-                                 evaluation=evaluation, invoices=[inv])
-            text = render(TEMPLATES[args.format], args.template_dir, **view.context())
+            text = render(TEMPLATES[args.format], args.template_dir, **views.document([inv]).context())
         files.append((name, text))
     return files
 
