@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import shutil
 from functools import partial
-from pathlib import Path
 
 import pytest
 
@@ -20,11 +19,11 @@ if shutil.which("java") is None:
     pytest.skip("no `java` on PATH: Spark needs Java 17 or later", allow_module_level=True)
 
 from ratecard.billing import evaluate  # noqa: E402
-from ratecard.cli import main  # noqa: E402
 from ratecard.usage import aggregate_usage  # noqa: E402
 from ratecard.usage import spark as spark_engine  # noqa: E402
 
 from billing_helpers import compile_text  # noqa: E402
+from render_helpers import run_cli  # noqa: E402
 from warehouse_helpers import (  # noqa: E402
     CASES,
     CONFORMANCE,
@@ -50,17 +49,10 @@ def spark():
     session.stop()
 
 
-def _cli(args, cwd: Path, monkeypatch, capsys):
-    monkeypatch.chdir(cwd)
-    capsys.readouterr()
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 def _both(args, cwd, monkeypatch, capsys):
-    duck = _cli(args, cwd, monkeypatch, capsys)
-    on_spark = _cli([*args, "--engine", "spark", "--spark-master", MASTER], cwd, monkeypatch, capsys)
+    duck = run_cli(args, cwd, monkeypatch, capsys)
+    on_spark = run_cli([*args, "--engine", "spark", "--spark-master", MASTER], cwd, monkeypatch, capsys)
     return duck, on_spark
 
 
@@ -219,9 +211,9 @@ def test_usage_table_from_the_command_line(spark, tmp_path, monkeypatch, capsys)
     folder = CONFORMANCE / name
     table = f"usage_{name.replace('-', '_')}"
     spark.read.json([str(folder / u) for u in usage]).createOrReplaceTempView(table)
-    duck = _cli(args, folder, monkeypatch, capsys)
+    duck = run_cli(args, folder, monkeypatch, capsys)
     common = [*paths, *[a for c in contracts for a in ("--contracts", c)], "--through", through]
-    on_table = _cli(["invoice", *common, "--usage-table", table, "--engine", "spark", "--spark-master", MASTER],
+    on_table = run_cli(["invoice", *common, "--usage-table", table, "--engine", "spark", "--spark-master", MASTER],
                     folder, monkeypatch, capsys)
     assert duck[0] == 0 and on_table == duck
 
@@ -244,6 +236,6 @@ def test_usage_table_problems(spark, tmp_path, monkeypatch, capsys):
     assert skipped.ok and skipped.usage.rejected["bad_row"] == 2
     assert skipped.usage.events_read == 50 and skipped.run.events.balanced
     # the embedded engine reads files only
-    code, out, err = _cli(["invoice", "x.pricing", "--usage-table", "t", "--through", "2026-02-01"],
+    code, out, err = run_cli(["invoice", "x.pricing", "--usage-table", "t", "--through", "2026-02-01"],
                           tmp_path, monkeypatch, capsys)
     assert code == 2 and "--usage-table needs --engine spark" in err

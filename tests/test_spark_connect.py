@@ -24,9 +24,9 @@ pytest.importorskip("pandas", reason="the Spark Connect client is not installed 
 if shutil.which("java") is None:
     pytest.skip("no `java` on PATH: Spark needs Java 17 or later", allow_module_level=True)
 
-from ratecard.cli import main  # noqa: E402
 from ratecard.usage import spark as spark_engine  # noqa: E402
 
+from render_helpers import run_cli  # noqa: E402
 from warehouse_helpers import CASES, CONFORMANCE, case_args, split_args  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -77,13 +77,6 @@ def connect_url(tmp_path_factory):
             server.wait()
 
 
-def _cli(args, cwd: Path, monkeypatch, capsys):
-    monkeypatch.chdir(cwd)
-    capsys.readouterr()
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 @pytest.mark.skipif(not CASES, reason=f"no conformance cases at {CONFORMANCE}")
 def test_conformance_invoices_over_connect(connect_url, monkeypatch, capsys):
@@ -91,15 +84,15 @@ def test_conformance_invoices_over_connect(connect_url, monkeypatch, capsys):
     one case sends the contract relations as temp views (createDataFrame)."""
     for name in [c for c in CASES if c.startswith(("01", "05"))]:
         args = case_args(name)
-        duck = _cli(args, CONFORMANCE / name, monkeypatch, capsys)
+        duck = run_cli(args, CONFORMANCE / name, monkeypatch, capsys)
         assert duck[0] == 0, duck[2]
         if name.startswith("05"):
             monkeypatch.setattr(spark_engine, "INLINE_LIMIT", 0)
             monkeypatch.setenv("SPARK_REMOTE", connect_url)
-            remote = _cli([*args, "--engine", "spark"], CONFORMANCE / name, monkeypatch, capsys)
+            remote = run_cli([*args, "--engine", "spark"], CONFORMANCE / name, monkeypatch, capsys)
             monkeypatch.delenv("SPARK_REMOTE")
         else:
-            remote = _cli([*args, "--engine", "spark", "--spark-master", connect_url],
+            remote = run_cli([*args, "--engine", "spark", "--spark-master", connect_url],
                           CONFORMANCE / name, monkeypatch, capsys)
         assert remote == duck, name
 
@@ -113,12 +106,12 @@ def test_usage_table_over_connect(connect_url, monkeypatch, capsys):
     folder = CONFORMANCE / name
     spark = spark_engine.session(connect_url)
     spark.read.json([str(folder / u) for u in usage]).createOrReplaceGlobalTempView("usage_events")
-    duck = _cli(args, folder, monkeypatch, capsys)
+    duck = run_cli(args, folder, monkeypatch, capsys)
     common = [*paths, *[a for c in contracts for a in ("--contracts", c)], "--through", through]
-    on_table = _cli(["invoice", *common, "--usage-table", "global_temp.usage_events",
+    on_table = run_cli(["invoice", *common, "--usage-table", "global_temp.usage_events",
                      "--engine", "spark", "--spark-master", connect_url], folder, monkeypatch, capsys)
     assert duck[0] == 0 and on_table == duck
-    code, _, err = _cli(["invoice", *common, "--usage-table", "global_temp.no_such_events",
+    code, _, err = run_cli(["invoice", *common, "--usage-table", "global_temp.no_such_events",
                          "--engine", "spark", "--spark-master", connect_url], folder, monkeypatch, capsys)
     assert code == 1 and "cannot read usage table `global_temp.no_such_events`" in err
 
@@ -131,7 +124,7 @@ def test_an_unreachable_server_fails_at_once(monkeypatch, capsys, tmp_path):
     (tmp_path / "u.jsonl").write_text(
         '{"id":"1","type":"x","customer":"a","time":"2026-01-02T00:00:00Z"}\n', encoding="utf-8")
     started = time.monotonic()
-    code, out, err = _cli(["invoice", "p.pricing", "--usage", "u.jsonl", "--through", "2026-02-01",
+    code, out, err = run_cli(["invoice", "p.pricing", "--usage", "u.jsonl", "--through", "2026-02-01",
                            "--engine", "spark", "--spark-master", f"sc://127.0.0.1:{_free_port()}"],
                           tmp_path, monkeypatch, capsys)
     assert code == 1 and time.monotonic() - started < 30
