@@ -472,10 +472,17 @@ def test_the_dedup_plan_follows_whether_the_events_fit_in_memory(tmp_path):
     assert engine.events_fit(parquet, "1GB") and not engine.events_fit(parquet, "2MB")
 
 
-def test_a_parquet_footer_pyarrow_cannot_read_is_counted_by_size(tmp_path):
+def test_describe_counts_a_parquet_files_rows_from_its_footer(tmp_path):
+    import duckdb
+
     path = tmp_path / "u.parquet"
-    path.write_bytes(b"x" * 2000)
-    assert engine._parquet_rows(str(path)) == 101
+    pq.write_table(pa.table({"id": [str(i) for i in range(1234)]}), path, row_group_size=500)
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"x" * 2000)
+    conn = duckdb.connect()
+    assert engine.describe(conn, str(path)).rows == 1234
+    with pytest.raises(engine.UnreadableFile):
+        engine.describe(conn, str(bad))
 
 
 def test_which_spark_master_is_spark_connect(monkeypatch):

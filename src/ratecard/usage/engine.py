@@ -99,30 +99,16 @@ def describe(conn, path: str) -> Source:
         return Source(path, "csv", tuple((name, "VARCHAR") for name in header))
     try:
         rows = conn.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()
+        # the row count from the footer, for choosing the dedup plan (`events_fit`)
+        (count,), = conn.execute("SELECT sum(num_rows) FROM parquet_file_metadata(?)", [path]).fetchall()
     except Exception as exc:  # duckdb.Error: not a Parquet file
         raise UnreadableFile(f"cannot read `{path}` as Parquet: {_first_line(exc)}") from None
     columns = tuple((name, kind.strip('"')) for name, kind, *_ in rows)
-    props = dict(columns).get("properties")
-    count = _parquet_rows(path)
-    if props is None:
-        return Source(path, "parquet", columns, "flat", rows=count)
-    if props.upper().startswith("STRUCT"):
-        fields = _struct_fields(conn, path)
-        return Source(path, "parquet", columns, "struct", fields, rows=count)
-    if props.upper().startswith("MAP"):
-        return Source(path, "parquet", columns, "map", rows=count)
-    return Source(path, "parquet", columns, "json", rows=count)
-
-
-def _parquet_rows(path: str) -> int:
-    """Rows in a Parquet file, from its footer; from its size if pyarrow cannot read
-    the footer (DuckDB could: `describe` read it), at a compressed ~20 bytes a row."""
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.ParquetFile(path).metadata.num_rows
-    except Exception:  # pyarrow's errors for files it does not support
-        return os.path.getsize(path) // 20 + 1
+    props = (dict(columns).get("properties") or "").upper()
+    layout = ("flat" if not props else "struct" if props.startswith("STRUCT")
+              else "map" if props.startswith("MAP") else "json")
+    fields = _struct_fields(conn, path) if layout == "struct" else ()
+    return Source(path, "parquet", columns, layout, fields, rows=int(count or 0))
 
 
 def _struct_fields(conn, path: str) -> tuple[tuple[str, str], ...]:
