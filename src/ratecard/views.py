@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -55,12 +56,10 @@ class Formatter:
     def __init__(self, currency: str, locale: str = DEFAULT_LOCALE):
         self.currency = currency
         self.locale = parse_locale(locale)
-        self._seen: dict[str, dict] = {}
+        self._seen: defaultdict[str, dict] = defaultdict(dict)
 
     def _once(self, kind: str, key, make) -> str:
-        seen = self._seen.get(kind)
-        if seen is None:
-            seen = self._seen[kind] = {}
+        seen = self._seen[kind]
         found = seen.get(key)
         if found is None:
             if len(seen) >= self.KEPT:
