@@ -169,29 +169,90 @@ def test_written_files_get_ordinary_permissions(tmp_path):
 @needs_conformance
 @pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()],
                          ids=["disk-full", "interrupted"])
-def test_an_interrupted_write_leaves_no_partial_invoice(failure, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("when", ["writing the second file", "syncing the files"])
+def test_an_interrupted_write_leaves_no_partial_invoice(failure, when, tmp_path, monkeypatch, capsys):
+    """Nothing reaches the directory until every file is written and synced: no temp
+    file, no half file, and no invoice of an earlier run replaced."""
     case = next(c for c in CASES if c.name.startswith("02"))
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     existing = out_dir / "acme-20260101-C1.txt"
     existing.write_text("the invoice sent last month\n", encoding="utf-8")
-    writes = []
+    attempts = []
+    if when == "syncing the files":
+        def failing_sync():
+            attempts.append(1)
+            raise failure  # every file is written into the staging folder, none renamed yet
 
-    def failing_fsync(fd):
-        writes.append(fd)
-        raise failure  # the data is in the temp file, the rename has not happened
+        monkeypatch.setattr(rio.os, "sync", failing_sync)
+    else:
+        real_open = open
 
-    monkeypatch.setattr(rio.os, "fsync", failing_fsync)
+        def failing_open(path, *args, **kwargs):
+            attempts.append(path)
+            if len(attempts) == 2:
+                raise failure if isinstance(failure, KeyboardInterrupt) else OSError(
+                    failure.errno, failure.strerror, str(path))
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(rio, "open", failing_open, raising=False)
     code, out, err = run_cli(case_args(case, fmt="text") + ["-o", str(out_dir)], case, monkeypatch, capsys)
-    assert writes, "the write was attempted"
-    assert "Traceback" not in err
+    assert attempts, "the write was attempted"
+    assert "Traceback" not in err and out == ""
     if isinstance(failure, OSError):
         assert code == 1
         assert "error[E001]: cannot write" in err and "No space left on device" in err
+        assert ".ratecard-staging" not in err, "the error names the file asked for"
     else:
         assert code == 130
     assert [p.name for p in out_dir.iterdir()] == ["acme-20260101-C1.txt"], "no temp or half file"
     assert existing.read_text(encoding="utf-8") == "the invoice sent last month\n"
+
+
+@needs_conformance
+def test_a_failed_run_removes_the_directory_it_created(tmp_path, monkeypatch, capsys):
+    case = next(c for c in CASES if c.name.startswith("02"))
+    monkeypatch.setattr(rio.os, "sync", lambda: (_ for _ in ()).throw(OSError(5, "Input/output error")))
+    code, _, err = run_cli(case_args(case, fmt="text") + ["-o", str(tmp_path / "new" / "out")], case,
+                           monkeypatch, capsys)
+    assert code == 1 and "Input/output error" in err
+    assert not (tmp_path / "new" / "out").exists()
+
+
+@pytest.mark.parametrize("project", ["ai-api", "enterprise", "storage"])
+def test_files_rendered_in_several_processes_are_the_same_files(project, tmp_path, monkeypatch, capsys):
+    """`-o DIR` renders ranges of invoices in forked processes (billing.parallel) into
+    one staging folder: the files, their names and the order they are listed in are
+    those of one process."""
+    import ratecard.commands.invoice as invoice_command
+    from ratecard.cli import main
+
+    folder = Path(__file__).resolve().parents[1] / "examples" / project
+    through = re.search(r"--through (\S+)", (folder / "README.md").read_text())[1]
+    args = ["invoice", *sorted(str(p) for p in folder.glob("*.pricing")),
+            "--usage", str(folder / "usage.jsonl"), "--through", through, "--format", "html"]
+
+    real_run_in_parts, split_into = invoice_command.parallel.run_in_parts, []
+
+    def run_in_parts(parts, work):
+        split_into.append(len(parts))
+        return real_run_in_parts(parts, work)
+
+    monkeypatch.setattr(invoice_command.parallel, "run_in_parts", run_in_parts)
+
+    def files(out: Path, workers: int) -> tuple[list[str], dict[str, bytes]]:
+        monkeypatch.setattr(invoice_command, "usable_cpus", lambda: workers)
+        monkeypatch.setattr(invoice_command, "RENDER_MIN_LINES", 0 if workers > 1 else 10**9)
+        assert main(args + ["-o", str(out)]) == 0
+        listed = capsys.readouterr().out.splitlines()
+        return listed, {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+    one_listed, one = files(tmp_path / "one", 1)
+    split_listed, split = files(tmp_path / "split", 3)
+    assert split_into == [1, 3], "one process, then three"
+    assert len(one) >= 3 and split == one
+    assert [Path(p).name for p in split_listed] == [Path(p).name for p in one_listed]
+    assert not any(name.startswith(".") for name in one) and not any(name.startswith(".") for name in split)
 
 
 @needs_conformance

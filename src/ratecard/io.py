@@ -4,11 +4,15 @@ An interrupted run leaves either the old file or the new one, never half of one.
 The file gets the permissions an ordinary write would give it: an existing
 file keeps its mode, a new one is 0666 less the umask (0644 with the usual
 umask 022), not the 0600 of a bare temp file.
+
+`StagedFiles` does the same for a whole set of files (`invoice -o DIR`):
+none of them is moved into the directory before all are written.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -45,3 +49,99 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+class StagedFiles:
+    """Files that reach `directory` together, once every one of them is written.
+
+    They are written into a hidden staging folder inside `directory` (so on
+    the same file system), possibly by several processes at once, each
+    writing its own names. `commit` gets them onto the disk, then renames
+    them into place. If anything fails before that, the staging folder goes,
+    and so does `directory` if this created it and nothing else is in it: a
+    failed or interrupted run adds no file, half a file or a temp file, and
+    does not replace some of an earlier run's invoices and leave the rest.
+
+    The files are synced to disk together, with one `os.sync()`, not one
+    `fsync` each: on the 1M benchmark's 22,406 HTML invoices, syncing each
+    file took longer than rendering it (22.9 s against 16.7 s for the step).
+    """
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        self.staging: Path | None = None
+        self._created = False
+
+    def __enter__(self) -> "StagedFiles":
+        self._created = not self.directory.exists()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix=".ratecard-staging-", dir=self.directory))
+        return self
+
+    def write(self, name: str, data: str | bytes) -> None:
+        """Write `name` into the staging folder (synced by `commit`)."""
+        assert self.staging is not None, "write() outside `with StagedFiles(...)`"
+        mode = "wb" if isinstance(data, bytes) else "w"
+        try:
+            with open(self.staging / name, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
+                fh.write(data)
+        except OSError as exc:
+            if exc.filename is not None:  # name the file the user asked for, not the staging folder
+                exc.filename = str(self.directory / name)
+            raise
+
+    def commit(self, names: list[str]) -> list[Path]:
+        """Sync the written `names` to disk and move them into the directory (each file
+        replaced at once, with the mode an ordinary write would give it); their paths."""
+        assert self.staging is not None, "commit() outside `with StagedFiles(...)`"
+        _sync_files([self.staging / name for name in names])
+        new_mode = 0o666 & ~_umask()
+        paths = []
+        for name in names:
+            staged, target = self.staging / name, self.directory / name
+            try:
+                mode = stat.S_IMODE(target.stat().st_mode)
+            except OSError:
+                mode = new_mode
+            os.chmod(staged, mode)
+            os.replace(staged, target)
+            paths.append(target)
+        _sync_directory(self.directory)
+        return paths
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
+        if exc_type is not None and self._created:
+            try:
+                self.directory.rmdir()  # only if empty
+            except OSError:
+                pass
+
+
+def _sync_files(paths: list[Path]) -> None:
+    """Get the files' data onto the disk: one `sync()` where the platform has it."""
+    if hasattr(os, "sync"):
+        os.sync()
+        return
+    for path in paths:  # pragma: no cover - Windows
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _sync_directory(path: Path) -> None:
+    """Make the renames into `path` durable, where a directory can be opened and synced."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

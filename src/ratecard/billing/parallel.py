@@ -14,6 +14,10 @@ in one process.
 A child that cannot be forked, fails or is killed has its range priced here
 instead: the result never depends on whether the split worked. Without
 `os.fork` (Windows) or below `MIN_LINES` usage lines, nothing is split.
+
+`invoice -o DIR` splits the same way to render and write its files (one
+range of invoices per process, from its own minimum), once the whole run
+is priced.
 """
 
 from __future__ import annotations
@@ -33,13 +37,14 @@ MIN_LINES = 50_000
 
 
 def ranges(items: Sequence[T], workers: int, lines: int,
-           weights: Sequence[int] | None = None) -> list[list[T]]:
+           weights: Sequence[int] | None = None, minimum: int = MIN_LINES) -> list[list[T]]:
     """`items` in up to `workers` contiguous ranges of near-equal weight (by default
-    one per item: near-equal size); one range when splitting is not worth it or
-    not possible here. Weighted by their lines, contracts on a plan with more
-    meters or a shorter cycle do not leave one process waiting for the other."""
+    one per item: near-equal size); one range when splitting is not worth it
+    (fewer than `minimum` lines) or not possible here. Weighted by their lines,
+    contracts on a plan with more meters or a shorter cycle do not leave one
+    process waiting for the other."""
     workers = min(workers, len(items))
-    if workers < 2 or lines < MIN_LINES or not hasattr(os, "fork"):
+    if workers < 2 or lines < minimum or not hasattr(os, "fork"):
         return [list(items)]
     weights = list(weights) if weights is not None else [1] * len(items)
     total = sum(weights) or 1
