@@ -221,38 +221,40 @@ def test_a_failed_run_removes_the_directory_it_created(tmp_path, monkeypatch, ca
 
 @pytest.mark.parametrize("project", ["ai-api", "enterprise", "storage"])
 def test_files_rendered_in_several_processes_are_the_same_files(project, tmp_path, monkeypatch, capsys):
-    """`-o DIR` renders ranges of invoices in forked processes (billing.parallel) into
-    one staging folder: the files, their names and the order they are listed in are
-    those of one process."""
+    """`-o DIR` prices and renders ranges of contracts in forked processes
+    (billing.parallel), all into one staging folder: the files, their names and
+    the order they are listed in are those of one process."""
     import ratecard.commands.invoice as invoice_command
+    from ratecard.billing import parallel
     from ratecard.cli import main
 
     folder = Path(__file__).resolve().parents[1] / "examples" / project
     through = re.search(r"--through (\S+)", (folder / "README.md").read_text())[1]
     args = ["invoice", *sorted(str(p) for p in folder.glob("*.pricing")),
             "--usage", str(folder / "usage.jsonl"), "--through", through, "--format", "html"]
-
-    real_run_in_parts, split_into = invoice_command.parallel.run_in_parts, []
+    real_run_in_parts, split_into = parallel.run_in_parts, []
 
     def run_in_parts(parts, work):
         split_into.append(len(parts))
         return real_run_in_parts(parts, work)
 
-    monkeypatch.setattr(invoice_command.parallel, "run_in_parts", run_in_parts)
+    monkeypatch.setattr(parallel, "run_in_parts", run_in_parts)
+    monkeypatch.setattr(invoice_command.InvoiceFiles, "min_lines", 0)
 
     def files(out: Path, workers: int) -> tuple[list[str], dict[str, bytes]]:
         monkeypatch.setattr(invoice_command, "usable_cpus", lambda: workers)
-        monkeypatch.setattr(invoice_command, "RENDER_MIN_LINES", 0 if workers > 1 else 10**9)
         assert main(args + ["-o", str(out)]) == 0
         listed = capsys.readouterr().out.splitlines()
         return listed, {p.name: p.read_bytes() for p in sorted(out.iterdir())}
 
     one_listed, one = files(tmp_path / "one", 1)
     split_listed, split = files(tmp_path / "split", 3)
-    assert split_into == [1, 3], "one process, then three"
+    assert split_into == [3], "one process, then three"
     assert len(one) >= 3 and split == one
     assert [Path(p).name for p in split_listed] == [Path(p).name for p in one_listed]
     assert not any(name.startswith(".") for name in one) and not any(name.startswith(".") for name in split)
+    if project == "storage":  # package prices: the views had each contract's priced lines
+        assert any(b"billed in whole packages" in text for text in split.values())
 
 
 @needs_conformance

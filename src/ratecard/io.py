@@ -71,6 +71,7 @@ class StagedFiles:
         self.directory = Path(directory)
         self.staging: Path | None = None
         self._created = False
+        self._committed = False
 
     def __enter__(self) -> "StagedFiles":
         self._created = not self.directory.exists()
@@ -90,15 +91,21 @@ class StagedFiles:
                 exc.filename = str(self.directory / name)
             raise
 
-    def commit(self, names: list[str]) -> list[Path]:
-        """Sync the written `names` to disk and move them into the directory (each file
-        replaced at once, with the mode an ordinary write would give it); their paths."""
+    def read(self, name: str) -> str:
+        """A file written into the staging folder (by this process or another)."""
+        assert self.staging is not None, "read() outside `with StagedFiles(...)`"
+        return (self.staging / name).read_text(encoding="utf-8")
+
+    def commit(self, names: dict[str, str]) -> list[Path]:
+        """Sync the written files to disk and move them into the directory, each under
+        its name there (`names`: staged name -> name), replacing a file of that name at
+        once and with the mode an ordinary write would give it; their paths, in order."""
         assert self.staging is not None, "commit() outside `with StagedFiles(...)`"
         _sync_files([self.staging / name for name in names])
         new_mode = 0o666 & ~_umask()
         paths = []
-        for name in names:
-            staged, target = self.staging / name, self.directory / name
+        for name, final in names.items():
+            staged, target = self.staging / name, self.directory / final
             try:
                 mode = stat.S_IMODE(target.stat().st_mode)
             except OSError:
@@ -107,13 +114,14 @@ class StagedFiles:
             os.replace(staged, target)
             paths.append(target)
         _sync_directory(self.directory)
+        self._committed = True
         return paths
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
-        if exc_type is not None and self._created:
+        if not self._committed and self._created:
             try:
                 self.directory.rmdir()  # only if empty
             except OSError:

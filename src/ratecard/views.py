@@ -265,10 +265,15 @@ class Extras:
                     # the purchase invoice's number, as billing numbers it
                     extras.grants[f"{contract.name}-{grant.granted:%Y%m%d}-C{index + 1}"] = grant
         if evaluation is not None:
-            for pl in evaluation.priced:
-                if pl.priced.packages is not None:
-                    extras.packages[id(pl.line)] = (pl.priced.packages, pl.priced.unit_label)
+            extras.packages = cls.packages_of(evaluation.priced)
         return extras
+
+    @staticmethod
+    def packages_of(priced) -> dict[int, tuple[Decimal, str]]:
+        """id(line) -> (whole packages billed, package size), for the package-priced
+        lines among `priced` (billing's `PricedLine`s)."""
+        return {id(pl.line): (pl.priced.packages, pl.priced.unit_label)
+                for pl in priced if pl.priced.packages is not None}
 
 
 class DocumentViews:
@@ -276,27 +281,34 @@ class DocumentViews:
 
     `invoice -o DIR` asks for one document per invoice, thousands of them; the
     extras walk every priced line of the run, and the formatter remembers what
-    it has formatted, so both are shared by every document.
+    it has formatted, so both are shared by every document. A run rendered
+    while it is priced (`invoice -o DIR`) has no evaluation to walk: it hands
+    each contract's priced lines to `priced` before that contract's documents.
     """
 
-    def __init__(self, run: InvoiceRun, *, issuer: str = DEFAULT_ISSUER, locale: str = DEFAULT_LOCALE,
-                 plan: RatingPlan | None = None, evaluation=None):
-        self.run = run
+    def __init__(self, through: dt.date, currency: str, *, issuer: str = DEFAULT_ISSUER,
+                 locale: str = DEFAULT_LOCALE, plan: RatingPlan | None = None, evaluation=None):
+        self.through = through
+        self.currency = currency
         self.issuer = issuer
-        self.fmt = Formatter(run.currency, locale)
+        self.fmt = Formatter(currency, locale)
         self.extras = Extras.from_plan(plan, evaluation)
 
-    def document(self, invoices: list[Invoice] | None = None, summary: bool = False) -> DocumentView:
-        """The view of `invoices` (default: all of the run's), with a summary table on request."""
-        fmt, run = self.fmt, self.run
-        chosen = run.invoices if invoices is None else invoices
-        views = [invoice_view(inv, fmt, issuer=self.issuer, extras=self.extras) for inv in chosen]
+    def priced(self, lines) -> None:
+        """The priced lines of the invoices documented next (and only those: a line's
+        `id` is reused once it is freed)."""
+        self.extras.packages = Extras.packages_of(lines)
+
+    def document(self, invoices: list[Invoice], summary: bool = False) -> DocumentView:
+        """The view of `invoices`, with a summary table on request."""
+        fmt = self.fmt
+        views = [invoice_view(inv, fmt, issuer=self.issuer, extras=self.extras) for inv in invoices]
         return DocumentView(
-            through=fmt.date(run.through),
-            currency=run.currency,
+            through=fmt.date(self.through),
+            currency=self.currency,
             lang=fmt.locale.replace("_", "-"),
             invoices=views,
-            summary=summary_view(run, chosen, fmt) if summary else None,
+            summary=summary_view(self.through, self.currency, invoices, fmt) if summary else None,
         )
 
 
@@ -304,8 +316,9 @@ def document_view(run: InvoiceRun, *, issuer: str = DEFAULT_ISSUER, locale: str 
                   plan: RatingPlan | None = None, evaluation=None,
                   invoices: list[Invoice] | None = None, summary: bool = False) -> DocumentView:
     """The view of `invoices` (default: all of the run's), with a summary table on request."""
-    return DocumentViews(run, issuer=issuer, locale=locale, plan=plan,
-                         evaluation=evaluation).document(invoices, summary)
+    views = DocumentViews(run.through, run.currency, issuer=issuer, locale=locale, plan=plan,
+                          evaluation=evaluation)
+    return views.document(run.invoices if invoices is None else invoices, summary)
 
 
 def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,
@@ -532,7 +545,7 @@ def text_layout(lines: list[LineView], totals: list[str]) -> TextLayout:
 # ----------------------------------------------------------------- summary
 
 
-def summary_view(run: InvoiceRun, invoices: list[Invoice], fmt: Formatter) -> SummaryView:
+def summary_view(through: dt.date, currency: str, invoices: list[Invoice], fmt: Formatter) -> SummaryView:
     by_contract: dict[str, list[Invoice]] = {}
     for inv in invoices:
         by_contract.setdefault(inv.contract, []).append(inv)
@@ -543,10 +556,10 @@ def summary_view(run: InvoiceRun, invoices: list[Invoice], fmt: Formatter) -> Su
             contract=contract,
             customer=customer,
             periods=fmt.number(Decimal(len(usage))),
-            subtotal=fmt.money(sum((i.subtotal for i in usage), zero(run.currency))),
-            purchases=fmt.money(sum((i.subtotal for i in group if i.kind == "credit_purchase"), zero(run.currency))),
-            credits=fmt.money(-sum((i.credits_applied for i in group), zero(run.currency))),
-            total=fmt.money(sum((i.total for i in group), zero(run.currency))),
+            subtotal=fmt.money(sum((i.subtotal for i in usage), zero(currency))),
+            purchases=fmt.money(sum((i.subtotal for i in group if i.kind == "credit_purchase"), zero(currency))),
+            credits=fmt.money(-sum((i.credits_applied for i in group), zero(currency))),
+            total=fmt.money(sum((i.total for i in group), zero(currency))),
         )
 
     rows = [row(name, group[0].customer, group) for name, group in sorted(by_contract.items())]
@@ -566,7 +579,7 @@ def summary_view(run: InvoiceRun, invoices: list[Invoice], fmt: Formatter) -> Su
             spare += cut
         rows = [_clip_row(r, widths) for r in rows]
         total = _clip_row(total, widths) if total else None
-    return SummaryView(through=fmt.date(run.through), rows=rows, total=total, widths=widths)
+    return SummaryView(through=fmt.date(through), rows=rows, total=total, widths=widths)
 
 
 def _clip(text: str, width: int) -> str:

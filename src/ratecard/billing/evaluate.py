@@ -234,11 +234,14 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     built and then dropped (the returned run holds none, and no explain data or
     credit ledgers are kept): a run over ten thousand contracts never holds
     them all at once. Invoices reach the sink in the order the run would list
-    them.
+    them. A sink with `wants_priced` set is called `sink(invoices, priced)`,
+    with the contract's `PricedLine`s (without explain candidates) too.
 
     With `workers` > 1 and a sink that can be split (`RunWriter`), a large run
     prices its contracts in that many processes (see `parallel.py`); the
-    output is byte-identical to pricing them in one.
+    output is byte-identical to pricing them in one. "Large" is from the
+    sink's `min_lines` usage lines, if it says (a sink that renders files
+    splits sooner), else `parallel.MIN_LINES`.
     """
     with gc_paused():
         return _evaluate(plan, usage_files, through, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
@@ -269,6 +272,7 @@ class _Run:
     splits: dict[str, dict[str, tuple[Segment, ...]]]
     by_window: dict[str, list[Aggregate]]
     money: Callable[[Decimal], Decimal]
+    keep_priced: bool  # a `PricedLine` per usage line: for explain, views, or the sink
 
 
 def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
@@ -291,12 +295,14 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     for agg in report.aggregates:
         by_window.setdefault(agg.window, []).append(agg)
     run_ctx = _Run(plan, through, pricer, contract_periods, splits, by_window,
-                   rounder(plan.currency, plan.rounding))
+                   rounder(plan.currency, plan.rounding),
+                   keep_priced=sink is None or getattr(sink, "wants_priced", False))
 
     ranges = []
     if hasattr(sink, "part"):
         lines = [sum(len(by_window.get(p.key, ())) for p in contract_periods[c.name]) + 1 for c in contracts]
-        ranges = parallel.ranges(contracts, workers, len(report.aggregates), lines)
+        ranges = parallel.ranges(contracts, workers, len(report.aggregates), lines,
+                                 minimum=getattr(sink, "min_lines", parallel.MIN_LINES))
     if len(ranges) > 1:
         parts = [sink] + [sink.part() for _ in ranges[1:]]  # type: ignore[union-attr]
 
@@ -345,7 +351,11 @@ def _bill(run: _Run, contracts: Sequence[Contract], sink, progress, total: int) 
             out.invoices.extend(docs)
             out.ledgers.extend(ledgers)
         else:
-            sink(docs)
+            if run.keep_priced:
+                sink(docs, out.priced)
+                out.priced = []
+            else:
+                sink(docs)
             out.written += len(docs)
             for period in run.contract_periods[contract.name]:  # this contract's usage is priced
                 run.by_window.pop(period.key, None)
@@ -369,7 +379,7 @@ def _contract_invoices(run: _Run, contract: Contract, out: _Billed) -> tuple[lis
     plan, money, through = run.plan, run.money, run.through
     currency = plan.currency
     plan_obj = plan.plans[contract.plan]
-    keep = out.priced if run.pricer.explain else None
+    keep = out.priced if run.keep_priced else None
     usage_invoices: list[dict] = []
     for period in run.contract_periods[contract.name]:
         lines = _fee_lines(plan_obj, period, money)

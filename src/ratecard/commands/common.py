@@ -108,10 +108,12 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None, workers: int = 1):
+def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None, workers: int = 1,
+                       sink_for=None):
     """Compile, load JSON contracts, evaluate. Returns (evaluation, plan) or None after
     printing the diagnostics that stopped it. `progress(done, total, label)` is told
-    as contracts are billed (see `ratecard.progress`)."""
+    as contracts are billed (see `ratecard.progress`). A sink that needs the plan
+    is made by `sink_for(plan)` once the plan is compiled."""
     from ..billing import evaluate
     from ..diagnostics import did_you_mean
     from pathlib import Path
@@ -133,6 +135,8 @@ def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None
         guess = did_you_mean(args.contract, plan.contracts)
         raise UsageError(f"unknown contract `{args.contract}`"
                          + (f" (did you mean `{guess}`?)" if guess else ""))
+    if sink_for is not None:
+        sink = sink_for(plan)
     if progress is not None and hasattr(progress, "start"):
         progress.start()
     evaluation = evaluate(plan, args.usage or args.aggregates or [], through, skip_bad_rows=args.skip_bad_rows,

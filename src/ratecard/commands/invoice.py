@@ -10,13 +10,14 @@ per contract; html prints one document holding them all.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
-from ..billing import parallel
-from ..billing.documents import RunWriter
+from ..billing.documents import Invoice, RunWriter
 from ..diagnostics import error
 from ..io import StagedFiles
 from ..progress import Progress
@@ -28,6 +29,7 @@ from .common import (
     UsageError,
     add_evaluation_args,
     evaluate_from_args,
+    parse_date,
     print_diagnostics,
     reconciliation_note,
     usable_cpus,
@@ -36,8 +38,8 @@ from .common import (
 FORMATS = ("json", "text", "markdown", "html")
 TEMPLATES = {"text": "invoice.txt.j2", "markdown": "invoice.md.j2", "html": "invoice.html.j2"}
 EXTENSIONS = {"json": "json", "text": "txt", "markdown": "md", "html": "html"}
-# `-o DIR` renders in a process per core from this many invoice lines on: a line
-# costs ~75 µs to render and write (HTML, 1M benchmark), so ~0.75 s of work.
+# `-o DIR` prices and renders in a process per core from this many usage lines on:
+# a line costs ~75 µs to render and write (HTML, 1M benchmark), so ~0.75 s of work.
 RENDER_MIN_LINES = 10_000
 
 
@@ -79,6 +81,16 @@ def run(args) -> int:
         raise UsageError(f"-o {args.output}: not a directory")
     if args.format == "json" and out_dir is None:
         return _stream_json(args)
+    if out_dir is not None:
+        try:
+            return _stream_files(args, out_dir)
+        except TemplateProblem as exc:
+            print_diagnostics([exc.diagnostic], None)
+            return EXIT_INPUT
+        except OSError as exc:
+            where = exc.filename or args.output
+            print_diagnostics([error("E001", f"cannot write {where}: {exc.strerror or exc}")], None)
+            return EXIT_INPUT
     with Progress("billing") as progress:
         result = evaluate_from_args(args, args.format, progress=progress)
     if result is None:
@@ -91,17 +103,9 @@ def run(args) -> int:
             "breakage": [b for b in run_doc.breakage if b.contract == args.contract],
         })
     try:
-        if out_dir is None:
-            sys.stdout.write(_document(args, run_doc, plan, evaluation))
-        else:
-            for path in _write_files(args, run_doc, plan, evaluation, out_dir):
-                print(path)
+        sys.stdout.write(_document(args, run_doc, plan, evaluation))
     except TemplateProblem as exc:
         print_diagnostics([exc.diagnostic], None)
-        return EXIT_INPUT
-    except OSError as exc:
-        where = exc.filename or args.output
-        print_diagnostics([error("E001", f"cannot write {where}: {exc.strerror or exc}")], None)
         return EXIT_INPUT
     print(reconciliation_note(run_doc), file=sys.stderr)
     return EXIT_OK
@@ -148,37 +152,111 @@ def _document(args, run_doc, plan, evaluation) -> str:
     return render(TEMPLATES[args.format], args.template_dir, **view.context())
 
 
-def _write_files(args, run_doc, plan, evaluation, out_dir: Path) -> list[Path]:
-    """One file per invoice in `out_dir`; their paths, in invoice order.
+def _stream_files(args, out_dir: Path) -> int:
+    """One file per invoice in `out_dir`, rendered and written as contracts are priced.
 
-    Rendering and writing a file costs far more than pricing its lines, so a
-    large run renders its invoices in contiguous ranges on every core
-    (`billing.parallel`). Every process writes into one staging folder, and
-    the files are moved into `out_dir` only once all of them are written:
-    a template that fails on the last invoice leaves nothing behind.
+    Rendering a file costs far more than pricing its lines, so both run in
+    every pricing process (`billing.parallel`), from fewer lines than a
+    JSON run splits at. The files go to a staging folder and are moved into
+    `out_dir` only once the whole run is written: a template that fails on
+    the last invoice leaves nothing behind (`io.StagedFiles`).
     """
-    ext = EXTENSIONS[args.format]
-    invoices = run_doc.invoices
-    names = file_names([inv.number for inv in invoices], ext)
-    views = None if args.format == "json" else DocumentViews(
-        run_doc, issuer=args.issuer, locale=args.locale, plan=plan, evaluation=evaluation)
-
-    def text_of(inv) -> str:
-        if views is None:
-            return inv.model_dump_json(indent=2) + "\n"
-        return render(TEMPLATES[args.format], args.template_dir, **views.document([inv]).context())
-
-    weights = [len(inv.lines) + 1 for inv in invoices]
-    parts = parallel.ranges(list(zip(invoices, names)), usable_cpus(), sum(weights), weights,
-                            minimum=RENDER_MIN_LINES)
     with StagedFiles(out_dir) as staged:
-        def work(_index: int, part) -> int:
-            for inv, name in part:
-                staged.write(name, text_of(inv))
-            return len(part)
+        sinks: list[InvoiceFiles] = []
 
-        parallel.run_in_parts(parts, work)
-        return staged.commit(names)
+        def sink_for(plan) -> InvoiceFiles:
+            sinks.append(InvoiceFiles(staged, _texts(args, plan), EXTENSIONS[args.format],
+                                      contract=args.contract, wants_priced=args.format != "json"))
+            return sinks[0]
+
+        with Progress("billing") as progress:
+            result = evaluate_from_args(args, args.format, progress=progress, sink_for=sink_for,
+                                        workers=usable_cpus())
+        if result is None:
+            return EXIT_INPUT
+        paths = sinks[0].finish()
+    for path in paths:
+        print(path)
+    print(reconciliation_note(result[0].run), file=sys.stderr)
+    return EXIT_OK
+
+
+def _texts(args, plan) -> Callable[[list[Invoice], list], list[str]]:
+    """(a contract's invoices, their priced lines) -> each invoice's file content."""
+    if args.format == "json":
+        return lambda invoices, _priced: [inv.model_dump_json(indent=2) + "\n" for inv in invoices]
+    views = DocumentViews(parse_date(args.through), plan.currency, issuer=args.issuer, locale=args.locale,
+                          plan=plan)
+    template = TEMPLATES[args.format]
+
+    def texts(invoices: list[Invoice], priced: list) -> list[str]:
+        views.priced(priced)
+        return [render(template, args.template_dir, **views.document([inv]).context()) for inv in invoices]
+
+    return texts
+
+
+class InvoiceFiles:
+    """A `billing.evaluate` sink for `invoice -o DIR`: each contract's invoices are
+    rendered and written into `staged` as soon as they are priced.
+
+    Like `RunWriter`, it can be split for ranges of contracts priced in other
+    processes (`part`, `restart`, `flush`, `absorb`). Files are staged under
+    names of their own (`<part>-<n>.<ext>`), since a file's name depends on
+    the invoices before it in the whole run (`file_names`); a part leaves the
+    numbers of the invoices it wrote in `<part>.numbers` for `absorb` to read
+    back. `finish` names every file from the numbers of the whole run, in run
+    order, and moves them into the directory.
+    """
+
+    min_lines = RENDER_MIN_LINES  # split from this many usage lines (billing.parallel)
+
+    def __init__(self, staged: StagedFiles, texts: Callable[[list[Invoice], list], list[str]], ext: str, *,
+                 contract: str | None = None, wants_priced: bool = False, index: int = 0):
+        self.staged, self.texts, self.ext = staged, texts, ext
+        self.contract = contract
+        self.wants_priced = wants_priced  # views show whole packages, known from the priced lines
+        self.index = index
+        self.numbers: list[str] = []
+        self.parts: list[InvoiceFiles] = []
+        self._made = 0
+
+    def __call__(self, invoices: list[Invoice], priced: list = ()) -> None:
+        if self.contract is not None:
+            invoices = [inv for inv in invoices if inv.contract == self.contract]
+        if not invoices:
+            return
+        for inv, text in zip(invoices, self.texts(invoices, priced)):
+            self.staged.write(self._name(len(self.numbers)), text)
+            self.numbers.append(inv.number)
+
+    def _name(self, n: int) -> str:
+        return f"{self.index}-{n}.{self.ext}"
+
+    def part(self) -> "InvoiceFiles":
+        self._made += 1
+        return InvoiceFiles(self.staged, self.texts, self.ext, contract=self.contract,
+                            wants_priced=self.wants_priced, index=self._made)
+
+    def restart(self) -> None:
+        """Forget what was written: the range is priced again after its process failed."""
+        self.numbers = []
+
+    def flush(self) -> None:
+        self.staged.write(f"{self.index}.numbers", json.dumps(self.numbers))
+
+    def absorb(self, part: "InvoiceFiles", count: int) -> None:
+        """Take `part`'s files (written by another process) as following ours."""
+        part.numbers = json.loads(self.staged.read(f"{part.index}.numbers"))
+        self.parts.append(part)
+
+    def finish(self) -> list[Path]:
+        """Move every file into the directory under its invoice's file name; their paths."""
+        staged_names, numbers = [], []
+        for files in (self, *self.parts):
+            staged_names += [files._name(n) for n in range(len(files.numbers))]
+            numbers += files.numbers
+        return self.staged.commit(dict(zip(staged_names, file_names(numbers, self.ext))))
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
