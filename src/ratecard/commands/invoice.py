@@ -2,7 +2,8 @@
 
     --format json (default)        the InvoiceRun document (what the conformance suite reads)
     --format text|markdown|html    invoices people read, from Jinja templates (ratecard.views)
-    -o DIR                         one file per invoice, `<invoice number>.<ext>`, written atomically
+    -o DIR                         one file per invoice, `<invoice number>.<ext>`, all moved into DIR
+                                   once every one is written (rendered as contracts are priced)
 
 Without `-o`, text and markdown print every invoice and then a summary table
 per contract; html prints one document holding them all.
@@ -144,9 +145,7 @@ def _stream_json(args) -> int:
 
 
 def _document(args, run_doc, plan, evaluation) -> str:
-    """Everything on standard output: the JSON run, or all invoices and a summary."""
-    if args.format == "json":
-        return run_doc.model_dump_json(indent=2) + "\n"
+    """Text, Markdown or HTML on standard output: every invoice, then a summary."""
     view = document_view(run_doc, issuer=args.issuer, locale=args.locale, plan=plan,
                          evaluation=evaluation, summary=bool(run_doc.invoices))
     return render(TEMPLATES[args.format], args.template_dir, **view.context())
