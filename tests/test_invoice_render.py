@@ -493,3 +493,27 @@ def test_formatter_formats_each_value_once_and_exactly(monkeypatch):
     small = views.Formatter("USD")
     assert [small.number(Decimal(n)) for n in ("1000", "2", "3", "1000")] == ["1,000", "2", "3", "1,000"]
     assert all(len(seen) <= 2 for seen in small._seen.values())
+
+
+def test_one_contracts_files_when_split(tmp_path, monkeypatch, capsys):
+    """`--contract NAME -o DIR`: every process prices its range, and only NAME's invoices
+    become files (the same files as in the run over every contract)."""
+    import ratecard.commands.invoice as invoice_command
+    from ratecard.cli import main
+
+    folder = Path(__file__).resolve().parents[1] / "examples" / "ai-api"
+    through = re.search(r"--through (\S+)", (folder / "README.md").read_text())[1]
+    args = ["invoice", *sorted(str(p) for p in folder.glob("*.pricing")),
+            "--usage", str(folder / "usage.jsonl"), "--through", through, "--format", "json"]
+    monkeypatch.setattr(invoice_command, "usable_cpus", lambda: 3)
+    monkeypatch.setattr(invoice_command.InvoiceFiles, "min_lines", 0)
+    assert main(args + ["-o", str(tmp_path / "all")]) == 0
+    every = {p.name: p.read_bytes() for p in (tmp_path / "all").iterdir()}
+    contracts = sorted({json.loads(data)["contract"] for data in every.values()})
+    assert len(contracts) >= 2
+    chosen = contracts[-1]
+    assert main(args + ["--contract", chosen, "-o", str(tmp_path / "one")]) == 0
+    listed = capsys.readouterr().out.splitlines()[len(every):]
+    one = {p.name: p.read_bytes() for p in (tmp_path / "one").iterdir()}
+    assert one == {name: data for name, data in every.items() if json.loads(data)["contract"] == chosen}
+    assert sorted(Path(p).name for p in listed) == sorted(one)
