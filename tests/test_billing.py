@@ -272,6 +272,35 @@ def test_unpriced_usage_is_an_error_never_a_silent_zero(tmp_path):
     assert diag.code == "E502" and 'model = "zzz"' in diag.message
 
 
+def test_one_contract_is_priced_alone_and_counts_stay_the_runs(tmp_path):
+    """`only` (`--contract NAME`) prices that contract alone: its invoices are those of the
+    whole run, the event counts are the whole run's, and another contract's unpriced
+    usage does not stop it."""
+    plan = compile_text(LAYERS)
+    files = [write_events(tmp_path / "u.jsonl", [
+        event(1, "c1", "2026-01-05T00:00:00Z", "llm", model="a", tokens=1000),
+        event(2, "c2", "2026-01-05T00:00:00Z", "llm", model="b", tokens=3000),
+        event(3, "c9", "2026-01-05T00:00:00Z", "llm", model="a", tokens=7),  # no contract
+    ])]
+    from ratecard.billing import evaluate
+    from ratecard.reference import aggregate_usage
+
+    whole = run(plan, files, "2026-02-01")
+    gold = evaluate(plan, files, dt.date(2026, 2, 1), aggregator=aggregate_usage, only="gold")
+    assert gold.ok and {i.contract for i in gold.run.invoices} == {"gold"}
+    assert gold.run.invoices == [i for i in whole.run.invoices if i.contract == "gold"]
+    assert (gold.run.events, gold.run.rejected) == (whole.run.events, whole.run.rejected)
+    assert {pl.contract for pl in gold.priced} == {"gold"}
+
+    unpriced = [write_events(tmp_path / "v.jsonl", [
+        event(1, "c1", "2026-01-05T00:00:00Z", "llm", model="zzz", tokens=5),  # list_price: E502
+        event(2, "c2", "2026-01-05T00:00:00Z", "llm", model="b", tokens=3000),
+    ])]
+    assert not evaluate(plan, unpriced, dt.date(2026, 2, 1), aggregator=aggregate_usage).ok
+    alone = evaluate(plan, unpriced, dt.date(2026, 2, 1), aggregator=aggregate_usage, only="gold")
+    assert alone.ok and [i.total for i in alone.run.invoices] == [i.total for i in gold.run.invoices]
+
+
 # ----------------------------------------------------------------- credits
 
 

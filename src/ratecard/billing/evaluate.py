@@ -227,8 +227,15 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
              aggregator: Aggregator | None = None, skip_bad_rows: str | None = None,
              memory_limit: str | None = None, threads: int | None = None,
              progress: Callable[[int, int, str], None] | None = None,
-             sink: Callable[[list[Invoice]], None] | None = None, workers: int = 1) -> Evaluation:
+             sink: Callable[[list[Invoice]], None] | None = None, workers: int = 1,
+             only: str | None = None) -> Evaluation:
     """Price usage into invoices.
+
+    With `only`, that contract alone is priced (`--contract NAME`): the usage
+    stage still accounts for every event of every contract, so the run's
+    counts are those of the whole run, but the invoices, breakage, explain
+    data and credit ledgers are that contract's. Contracts are priced
+    independently of each other, so they are what pricing them all gives.
 
     With `sink`, each contract's invoices are handed to it as soon as they are
     built and then dropped (the returned run holds none, and no explain data or
@@ -246,7 +253,7 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     with gc_paused():
         return _evaluate(plan, usage_files, through, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
                          memory_limit=memory_limit, threads=threads, progress=progress, sink=sink,
-                         workers=workers)
+                         workers=workers, only=only)
 
 
 @dataclass
@@ -279,11 +286,14 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
               aggregator: Aggregator | None, skip_bad_rows: str | None,
               memory_limit: str | None, threads: int | None,
               progress: Callable[[int, int, str], None] | None,
-              sink: Callable[[list[Invoice]], None] | None = None, workers: int = 1) -> Evaluation:
+              sink: Callable[[list[Invoice]], None] | None = None, workers: int = 1,
+              only: str | None = None) -> Evaluation:
     if aggregator is None:
         from ..usage import aggregate_usage as aggregator  # the DuckDB path
 
     contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
+    if only is not None:
+        contracts = [c for c in contracts if c.name == only]
     pricer = _Pricer(plan, explain=sink is None)
     terms, windows, contract_periods, splits = scope(plan, through, pricer.changes_of)
     report = aggregator(plan, terms, windows, list(usage_files), skip_bad_rows=skip_bad_rows,

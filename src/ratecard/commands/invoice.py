@@ -97,12 +97,7 @@ def run(args) -> int:
     if result is None:
         return EXIT_INPUT
     evaluation, plan = result
-    run_doc = evaluation.run
-    if args.contract:
-        run_doc = run_doc.model_copy(update={
-            "invoices": [i for i in run_doc.invoices if i.contract == args.contract],
-            "breakage": [b for b in run_doc.breakage if b.contract == args.contract],
-        })
+    run_doc = evaluation.run  # with --contract, that contract's invoices only (billing prices it alone)
     try:
         sys.stdout.write(_document(args, run_doc, plan, evaluation))
     except TemplateProblem as exc:
@@ -121,20 +116,13 @@ def _stream_json(args) -> int:
     """
     with tempfile.TemporaryFile() as spool:
         writer = RunWriter(spool)
-        if args.contract:
-            def sink(docs):
-                writer.add([d for d in docs if d.contract == args.contract])
-            workers = 1
-        else:
-            sink, workers = writer, usable_cpus()  # contracts priced on every core (billing.parallel)
         with Progress("billing") as progress:
-            result = evaluate_from_args(args, args.format, progress=progress, sink=sink, workers=workers)
+            # contracts priced on every core (billing.parallel); with --contract, that one alone
+            result = evaluate_from_args(args, args.format, progress=progress, sink=writer,
+                                        workers=usable_cpus())
         if result is None:
             return EXIT_INPUT
         run_doc = result[0].run
-        if args.contract:
-            run_doc = run_doc.model_copy(update={
-                "breakage": [b for b in run_doc.breakage if b.contract == args.contract]})
         try:
             writer.finish(run_doc, sys.stdout)
         finally:
@@ -165,7 +153,7 @@ def _stream_files(args, out_dir: Path) -> int:
 
         def sink_for(plan) -> InvoiceFiles:
             sinks.append(InvoiceFiles(staged, _texts(args, plan), EXTENSIONS[args.format],
-                                      contract=args.contract, wants_priced=args.format != "json"))
+                                      wants_priced=args.format != "json"))
             return sinks[0]
 
         with Progress("billing") as progress:
@@ -211,9 +199,8 @@ class InvoiceFiles:
     min_lines = RENDER_MIN_LINES  # split from this many usage lines (billing.parallel)
 
     def __init__(self, staged: StagedFiles, texts: Callable[[list[Invoice], list], list[str]], ext: str, *,
-                 contract: str | None = None, wants_priced: bool = False, index: int = 0):
+                 wants_priced: bool = False, index: int = 0):
         self.staged, self.texts, self.ext = staged, texts, ext
-        self.contract = contract
         self.wants_priced = wants_priced  # views show whole packages, known from the priced lines
         self.index = index
         self.numbers: list[str] = []
@@ -221,10 +208,6 @@ class InvoiceFiles:
         self._made = 0
 
     def __call__(self, invoices: list[Invoice], priced: list = ()) -> None:
-        if self.contract is not None:
-            invoices = [inv for inv in invoices if inv.contract == self.contract]
-        if not invoices:
-            return
         for inv, text in zip(invoices, self.texts(invoices, priced)):
             self.staged.write(self._name(len(self.numbers)), text)
             self.numbers.append(inv.number)
@@ -234,8 +217,8 @@ class InvoiceFiles:
 
     def part(self) -> "InvoiceFiles":
         self._made += 1
-        return InvoiceFiles(self.staged, self.texts, self.ext, contract=self.contract,
-                            wants_priced=self.wants_priced, index=self._made)
+        return InvoiceFiles(self.staged, self.texts, self.ext, wants_priced=self.wants_priced,
+                            index=self._made)
 
     def restart(self) -> None:
         """Forget what was written: the range is priced again after its process failed."""
