@@ -8,6 +8,7 @@ in the input, 2 bad command-line use. No Python traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from . import __version__
@@ -54,5 +55,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def entry() -> int:
+    """The `ratecard` program: `main`, in a process of its own.
+
+    A command builds large, mostly acyclic data (plans, priced lines, views,
+    diffs), writes its output and exits. Reference counting frees that data;
+    the cyclic collector would only walk it again and again, so it is off for
+    the process. `billing` pauses it while pricing; that only put the work
+    off, since each pause ended with everything priced in the young
+    generation. Measured at 1M events, with the same peak RSS and output:
+    text invoices 36.5 -> 25.4 s, `diff` 42.3 -> 27.9 s. `main` itself
+    leaves the collector alone, for callers that live on (tests, services).
+    """
+    gc.disable()
+    return main()
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(entry())
