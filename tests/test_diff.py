@@ -60,6 +60,32 @@ def _diff(*args: str) -> list[str]:
 # ----------------------------------------------------------------- the command
 
 
+@pytest.mark.parametrize("edit, runs", [
+    (("meters.pricing", GPT4, 'model = "gpt-4"              : $0.025'), 1),  # a price: one usage stage
+    (("meters.pricing", "  max gigabytes", "  sum gigabytes"), 2),  # how a meter reads events: two
+], ids=["price", "aggregation"])
+def test_both_sides_share_the_usage_stage_when_it_is_the_same(edit, runs, workdir, monkeypatch, capsys):
+    made = []
+
+    class Counting(diff_command.SharedUsage):
+        def __init__(self, aggregator=None):
+            super().__init__(aggregator)
+            made.append(self)
+
+    monkeypatch.setattr(diff_command, "SharedUsage", Counting)
+    _project(workdir, "old")
+    _project(workdir, "new", edit)
+    assert main(_diff("old", "new", "--format", "json")) == 0
+    shared = json.loads(capsys.readouterr().out)
+    assert [u.runs for u in made] == [runs]
+    # the same diff as with each side aggregated on its own
+    monkeypatch.setattr(diff_command, "SharedUsage", lambda aggregator=None: aggregator)
+    assert main(_diff("old", "new", "--format", "json")) == 0
+    assert json.loads(capsys.readouterr().out) == shared
+    assert shared["lines"], "the edit moved some lines"
+
+
+
 def test_a_project_against_itself_shows_no_change(workdir, capsys):
     _project(workdir, "same")
     assert main(_diff("same", "same")) == 0

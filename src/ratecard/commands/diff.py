@@ -29,9 +29,39 @@ from .common import (
     print_diagnostics,
 )
 
-# The usage aggregator both sides are evaluated with; None is `evaluate`'s
-# default (the DuckDB engine). Tests swap in the reference aggregator.
+# The usage aggregator both sides are evaluated with; None is the DuckDB
+# engine. Tests swap in the reference aggregator.
 AGGREGATOR = None
+
+
+class SharedUsage:
+    """The usage stage of both sides of a diff, run once when the sides agree on it.
+
+    A price change, the usual diff, leaves the contracts, the billing windows
+    and the way meters read events as they were: both sides would aggregate
+    the same events into the same aggregates. So the second side reuses the
+    first side's when their scope fingerprints are equal (the fingerprint an
+    `--aggregates` file is checked against, E505: contracts, windows, plans'
+    meters, and how each meter reads events; not prices). A change that moves
+    any of them (a new meter dimension, a dated price that splits a period)
+    runs the stage again. On 1M events this saves one usage stage of ~3.5 s.
+    """
+
+    def __init__(self, aggregator=None):
+        if aggregator is None:
+            from ..usage import aggregate_usage as aggregator
+        self.aggregator = aggregator
+        self.reports: dict[tuple, object] = {}
+        self.runs = 0  # how many times the stage ran (for tests)
+
+    def __call__(self, plan, terms, windows, files, **options):
+        from ..usage.warehouse import scope_fingerprint
+
+        key = (scope_fingerprint(plan, terms, windows), tuple(files), tuple(sorted(options.items())))
+        if key not in self.reports:
+            self.runs += 1
+            self.reports[key] = self.aggregator(plan, terms, windows, files, **options)
+        return self.reports[key]
 
 TEMPLATES = {"text": "diff.txt.j2", "markdown": "diff.md.j2"}
 
@@ -101,8 +131,9 @@ def run(args) -> int:
                                          f"{new_plan.currency}; amounts cannot be compared")], None)
         return EXIT_INPUT
     evaluations = []
+    usage = SharedUsage(AGGREGATOR)
     for label, compiled, plan in sides:
-        ev = evaluate(plan, args.usage, through, aggregator=AGGREGATOR)
+        ev = evaluate(plan, args.usage, through, aggregator=usage)
         if ev.diagnostics and (label == "new" or not ev.ok):
             print(f"ratecard diff: evaluating the {label} side:", file=sys.stderr)
             print_diagnostics(ev.diagnostics, compiled.sources)
