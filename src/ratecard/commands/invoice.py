@@ -230,6 +230,8 @@ class InvoiceFiles:
     def absorb(self, part: "InvoiceFiles", count: int) -> None:
         """Take `part`'s files (written by another process) as following ours."""
         part.numbers = json.loads(self.staged.read(f"{part.index}.numbers"))
+        if len(part.numbers) != count:  # the part's record and its process's report disagree
+            raise RuntimeError(f"range {part.index} wrote {len(part.numbers)} invoice files, not {count}")
         self.parts.append(part)
 
     def finish(self) -> list[Path]:
