@@ -64,7 +64,7 @@ def entry() -> int:
     the process. `billing` pauses it while pricing; that only put the work
     off, since each pause ended with everything priced in the young
     generation. Measured at 1M events, with the same peak RSS and output:
-    text invoices 36.5 -> 25.4 s, `diff` 42.3 -> 27.9 s. `main` itself
+    text invoices 36.5 -> 26.2 s, `diff` 42.3 -> 28.1 s. `main` itself
     leaves the collector alone, for callers that live on (tests, services).
     """
     gc.disable()

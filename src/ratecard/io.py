@@ -31,13 +31,19 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~_umask()
 
 
+def _open(file, data: str | bytes):
+    """`file` (a path or a descriptor) opened to write `data`: bytes as they are, text as UTF-8."""
+    if isinstance(data, bytes):
+        return open(file, "wb")
+    return open(file, "w", encoding="utf-8")
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
+        with _open(fd, data) as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -82,9 +88,8 @@ class StagedFiles:
     def write(self, name: str, data: str | bytes) -> None:
         """Write `name` into the staging folder (synced by `commit`)."""
         assert self.staging is not None, "write() outside `with StagedFiles(...)`"
-        mode = "wb" if isinstance(data, bytes) else "w"
         try:
-            with open(self.staging / name, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
+            with _open(self.staging / name, data) as fh:
                 fh.write(data)
         except OSError as exc:
             if exc.filename is not None:  # name the file the user asked for, not the staging folder

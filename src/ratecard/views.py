@@ -279,11 +279,11 @@ class Extras:
 class DocumentViews:
     """Documents of one run: the formatter and the plan's extras are worked out once.
 
-    `invoice -o DIR` asks for one document per invoice, thousands of them; the
-    extras walk every priced line of the run, and the formatter remembers what
-    it has formatted, so both are shared by every document. A run rendered
-    while it is priced (`invoice -o DIR`) has no evaluation to walk: it hands
-    each contract's priced lines to `priced` before that contract's documents.
+    The extras walk every priced line of an evaluation, and the formatter
+    remembers what it has formatted, so both are shared by every document
+    asked for. A run rendered while it is priced (`invoice -o DIR`, a
+    document per invoice) has no evaluation to walk: it hands each contract's
+    priced lines to `priced` before that contract's documents.
     """
 
     def __init__(self, through: dt.date, currency: str, *, issuer: str = DEFAULT_ISSUER,

@@ -15,9 +15,9 @@ A child that cannot be forked, fails or is killed has its range priced here
 instead: the result never depends on whether the split worked. Without
 `os.fork` (Windows) or below `MIN_LINES` usage lines, nothing is split.
 
-`invoice -o DIR` splits the same way to render and write its files (one
-range of invoices per process, from its own minimum), once the whole run
-is priced.
+`invoice -o DIR` splits the same way, and renders and writes each range's
+files in the process that prices it; its sink splits from fewer lines
+(`min_lines`), since rendering a line costs more than pricing it.
 """
 
 from __future__ import annotations

@@ -52,14 +52,17 @@ class SharedUsage:
             from ..usage import aggregate_usage as aggregator
         self.aggregator = aggregator
         self.reports: dict[tuple, object] = {}
-        self.runs = 0  # how many times the stage ran (for tests)
+
+    @property
+    def runs(self) -> int:
+        """How many times the usage stage ran."""
+        return len(self.reports)
 
     def __call__(self, plan, terms, windows, files, **options):
         from ..usage.warehouse import scope_fingerprint
 
         key = (scope_fingerprint(plan, terms, windows), tuple(files), tuple(sorted(options.items())))
         if key not in self.reports:
-            self.runs += 1
             self.reports[key] = self.aggregator(plan, terms, windows, files, **options)
         return self.reports[key]
 

@@ -149,19 +149,20 @@ def _stream_files(args, out_dir: Path) -> int:
     the last invoice leaves nothing behind (`io.StagedFiles`).
     """
     with StagedFiles(out_dir) as staged:
-        sinks: list[InvoiceFiles] = []
+        sink: InvoiceFiles | None = None
 
-        def sink_for(plan) -> InvoiceFiles:
-            sinks.append(InvoiceFiles(staged, _texts(args, plan), EXTENSIONS[args.format],
-                                      wants_priced=args.format != "json"))
-            return sinks[0]
+        def sink_for(plan) -> InvoiceFiles:  # the views need the compiled plan
+            nonlocal sink
+            sink = InvoiceFiles(staged, _texts(args, plan), EXTENSIONS[args.format],
+                                wants_priced=args.format != "json")
+            return sink
 
         with Progress("billing") as progress:
             result = evaluate_from_args(args, args.format, progress=progress, sink_for=sink_for,
                                         workers=usable_cpus())
-        if result is None:
+        if result is None or sink is None:
             return EXIT_INPUT
-        paths = sinks[0].finish()
+        paths = sink.finish()
     for path in paths:
         print(path)
     print(reconciliation_note(result[0].run), file=sys.stderr)

@@ -155,41 +155,27 @@ def register_relations(conn, terms: Sequence[ContractTerm], windows: Sequence[Wi
 
     periods = [w for w in windows if w.meter is None]
     segments = [w for w in windows if w.meter is not None]
-    _create_table(conn, "rc_terms", {
-        "contract": ("VARCHAR", [t.contract for t in terms]),
-        "customer": ("VARCHAR", [t.customer for t in terms]),
-        "plan": ("VARCHAR", [t.plan for t in terms]),
-        "starts": ("TIMESTAMPTZ", [_stamp(t.starts) for t in terms]),
-        "ends": ("TIMESTAMPTZ", [_stamp(t.ends) for t in terms]),
-    })
-    _create_table(conn, "rc_windows", {
-        "key": ("VARCHAR", [w.key for w in periods]),
-        "contract": ("VARCHAR", [w.contract for w in periods]),
-        "start": ("TIMESTAMPTZ", [_stamp(w.start) for w in periods]),
-        "end": ("TIMESTAMPTZ", [_stamp(w.end) for w in periods]),
-    })
-    _create_table(conn, "rc_segments", {
-        "key": ("VARCHAR", [w.key for w in segments]),
-        "contract": ("VARCHAR", [w.contract for w in segments]),
-        "meter": ("VARCHAR", [w.meter for w in segments]),
-        "start": ("TIMESTAMPTZ", [_stamp(w.start) for w in segments]),
-        "end": ("TIMESTAMPTZ", [_stamp(w.end) for w in segments]),
-    })
+    _create_table(conn, "rc_terms", terms, ("contract", "customer", "plan"), ("starts", "ends"))
+    _create_table(conn, "rc_windows", periods, ("key", "contract"), ("start", "end"))
+    _create_table(conn, "rc_segments", segments, ("key", "contract", "meter"), ("start", "end"))
     return Relations(exp.to_table("rc_terms"), exp.to_table("rc_windows"), exp.to_table("rc_segments"))
 
 
-def _create_table(conn, name: str, columns: dict[str, tuple[str, list]]) -> None:
-    """CREATE TEMPORARY TABLE name AS SELECT UNNEST(CAST(? AS type[])) AS column, ...:
+def _create_table(conn, name: str, rows: Sequence, texts: tuple[str, ...], times: tuple[str, ...]) -> None:
+    """CREATE TEMPORARY TABLE name AS SELECT UNNEST(CAST(? AS type[])) AS column, ...
+    with the `texts` (VARCHAR) and `times` (TIMESTAMPTZ, UTC) attributes of `rows`:
     the values are bound parameters (lists of equal length), never SQL text."""
     from sqlglot import exp
 
+    columns = [(c, "VARCHAR", [getattr(r, c) for r in rows]) for c in texts]
+    columns += [(c, "TIMESTAMPTZ", [_stamp(getattr(r, c)) for r in rows]) for c in times]
     select = exp.select(*(
         exp.alias_(exp.Unnest(expressions=[exp.cast(exp.Placeholder(), exp.DataType.build(f"{kind}[]", dialect="duckdb"))]),
                    column, quoted=True)
-        for column, (kind, _) in columns.items()))
+        for column, kind, _ in columns))
     create = exp.Create(this=exp.to_table(name), kind="TABLE", expression=select, replace=True,
                         properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
-    conn.execute(create.sql(dialect="duckdb"), [values for _, values in columns.values()])
+    conn.execute(create.sql(dialect="duckdb"), [values for _, _, values in columns])
 
 
 # ----------------------------------------------------------------- running
