@@ -44,7 +44,7 @@ from .documents import (
     TierLine,
 )
 from .periods import Period
-from .pricing import BeyondLastTier, Priced, price_quantity
+from .pricing import BeyondLastTier, NegativeQuantity, Priced, price_quantity
 from .scope import scope
 from .segments import (
     Change,
@@ -637,6 +637,8 @@ def _priced_line(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj
             "E503", f"usage beyond the last tier: {plain(exc.quantity)} units for "
                     f"{_where(contract, agg, period, info)}, but the tiers stop at `up to {plain(exc.bound)}`",
             hints=["add an `above : PRICE` tier"])
+    except NegativeQuantity:
+        return agg, None, None, None, None, _negative(plan, contract, agg, period, info)
     exact = pricer.exact
     line = Line(
         kind="usage",
@@ -666,6 +668,25 @@ def _where(contract: Contract, agg: Aggregate, period: Period, info: SplitInfo |
     if info is not None and info.is_segment:
         text += f" (segment {info.start} to {info.end})"
     return text
+
+
+def _negative(plan: RatingPlan, contract: Contract, agg: Aggregate, period: Period,
+              info: SplitInfo | None) -> Diagnostic:
+    """E510: a usage line whose quantity is below zero (the negative-quantity rule,
+    docs/billing.md): an error naming the line, never a negative or zero amount."""
+    how = plan.meters[agg.meter].aggregation
+    what = how.function if how.field is None else f"{how.function} of `{how.field}`"
+    events = f"{agg.events} event{'s' if agg.events != 1 else ''}"
+    if how.function == "sum":
+        hint = ("negative values are corrections: they net against the usage of the same line (meter, "
+                "dimension values, and period, or segment where a rate changes inside it); date a "
+                "correction in the period (or segment) of the usage it corrects")
+    else:
+        hint = (f"a `{how.function}` meter bills one value of the period, which must not be below zero; "
+                "corrections are for `sum` meters")
+    return error("E510", f"negative usage: {_where(contract, agg, period, info)} comes to "
+                         f"{plain(agg.quantity)} ({what} over {events}); a line's quantity must not be "
+                         f"below zero", hints=[hint])
 
 
 def _minimum_line(contract: Contract, period: Period, lines: list[Line], money) -> Line | None:
