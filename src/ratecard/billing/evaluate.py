@@ -389,6 +389,10 @@ def _contract_invoices(run: _Run, contract: Contract, out: _Billed) -> tuple[lis
     plan, money, through = run.plan, run.money, run.through
     currency = plan.currency
     plan_obj = plan.plans[contract.plan]
+    late = _due_beyond_calendar(contract, run.contract_periods[contract.name], through)
+    if late is not None:
+        out.diagnostics.append(late)
+        return [], []
     keep = out.priced if run.keep_priced else None
     usage_invoices: list[dict] = []
     for period in run.contract_periods[contract.name]:
@@ -453,6 +457,23 @@ def _contract_invoices(run: _Run, contract: Contract, out: _Billed) -> tuple[lis
         ))
     docs.sort(key=lambda inv: (inv.issued, inv.kind != "credit_purchase", inv.period.start, inv.number))
     return docs, ledgers
+
+
+def _due_beyond_calendar(contract: Contract, periods: list[Period], through: dt.date) -> Diagnostic | None:
+    """E511 when the contract's last invoice would be due after 9999-12-31 (its issue
+    date plus `payment net N` days): a due date is a date, or the run stops."""
+    issued = [p.end for p in periods[-1:]] + [g.granted for g in contract.credits
+                                              if g.price is not None and g.granted <= through]
+    if not issued:
+        return None
+    last = max(issued)
+    try:
+        last + dt.timedelta(days=contract.payment_days)
+    except OverflowError:
+        return error("E511", f"contract `{contract.name}`: the invoice issued {last} would be due "
+                             f"{contract.payment_days} days later, after the calendar's last day (9999-12-31)",
+                     hints=["bill through an earlier date, or shorten the contract's `payment net`"])
+    return None
 
 
 def _heading(contract: Contract, currency: str, start: dt.date, end: dt.date, *, issued: dt.date) -> dict:
