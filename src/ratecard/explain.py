@@ -9,11 +9,24 @@ The text comes from the `explain.txt.j2` template.
 from __future__ import annotations
 
 from .billing import Evaluation, PricedLine
+from .billing.credits import GrantLedger, expired_by, purchase_number
 from .billing.documents import Invoice, Line
 from .billing.segments import Change, SplitInfo
 from .model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
 from .money import plain, quantum
 from .render import render
+from .views import expiry_text
+
+
+class _IsoDates:
+    """What `expiry_text` needs of a formatter, writing dates as explain does (ISO)."""
+
+    @staticmethod
+    def date(day) -> str:
+        return day.isoformat()
+
+
+_ISO = _IsoDates()
 
 
 def describe_conditions(rule: Rule) -> str:
@@ -149,21 +162,44 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
     }
 
 
-def _other_view(line: Line) -> dict:
+def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) -> dict:
+    """A fee, minimum or credit purchase line. `label` names the line once (its kind,
+    and its charge where that says more: `fee: Base`, never `minimum: minimum`)."""
     if line.kind == "fee":
+        label = f"fee: {line.charge}"
         text = f"{plain(line.unit_price)} per {line.unit} x {plain(line.quantity)}"
         if line.prorated is not None:
             text += f" (period cut short: {plain(line.prorated)} of a full period)"
     elif line.kind == "minimum":
+        label = "minimum true-up"
+        text = f"minimum {plain(inv.subtotal)} - {plain(inv.subtotal - line.amount)} of fees and usage"
+        if line.prorated is not None:
+            text += f" (the minimum prorated: {plain(line.prorated)} of a full period)"
+    elif line.kind == "credit":
+        label = "credit purchase"
         text = line.description
+        if grant is not None:
+            text += f": {grant.amount} of credit, {_grant_time(grant, through)}"
     else:
-        text = line.description
-    return {"kind": line.kind, "charge": line.charge, "text": text, "amount": f"{line.amount}"}
+        label, text = line.kind, line.description
+    return {"kind": line.kind, "charge": line.charge, "label": label, "text": text,
+            "amount": f"{line.amount}"}
+
+
+def _grant_time(grant: GrantLedger, through) -> str:
+    """The grant's expiry as billing sees it (billing.credits), in the words `credits` uses."""
+    expires = grant.grant.expires
+    if expires is None:
+        return "never expires"
+    return f"{'expired' if expired_by(expires, through) else 'expires'} {expiry_text(expires, _ISO)}"
 
 
 def explain_view(evaluation: Evaluation, plan: RatingPlan, contract: str) -> dict:
     run = evaluation.run
     priced_by_line = {id(pl.line): pl for pl in evaluation.priced if pl.contract == contract}
+    c = plan.contracts[contract]
+    ledgers = {lg.grant.id: lg for lg in evaluation.ledgers if lg.contract == contract}
+    sold = {purchase_number(contract, g, i): ledgers.get(g.id) for i, g in enumerate(c.credits)}
     invoices = []
     for inv in run.invoices:
         if inv.contract != contract:
@@ -171,9 +207,9 @@ def explain_view(evaluation: Evaluation, plan: RatingPlan, contract: str) -> dic
         lines = []
         for line in inv.lines:
             pl = priced_by_line.get(id(line))
-            lines.append(_usage_view(pl, plan) if pl is not None else _other_view(line))
-        invoices.append(_invoice_view(inv, lines))
-    c = plan.contracts[contract]
+            lines.append(_usage_view(pl, plan) if pl is not None
+                         else _other_view(line, inv, sold.get(inv.number), run.through))
+        invoices.append(_invoice_view(inv, lines, ledgers, run.through))
     return {
         "contract": contract,
         "customer": c.customer,
@@ -186,7 +222,7 @@ def explain_view(evaluation: Evaluation, plan: RatingPlan, contract: str) -> dic
     }
 
 
-def _invoice_view(inv: Invoice, lines: list[dict]) -> dict:
+def _invoice_view(inv: Invoice, lines: list[dict], ledgers: dict[str, GrantLedger], through) -> dict:
     return {
         "number": inv.number,
         "kind": inv.kind,
@@ -196,7 +232,9 @@ def _invoice_view(inv: Invoice, lines: list[dict]) -> dict:
         "due": inv.due.isoformat(),
         "lines": lines,
         "subtotal": f"{inv.subtotal}",
-        "credits": [{"grant": c.grant, "applied": f"{c.applied}", "remaining": f"{c.remaining}"}
+        "credits": [{"grant": c.grant, "description": c.description or "Prepaid credit",
+                     "applied": f"{c.applied}", "remaining": f"{c.remaining}",
+                     "expiry": _grant_time(ledgers[c.grant], through) if c.grant in ledgers else ""}
                     for c in inv.credits],
         "credits_applied": f"{inv.credits_applied}",
         "total": f"{inv.total}",

@@ -25,6 +25,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_interval
 from babel.numbers import format_currency, format_decimal, get_currency_name
 
+from .billing.credits import purchase_number
 from .billing.documents import Invoice, InvoiceRun, Line, TierLine
 from .model import CreditGrant, RatingPlan
 from .money import EXACT, ZERO, round_money, zero
@@ -262,8 +263,7 @@ class Extras:
             extras.plan_titles = {name: p.title for name, p in plan.plans.items()}
             for contract in plan.contracts.values():
                 for index, grant in enumerate(contract.credits):
-                    # the purchase invoice's number, as billing numbers it
-                    extras.grants[f"{contract.name}-{grant.granted:%Y%m%d}-C{index + 1}"] = grant
+                    extras.grants[purchase_number(contract.name, grant, index)] = grant
         if evaluation is not None:
             extras.packages = cls.packages_of(evaluation.priced)
         return extras

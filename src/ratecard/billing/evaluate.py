@@ -32,7 +32,7 @@ from ..money import EXACT, ZERO, plain, rounder
 from .. import rules as engine
 from . import parallel
 from ..usage.records import REJECTION_REASONS, Aggregate, UsageReport
-from .credits import Bill, GrantLedger, burn
+from .credits import Bill, GrantLedger, burn, purchase_number
 from .documents import (
     Breakage,
     CreditApplied,
@@ -428,7 +428,7 @@ def _contract_invoices(run: _Run, contract: Contract, out: _Billed) -> tuple[lis
             continue
         price = money(grant.price)
         docs.append(Invoice(
-            number=f"{contract.name}-{grant.granted:%Y%m%d}-C{index + 1}",
+            number=purchase_number(contract.name, grant, index),
             kind="credit_purchase",
             **_heading(contract, currency, grant.granted, grant.granted, issued=grant.granted),
             lines=[Line(kind="credit", charge="credit",
