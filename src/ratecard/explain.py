@@ -13,7 +13,7 @@ from .billing.credits import GrantLedger, expired_by, purchase_number
 from .billing.documents import Invoice, Line
 from .billing.segments import Change, SplitInfo
 from .model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
-from .money import plain, quantum
+from .money import exact_text, plain, quantum
 from .render import render
 from .views import expiry_text
 
@@ -41,19 +41,30 @@ def describe_conditions(rule: Rule) -> str:
     return ", ".join(parts)
 
 
-def describe_action(action, symbol: str = "$") -> str:
+def written_money(amount, currency: str) -> str:
+    """An amount as a rule in the language writes it: `$0.03` in USD, `0.012 EUR` otherwise.
+
+    Rules quoted by `explain` and `diff` are shown in the language's own syntax, so a
+    reader can find them in the source; amounts billed go through the money formatter."""
+    return f"${plain(amount)}" if currency == "USD" else f"{plain(amount)} {currency}"
+
+
+def describe_action(action, currency: str) -> str:
+    def money(amount) -> str:
+        return written_money(amount, currency)
+
     if isinstance(action, Modifier):
         return f"{plain(action.percent)}% {action.direction}"
     if isinstance(action, UnitPrice):
-        return f"{symbol}{plain(action.amount)} per {action.unit.label()}"
+        return f"{money(action.amount)} per {action.unit.label()}"
     if isinstance(action, PackagePrice):
-        return f"package {symbol}{plain(action.amount)} per {plain(action.size)} {action.unit_name}"
+        return f"package {money(action.amount)} per {plain(action.size)} {action.unit_name}"
     if isinstance(action, TieredPrice):
         tiers = []
         for t in action.tiers:
             bound = f"up to {plain(t.up_to)}" if t.up_to is not None else "above"
-            flat = f" + {symbol}{plain(t.flat)}" if t.flat else ""
-            tiers.append(f"{bound}: {symbol}{plain(t.amount)}{flat}")
+            flat = f" + {money(t.flat)}" if t.flat else ""
+            tiers.append(f"{bound}: {money(t.amount)}{flat}")
         return f"{action.kind} per {action.unit.label()} {{ {'; '.join(tiers)} }}"
     return str(action)
 
@@ -67,8 +78,8 @@ def _change_text(change: Change, plan: RatingPlan) -> str:
     parts = []
     for verb, entries in (("starts", change.starting), ("ends", change.ending)):
         for rule, layer in entries:
-            parts.append(f"{plan.origins.get(rule.id, rule.id)} [{layer.owner}] "
-                         f"`{describe_conditions(rule)} : {describe_action(rule.action)}` {verb}")
+            rule_text = f"{describe_conditions(rule)} : {describe_action(rule.action, plan.currency)}"
+            parts.append(f"{plan.origins.get(rule.id, rule.id)} [{layer.owner}] `{rule_text}` {verb}")
     return f"{change.day}: {'; '.join(parts)}"
 
 
@@ -111,12 +122,12 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
         candidates.append({
             "layer": c.layer.owner,
             "where": plan.origins.get(c.rule.id, c.rule.id),
-            "rule": f"{describe_conditions(c.rule)} : {describe_action(c.rule.action)}",
+            "rule": f"{describe_conditions(c.rule)} : {describe_action(c.rule.action, plan.currency)}",
             "outcome": c.outcome,
         })
     if res.modifiers:
-        steps = [f"{describe_action(r.action)} from {layer.owner} ({plan.origins.get(r.id, r.id)})"
-                 for r, layer in res.modifiers]
+        steps = [f"{describe_action(r.action, plan.currency)} from {layer.owner} "
+                 f"({plan.origins.get(r.id, r.id)})" for r, layer in res.modifiers]
     else:
         steps = []
     arithmetic = []
@@ -155,7 +166,7 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
         "winner": plan.origins.get(res.base.id, res.base.id),
         "why": why,
         "modifiers": steps,
-        "final_price": describe_action(res.price),
+        "final_price": describe_action(res.price, plan.currency),
         "arithmetic": arithmetic,
         "exact": plain(pl.exact),
         "amount": f"{pl.line.amount}",
@@ -167,7 +178,7 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
     and its charge where that says more: `fee: Base`, never `minimum: minimum`)."""
     if line.kind == "fee":
         label = f"fee: {line.charge}"
-        text = f"{plain(line.unit_price)} per {line.unit} x {plain(line.quantity)}"
+        text = f"{plain(line.unit_price)} per {line.unit} x {exact_text(line.exact_quantity)}"
         if line.prorated is not None:
             text += f" (period cut short: {plain(line.prorated)} of a full period)"
     elif line.kind == "minimum":

@@ -503,16 +503,17 @@ def _fee_lines(plan: Plan, period: Period, money) -> list[Line]:
     for fee in plan.fees:
         months = CADENCE_MONTHS.get(fee.cadence)
         numerator, denominator = (1, 1) if months is None else (period.months, months)
-        quantity = period.share(Decimal(1), numerator, denominator)
+        share = period.fraction(numerator, denominator)
         lines.append(Line(
             kind="fee",
             charge=fee.name,
             description=fee.name,
-            quantity=_shown(quantity),
+            quantity=_shown(period.share(Decimal(1), numerator, denominator)),
             unit=fee.cadence,
             unit_price=fee.amount,
             amount=money(period.share(fee.amount, numerator, denominator)),
             prorated=_shown(period.proration) if period.is_partial else None,
+            share=share if share.denominator != 1 else None,
         ))
     return lines
 
