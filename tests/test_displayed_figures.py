@@ -156,3 +156,36 @@ contract c { customer "cust"  plan p  starts 2026-01-01 }
     # the tier's exact share is 1,235.231499987 x 0.1770001 = 218.6360990208489987
     assert [t.amount for t in line.tiers] == ["$10.00", "$218.64"] and line.amount == "$228.64"
     assert "218.636" not in text and "1,335.231499987" in text
+
+
+# ----------------------------------------------------------------- sentences that read
+
+STUTTER = re.compile(r"\b([A-Za-z]+)\W{1,3}\1\b")  # `credit: credit:`, `CALLS (CALLS)`, `minimum: minimum`
+
+
+def test_explain_names_each_line_once(tmp_path):
+    """Before: `credit: credit: Q1 prepaid commitment`, `minimum: minimum: ...`, `CALLS (CALLS)`."""
+    plan = compile_text("""
+meter CALLS { event "call"  count }
+meter GB { title "Storage"  event "put"  sum gb }
+plan p {
+  billing monthly
+  fee "Base" : $10 per month
+  charge CALLS : $1 per call
+  charge GB : $0.5 per gb
+  minimum $100
+}
+contract c {
+  customer "cust"  plan p  starts 2026-01-01
+  credit $50 { description "Q1 prepaid commitment"  expires 2026-03-31  price $40 }
+}
+""")
+    usage = write_events(tmp_path / "u.jsonl", [
+        {"id": "1", "type": "call", "customer": "cust", "time": "2026-01-02T00:00:00Z", "properties": {}},
+        {"id": "2", "type": "put", "customer": "cust", "time": "2026-01-02T00:00:00Z",
+         "properties": {"gb": "3"}}])
+    text = explain_text(run(plan, [usage], "2026-02-01"), plan, "c")
+    assert STUTTER.findall(text) == [], text
+    assert "  credit purchase: Q1 prepaid commitment: 50.00 of credit, expires at the end of 2026-03-31" in text
+    assert "  minimum true-up: minimum 100.00 - 12.50 of fees and usage = 87.50" in text
+    assert "  CALLS, no dimensions" in text and "  GB (Storage), no dimensions" in text

@@ -263,7 +263,7 @@ def test_golden_figures_by_hand(golden_run):
 def test_explain_says_which_line_is_a_segment_and_why(golden_run):
     plan, ev = golden_run
     text = explain_text(ev, plan, "acme")
-    assert "TOKENS (TOKENS), no dimensions, segment 2026-01-10 to 2026-02-01" in text
+    assert "TOKENS, no dimensions, segment 2026-01-10 to 2026-02-01" in text  # the meter named once
     assert ("one segment of the period 2026-01-01 to 2026-02-01, split where rates change: this line "
             "bills 2026-01-10 to 2026-02-01, priced with the rules in effect on 2026-01-10") in text
     assert "split 2026-01-10: project.pricing:49 [plan pro] `default : graduated" in text

@@ -156,6 +156,8 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
         "kind": "usage",
         "charge": pl.line.charge,
         "title": meter.title,
+        # the meter once: `CALLS`, or `REQUESTS (Requests)` when it has a title of its own
+        "heading": pl.line.charge if meter.title == pl.line.charge else f"{pl.line.charge} ({meter.title})",
         "dimensions": _dims(pl.line.dimensions),
         "quantity": plain(pl.line.quantity),
         "aggregation": how,
@@ -183,7 +185,7 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
             text += f" (period cut short: {plain(line.prorated)} of a full period)"
     elif line.kind == "minimum":
         label = "minimum true-up"
-        text = f"minimum {plain(inv.subtotal)} - {plain(inv.subtotal - line.amount)} of fees and usage"
+        text = f"minimum {inv.subtotal} - {inv.subtotal - line.amount} of fees and usage"
         if line.prorated is not None:
             text += f" (the minimum prorated: {plain(line.prorated)} of a full period)"
     elif line.kind == "credit":
