@@ -9,7 +9,6 @@ amount, never a silent zero.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings

@@ -16,6 +16,7 @@ field names are the documented interface for `--template-dir` templates
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -478,6 +479,9 @@ def _proration_note(share: Decimal, inv: Invoice) -> str:
     return "prorated"
 
 
+_rounder = functools.lru_cache(maxsize=16)(rounder)
+
+
 def tier_shares(ln: Line, currency: str, rounding: str) -> list[Decimal]:
     """What each tier of a tiered line contributes to its (once rounded) amount, in money.
 
@@ -487,7 +491,7 @@ def tier_shares(ln: Line, currency: str, rounding: str) -> list[Decimal]:
     so the shares add up to the amount billed, exactly, and each is within one minor
     unit of its exact value (`$218.626054838772` shows as `$218.63`).
     """
-    money = rounder(currency, rounding)
+    money = _rounder(currency, rounding)
     shares, running, before = [], ZERO, ZERO
     for index, t in enumerate(ln.tiers):
         running = EXACT.add(running, t.amount)
