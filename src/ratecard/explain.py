@@ -15,7 +15,7 @@ from .billing.segments import Change, SplitInfo
 from .model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
 from .money import exact_text, plain, quantum
 from .render import render
-from .views import expiry_text
+from .views import expiry_text, proration_days
 
 
 class _IsoDates:
@@ -182,12 +182,12 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
         label = f"fee: {line.charge}"
         text = f"{plain(line.unit_price)} per {line.unit} x {exact_text(line.exact_quantity)}"
         if line.prorated is not None:
-            text += f" (period cut short: {plain(line.prorated)} of a full period)"
+            text += f" (period cut short: {proration_days(line.prorated, inv)})"
     elif line.kind == "minimum":
         label = "minimum true-up"
         text = f"minimum {inv.subtotal} - {inv.subtotal - line.amount} of fees and usage"
         if line.prorated is not None:
-            text += f" (the minimum prorated: {plain(line.prorated)} of a full period)"
+            text += f" (the minimum prorated: {proration_days(line.prorated, inv)})"
     elif line.kind == "credit":
         label = "credit purchase"
         text = line.description

@@ -472,11 +472,17 @@ def _unit_price(value: Decimal, fmt: Formatter) -> str:
 
 
 def _proration_note(share: Decimal, inv: Invoice) -> str:
+    return f"prorated: {proration_days(share, inv)}"
+
+
+def proration_days(share: Decimal, inv: Invoice) -> str:
+    """A cut-short period's share in days, `7 of 30 days` (a line's `prorated` is days
+    billed / days of the uncut period, to 10 places: enough to tell every length apart)."""
     days = (inv.period.end - inv.period.start).days
     if share > 0:
         full = (Decimal(days) / share).to_integral_value()
-        return f"prorated: {days} of {full} days"
-    return "prorated"
+        return f"{days} of {full} days"
+    return f"{days} days"
 
 
 _rounder = functools.lru_cache(maxsize=16)(rounder)
