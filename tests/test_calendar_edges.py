@@ -103,3 +103,38 @@ def test_a_due_date_after_the_calendar_is_e511():
     ev = evaluate(plan, [], LAST_THROUGH, aggregator=reference_aggregate)
     assert not ev.ok and [d.code for d in ev.diagnostics] == ["E511"]
     assert "contract `late`" in ev.diagnostics[0].message
+
+
+def _last_start_by_walking(contract: Contract, instant):
+    """The definition, period by period (what `last_period_start_before` bisects)."""
+    from ratecard.billing.periods import BeyondCalendar, add_months, midnight
+    from ratecard.model import CYCLE_MONTHS
+
+    stop, last, k = contract.end_exclusive, None, 0
+    if instant is None and stop is None:
+        return None
+    while True:
+        try:
+            start = add_months(contract.starts, k * CYCLE_MONTHS[contract.billing])
+        except BeyondCalendar:
+            return last
+        if (stop is not None and start >= stop) or (instant is not None and midnight(start) >= instant):
+            return last
+        last, k = start, k + 1
+
+
+@given(st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2040, 1, 1)),
+       st.sampled_from(["monthly", "quarterly", "annual"]),
+       st.one_of(st.none(), st.integers(0, 3000)),
+       st.one_of(st.none(), st.datetimes(min_value=dt.datetime(2019, 1, 1), max_value=dt.datetime(2050, 1, 1),
+                                         timezones=st.just(dt.timezone.utc))))
+def test_the_last_period_a_grant_covers_is_found_by_bisection(starts, billing, length, instant):
+    ends = None if length is None else starts + dt.timedelta(days=length)
+    contract = _contract(starts, ends, billing)
+    assert last_period_start_before(contract, instant) == _last_start_by_walking(contract, instant)
+
+
+def test_a_grant_expiring_at_the_calendars_end_is_found_at_once():
+    far = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)
+    assert last_period_start_before(_contract(dt.date(2026, 1, 31)), far) == dt.date(9999, 11, 30)
+    assert last_period_start_before(_contract(dt.date(2026, 1, 1)), far) == dt.date(9999, 12, 1)

@@ -172,21 +172,26 @@ def last_period_start_before(contract: Contract, instant: dt.datetime | None) ->
     A credit grant can burn invoices up to and including that period; once it
     has been invoiced, whatever is left of the grant is breakage. An
     open-ended contract with a grant that never expires has no such period.
+    Found by bisection over the period index (period starts grow with it), so a
+    grant expiring in year 9999 costs a few steps, not a walk through every period.
     """
     stop = contract.end_exclusive
     if instant is None and stop is None:
         return None
     months = CYCLE_MONTHS[contract.billing]
-    last = None
-    k = 0
-    while True:
+
+    def begins_in_time(k: int) -> bool:
         start = _month_or_none(contract.starts, k * months)
-        if start is None:  # no period starts after the calendar's end
-            break
-        if stop is not None and start >= stop:
-            break
-        if instant is not None and midnight(start) >= instant:
-            break
-        last = start
-        k += 1
-    return last
+        return (start is not None and (stop is None or start < stop)
+                and (instant is None or midnight(start) < instant))
+
+    if not begins_in_time(0):
+        return None
+    low, high = 0, (dt.MAXYEAR - contract.starts.year + 1) * 12 // months + 1  # begins_in_time(high) is False
+    while high - low > 1:
+        middle = (low + high) // 2
+        if begins_in_time(middle):
+            low = middle
+        else:
+            high = middle
+    return add_months(contract.starts, low * months)
