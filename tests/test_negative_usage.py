@@ -132,6 +132,12 @@ def test_a_segment_below_zero_is_an_error_naming_the_segment(tmp_path):
     ev = _evaluate(plan, tmp_path, events)
     [diag] = ev.diagnostics
     assert diag.code == "E510" and "(segment 2026-01-15 to 2026-02-01)" in diag.message
+    # a segment below zero is reported once: the segments after it are not blamed for it
+    first = [event(1, "cust", "2026-01-05T00:00:00Z", "m", n=-5),
+             event(2, "cust", "2026-01-20T00:00:00Z", "m", n=3)]
+    ev = _evaluate(plan, tmp_path, first, name="first.jsonl")
+    [diag] = ev.diagnostics
+    assert "(segment 2026-01-01 to 2026-01-15)" in diag.message and "comes to -5" in diag.message
     # the same correction dated in the segment of the usage it corrects nets there
     events[-1] = event(9, "cust", "2026-01-06T00:00:00Z", "m", n=-4)
     ok = run(plan, [write_events(tmp_path / "ok.jsonl", events)], "2026-02-01")

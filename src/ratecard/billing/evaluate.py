@@ -635,7 +635,9 @@ def _segment_lines(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_o
             info = None  # the rates that change inside the period do not concern this line
         yield _priced_line(plan, pricer, contract, plan_obj, period, agg, start, info, money,
                            already, total, index == final)
-        already += agg.quantity
+        # a segment below zero is E510 (the run stops); it is not carried into the next
+        # segment's position, which would report that segment too
+        already += max(agg.quantity, ZERO)
 
 
 def _priced_line(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj: Plan, period: Period,
