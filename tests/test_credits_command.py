@@ -139,3 +139,79 @@ def test_evaluate_reports_progress_per_contract():
                   progress=lambda done, total, label: calls.append((done, total, label)))
     assert ev.ok
     assert calls == [(0, 2, "a"), (1, 2, "b")]
+
+
+# ----------------------------------------------------------------- one notion of a grant's status
+
+
+GRANTS = """
+meter CALLS { event "call"  count }
+plan p { billing monthly  payment net 7  charge CALLS : $1 per call }
+contract a {
+  customer "ca"  plan p  starts 2026-01-01
+  credit $500 { description "Q1 prepaid commitment"  expires 2026-03-15  price $400 }
+}
+contract b {
+  customer "cb"  plan p  starts 2026-01-01  ends 2026-03-20
+  credit $500 { description "launch"  expires 2026-03-31 }
+}
+"""
+
+
+def _grants_project(tmp_path):
+    (tmp_path / "p.pricing").write_text(GRANTS, encoding="utf-8")
+    events = [{"id": f"{c}{d}{i}", "type": "call", "customer": c, "time": f"2026-0{d}-05T00:00:00Z",
+               "properties": {}} for c in ("ca", "cb") for d in (1, 2, 3) for i in range(100)]
+    (tmp_path / "u.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+
+
+def _credits(tmp_path, monkeypatch, capsys, through, fmt="text"):
+    code, out, err = run_cli(["credits", "p.pricing", "--usage", "u.jsonl", "--through", through,
+                              "--format", fmt], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    return out
+
+
+def test_a_grant_past_its_expiry_is_not_active(tmp_path, monkeypatch, capsys):
+    """Before: status `active` and "$300.00 left; expires at the end of Mar 15" on Mar 25."""
+    _grants_project(tmp_path)
+    ledger = json.loads(_credits(tmp_path, monkeypatch, capsys, "2026-03-25", "json"))
+    status = {g["contract"]: g["status"] for g in ledger["grants"]}
+    assert status == {"a": "expired", "b": "closed"}
+    text = " ".join(_credits(tmp_path, monkeypatch, capsys, "2026-03-25").split())
+    assert "expires at the end of Mar 15" not in text
+    assert "$300.00 left; expired at the end of Mar 15, 2026, but it can still pay the period" in text
+    before = json.loads(_credits(tmp_path, monkeypatch, capsys, "2026-03-01", "json"))
+    assert {g["contract"]: g["status"] for g in before["grants"]} == {"a": "active", "b": "active"}
+
+
+def test_the_closing_row_and_the_ending_tell_one_story(tmp_path, monkeypatch, capsys):
+    """Before: "Mar 21, 2026  expired" next to "expired at the end of Mar 31, 2026"."""
+    _grants_project(tmp_path)
+    text = _credits(tmp_path, monkeypatch, capsys, "2026-04-01")
+    flat = " ".join(text.split())
+    # b ended with its contract (Mar 20), before its expiry: closed, not expired
+    assert "Mar 21, 2026 closed -$200.00 $0.00 breakage: unused credit" in flat
+    assert ("closed Mar 21, 2026 at the contract's end, before its expiry at the end of Mar 31, 2026, "
+            "$200.00 unused (breakage)") in flat
+    assert "Mar 21, 2026 expired" not in flat
+    # a expired mid-period (end of Mar 15); its breakage is known once March is invoiced (Apr 1)
+    assert "Apr 1, 2026 closed -$200.00 $0.00 breakage: unused credit" in flat
+    assert ("expired at the end of Mar 15, 2026; closed Apr 1, 2026, once the last period it could pay "
+            "was invoiced, $200.00 unused (breakage)") in flat
+    # explain quotes the same expiry and status
+    code, out, err = run_cli(["explain", "p.pricing", "--usage", "u.jsonl", "--through", "2026-04-01",
+                              "--contract", "a"], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    assert ("credit purchase: Q1 prepaid commitment: 500.00 of credit, expired at the end of 2026-03-15 "
+            "= 400.00") in out
+    assert "credit: credit:" not in out
+
+
+def test_grant_status_is_billings():
+    """The ledger's status is `GrantLedger.status`: the window pricing burns grants by."""
+    plan = compile_text(GRANTS)
+    for through, expected in (("2026-03-15", "active"), ("2026-03-16", "expired"), ("2026-04-01", "closed")):
+        ev = evaluate(plan, [], dt.date.fromisoformat(through), aggregator=aggregate_usage, only="a")
+        [ledger] = ev.ledgers
+        assert ledger.status(ev.run.through) == expected, through

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ratecard.billing import evaluate
-from ratecard.billing.pricing import price_quantity
+from ratecard.billing.pricing import NegativeQuantity, price_quantity
 from ratecard.cli import main
 from ratecard.compiler import compile_sources
 from ratecard.diff import compare
@@ -155,8 +155,10 @@ def test_graduated_segments_add_up_to_the_period():
     parts = [price_quantity(GRAD, q, already=a).amount for q, a in ((D(90), D(0)), (D(120), D(90)),
                                                                      (D(50), D(210)))]
     assert sum(parts) == whole == 100 + 5 + 50 + 7 + 15
-    # a segment of negative usage (a correction) gives back what it took
-    assert price_quantity(GRAD, D(-20), already=D(110)).amount == -(10 + 5 + 7)
+    # a segment whose usage nets below zero is refused (E510 when billed), never priced:
+    # a correction is netted within its own line (docs/billing.md, "Negative values")
+    with pytest.raises(NegativeQuantity):
+        price_quantity(GRAD, D(-20), already=D(110))
 
 
 def test_volume_segment_uses_the_tier_of_the_period_total_and_the_last_line_takes_the_flat():
@@ -261,7 +263,7 @@ def test_golden_figures_by_hand(golden_run):
 def test_explain_says_which_line_is_a_segment_and_why(golden_run):
     plan, ev = golden_run
     text = explain_text(ev, plan, "acme")
-    assert "TOKENS (TOKENS), no dimensions, segment 2026-01-10 to 2026-02-01" in text
+    assert "TOKENS, no dimensions, segment 2026-01-10 to 2026-02-01" in text  # the meter named once
     assert ("one segment of the period 2026-01-01 to 2026-02-01, split where rates change: this line "
             "bills 2026-01-10 to 2026-02-01, priced with the rules in effect on 2026-01-10") in text
     assert "split 2026-01-10: project.pricing:49 [plan pro] `default : graduated" in text

@@ -12,6 +12,7 @@ import os
 import re
 import stat
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -433,7 +434,10 @@ def test_money_is_formatted_by_babel_for_the_currency():
     assert jpy.money(Decimal("1235")) == "¥1,235"
     assert eur_de.money(Decimal("1234.50")) == "1.234,50\xa0€"
     assert usd.number(Decimal("50000000")) == "50,000,000"
-    assert usd.number(Decimal("0.4838709677419354838709677419")) == "0.483871"
+    # every digit billed: a quantity is never rounded for display (docs/invoices.md)
+    assert usd.number(Decimal("0.4838709677419354838709677419")) == "0.4838709677419354838709677419"
+    assert usd.number(Decimal("41.499999987")) == "41.499999987"
+    assert usd.quantity(Fraction(7, 30)) == "7/30" and usd.quantity(Fraction(1, 4)) == "0.25"
     assert parse_locale("de-DE") == "de_DE"
     with pytest.raises(ValueError):
         parse_locale("not a locale")
@@ -484,7 +488,7 @@ def test_formatter_formats_each_value_once_and_exactly(monkeypatch):
     real = views.format_decimal
     monkeypatch.setattr(views, "format_decimal", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
     values = [Decimal(v) for v in ("1.0", "1", "1.50", "1234.5678901", "-0", "0.0000001")]
-    assert [fmt.number(v) for v in values[:4]] == ["1", "1", "1,5", "1.234,56789"]  # Babel's text
+    assert [fmt.number(v) for v in values[:4]] == ["1", "1", "1,5", "1.234,5678901"]  # Babel's text
     assert len(calls) == 4  # `1.0` and `1` are equal but remembered apart (by their text)
     assert [fmt.number(v) for v in values] == [fmt.number(v) for v in values] and len(calls) == 6
     assert fmt.money(Decimal("-0.00")) == fmt.money(Decimal("0")) == "0,00\xa0$"

@@ -19,6 +19,7 @@ modifiers, the tier the quantity ended in, the quantity itself.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import subprocess
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -29,7 +30,8 @@ from .billing import Evaluation, PricedLine
 from .billing.documents import Invoice, Line
 from .explain import describe_action, describe_conditions
 from .model import RatingPlan
-from .money import ZERO, plain, quantum
+from .money import EXACT, ZERO, exact_text, plain, quantum
+from .views import DEFAULT_LOCALE, Formatter
 
 # ----------------------------------------------------------------- the comparison
 
@@ -230,10 +232,11 @@ def _explain_splits(changes: list[LineChange]) -> None:
         for c in group:
             seg = (f"segment {c.key.segment[0]} to {c.key.segment[1]}" if c.key.segment
                    else "the whole period")
-            side = "was" if c.old is not None else "now"
+            # an old-side line is what the old pricing billed; a new-side line, what the new one bills
+            verb = "billed" if c.old is not None else "now bills"
             c.reasons = [Reason("split", f"period {'split' if now > was else 'merged'} at a rate change: "
-                                         f"{was} line{'s' if was != 1 else ''} → {now}; this line {side} "
-                                         f"bills {seg}")]
+                                         f"{was} line{'s' if was != 1 else ''} → {now}; this line {verb} "
+                                         f"{seg}")]
 
 
 # ----------------------------------------------------------------- why a line moved
@@ -245,7 +248,7 @@ def _where(side: LineSide, rule_id: str) -> str:
 
 def _rule(side: LineSide) -> str:
     res = side.priced.resolution
-    return f"`{describe_conditions(res.base)} : {describe_action(res.base.action)}`"
+    return f"`{describe_conditions(res.base)} : {describe_action(res.base.action, side.plan.currency)}`"
 
 
 def _last_tier(line: Line) -> str | None:
@@ -265,7 +268,7 @@ def classify(old: LineSide | None, new: LineSide | None) -> list[Reason]:
         return [Reason("line_removed", f"line removed ({old.line.kind})" if old.line.kind != "usage"
                        else "line removed: usage the new pricing no longer bills")]
     reasons: list[Reason] = []
-    same_quantity = old.line.quantity == new.line.quantity
+    same_quantity = old.line.exact_quantity == new.line.exact_quantity
     if old.line.kind == "usage" and old.priced and new.priced:
         ro, rn = old.priced.resolution, new.priced.resolution
         lo, ln = ro.base_layer, rn.base_layer
@@ -281,15 +284,17 @@ def classify(old: LineSide | None, new: LineSide | None) -> list[Reason]:
                                                        f"({_where(new, rn.base.id)}), was {lo.owner}"))
         elif ro.base.action != rn.base.action or ro.base.conditions != rn.base.conditions \
                 or ro.base.is_default != rn.base.is_default:
-            before, after = describe_action(ro.base.action), describe_action(rn.base.action)
+            cur_old, cur_new = old.plan.currency, new.plan.currency
+            before, after = describe_action(ro.base.action, cur_old), describe_action(rn.base.action, cur_new)
             text = (f"rule changed: {before} → {after}" if ro.base.action != rn.base.action
                     else f"another rule wins: {_rule(new)}")
             text += f" ({_where(new, rn.base.id)})"
             if (ro.modifiers or rn.modifiers) and ro.price != rn.price:
-                text += f", after modifiers {describe_action(ro.price)} → {describe_action(rn.price)}"
+                text += (f", after modifiers {describe_action(ro.price, cur_old)} → "
+                         f"{describe_action(rn.price, cur_new)}")
             reasons.append(Reason("rule_changed", text))
-        mods_old = [describe_action(r.action) for r, _ in ro.modifiers]
-        mods_new = [describe_action(r.action) for r, _ in rn.modifiers]
+        mods_old = [describe_action(r.action, old.plan.currency) for r, _ in ro.modifiers]
+        mods_new = [describe_action(r.action, new.plan.currency) for r, _ in rn.modifiers]
         if mods_old != mods_new:
             reasons.append(Reason("modifiers_changed", f"modifiers: {', '.join(mods_old) or 'none'} → "
                                                        f"{', '.join(mods_new) or 'none'}"))
@@ -297,14 +302,15 @@ def classify(old: LineSide | None, new: LineSide | None) -> list[Reason]:
         if tier_old != tier_new and (tier_old or tier_new):
             reasons.append(Reason("tier_moved", f"tier moved: {tier_old or 'none'} → {tier_new or 'none'}"))
     elif old.line.kind == "fee" and old.line.unit_price != new.line.unit_price:
-        reasons.append(Reason("fee_changed", f"fee changed: ${plain(old.line.unit_price)} → "
-                                             f"${plain(new.line.unit_price)} per {new.line.unit}"))
+        fmt = formatter(new.plan.currency)
+        reasons.append(Reason("fee_changed", f"fee changed: {fmt.price(old.line.unit_price)} → "
+                                             f"{fmt.price(new.line.unit_price)} per {new.line.unit}"))
     elif old.line.kind == "minimum":
         reasons.append(Reason("minimum_changed", "minimum true-up changed (the minimum, or what "
                                                  "fees and usage add up to, moved)"))
     if not same_quantity:
-        reasons.append(Reason("quantity_changed", f"quantity {plain(old.line.quantity)} → "
-                                                  f"{plain(new.line.quantity)}"))
+        reasons.append(Reason("quantity_changed", f"quantity {exact_text(old.line.exact_quantity)} → "
+                                                  f"{exact_text(new.line.exact_quantity)}"))
     if old.plan.rounding != new.plan.rounding:
         reasons.append(Reason("rounding_changed", f"rounding {old.plan.rounding} → {new.plan.rounding}"))
     if not reasons:
@@ -317,18 +323,29 @@ def classify(old: LineSide | None, new: LineSide | None) -> list[Reason]:
 # ----------------------------------------------------------------- the view model
 
 
+@functools.lru_cache(maxsize=8)
+def formatter(currency: str) -> Formatter:
+    """The one money formatter (Babel, as rendered invoices use), for the diff's currency;
+    one per currency, so each distinct figure of a large diff is formatted once."""
+    return Formatter(currency, DEFAULT_LOCALE)
+
+
 def money_text(amount: Decimal, currency: str, sign: bool = False) -> str:
-    """`$1,234.50`, `-$3.00`, `+$3.00` (with sign), `1,234.50 EUR` for other currencies."""
-    body = f"{abs(amount):,}"
-    prefix = "-" if amount < 0 else ("+" if sign and amount > 0 else "")
-    return f"{prefix}${body}" if currency == "USD" else f"{prefix}{body} {currency}"
+    """`$1,234.50`, `-$3.00`, `+$3.00` (with sign), `€1,234.50`: the invoices' money formatter."""
+    text = formatter(currency).money(amount)
+    return f"+{text}" if sign and amount > 0 else text
+
+
+_TENTH = Decimal("0.1")
 
 
 def percent(old: Decimal, new: Decimal) -> Decimal | None:
-    """The change as a percentage of `old`, to one decimal; None when `old` is zero."""
+    """The change as a percentage of `old`, to one decimal (half up, computed exactly);
+    None when `old` is zero."""
     if old == 0:
         return Decimal("0.0") if new == 0 else None
-    return ((new - old) * 100 / old).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    ratio = EXACT.divide(EXACT.multiply(EXACT.subtract(new, old), Decimal(100)), old)
+    return ratio.quantize(_TENTH, rounding=ROUND_HALF_UP, context=EXACT)
 
 
 def percent_text(old: Decimal, new: Decimal) -> str:
@@ -353,12 +370,16 @@ def _line_view(c: LineChange, currency: str) -> dict:
     period = f"{k.period_start} to {k.period_end}"
     if k.segment:
         period += f" (segment {k.segment[0]} to {k.segment[1]})"
-    quantity_old = plain(c.old.line.quantity) if c.old else None
+    quantity_old = plain(c.old.line.quantity) if c.old else None  # the JSON's figures
     quantity_new = plain(c.new.line.quantity) if c.new else None
-    if quantity_old == quantity_new or quantity_old is None or quantity_new is None:
-        quantity = f"{Decimal(quantity_new or quantity_old):,}"
+    # shown: every digit of the quantity billed, grouped; a prorated fee's exact share (7/30)
+    shown = formatter(currency).quantity
+    exact_old = shown(c.old.line.exact_quantity) if c.old else None
+    exact_new = shown(c.new.line.exact_quantity) if c.new else None
+    if exact_old == exact_new or exact_old is None or exact_new is None:
+        quantity = exact_new or exact_old
     else:
-        quantity = f"{Decimal(quantity_old):,} → {Decimal(quantity_new):,}"
+        quantity = f"{exact_old} → {exact_new}"
     rule_old = c.old.line.rule if c.old else None
     rule_new = c.new.line.rule if c.new else None
     return {

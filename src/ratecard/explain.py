@@ -9,11 +9,24 @@ The text comes from the `explain.txt.j2` template.
 from __future__ import annotations
 
 from .billing import Evaluation, PricedLine
+from .billing.credits import GrantLedger, expired_by, purchase_number
 from .billing.documents import Invoice, Line
 from .billing.segments import Change, SplitInfo
 from .model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
-from .money import plain, quantum
+from .money import exact_text, plain, quantum
 from .render import render
+from .views import expiry_text, proration_days
+
+
+class _IsoDates:
+    """What `expiry_text` needs of a formatter, writing dates as explain does (ISO)."""
+
+    @staticmethod
+    def date(day) -> str:
+        return day.isoformat()
+
+
+_ISO = _IsoDates()
 
 
 def describe_conditions(rule: Rule) -> str:
@@ -28,19 +41,30 @@ def describe_conditions(rule: Rule) -> str:
     return ", ".join(parts)
 
 
-def describe_action(action, symbol: str = "$") -> str:
+def written_money(amount, currency: str) -> str:
+    """An amount as a rule in the language writes it: `$0.03` in USD, `0.012 EUR` otherwise.
+
+    Rules quoted by `explain` and `diff` are shown in the language's own syntax, so a
+    reader can find them in the source; amounts billed go through the money formatter."""
+    return f"${plain(amount)}" if currency == "USD" else f"{plain(amount)} {currency}"
+
+
+def describe_action(action, currency: str) -> str:
+    def money(amount) -> str:
+        return written_money(amount, currency)
+
     if isinstance(action, Modifier):
         return f"{plain(action.percent)}% {action.direction}"
     if isinstance(action, UnitPrice):
-        return f"{symbol}{plain(action.amount)} per {action.unit.label()}"
+        return f"{money(action.amount)} per {action.unit.label()}"
     if isinstance(action, PackagePrice):
-        return f"package {symbol}{plain(action.amount)} per {plain(action.size)} {action.unit_name}"
+        return f"package {money(action.amount)} per {plain(action.size)} {action.unit_name}"
     if isinstance(action, TieredPrice):
         tiers = []
         for t in action.tiers:
             bound = f"up to {plain(t.up_to)}" if t.up_to is not None else "above"
-            flat = f" + {symbol}{plain(t.flat)}" if t.flat else ""
-            tiers.append(f"{bound}: {symbol}{plain(t.amount)}{flat}")
+            flat = f" + {money(t.flat)}" if t.flat else ""
+            tiers.append(f"{bound}: {money(t.amount)}{flat}")
         return f"{action.kind} per {action.unit.label()} {{ {'; '.join(tiers)} }}"
     return str(action)
 
@@ -54,8 +78,8 @@ def _change_text(change: Change, plan: RatingPlan) -> str:
     parts = []
     for verb, entries in (("starts", change.starting), ("ends", change.ending)):
         for rule, layer in entries:
-            parts.append(f"{plan.origins.get(rule.id, rule.id)} [{layer.owner}] "
-                         f"`{describe_conditions(rule)} : {describe_action(rule.action)}` {verb}")
+            rule_text = f"{describe_conditions(rule)} : {describe_action(rule.action, plan.currency)}"
+            parts.append(f"{plan.origins.get(rule.id, rule.id)} [{layer.owner}] `{rule_text}` {verb}")
     return f"{change.day}: {'; '.join(parts)}"
 
 
@@ -98,12 +122,12 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
         candidates.append({
             "layer": c.layer.owner,
             "where": plan.origins.get(c.rule.id, c.rule.id),
-            "rule": f"{describe_conditions(c.rule)} : {describe_action(c.rule.action)}",
+            "rule": f"{describe_conditions(c.rule)} : {describe_action(c.rule.action, plan.currency)}",
             "outcome": c.outcome,
         })
     if res.modifiers:
-        steps = [f"{describe_action(r.action)} from {layer.owner} ({plan.origins.get(r.id, r.id)})"
-                 for r, layer in res.modifiers]
+        steps = [f"{describe_action(r.action, plan.currency)} from {layer.owner} "
+                 f"({plan.origins.get(r.id, r.id)})" for r, layer in res.modifiers]
     else:
         steps = []
     arithmetic = []
@@ -132,6 +156,8 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
         "kind": "usage",
         "charge": pl.line.charge,
         "title": meter.title,
+        # the meter once: `CALLS`, or `REQUESTS (Requests)` when it has a title of its own
+        "heading": pl.line.charge if meter.title == pl.line.charge else f"{pl.line.charge} ({meter.title})",
         "dimensions": _dims(pl.line.dimensions),
         "quantity": plain(pl.line.quantity),
         "aggregation": how,
@@ -142,28 +168,51 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
         "winner": plan.origins.get(res.base.id, res.base.id),
         "why": why,
         "modifiers": steps,
-        "final_price": describe_action(res.price),
+        "final_price": describe_action(res.price, plan.currency),
         "arithmetic": arithmetic,
         "exact": plain(pl.exact),
         "amount": f"{pl.line.amount}",
     }
 
 
-def _other_view(line: Line) -> dict:
+def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) -> dict:
+    """A fee, minimum or credit purchase line. `label` names the line once (its kind,
+    and its charge where that says more: `fee: Base`, never `minimum: minimum`)."""
     if line.kind == "fee":
-        text = f"{plain(line.unit_price)} per {line.unit} x {plain(line.quantity)}"
+        label = f"fee: {line.charge}"
+        text = f"{plain(line.unit_price)} per {line.unit} x {exact_text(line.exact_quantity)}"
         if line.prorated is not None:
-            text += f" (period cut short: {plain(line.prorated)} of a full period)"
+            text += f" (period cut short: {proration_days(line.prorated, inv)})"
     elif line.kind == "minimum":
+        label = "minimum true-up"
+        text = f"minimum {inv.subtotal} - {inv.subtotal - line.amount} of fees and usage"
+        if line.prorated is not None:
+            text += f" (the minimum prorated: {proration_days(line.prorated, inv)})"
+    elif line.kind == "credit":
+        label = "credit purchase"
         text = line.description
+        if grant is not None:
+            text += f": {grant.amount} of credit, {_grant_time(grant, through)}"
     else:
-        text = line.description
-    return {"kind": line.kind, "charge": line.charge, "text": text, "amount": f"{line.amount}"}
+        label, text = line.kind, line.description
+    return {"kind": line.kind, "charge": line.charge, "label": label, "text": text,
+            "amount": f"{line.amount}"}
+
+
+def _grant_time(grant: GrantLedger, through) -> str:
+    """The grant's expiry as billing sees it (billing.credits), in the words `credits` uses."""
+    expires = grant.grant.expires
+    if expires is None:
+        return "never expires"
+    return f"{'expired' if expired_by(expires, through) else 'expires'} {expiry_text(expires, _ISO)}"
 
 
 def explain_view(evaluation: Evaluation, plan: RatingPlan, contract: str) -> dict:
     run = evaluation.run
     priced_by_line = {id(pl.line): pl for pl in evaluation.priced if pl.contract == contract}
+    c = plan.contracts[contract]
+    ledgers = {lg.grant.id: lg for lg in evaluation.ledgers if lg.contract == contract}
+    sold = {purchase_number(contract, g, i): ledgers.get(g.id) for i, g in enumerate(c.credits)}
     invoices = []
     for inv in run.invoices:
         if inv.contract != contract:
@@ -171,9 +220,9 @@ def explain_view(evaluation: Evaluation, plan: RatingPlan, contract: str) -> dic
         lines = []
         for line in inv.lines:
             pl = priced_by_line.get(id(line))
-            lines.append(_usage_view(pl, plan) if pl is not None else _other_view(line))
-        invoices.append(_invoice_view(inv, lines))
-    c = plan.contracts[contract]
+            lines.append(_usage_view(pl, plan) if pl is not None
+                         else _other_view(line, inv, sold.get(inv.number), run.through))
+        invoices.append(_invoice_view(inv, lines, ledgers, run.through))
     return {
         "contract": contract,
         "customer": c.customer,
@@ -186,7 +235,7 @@ def explain_view(evaluation: Evaluation, plan: RatingPlan, contract: str) -> dic
     }
 
 
-def _invoice_view(inv: Invoice, lines: list[dict]) -> dict:
+def _invoice_view(inv: Invoice, lines: list[dict], ledgers: dict[str, GrantLedger], through) -> dict:
     return {
         "number": inv.number,
         "kind": inv.kind,
@@ -196,7 +245,9 @@ def _invoice_view(inv: Invoice, lines: list[dict]) -> dict:
         "due": inv.due.isoformat(),
         "lines": lines,
         "subtotal": f"{inv.subtotal}",
-        "credits": [{"grant": c.grant, "applied": f"{c.applied}", "remaining": f"{c.remaining}"}
+        "credits": [{"grant": c.grant, "description": c.description or "Prepaid credit",
+                     "applied": f"{c.applied}", "remaining": f"{c.remaining}",
+                     "expiry": _grant_time(ledgers[c.grant], through) if c.grant in ledgers else ""}
                     for c in inv.credits],
         "credits_applied": f"{inv.credits_applied}",
         "total": f"{inv.total}",

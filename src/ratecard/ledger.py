@@ -7,6 +7,9 @@ invoice), each draw-down (the usage invoice that drew on it and the balance
 after), and how it ends: still active with its expiry, or closed with its
 breakage (what expired unused). `CreditLedger` is the JSON document; the text
 comes from `credits.txt.j2` through a view model of formatted strings.
+
+A grant's status and expiry are billing's (`billing.credits`): the one notion
+pricing burns grants by and `explain` quotes, so the view never infers them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from decimal import Decimal
 from typing import Literal
 
 from .billing import Evaluation
+from .billing.credits import expired_by, purchase_number
 from .billing.documents import Doc
 from .model import RatingPlan
 from .money import round_money
@@ -45,7 +49,7 @@ class GrantHistory(Doc):
     draws: list[LedgerDraw]
     used: Decimal
     balance: Decimal
-    status: Literal["active", "closed"]
+    status: Literal["active", "expired", "closed"]  # billing.credits: GrantLedger.status
     closed_on: dt.date | None  # end of the last period the grant could cover, once invoiced
     breakage: Decimal | None  # what expired unused, once closed
 
@@ -68,7 +72,7 @@ def credit_ledger(evaluation: Evaluation, plan: RatingPlan, contract: str | None
         index = next((i for i, g in enumerate(c.credits) if g.id == grant.id), None)
         purchase = None
         if grant.price is not None and index is not None:
-            number = f"{c.name}-{grant.granted:%Y%m%d}-C{index + 1}"
+            number = purchase_number(c.name, grant, index)
             purchase = number if number in invoices else None
         draws = []
         for d in ledger.draws:
@@ -94,7 +98,7 @@ def credit_ledger(evaluation: Evaluation, plan: RatingPlan, contract: str | None
             draws=draws,
             used=ledger.used,
             balance=ledger.balance,
-            status="closed" if ledger.breakage is not None else "active",
+            status=ledger.status(run.through),
             closed_on=ledger.closed_on,
             breakage=ledger.breakage,
         ))
@@ -121,7 +125,7 @@ class GrantView:
     amount: str
     price: str  # "$100,000.00", or "" for a free grant
     expires: str
-    status: str  # "active" | "closed"
+    status: str  # "active" | "expired" | "closed"
     used: str
     balance: str
     breakage: str  # "" while active
@@ -145,10 +149,46 @@ class LedgerView:
     note_pad: str  # spaces from the left margin to the note column (for wrapped notes)
 
 
-def _expiry(expires: dt.datetime | None, fmt: Formatter) -> str:
+def _expiry(expires: dt.datetime | None, fmt: Formatter, expired: bool = False) -> str:
     if expires is None:
         return "never expires"
-    return f"expires {expiry_text(expires, fmt)}"
+    return f"{'expired' if expired else 'expires'} {expiry_text(expires, fmt)}"
+
+
+def _ending(g: GrantHistory, fmt: Formatter) -> tuple[str, LedgerRow | None]:
+    """How the grant's history ends: the sentence under it, and the closing row (if closed).
+
+    The closing row is dated on the day its breakage is known (the end of the last
+    period it could pay); it is the expiry only when the grant expired that very day.
+    """
+    left = fmt.money(g.balance)
+    if g.status == "active":
+        return f"{left} left; {_expiry(g.expires, fmt)}", None
+    if g.status == "expired":
+        return (f"{left} left; {_expiry(g.expires, fmt, expired=True)}, but it can still pay the period "
+                f"it expired in, once that is invoiced; what it leaves then is breakage"), None
+    breakage = g.breakage if g.breakage is not None else Decimal(0)
+    closed = g.closed_on
+    assert closed is not None
+    at_close = dt.datetime.combine(closed, dt.time(), tzinfo=dt.timezone.utc)
+    expired_then = g.expires is not None and g.expires == at_close
+    row = LedgerRow(
+        date=fmt.date(closed),
+        event="expired" if breakage and expired_then else "closed",
+        amount=fmt.money(-breakage) if breakage else "",
+        balance=fmt.money(g.balance - breakage),
+        note="breakage: unused credit" if breakage else "fully used",
+    )
+    if expired_then:
+        ended = _expiry(g.expires, fmt, expired=True)
+    elif g.expires is not None and g.expires < at_close:
+        ended = (f"{_expiry(g.expires, fmt, expired=True)}; closed {fmt.date(closed)}, once the last "
+                 f"period it could pay was invoiced")
+    else:
+        ended = f"closed {fmt.date(closed)} at the contract's end"
+        if g.expires is not None:
+            ended += f", before its expiry {expiry_text(g.expires, fmt)}"
+    return f"{ended}, {fmt.money(breakage)} unused (breakage)", row
 
 
 def ledger_view(ledger: CreditLedger, locale: str) -> LedgerView:
@@ -170,21 +210,10 @@ def ledger_view(ledger: CreditLedger, locale: str) -> LedgerView:
                 balance=fmt.money(d.balance),
                 note=f"period {fmt.days(d.period_start, last)}",
             ))
-        expiry = _expiry(g.expires, fmt)
-        if g.status == "closed" and g.closed_on is not None:
-            breakage = g.breakage if g.breakage is not None else Decimal(0)
-            rows.append(LedgerRow(
-                date=fmt.date(g.closed_on),
-                event="expired" if breakage else "closed",
-                amount=fmt.money(-breakage) if breakage else "",
-                balance=fmt.money(g.balance - breakage),
-                note="breakage: unused credit" if breakage else "fully used",
-            ))
-            ended = (f"expired {expiry_text(g.expires, fmt)}" if g.expires is not None
-                     else f"closed {fmt.date(g.closed_on)} at the contract's end")
-            ending = f"{ended}, {fmt.money(breakage)} unused (breakage)"
-        else:
-            ending = f"{fmt.money(g.balance)} left; {expiry}"
+        ending, closing = _ending(g, fmt)
+        if closing is not None:
+            rows.append(closing)
+        expiry = _expiry(g.expires, fmt, expired=expired_by(g.expires, ledger.through))
         view = GrantView(
             grant=g.grant,
             description=g.description or "Prepaid credit",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import decimal
 import functools
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from babel.numbers import get_currency_precision, list_currencies
 
@@ -74,6 +75,21 @@ def plain(value: Decimal) -> str:
     if value == value.to_integral_value():
         return f"{value.quantize(Decimal(1)):f}"
     return f"{value.normalize(EXACT):f}"
+
+
+def exact_text(value: Decimal | Fraction) -> str:
+    """A quantity exactly: `plain` for a decimal or a fraction with a finite decimal
+    expansion (`1/4` -> `0.25`), else the reduced fraction (`7/30`): never a
+    figure cut short that would multiply out to another amount."""
+    if isinstance(value, Decimal):
+        return plain(value)
+    rest = value.denominator
+    for prime in (2, 5):
+        while rest % prime == 0:
+            rest //= prime
+    if rest == 1:
+        return plain(EXACT.divide(Decimal(value.numerator), Decimal(value.denominator)))
+    return f"{value.numerator}/{value.denominator}"
 
 
 def mul(*values: Decimal) -> Decimal:

@@ -16,18 +16,21 @@ field names are the documented interface for `--template-dir` templates
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
+from fractions import Fraction
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_interval
 from babel.numbers import format_currency, format_decimal, get_currency_name
 
+from .billing.credits import purchase_number
 from .billing.documents import Invoice, InvoiceRun, Line, TierLine
 from .model import CreditGrant, RatingPlan
-from .money import EXACT, ZERO, round_money, zero
+from .money import EXACT, ZERO, exact_text, round_money, rounder, zero
 
 DEFAULT_LOCALE = "en_US"
 DEFAULT_ISSUER = "ratecard"
@@ -77,15 +80,21 @@ class Formatter:
         return self._once("price", str(amount), lambda: format_currency(
             _no_negative_zero(amount), self.currency, locale=self.locale, decimal_quantization=False))
 
-    def number(self, value: Decimal, max_places: int = 6) -> str:
-        """A quantity with grouping; more than `max_places` decimals are rounded for display."""
-        return self._once("number", (str(value), max_places), lambda: self._number(value, max_places))
+    def number(self, value: Decimal) -> str:
+        """A quantity with grouping and every digit it has: what was billed, never rounded
+        for display (41.499999987 stays 41.499999987)."""
+        return self._once("number", str(value), lambda: format_decimal(
+            value, locale=self.locale, decimal_quantization=False))
 
-    def _number(self, value: Decimal, max_places: int) -> str:
-        if value.as_tuple().exponent < -max_places:  # type: ignore[operator]
-            value = value.quantize(Decimal(1).scaleb(-max_places), rounding=ROUND_HALF_EVEN,
-                                   context=EXACT).normalize(EXACT)
-        return format_decimal(value, locale=self.locale, decimal_quantization=False)
+    def quantity(self, value: Decimal | Fraction) -> str:
+        """A line's exact quantity (`Line.exact_quantity`): a decimal as `number`, a share
+        without a finite decimal expansion as its fraction (`7/30`); see `money.exact_text`."""
+        if isinstance(value, Decimal):
+            return self.number(value)
+        text = exact_text(value)
+        if "/" not in text:
+            return self.number(Decimal(text))
+        return f"{self.number(Decimal(value.numerator))}/{self.number(Decimal(value.denominator))}"
 
     def date(self, day: dt.date) -> str:
         return self._once("date", day, lambda: format_date(day, format="medium", locale=self.locale))
@@ -113,7 +122,7 @@ class TierView:
     unit_price: str  # "$0.10", or "free"
     unit: str  # what the unit price is per ("GB")
     flat: str  # "+ $5.00 flat", or ""
-    amount: str  # this tier's exact share of the line
+    amount: str  # the money this tier contributes to the line's amount (`tier_shares`)
 
 
 @dataclass(frozen=True)
@@ -262,8 +271,7 @@ class Extras:
             extras.plan_titles = {name: p.title for name, p in plan.plans.items()}
             for contract in plan.contracts.values():
                 for index, grant in enumerate(contract.credits):
-                    # the purchase invoice's number, as billing numbers it
-                    extras.grants[f"{contract.name}-{grant.granted:%Y%m%d}-C{index + 1}"] = grant
+                    extras.grants[purchase_number(contract.name, grant, index)] = grant
         if evaluation is not None:
             extras.packages = cls.packages_of(evaluation.priced)
         return extras
@@ -404,7 +412,7 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
     dims = sorted(ln.dimensions.items())
     dims_text = ", ".join(f"{k}: {v}" for k, v in dims)
     notes: list[str] = []
-    quantity = fmt.number(ln.quantity)
+    quantity = fmt.quantity(ln.exact_quantity)
     unit_price = _unit_price(ln.unit_price, fmt) if ln.unit_price is not None else ""
     unit = compact_unit(ln.unit)
     label = ln.description or ln.charge
@@ -439,7 +447,8 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
         unit=unit if unit_price else "",
         amount=fmt.money(ln.amount),
         notes=notes,
-        tiers=[_tier_view(t, unit, fmt) for t in ln.tiers],
+        tiers=[_tier_view(t, share, unit, fmt)
+               for t, share in zip(ln.tiers, tier_shares(ln, inv.currency, extras.rounding))],
     )
 
 
@@ -463,14 +472,42 @@ def _unit_price(value: Decimal, fmt: Formatter) -> str:
 
 
 def _proration_note(share: Decimal, inv: Invoice) -> str:
+    return f"prorated: {proration_days(share, inv)}"
+
+
+def proration_days(share: Decimal, inv: Invoice) -> str:
+    """A cut-short period's share in days, `7 of 30 days` (a line's `prorated` is days
+    billed / days of the uncut period, to 10 places: enough to tell every length apart)."""
     days = (inv.period.end - inv.period.start).days
     if share > 0:
         full = (Decimal(days) / share).to_integral_value()
-        return f"prorated: {days} of {full} days"
-    return "prorated"
+        return f"{days} of {full} days"
+    return f"{days} days"
 
 
-def _tier_view(t: TierLine, unit: str, fmt: Formatter) -> TierView:
+_rounder = functools.lru_cache(maxsize=16)(rounder)
+
+
+def tier_shares(ln: Line, currency: str, rounding: str) -> list[Decimal]:
+    """What each tier of a tiered line contributes to its (once rounded) amount, in money.
+
+    Tier shares are exact (`TierLine.amount`); the line rounds their sum once. Shown
+    as money, each share is the rounded running total through its tier minus the
+    rounded running total before it, and the last running total is the line's amount:
+    so the shares add up to the amount billed, exactly, and each is within one minor
+    unit of its exact value (`$218.626054838772` shows as `$218.63`).
+    """
+    money = _rounder(currency, rounding)
+    shares, running, before = [], ZERO, ZERO
+    for index, t in enumerate(ln.tiers):
+        running = EXACT.add(running, t.amount)
+        through = ln.amount if index == len(ln.tiers) - 1 else money(running)
+        shares.append(through - before)
+        before = through
+    return shares
+
+
+def _tier_view(t: TierLine, share: Decimal, unit: str, fmt: Formatter) -> TierView:
     if t.upper is None:
         where = "any quantity" if t.lower.is_zero() else f"over {fmt.number(t.lower)}"
     elif t.lower.is_zero():
@@ -483,7 +520,7 @@ def _tier_view(t: TierLine, unit: str, fmt: Formatter) -> TierView:
         unit_price=_unit_price(t.unit_price, fmt),
         unit=unit,
         flat=f"+ {fmt.price(t.flat)} flat" if not t.flat.is_zero() else "",
-        amount=fmt.price(t.amount),
+        amount=fmt.money(share),
     )
 
 

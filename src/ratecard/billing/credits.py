@@ -9,6 +9,16 @@ once the last period it could cover has been invoiced is breakage.
 
 The ledger kept here is the grant's whole history, which `ratecard credits`
 prints and the invoices quote ("remaining balance").
+
+One notion of a grant's time, used by pricing, the credits view and explain:
+- its **expiry instant** is `grant.expires` (exclusive, UTC; None: never);
+- it **ends** at the sooner of that instant and the contract's end: it covers
+  no usage after that (`ends_by_expiry` says which of the two it was);
+- its **status** as of a run's `through` date: `closed` once the last period
+  it could cover has been invoiced (its breakage is known), `expired` when
+  its expiry instant is at or before `through` but that last period has not
+  ended yet (what it holds can still pay that period; what that leaves is
+  breakage), else `active`.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal
 
 from ..model import Contract, CreditGrant
 from ..money import ZERO
@@ -41,6 +52,9 @@ class Draw:
     balance: Decimal  # after this draw
 
 
+GrantStatus = Literal["active", "expired", "closed"]
+
+
 @dataclass
 class GrantLedger:
     contract: str
@@ -50,10 +64,30 @@ class GrantLedger:
     draws: list[Draw] = field(default_factory=list)
     closed_on: dt.date | None = None  # end of the last period it could cover, once invoiced
     breakage: Decimal | None = None
+    last_period: dt.date | None = None  # start of the last period it can cover (None: no bound)
+    ends_by_expiry: bool = False  # it stops covering usage at its expiry, not at the contract's end
 
     @property
     def used(self) -> Decimal:
         return self.amount - self.balance
+
+    def status(self, through: dt.date) -> GrantStatus:
+        """`active`, `expired` or `closed` as of a run billed through `through`."""
+        if self.breakage is not None:
+            return "closed"
+        if expired_by(self.grant.expires, through):
+            return "expired"
+        return "active"
+
+
+def expired_by(expires: dt.datetime | None, through: dt.date) -> bool:
+    """Has a grant's expiry instant passed by the end of a run billed through `through`?"""
+    return expires is not None and expires <= midnight(through)
+
+
+def purchase_number(contract: str, grant: CreditGrant, index: int) -> str:
+    """The number of the invoice that sells a grant (`index`: its place among the contract's)."""
+    return f"{contract}-{grant.granted:%Y%m%d}-C{index + 1}"
 
 
 def _expiry_key(grant: CreditGrant) -> tuple:
@@ -62,8 +96,8 @@ def _expiry_key(grant: CreditGrant) -> tuple:
 
 
 def covers(grant: CreditGrant, start: dt.date, end: dt.date) -> bool:
-    """Does the grant's active window overlap the period [start, end)?"""
-    if midnight(grant.granted) >= midnight(end):
+    """Does the grant's active window `[granted, expires)` overlap the period [start, end)?"""
+    if grant.granted >= end:
         return False
     return grant.expires is None or grant.expires > midnight(start)
 
@@ -95,8 +129,11 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date,
             ledger.draws.append(Draw(bill.number, bill.start, amount, ledger.balance))
             applied.setdefault(bill.key, []).append((ledger, amount))
     billed_starts = {b.start: b for b in bills}
+    stop = contract.end_exclusive
     for ledger in ledgers:
-        last = last_period_start_before(contract, ledger.grant.expires)
+        expires = ledger.grant.expires
+        ledger.ends_by_expiry = expires is not None and (stop is None or expires <= midnight(stop))
+        last = ledger.last_period = last_period_start_before(contract, expires)
         if last is not None and last in billed_starts:
             ledger.closed_on = billed_starts[last].end
             ledger.breakage = ledger.balance if ledger.balance > 0 else round_amount(ZERO)

@@ -12,6 +12,7 @@ import codecs
 import datetime as dt
 import tempfile
 from decimal import Decimal
+from fractions import Fraction
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,6 +52,14 @@ class Line(Doc):
     tiers: list[TierLine] = Field(default_factory=list)
     prorated: Decimal | None = None  # share of a cut-short period, for fees and minimums
     segment: PeriodRange | None = None  # when a period is split at a price change
+    # A fee's exact share of its cadence (7/30 of a month), which the amount was computed
+    # from; `quantity` is it cut to 10 decimals for the JSON. Not part of the JSON.
+    share: Fraction | None = Field(default=None, exclude=True, repr=False)
+
+    @property
+    def exact_quantity(self) -> Decimal | Fraction:
+        """The quantity the amount was computed from: what a reader is shown."""
+        return self.quantity if self.share is None else self.share
 
 
 class CreditApplied(Doc):

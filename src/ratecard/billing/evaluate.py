@@ -32,7 +32,7 @@ from ..money import EXACT, ZERO, plain, rounder
 from .. import rules as engine
 from . import parallel
 from ..usage.records import REJECTION_REASONS, Aggregate, UsageReport
-from .credits import Bill, GrantLedger, burn
+from .credits import Bill, GrantLedger, burn, purchase_number
 from .documents import (
     Breakage,
     CreditApplied,
@@ -44,7 +44,7 @@ from .documents import (
     TierLine,
 )
 from .periods import Period
-from .pricing import BeyondLastTier, Priced, price_quantity
+from .pricing import BeyondLastTier, NegativeQuantity, Priced, price_quantity
 from .scope import scope
 from .segments import (
     Change,
@@ -389,6 +389,10 @@ def _contract_invoices(run: _Run, contract: Contract, out: _Billed) -> tuple[lis
     plan, money, through = run.plan, run.money, run.through
     currency = plan.currency
     plan_obj = plan.plans[contract.plan]
+    late = _due_beyond_calendar(contract, run.contract_periods[contract.name], through)
+    if late is not None:
+        out.diagnostics.append(late)
+        return [], []
     keep = out.priced if run.keep_priced else None
     usage_invoices: list[dict] = []
     for period in run.contract_periods[contract.name]:
@@ -424,7 +428,7 @@ def _contract_invoices(run: _Run, contract: Contract, out: _Billed) -> tuple[lis
             continue
         price = money(grant.price)
         docs.append(Invoice(
-            number=f"{contract.name}-{grant.granted:%Y%m%d}-C{index + 1}",
+            number=purchase_number(contract.name, grant, index),
             kind="credit_purchase",
             **_heading(contract, currency, grant.granted, grant.granted, issued=grant.granted),
             lines=[Line(kind="credit", charge="credit",
@@ -455,6 +459,23 @@ def _contract_invoices(run: _Run, contract: Contract, out: _Billed) -> tuple[lis
     return docs, ledgers
 
 
+def _due_beyond_calendar(contract: Contract, periods: list[Period], through: dt.date) -> Diagnostic | None:
+    """E511 when the contract's last invoice would be due after 9999-12-31 (its issue
+    date plus `payment net N` days): a due date is a date, or the run stops."""
+    issued = [p.end for p in periods[-1:]] + [g.granted for g in contract.credits
+                                              if g.price is not None and g.granted <= through]
+    if not issued:
+        return None
+    last = max(issued)
+    try:
+        last + dt.timedelta(days=contract.payment_days)
+    except OverflowError:
+        return error("E511", f"contract `{contract.name}`: the invoice issued {last} would be due "
+                             f"{contract.payment_days} days later, after the calendar's last day (9999-12-31)",
+                     hints=["bill through an earlier date, or shorten the contract's `payment net`"])
+    return None
+
+
 def _heading(contract: Contract, currency: str, start: dt.date, end: dt.date, *, issued: dt.date) -> dict:
     """The fields every invoice of a contract fills the same way."""
     return {
@@ -482,16 +503,17 @@ def _fee_lines(plan: Plan, period: Period, money) -> list[Line]:
     for fee in plan.fees:
         months = CADENCE_MONTHS.get(fee.cadence)
         numerator, denominator = (1, 1) if months is None else (period.months, months)
-        quantity = period.share(Decimal(1), numerator, denominator)
+        share = period.fraction(numerator, denominator)
         lines.append(Line(
             kind="fee",
             charge=fee.name,
             description=fee.name,
-            quantity=_shown(quantity),
+            quantity=_shown(period.share(Decimal(1), numerator, denominator)),
             unit=fee.cadence,
             unit_price=fee.amount,
             amount=money(period.share(fee.amount, numerator, denominator)),
             prorated=_shown(period.proration) if period.is_partial else None,
+            share=share if share.denominator != 1 else None,
         ))
     return lines
 
@@ -613,7 +635,9 @@ def _segment_lines(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_o
             info = None  # the rates that change inside the period do not concern this line
         yield _priced_line(plan, pricer, contract, plan_obj, period, agg, start, info, money,
                            already, total, index == final)
-        already += agg.quantity
+        # a segment below zero is E510 (the run stops); it is not carried into the next
+        # segment's position, which would report that segment too
+        already += max(agg.quantity, ZERO)
 
 
 def _priced_line(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj: Plan, period: Period,
@@ -637,6 +661,8 @@ def _priced_line(plan: RatingPlan, pricer: _Pricer, contract: Contract, plan_obj
             "E503", f"usage beyond the last tier: {plain(exc.quantity)} units for "
                     f"{_where(contract, agg, period, info)}, but the tiers stop at `up to {plain(exc.bound)}`",
             hints=["add an `above : PRICE` tier"])
+    except NegativeQuantity:
+        return agg, None, None, None, None, _negative(plan, contract, agg, period, info)
     exact = pricer.exact
     line = Line(
         kind="usage",
@@ -666,6 +692,25 @@ def _where(contract: Contract, agg: Aggregate, period: Period, info: SplitInfo |
     if info is not None and info.is_segment:
         text += f" (segment {info.start} to {info.end})"
     return text
+
+
+def _negative(plan: RatingPlan, contract: Contract, agg: Aggregate, period: Period,
+              info: SplitInfo | None) -> Diagnostic:
+    """E510: a usage line whose quantity is below zero (the negative-quantity rule,
+    docs/billing.md): an error naming the line, never a negative or zero amount."""
+    how = plan.meters[agg.meter].aggregation
+    what = how.function if how.field is None else f"{how.function} of `{how.field}`"
+    events = f"{agg.events} event{'s' if agg.events != 1 else ''}"
+    if how.function == "sum":
+        hint = ("negative values are corrections: they net against the usage of the same line (meter, "
+                "dimension values, and period, or segment where a rate changes inside it); date a "
+                "correction in the period (or segment) of the usage it corrects")
+    else:
+        hint = (f"a `{how.function}` meter bills one value of the period, which must not be below zero; "
+                "corrections are for `sum` meters")
+    return error("E510", f"negative usage: {_where(contract, agg, period, info)} comes to "
+                         f"{plain(agg.quantity)} ({what} over {events}); a line's quantity must not be "
+                         f"below zero", hints=[hint])
 
 
 def _minimum_line(contract: Contract, period: Period, lines: list[Line], money) -> Line | None:

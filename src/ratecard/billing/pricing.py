@@ -12,6 +12,15 @@ Charge models:
 - volume:     every unit at the price of the tier the total falls in, plus that
               tier's flat amount; a zero quantity costs nothing
 
+Negative quantities: usage values below zero are corrections. They net
+within their line (the usage stage sums a line's events, negative ones
+included), and the line is priced on what it nets to. A line that nets below
+zero has nothing a price could be applied to: `price_quantity` refuses it
+(`NegativeQuantity`) for every charge model, before any of them runs, so no
+price form can turn it into a negative amount (or silently into zero). The
+evaluator reports it as E510. Because every line is at least zero, a
+period's running total (`already`) never goes below zero either.
+
 A period split at a price change is priced segment by segment, in time order,
 and a segment does not start from zero: `already` is what earlier segments of
 the period used. A graduated segment bills the units from `already` on (a
@@ -38,6 +47,14 @@ class BeyondLastTier(Exception):
         super().__init__(f"quantity {quantity} is beyond the last tier (up to {bound})")
         self.quantity = quantity
         self.bound = bound
+
+
+class NegativeQuantity(Exception):
+    """A line whose quantity nets below zero: a correction with no usage to correct."""
+
+    def __init__(self, quantity: Decimal):
+        super().__init__(f"quantity {quantity} is below zero")
+        self.quantity = quantity
 
 
 @dataclass(frozen=True)
@@ -97,7 +114,13 @@ def _per(quantity: Decimal, size: Decimal) -> Decimal:
 
 def price_quantity(price: Price, quantity: Decimal, *, already: Decimal = ZERO,
                    total: Decimal | None = None, final: bool = True) -> Priced:
-    """Price `quantity` units; `already`, `total` and `final` place a segment in its period."""
+    """Price `quantity` units; `already`, `total` and `final` place a segment in its period.
+
+    The one check of the negative-quantity rule (see the module docstring):
+    whatever the charge model, a quantity below zero is refused here.
+    """
+    if quantity < 0 or already < 0:
+        raise NegativeQuantity(quantity if quantity < 0 else already)
     if isinstance(price, UnitPrice):
         size = price.unit.size
         per = quantity if size == 1 else EXACT.divide(quantity, size)
@@ -135,18 +158,11 @@ def _package(price: PackagePrice, quantity: Decimal, already: Decimal) -> Priced
 
 
 def _graduated(price: TieredPrice, start: Decimal, end: Decimal) -> list[TierStep]:
-    """The units from `start` to `end` of the period's running total, tier by tier.
-
-    Quantities at or below zero cost nothing. When `end` is below `start` (a
-    segment of negative usage) the steps are those of `end`..`start`, negated, so
-    segments always add up to the amount of the period's total.
-    """
+    """The units from `start` to `end` of the period's running total, tier by tier
+    (0 <= start <= end: `price_quantity` refuses negative quantities)."""
     last = price.tiers[-1].up_to
-    if last is not None and max(start, end) > last:
-        raise BeyondLastTier(max(start, end), last)
-    if end < start:
-        return [TierStep(s.lower, s.upper, -s.quantity, s.unit_price, -s.flat, -s.amount)
-                for s in _graduated(price, end, start)]
+    if last is not None and end > last:
+        raise BeyondLastTier(end, last)
     steps = []
     lower = ZERO
     for tier in price.tiers:
@@ -167,7 +183,7 @@ def _graduated(price: TieredPrice, start: Decimal, end: Decimal) -> list[TierSte
 
 
 def _volume(price: TieredPrice, quantity: Decimal, total: Decimal, final: bool) -> list[TierStep]:
-    if total <= 0:
+    if total <= 0:  # a zero quantity costs nothing, not the first tier's flat amount
         return []
     lower = ZERO
     for tier in price.tiers:

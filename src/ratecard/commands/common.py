@@ -60,13 +60,20 @@ def compile_or_fail(paths: Sequence[str], fmt: str = "text", strict: bool = Fals
 # ----------------------------------------------------------------- evaluation commands
 
 
-def parse_date(text: str):
+def parse_date(text: str, option: str = "--through"):
+    """A `--through` date, bounded where it enters (billing/periods.py, LAST_THROUGH)."""
     import datetime as dt
 
+    from ..billing.periods import LAST_THROUGH
+
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"`{text}` is not a date (YYYY-MM-DD)") from None
+        raise UsageError(f"{option} `{text}` is not a date (YYYY-MM-DD)") from None
+    if day > LAST_THROUGH:
+        raise UsageError(f"{option} {text} is too far ahead: ratecard bills through {LAST_THROUGH} "
+                         f"at the latest")
+    return day
 
 
 def add_evaluation_args(p, *, contract_required: bool = False) -> None:
