@@ -14,6 +14,7 @@ from .billing.segments import Change, SplitInfo
 from .model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
 from .money import plain, quantum
 from .render import render
+from .rules import Resolution
 
 
 def describe_conditions(rule: Rule) -> str:
@@ -88,6 +89,15 @@ def split_notes(info: SplitInfo | None, price, plan: RatingPlan) -> list[str]:
     return notes
 
 
+def winner_reason(res: Resolution) -> str:
+    """Why the base rule won, in `explain`'s words (the language server's hover says the same)."""
+    if res.base.is_default:
+        return f"the `default` rule of {res.base_layer.owner}: no more specific rule matched"
+    return (f"the most specific matching price rule ({max(res.base.specificity, 0)} condition"
+            f"{'s' if res.base.specificity != 1 else ''}) in the highest layer with a match "
+            f"({res.base_layer.owner})")
+
+
 def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
     res = pl.resolution
     meter = plan.meters[pl.aggregate.meter]
@@ -123,11 +133,7 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
                               f"{plain(s.unit_price)} per {pl.priced.unit_label}{flat} = {plain(s.amount)}")
     else:
         arithmetic.append(f"{pl.priced.formula} = {plain(pl.exact)}")
-    why = (f"the most specific matching price rule ({max(res.base.specificity, 0)} condition"
-           f"{'s' if res.base.specificity != 1 else ''}) in the highest layer with a match "
-           f"({res.base_layer.owner})")
-    if res.base.is_default:
-        why = f"the `default` rule of {res.base_layer.owner}: no more specific rule matched"
+    why = winner_reason(res)
     return {
         "kind": "usage",
         "charge": pl.line.charge,
