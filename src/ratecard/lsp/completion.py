@@ -97,14 +97,15 @@ def _blocks(stack: tuple) -> list[tuple[str, str | None]]:
 
 
 def _meter_in_scope(stack: tuple) -> str | None:
-    """The meter whose dimensions a condition or assignment at the cursor tests."""
-    for kind, name in reversed(_blocks(stack)):
-        if kind in ("METER", "CHARGE", "OVERRIDE") and name:
-            return name
-    for i in range(len(stack) - 1, 0, -1):  # `usage M k = v, ...` and `expect line M k = v`
+    """The meter whose dimensions (or units) a condition, assignment or `per` at the cursor is about.
+
+    Finished statements are already nodes on the stack; the tokens left belong to
+    what is still open, so the nearest `meter|charge|override|usage|line NAME` names it.
+    """
+    for i in range(len(stack) - 1, 0, -1):
         item, prev = stack[i], stack[i - 1]
         if isinstance(item, Token) and item.type == "NAME" and isinstance(prev, Token) \
-                and prev.type in ("USAGE", "LINE"):
+                and prev.type in ("METER", "CHARGE", "OVERRIDE", "USAGE", "LINE"):
             return str(item)
     return None
 
@@ -118,6 +119,11 @@ def _in_block(stack: tuple, kind: str) -> bool:
 
 def _item(label: str, kind, detail: str | None = None, sort: str = "1") -> types.CompletionItem:
     return types.CompletionItem(label, kind=kind, detail=detail, sort_text=f"{sort}{label}")
+
+
+def _enum(words, detail: str) -> list[types.CompletionItem]:
+    """An enumerated word's choices, kept in the order the language lists them."""
+    return [_item(w, K.EnumMember, detail, f"1{i:02d}") for i, w in enumerate(words)]
 
 
 def _names(index: Index, analysis: Analysis | None, prefix: Prefix) -> list[types.CompletionItem]:
@@ -135,15 +141,15 @@ def _names(index: Index, analysis: Analysis | None, prefix: Prefix) -> list[type
     if last in ("METER", "PLAN", "CONTRACT", "AGG_FN"):
         return []  # a new name, or an event field nothing declares
     if last == "BILLING":
-        return [_item(w, K.EnumMember, "billing cycle") for w in CYCLES]
+        return _enum(CYCLES, "billing cycle")
     if last == "AUTOPAY":
-        return [_item(w, K.EnumMember, "autopay") for w in ON_OFF]
+        return _enum(ON_OFF, "autopay")
     if last == "ROUNDING":
-        return [_item(w, K.EnumMember, "rounding mode") for w in ROUNDING_MODES]
+        return _enum(ROUNDING_MODES, "rounding mode")
     if last == "CURRENCY":
         return _currencies(plan)
     if last == "PER" and "FEE" in toks[-6:]:
-        return [_item(w, K.EnumMember, "fee cadence") for w in CADENCES]
+        return _enum(CADENCES, "fee cadence")
     if last == "PER" or (before, last) == ("PER", "NUMBER"):
         return _units(index, _meter_in_scope(stack))
     if last == "NUMBER":  # `12.50 EUR`
@@ -153,7 +159,8 @@ def _names(index: Index, analysis: Analysis | None, prefix: Prefix) -> list[type
     if statement == "DIMENSIONS" and _innermost(stack) == "METER":
         return []  # declaring the meter's own dimensions: new names
     meter = None if statement == "DIMENSIONS" else _meter_in_scope(stack)
-    return [_item(key, K.Field, _dimension_detail(sym)) for sym, key in index.dimension_keys(meter)]
+    return [_item(key, K.Field, _dimension_detail(sym), "0" if sym[0] == "dimension" else "1")
+            for sym, key in index.dimension_keys(meter)]
 
 
 _LIST_PARTS = {"COMMA", "NAME", "IN", "NOT", "LPAR", "RPAR", "STRING", "NUMBER", "CMP", "EQUAL", "AND"}

@@ -185,9 +185,12 @@ class _Walker:
                     symbol = ("dimension", name, d.name.name)
                     self.ix._add(d.name.span, symbol, True)
                     self.ix.values[symbol].update(_text(v) for v in d.values or ())
-            elif isinstance(stmt, n.Where):
+            elif isinstance(stmt, n.Where):  # a filter on event properties, dimensions or not
                 for c in stmt.conditions:
-                    self.key(c.key, name, c.values)
+                    if c.key.name in self.ix.meter_dimensions.get(name, {}):
+                        self.key(c.key, name, c.values)
+                    else:
+                        self.word(c.key, "field")
             elif isinstance(stmt, n.Rates):
                 self.unit(stmt.per, name)
                 self.rules(stmt.rules, name)
