@@ -6,7 +6,8 @@ editor's unsaved text wins over the file), the compiler's result for them
 the name index built from the syntax trees.
 
 Analyses are cached per project and keyed by every source's name and text, so
-a request after an edit compiles once and every other request reuses it.
+a request after an edit compiles once and every other request reuses it; the
+trees of the files an edit did not touch are reused (`ParseCache`).
 Diagnostics are published after a pause in typing (`Debouncer`), so a burst of
 keystrokes compiles once, at the end.
 """
@@ -22,8 +23,10 @@ from typing import Awaitable, Callable, Mapping
 
 from ..compiler import Compiled, compile_sources
 from ..diagnostics import Diagnostic, Span, error
+from ..gcpause import gc_paused
 from ..model import RatingPlan
 from ..syntax import nodes as n
+from ..syntax import parse
 from .positions import lines_of
 from .project import DiskTexts, Project
 from .symbols import Index, build_index
@@ -77,11 +80,36 @@ class Analysis:
         return out
 
 
+class ParseCache:
+    """`syntax.parse` that remembers each file's last text and result.
+
+    An edit changes one file; the project's other files keep their trees, so
+    a re-analysis parses one file instead of all of them.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[str, tuple]] = {}
+
+    def __call__(self, text: str, path: str):
+        found = self._last.get(path)
+        if found is not None and found[0] == text:
+            return found[1][0], list(found[1][1])
+        tree, diags = parse(text, path)
+        self._last[path] = (text, (tree, tuple(diags)))
+        return tree, diags
+
+    def keep(self, paths) -> None:
+        """Forget the files that are no longer part of the project."""
+        for gone in set(self._last) - set(paths):
+            del self._last[gone]
+
+
 class Analyzer:
     """Compiles projects on demand and keeps the latest analysis of each."""
 
     def __init__(self, disk: DiskTexts | None = None) -> None:
         self.disk = disk or DiskTexts()
+        self._parses: dict[Path, ParseCache] = {}
         self._latest: dict[Path, Analysis] = {}
         self._good_trees: dict[Path, dict[str, n.SourceFile]] = {}
         self._good_plan: dict[Path, RatingPlan] = {}
@@ -112,8 +140,11 @@ class Analyzer:
             if cached is not None and cached.key == key:
                 return cached
             started = time.perf_counter()
-            compiled = compile_sources(sources)
-            index = build_index(compiled.files)
+            parses = self._parses.setdefault(project.root, ParseCache())
+            parses.keep(name for name, _ in sources)
+            compiled = compile_sources(sources, parse_file=parses)
+            with gc_paused():  # as in the compiler: many small long-lived objects, no cycles
+                index = build_index(compiled.files)
             analysis = Analysis(project, key, compiled, index, names, dict(sources), unreadable,
                                 time.perf_counter() - started)
             self._remember(analysis)
