@@ -17,6 +17,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from ratecard.cli import main
+from ratecard.compiler import compile_paths
 from ratecard.fmt import format_source
 from lsp_helpers import (EXAMPLES, SERVER, apply_edits, copy_example, doc, initialize, open_doc, pos,
                          replace_all, uri, wait_for)
@@ -415,3 +416,37 @@ async def test_positions_in_the_negotiated_encoding(client, tmp_path, offered, c
             types.Position(1, start + len("COMPUTE_HOUR")), types.Position(1, start + len("COMPUTE_HOUR"))),
             text="S")]))
     await wait_for(lambda: cleared(client, path), what="fixed by an edit after the emoji")
+
+
+# ---------------------------------------------------------------- projects
+
+
+async def test_the_projects_option_splits_a_workspace(client, tmp_path):
+    workspace = tmp_path / "repo"
+    for name in ("enterprise", "ai-api"):
+        copy_example(name, workspace)
+    await initialize(client, workspace, options={"projects": ["enterprise", "ai-api"]})
+    files = sorted(workspace.rglob("*.pricing"))
+    await settled(client, workspace, len(files))
+    # each example compiles on its own: clean, although both define `currency USD` and plans
+    assert all(published(client, f) == [] or len(published(client, f)) == 0 for f in files)
+    # a file in neither project is checked with its neighbours only
+    loose = workspace / "scratch.pricing"
+    u = open_doc(client, loose, "plan p { charge COMPUTE_HOURS }\n")
+    (diag,) = await wait_for(lambda: published(client, loose), what="the loose file's diagnostics")
+    assert diag.code == "E201"
+    # closing an unsaved buffer takes it out of the project: its diagnostics are cleared
+    client.text_document_did_close(types.DidCloseTextDocumentParams(doc(u)))
+    await wait_for(lambda: cleared(client, loose), what="a closed buffer cleared")
+
+
+async def test_without_the_option_the_workspace_folder_is_one_project(client, tmp_path):
+    workspace = tmp_path / "repo"
+    for name in ("enterprise", "storage"):
+        copy_example(name, workspace)
+    await initialize(client, workspace)
+    files = sorted(workspace.rglob("*.pricing"))
+    await settled(client, workspace, len(files))
+    codes = {d.code for f in files for d in published(client, f) or ()}
+    assert codes == {d.code for d in compile_paths([str(workspace)]).diagnostics}
+    assert codes  # the two examples do not form one valid project

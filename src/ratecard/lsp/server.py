@@ -63,7 +63,7 @@ def initialized(ls: RatecardServer, params: types.InitializedParams) -> None:
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: RatecardServer, params: types.DidOpenTextDocumentParams) -> None:
-    ls.session.schedule(ls, params.text_document.uri, now=True)
+    ls.session.refresh(ls, params.text_document.uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -73,12 +73,12 @@ def did_change(ls: RatecardServer, params: types.DidChangeTextDocumentParams) ->
 
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
 def did_save(ls: RatecardServer, params: types.DidSaveTextDocumentParams) -> None:
-    ls.session.schedule(ls, params.text_document.uri, now=True)
+    ls.session.refresh(ls, params.text_document.uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: RatecardServer, params: types.DidCloseTextDocumentParams) -> None:
-    ls.session.schedule(ls, params.text_document.uri, now=True)  # back to the file on disk
+    ls.session.refresh(ls, params.text_document.uri)  # back to the file on disk, if there is one
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)

@@ -79,8 +79,8 @@ class Session:
         elif not folders and params.root_path:
             folders = [params.root_path]
         roots = [Path(f) for f in folders if f]
-        for folder in list(roots):
-            roots += [folder / p for p in self.options.projects if (folder / p).is_dir()]
+        if self.options.projects:  # the listed folders replace the workspace folders as projects
+            roots = [folder / p for folder in roots for p in self.options.projects if (folder / p).is_dir()]
         self.projects = Projects(roots)
 
     # ------------------------------------------------------------ analyses
@@ -143,6 +143,13 @@ class Session:
         self.published[project.root] = current
         log.info("analysed %s: %d files in %.1f ms", project.root, len(analysis.paths),
                  analysis.elapsed * 1000)
+
+    def refresh(self, server, uri: str) -> None:
+        """A project file was opened, saved or closed: list the project's files again, re-publish."""
+        project = self.project_of(uri)
+        if project is not None:
+            project.forget_files()
+        self.schedule(server, uri, now=True)
 
     def files_changed(self, server) -> None:
         self.projects.forget_files()
