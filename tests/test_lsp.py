@@ -450,3 +450,41 @@ async def test_without_the_option_the_workspace_folder_is_one_project(client, tm
     codes = {d.code for f in files for d in published(client, f) or ()}
     assert codes == {d.code for d in compile_paths([str(workspace)]).diagnostics}
     assert codes  # the two examples do not form one valid project
+
+
+# ---------------------------------------------------------------- every example project
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.iterdir() if list(p.glob("*.pricing"))))
+async def test_every_example_project_in_an_editor(client, tmp_path, example):
+    """What the issue asks of an editor on each example: diagnostics (as `check`), definition,
+    hover, completion and formatting (as `fmt`)."""
+    root = copy_example(example, tmp_path)
+    await initialize(client, root)
+    files = sorted(root.rglob("*.pricing"))
+    await settled(client, root, len(files))
+    expected = compile_paths([str(root)]).diagnostics
+    shown = [(f.name, d.code) for f in files for d in published(client, f)]
+    assert sorted(shown) == sorted((Path(d.span.file).name, d.code) for d in expected)
+    meters = 0
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        u = open_doc(client, path)
+        for i, line in enumerate(text.split("\n")):
+            words = line.split()
+            if len(words) < 2 or words[0] not in ("charge", "override", "meter"):
+                continue
+            at = types.Position(i, line.index(words[1]) + 1)
+            (loc,) = await client.text_document_definition_async(types.DefinitionParams(doc(u), at))
+            hover = await client.text_document_hover_async(types.HoverParams(doc(u), at))
+            meter = words[1].rstrip("{:")
+            assert f"**meter `{meter}`**" in hover.contents.value
+            assert loc.range.start.character > 0
+            meters += 1
+        items = await client.text_document_completion_async(types.CompletionParams(
+            doc(u), types.Position(len(text.split("\n")) - 1, 0)))
+        assert {"meter", "plan", "contract"} <= {i.label for i in items.items}
+        edits = await client.text_document_formatting_async(types.DocumentFormattingParams(
+            doc(u), types.FormattingOptions(tab_size=2, insert_spaces=True)))
+        assert apply_edits(text, edits or []) == format_source(text, str(path))[0]
+    assert meters > 0

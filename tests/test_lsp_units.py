@@ -196,3 +196,43 @@ def test_the_debouncer_runs_once_after_a_burst():
 
     asyncio.run(burst())
     assert runs == [1]
+
+
+# ---------------------------------------------------------------- robustness
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ratecard.lsp import actions, completion, navigation, outline, tokens  # noqa: E402
+
+_EXAMPLE = ROOT / "examples" / "enterprise"
+_PIECES = st.sampled_from(["{", "}", '"', "#", ":", "=", "in (", "per", "charge ", "meter ", "plan ",
+                           "$1", "1K", "2026-01-01", "é🚀", "\n", " ", "default", "contract x {", ","])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(p.name for p in _EXAMPLE.glob("*.pricing"))), st.data())
+def test_every_feature_answers_on_mangled_text(name, data):
+    """Whatever the buffer holds, no feature raises: the editor gets an answer or nothing."""
+    text = (_EXAMPLE / name).read_text(encoding="utf-8")
+    cut = data.draw(st.integers(0, len(text)))
+    length = data.draw(st.integers(0, 40))
+    insert = "".join(data.draw(st.lists(_PIECES, max_size=4)))
+    mangled = text[:cut] + insert + text[cut + length:]
+    project = Project(_EXAMPLE.resolve())
+    analysis = Analyzer().analyse(project, {(_EXAMPLE / name).resolve(): mangled})
+    positions = Positions("utf-16")
+    lines = mangled.split("\n")
+    for _ in range(5):
+        line = data.draw(st.integers(1, len(lines)))
+        col = data.draw(st.integers(1, len(lines[line - 1]) + 1))
+        hover_text(analysis, name, line, col)
+        completion.complete(analysis, mangled, line, col)
+        navigation.definitions(analysis, name, line, col)
+        navigation.references(analysis, name, line, col, True)
+        actions.code_actions(analysis, name, (line, col, line, col), positions)
+    tokens.semantic_tokens(analysis, name, mangled, positions)
+    tree = analysis.tree(name)
+    if tree is not None:
+        outline.document_symbols(tree, mangled, positions)

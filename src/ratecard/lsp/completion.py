@@ -48,9 +48,27 @@ def cut_point(line_text: str, col: int) -> tuple[int, bool]:
     return i + 1, False
 
 
+def _in_comment(before: str) -> bool:
+    """Is the end of `before` (a line up to the cursor) inside a `#` comment?"""
+    quoted = False
+    escaped = False
+    for ch in before:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == "#" and not quoted:
+            return True
+    return False
+
+
 def complete(analysis: Analysis | None, text: str, line: int, col: int) -> list[types.CompletionItem]:
     lines = text.split("\n")
     line_text = lines[line - 1] if line - 1 < len(lines) else ""
+    if _in_comment(line_text[:col - 1]):
+        return []
     start_col, in_string = cut_point(line_text, col)
     offset = sum(len(x) + 1 for x in lines[:line - 1]) + start_col - 1
     prefix = expected_after(text[:offset])
