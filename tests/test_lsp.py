@@ -488,3 +488,17 @@ async def test_every_example_project_in_an_editor(client, tmp_path, example):
             doc(u), types.FormattingOptions(tab_size=2, insert_spaces=True)))
         assert apply_edits(text, edits or []) == format_source(text, str(path))[0]
     assert meters > 0
+
+
+async def test_workspace_folders_added_and_removed(client, tmp_path):
+    first = copy_example("enterprise", tmp_path)
+    second = copy_example("storage", tmp_path)
+    broken = first / "broken.pricing"
+    broken.write_text("plan p { charge NOPE }\n", encoding="utf-8")
+    await initialize(client, first)
+    await wait_for(lambda: published(client, broken), what="the first folder's diagnostics")
+    client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
+        types.WorkspaceFoldersChangeEvent(added=[types.WorkspaceFolder(uri(second), second.name)],
+                                          removed=[types.WorkspaceFolder(uri(first), first.name)])))
+    await settled(client, second, len(list(second.rglob("*.pricing"))))
+    await wait_for(lambda: cleared(client, broken), what="a removed folder's diagnostics cleared")

@@ -188,6 +188,7 @@ def test_the_examples_are_scoped_as_lark_lexes_them(textmate, lark_lexer, path):
     assert tokens, path
     checked = 0
     previous = None
+    previous_previous = None  # the type of the token before `previous`
     for i, tok in enumerate(tokens):
         first = scopes_at(tm, tok.line, tok.column - 1)
         last = scopes_at(tm, tok.end_line, tok.end_column - 2)

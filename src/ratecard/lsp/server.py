@@ -81,6 +81,11 @@ def did_close(ls: RatecardServer, params: types.DidCloseTextDocumentParams) -> N
     ls.session.refresh(ls, params.text_document.uri)  # back to the file on disk, if there is one
 
 
+@server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+def folders_changed(ls: RatecardServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+    ls.session.folders_changed(ls)
+
+
 @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
 def files_changed(ls: RatecardServer, params: types.DidChangeWatchedFilesParams) -> None:
     ls.session.files_changed(ls)

@@ -78,10 +78,23 @@ class Session:
             folders = [to_fs_path(params.root_uri)]
         elif not folders and params.root_path:
             folders = [params.root_path]
-        roots = [Path(f) for f in folders if f]
+        self.set_folders([Path(f) for f in folders if f])
+
+    def set_folders(self, folders: list[Path]) -> None:
+        """The workspace folders (at start, or after the editor added or removed one)."""
+        roots = list(folders)
         if self.options.projects:  # the listed folders replace the workspace folders as projects
             roots = [folder / p for folder in roots for p in self.options.projects if (folder / p).is_dir()]
         self.projects = Projects(roots)
+
+    def folders_changed(self, server) -> None:
+        folders = [to_fs_path(f.uri) for f in self.documents.folders.values()]
+        old = {p.root for p in self.projects.all()}
+        self.set_folders([Path(f) for f in folders if f])
+        for root in old - {p.root for p in self.projects.roots}:
+            for uri in self.published.pop(root, {}):  # a folder that left: clear what it showed
+                server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, []))
+        self.schedule(server)
 
     # ------------------------------------------------------------ analyses
 
