@@ -94,8 +94,11 @@ def _day(rule: Rule) -> dt.date | None:
     return None
 
 
-def _dims_text(dims: dict[str, str]) -> str:
-    return ", ".join(f'{k} = "{v}"' for k, v in dims.items()) or "every line"
+def _dims_text(meter: Meter, dims: dict[str, str]) -> str:
+    """The line's dimensions; one the line leaves out stands for the values no rule names."""
+    parts = [f'{d.name} = "{dims[d.name]}"' if d.name in dims else f"{d.name} = (a value no rule names)"
+             for d in meter.dimensions]
+    return ", ".join(parts) or "every line"
 
 
 def outcomes(plan: RatingPlan, rule_id: str) -> list[str]:
@@ -119,7 +122,7 @@ def outcomes(plan: RatingPlan, rule_id: str) -> list[str]:
                 continue
             text = _outcome(plan, engine.resolve(layers, attrs, day), owner.rule)
             who = f"a contract {contract.name}" if hypothetical else f"`{contract.name}`"
-            grouped.setdefault((_dims_text(dims), text), []).append(who)
+            grouped.setdefault((_dims_text(meter, dims), text), []).append(who)
     if not grouped:
         return ["matches no line of the contracts that use this rate card"]
     out = []
