@@ -64,7 +64,7 @@ def replace_all(client, u: str, text: str, version: int) -> None:
         [types.TextDocumentContentChangeWholeDocument(text=text)]))
 
 
-async def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
+async def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
     """Poll `predicate()` until it is truthy (its value is returned) or fail after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
