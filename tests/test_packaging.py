@@ -97,3 +97,21 @@ def test_the_wheel_ships_the_templates(wheel):
     for template in ("invoice.txt.j2", "invoice.md.j2", "invoice.html.j2", "credits.txt.j2",
                      "explain.txt.j2"):
         assert f"ratecard/templates/{template}" in names, template
+
+
+def test_the_wheel_ships_the_diagnostics_page_the_language_server_links_to(wheel, tmp_path):
+    with zipfile.ZipFile(wheel) as z:
+        shipped = z.read("ratecard/docs/diagnostics.md").decode("utf-8")
+        assert "ratecard/lsp/server.py" in z.namelist()
+    assert shipped == (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    site = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
+         str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    probe = "from ratecard.lsp.docs import doc_link; print(doc_link('E201'))"
+    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(site)}, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == (site / "ratecard" / "docs" / "diagnostics.md").resolve().as_uri() \
+        + "#e201--unknown-meter"

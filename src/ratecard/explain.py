@@ -15,6 +15,7 @@ from .billing.segments import Change, SplitInfo
 from .model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
 from .money import exact_text, plain, quantum
 from .render import render
+from .rules import Resolution
 from .views import expiry_text, proration_days
 
 
@@ -112,6 +113,15 @@ def split_notes(info: SplitInfo | None, price, plan: RatingPlan) -> list[str]:
     return notes
 
 
+def winner_reason(res: Resolution) -> str:
+    """Why the base rule won, in `explain`'s words (the language server's hover says the same)."""
+    if res.base.is_default:
+        return f"the `default` rule of {res.base_layer.owner}: no more specific rule matched"
+    return (f"the most specific matching price rule ({max(res.base.specificity, 0)} condition"
+            f"{'s' if res.base.specificity != 1 else ''}) in the highest layer with a match "
+            f"({res.base_layer.owner})")
+
+
 def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
     res = pl.resolution
     meter = plan.meters[pl.aggregate.meter]
@@ -147,11 +157,7 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
                               f"{plain(s.unit_price)} per {pl.priced.unit_label}{flat} = {plain(s.amount)}")
     else:
         arithmetic.append(f"{pl.priced.formula} = {plain(pl.exact)}")
-    why = (f"the most specific matching price rule ({max(res.base.specificity, 0)} condition"
-           f"{'s' if res.base.specificity != 1 else ''}) in the highest layer with a match "
-           f"({res.base_layer.owner})")
-    if res.base.is_default:
-        why = f"the `default` rule of {res.base_layer.owner}: no more specific rule matched"
+    why = winner_reason(res)
     return {
         "kind": "usage",
         "charge": pl.line.charge,

@@ -5,5 +5,6 @@ from . import fmt
 from . import explain, invoice, credits
 from . import sql
 from . import diff, test
+from . import lsp
 
-COMMANDS = (check, compile, fmt, schema, invoice, credits, explain, sql, test, diff)
+COMMANDS = (check, compile, fmt, schema, invoice, credits, explain, sql, test, diff, lsp)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from ..diagnostics import Diagnostic, SourceMap, Span, error, has_errors
 from ..gcpause import gc_paused
@@ -82,19 +82,26 @@ def compile_paths(paths: Sequence[str], *, lint: bool = True) -> Compiled:
     return result
 
 
-def compile_sources(sources: Sequence[tuple[str, str]], *, lint: bool = True) -> Compiled:
-    """Compile (path, text) pairs as one project."""
+def compile_sources(sources: Sequence[tuple[str, str]], *, lint: bool = True,
+                    parse_file: Callable[[str, str], tuple[n.SourceFile | None, list[Diagnostic]]] | None = None
+                    ) -> Compiled:
+    """Compile (path, text) pairs as one project.
+
+    `parse_file(text, path)` stands in for `syntax.parse`: the language server
+    passes one that keeps the trees of files that did not change between edits
+    (syntax trees are never modified, so one tree can serve many compiles).
+    """
     with gc_paused():
-        return _compile_sources(sources, lint=lint)
+        return _compile_sources(sources, lint=lint, parse_file=parse_file or parse)
 
 
-def _compile_sources(sources: Sequence[tuple[str, str]], *, lint: bool) -> Compiled:
+def _compile_sources(sources: Sequence[tuple[str, str]], *, lint: bool, parse_file) -> Compiled:
     source_map = SourceMap()
     files: list[n.SourceFile] = []
     diagnostics: list[Diagnostic] = []
     for path, text in sources:
         source_map.add(path, text)
-        tree, errs = parse(text, path)
+        tree, errs = parse_file(text, path)
         diagnostics.extend(errs)
         if tree is not None:
             files.append(tree)

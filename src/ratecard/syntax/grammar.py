@@ -9,6 +9,7 @@ tree) falls back to the repository file.
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -29,3 +30,16 @@ def grammar_path() -> Path:
 @functools.lru_cache(maxsize=1)
 def grammar_text() -> str:
     return grammar_path().read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def keywords() -> frozenset[str]:
+    """Every word the grammar spells out: `meter`, `charge`, `sum`, `graduated`, `off`...
+
+    These are the quoted words of `ratecard.lark` (comments aside), whether a rule
+    uses them as anonymous keywords or a terminal lists them (`AGG_FN`,
+    `TIER_MODE`). Editors need the list (completion, highlighting) and the
+    TextMate grammar's test checks it scopes each one.
+    """
+    text = re.sub(r"//[^\n]*", "", grammar_text())
+    return frozenset(re.findall(r'"([A-Za-z_]+)"', text))
