@@ -17,6 +17,18 @@ It prints lines/second for both and merges the figures into
 `benchmarks/results.json` under the key "compile" (other keys are kept).
 The project must compile without errors; the benchmark fails otherwise, so
 it never times a compiler that gave up early.
+
+Then two contract books that stress the checks over rules rather than the
+parser (`--books`, on by default; `--books-only` runs just these), timed as
+`ratecard check` does (`compile_paths`, checks and lint), under the key
+"compile_books":
+
+- grid: one rate card of 3,000 price rules over 60 keys (500 products, each
+  with a fallback and 5 variants on one of 59 attribute keys), which the
+  ambiguity check must compare without trying every pair;
+- versions: a plan charge with 3,000 dated versions (a price a day), which
+  closing versions, the ambiguity check and the version lints must handle
+  without comparing every version with every other.
 """
 
 from __future__ import annotations
@@ -235,7 +247,64 @@ def measure(directory: Path, runs: int) -> dict:
     }
 
 
-def write_results(figures: dict, path: Path = RESULTS) -> None:
+BOOK_RULES = 3000
+BOOK_KEYS = 60
+
+
+def generate_grid_book(directory: Path, rules: int = BOOK_RULES, keys: int = BOOK_KEYS) -> int:
+    """A rate card of `rules` price rules over `keys` keys; returns its rule count."""
+    rng = random.Random(SEED)
+    attributes = [f"k{j:02d}" for j in range(1, keys)]
+    products = rules // 6
+    lines = ['meter BOOK {', '  event "book.item"', '  sum quantity',
+             "  dimensions product, " + ", ".join(attributes), "  rates per unit {"]
+    for p in range(products):
+        key = attributes[p % len(attributes)]
+        lines.append(f'    product = "p{p:04d}" : {_money(rng)}')
+        for v in range(5):
+            lines.append(f'    product = "p{p:04d}", {key} = "v{v}" : {_money(rng)}')
+    lines += ["    default : $1", "  }", "}", "plan pro {", "  charge BOOK", "}",
+              'contract acme {', '  customer "cust_acme"', "  plan pro", "  starts 2026-01-01", "}"]
+    (directory / "grid.pricing").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return products * 6
+
+
+def generate_versions_book(directory: Path, versions: int = BOOK_RULES) -> int:
+    """A plan charge with `versions` dated versions, one a day; returns the version count."""
+    import datetime as dt
+
+    rng = random.Random(SEED)
+    first = dt.date(2018, 1, 1)
+    lines = ['meter BOOK {', '  event "book.item"', '  sum quantity', "}", "plan pro {"]
+    for i in range(versions):
+        lines.append(f"  charge BOOK : {_money(rng)} per unit from {first + dt.timedelta(days=i)}")
+    lines += ["}", 'contract acme {', '  customer "cust_acme"', "  plan pro", "  starts 2026-01-01", "}"]
+    (directory / "versions.pricing").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return versions
+
+
+def measure_books(runs: int) -> dict:
+    from ratecard.compiler import compile_paths
+
+    out: dict = {"runs": runs, "python": platform.python_version(), "machine": platform.machine()}
+    for name, make in (("grid", generate_grid_book), ("versions", generate_versions_book)):
+        with tempfile.TemporaryDirectory(prefix=f"ratecard-book-{name}-") as tmp:
+            count = make(Path(tmp))
+            path = str(next(Path(tmp).glob("*.pricing")))
+            compiled = compile_paths([path])
+            errors = [d for d in compiled.diagnostics if d.is_error]
+            if errors or compiled.plan is None:
+                for d in errors[:10]:
+                    print(f"{d.span.where if d.span else ''}: {d.code} {d.message}", file=sys.stderr)
+                raise SystemExit(f"the {name} book does not compile cleanly")
+            seconds = _best(lambda: compile_paths([path]), runs)
+            out[name] = {"rules": count, "check_seconds": round(seconds, 4),
+                         "rules_per_second": round(count / seconds)}
+    out["grid"]["keys"] = BOOK_KEYS
+    return out
+
+
+def write_results(figures: dict, path: Path = RESULTS, key: str = "compile") -> None:
     data: dict = {}
     if path.is_file():
         try:
@@ -244,7 +313,7 @@ def write_results(figures: dict, path: Path = RESULTS) -> None:
             data = {}
         if not isinstance(data, dict):
             data = {}
-    data["compile"] = figures
+    data[key] = figures
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
@@ -254,7 +323,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5, help="best of this many runs")
     ap.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
     ap.add_argument("--no-write", action="store_true", help="do not update results.json")
+    ap.add_argument("--no-books", action="store_true", help="skip the contract-book checks")
+    ap.add_argument("--books-only", action="store_true", help="time only the contract-book checks")
     args = ap.parse_args(argv)
+    if not args.books_only:
+        _project_benchmark(args)
+    if not args.no_books:
+        books = measure_books(args.runs)
+        for name in ("grid", "versions"):
+            b = books[name]
+            print(f"check {name} book: {b['rules']:,} rules in {b['check_seconds']:.3f} s "
+                  f"({b['rules_per_second']:,} rules/s, best of {args.runs})")
+        if not args.no_write:
+            write_results(books, key="compile_books")
+    return 0
+
+
+def _project_benchmark(args) -> None:
 
     with tempfile.TemporaryDirectory(prefix="ratecard-bench-") as tmp:
         directory = Path(args.keep) if args.keep else Path(tmp)
@@ -272,7 +357,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         write_results(figures)
         print(f"written to {RESULTS.relative_to(HERE.parent)}")
-    return 0
 
 
 if __name__ == "__main__":

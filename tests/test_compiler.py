@@ -126,6 +126,16 @@ CASES = [
      ["`120% off` would make the price negative"]),
     ("E310-negative", METER + "plan pro {\n  charge M : -5% up\n}\n", "E310", "6:14",
      ["negative percentage `-5%`"]),
+    ("E310-range", METER + "plan pro {\n  charge M : 1001% up\n}\n", "E310", "6:14",
+     ["`1001% up` is out of range", "at most 1000"]),
+    ("E311", "plan pro {\n  payment net 3651\n}\n", "E311", "2:15",
+     ["payment terms (days) `3651` is out of range: at most 3650 days"]),
+    ("E311-money", METER + "plan pro {\n  charge M : $" + "9" * 13 + "\n}\n", "E311", "6:14",
+     ["price `$9999999999999` is out of range", "at most 12 digits before the decimal point and 12 after"]),
+    ("E311-quantity", METER + "plan pro {\n  charge M : $1 per " + "9" * 21 + " calls\n}\n", "E311", "6:21",
+     ["a `per` quantity", "is out of range: a quantity has at most 20 digits"]),
+    ("E307-starts", METER + PLAN + contract_text("").replace("2026-01-01", "3000-01-01"), "E307", "11:10",
+     ["`3000-01-01` is out of range for `starts`"]),
     # checks over the model
     ("E400", 'meter L {\n  event "e"\n  sum tokens\n  dimensions model, region\n  rates per 1K tokens {\n'
      '    model = "gpt-4"  : $0.03\n    region = "eu"    : $0.04\n  }\n}\nplan pro {\n  charge L\n}\n',
@@ -144,7 +154,13 @@ CASES = [
      "E403", "4:21", ["dimension `model` is declared twice"]),
     ("E403-contract", METER + PLAN + contract_text('  dimensions tier = "a", tier = "b"\n'), "E403", "12:26",
      ["dimension `tier` is set twice"]),
+    ("W008", 'meter M {\n  event "e"\n  count\n  dimensions ' + ", ".join(
+        [f'x{j} in ("a", "b")' for j in range(17)] + ['z in (' + ", ".join(f'"{j}"' for j in range(17)) + ')'])
+     + "\n  rates {\n" + "".join(f'    x{j} = "{v}", z = "{j}" : $1\n' for j in range(17) for v in "ab")
+     + "  }\n}\nplan pro {\n  charge M\n}\n" + contract_text(""), "W008", "45:10",
+     ["could not prove that contract `c` can price every line of meter `M`", "cut short"]),
     # lint
+    ("W009", "# nothing yet\n", "W009", "1:1", ["`t.pricing` holds only comments", "defines no meter"]),
     ("W001", METER + 'meter N {\n  event "n"\n  count\n}\n' + PLAN, "W001", "5:7",
      ["meter `N` is not charged by any plan"]),
     ("W002", 'meter M {\n  event "e"\n  count\n  dimensions model\n  rates {\n'
@@ -192,7 +208,7 @@ def test_every_code_in_the_source_has_a_case():
     stages = [SRC / "syntax", SRC / "compiler", SRC / "lint.py"]
     files = [p for s in stages for p in ([s] if s.is_file() else sorted(s.rglob("*.py")))]
     in_source = {code for f in files for code in re.findall(r'"([EW]\d{3})"', f.read_text())}
-    tested = {c[2] for c in CASES} | {"E001"}
+    tested = {c[2] for c in CASES} | {"E001", "E600"}  # (E600: tests/test_contracts_json.py)
     assert in_source - tested == set(), "add a case for each new code"
     assert len(in_source) >= 35
 
@@ -211,8 +227,9 @@ def test_not_utf8_and_unreadable_files(tmp_path):
 def test_several_errors_are_all_reported_in_file_order():
     text = METER + "plan pro {\n  billing montly\n  payment net 7.5\n  charge X\n}\n"
     compiled = compile_text(text)
-    assert codes(compiled) == ["W001", "E300", "E309", "E201"]  # sorted by position
-    assert [d.span.line for d in compiled.diagnostics] == [1, 6, 7, 8]
+    # sorted by position; no W001 for meter M: the unknown `X` may have been meant for it
+    assert codes(compiled) == ["E300", "E309", "E201"]
+    assert [d.span.line for d in compiled.diagnostics] == [6, 7, 8]
 
 
 def test_a_syntax_error_stops_before_name_checks():
@@ -496,3 +513,112 @@ def test_dated_versions_of_a_charge_may_coexist():
 def test_test_blocks_are_collected_not_compiled():
     compiled = compile_text(METER + PLAN + 'test "t" {\n  contract c\n  through 2026-02-01\n}\n')
     assert compiled.ok and [t.name.value for t in compiled.tests] == ["t"]
+
+
+# ----------------------------------------------------------------- one cause, one report
+
+
+def test_an_unknown_charge_is_reported_once_not_as_overrides_elsewhere():
+    # before: an E206 in contracts.pricing was printed before the real E201, and a W001
+    meters = 'meter OUTPUT_TOKENS {\n  event "llm.completion"\n  sum tokens\n}\n'
+    plans = "plan pro {\n  charge OUTPUT_TOKEN : $1\n}\n"
+    contracts = 'contract acme {\n  customer "c"\n  plan pro\n  starts 2026-01-01\n  override OUTPUT_TOKENS : 10% off\n}\n'
+    compiled = compile_sources([("meters.pricing", meters), ("plans.pricing", plans),
+                                ("contracts.pricing", contracts)])
+    assert [(d.code, d.span.where) for d in compiled.diagnostics] == [("E201", "plans.pricing:2:10")]
+
+
+def test_a_misspelt_key_is_reported_once_not_as_ambiguities():
+    # before: E401 plus three E400, two of them about the misspelt rule
+    text = ('meter M {\n  event "e"\n  count\n  dimensions model, region\n  rates {\n'
+            '    modle = "a" : $1\n    region = "eu" : $2\n    model = "b" : $3\n    default : $4\n  }\n}\n'
+            'plan pro { charge M }\n' + contract_text(""))
+    compiled = compile_text(text)
+    assert [(d.code, d.span.line) for d in compiled.diagnostics] == [("E401", 6), ("E400", 8)]
+    assert "`region = \"eu\"` and `model = \"b\"`" in compiled.diagnostics[1].message  # a real one stays
+
+
+def test_a_rejected_price_is_reported_once_not_as_unpriced_usage():
+    # the rule with the rejected price is missing from the card: "no rule matches" would be its consequence
+    text = METER + "plan pro {\n  charge M : $" + "9" * 80 + "\n}\n" + contract_text("")
+    assert codes(compile_text(text)) == ["E311"]
+    dated = METER + "plan pro {\n  charge M : $1 from 2026-02-30\n  charge M : $2 until 2026-04-01\n}\n"
+    assert codes(compile_text(dated)) == ["E307"]
+
+
+def test_a_contract_that_could_not_be_built_hides_no_key_it_may_set():
+    text = ('meter M {\n  event "e"\n  count\n  rates {\n    tier = "a" : $1\n    default : $2\n  }\n}\n'
+            'plan pro {\n  charge M\n}\n'
+            + contract_text('  dimensions tier = "a"\n').replace("2026-01-01", "2026-13-01"))
+    assert codes(compile_text(text)) == ["E307"]
+
+
+# ----------------------------------------------------------------- paths
+
+
+def test_a_path_that_is_not_a_file_or_directory_says_so(tmp_path):
+    with pytest.raises(PathError, match="/dev/null is not a regular file or a directory"):
+        pricing_files(["/dev/null"])
+    with pytest.raises(PathError, match="no such file or directory"):
+        pricing_files([str(tmp_path / "missing.pricing")])
+
+
+def test_an_empty_file_is_a_warning(tmp_path):
+    (tmp_path / "empty.pricing").write_text("", encoding="utf-8")
+    (tmp_path / "notes.pricing").write_text("# later\n", encoding="utf-8")
+    compiled = compile_paths([str(tmp_path)])
+    assert [(d.code, d.message.split(":")[0]) for d in compiled.diagnostics] == [
+        ("W009", f"`{tmp_path / 'empty.pricing'}` is empty"),
+        ("W009", f"`{tmp_path / 'notes.pricing'}` holds only comments")]
+    assert compiled.ok
+
+
+def test_a_byte_order_mark_starts_a_pricing_file(tmp_path):
+    (tmp_path / "p.pricing").write_bytes(b"\xef\xbb\xbf" + (METER + PLAN).encode())
+    compiled = compile_paths([str(tmp_path / "p.pricing")])
+    assert compiled.ok and compiled.diagnostics == []
+    assert compiled.sources.line(str(tmp_path / "p.pricing"), 1) == "meter M {"
+
+
+# ----------------------------------------------------------------- E402's proof
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ratecard.compiler.checks import first_unpriced  # noqa: E402
+
+
+@st.composite
+def _cover(draw):
+    dims = [tuple(f"v{j}" for j in range(draw(st.integers(1, 4)))) for _ in range(draw(st.integers(0, 4)))]
+    boxes = []
+    for _ in range(draw(st.integers(0, 8))):
+        boxes.append(tuple(None if draw(st.booleans()) else
+                           frozenset(draw(st.lists(st.sampled_from(values), min_size=1, unique=True)))
+                           for values in dims))
+    return dims, boxes
+
+
+@settings(max_examples=400, deadline=None)
+@given(_cover())
+def test_the_proof_finds_the_first_combination_every_rule_misses(cover):
+    """E402 reasons over value sets; it must name exactly what trying every combination finds."""
+    import itertools
+
+    dims, boxes = cover
+    expected = next((combo for combo in itertools.product(*dims)
+                     if not any(all(part is None or v in part for v, part in zip(combo, box)) for box in boxes)),
+                    None)
+    assert first_unpriced(dims, boxes) == expected
+
+
+def test_the_proof_needs_no_cut_off_on_a_large_book():
+    # before: the check stopped silently after 10,000 combinations; here there are 8^6 = 262,144
+    dims = [tuple(f"v{j}" for j in range(8)) for _ in range(6)]
+    boxes = [tuple(frozenset({f"v{j}"}) if i == 0 else None for i in range(6)) for j in range(8) if j != 5]
+    boxes.append(tuple(frozenset({"v5"}) if i == 0 else (frozenset(f"v{j}" for j in range(7)) if i == 5 else None)
+                       for i in range(6)))
+    assert first_unpriced(dims, boxes) == ("v5", "v0", "v0", "v0", "v0", "v7")
+    boxes.append(tuple(frozenset({"v7"}) if i == 5 else None for i in range(6)))
+    assert first_unpriced(dims, boxes) is None

@@ -372,3 +372,13 @@ def test_random_projects_format_idempotently_to_the_same_plan(text):
     assert _fmt(out) == out
     assert _tokens(out) == _tokens(text)
     assert _meaning([("t.pricing", out)]) == _meaning([("t.pricing", text)])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_project())
+def test_a_byte_order_mark_is_dropped_and_the_plan_stays(text):
+    """A file saved with a BOM (Windows editors) formats to the same text as without one,
+    and that output re-parses to the same plan."""
+    out = _fmt("\ufeff" + text)
+    assert out == _fmt(text) and not out.startswith("\ufeff")
+    assert _meaning([("t.pricing", out)]) == _meaning([("t.pricing", "\ufeff" + text)])

@@ -473,3 +473,34 @@ def test_the_order_would_matter_if_ambiguity_went_unreported():
     (20, "off", "0.8"), (100, "off", "0"), (10, "up", "1.1"), (0, "up", "1"), ("12.5", "off", "0.875")])
 def test_modifier_factor(percent, direction, factor):
     assert Modifier(percent=Decimal(str(percent)), direction=direction).factor == Decimal(factor)
+
+
+def _all_pairs(card: RateCard, universes) -> list[tuple[str, str]]:
+    """Every pair tried, as `ambiguous_pairs` did before it used an index."""
+    from ratecard.rules import can_both_match
+
+    prices = [r for r in card.rules if not r.is_modifier]
+    return [(a.id, b.id) for i, a in enumerate(prices) for b in prices[i + 1:]
+            if a.specificity == b.specificity and a.action != b.action and can_both_match(a, b, universes)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(rate_cards(), min_size=1, max_size=3).map(lambda cards: [r for c in cards for r in c]),
+       universes_st)
+def test_the_indexed_ambiguity_check_finds_exactly_the_pairs_of_the_exhaustive_one(rules, universes):
+    card = _as_written(rules)
+    assert [(a.id, b.id) for a, b in ambiguous_pairs(card, universes)] == _all_pairs(card, universes)
+
+
+def test_thousands_of_versions_and_grid_rules_are_compared_through_the_index():
+    """Near-linear: a rule with 3,000 dated versions, and 3,000 grid rules, give no pair to try
+    but their neighbours (the exhaustive check tried 4.5 million each)."""
+    from ratecard.rules import _overlap_candidates
+
+    base = dt.date(2026, 1, 1)
+    versions = [price(f"v{i}", i % 7 + 1, GPT4, valid_from=base + dt.timedelta(days=i),
+                      valid_until=base + dt.timedelta(days=i + 1)) for i in range(3000)]
+    assert _overlap_candidates(versions) == set()
+    grid = [price(f"g{i}", 1 + i % 3, cond("product", "=", f"p{i // 5}"), cond(f"k{(i // 5) % 59}", "=", f"v{i % 5}"))
+            for i in range(3000)]
+    assert len(_overlap_candidates(grid)) <= 2 * len(grid)  # a product's 5 variants with each other

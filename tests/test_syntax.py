@@ -643,3 +643,61 @@ def test_dates_are_text_until_the_compiler_checks_them():
     assert lit.raw == "2026-02-30" and not lit.is_timestamp
     with pytest.raises(ValueError):
         dt.date.fromisoformat(lit.raw)
+
+
+# ----------------------------------------------------------------- keywords end at a word boundary
+
+
+@pytest.mark.parametrize("text, word, hints", [
+    # before: `summ` parsed as `sum m`, `sumtokens` as `sum tokens`, `net15` as `net 15`
+    ('meter M { event "e" summ }', "summ", ["did you mean `sum`?", "write `sum m` with a space"]),
+    ('meter M { event "e" sumtokens }', "sumtokens", ["write `sum tokens` with a space"]),
+    ("plan p { payment net15 }", "net15", ["did you mean `net`?", "write `net 15` with a space"]),
+    ("plan p { charge M : $1 per1K tokens }", "per1K", ["write `per 1K` with a space"]),
+    ('meter M { event "e" countx }', "countx", ["did you mean `count`?", "write `count x` with a space"]),
+    ("plan p { charge M : 20% offx }", "offx", ["did you mean `off`?"]),
+    ("plan p { charge M : graduatedx { above : $1 } }", "graduatedx", ["did you mean `graduated`?"]),
+    ("contract c { starts2026 }", "starts2026", ["write `starts 2026` with a space"]),
+])
+def test_a_keyword_glued_to_more_letters_is_one_word(text, word, hints):
+    for fast in (True, False):
+        tree, diags = parse(text, "t.pricing", fast_lexer=fast)
+        assert tree is None
+        (d,) = diags
+        assert d.code == "E100" and d.message.startswith(f"unexpected name `{word}`;"), d.message
+        assert d.span.col == text.index(word) + 1 and d.span.end_col == d.span.col + len(word)
+        for h in hints:
+            assert any(h in x for x in d.hints), d.hints
+
+
+def test_keywords_next_to_punctuation_still_read_as_keywords():
+    tree = parse_ok('meter M{event "e" sum tokens rates per 1K tokens{default:$1}}\n'
+                    "plan p{payment net 15 charge M:20% off}")
+    assert [type(x).__name__ for x in tree.items] == ["MeterBlock", "PlanBlock"]
+
+
+def test_a_byte_order_mark_is_not_text():
+    tree = parse_ok('\ufeffmeter M { event "e" count }')
+    assert where(tree.items[0].span) == (1, 1)
+    d = parse_err('\ufeffmeter M { event "e" summ }')
+    assert d.span.where == "t.pricing:1:21"
+
+
+_GLUE = ["summ", "sumtokens", "net15", "per1K", "countx", "offx", "upto", "default1", "\ufeff", "above2"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated(), st.lists(st.tuples(st.sampled_from(_GLUE), st.integers(0, 10_000)), max_size=3),
+       st.booleans())
+def test_glued_keywords_and_byte_order_marks_never_crash_and_lexers_agree(text, glue, bom):
+    """Random edits plus keywords glued to letters and BOMs anywhere: one diagnostic or a
+    tree, never an exception, and the fast lexer agrees with Lark's own loop."""
+    for piece, at in glue:
+        k = at % (len(text) + 1)
+        text = text[:k] + piece + text[k:]
+    if bom:
+        text = "\ufeff" + text
+    fast, stock = _parse_both(text)
+    assert fast == stock
+    tree, diags = fast
+    assert (tree is None) == bool(diags) and len(diags) <= 1

@@ -51,13 +51,8 @@ UTC = dt.timezone.utc
 def _case_plan(name: str):
     paths, contracts, usage, through = split_args(case_args(name))
     folder = CONFORMANCE / name
-    compiled = compile_paths([str(folder / p) for p in paths])
+    compiled = compile_paths([str(folder / p) for p in paths], contracts=[str(folder / c) for c in contracts])
     plan = compiled.plan
-    if contracts:
-        from ratecard.contracts_json import load_contracts
-
-        found, origins, _ = load_contracts(str(folder / contracts[0]), plan)
-        plan = plan.with_contracts(found).model_copy(update={"origins": {**plan.origins, **origins}})
     return plan, [str(folder / u) for u in usage], dt.date.fromisoformat(through)
 
 

@@ -7,11 +7,19 @@
      "creditGrantCents": 12000000,
      "creditSettings": {"description": "...", "expiresAt": "2026-12-31T23:59:59Z"}}
 
-Validated by pydantic (every error names its JSON path), then checked against
-the compiled plan like a `contract` block (unknown plan or meter, an override
-of a meter the plan does not charge, conditions on unknown keys) and turned
-into the same `model.Contract`, so a JSON contract and the equivalent block
-give identical invoices. JSON numbers are read as Decimals, never floats.
+A JSON contract is the same thing as a `contract` block, so it is turned into
+exactly the syntax a `contract` block parses to (`syntax.nodes`), each node's
+span naming the JSON path it came from, and compiled with the pricing files
+by the same passes, checks and lints (`compiler.compile_sources(...,
+contracts=...)`). Whatever the compiler says of a block -- an unknown plan,
+an ambiguous pair of overrides, a price out of range, two contracts of one
+customer at once -- it says of the JSON contract, with the same code and
+message, at `file:$[0].rateOverrides.M["model=gpt-4"]`.
+
+Only the JSON itself is checked here (E600): the file is JSON, each contract
+has the API's shape (pydantic; every error names its JSON path), a
+`rateOverrides` key is a condition and its value a price or a modifier. JSON
+numbers are read as Decimals from their text, never through a float.
 """
 
 from __future__ import annotations
@@ -20,24 +28,14 @@ import datetime as dt
 import json
 import re
 from decimal import Decimal
-from pathlib import Path
-from typing import Literal, Union
+from typing import Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .diagnostics import Diagnostic, did_you_mean, error
-from .model import (
-    Condition,
-    Contract,
-    CreditGrant,
-    Modifier,
-    RateCard,
-    RatingPlan,
-    Rule,
-    UnitPrice,
-)
-from .money import from_minor
-from .rules import override_unit
+from .diagnostics import Diagnostic, Span, error
+from .money import minor_units
+from .syntax import nodes as n
+from .syntax import without_bom
 
 
 class _Api(BaseModel):
@@ -46,221 +44,249 @@ class _Api(BaseModel):
 
 class CreditSettings(_Api):
     description: str = ""
-    expires_at: dt.datetime | dt.date | None = Field(None, alias="expiresAt")
-    granted_at: dt.date | None = Field(None, alias="grantedAt")
-    price_cents: int | None = Field(None, alias="priceCents", ge=0)
+    expires_at: str | None = Field(None, alias="expiresAt")
+    granted_at: str | None = Field(None, alias="grantedAt")
+    price_cents: int | None = Field(None, alias="priceCents")
 
 
 class ApiContract(_Api):
+    """The API's shape. Values are only typed here; their meaning (a known plan, a
+    billing cycle, a date in range, a whole number of days...) is the compiler's."""
+
     contract_id: str = Field(alias="contractId", min_length=1)
     plan_id: str = Field(alias="planId", min_length=1)
     customer_id: str = Field(alias="customerId", min_length=1)
-    starts_at: dt.datetime | dt.date = Field(alias="startsAt")
-    ends_at: dt.date | None = Field(None, alias="endsAt")
-    dimensions: dict[str, Union[str, int, Decimal]] = Field(default_factory=dict)
-    billing_cycle: Literal["monthly", "quarterly", "annual"] | None = Field(None, alias="billingCycle")
-    payment_terms_days: int | None = Field(None, alias="paymentTermsDays", ge=0)
+    starts_at: str = Field(alias="startsAt")
+    ends_at: str | None = Field(None, alias="endsAt")
+    dimensions: dict[str, Union[str, Decimal]] = Field(default_factory=dict)
+    billing_cycle: str | None = Field(None, alias="billingCycle")
+    payment_terms_days: int | None = Field(None, alias="paymentTermsDays")
     autopay: bool | None = None
     rate_overrides: dict[str, dict[str, Union[Decimal, str]]] = Field(default_factory=dict,
                                                                       alias="rateOverrides")
-    credit_grant_cents: int | None = Field(None, alias="creditGrantCents", ge=0)
+    credit_grant_cents: int | None = Field(None, alias="creditGrantCents")
     credit_settings: CreditSettings | None = Field(None, alias="creditSettings")
-    minimum_cents: int | None = Field(None, alias="minimumCents", ge=0)
-
-    @field_validator("starts_at")
-    @classmethod
-    def _utc_date(cls, v):
-        if isinstance(v, dt.datetime):
-            if v.tzinfo is not None:
-                v = v.astimezone(dt.timezone.utc)
-            return v.date()
-        return v
+    minimum_cents: int | None = Field(None, alias="minimumCents")
 
 
-_MODIFIER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*(off|up)\s*$")
-_NUMBER = re.compile(r"^\s*\$?\s*(\d+(?:\.\d+)?)\s*$")
+_MODIFIER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*%\s*(off|up)\s*$")
+_AMOUNT = re.compile(r"^\s*(-?)\s*\$?\s*(-?\d+(?:\.\d+)?)\s*$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _path(loc) -> str:
-    out = "$"
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+class _Duplicate(ValueError):
+    pass
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are unique: Python's json keeps the last of two silently."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Duplicate(f"the key {json.dumps(key)} appears twice in one object")
+        out[key] = value
     return out
 
 
-def _err(file: str, path: str, message: str, hints=()) -> Diagnostic:
-    return error("E600", f"{file}: {path}: {message}", hints=hints)
+def _constant(name: str):
+    raise ValueError(f"`{name}` is not a JSON number")
 
 
-def load_contracts(path: str, plan: RatingPlan) -> tuple[list[Contract], dict[str, str], list[Diagnostic]]:
-    """Read and check a JSON contracts file. Returns contracts, their rule origins, diagnostics."""
-    file = str(path)
+def _dollars(amount: Decimal) -> str:
+    """An amount as a block writes it (`$0.0000001`, not `$1E-7`), so messages read the same;
+    an absurd exponent (`1e400`) stays short."""
+    return f"${amount:f}" if abs(amount.adjusted()) < 40 else f"${amount}"
+
+
+def _path(loc) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+
+
+def contract_syntax(file: str, text: str, currency: str) -> tuple[n.SourceFile | None, list[Diagnostic]]:
+    """A JSON contracts file as the `contract` blocks it means, and what is wrong with
+    its JSON (E600). `currency` is the project's: it turns cents into amounts.
+
+    A contract with any such problem is left out (its other statements would be
+    checked without it, and report consequences); the rest are kept."""
+    text = without_bom(text)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], {}, [error("E600", f"cannot read contracts file {file}: {exc}")]
-    try:
-        data = json.loads(text, parse_float=Decimal)
+        data = json.loads(text, parse_float=Decimal, parse_int=Decimal, object_pairs_hook=_object,
+                          parse_constant=_constant)
     except json.JSONDecodeError as exc:
-        return [], {}, [error("E600", f"{file}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")]
+        return None, [error("E600", f"invalid JSON: {exc.msg}",
+                            Span.point(file, exc.lineno, exc.colno))]
+    except (ValueError, RecursionError) as exc:  # a duplicate key, NaN, nesting too deep
+        return None, [error("E600", f"invalid JSON: {exc}", Span.json(file, "$"))]
+    prefix = "$"
     if isinstance(data, dict) and "contracts" in data:
-        data = data["contracts"]
-        prefix = "$.contracts"
-    else:
-        prefix = "$"
+        data, prefix = data["contracts"], "$.contracts"
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
-        return [], {}, [_err(file, prefix, "expected a list of contracts")]
-
-    contracts: list[Contract] = []
-    origins: dict[str, str] = {}
-    diags: list[Diagnostic] = []
-    seen_ids: dict[str, int] = {}
+        return None, [error("E600", "expected a list of contracts", Span.json(file, prefix))]
+    blocks = []
+    problems: list[Diagnostic] = []
     for i, raw in enumerate(data):
         where = f"{prefix}[{i}]"
         try:
             api = ApiContract.model_validate(raw)
         except ValidationError as exc:
-            for e in exc.errors():
-                diags.append(_err(file, where + _path(e["loc"])[1:], e["msg"]))
+            problems.extend(error("E600", e["msg"], Span.json(file, where + _path(e["loc"])))
+                            for e in exc.errors())
             continue
-        if api.contract_id in seen_ids:
-            diags.append(_err(file, f"{where}.contractId",
-                              f"duplicate contract id `{api.contract_id}` (also at {prefix}[{seen_ids[api.contract_id]}])"))
-            continue
-        seen_ids[api.contract_id] = i
-        if api.contract_id in plan.contracts:
-            diags.append(_err(file, f"{where}.contractId",
-                              f"contract `{api.contract_id}` is already defined in the pricing files"))
-            continue
-        contract, rule_origins, problems = _convert(api, plan, file, where)
-        diags.extend(problems)
-        if contract is not None and not problems:
-            contracts.append(contract)
-            origins.update(rule_origins)
-    return contracts, origins, diags
+        block, found = _Converter(file, where, currency).block(api)
+        problems.extend(found)
+        if block is not None:
+            blocks.append(block)
+    return n.SourceFile(file, tuple(blocks), ()), problems
 
 
-def _convert(api: ApiContract, plan: RatingPlan, file: str, where: str):
-    diags: list[Diagnostic] = []
-    origins: dict[str, str] = {}
-    plan_obj = plan.plans.get(api.plan_id)
-    if plan_obj is None:
-        guess = did_you_mean(api.plan_id, plan.plans)
-        msg = f"unknown plan `{api.plan_id}`" + (f" (did you mean `{guess}`?)" if guess else "")
-        return None, {}, [_err(file, f"{where}.planId", msg)]
-    if api.ends_at is not None and api.ends_at < api.starts_at:
-        diags.append(_err(file, f"{where}.endsAt", f"ends ({api.ends_at}) before it starts ({api.starts_at})"))
-    dimensions = {k: (v if isinstance(v, str) else format(v, "f")) for k, v in sorted(api.dimensions.items())}
+class _Converter:
+    """One API contract -> the `ContractBlock` its `contract` block would parse to."""
 
-    overrides: dict[str, RateCard] = {}
-    for meter_name, table in sorted(api.rate_overrides.items()):
-        meter_path = f"{where}.rateOverrides.{meter_name}"
-        meter = plan.meters.get(meter_name)
-        if meter is None:
-            guess = did_you_mean(meter_name, plan.meters)
-            diags.append(_err(file, meter_path, f"unknown meter `{meter_name}`"
-                                                + (f" (did you mean `{guess}`?)" if guess else "")))
-            continue
-        if plan_obj.charge(meter_name) is None:
-            diags.append(_err(file, meter_path, f"override of meter `{meter_name}`, which plan "
-                                                f"`{plan_obj.name}` does not charge"))
-            continue
-        unit = override_unit(plan_obj, meter)
-        known = set(meter.dimension_names) | set(dimensions)
-        rules = []
-        for k, (key, value) in enumerate(table.items()):
-            rule_path = f"{meter_path}[{json.dumps(key)}]"
-            conditions, is_default, problem = _conditions(key, known)
-            if problem:
-                diags.append(_err(file, rule_path, problem))
-                continue
-            action = _action(value)
-            if action is None:
-                diags.append(_err(file, rule_path, f"`{value}` is neither a price nor a modifier like "
-                                                   "\"20% off\""))
-                continue
-            if isinstance(action, Decimal):
-                action = UnitPrice(amount=action, unit=unit)
-            rule_id = f"contract:{api.contract_id}/override:{meter_name}/{k}"
-            rules.append(Rule(id=rule_id, conditions=conditions, is_default=is_default, action=action))
-            origins[rule_id] = f"{file}:{rule_path}"
-        overrides[meter_name] = RateCard(unit=unit, rules=tuple(rules))
+    def __init__(self, file: str, where: str, currency: str):
+        self.file, self.where, self.currency = file, where, currency
+        self.problems: list[Diagnostic] = []
 
-    credits = []
-    if api.credit_grant_cents:
-        settings = api.credit_settings or CreditSettings()
-        expires = settings.expires_at
-        if isinstance(expires, dt.date) and not isinstance(expires, dt.datetime):
-            expires = dt.datetime.combine(expires + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
-        elif isinstance(expires, dt.datetime):
-            expires = expires.replace(tzinfo=expires.tzinfo or dt.timezone.utc).astimezone(dt.timezone.utc)
-        granted = settings.granted_at or api.starts_at
-        if expires is not None and expires <= dt.datetime.combine(granted, dt.time(), tzinfo=dt.timezone.utc):
-            diags.append(_err(file, f"{where}.creditSettings.expiresAt",
-                              f"the credit expires ({expires.isoformat()}) before it is granted ({granted})"))
-        grant_id = f"contract:{api.contract_id}/credit/0"
-        credits.append(CreditGrant(
-            id=grant_id,
-            amount=from_minor(api.credit_grant_cents, plan.currency),
-            description=settings.description,
-            price=from_minor(settings.price_cents, plan.currency) if settings.price_cents is not None else None,
-            granted=granted,
-            expires=expires,
-        ))
-        origins[grant_id] = f"{file}:{where}.creditGrantCents"
-    if diags:
-        return None, {}, diags
-    contract = Contract(
-        name=api.contract_id,
-        customer=api.customer_id,
-        plan=plan_obj.name,
-        starts=api.starts_at,
-        ends=api.ends_at,
-        dimensions=dimensions,
-        billing=api.billing_cycle or plan_obj.billing,
-        payment_days=api.payment_terms_days if api.payment_terms_days is not None else plan_obj.payment_days,
-        autopay=api.autopay if api.autopay is not None else plan_obj.autopay,
-        overrides=overrides,
-        minimum=(from_minor(api.minimum_cents, plan.currency) if api.minimum_cents is not None
-                 else plan_obj.minimum),
-        credits=tuple(credits),
-        source="json",
-    )
-    return contract, origins, []
+    def at(self, path: str) -> Span:
+        return Span.json(self.file, self.where + path)
 
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(error("E600", message, self.at(path)))
 
-def _conditions(key: str, known: set[str]) -> tuple[tuple[Condition, ...], bool, str | None]:
-    """`"model=gpt-4,region=eu"` -> conditions; `"default"` -> the default rule."""
-    if key.strip() == "default":
-        return (), True, None
-    conditions = []
-    for part in key.split(","):
-        name, eq, value = part.partition("=")
-        name, value = name.strip(), value.strip()
-        if not eq or not name:
-            return (), False, f"`{key}` is not a condition like `model=gpt-4` (or `default`)"
-        if name not in known:
-            guess = did_you_mean(name, known)
-            return (), False, (f"`{name}` is neither a dimension of the meter nor of this contract"
-                               + (f" (did you mean `{guess}`?)" if guess else ""))
-        conditions.append(Condition(key=name, op="=", values=(value,)))
-    return tuple(conditions), False, None
+    def block(self, api: ApiContract) -> tuple[n.ContractBlock | None, list[Diagnostic]]:
+        at = self.at
+        body: list = [
+            n.Customer(self._str(api.customer_id, ".customerId"), at(".customerId")),
+            n.PlanRef(n.Ident(api.plan_id, at(".planId")), at(".planId")),
+        ]
+        starts = self._day(api.starts_at, ".startsAt")
+        if starts is not None:
+            body.append(n.Starts(starts, at(".startsAt")))
+        if api.ends_at is not None:
+            ends = self._day(api.ends_at, ".endsAt")
+            if ends is not None:
+                body.append(n.Ends(ends, at(".endsAt")))
+        if api.dimensions:
+            items = tuple(n.Assignment(n.Ident(key, at(f".dimensions.{key}")),
+                                       self._str(value if isinstance(value, str) else format(value, "f"),
+                                                 f".dimensions.{key}"),
+                                       at(f".dimensions.{key}"))
+                          for key, value in api.dimensions.items())
+            body.append(n.ContractDimensions(items, at(".dimensions")))
+        if api.billing_cycle is not None:
+            body.append(n.Billing(n.Ident(api.billing_cycle, at(".billingCycle")), at(".billingCycle")))
+        if api.payment_terms_days is not None:
+            days = Decimal(api.payment_terms_days)
+            body.append(n.Payment(n.Num(days, str(days), "", at(".paymentTermsDays")), at(".paymentTermsDays")))
+        if api.autopay is not None:
+            body.append(n.Autopay(n.Ident("on" if api.autopay else "off", at(".autopay")), at(".autopay")))
+        if api.minimum_cents is not None:
+            body.append(n.Minimum(self._cents(api.minimum_cents, ".minimumCents"), at(".minimumCents")))
+        for meter, table in api.rate_overrides.items():
+            path = f".rateOverrides.{meter}"
+            rules = tuple(rule for key, value in table.items()
+                          if (rule := self._rule(key, value, f"{path}[{json.dumps(key)}]")) is not None)
+            body.append(n.Override(n.Ident(meter, at(path)), n.RateSpec(False, None, None, rules, at(path)),
+                                   at(path)))
+        if api.credit_grant_cents:
+            body.append(self._credit(api))
+        if self.problems:
+            return None, self.problems
+        return n.ContractBlock(n.Ident(api.contract_id, at(".contractId")), tuple(body), at("")), []
 
+    # -- values
 
-def _action(value) -> Decimal | Modifier | None:
-    if isinstance(value, Decimal):
-        return value if value >= 0 else None
-    if isinstance(value, int):
-        return Decimal(value) if value >= 0 else None
-    m = _MODIFIER.match(value)
-    if m:
-        percent = Decimal(m.group(1))
-        if m.group(2) == "off" and percent > 100:
+    def _str(self, value: str, path: str) -> n.Str:
+        return n.Str(value, json.dumps(value), self.at(path))
+
+    def _money(self, amount: Decimal, path: str) -> n.Money:
+        return n.Money(amount, None, _dollars(amount), self.at(path))
+
+    def _cents(self, cents: int, path: str) -> n.Money:
+        """`...Cents` in the currency's minor units, exactly (no context rounds it)."""
+        sign, digits, exponent = Decimal(cents).as_tuple()
+        amount = Decimal((sign, digits, exponent - minor_units(self.currency)))
+        return self._money(amount, path)
+
+    def _day(self, text: str, path: str) -> n.DateLit | None:
+        """A date, or a timestamp taken as its UTC date (`startsAt`, `endsAt`, `grantedAt`)."""
+        if _DATE.match(text):
+            return n.DateLit(text, False, self.at(path))
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            self.problem(path, f"`{text}` is not a date (2026-01-01) or a timestamp (2026-01-01T00:00:00Z)")
             return None
-        return Modifier(percent=percent, direction=m.group(2))
-    m = _NUMBER.match(value)
-    if m:
-        return Decimal(m.group(1))
-    return None
+        if moment.tzinfo is not None:
+            try:
+                moment = moment.astimezone(dt.timezone.utc)
+            except OverflowError:  # past year 9999 in UTC: the compiler says it is out of range
+                pass
+        return n.DateLit(moment.date().isoformat(), False, self.at(path))
+
+    def _instant(self, text: str, path: str) -> n.DateLit | None:
+        """`expiresAt`: a date (the grant lasts through that day) or a timestamp (as written)."""
+        if _DATE.match(text):
+            return n.DateLit(text, False, self.at(path))
+        try:
+            dt.datetime.fromisoformat(text)
+        except ValueError:
+            self.problem(path, f"`{text}` is not a date (2026-12-31) or a timestamp (2026-12-31T23:59:59Z)")
+            return None
+        return n.DateLit(text, True, self.at(path))
+
+    def _rule(self, key: str, value, path: str) -> n.Rule | None:
+        """`"model=gpt-4,region=eu": 0.02` -> `model = "gpt-4", region = "eu" : $0.02`."""
+        span = self.at(path)
+        conditions: list[n.Condition] = []
+        is_default = key.strip() == "default"
+        if not is_default:
+            for part in key.split(","):
+                name, eq, text = part.partition("=")
+                name, text = name.strip(), text.strip()
+                if not eq or not name:
+                    self.problem(path, f"`{key}` is not a condition like `model=gpt-4` (or `default`)")
+                    return None
+                conditions.append(n.Condition(n.Ident(name, span), "=", (n.Str(text, json.dumps(text), span),),
+                                              span))
+        rhs = self._rhs(value, span)
+        if rhs is None:
+            self.problem(path, f"`{value}` is neither a price nor a modifier like \"20% off\"")
+            return None
+        return n.Rule(tuple(conditions), is_default, rhs, span, span)
+
+    def _rhs(self, value, span: Span):
+        if isinstance(value, Decimal):
+            amount = value
+        else:
+            m = _MODIFIER.match(value)
+            if m:
+                return n.Modifier(Decimal(m.group(1)), f"{m.group(1)}%", m.group(2), span)
+            m = _AMOUNT.match(value)
+            if not m:
+                return None
+            amount = Decimal(m.group(2))
+            if m.group(1):
+                amount = -amount
+        return n.UnitPrice(n.Money(amount, None, _dollars(amount), span), None, span)
+
+    def _credit(self, api: ApiContract) -> n.Credit:
+        settings = api.credit_settings or CreditSettings()
+        body: list = []
+        if settings.description:
+            body.append(n.Description(self._str(settings.description, ".creditSettings.description"),
+                                      self.at(".creditSettings.description")))
+        if settings.price_cents is not None:
+            body.append(n.CreditPrice(self._cents(settings.price_cents, ".creditSettings.priceCents"),
+                                      self.at(".creditSettings.priceCents")))
+        if settings.granted_at is not None:
+            granted = self._day(settings.granted_at, ".creditSettings.grantedAt")
+            if granted is not None:
+                body.append(n.Granted(granted, self.at(".creditSettings.grantedAt")))
+        if settings.expires_at is not None:
+            expires = self._instant(settings.expires_at, ".creditSettings.expiresAt")
+            if expires is not None:
+                body.append(n.Expires(expires, self.at(".creditSettings.expiresAt")))
+        return n.Credit(self._cents(api.credit_grant_cents, ".creditGrantCents"), tuple(body),
+                        self.at(".creditGrantCents"))

@@ -33,7 +33,7 @@ from typing import Callable
 
 from .diagnostics import Diagnostic, Span, error
 from .syntax import nodes as n
-from .syntax import parse
+from .syntax import parse, without_bom
 
 INDENT = "  "
 
@@ -712,8 +712,10 @@ def format_source(text: str, path: str) -> tuple[str | None, list[Diagnostic]]:
     A syntax error gives the parser's diagnostic. The output is re-parsed and
     compared with the input (same code once whitespace is ignored, same
     comments in the same order); if fmt got it wrong, the caller gets an error
-    instead of a rewritten file.
+    instead of a rewritten file. A byte order mark is not kept: the output is
+    UTF-8 without one.
     """
+    text = without_bom(text)
     tree, diags = parse(text, path)
     if tree is None:
         return None, diags

@@ -10,24 +10,48 @@ Warnings never fail `check` unless `--strict` is given.
   sets its own default price);
 - W006 two versions of one rule whose dates overlap without disagreeing on
   the price (versions that disagree are the compiler's E400);
+- W009 a `.pricing` file that defines nothing (empty, or only comments);
 - W007 a gap between versions of one rule: one ends `until D`, the next
   starts after D, so usage in between falls to another rule (or none). The
   compiler reports the other W007 case, where it knows what was written: an
   open-ended version ended by a temporary one, which does not resume after it.
+
+Like the compiler's checks, each lint takes `unresolved` (`compiler.context`)
+and concludes nothing from what the compiler could not build as written: a
+plan with a charge of an unknown meter may charge any meter, a card that lost
+a rejected rule may lack any rule, a rule on an unknown key may test anything.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Mapping
+from typing import AbstractSet, Mapping
 
 from .diagnostics import Diagnostic, Note, Span, warning
+from .syntax import nodes as n
 from .model import RateCard, RatingPlan, Rule
 from . import rules as engine
 from .compiler.checks import conditions_text, cards, overlap_window, window_text
 
 
-def unused_meters(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
+_NOTHING: AbstractSet[str] = frozenset()
+
+
+def empty_files(files: list[n.SourceFile]) -> list[Diagnostic]:
+    """W009: a file that defines nothing is usually the wrong file, or one not yet written."""
+    out = []
+    for f in files:
+        if not f.items:
+            what = "holds only comments" if f.comments else "is empty"
+            out.append(warning("W009", f"`{f.path}` {what}: it defines no meter, plan, contract or test",
+                               Span.point(f.path, 1, 1)))
+    return out
+
+
+def unused_meters(plan: RatingPlan, spans: Mapping[str, Span],
+                  unresolved: AbstractSet[str] = _NOTHING) -> list[Diagnostic]:
+    if any(f"plan:{p}" in unresolved for p in plan.plans):
+        return []  # a plan charging an unknown meter may have meant any of them
     charged = {c.meter for p in plan.plans.values() for c in p.charges}
     return [
         warning("W001", f"meter `{name}` is not charged by any plan", spans.get(f"meter:{name}"),
@@ -36,13 +60,16 @@ def unused_meters(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnosti
     ]
 
 
-def shadowed_rules(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
+def shadowed_rules(plan: RatingPlan, spans: Mapping[str, Span],
+                   unresolved: AbstractSet[str] = _NOTHING) -> list[Diagnostic]:
     out = []
     for owner, meter, card, _ in cards(plan):
         universes = {d.name: frozenset(d.values) for d in (meter.dimensions if meter else ())
                      if d.values is not None}
         seen: dict[tuple, str] = {}
         for rule in card.rules:
+            if rule.id in unresolved:
+                continue
             if not engine.satisfiable(rule.conditions, universes):
                 out.append(warning("W002", f"this rule in {owner} can never match: its conditions "
                                            "exclude each other or every declared value",
@@ -61,7 +88,10 @@ def shadowed_rules(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnost
     return out
 
 
-def unused_rate_cards(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
+def unused_rate_cards(plan: RatingPlan, spans: Mapping[str, Span],
+                      unresolved: AbstractSet[str] = _NOTHING) -> list[Diagnostic]:
+    if any(f"plan:{p}" in unresolved for p in plan.plans):
+        return []  # which plans charge which meter is not known
     out = []
     # meter -> each plan's (first) charge of it, in plan order: one pass, not one per meter
     charges: dict[str, list] = {}
@@ -77,6 +107,8 @@ def unused_rate_cards(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagn
         charging = charges.get(meter.name)
         if not charging:
             continue
+        if any(f"{p}/charge:{meter.name}" in unresolved for p in (f"plan:{q}" for q in plan.plans)):
+            continue  # a charge price that was rejected might have been the one that uses the card
         overridden = all(
             c.rates is not None
             and _always(r for r in c.rates.rules if r.is_default and not r.is_modifier)
@@ -122,13 +154,18 @@ def _card_name(owner: str, meter) -> str:
     return f"meter `{meter.name}` in {owner}"
 
 
-def overlapping_versions(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
+def overlapping_versions(plan: RatingPlan, spans: Mapping[str, Span],
+                         unresolved: AbstractSet[str] = _NOTHING) -> list[Diagnostic]:
     out = []
     for owner, meter, card, _ in cards(plan):
         owner = _card_name(owner, meter)
         for group in _versions(card):
+            group = [r for r in group if r.id not in unresolved]
             for i, a in enumerate(group):
                 for b in group[i + 1:]:
+                    # sorted by start: once one starts after `a` ends, none of the rest overlaps it
+                    if a.valid_until is not None and b.valid_from is not None and b.valid_from >= a.valid_until:
+                        break
                     if not engine.windows_overlap(a, b):
                         continue
                     same_window = (a.valid_from, a.valid_until) == (b.valid_from, b.valid_until)
@@ -150,11 +187,16 @@ def overlapping_versions(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Di
     return out
 
 
-def gaps_between_versions(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
+def gaps_between_versions(plan: RatingPlan, spans: Mapping[str, Span],
+                          unresolved: AbstractSet[str] = _NOTHING) -> list[Diagnostic]:
     out = []
     for owner, meter, card, _ in cards(plan):
         owner = _card_name(owner, meter)
+        if card.rules and card.rules[0].id.rsplit("/", 1)[0] in unresolved:
+            continue  # a version lost to a rejected price: the gap may be that version
         for group in _versions(card):
+            if any(r.id in unresolved for r in group):
+                continue  # a version with rejected dates
             ended = group[0]
             for rule in group[1:]:
                 if ended.valid_until is None:
@@ -176,10 +218,13 @@ def gaps_between_versions(plan: RatingPlan, spans: Mapping[str, Span]) -> list[D
     return out
 
 
-def plans_differing_only_in_rates(plan: RatingPlan, spans: Mapping[str, Span]) -> list[Diagnostic]:
+def plans_differing_only_in_rates(plan: RatingPlan, spans: Mapping[str, Span],
+                                  unresolved: AbstractSet[str] = _NOTHING) -> list[Diagnostic]:
     out = []
     shapes: dict[str, str] = {}
     for p in plan.plans.values():
+        if f"plan:{p.name}" in unresolved:
+            continue
         shape = p.model_copy(update={
             "name": "",
             "title": "",

@@ -15,6 +15,7 @@ ambiguous. The evaluator and the compiler share this one definition of a match.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -273,19 +274,25 @@ def version_key(rule: Rule) -> tuple:
 
 def close_versions(rules: Iterable[Rule]) -> list[Rule]:
     """Each version of a rule that states no `until` ends where the next version of the
-    same rule (a later `from`) starts: a price change is written once, with its date."""
+    same rule (a later `from`) starts: a price change is written once, with its date.
+
+    The starts of each rule's versions are sorted once and the next one found by
+    bisection, so a card of thousands of versions closes in n log n."""
     rules = list(rules)
     starts: dict[tuple, list[dt.date]] = {}
     for r in rules:
         if r.valid_from is not None:
             starts.setdefault(version_key(r), []).append(r.valid_from)
+    for days in starts.values():
+        days.sort()
     out = []
     for r in rules:
         if r.valid_until is None:
-            later = [d for d in starts.get(version_key(r), ())
-                     if r.valid_from is None or d > r.valid_from]
-            if later:
-                r = r.model_copy(update={"valid_until": min(later)})
+            days = starts.get(version_key(r))
+            if days:
+                k = 0 if r.valid_from is None else bisect.bisect_right(days, r.valid_from)
+                if k < len(days):
+                    r = r.model_copy(update={"valid_until": days[k]})
         out.append(r)
     return out
 
@@ -303,16 +310,95 @@ def can_both_match(a: Rule, b: Rule, universes: Mapping[str, frozenset[str]] | N
 def ambiguous_pairs(card: RateCard,
                     universes: Mapping[str, frozenset[str]] | None = None) -> list[tuple[Rule, Rule]]:
     """Pairs of price rules in one layer that tie on specificity, can match one
-    line together, and disagree on the price."""
-    prices = [(r.specificity, r) for r in card.rules if not r.is_modifier]
+    line together, and disagree on the price; in card order.
+
+    Only pairs that could overlap are compared (`_overlap_candidates`), so a
+    card of thousands of rules -- a price grid over many keys, a rule with
+    thousands of dated versions -- is checked in about n log n, not n^2."""
+    prices = [r for r in card.rules if not r.is_modifier]
+    by_specificity: dict[int, list[int]] = {}
+    for i, r in enumerate(prices):
+        by_specificity.setdefault(r.specificity, []).append(i)
     pairs = []
-    for i, (spec_a, a) in enumerate(prices):
-        for spec_b, b in prices[i + 1:]:
-            if spec_a != spec_b or a.action == b.action:
-                continue
-            if can_both_match(a, b, universes):
-                pairs.append((a, b))
-    return pairs
+    for group in by_specificity.values():
+        if len(group) < 2:
+            continue
+        for i, j in _overlap_candidates([prices[k] for k in group]):
+            a, b = prices[group[i]], prices[group[j]]
+            if a.action != b.action and can_both_match(a, b, universes):
+                pairs.append((group[i], group[j]))
+    return [(prices[i], prices[j]) for i, j in sorted(pairs)]
+
+
+def _positive_sets(rule: Rule) -> dict[str, frozenset[str]] | None:
+    """Per key a rule tests with `=`/`in`: the values it admits (None: it matches nothing)."""
+    by_key: dict[str, ValueSet] = {}
+    for c in rule.conditions:
+        vs = ValueSet.of(c)
+        by_key[c.key] = by_key[c.key].meet(vs) if c.key in by_key else vs
+    out = {}
+    for key, vs in by_key.items():
+        if vs.inclusive:
+            if not vs.values:
+                return None
+            out[key] = vs.values
+    return out
+
+
+_NO_KEY = object()  # the bucket of the rules that admit any value of a key
+
+
+def _overlap_candidates(rules: list[Rule]) -> set[tuple[int, int]]:
+    """Index pairs (i < j) that may match one line on one day: a superset of the pairs
+    `can_both_match` accepts, found through an index instead of trying every pair.
+
+    Two rules can only both match when, for every key one of them tests with
+    `=`/`in`, the other admits one of those values: each rule looks only into the
+    buckets of one such key (its most selective), holding the rules that admit one
+    of its values or put no `=`/`in` on that key. Two windows overlap only if one
+    starts inside the other, so within a bucket sorted by start date each rule
+    takes only the rules that start during its own window (bisection).
+    """
+    sets = [_positive_sets(r) for r in rules]
+    live = [i for i, s in enumerate(sets) if s is not None]
+    keys = {k for i in live for k in sets[i]}
+    buckets: dict[tuple, list[int]] = {}
+    for i in live:
+        for key in keys:
+            values = sets[i].get(key)
+            for v in (values if values is not None else (_NO_KEY,)):
+                buckets.setdefault((key, v), []).append(i)
+    start = [r.valid_from or dt.date.min for r in rules]
+    end = [r.valid_until or dt.date.max for r in rules]
+    sorted_buckets = {}
+    for bucket_key, members in buckets.items():
+        members.sort(key=lambda i: start[i])
+        sorted_buckets[bucket_key] = (members, [start[i] for i in members])
+    everyone = sorted(live, key=lambda i: start[i])
+    everyone = (everyone, [start[i] for i in everyone])
+
+    out: set[tuple[int, int]] = set()
+    for i in live:
+        own = sets[i]
+        lists = [everyone]
+        if own:
+            best = None
+            for key, values in own.items():
+                chosen = [sorted_buckets[(key, v)] for v in values if (key, v) in sorted_buckets]
+                none = sorted_buckets.get((key, _NO_KEY))
+                if none is not None:
+                    chosen.append(none)
+                size = sum(len(m) for m, _ in chosen)
+                if best is None or size < best[0]:
+                    best = (size, chosen)
+            lists = best[1]
+        for members, starts in lists:
+            lo = bisect.bisect_left(starts, start[i])
+            hi = bisect.bisect_left(starts, end[i], lo)
+            for j in members[lo:hi]:
+                if j != i:
+                    out.add((i, j) if i < j else (j, i))
+    return out
 
 
 DEFAULT_UNIT = Unit(size=Decimal(1), name="unit")

@@ -1,4 +1,8 @@
-"""`ratecard check PATH...`: compile and lint, print diagnostics."""
+"""`ratecard check PATH... [--contracts FILE.json]`: compile and lint, print diagnostics.
+
+With `--contracts`, JSON contracts are checked as part of the project, by the
+same passes as `contract` blocks (what `invoice --contracts` would refuse,
+`check --contracts` reports first)."""
 
 from __future__ import annotations
 
@@ -11,13 +15,15 @@ from .common import EXIT_INPUT, EXIT_OK, add_format_flag, compile_project, print
 def register(sub) -> None:
     p = sub.add_parser("check", help="compile and lint .pricing files")
     p.add_argument("paths", nargs="+", metavar="PATH", help=".pricing files or directories")
+    p.add_argument("--contracts", action="append", default=[], metavar="FILE.json",
+                   help="JSON contracts (the contract API's shape) to check with the project")
     p.add_argument("--strict", action="store_true", help="fail on warnings too")
     add_format_flag(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    compiled = compile_project(args.paths)
+    compiled = compile_project(args.paths, args.contracts)
     diags = compiled.diagnostics
     if args.format == "json":
         print_diagnostics(diags, compiled.sources, "json", stream=sys.stdout)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from ..compiler import Compiled, PathError, compile_paths
-from ..diagnostics import Diagnostic, SourceMap, has_errors, render_json, render_text
+from ..compiler import Compiled, PathError, compile_paths, compile_sources, read_text
+from ..diagnostics import Diagnostic, SourceMap, error, has_errors, render_json, render_text
 
 EXIT_OK = 0
 EXIT_INPUT = 1
@@ -38,17 +38,19 @@ def print_diagnostics(diagnostics: Sequence[Diagnostic], sources: SourceMap | No
     stream.flush()
 
 
-def compile_project(paths: Sequence[str]) -> Compiled:
-    """Compile the paths; a path that does not exist is a command-line mistake (exit 2)."""
+def compile_project(paths: Sequence[str], contracts: Sequence[str] = ()) -> Compiled:
+    """Compile the paths, with the JSON `contracts` files; a path that does not exist is a
+    command-line mistake (exit 2)."""
     try:
-        return compile_paths(paths)
+        return compile_paths(paths, contracts=contracts)
     except PathError as exc:
         raise UsageError(str(exc)) from None
 
 
-def compile_or_fail(paths: Sequence[str], fmt: str = "text", strict: bool = False) -> Compiled | None:
+def compile_or_fail(paths: Sequence[str], fmt: str = "text", strict: bool = False,
+                    contracts: Sequence[str] = ()) -> Compiled | None:
     """Compile; print diagnostics; None when the project cannot be used."""
-    compiled = compile_project(paths)
+    compiled = compile_project(paths, contracts)
     failed = has_errors(compiled.diagnostics) or compiled.plan is None
     if strict and compiled.diagnostics:
         failed = True
@@ -183,39 +185,36 @@ def usage_aggregator(args):
 
 
 def load_plan(args, diag_format: str = "text"):
-    """Compile `args.paths` and add the `--contracts` JSON contracts: (plan, compiled), or
+    """Compile `args.paths` with the `--contracts` JSON contracts: (plan, compiled), or
     None after printing the diagnostics that stopped it (the first half of `evaluate_from_args`)."""
-    from pathlib import Path
-
-    compiled = compile_or_fail(args.paths, diag_format)
+    compiled = compile_or_fail(args.paths, diag_format, contracts=args.contracts)
     if compiled is None:
         return None
-    for path in args.contracts:
-        if not Path(path).is_file():
-            raise UsageError(f"no such contracts file: {path}")
-    plan, problems = add_json_contracts(compiled, args.contracts)
-    if has_errors(problems):
-        print_diagnostics(problems, compiled.sources, diag_format)
-        return None
-    return plan, compiled
+    return compiled.plan, compiled
 
 
 def add_json_contracts(compiled: Compiled, contract_files: Sequence[str]):
-    """The compiled plan with the JSON contracts added, and what loading them reported
-    (nothing printed)."""
-    from ..compiler.checks import customer_overlaps
-    from ..contracts_json import load_contracts
-
-    plan = compiled.plan
+    """The compiled plan with the JSON contracts added, and what compiling them reported
+    beyond what `compiled` did (nothing printed). The project is compiled again with
+    them: a JSON contract goes through every pass, check and lint a `contract` block does."""
+    if not contract_files:
+        return compiled.plan, []
+    sources = [(f.path, compiled.sources.texts[f.path]) for f in compiled.files
+               if f.path in compiled.sources.texts]
+    contracts: list[tuple[str, str]] = []
     problems: list[Diagnostic] = []
     for path in contract_files:
-        contracts, origins, diags = load_contracts(path, plan)
-        problems.extend(diags)
-        plan = plan.with_contracts(contracts).model_copy(
-            update={"origins": {**plan.origins, **origins}})
-    if contract_files:
-        problems.extend(customer_overlaps(plan, compiled.spans))
-    return plan, problems
+        text, problem = read_text(path, "contracts file ")
+        if problem is None:
+            contracts.append((path, text))
+        else:
+            problems.append(error("E600", problem.message))
+    again = compile_sources(sources, contracts=contracts)
+    for path, _ in contracts:  # so that its diagnostics can quote it
+        compiled.sources.add(path, again.sources.texts[path])
+    before = set(compiled.diagnostics)
+    problems += [d for d in again.diagnostics if d not in before]
+    return (again.plan if again.plan is not None else compiled.plan), problems
 
 
 def reconciliation_note(run) -> str:

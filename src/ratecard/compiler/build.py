@@ -61,7 +61,9 @@ def _require(ctx: Context, seen: dict, kind: type, label: str, block: str, span:
     return False
 
 
-def _unknown(ctx: Context, ident: n.Ident, kind: str, known: Iterable[str]) -> None:
+def _unknown(ctx: Context, ident: n.Ident, kind: str, known: Iterable[str], owner: str) -> None:
+    """Report an unknown name; `owner` (the model id of what names it) is then unresolved."""
+    ctx.unresolved.add(owner)
     guess = did_you_mean(ident.name, known)
     msg = f"unknown {kind} `{ident.name}`"
     if guess:
@@ -83,13 +85,21 @@ def _effective(ctx: Context, eff: n.Effective | None) -> tuple[dt.date | None, d
 
 def _rules(ctx: Context, prefix: str, rules: Iterable[n.Rule], card_unit: Unit,
            eff: n.Effective | None, start_index: int, what: str) -> list[Rule]:
+    """The rules of one version of a card (`prefix`, its id). A rule whose price was
+    rejected is left out, so the card is unresolved; rules whose dates were rejected
+    are built undated, so they are unresolved."""
+    errors = len(ctx.diagnostics)
     valid_from, valid_until = _effective(ctx, eff)
+    dates_failed = len(ctx.diagnostics) > errors
     out = []
     for i, r in enumerate(rules, start=start_index):
         action = lit.action(ctx, r.rhs, card_unit, what)
         if action is None:
+            ctx.unresolved.add(prefix)
             continue
         rule_id = f"{prefix}/{i}"
+        if dates_failed:
+            ctx.unresolved.add(rule_id)
         out.append(Rule(
             id=rule_id,
             conditions=tuple(lit.condition(ctx, c) for c in r.conditions),
@@ -150,6 +160,8 @@ def _versions_that_end(ctx: Context, written: list[Rule], closed: list[Rule], wh
     for old, new in zip(written, closed):
         groups.setdefault(version_key(new), []).append((old, new))
     for pairs in groups.values():
+        if any(old.id in ctx.unresolved for old, _ in pairs):
+            continue  # a version with rejected dates: its gaps are guesses
         ended = [(old, new) for old, new in pairs if old.valid_until is None and new.valid_until is not None]
         if not ended or any(new.valid_until is None for _, new in pairs):
             continue
@@ -244,9 +256,9 @@ def _terms(ctx: Context, seen: dict) -> dict:
         if cycle:
             terms["billing"] = cycle
     if n.Payment in seen:
-        days = lit.plain_number(ctx, seen[n.Payment].days, "payment terms (days)", integer=True)
+        days = lit.days(ctx, seen[n.Payment].days, "payment terms (days)")
         if days is not None:
-            terms["payment_days"] = int(days)
+            terms["payment_days"] = days
     if n.Autopay in seen:
         setting = lit.word(ctx, seen[n.Autopay].setting, ON_OFF, "autopay setting")
         if setting:
@@ -280,7 +292,7 @@ def _plan(ctx: Context, block: n.PlanBlock) -> Plan | None:
     for stmt in (s for s in block.body if isinstance(s, n.Charge)):
         meter_name = stmt.meter.name
         if meter_name not in ctx.meter_nodes:
-            _unknown(ctx, stmt.meter, "meter", ctx.meter_nodes)
+            _unknown(ctx, stmt.meter, "meter", ctx.meter_nodes, f"plan:{name}")
             continue
         by_meter.setdefault(meter_name, []).append(stmt)
     for meter_name, stmts in by_meter.items():
@@ -310,6 +322,8 @@ def build_contracts(ctx: Context) -> None:
         if contract is not None:
             ctx.contracts[name] = contract
             ctx.origin(f"contract:{name}", block.name.span)
+        else:  # its dimensions (keys rules may test) are not in the model
+            ctx.unresolved.add(f"contract:{name}")
 
 
 def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract | None:
@@ -326,18 +340,15 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
     if n.PlanRef in seen:
         ref = seen[n.PlanRef].name
         if ref.name not in ctx.plan_nodes:
-            _unknown(ctx, ref, "plan", ctx.plan_nodes)
+            _unknown(ctx, ref, "plan", ctx.plan_nodes, f"contract:{name}")
             ok = False
         else:
             plan = ctx.plans.get(ref.name)
             ok &= plan is not None
     starts = lit.date(ctx, seen[n.Starts].date, "`starts`") if n.Starts in seen else None
     ends = lit.date(ctx, seen[n.Ends].date, "`ends`") if n.Ends in seen else None
-    if ends == dt.date.max:  # inclusive: the contract would end in year 10000
-        ctx.report(error("E307", f"`{seen[n.Ends].date.raw}` is out of range for `ends`",
-                         seen[n.Ends].date.span, hints=["leave out `ends` for a contract without an end"]))
-        ends = None
-        ok = False
+    if n.Ends in seen and ends is None:
+        ok = False  # not an open-ended contract: its overlaps with others would be guesses
     if starts and ends and ends < starts:
         ctx.report(error("E305", f"{where} ends ({ends}) before it starts ({starts})",
                          seen[n.Ends].date.span, notes=[Note("starts here", seen[n.Starts].span)]))
@@ -359,9 +370,10 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
     for stmt in (s for s in body if isinstance(s, n.Override)):
         meter_name = stmt.meter.name
         if meter_name not in ctx.meter_nodes:
-            _unknown(ctx, stmt.meter, "meter", ctx.meter_nodes)
+            _unknown(ctx, stmt.meter, "meter", ctx.meter_nodes, f"contract:{name}")
             continue
-        if plan is not None and plan.charge(meter_name) is None:
+        if plan is not None and plan.charge(meter_name) is None and f"plan:{plan.name}" not in ctx.unresolved:
+            # (a plan with a charge of an unknown meter may have meant this one: that error is the cause)
             ctx.report(error(
                 "E206", f"override of meter `{meter_name}`, which plan `{plan.name}` does not charge",
                 stmt.meter.span,
@@ -396,6 +408,7 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
         overrides=dict(sorted(overrides.items())),
         minimum=terms.get("minimum", plan.minimum),
         credits=tuple(credits),
+        source="json" if span.path is not None else "pricing",  # (a JSON contract's spans are JSON paths)
     )
 
 

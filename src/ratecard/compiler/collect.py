@@ -16,7 +16,12 @@ ROUNDING_MODES = ("half_up", "half_even")
 
 
 def collect(ctx: Context) -> None:
-    _settings(ctx)
+    settings(ctx)
+    names(ctx)
+
+
+def names(ctx: Context) -> None:
+    """The global name tables (JSON contracts, once added as files, included)."""
     tables = {
         n.MeterBlock: ("meter", ctx.meter_nodes),
         n.PlanBlock: ("plan", ctx.plan_nodes),
@@ -43,7 +48,8 @@ def collect(ctx: Context) -> None:
             table[name] = item
 
 
-def _settings(ctx: Context) -> None:
+def settings(ctx: Context) -> None:
+    """`currency` and `rounding` (JSON contracts need the currency: cents to amounts)."""
     first_currency: n.CurrencyDecl | None = None
     first_rounding: n.RoundingDecl | None = None
     for f in ctx.files:

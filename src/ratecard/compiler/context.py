@@ -4,6 +4,14 @@ Passes read the syntax tree and the tables earlier passes filled, and add to
 them; none of them raise on user errors. The spans table maps model ids (rule
 ids, grant ids, names) back to where they were written, for diagnostics that
 are found after the model is built (ambiguity, lint).
+
+`unresolved` holds the model ids the compiler could not build as written,
+because of an error it reported: a plan with a `charge` of an unknown meter
+(`plan:pro`), a rate card missing a rule whose price was rejected
+(`plan:pro/charge:M`), a rule whose condition names an unknown key
+(`meter:M/rates/2`). Later checks draw no conclusion from them -- "plan `pro`
+does not charge `M`", "no rule prices this line", "these rules are ambiguous"
+would report consequences of the one error instead of the error itself.
 """
 
 from __future__ import annotations
@@ -38,6 +46,9 @@ class Context:
     # model id -> where it was written
     spans: dict[str, Span] = field(default_factory=dict)
 
+    # model ids built incompletely because of a reported error (see the module docstring)
+    unresolved: set[str] = field(default_factory=set)
+
     def report(self, diagnostic: Diagnostic) -> None:
         self.diagnostics.append(diagnostic)
 
@@ -45,4 +56,6 @@ class Context:
         self.spans[model_id] = span
 
     def origins(self) -> dict[str, str]:
-        return {k: f"{s.file}:{s.line}" for k, s in sorted(self.spans.items())}
+        """model id -> `file:line` (a JSON contract's: `file:$json.path`), for explanations."""
+        return {k: s.where if s.path is not None else f"{s.file}:{s.line}"
+                for k, s in sorted(self.spans.items())}

@@ -11,7 +11,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Iterable
 
-from ..diagnostics import did_you_mean, error
+from .. import limits
+from ..diagnostics import Span, did_you_mean, error
 from ..model import (
     Condition,
     Modifier,
@@ -54,7 +55,21 @@ def money(ctx: Context, m: n.Money, what: str = "amount", allow_negative: bool =
         ctx.report(error("E302", f"negative {what} `{m.raw}`", m.span,
                          hints=["a discount is written as a modifier, e.g. `20% off`"]))
         ok = False
+    if ok and not in_range(ctx, m.amount, m.raw, m.span, what, limits.MONEY_INTEGER_DIGITS,
+                           limits.MONEY_DECIMALS, "an amount"):
+        ok = False
     return m.amount if ok else None
+
+
+def in_range(ctx: Context, value: Decimal, raw: str, span: Span, what: str, integer_digits: int,
+             decimals: int, kind: str) -> bool:
+    """E311 unless `value` has at most `integer_digits` digits before the point and
+    `decimals` after (`limits`): bounded where it enters, nothing downstream overflows."""
+    if limits.within(value, integer_digits, decimals):
+        return True
+    ctx.report(error("E311", f"{what} `{raw}` is out of range: {kind} has at most {integer_digits} "
+                             f"digits before the decimal point and {decimals} after", span))
+    return False
 
 
 def plain_number(ctx: Context, num: n.Num, what: str, *, integer: bool = False,
@@ -71,7 +86,33 @@ def plain_number(ctx: Context, num: n.Num, what: str, *, integer: bool = False,
     if num.value < 0:
         ctx.report(error("E309", f"{what} cannot be negative: `{num.raw}`", num.span))
         return None
+    if not in_range(ctx, num.value, num.raw, num.span, what, limits.QUANTITY_INTEGER_DIGITS,
+                    limits.QUANTITY_DECIMALS, "a quantity"):
+        return None
     return num.value
+
+
+def days(ctx: Context, num: n.Num, what: str) -> int | None:
+    """Whole days from 0 to `limits.MAX_PAYMENT_DAYS` (E311 beyond)."""
+    value = plain_number(ctx, num, what, integer=True)
+    if value is None:
+        return None
+    if value > limits.MAX_PAYMENT_DAYS:
+        ctx.report(error("E311", f"{what} `{num.raw}` is out of range: at most "
+                                 f"{limits.MAX_PAYMENT_DAYS} days (ten years)", num.span))
+        return None
+    return int(value)
+
+
+_OPEN_ENDED = {"`ends`": "a contract without an end", "`until`": "a price without an end",
+               "expiry": "a grant that does not expire"}
+
+
+def _date_range(ctx: Context, lit: n.DateLit, what: str) -> None:
+    hints = [f"dates run from {limits.FIRST_DATE} to {limits.LAST_DATE}"]
+    if what in _OPEN_ENDED:
+        hints.append(f"leave out {what} for {_OPEN_ENDED[what]}")
+    ctx.report(error("E307", f"`{lit.raw}` is out of range for {what}", lit.span, hints=hints))
 
 
 def date(ctx: Context, lit: n.DateLit, what: str) -> dt.date | None:
@@ -79,24 +120,37 @@ def date(ctx: Context, lit: n.DateLit, what: str) -> dt.date | None:
         ctx.report(error("E307", f"{what} takes a date (YYYY-MM-DD), not a timestamp", lit.span))
         return None
     try:
-        return dt.date.fromisoformat(lit.raw)
+        day = dt.date.fromisoformat(lit.raw)
     except ValueError:
         ctx.report(error("E307", f"`{lit.raw}` is not a calendar date", lit.span))
         return None
+    if not limits.FIRST_DATE <= day <= limits.LAST_DATE:
+        _date_range(ctx, lit, what)
+        return None
+    return day
 
 
 def instant(ctx: Context, lit: n.DateLit, what: str) -> dt.datetime | None:
     """A timestamp (converted to UTC) or a date, meaning the end of that day."""
     try:
         if lit.is_timestamp:
-            return dt.datetime.fromisoformat(lit.raw).astimezone(dt.timezone.utc)
-        day = dt.date.fromisoformat(lit.raw)
-        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+            found = dt.datetime.fromisoformat(lit.raw)
+            if found.tzinfo is None:  # (JSON contracts: a time without an offset is UTC)
+                found = found.replace(tzinfo=dt.timezone.utc)
+        else:
+            day = dt.date.fromisoformat(lit.raw)
+            if not limits.FIRST_DATE <= day <= limits.LAST_DATE:
+                _date_range(ctx, lit, what)
+                return None
+            found = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
     except ValueError:
         ctx.report(error("E307", f"`{lit.raw}` is not a valid {what}", lit.span))
-    except OverflowError:  # 9999-12-31 (its end is in year 10000), or UTC conversion past it
-        ctx.report(error("E307", f"`{lit.raw}` is out of range for {what}", lit.span))
-    return None
+        return None
+    # aware datetimes compare without conversion: nothing overflows before the check
+    if not limits.FIRST_INSTANT <= found <= limits.LAST_INSTANT:
+        _date_range(ctx, lit, what)
+        return None
+    return found.astimezone(dt.timezone.utc)
 
 
 def value_text(ctx: Context, value: n.Value) -> str:
@@ -129,6 +183,11 @@ def action(ctx: Context, rhs: n.Rhs, card_unit: Unit, what: str):
             return None
         if rhs.direction == "off" and rhs.percent > 100:
             ctx.report(error("E310", f"`{rhs.raw} off` would make the price negative", rhs.span))
+            return None
+        if rhs.percent > limits.MAX_PERCENT_UP or not limits.within(rhs.percent, 4, limits.PERCENT_DECIMALS):
+            ctx.report(error("E310", f"`{rhs.raw} {rhs.direction}` is out of range: a percentage is at most "
+                                     f"{limits.MAX_PERCENT_UP} with at most {limits.PERCENT_DECIMALS} "
+                                     "decimal places", rhs.span))
             return None
         return Modifier(percent=rhs.percent, direction=rhs.direction)
     if isinstance(rhs, n.UnitPrice):

@@ -1,5 +1,5 @@
 """Text -> syntax tree: grammar loading, parsing, positions, syntax errors."""
 
-from .parser import parse
+from .parser import parse, without_bom
 
-__all__ = ["parse"]
+__all__ = ["parse", "without_bom"]

@@ -10,7 +10,9 @@ from __future__ import annotations
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
-from ..diagnostics import Diagnostic, Note, Span, error
+import re
+
+from ..diagnostics import Diagnostic, Note, Span, did_you_mean, error
 
 _FRIENDLY = {
     "NAME": "a name",
@@ -57,6 +59,42 @@ def _describe_token(tok: Token) -> str:
         "PERCENT": "percentage",
     }.get(tok.type)
     return f"{kind} `{tok}`" if kind else f"`{tok}`"
+
+
+_ALTERNATIVES = re.compile(r"\(\?:([A-Za-z_|]+)\)")
+
+
+def _keywords(names, lark: Lark) -> list[str]:
+    """The keywords among the expected terminals (`net`; `sum`, `max`... of AGG_FN)."""
+    words = []
+    for name in names:
+        try:
+            pattern = lark.get_terminal(name).pattern
+        except KeyError:
+            continue
+        if pattern.type == "str":
+            found = [pattern.value]
+        else:
+            m = _ALTERNATIVES.fullmatch(pattern.value)
+            found = m.group(1).split("|") if m else []
+        words.extend(w for w in found if w.isidentifier())
+    return sorted(set(words))
+
+
+def _keyword_hints(word: str, expected, lark: Lark) -> list[str]:
+    """For a word where a keyword belongs: the expected keyword it resembles, and the
+    split it needs when it starts with a keyword (`net15` is `net 15`: a keyword ends at
+    a word boundary). Any keyword: the parser may have moved past the one glued on."""
+    hints = []
+    close = did_you_mean(word, _keywords(expected, lark))
+    if close:
+        hints.append(f"did you mean `{close}`?")
+    every = _keywords((t.name for t in lark.terminals), lark)
+    prefix = max((k for k in every if word.startswith(k) and len(word) > len(k)), key=len, default=None)
+    if prefix:
+        hints.append(f"a keyword ends where its word ends: write `{prefix} {word[len(prefix):]}` "
+                     "with a space if that is what you meant")
+    return hints
 
 
 def _expected(names, lark: Lark) -> str:
@@ -183,5 +221,6 @@ def _unexpected_token(exc: UnexpectedToken, text: str, path: str, lark: Lark) ->
     if expected == {"DATE"} or expected == {"DATE", "TIMESTAMP"}:
         return error("E106", f"expected a date, found {_describe_token(tok)}", span,
                      hints=["dates are written YYYY-MM-DD, timestamps 2026-12-31T23:59:59Z"])
+    hints = _keyword_hints(str(tok), expected, lark) if tok.type == "NAME" else []
     return error("E100", f"unexpected {_describe_token(tok)}; expected {_expected(expected, lark)}",
-                 span)
+                 span, hints=hints)

@@ -12,11 +12,20 @@ the lexer hands the position back to Lark's own `next_token`, so
 `UnexpectedCharacters` / `UnexpectedToken` are raised by Lark exactly as
 without this class. `tests/test_syntax.py` checks both lexers agree, tokens
 and errors, on the conformance files and on random mutations of them.
+
+Both lexers (this one, and `WordLexer` that the comparison runs with Lark's own
+loop) add one rule Lark's contextual lexer lacks: **a keyword ends at a word
+boundary**. A state whose parser cannot take a name there has no `NAME` in its
+scanner, so Lark would read `summ` as the keyword `sum` followed by `m`, and
+`net15` as `net 15`. `whole_word` turns any word-like token that stops inside
+a word into the whole word, as a `NAME`: the parser then rejects it where a
+keyword belongs, and `syntax.errors` offers the keyword it resembles.
 """
 
 from __future__ import annotations
 
 import re
+import string
 
 from lark.exceptions import LexError, UnexpectedCharacters, UnexpectedToken
 from lark.lexer import ContextualLexer, Token, UnlessCallback
@@ -44,7 +53,47 @@ class _Memo:
         return tok
 
 
-class FastContextualLexer(ContextualLexer):
+_WORD_CHARS = frozenset(string.ascii_letters + string.digits + "_")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # the grammar's NAME
+_WORD_END = re.compile(r"[A-Za-z0-9_]*")
+
+
+def whole_word(tok: Token, text: str, end: int) -> Token | None:
+    """The whole word when `tok`, a keyword, stops inside a longer word (`sum` of
+    `summ`), as a `NAME` token; None when `tok` ends where its word ends.
+
+    A `NAME` always ends at a word boundary (its pattern is greedy), and numbers,
+    dates, amounts and punctuation are not words, so only keywords are affected.
+    """
+    pos = tok.end_pos
+    if pos >= end or text[pos] not in _WORD_CHARS or tok.type == "NAME" or not _WORD.fullmatch(tok.value):
+        return None
+    stop = _WORD_END.match(text, pos, end).end()
+    return _new_token("NAME", text[tok.start_pos:stop], tok.start_pos, tok.line, tok.column,
+                      tok.line, tok.column + stop - tok.start_pos, stop)
+
+
+class WordLexer(ContextualLexer):
+    """Lark's contextual lexer with keywords ending at a word boundary (`whole_word`)."""
+
+    def lex(self, lexer_state, parser_state):
+        text_obj = lexer_state.text
+        text = getattr(text_obj, "text", text_obj)
+        if not isinstance(text, str):
+            yield from super().lex(lexer_state, parser_state)
+            return
+        end = getattr(text_obj, "end", len(text))
+        for tok in super().lex(lexer_state, parser_state):
+            word = whole_word(tok, text, end)
+            if word is not None:  # go on after the word (words hold no newline)
+                line_ctr = lexer_state.line_ctr
+                line_ctr.char_pos = word.end_pos
+                line_ctr.column = word.end_column
+                lexer_state.last_token = tok = word
+            yield tok
+
+
+class FastContextualLexer(WordLexer):
     """Drop-in for `lark.lexer.ContextualLexer` (via Lark's `_plugins`)."""
 
     def __init__(self, conf, states, always_accept=()):
@@ -136,6 +185,10 @@ class FastContextualLexer(ContextualLexer):
                         tok = callback[type_](tok)
                         if not isinstance(tok, Token):
                             raise LexError("Callbacks must return a token (returned %r)" % tok)
+                    if pos < end and text[pos] in _WORD_CHARS:
+                        word = whole_word(tok, text, end)
+                        if word is not None:
+                            tok, pos = word, word.end_pos
                     lexer_state.last_token = tok
                     break
                 line_ctr.char_pos, line_ctr.line, line_ctr.line_start_pos = pos, line, line_start

@@ -23,7 +23,7 @@ from ..diagnostics import Diagnostic, Span
 from . import nodes as n
 from .errors import translate
 from .grammar import grammar_text
-from .lexer import FastContextualLexer
+from .lexer import FastContextualLexer, WordLexer
 
 
 def _tok_span(file: str, tok: Token) -> Span:
@@ -440,7 +440,7 @@ class _Parser:
             transformer=self.builder,
             lexer_callbacks={"COMMENT": self.comments.append},
             cache=_cache_file(),
-            _plugins={"ContextualLexer": FastContextualLexer} if fast_lexer else {},
+            _plugins={"ContextualLexer": FastContextualLexer if fast_lexer else WordLexer},
         )
         self.lock = threading.Lock()
 
@@ -471,8 +471,18 @@ def _parser(fast_lexer: bool = True) -> _Parser:
     return _Parser(fast_lexer)
 
 
+BOM = "\ufeff"
+
+
+def without_bom(text: str) -> str:
+    """The text without a leading UTF-8 byte order mark (editors on Windows write one);
+    lines and columns are then counted as an editor shows them."""
+    return text[1:] if text.startswith(BOM) else text
+
+
 def parse(text: str, path: str, *, fast_lexer: bool = True) -> tuple[n.SourceFile | None, list[Diagnostic]]:
     """Parse one file. Returns the tree, or None and the syntax diagnostic."""
+    text = without_bom(text)
     p = _parser(fast_lexer)
     with p.lock:
         p.builder.file = path
