@@ -1,6 +1,6 @@
 """Period arithmetic at the calendar's end: no date a user can pass overflows.
 
-`--through` is bounded where it enters (9899-12-31, a message naming the
+`--through` is bounded where it enters (3000-12-31, a year past the language's last date, a message naming the
 option); below that bound, and for any contract start or end the model can
 hold, period generation stops at the calendar's end instead of failing, and
 an invoice that would be due after 9999-12-31 is E511.
@@ -73,7 +73,7 @@ def test_a_grant_on_a_contract_at_the_calendars_end_burns_without_overflow():
 PROJECT = """
 meter CALLS { event "call"  count }
 plan p { billing monthly  payment net 30  charge CALLS : $1 per call }
-contract late { customer "cust" plan p starts 9899-10-01 }
+contract late { customer "cust" plan p starts 2999-10-01 }
 contract short { customer "c2" plan p starts 2026-01-01 ends 2026-02-28 }
 """
 
@@ -83,7 +83,7 @@ def test_through_is_bounded_where_it_enters(tmp_path, monkeypatch, capsys):
     write_events(tmp_path / "u.jsonl", [{"id": "1", "type": "call", "customer": "c2",
                                          "time": "2026-01-05T00:00:00Z", "properties": {}}])
     monkeypatch.chdir(tmp_path)
-    for through in ("9999-12-31", "9900-01-01"):
+    for through in ("9999-12-31", "3001-01-01"):
         capsys.readouterr()
         assert main(["invoice", "p.pricing", "--usage", "u.jsonl", "--through", through]) == 2
         err = capsys.readouterr().err
@@ -93,12 +93,12 @@ def test_through_is_bounded_where_it_enters(tmp_path, monkeypatch, capsys):
     assert main(["invoice", "p.pricing", "--usage", "u.jsonl", "--through", str(LAST_THROUGH),
                  "--format", "text"]) == 0
     out = capsys.readouterr().out
-    assert "INVOICE  late-98991101" in out and "Dec 31, 9899" in out  # due 30 days after Dec 1
+    assert "INVOICE  late-29991101" in out and "Dec 31, 2999" in out  # due 30 days after Dec 1
 
 
 def test_a_due_date_after_the_calendar_is_e511():
     plan = compile_text(PROJECT)
-    slow = plan.contracts["late"].model_copy(update={"payment_days": 40_000})
+    slow = plan.contracts["late"].model_copy(update={"payment_days": 3_000_000})  # past what the compiler allows
     plan = plan.with_contracts([slow])
     ev = evaluate(plan, [], LAST_THROUGH, aggregator=reference_aggregate)
     assert not ev.ok and [d.code for d in ev.diagnostics] == ["E511"]

@@ -75,7 +75,9 @@ async def test_diagnostics_on_every_file_with_docs_links_notes_and_clearing(clie
     assert href.endswith("/diagnostics.md#e201--unknown-meter")
     doc_text = Path(href.split("#")[0].removeprefix("file://")).read_text(encoding="utf-8")
     assert "### E201 — unknown meter" in doc_text
-    # the other files of the project get their own consequences: the meter is no longer charged
+    # the other files of the project get their own consequences: once the charge is gone (not
+    # misspelt: a typo's consequences are not reported), the meter is no longer charged
+    replace_all(client, u, text.replace("charge COMPUTE_HOURS", ""), 3)
     meters = await wait_for(lambda: published(client, root / "meters.pricing"), what="W001 on meters.pricing")
     assert [d.code for d in meters] == ["W001"]
     assert meters[0].severity == types.DiagnosticSeverity.Warning
@@ -90,8 +92,11 @@ async def test_diagnostics_on_every_file_with_docs_links_notes_and_clearing(clie
     assert info.message == "`API_CALLS` is first defined here"
 
     # fixed: every file's diagnostics are cleared
-    replace_all(client, eu, "", 2)
-    replace_all(client, u, text, 3)
+    replace_all(client, eu, "# nothing here yet\n", 2)
+    empty = await wait_for(lambda: [d for d in published(client, extra) or () if d.code == "W009"], what="W009")
+    assert [d.code for d in published(client, extra)] == ["W009"] and empty[0].severity == types.DiagnosticSeverity.Warning
+    client.text_document_did_close(types.DidCloseTextDocumentParams(doc(eu)))  # an unsaved buffer closed: gone
+    replace_all(client, u, text, 4)
     await wait_for(lambda: cleared(client, plans, root / "meters.pricing", extra), what="cleared")
 
 

@@ -25,16 +25,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
+from ..limits import LAST_DATE
 from ..model import CYCLE_MONTHS, Contract
 from ..money import EXACT
 
 UTC = dt.timezone.utc
 
 
-# The latest `--through` a run accepts: a century short of the calendar's end, so
-# every billed period's due date (its end + the payment terms, bounded by the
-# compiler) is a date too. Periods themselves are safe up to `dt.date.max`.
-LAST_THROUGH = dt.date(9899, 12, 31)
+# The latest `--through` a run accepts: the end of the year after the last date a
+# pricing project may state (`limits.LAST_DATE`), so the last period of a contract
+# that ends on that date can be billed, and every billed period's due date (its
+# end + the payment terms, bounded by the compiler) is a date too. Periods
+# themselves are safe up to `dt.date.max`.
+LAST_THROUGH = dt.date(LAST_DATE.year + 1, 12, 31)
 
 
 class BeyondCalendar(OverflowError):

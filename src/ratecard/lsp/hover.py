@@ -61,10 +61,6 @@ def _money(plan: RatingPlan, amount) -> str:
     return f"{symbol}{plain(amount)}" + ("" if symbol else f" {plan.currency}")
 
 
-def _symbol_prefix(plan: RatingPlan) -> str:
-    return "$" if plan.currency == "USD" else f"{plan.currency} "
-
-
 def _card(plan: RatingPlan, card: RateCard, indent: str = "") -> list[str]:
     out = []
     for rule in card.rules:
@@ -75,7 +71,7 @@ def _card(plan: RatingPlan, card: RateCard, indent: str = "") -> list[str]:
 
 
 def _rule_text(plan: RatingPlan, rule: Rule) -> str:
-    return f"{describe_conditions(rule)} : {describe_action(rule.action, _symbol_prefix(plan))}"
+    return f"{describe_conditions(rule)} : {describe_action(rule.action, plan.currency)}"
 
 
 def _symbol(analysis: Analysis, plan: RatingPlan, symbol: tuple) -> str | None:

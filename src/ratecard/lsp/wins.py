@@ -142,5 +142,5 @@ def _outcome(plan: RatingPlan, res: engine.Resolution | None, rule: Rule) -> str
         return f"**applies** to the price of {plan.origins.get(res.base.id, res.base.id)} [{res.base_layer.owner}]"
     outcome = next((c.outcome for c in res.candidates if c.rule.id == rule.id), "not used")
     winner = (f"{plan.origins.get(res.base.id, res.base.id)} [{res.base_layer.owner}] "
-              f"`{describe_conditions(res.base)} : {describe_action(res.base.action)}`")
+              f"`{describe_conditions(res.base)} : {describe_action(res.base.action, plan.currency)}`")
     return f"{outcome}; priced by {winner}"
