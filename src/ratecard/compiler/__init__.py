@@ -1,6 +1,7 @@
 """Syntax trees -> `RatingPlan`, in ordered passes that collect diagnostics.
 
-    collect (settings, names) -> meters -> plans -> contracts -> checks -> lint
+    collect (settings, names) -> issuing (grace, numbering) -> meters -> plans -> contracts
+      -> checks -> lint
 
 Many files compile as one project; names are global. `compile_paths` is the
 one entry point the commands use: it loads files and directories, parses them,
@@ -15,14 +16,15 @@ from typing import Iterable, Sequence
 
 from ..diagnostics import Diagnostic, SourceMap, Span, error, has_errors
 from ..gcpause import gc_paused
-from ..model import RatingPlan
+from ..model import Issuing, RatingPlan
 from ..syntax import nodes as n
 from ..syntax import parse
 from . import build, checks
 from .collect import collect
 from .context import Context
+from .issuing import issuing
 
-PASSES = (collect, build.build_meters, build.build_plans, build.build_contracts)
+PASSES = (collect, issuing, build.build_meters, build.build_plans, build.build_contracts)
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Compiled:
     spans: dict[str, Span] = field(default_factory=dict)
     files: list[n.SourceFile] = field(default_factory=list)
     tests: list[n.TestBlock] = field(default_factory=list)
+    issuing: Issuing = field(default_factory=Issuing)  # `grace` and `numbering`: how `issue` finalizes
 
     @property
     def ok(self) -> bool:
@@ -122,4 +125,4 @@ def _compile_sources(sources: Sequence[tuple[str, str]], *, lint: bool) -> Compi
         for rule in LINTS:
             ctx.diagnostics.extend(rule(plan, ctx.spans))
     ctx.diagnostics.sort(key=Diagnostic.sort_key)
-    return Compiled(plan, ctx.diagnostics, source_map, ctx.spans, files, ctx.test_nodes)
+    return Compiled(plan, ctx.diagnostics, source_map, ctx.spans, files, ctx.test_nodes, ctx.issuing)
