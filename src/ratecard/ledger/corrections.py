@@ -116,6 +116,8 @@ def digest(inv: Invoice | None, events: dict[int, int]) -> list[dict]:
         "amount": str(ln.amount),
         "rule": ln.rule,
         "modifiers": list(ln.modifiers),
+        "unit_price": str(ln.unit_price) if ln.unit_price is not None else None,
+        "unit": ln.unit,
     } for ln in inv.lines]
 
 
@@ -124,6 +126,7 @@ def _events(n: int) -> str:
 
 
 def _reason(old: dict | None, new: dict | None) -> str:
+    """Why a line changed: late or withdrawn events (how many), a price change (which rule)."""
     if old is None:
         assert new is not None
         if new["kind"] == "usage":
@@ -131,10 +134,11 @@ def _reason(old: dict | None, new: dict | None) -> str:
         return f"{new['description'] or new['charge']} added"
     if new is None:
         if old["kind"] == "usage":
-            return f"{_events(old['events'])} no longer billed" if old["events"] else "usage no longer billed"
+            return f"{_events(old['events'])} withdrawn" if old["events"] else "usage no longer billed"
         return f"{old['description'] or old['charge']} no longer billed"
     parts = []
-    if old["kind"] == "usage" and Decimal(old["quantity"]) != Decimal(new["quantity"]):
+    quantity_changed = Decimal(old["quantity"]) != Decimal(new["quantity"])
+    if old["kind"] == "usage" and quantity_changed:
         before, after = old["events"] or 0, new["events"] or 0
         if after > before:
             parts.append(f"{_events(after - before)} late")
@@ -142,12 +146,23 @@ def _reason(old: dict | None, new: dict | None) -> str:
             parts.append(f"{_events(before - after)} withdrawn")
         else:
             parts.append("usage corrected")
-    if old["rule"] != new["rule"] or old["modifiers"] != new["modifiers"]:
-        parts.append(f"price change: {_rule(new)} (was {_rule(old)})")
-    elif not parts and Decimal(old["amount"]) != Decimal(new["amount"]):
-        parts.append(f"price change: {_rule(new)}" if new["rule"] else
-                     f"{new['description'] or new['charge']} changed")
+    price_changed = (old.get("unit_price") != new.get("unit_price")
+                     or _bare(old["modifiers"]) != _bare(new["modifiers"])
+                     or (not quantity_changed and Decimal(old["amount"]) != Decimal(new["amount"])))
+    if price_changed:
+        if new["kind"] in ("usage", "credit"):
+            was = old.get("unit_price")
+            now = new.get("unit_price")
+            change = f" ({was} -> {now} per {new.get('unit') or 'unit'})" if was and now and was != now else ""
+            parts.append(f"price change: {_rule(new)}{change}")
+        else:
+            parts.append(f"{new['description'] or new['charge']} changed")
     return "; ".join(parts) or "recomputed"
+
+
+def _bare(modifiers: list[str]) -> list[str]:
+    """Modifiers as they price ("20% off"), without where they were written."""
+    return [m.split(" (", 1)[0] for m in modifiers]
 
 
 def _rule(d: dict) -> str:
@@ -167,10 +182,8 @@ def changes(old: list[dict], new: list[dict], corrects: str, period: PeriodRange
         o, n = before.get(key), after.get(key)
         amount = Decimal(n["amount"] if n else 0) - Decimal(o["amount"] if o else 0)
         q_old, q_new = Decimal(o["quantity"]) if o else ZERO, Decimal(n["quantity"]) if n else ZERO
-        same = o is not None and n is not None and amount == 0 and q_old == q_new \
-            and o["rule"] == n["rule"] and o["modifiers"] == n["modifiers"]
-        if same or (amount == 0 and q_old == q_new):
-            continue
+        if amount == 0 and q_old == q_new:
+            continue  # the same line (perhaps priced by a rule written elsewhere now)
         d = n or o
         out.append(Correction(
             corrects=corrects,
