@@ -87,7 +87,8 @@ def write(conn, state, proposal: Proposal, currency: str, issuing: Issuing, thro
     if proposal.breakage:
         conn.execute(insert(t.breakage), proposal.breakage)
     formats = {"invoices": issuing.invoices, "credit_notes": issuing.credit_notes}
-    for name, last in proposal.series.items():
+    for name in formats:  # both series, so a void numbers its credit note in the pricing's format
+        last = proposal.series.get(name, state.series.get(name, 0))
         if name in state.series:
             conn.execute(update(t.series).where(t.series.c.name == name).values(last=last, format=formats[name]))
         else:
