@@ -80,7 +80,7 @@ def _run(args, url: str, through: dt.date, opened: dict) -> int:
     from sqlalchemy.exc import DBAPIError
 
     from ..billing import evaluate
-    from ..ledger.issue import check_currency, issue
+    from ..ledger.issue import Priced, check_currency, issue
     from ..ledger.state import read_drawn, read_generation
     from ..ledger.store import open_ledger
 
@@ -93,26 +93,30 @@ def _run(args, url: str, through: dt.date, opened: dict) -> int:
             opened["drawn"] = read_drawn(conn)
         return opened["drawn"]
 
+    priced = Priced()
     with Progress("billing") as progress:
-        result = evaluate_from_args(args, args.format, progress=progress, drawn_for=drawn_for)
+        result = evaluate_from_args(args, args.format, progress=progress, drawn_for=drawn_for, sink=priced)
     if result is None:
         return EXIT_INPUT
     evaluation, plan = result
+    priced.breakage = evaluation.run.breakage
     ledger, compiled = opened["ledger"], opened["compiled"]
     grace = args.grace if args.grace is not None else compiled.issuing.grace_days
 
-    def reprice(drawn):
+    def reprice(drawn) -> Priced:
+        fresh = Priced()
         again = evaluate(plan, [], through, aggregator=lambda *a, **k: evaluation.usage, drawn=drawn,
-                         only=args.contract)
+                         only=args.contract, sink=fresh)
         if not again.ok:  # the same usage priced before; only the draws differ
             from ..ledger.store import LedgerError
 
             raise LedgerError(again.diagnostics[0] if again.diagnostics else
                               error("E966", "could not price again with the draws another run made final"))
-        return again
+        fresh.breakage = again.run.breakage
+        return fresh
 
     try:
-        done = issue(ledger, plan, compiled.issuing, evaluation, opened["drawn"], reprice, through, grace,
+        done = issue(ledger, plan, compiled.issuing, priced, opened["drawn"], reprice, through, grace,
                      args.contract, _inputs(args, grace))
     except DBAPIError as exc:
         from ..ledger.store import _reason

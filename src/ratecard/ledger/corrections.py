@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..billing.documents import Invoice, PeriodRange
+from ..billing.documents import Breakage, Invoice, PeriodRange
 from ..model import Contract, Issuing, RatingPlan
 from ..money import zero as money_zero
 from .documents import Correction, LedgerDocument
@@ -257,11 +257,12 @@ def finalizable(inv: Invoice, through: dt.date, grace_days: int) -> bool:
     return inv.period.end + dt.timedelta(days=grace_days) <= through
 
 
-def reconcile(plan: RatingPlan, issuing: Issuing, invoices: list[Invoice], priced, ledgers,
-              state: LedgerState, through: dt.date, grace_days: int, only: str | None = None) -> Proposal:
-    """Everything one run issues. `invoices`, `priced` and `ledgers` are the pure
-    function's (priced with `state.drawn` as its final draws)."""
-    events = {id(pl.line): pl.aggregate.events for pl in priced}
+def reconcile(plan: RatingPlan, issuing: Issuing, invoices: list[Invoice], events: dict[int, int],
+              breakage: list[Breakage], state: LedgerState, through: dt.date, grace_days: int,
+              only: str | None = None) -> Proposal:
+    """Everything one run issues. `invoices`, `events` (id of a usage line -> its
+    event count) and `breakage` are the pure function's, priced with `state.drawn`
+    as its final draws."""
     fps = Fingerprints(plan)
     numbers = _Numbers(state.series, issuing)
     out = Proposal()
@@ -309,14 +310,15 @@ def reconcile(plan: RatingPlan, issuing: Issuing, invoices: list[Invoice], price
         if inv is None and _beyond(st, through):
             continue  # a later run's period: the pricing says nothing of it through this date
         contract = plan.contracts[contract_name]
-        now = digest(inv, events)
         fingerprint = fps.of(inv, contract, events)
         delta = (inv.total if inv is not None else ZERO) - billed.get(slot, ZERO)
-        before = now if slot in made else st.snapshot  # a new invoice bills its lines as they are now
         if delta == 0:
-            if slot not in made and (before != now or st.fingerprint != fingerprint):
-                out.slots[slot] = _slot_update(st, now, fingerprint)  # the lines moved, the total did not
+            if slot not in made and st.fingerprint != fingerprint:
+                # the inputs moved, the total did not: remember the lines as they are now
+                out.slots[slot] = _slot_update(st, digest(inv, events), fingerprint)
             continue
+        now = digest(inv, events)
+        before = now if slot in made else st.snapshot  # a new invoice bills its lines as they are now
         lines = changes(before, now, number, period)
         rest = delta - sum((c.amount for c in lines), ZERO)
         if rest != 0:
@@ -379,16 +381,16 @@ def reconcile(plan: RatingPlan, issuing: Issuing, invoices: list[Invoice], price
     out.series = numbers.last
 
     # 4. breakage, once: a grant closed by an invoice the ledger now holds
-    for gl in ledgers:
-        if gl.breakage is None or (gl.contract, gl.grant.id) in state.breakage or gl.contract not in in_scope:
+    for b in breakage:
+        if (b.contract, b.grant) in state.breakage or b.contract not in in_scope:
             continue
         closing = next((s for s, inv in pure.items()
-                        if inv.kind == "usage" and inv.contract == gl.contract and inv.period.end == gl.closed_on),
+                        if inv.kind == "usage" and inv.contract == b.contract and inv.period.end == b.expired),
                        None)
         if closing is None or original.get(closing) is None:
             continue
-        out.breakage.append({"contract": gl.contract, "grant_id": gl.grant.id, "amount": str(gl.breakage),
-                             "closed_on": gl.closed_on, "number": original[closing]})
+        out.breakage.append({"contract": b.contract, "grant_id": b.grant, "amount": str(b.amount),
+                             "closed_on": b.expired, "number": original[closing]})
     return out
 
 

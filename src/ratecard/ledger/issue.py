@@ -32,6 +32,25 @@ from .state import read_state
 from .store import Ledger, LedgerError
 
 
+class Priced:
+    """A billing sink for `issue`: every invoice of the run, and each usage line's
+    event count (for the reasons of corrections). With a sink, billing keeps no
+    explain data (`evaluate`), which a run over ten thousand contracts would
+    otherwise hold; `breakage` is the run's, set once it is priced."""
+
+    wants_priced = True
+
+    def __init__(self):
+        self.invoices: list = []
+        self.events: dict[int, int] = {}
+        self.breakage: list = []
+
+    def __call__(self, invoices, priced=()) -> None:
+        self.invoices.extend(invoices)
+        for pl in priced:
+            self.events[id(pl.line)] = pl.aggregate.events
+
+
 @dataclass
 class IssueResult:
     documents: list[LedgerDocument] = field(default_factory=list)
@@ -48,20 +67,19 @@ def check_currency(ledger: Ledger, ledger_currency: str | None, currency: str) -
                     "documents", hints=["a ledger keeps one currency: use another ledger for this pricing"]))
 
 
-def issue(ledger: Ledger, plan: RatingPlan, issuing: Issuing, evaluation, drawn_used,
-          reprice: Callable[[dict], object], through: dt.date, grace_days: int, only: str | None,
+def issue(ledger: Ledger, plan: RatingPlan, issuing: Issuing, priced: Priced, drawn_used,
+          reprice: Callable[[dict], Priced], through: dt.date, grace_days: int, only: str | None,
           inputs: dict) -> IssueResult:
-    """Issue what `evaluation` (priced with the final draws `drawn_used`) says is due.
+    """Issue what `priced` (billed with the final draws `drawn_used`) says is due.
     `reprice(drawn)` prices again from the same usage with other final draws."""
     result = IssueResult()
     with ledger.writing() as conn:
         state = read_state(conn)
         check_currency(ledger, state.currency, plan.currency)
         if state.drawn != drawn_used:
-            evaluation = reprice(state.drawn)
+            priced = reprice(state.drawn)
             result.repriced = True
-        run = evaluation.run
-        proposal = reconcile(plan, issuing, run.invoices, evaluation.priced, evaluation.ledgers, state,
+        proposal = reconcile(plan, issuing, priced.invoices, priced.events, priced.breakage, state,
                              through, grace_days, only)
         result.pending, result.unpriced, result.breakage = proposal.pending, proposal.unpriced, proposal.breakage
         if not (proposal.documents or proposal.slots or proposal.breakage):
