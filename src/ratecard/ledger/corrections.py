@@ -282,7 +282,9 @@ def reconcile(plan: RatingPlan, issuing: Issuing, invoices: list[Invoice], event
         slot = slot_of(inv)
         contract = plan.contracts[inv.contract]
         seq, number = numbers.next("invoices")
-        fields = inv.model_dump()
+        # the invoice's own (validated, frozen) lines and credits, not copies: pydantic takes
+        # model instances as they are, so building the document costs no second validation
+        fields = {name: getattr(inv, name) for name in Invoice.model_fields}
         fields.update(number=number, corrections=[], corrections_total=ZERO, billed_as=inv.number)
         made[slot] = {"fields": fields, "seq": seq, "entries": [(slot, inv.total)], "inv": inv,
                       "fingerprint": fps.of(inv, contract, events)}

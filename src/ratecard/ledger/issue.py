@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 
 from .. import __version__
 from ..diagnostics import error
@@ -95,11 +95,15 @@ def write(conn, state, proposal: Proposal, currency: str, issuing: Issuing, thro
     run_id = record_run(conn, "issue", through, inputs)
     insert_documents(conn, proposal, run_id)
     insert_entries(conn, proposal)
-    for slot, row in proposal.slots.items():
-        if slot in state.slots:
-            conn.execute(update(t.slots).where(t.slots.c.slot == slot).values(**row))
-        else:
-            conn.execute(insert(t.slots).values(**row))
+    changed = [{"key": slot, "original": row["original"], "snapshot": row["snapshot"],
+                "fingerprint": row["fingerprint"]} for slot, row in proposal.slots.items() if slot in state.slots]
+    new = [row for slot, row in proposal.slots.items() if slot not in state.slots]
+    if new:
+        conn.execute(insert(t.slots), new)
+    if changed:
+        conn.execute(update(t.slots).where(t.slots.c.slot == bindparam("key"))
+                     .values(original=bindparam("original"), snapshot=bindparam("snapshot"),
+                             fingerprint=bindparam("fingerprint")), changed)
     if proposal.draws:
         conn.execute(insert(t.draws), proposal.draws)
     if proposal.breakage:
