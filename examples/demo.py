@@ -4,7 +4,10 @@ For each example (examples/ai-api, examples/storage, examples/enterprise) it
 checks the pricing, prints every invoice as text with the summary table, and
 writes the same invoices as HTML (one file per invoice) under `demo-output/`,
 with an index page. The enterprise example's credit ledger is printed too.
-The last line printed is the folder of the HTML invoices.
+Then the ledger (docs/ledger.md): the AI API's January is issued into a
+temporary SQLite ledger, a late event arrives, February's invoice carries the
+correction, and the ledger is listed. The last line printed is the folder of
+the HTML invoices.
 
     python examples/demo.py [--out DIR]
 """
@@ -15,7 +18,9 @@ import argparse
 import contextlib
 import html
 import io
+import json
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -81,12 +86,57 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n$ ratecard credits examples/{name} --usage examples/{name}/usage.jsonl "
                   f"--through {THROUGH}\n", flush=True)
             run(["credits", pricing, "--usage", usage, "--through", THROUGH])
+    ledger_demo()
     _write_index(out, index)
     print()
     print(f"{sum(len(f) for _, f in index)} HTML invoices, one file each, with an index page "
           f"({out / 'index.html'}):")
     print(out)
     return 0
+
+
+LATE_EVENT = {
+    "id": "ai-late-0001", "type": "llm.completion", "customer": "cus_initrode",
+    "time": "2026-01-30T23:10:00Z",
+    "properties": {"model": "claude-sonnet", "input_tokens": 4200000, "output_tokens": 350000,
+                   "environment": "production"},
+}
+
+
+def ledger_demo() -> None:
+    """A month issued into a ledger, a late event corrected by the next invoice, the ledger listed.
+
+    The ledger is a SQLite file in a temporary directory (never under examples/)."""
+    name = "ai-api"
+    folder = HERE / name
+    usage = folder / "usage.jsonl"
+    banner("the ledger: January issued, a late event corrected on February's invoice, the ledger listed")
+    with tempfile.TemporaryDirectory(prefix="ratecard-demo-") as tmp:
+        ledger = str(Path(tmp) / "ledger.db")
+        late = Path(tmp) / "usage-with-late-event.jsonl"
+        late.write_text(usage.read_text(encoding="utf-8") + json.dumps(LATE_EVENT) + "\n", encoding="utf-8")
+        print(f"$ ratecard issue examples/{name} --usage examples/{name}/usage.jsonl --through 2026-02-01 "
+              "--ledger $TMP/ledger.db\n", flush=True)
+        run(["issue", str(folder), "--usage", str(usage), "--through", "2026-02-01", "--ledger", ledger])
+        print("\n# a January event of initrode arrives late, after January was issued:")
+        print(f"#   {json.dumps(LATE_EVENT)}")
+        print(f"$ ratecard issue examples/{name} --usage $TMP/usage-with-late-event.jsonl --through 2026-03-01 "
+              "--ledger $TMP/ledger.db\n", flush=True)
+        run(["issue", str(folder), "--usage", str(late), "--through", "2026-03-01", "--ledger", ledger])
+        print("\n$ ratecard ledger list --ledger $TMP/ledger.db\n", flush=True)
+        run(["ledger", "list", "--ledger", ledger])
+        carrier = _carrier(ledger)
+        print(f"\n$ ratecard ledger show {carrier} --ledger $TMP/ledger.db\n", flush=True)
+        run(["ledger", "show", carrier, "--ledger", ledger])
+
+
+def _carrier(ledger: str) -> str:
+    """The number of the invoice that carries the late event's adjustment lines."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        run(["ledger", "list", "--ledger", ledger, "--format", "json"])
+    docs = json.loads(buf.getvalue())
+    return next(d["number"] for d in docs if d["contract"] == "initrode" and d["period"]["start"] == "2026-02-01")
 
 
 def _write_index(out: Path, index: list[tuple[str, list[str]]]) -> None:

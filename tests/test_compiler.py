@@ -186,6 +186,16 @@ CASES = [
     ("W007-ended", METER + "plan pro {\n  charge M : $1\n  charge M : $2 from 2026-04-01 until 2026-05-01\n}\n",
      "W007", "7:14", ["no version of `default` for meter `M` in plan `pro` is in effect from 2026-05-01 on",
                       "does not resume"]),
+    ("E950", 'numbering invoices "INV-{n:06}-{n}"\n' + METER + PLAN, "E950", "1:20",
+     ["bad number format", "only one `{n}`"]),
+    ("E950-none", 'numbering credit_notes "CN"\n' + METER + PLAN, "E950", "1:24", ["exactly one `{n}`"]),
+    ("E951", 'numbering credit_notes "INV-{n}"\n' + METER + PLAN, "E951", "1:24",
+     ["invoices (INV-{n:06}) and credit notes (INV-{n}) could be given the same number"]),
+    ("E208-grace", "grace 2 days\ngrace 3 days\n" + METER + PLAN, "E208", "2:7",
+     ["the project's grace is stated twice, differently"]),
+    ("E300-grace", "grace 2 weeks\n" + METER + PLAN, "E300", "1:9", ["unknown grace unit `weeks`"]),
+    ("E300-series", 'numbering invoice "I-{n}"\n' + METER + PLAN, "E300", "1:11", ["unknown document series"]),
+    ("E309-grace", "grace 1.5 days\n" + METER + PLAN, "E309", "1:7", ["a grace period must be a whole number"]),
 ]
 
 
@@ -211,6 +221,25 @@ def test_every_code_in_the_source_has_a_case():
     tested = {c[2] for c in CASES} | {"E001", "E600"}  # (E600: tests/test_contracts_json.py)
     assert in_source - tested == set(), "add a case for each new code"
     assert len(in_source) >= 35
+
+
+def test_grace_and_numbering_go_to_compiled_issuing_not_the_plan():
+    plain = compile_text(METER + PLAN)
+    assert plain.issuing.grace_days == 0 and plain.issuing.invoices == "INV-{n:06}"
+    compiled = compile_text('grace 2 days\nnumbering invoices "A-{n:04}"\nnumbering credit_notes "C/{n}"\n'
+                            + METER + PLAN)
+    assert compiled.ok
+    assert (compiled.issuing.grace_days, compiled.issuing.invoices, compiled.issuing.credit_notes) == (
+        2, "A-{n:04}", "C/{n}")
+    assert compiled.plan.without_origins() == plain.plan.without_origins()  # what is billed is the same
+
+
+def test_number_formats():
+    from ratecard.ledger.numbering import parse_format
+
+    assert parse_format("INV-{n:06}").format(1) == "INV-000001"
+    assert parse_format("INV-{n:06}").format(1234567) == "INV-1234567"  # a width is a minimum
+    assert parse_format("{n}/2026").format(12) == "12/2026"
 
 
 def test_not_utf8_and_unreadable_files(tmp_path):

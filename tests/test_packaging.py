@@ -115,3 +115,32 @@ def test_the_wheel_ships_the_diagnostics_page_the_language_server_links_to(wheel
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == (site / "ratecard" / "docs" / "diagnostics.md").resolve().as_uri() \
         + "#e201--unknown-meter"
+
+
+def test_the_wheel_ships_the_ledger_migrations(wheel):
+    """Alembic's env and versions are run from the package (no alembic.ini the user must have)."""
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    for path in ("migrations/env.py", "migrations/script.py.mako", "migrations/versions/0001_ledger.py"):
+        assert f"ratecard/ledger/{path}" in names, path
+
+
+def test_an_installed_wheel_creates_a_ledger_with_its_own_migrations(wheel, tmp_path):
+    site = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
+         str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    probe = ("import json, ratecard.ledger.store as s\n"
+             "ledger = s.open_ledger('ledger.db', create=True)\n"
+             "print(json.dumps({'module': s.__file__, 'heads': s.schema_heads()}))\n"
+             "ledger.dispose()\n")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    run = subprocess.run([sys.executable, "-c", probe], cwd=work, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert Path(result["module"]).resolve().is_relative_to(site.resolve())
+    assert result["heads"] == ["0001_ledger"] and (work / "ledger.db").is_file()

@@ -537,8 +537,8 @@ def test_unexpected_characters_get_hints():
 def test_other_syntax_errors_say_what_was_expected():
     d = parse_err("}")
     assert d.code == "E100"
-    assert d.message == ("unexpected `}`; expected `contract`, `currency`, `meter`, `plan`, "
-                         "`rounding` or `test`")
+    assert d.message == ("unexpected `}`; expected `contract`, `currency`, `grace`, `meter`, `numbering`, "
+                         "`plan`, `rounding` or `test`")
     d = parse_err('meter M { event "e" count rates { default $1 } }')
     assert d.message == "unexpected amount `$1`; expected `:`" and d.span.where == "t.pricing:1:43"
     d = parse_err("plan p { charge M : $1 per 1000 }")  # `per` needs a unit word

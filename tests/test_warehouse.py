@@ -7,11 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
-import shutil
-import socket
 import subprocess
-import tempfile
 from pathlib import Path
 
 import duckdb
@@ -204,55 +200,10 @@ def test_time_as_a_timestamp_column(tmp_path):
 # ----------------------------------------------------------------- PostgreSQL
 
 
-def _pg_bin() -> Path | None:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(os.path.realpath(found)).parent
-    for base in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (base / "pg_ctl").exists():
-            return base
-    return None
-
-
 @pytest.fixture(scope="module")
-def postgres():
-    """A throwaway PostgreSQL server on a Unix socket: (psql command prefix)."""
-    bindir, psql = _pg_bin(), shutil.which("psql")
-    if bindir is None or psql is None:
-        pytest.skip("PostgreSQL (initdb, pg_ctl, psql) is not installed: the query is only parsed")
-    root = Path(tempfile.mkdtemp(prefix="ratecard-pg-"))
-    as_user: list[str] = []
-    if hasattr(os, "geteuid") and os.geteuid() == 0:  # initdb refuses to run as root
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL")
-        import pwd
-
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no `postgres` user to start PostgreSQL")
-        os.chown(root, user.pw_uid, user.pw_gid)
-        root.chmod(0o755)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = str(s.getsockname()[1])
-    data = root / "data"
-    try:
-        subprocess.run(as_user + [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"),
-                                  "-o", f"-k {root} -p {port} -c listen_addresses=''", "start"],
-                       check=True, capture_output=True, timeout=120)
-    except (subprocess.SubprocessError, OSError) as exc:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"cannot start PostgreSQL: {exc}")
-    try:
-        yield [psql, "-h", str(root), "-p", port, "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q"]
-    finally:
-        subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+def postgres(postgres_server):
+    """psql on the session's throwaway PostgreSQL server (conftest `postgres_server`): a command prefix."""
+    return postgres_server.psql
 
 
 def _postgres_rows(psql, sql: str, table_csv: str, keys) -> tuple[list[str], list[tuple]]:

@@ -334,6 +334,8 @@ _TEXT: dict[type, Callable] = {
     n.Expect: _expect,
     n.CurrencyDecl: lambda x: f"currency {x.code.name}",
     n.RoundingDecl: lambda x: f"rounding {x.mode.name}",
+    n.GraceDecl: lambda x: f"grace {x.days.raw} {x.unit.name}",
+    n.NumberingDecl: lambda x: f"numbering {x.series.name} {x.format.raw}",
 }
 
 

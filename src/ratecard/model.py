@@ -262,3 +262,19 @@ class RatingPlan(Frozen):
         for c in contracts:
             merged[c.name] = c
         return self.model_copy(update={"contracts": dict(sorted(merged.items()))})
+
+
+# ----------------------------------------------------------------- issuing (the ledger)
+
+
+class Issuing(Frozen):
+    """How `ratecard issue` finalizes invoices into the ledger (docs/ledger.md).
+
+    Not part of `RatingPlan`: these settings decide when a document is issued
+    and under what number, never what it bills, so they are kept out of the
+    compiled model (`ratecard compile`, `diff` and the fingerprints compare
+    what is billed)."""
+
+    grace_days: int = 0  # an ended period waits this long for late usage
+    invoices: str = "INV-{n:06}"  # usage, credit purchase and adjustment invoices
+    credit_notes: str = "CN-{n:06}"

@@ -186,9 +186,22 @@ class TextLayout:
 
 
 @dataclass(frozen=True)
+class CorrectionView:
+    """An adjustment line (a ledger document's correction of an issued invoice)."""
+
+    corrects: str  # the number of the invoice it corrects
+    period: str  # that invoice's period
+    label: str  # what changed: the charge and its dimension values
+    reason: str  # "3 events late", "price change: pro.pricing:14 (was pro.pricing:12)"
+    note: str  # "corrects INV-000001 (Jan 1 – 31, 2026): 3 events late"
+    quantity: str  # the change in quantity ("+1,000"), or ""
+    amount: str  # signed on invoices ("+$3.00" is "$3.00", less owed "-$2.00"); credited on credit notes
+
+
+@dataclass(frozen=True)
 class InvoiceView:
-    kind: str  # usage | credit_purchase
-    title: str  # "Invoice" | "Credit purchase"
+    kind: str  # usage | credit_purchase | adjustment | credit_note (the last two: ledger documents)
+    title: str  # "Invoice" | "Credit purchase" | "Adjustment invoice" | "Credit note"
     number: str
     issuer: str
     customer: str
@@ -217,6 +230,17 @@ class InvoiceView:
     total: str
     note: str  # "Paid in full by prepaid credit.", "Nothing to pay for this period.", or ""
     text: TextLayout
+    # ledger documents (`ratecard ledger show/export`, docs/ledger.md); an invoice priced
+    # by `ratecard invoice` has none of these
+    number_label: str = "Invoice number"  # "Credit note number" for credit notes
+    total_label: str = "Total due"  # "Total credited" for credit notes
+    corrections: list[CorrectionView] = field(default_factory=list)
+    corrections_title: str = ""  # "Adjustments to earlier invoices" | "Credited"
+    corrections_total: str = ""
+    corrects: str = ""  # the invoice a credit note or an adjustment invoice corrects
+    reason: str = ""  # why a credit note was issued
+    status: str = "issued"  # issued | void
+    status_note: str = ""  # "Void: reversed by credit note CN-000002"
 
 
 @dataclass(frozen=True)

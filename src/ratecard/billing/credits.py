@@ -19,6 +19,12 @@ One notion of a grant's time, used by pricing, the credits view and explain:
   its expiry instant is at or before `through` but that last period has not
   ended yet (what it holds can still pay that period; what that leaves is
   breakage), else `active`.
+
+Draw-downs already made final elsewhere (the invoices `ratecard issue` has
+put in the ledger database, docs/ledger.md) come in as `drawn`: those
+invoices draw exactly what was recorded, whatever they would draw now, and
+every other invoice burns from what is left. Billing stays a pure function
+of its inputs; the recorded draws are one of them.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, Mapping, Sequence
 
 from ..model import Contract, CreditGrant
 from ..money import ZERO
@@ -102,9 +108,15 @@ def covers(grant: CreditGrant, start: dt.date, end: dt.date) -> bool:
     return grant.expires is None or grant.expires > midnight(start)
 
 
-def burn(contract: Contract, bills: list[Bill], through: dt.date,
-         round_amount) -> tuple[dict[str, list[tuple[GrantLedger, Decimal]]], list[GrantLedger]]:
+def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
+         drawn: Mapping[dt.date, Sequence[tuple[str, Decimal]]] | None = None,
+         ) -> tuple[dict[str, list[tuple[GrantLedger, Decimal]]], list[GrantLedger]]:
     """Apply the contract's grants to its usage invoices (in period order).
+
+    `drawn` (period start -> (grant id, amount) pairs) are draws made final
+    already: the invoice of that period draws them as they are, and takes
+    nothing more; what they take is set aside before any other invoice burns.
+    A recorded draw of a grant the contract no longer has is left out here.
 
     Returns, per invoice key, the (ledger, amount) applications in the order they
     were drawn, and every granted ledger (grants not yet granted by `through`
@@ -115,15 +127,32 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date,
         for g in sorted(contract.credits, key=_expiry_key)
         if g.granted <= through
     ]
+    fixed = drawn or {}
+    by_id = {ledger.grant.id: ledger for ledger in ledgers}
+    reserved: dict[str, Decimal] = {}  # grant id -> recorded draws not yet passed in period order
+    for pairs in fixed.values():
+        for grant_id, amount in pairs:
+            reserved[grant_id] = reserved.get(grant_id, ZERO) + amount
     applied: dict[str, list[tuple[GrantLedger, Decimal]]] = {}
     for bill in sorted(bills, key=lambda b: b.start):
+        if bill.start in fixed:
+            for grant_id, amount in fixed[bill.start]:
+                ledger = by_id.get(grant_id)
+                if ledger is None:
+                    continue
+                reserved[grant_id] -= amount
+                ledger.balance -= amount
+                ledger.draws.append(Draw(bill.number, bill.start, amount, ledger.balance))
+                applied.setdefault(bill.key, []).append((ledger, amount))
+            continue
         owed = bill.subtotal
         for ledger in ledgers:
             if owed <= 0:
                 break
-            if ledger.balance <= 0 or not covers(ledger.grant, bill.start, bill.end):
+            free = ledger.balance - reserved.get(ledger.grant.id, ZERO)
+            if free <= 0 or not covers(ledger.grant, bill.start, bill.end):
                 continue
-            amount = min(ledger.balance, owed)
+            amount = min(free, owed)
             ledger.balance -= amount
             owed -= amount
             ledger.draws.append(Draw(bill.number, bill.start, amount, ledger.balance))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..diagnostics import Diagnostic, error, has_errors
 from ..gcpause import gc_paused
@@ -57,6 +57,8 @@ from .segments import (
 )
 
 Aggregator = Callable[..., UsageReport]
+# contract -> period start -> (grant id, amount): credit draws made final already (the ledger's)
+Drawn = Mapping[str, Mapping[dt.date, Sequence[tuple[str, Decimal]]]]
 
 
 @dataclass(frozen=True)
@@ -228,8 +230,13 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
              memory_limit: str | None = None, threads: int | None = None,
              progress: Callable[[int, int, str], None] | None = None,
              sink: Callable[[list[Invoice]], None] | None = None, workers: int = 1,
-             only: str | None = None) -> Evaluation:
+             only: str | None = None, drawn: Drawn | None = None) -> Evaluation:
     """Price usage into invoices.
+
+    `drawn` (contract -> period start -> (grant id, amount) pairs) are credit
+    draw-downs made final already (the ledger's issued invoices, see
+    docs/ledger.md): those periods draw exactly that, and later ones burn
+    from what is left (`credits.burn`). Without it, every draw is worked out.
 
     With `only`, that contract alone is priced (`--contract NAME`): the usage
     stage still accounts for every event of every contract, so the run's
@@ -253,7 +260,7 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     with gc_paused():
         return _evaluate(plan, usage_files, through, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
                          memory_limit=memory_limit, threads=threads, progress=progress, sink=sink,
-                         workers=workers, only=only)
+                         workers=workers, only=only, drawn=drawn)
 
 
 @dataclass
@@ -280,6 +287,7 @@ class _Run:
     by_window: dict[str, list[Aggregate]]
     money: Callable[[Decimal], Decimal]
     keep_priced: bool  # a `PricedLine` per usage line: for explain, views, or the sink
+    drawn: "Drawn" = field(default_factory=dict)  # credit draws made final already, by contract
 
 
 def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
@@ -287,7 +295,7 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
               memory_limit: str | None, threads: int | None,
               progress: Callable[[int, int, str], None] | None,
               sink: Callable[[list[Invoice]], None] | None = None, workers: int = 1,
-              only: str | None = None) -> Evaluation:
+              only: str | None = None, drawn: Drawn | None = None) -> Evaluation:
     if aggregator is None:
         from ..usage import aggregate_usage as aggregator  # the DuckDB path
 
@@ -306,7 +314,7 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
         by_window.setdefault(agg.window, []).append(agg)
     run_ctx = _Run(plan, through, pricer, contract_periods, splits, by_window,
                    rounder(plan.currency, plan.rounding),
-                   keep_priced=sink is None or getattr(sink, "wants_priced", False))
+                   keep_priced=sink is None or getattr(sink, "wants_priced", False), drawn=drawn or {})
 
     ranges = []
     if hasattr(sink, "part"):
@@ -420,7 +428,7 @@ def _contract_invoices(run: _Run, contract: Contract, out: _Billed) -> tuple[lis
 
     bills = [Bill(u["period"].key, u["number"], u["period"].start, u["period"].end, u["subtotal"])
              for u in usage_invoices]
-    applied, ledgers = burn(contract, bills, through, money)
+    applied, ledgers = burn(contract, bills, through, money, run.drawn.get(contract.name))
 
     docs: list[Invoice] = []
     for index, grant in enumerate(contract.credits):

@@ -5,6 +5,6 @@ from . import fmt
 from . import explain, invoice, credits
 from . import sql
 from . import diff, test
-from . import lsp
+from . import issue, ledger_cmd, lsp
 
-COMMANDS = (check, compile, fmt, schema, invoice, credits, explain, sql, test, diff, lsp)
+COMMANDS = (check, compile, fmt, schema, invoice, credits, explain, sql, test, diff, issue, ledger_cmd, lsp)

@@ -118,11 +118,12 @@ def usable_cpus() -> int:
 
 
 def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None, workers: int = 1,
-                       sink_for=None):
+                       sink_for=None, drawn_for=None):
     """Compile, load JSON contracts, evaluate. Returns (evaluation, plan) or None after
     printing the diagnostics that stopped it. `progress(done, total, label)` is told
     as contracts are billed (see `ratecard.progress`). A sink that needs the plan
-    is made by `sink_for(plan)` once the plan is compiled."""
+    is made by `sink_for(plan)` once the plan is compiled. `drawn_for(plan, compiled)`
+    gives the credit draws made final already (`ratecard issue`: the ledger's)."""
     from ..billing import evaluate
     from ..diagnostics import did_you_mean
     from pathlib import Path
@@ -146,11 +147,12 @@ def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None
                          + (f" (did you mean `{guess}`?)" if guess else ""))
     if sink_for is not None:
         sink = sink_for(plan)
+    drawn = drawn_for(plan, compiled) if drawn_for is not None else None
     if progress is not None and hasattr(progress, "start"):
         progress.start()
     evaluation = evaluate(plan, args.usage or args.aggregates or [], through, skip_bad_rows=args.skip_bad_rows,
                           memory_limit=args.memory_limit, aggregator=aggregator,
-                          progress=progress, sink=sink, workers=workers, only=args.contract)
+                          progress=progress, sink=sink, workers=workers, only=args.contract, drawn=drawn)
     if progress is not None and hasattr(progress, "close"):
         progress.close()  # before any diagnostics are printed
     if evaluation.diagnostics:

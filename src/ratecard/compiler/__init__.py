@@ -1,7 +1,7 @@
 """Syntax trees -> `RatingPlan`, in ordered passes that collect diagnostics.
 
-    settings -> (JSON contracts -> contract syntax) -> names -> meters -> plans
-             -> contracts -> checks -> lint
+    settings -> (JSON contracts -> contract syntax) -> names -> issuing (grace, numbering)
+             -> meters -> plans -> contracts -> checks -> lint
 
 Many files compile as one project; names are global. `compile_paths` is the
 one entry point the commands use: it loads files and directories, parses them,
@@ -20,14 +20,15 @@ from typing import Callable, Iterable, Sequence
 
 from ..diagnostics import Diagnostic, SourceMap, Span, error, has_errors
 from ..gcpause import gc_paused
-from ..model import RatingPlan
+from ..model import Issuing, RatingPlan
 from ..syntax import nodes as n
 from ..syntax import parse, without_bom
 from . import build, checks
 from .collect import names, settings
 from .context import Context
+from .issuing import issuing
 
-PASSES = (names, build.build_meters, build.build_plans, build.build_contracts)
+PASSES = (names, issuing, build.build_meters, build.build_plans, build.build_contracts)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Compiled:
     spans: dict[str, Span] = field(default_factory=dict)
     files: list[n.SourceFile] = field(default_factory=list)
     tests: list[n.TestBlock] = field(default_factory=list)
+    issuing: Issuing = field(default_factory=Issuing)  # `grace` and `numbering`: how `issue` finalizes
 
     @property
     def ok(self) -> bool:
@@ -172,4 +174,4 @@ def _compile_sources(sources: Sequence[tuple[str, str]], *, lint: bool, parse_fi
         for rule in LINTS:
             ctx.diagnostics.extend(rule(plan, ctx.spans, ctx.unresolved))
     ctx.diagnostics.sort(key=Diagnostic.sort_key)
-    return Compiled(plan, ctx.diagnostics, source_map, ctx.spans, ctx.files, ctx.test_nodes)
+    return Compiled(plan, ctx.diagnostics, source_map, ctx.spans, ctx.files, ctx.test_nodes, ctx.issuing)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic, Span
-from ..model import Contract, Meter, Plan
+from ..model import Contract, Issuing, Meter, Plan
 from ..syntax import nodes as n
 
 
@@ -31,6 +31,7 @@ class Context:
     # project settings
     currency: str = "USD"
     rounding: str = "half_up"
+    issuing: Issuing = field(default_factory=Issuing)  # `grace`, `numbering` (the ledger's settings)
 
     # symbols (first definition wins; duplicates are reported)
     meter_nodes: dict[str, n.MeterBlock] = field(default_factory=dict)

@@ -31,7 +31,7 @@ _FRIENDLY = {
     "$END": "end of file",
 }
 
-_TOP_LEVEL = {"meter", "plan", "contract", "currency", "rounding", "test"}
+_TOP_LEVEL = {"meter", "plan", "contract", "currency", "rounding", "grace", "numbering", "test"}
 
 
 def _describe_terminal(name: str, lark: Lark) -> str:

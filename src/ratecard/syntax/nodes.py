@@ -397,6 +397,24 @@ class RoundingDecl:
 
 
 @dataclass(slots=True, unsafe_hash=True)
+class GraceDecl:
+    """`grace 2 days`: an ended period is issued into the ledger this long after it ends."""
+
+    days: Num
+    unit: Ident
+    span: Span
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class NumberingDecl:
+    """`numbering invoices "INV-{n:06}"`: the number format of one ledger document series."""
+
+    series: Ident
+    format: Str
+    span: Span
+
+
+@dataclass(slots=True, unsafe_hash=True)
 class MeterBlock:
     name: Ident
     body: tuple
@@ -424,7 +442,8 @@ class TestBlock:
     span: Span
 
 
-Item = Union[CurrencyDecl, RoundingDecl, MeterBlock, PlanBlock, ContractBlock, TestBlock]
+Item = Union[CurrencyDecl, RoundingDecl, GraceDecl, NumberingDecl, MeterBlock, PlanBlock, ContractBlock,
+             TestBlock]
 
 
 @dataclass(slots=True, unsafe_hash=True)

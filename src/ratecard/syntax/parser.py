@@ -181,6 +181,12 @@ class _Builder(Transformer):
     def rounding_decl(self, meta, c):
         return n.RoundingDecl(self._ident(c[0]), self._span(meta))
 
+    def grace_decl(self, meta, c):
+        return n.GraceDecl(self._num(c[0]), self._ident(c[1]), self._span(meta))
+
+    def numbering_decl(self, meta, c):
+        return n.NumberingDecl(self._ident(c[0]), self._str(c[1]), self._span(meta))
+
     def meter(self, meta, c):
         return n.MeterBlock(self._ident(c[0]), tuple(c[1:]), self._span(meta))
 
