@@ -149,7 +149,7 @@ def with_corrections(draw):
 def _outputs(plan, ev) -> dict[str, str]:
     """Everything a person or a script reads of a run."""
     from ratecard.explain import explain_text
-    from ratecard.ledger import credit_ledger, ledger_view
+    from ratecard.credit_history import credit_ledger, ledger_view
     from ratecard.render import render
     from ratecard.views import document_view
 
