@@ -248,7 +248,7 @@ async def test_completion_in_context(client, tmp_path):
             doc(u), types.Position(len(lines) - 1, len(lines[-1]))))
         return [i.label for i in sorted(result.items, key=lambda i: i.sort_text or i.label)]
 
-    assert await complete("") == ["contract", "currency", "meter", "plan", "rounding", "test"]
+    assert await complete("") == ["contract", "currency", "grace", "meter", "numbering", "plan", "rounding", "test"]
     assert set(await complete("plan p {\n  ")) == {"autopay", "billing", "charge", "fee", "minimum",
                                                      "payment", "title"}
     assert await complete("plan p {\n  charge ") == ["ACTIVE_USERS", "API_CALLS", "COMPUTE_HOURS"]

@@ -39,7 +39,7 @@ def test_keywords_are_the_words_lark_lexes_as_keywords():
 
 
 @pytest.mark.parametrize("text, expected, words", [
-    ("", {"METER", "PLAN", "CONTRACT", "CURRENCY", "ROUNDING", "TEST"}, None),
+    ("", {"METER", "PLAN", "CONTRACT", "CURRENCY", "ROUNDING", "TEST", "GRACE", "NUMBERING"}, None),
     ("plan p {\n  ", None, {"charge", "fee", "billing", "payment", "autopay", "minimum", "title"}),
     ("meter M { rates { default : ", {"DOLLARS", "NUMBER", "FREE", "PACKAGE", "TIER_MODE", "PERCENT"},
      {"free", "package", "graduated", "volume"}),
