@@ -124,6 +124,19 @@ def test_an_invoice_file_that_would_replace_an_input_is_refused(project, capsys)
     assert [p.name for p in out_dir.iterdir()] == [f"{numbers[-1]}.json"]
 
 
+@pytest.mark.parametrize("args", [_invoice("--skip-bad-rows", "../skipped.jsonl"), ["compile", "."]],
+                         ids=["invoice", "compile"])
+def test_standard_output_appended_to_an_input_is_refused(args, project):
+    """`ratecard ... >> usage.jsonl` would add the output to an input."""
+    target = project / ("usage.jsonl" if args[0] == "invoice" else "plans.pricing")
+    before = target.read_bytes()
+    with open(target, "a", encoding="utf-8") as out:
+        p = _ratecard(args, project, stdout=out)
+    assert p.returncode == 2, p.stderr
+    assert "standard output is " in p.stderr and "an input of this run" in p.stderr
+    assert target.read_bytes() == before
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(["link", "dot", "up", "hard"]), min_size=1, max_size=4))
 def test_any_path_to_an_input_is_refused(tmp_path, steps):

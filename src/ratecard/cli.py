@@ -54,7 +54,7 @@ class Parser(argparse.ArgumentParser):
             option, metavar, values = took
             from pathlib import Path
 
-            suspects = [v for v in values if Path(v).is_dir() or v.endswith(".pricing")] or values[1:]
+            suspects = [v for v in values if Path(v).is_dir() or v.endswith(".pricing")]  # what a PATH is
             if suspects:
                 return (f"{message} (`{option}` took {' '.join(suspects)} as {metavar}: it takes every word "
                         f"up to the next option; put PATH first, `{self.prog} PATH... {option} {metavar}...`, "

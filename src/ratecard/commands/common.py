@@ -54,9 +54,13 @@ def check_outputs(args) -> None:
 
     named = [(o, getattr(args, o.dest, None)) for o in getattr(args, "outputs", ())]
     named = [(o, path) for o, path in named if path]
-    if not named:
+    stdout = _stdout_file()
+    if not named and stdout is None:
         return
     protected = run_inputs(args)
+    if stdout is not None and protected.owner(stdout) is not None:  # `>> usage.jsonl`
+        raise UsageError(f"standard output is {protected.owner(stdout)}, an input of this run; "
+                         "redirect it to another file")
     for output, path in named:
         if output.directory:
             check_output_dir(path, output.option, protected)
@@ -66,6 +70,20 @@ def check_outputs(args) -> None:
         if not output.directory:
             protected.add(path, f"{output.option} {path}")
     args.protected = protected
+
+
+def _stdout_file() -> str | None:
+    """Standard output, as a path to check, when it is a regular file."""
+    import os
+    import stat
+
+    try:
+        fd = sys.stdout.fileno()
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return f"/dev/fd/{fd}"
+    except (OSError, ValueError, AttributeError):
+        pass
+    return None
 
 
 def run_inputs(args):
