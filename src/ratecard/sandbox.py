@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import decimal
 import functools
 import os
 import re
@@ -42,6 +43,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from markupsafe import Markup
 
 MAX_RANGE = 100_000
 MAX_STEPS = 10_000_000  # per document, plus STEPS_PER_ITEM per item of its view model
@@ -89,23 +91,33 @@ class Budget:
                                 "for one document")
 
 
-def view_items(value, seen: set[int] | None = None) -> int:
-    """How many values a view model holds: its objects, the items of its lists and
-    dicts and the fields of its dataclasses, each counted once."""
-    seen = set() if seen is None else seen
-    count, stack = 0, [value]
+_LEAVES = frozenset({str, int, float, bool, type(None), decimal.Decimal, Markup})
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def view_items(value) -> int:
+    """How many values a view model holds: its texts and numbers, the items of its
+    lists and dicts and the fields of its dataclasses (an object met twice counts once)."""
+    count, stack, seen = 0, [value], set()
     while stack:
         item = stack.pop()
+        count += 1
+        kind = type(item)
+        if kind in _LEAVES:
+            continue
         if id(item) in seen:
             continue
         seen.add(id(item))
-        count += 1
-        if isinstance(item, (list, tuple, set, frozenset)):
+        if kind in (list, tuple, set, frozenset):
             stack.extend(item)
-        elif isinstance(item, dict):
+        elif kind is dict:
             stack.extend(item.values())
-        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
-            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+        else:
+            names = _FIELDS.get(kind)
+            if names is None:
+                names = _FIELDS[kind] = (tuple(f.name for f in dataclasses.fields(item))
+                                         if dataclasses.is_dataclass(item) and not isinstance(item, type) else ())
+            stack.extend(getattr(item, name) for name in names)
     return count
 
 
@@ -267,21 +279,10 @@ class UserTemplates(ImmutableSandboxedEnvironment):
         _budget().step(CALL_STEPS)
         for value in (*args, *kwargs.values()):
             _check_number(value)
+        method = getattr(__obj, "__wrapped__", None)  # `str.format`, as Jinja's sandbox wraps it
+        if getattr(method, "__name__", None) in ("format", "format_map"):
+            _check_format_spec(getattr(method, "__self__", None))
         return _check_value(super().call(__context, __obj, *args, **kwargs))
-
-    def wrap_str_format(self, value):
-        """`str.format` in a template (Jinja sandboxes it), with its widths bounded."""
-        wrapped = super().wrap_str_format(value)
-        if wrapped is None:
-            return None
-        text = value.__self__
-
-        @functools.wraps(wrapped)
-        def bounded(*args, **kwargs):
-            _check_format_spec(text)
-            return _check_value(wrapped(*args, **kwargs))
-
-        return bounded
 
     def call_binop(self, context, operator: str, left, right):
         if operator == "**" and _is_int(left) and _is_int(right) and right > 0:
