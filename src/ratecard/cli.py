@@ -14,10 +14,13 @@ import contextlib
 import errno
 import gc
 import io
+import os
 import re
 import signal
+import stat
 import sys
 import threading
+from pathlib import Path
 
 from . import __version__
 from .commands import COMMANDS
@@ -50,10 +53,8 @@ class Parser(argparse.ArgumentParser):
             return f"{message}{hint}"
         missing = re.search(r"the following arguments are required: (.*)$", message)
         took = getattr(self, "took", None)
-        if missing and took and any(name in missing[1].split(", ") for name in ("PATH",)):
+        if missing and took and "PATH" in missing[1].split(", "):
             option, metavar, values = took
-            from pathlib import Path
-
             suspects = [v for v in values if Path(v).is_dir() or v.endswith(".pricing")]  # what a PATH is
             if suspects:
                 return (f"{message} (`{option}` took {' '.join(suspects)} as {metavar}: it takes every word "
@@ -200,9 +201,6 @@ def _whole_writes():
 def _stdout_start() -> int | None:
     """Where this run's standard output begins, when it is a regular file of its own
     (not also standard error: `> log 2>&1` keeps every line)."""
-    import os
-    import stat
-
     try:
         out, err = os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno())
         if not stat.S_ISREG(out.st_mode) or (out.st_dev, out.st_ino) == (err.st_dev, err.st_ino):
@@ -224,8 +222,6 @@ def _cut_stdout(start: int | None) -> None:
     is still buffered goes nowhere (see `_settle_stdout`)."""
     if start is None:
         return
-    import os
-
     try:
         os.ftruncate(sys.stdout.fileno(), start)
         fd = os.open(os.devnull, os.O_WRONLY)
@@ -242,8 +238,6 @@ def _settle_stdout() -> None:
     try:
         sys.stdout.flush()
     except OSError:
-        import os
-
         try:
             fd = os.open(os.devnull, os.O_WRONLY)
             os.dup2(fd, sys.stdout.fileno())
@@ -268,9 +262,11 @@ def _failure(args, exc: BaseException, signum: int | None) -> int | None:
         return EXIT_INPUT
     if isinstance(exc, BrokenPipeError):
         return 0
-    if isinstance(exc, OSError) and exc.errno in DISK_FULL and exc.filename is None:
-        # standard output or a temporary file: the files we name say so themselves
-        print_diagnostics([error("E001", f"cannot write standard output or a temporary file: {exc.strerror}",
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+        # the outputs we name say so themselves (`OutputError`): this is standard output
+        # or a temporary file (the usage engine's, a cleaned copy of --skip-bad-rows)
+        where = exc.filename or "standard output or a temporary file"
+        print_diagnostics([error("E001", f"cannot write {where}: {exc.strerror}",
                                  hints=["free some space (temporary files go to $TMPDIR)"])], None)
         return EXIT_INPUT
     if isinstance(exc, FileNotFoundError) and "No usable temporary directory" in str(exc):
@@ -284,8 +280,6 @@ def _failure(args, exc: BaseException, signum: int | None) -> int | None:
     print(f"ratecard: internal error: {type(exc).__name__}: {exc}\n"
           "this is a bug in ratecard; please report it with the command you ran "
           "(set RATECARD_DEBUG=1 to see details)", file=sys.stderr)
-    import os
-
     if os.environ.get("RATECARD_DEBUG"):
         import traceback
 
