@@ -345,6 +345,19 @@ def test_a_second_run_into_a_busy_directory_fails_at_once(project, tmp_path, cap
     assert code == 0, err
 
 
+def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(project, tmp_path, capsys):
+    """SIGKILL cannot be cleaned up after: the next run into the directory (holding its
+    lock, so no other run owns the folder) removes what the killed one left."""
+    out_dir = tmp_path / "out"
+    (out_dir / ".ratecard-staging-killed").mkdir(parents=True)
+    (out_dir / ".ratecard-staging-killed" / "0-0.txt").write_text("half an invo", encoding="utf-8")
+    (out_dir / rio.LOCK_NAME).write_text("12345\n", encoding="ascii")  # its lock file, no longer locked
+    code, out, err = _run(_invoice("--format", "text", "--skip-bad-rows", "../skipped.jsonl", "-o", str(out_dir)),
+                          capsys)
+    assert code == 0, err
+    assert not [p.name for p in out_dir.iterdir() if p.name.startswith(".")]
+
+
 def test_the_lock_is_the_file_at_the_path(tmp_path):
     """A run that opened the lock file just before the holder removed it holds a lock
     on nothing: it must take the lock on the file now at the path."""
