@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFORMANCE := ../shared/conformance
 
-.PHONY: demo test install browser conformance bench clean
+.PHONY: demo test test-conformance install browser conformance bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,21 +22,28 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 # The HTML invoice tests open the invoices in headless Chromium (Debian's `chromium`);
-# without one they are skipped, so installing it is best effort.
+# without one they are skipped (a failure under CI), so installing it is best effort.
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  (export DEBIAN_FRONTEND=noninteractive; \
 	   apt-get install -y -q chromium >/dev/null 2>&1 || \
 	   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) || \
 	   sudo -n apt-get install -y -q chromium >/dev/null 2>&1 || \
-	   echo "chromium could not be installed: the browser tests will be skipped")
+	   echo "chromium could not be installed: the browser tests will be skipped (a failure under CI)")
 
+# -rs prints why each skipped test was skipped. Under CI (RATECARD_CI=1, set by
+# .ci/run) a skip is a failure (tests/conftest.py), and so is a missing conformance suite.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -rs
 	$(BIN)/ratecard test examples/pricing-tests
 	$(BIN)/ratecard test examples/effective-dates
+	@$(MAKE) --no-print-directory test-conformance
+
+test-conformance:
 	@if [ -d "$(CONFORMANCE)" ]; then \
 	  $(CONFORMANCE)/run --cmd "$(CURDIR)/$(BIN)/ratecard" --pending tests/conformance-pending.txt; \
+	elif [ -n "$$RATECARD_CI" ] && [ "$$RATECARD_CI" != 0 ]; then \
+	  echo "no $(CONFORMANCE): the conformance suite is missing under CI, which is a failure" >&2; exit 1; \
 	else echo "no $(CONFORMANCE): conformance suite skipped"; fi
 
 conformance: $(STAMP)

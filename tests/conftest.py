@@ -1,8 +1,20 @@
-"""Shared pytest options and fixtures."""
+"""Shared pytest options and fixtures, and what a skip means under CI.
+
+A test that needs a real part (Java for Spark, PostgreSQL, Chromium, the
+conformance cases in ../shared/conformance) skips, with the reason, when the
+part is missing on a developer's machine. Under CI (`.ci/run` sets
+RATECARD_CI=1) a missing part is a failure, never a silent skip: every skip,
+of a test or of a whole module, is reported as a failure with its reason.
+See docs/testing.md.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+CI_VARIABLE = "RATECARD_CI"
 
 
 def pytest_addoption(parser):
@@ -31,3 +43,39 @@ def postgres_server():
         yield server
     finally:
         server.stop()
+
+
+def under_ci() -> bool:
+    return os.environ.get(CI_VARIABLE, "") not in ("", "0")
+
+
+def _skip_reason(longrepr) -> str:
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # (file, line, "Skipped: reason")
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _fail_under_ci(report) -> None:
+    reason = _skip_reason(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = (f"skipped under CI ({CI_VARIABLE}={os.environ.get(CI_VARIABLE)}), which is a failure: "
+                       f"{reason}\n"
+                       "CI must have every part the tests need (Java, PostgreSQL, Chromium, "
+                       "../shared/conformance); see docs/testing.md")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and under_ci() and not hasattr(report, "wasxfail"):
+        _fail_under_ci(report)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """A module that skips itself (`pytest.importorskip`, `pytest.skip(allow_module_level=True)`)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and under_ci():
+        _fail_under_ci(report)

@@ -1,10 +1,13 @@
-"""The `ratecard` program's entry point (`cli.entry`) against `cli.main`."""
+"""The `ratecard` program: its entry point (`cli.entry`) against `cli.main`, and
+the command line as a new user meets it (errors that say how to fix them)."""
 
 from __future__ import annotations
 
 import gc
 import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,3 +41,124 @@ def test_main_leaves_the_collector_alone(tmp_path):
 def test_the_console_script_is_the_entry_point():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
     assert scripts["ratecard"] == "ratecard.cli:entry"
+
+
+# ----------------------------------------------------------------- what a new user types
+
+
+def _main(args: list[str], capsys) -> tuple[int, str, str]:
+    from ratecard.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse's errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_mistyped_command_gets_did_you_mean(capsys):
+    code, _, err = _main(["invoce"], capsys)
+    assert code == 2
+    assert "ratecard: error: unknown command `invoce` (did you mean `invoice`?)" in err
+    code, _, err = _main(["check", "x.pricing", "--format", "jsn"], capsys)
+    assert code == 2 and "invalid choice: 'jsn'" in err and "(did you mean `json`?)" in err
+
+
+@pytest.mark.parametrize("args", [
+    ["invoice", "--usage", "usage.jsonl", ".", "--through", "2026-04-01"],
+    ["explain", "--usage", "usage.jsonl", ".", "--through", "2026-04-01", "--contract", "initrode"],
+    ["diff", "--usage", "usage.jsonl", "old.pricing", "new.pricing", "--through", "2026-04-01"],
+])
+def test_a_path_taken_by_usage_is_named(args, tmp_path, monkeypatch, capsys):
+    """`--usage FILE...` takes every word up to the next option, the project's PATH too.
+    Before: only "the following arguments are required: PATH"."""
+    monkeypatch.chdir(tmp_path)
+    took = " ".join(args[2:args.index("--through")][1:])
+    code, _, err = _main(args, capsys)
+    assert code == 2
+    assert "the following arguments are required: PATH" in err
+    assert f"(`--usage` took {took} as FILE: it takes every word up to the next option; put PATH first, " in err
+    assert f"`ratecard {args[0]} PATH... --usage FILE...`, or `--usage` last)" in err
+
+
+def test_every_command_has_help_and_a_description(capsys):
+    from ratecard.cli import build_parser
+    from ratecard.commands import COMMANDS
+
+    parser = build_parser()
+    listing = parser.format_help()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert len(sub.choices) == len(COMMANDS)
+    for name, command in sub.choices.items():
+        helps = [c.help for c in sub._choices_actions if c.dest == name]
+        assert helps and helps[0] and f"    {name}" in listing and helps[0][:30] in listing
+        assert command.description and len(command.description) > len(helps[0]), name
+        assert " ".join(command.description.split()) in " ".join(command.format_help().split())
+
+
+def test_explain_says_its_contract_is_required(capsys):
+    from ratecard.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    explain = " ".join(sub.choices["explain"].format_help().split())
+    credits = " ".join(sub.choices["credits"].format_help().split())
+    assert "--contract NAME the contract to explain (required)" in explain
+    assert "only this contract's invoices" not in explain
+    assert "--contract NAME only this contract's invoices" in credits
+
+
+# ----------------------------------------------------------------- sql --table
+
+
+def _sql(args, tmp_path, capsys) -> tuple[int, str, str]:
+    from warehouse_helpers import SCENARIO, SCENARIO_THROUGH
+
+    (tmp_path / "t.pricing").write_text(SCENARIO, encoding="utf-8")
+    return _main(["sql", str(tmp_path / "t.pricing"), "--through", SCENARIO_THROUGH, *args], capsys)
+
+
+@pytest.mark.parametrize("dialect, table, written", [
+    ("bigquery", "my-proj.billing.events", "`my-proj`.billing.events"),
+    ("bigquery", "`my-proj.billing.events`", "`my-proj`.`billing`.`events`"),
+    ("bigquery", "`my-proj`.billing.events", "`my-proj`.billing.events"),
+    ("spark", "my-catalog.billing.events", "`my-catalog`.billing.events"),
+    ("snowflake", "my-db.billing.events", '"my-db".billing.events'),
+    ("postgres", '"Usage Events"', '"Usage Events"'),
+    ("postgres", "x; DROP TABLE y", '"x; DROP TABLE y"'),
+    ("duckdb", "usage_events", "usage_events"),
+])
+def test_sql_reads_a_table_named_as_the_dialect_names_it(dialect, table, written, tmp_path, capsys):
+    """Before: `--table my-proj.billing.events` (a BigQuery project id) was refused:
+    only letters, digits and `_` were allowed. Every part the dialect can quote is
+    quoted by sqlglot, so no name can inject SQL."""
+    import sqlglot
+    from sqlglot import exp
+
+    code, out, err = _sql(["--dialect", dialect, "--table", table], tmp_path, capsys)
+    assert code == 0, err
+    assert f"FROM {written}\n" in out
+    tables = {t.sql(dialect=dialect) for t in sqlglot.parse_one(out, read=dialect).find_all(exp.Table)}
+    assert written in tables
+    assert len(sqlglot.parse(out, read=dialect)) == 1, "one statement"
+
+
+def test_sql_with_a_quoted_table_runs_in_duckdb(tmp_path, capsys):
+    """The query reads a table whose schema and name need quoting, with the same
+    result as from the plain `usage_events`."""
+    import duckdb
+    from warehouse_helpers import SCENARIO_KEYS, scenario_events, write_flat_csv
+
+    table = write_flat_csv(tmp_path / "table.csv", scenario_events(200), SCENARIO_KEYS)
+    plain = _sql([], tmp_path, capsys)[1]
+    code, quoted, err = _sql(["--table", "my-billing.usage events"], tmp_path, capsys)
+    assert code == 0, err and 'FROM "my-billing"."usage events"' in quoted
+    conn = duckdb.connect()
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute('CREATE SCHEMA "my-billing"')
+    for name in ("usage_events", '"my-billing"."usage events"'):
+        conn.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv(?, header = true, all_varchar = true)",
+                     [table])
+    rows = conn.execute(plain).fetchall()
+    assert rows and conn.execute(quoted).fetchall() == rows

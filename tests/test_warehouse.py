@@ -264,7 +264,7 @@ def test_sql_command_prints_a_self_contained_query(tmp_path, capsys, monkeypatch
     assert sqlglot.parse(printed, read="bigquery")
 
 
-@pytest.mark.parametrize("table", ["ev", "x; DROP TABLE y", "a.b.c.d", "1abc"])
+@pytest.mark.parametrize("table", ["ev", "a.b.c.d", "a.", "", "a..b"])
 def test_sql_command_refuses_a_bad_table_name(table, tmp_path, capsys, monkeypatch):
     (tmp_path / "t.pricing").write_text(SCENARIO, encoding="utf-8")
     monkeypatch.chdir(tmp_path)

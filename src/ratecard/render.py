@@ -3,7 +3,10 @@
 Templates receive computed view models and do no arithmetic. `StrictUndefined`
 makes a missing field an error instead of a blank; HTML templates are
 autoescaped. `--template-dir` puts a user's directory ahead of the shipped
-templates; a broken template is reported with its name and line.
+templates; those run in Jinja's sandbox with bounded rendering
+(`ratecard.sandbox`), the shipped ones too when they are the fallback. A
+broken template, or one that goes past the sandbox, is reported with its name
+and line.
 
 Two filters help the non-HTML formats lay out text they did not compute:
 `md` escapes Markdown punctuation in a value (Markdown has no autoescape), and
@@ -18,8 +21,10 @@ import re
 import textwrap
 
 import jinja2
+from jinja2.sandbox import SecurityError
 
 from .diagnostics import Diagnostic, error
+from .sandbox import ContainedLoader, UserTemplates
 
 
 class TemplateProblem(Exception):
@@ -35,11 +40,13 @@ _ESCAPED = tuple(f"{kind}{suffix}" for kind in ("html", "htm", "xml")
 
 @functools.lru_cache(maxsize=8)
 def environment(template_dir: str | None = None) -> jinja2.Environment:
+    """The shipped templates (trusted: a plain environment), or a user's directory
+    ahead of them (untrusted: the sandbox, `ratecard.sandbox`)."""
     loaders: list[jinja2.BaseLoader] = []
     if template_dir:
-        loaders.append(jinja2.FileSystemLoader(template_dir))
+        loaders.append(ContainedLoader(template_dir))
     loaders.append(jinja2.PackageLoader("ratecard", "templates"))
-    env = jinja2.Environment(
+    options = dict(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=_ESCAPED, default_for_string=False),
@@ -47,8 +54,11 @@ def environment(template_dir: str | None = None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env = UserTemplates(**options) if template_dir else jinja2.Environment(**options)
     env.filters["md"] = markdown_escape
     env.filters["wrap"] = wrap_lines
+    if isinstance(env, UserTemplates):
+        env.bound_filters()
     return env
 
 
@@ -80,7 +90,19 @@ def render(template: str, template_dir: str | None = None, **context) -> str:
     """Render a template by name; template errors become one diagnostic."""
     env = environment(template_dir)
     try:
+        if isinstance(env, UserTemplates):
+            return env.render_bounded(env.get_template(template), context)
         return env.get_template(template).render(**context)
+    except SecurityError as exc:  # the sandbox: an unsafe attribute or call, a bound passed
+        where = _template_frame(exc) or _template_name(exc) or template
+        raise TemplateProblem(error("E704", f"template {where}: {_first_line(exc)}",
+                                    hints=["templates from --template-dir run in a sandbox: no attribute "
+                                           "starting with `_`, bounded loops, output and values "
+                                           "(docs/invoices.md)"])) from None
+    except MemoryError:
+        raise TemplateProblem(error("E704", f"template {template}: ran out of memory",
+                                    hints=["templates from --template-dir run in a sandbox; "
+                                           "see docs/invoices.md for its bounds"])) from None
     except jinja2.TemplateSyntaxError as exc:
         name = exc.filename or exc.name or template
         raise TemplateProblem(error("E700", f"template {name}:{exc.lineno}: {exc.message}")) from None
@@ -100,6 +122,15 @@ def render(template: str, template_dir: str | None = None, **context) -> str:
     except OSError as exc:
         raise TemplateProblem(error("E703", f"template {template}: cannot read it: "
                                             f"{exc.strerror or exc}")) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _template_name(exc: BaseException) -> str | None:
+    return getattr(exc, "name", None)
 
 
 def _template_frame(exc: BaseException) -> str | None:

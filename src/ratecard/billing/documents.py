@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import os
 import tempfile
 from decimal import Decimal
 from fractions import Fraction
@@ -145,7 +146,10 @@ class RunWriter:
         return RunWriter()
 
     def flush(self) -> None:
-        self.spool.flush()
+        try:
+            self.spool.flush()
+        except OSError as exc:
+            raise _spool_error(exc) from None
 
     def restart(self) -> None:
         """Empty the spool: a range is priced again after its process failed part-way."""
@@ -157,7 +161,10 @@ class RunWriter:
         for part in self.parts:
             part.close()
         self.parts = []
-        self.spool.close()
+        try:
+            self.spool.close()
+        except OSError:  # what it could not write is not needed any more
+            pass
 
     def absorb(self, part: "RunWriter", count: int) -> None:
         """Take `part`'s `count` invoices (written by another process) as following ours.
@@ -171,27 +178,52 @@ class RunWriter:
             part.close()
 
     def add(self, invoices: list[Invoice]) -> None:
-        for inv in invoices:
-            data = inv.__pydantic_serializer__.to_json(inv, indent=2)
-            self.spool.write(b",\n    " if self.count else b"    ")
-            self.spool.write(data.replace(b"\n", b"\n    "))
-            self.count += 1
+        try:
+            for inv in invoices:
+                data = inv.__pydantic_serializer__.to_json(inv, indent=2)
+                self.spool.write(b",\n    " if self.count else b"    ")
+                self.spool.write(data.replace(b"\n", b"\n    "))
+                self.count += 1
+        except OSError as exc:
+            raise _spool_error(exc) from None
 
-    def finish(self, run: "InvoiceRun", out) -> None:
+    def finish(self, run: "InvoiceRun", out, name: str = "standard output") -> None:
         """`run` carries everything but the invoices (which the spools hold).
 
-        `out` is a text stream. When it has a binary buffer (standard output, a
-        file), the document goes there as UTF-8 bytes, as JSON is written;
-        otherwise (a StringIO) it is decoded on the way.
+        `out` is a text stream. When it is a file (standard output, a file), the
+        document goes to its descriptor as UTF-8 bytes, as JSON is written;
+        otherwise (a StringIO) it is decoded on the way. If `out` cannot take
+        it all (a full disk), an `OutputError` names `name`.
         """
+        for writer in (self, *self.parts):
+            writer.flush()
+        try:
+            self._finish(run, out)
+        except OSError as exc:
+            from ..io import OutputError, reason
+
+            raise OutputError(name, reason(exc)) from None
+
+    def _finish(self, run: "InvoiceRun", out) -> None:
         head = run.model_dump_json(indent=2)
         spools = [w.spool for w in (self, *self.parts) if w.count]
         if not spools:
             out.write(head + "\n")
             return
         before, after = head.split(self._HOLE, 1)
+        fd = _descriptor(out)
         binary = getattr(out, "buffer", None)
-        if binary is not None:
+        if fd is not None:
+            out.flush()
+
+            def write(chunk: bytes) -> None:
+                # past Python's buffers, so that a failure leaves nothing buffered; a
+                # write may take part of a chunk (the disk filling up): write the rest,
+                # or fail
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+        elif binary is not None:
             out.flush()
             write = binary.write
         else:
@@ -209,5 +241,20 @@ class RunWriter:
             while chunk := spool.read(1 << 20):
                 write(chunk)
         write(("\n  ]," + after + "\n").encode("utf-8"))
-        if binary is not None:
+        if fd is None and binary is not None:
             binary.flush()
+
+
+def _spool_error(exc: OSError) -> Exception:
+    """A spool that cannot be written (a full disk under $TMPDIR), as an `io.OutputError`."""
+    from ..io import OutputError, reason
+
+    return OutputError(f"a temporary file in {tempfile.gettempdir()}", reason(exc))
+
+
+def _descriptor(out) -> int | None:
+    """The file descriptor under `out`, if it has one."""
+    try:
+        return out.fileno()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is an OSError
+        return None

@@ -76,7 +76,8 @@ def run_in_parts(parts: Sequence[T], work: Callable[[int, T], R]) -> list[R]:
             if pid == 0:  # pragma: no cover - the child: runs and leaves without cleanup
                 code = 1
                 try:
-                    signal.signal(signal.SIGINT, signal.SIG_DFL)
+                    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # the parent cleans up
+                        signal.signal(signum, signal.SIG_DFL)
                     result = work(index, parts[index])
                     pickle.dump(result, result_file, protocol=pickle.HIGHEST_PROTOCOL)
                     result_file.flush()

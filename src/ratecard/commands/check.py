@@ -13,7 +13,10 @@ from .common import EXIT_INPUT, EXIT_OK, add_format_flag, compile_project, print
 
 
 def register(sub) -> None:
-    p = sub.add_parser("check", help="compile and lint .pricing files")
+    p = sub.add_parser("check", help="compile and lint .pricing files",
+                       description="Compile and lint .pricing files and print every diagnostic at once "
+                                   "(file:line:col, the source line, a caret, a hint). Exit 1 on errors "
+                                   "(with --strict, on warnings too).")
     p.add_argument("paths", nargs="+", metavar="PATH", help=".pricing files or directories")
     p.add_argument("--contracts", action="append", default=[], metavar="FILE.json",
                    help="JSON contracts (the contract API's shape) to check with the project")

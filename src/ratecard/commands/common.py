@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from dataclasses import dataclass
 from typing import Sequence
 
 from ..compiler import Compiled, PathError, compile_paths, compile_sources, read_text
@@ -20,6 +22,101 @@ AGGREGATOR = None
 
 class UsageError(Exception):
     """Bad command-line use: exit 2 with this message."""
+
+
+# ----------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True)
+class Output:
+    """An option naming a file (or a directory) the command writes.
+
+    A command lists its outputs with `p.set_defaults(outputs=(...))`; `cli.main`
+    checks them all with `check_outputs` before the command runs."""
+
+    dest: str  # the attribute of the parsed arguments
+    option: str  # as the user writes it
+    directory: bool = False
+
+
+SKIP_BAD_ROWS = Output("skip_bad_rows", "--skip-bad-rows")
+
+
+def check_outputs(args) -> None:
+    """The one check of every output a command was given: none may be an input of
+    the run (a .pricing file, a usage, aggregates or contracts file, a template),
+    by any path, symlink or hard link; none may be a directory (a directory
+    output: a file); each must be somewhere this process can write. Refused
+    outputs are command-line mistakes (exit 2), found before anything runs.
+    `args.protected` keeps the inputs, for outputs named later (`-o DIR`'s files).
+    """
+    from ..io import check_output_dir, check_output_file
+
+    named = [(o, getattr(args, o.dest, None)) for o in getattr(args, "outputs", ())]
+    named = [(o, path) for o, path in named if path]
+    stdout = _stdout_file()
+    if not named and stdout is None:
+        return
+    protected = run_inputs(args)
+    if stdout is not None and protected.owner(stdout) is not None:  # `>> usage.jsonl`
+        raise UsageError(f"standard output is {protected.owner(stdout)}, an input of this run; "
+                         "redirect it to another file")
+    for output, path in named:
+        if output.directory:
+            check_output_dir(path, output.option, protected)
+        else:
+            check_output_file(path, output.option, protected)
+    for output, path in named:  # one output must not replace another either
+        if not output.directory:
+            protected.add(path, f"{output.option} {path}")
+    args.protected = protected
+
+
+def _stdout_file() -> str | None:
+    """Standard output, as a path to check, when it is a regular file."""
+    import os
+    import stat
+
+    try:
+        fd = sys.stdout.fileno()
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return f"/dev/fd/{fd}"
+    except (OSError, ValueError, AttributeError):
+        pass
+    return None
+
+
+def run_inputs(args):
+    """Every file the command reads, from the arguments every command names them with."""
+    import os
+
+    from ..compiler import PathError, pricing_files
+    from ..io import Protected
+
+    protected = Protected()
+    paths = list(getattr(args, "paths", None) or [])
+    try:
+        files = [str(p) for p in pricing_files([p for p in paths if p != "-"])]
+    except PathError:  # the command reports it; protect what exists
+        files = paths
+    for path in files:
+        protected.add(path, f"the .pricing file {path}")
+    for dest, option in (("usage", "--usage"), ("aggregates", "--aggregates"), ("contracts", "--contracts")):
+        for path in getattr(args, dest, None) or []:
+            protected.add(path, f"{option} {path}")
+    folder = getattr(args, "template_dir", None)
+    if folder and os.path.isdir(folder):
+        protected.add_tree(folder, f"--template-dir {folder}")
+    return protected
+
+
+class TakeValues(argparse._ExtendAction):
+    """`--usage FILE...`: extends the list, and notes on the parser which words it
+    took, so that a PATH it swallowed can be named (`cli.Parser`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, values, option_string)
+        parser.took = (option_string, self.metavar or self.dest.upper(), list(values))
 
 
 def add_format_flag(parser, choices=("text", "json"), default="text", help_text=None) -> None:
@@ -82,22 +179,24 @@ def add_evaluation_args(p, *, contract_required: bool = False) -> None:
     """The arguments shared by `invoice`, `explain`, `credits`: what to price and how."""
     p.add_argument("paths", nargs="+", metavar="PATH", help=".pricing files or directories")
     sources = p.add_mutually_exclusive_group(required=True)
-    sources.add_argument("--usage", nargs="+", action="extend", metavar="FILE",
+    sources.add_argument("--usage", nargs="+", action=TakeValues, metavar="FILE",
                          help="usage events: .jsonl, .csv or .parquet (several allowed)")
-    sources.add_argument("--aggregates", nargs="+", action="extend", metavar="FILE",
+    sources.add_argument("--aggregates", nargs="+", action=TakeValues, metavar="FILE",
                          help="instead of usage events: the saved result (.parquet or .csv) of the "
                               "query `ratecard sql` prints (see docs/scale.md)")
-    sources.add_argument("--usage-table", nargs="+", action="extend", metavar="NAME",
+    sources.add_argument("--usage-table", nargs="+", action=TakeValues, metavar="NAME",
                          help="with --engine spark: usage events in Spark tables or views "
                               "(NAME, SCHEMA.NAME, CATALOG.SCHEMA.NAME; see docs/scale.md)")
     p.add_argument("--through", required=True, metavar="DATE",
                    help="bill every period that has ended on or before DATE")
     p.add_argument("--contract", required=contract_required, metavar="NAME",
-                   help="only this contract's invoices")
+                   help="the contract to explain (required)" if contract_required
+                   else "only this contract's invoices")
     p.add_argument("--contracts", action="append", default=[], metavar="FILE.json",
                    help="more contracts, in the contract API's JSON shape")
     p.add_argument("--skip-bad-rows", metavar="FILE",
-                   help="write malformed usage rows (with reasons) to FILE and carry on")
+                   help="write malformed usage rows (with reasons) to FILE and carry on "
+                        "(FILE may not be an input)")
     p.add_argument("--memory-limit", metavar="SIZE", help="memory limit for the usage engine, e.g. 2GB")
     p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
                    help="where usage is aggregated: embedded DuckDB (default) or Spark (pip install "
@@ -105,6 +204,7 @@ def add_evaluation_args(p, *, contract_required: bool = False) -> None:
     p.add_argument("--spark-master", metavar="URL",
                    help="with --engine spark: local[N], spark://HOST:PORT, yarn, or sc://HOST:PORT for "
                         "Spark Connect (default: $SPARK_REMOTE if set, else local[*])")
+    p.set_defaults(outputs=(SKIP_BAD_ROWS,))
 
 
 def usable_cpus() -> int:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import sys
 
 from ..io import write_atomic
-from .common import EXIT_INPUT, EXIT_OK, add_format_flag, compile_or_fail
+from .common import EXIT_INPUT, EXIT_OK, Output, add_format_flag, compile_or_fail
 
 
 def register(sub) -> None:
-    p = sub.add_parser("compile", help="print the compiled rating plan as JSON")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the plan here instead of stdout")
+    p = sub.add_parser("compile", help="print the compiled rating plan as JSON",
+                       description="Compile .pricing files into the rating plan, as JSON with a stable key "
+                                   "order (its schema: `ratecard schema`). Diagnostics go to standard error.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=".pricing files or directories")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the plan to FILE (atomically; not an input) instead of standard output")
     p.add_argument("--strict", action="store_true", help="fail on warnings too")
     add_format_flag(p, help_text="how to print diagnostics")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, outputs=(Output("output", "-o"),))
 
 
 def run(args) -> int:

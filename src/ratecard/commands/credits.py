@@ -18,7 +18,10 @@ from .invoice import add_rendering_args, check_rendering_args
 
 
 def register(sub) -> None:
-    p = sub.add_parser("credits", help="show each credit grant's history: grant, draw-downs, breakage")
+    p = sub.add_parser("credits", help="show each credit grant's history: grant, draw-downs, breakage",
+                       description="Bill usage as `invoice` does and show each credit grant given by "
+                                   "--through: when and for how much it was granted, every invoice that "
+                                   "drew on it with the balance after, and how it ended or when it expires.")
     add_evaluation_args(p)
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="text (default) or json")

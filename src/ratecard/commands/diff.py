@@ -22,6 +22,7 @@ from ..render import TemplateProblem, render
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
+    TakeValues,
     UsageError,
     add_json_contracts,
     compile_project,
@@ -70,12 +71,16 @@ TEMPLATES = {"text": "diff.txt.j2", "markdown": "diff.md.j2"}
 
 
 def register(sub) -> None:
-    p = sub.add_parser("diff", help="compare what two versions of the pricing bill on the same usage")
+    p = sub.add_parser("diff", help="compare what two versions of the pricing bill on the same usage",
+                       description="Bill the same usage with two versions of the pricing (two paths, or "
+                                   "the files at a git revision and now) and show what changes: totals per "
+                                   "contract, moved lines, and the rules behind them; text, Markdown for a "
+                                   "pull request, or JSON.")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="OLD_PATH NEW_PATH, or with --old-rev the NEW_PATH... whose files at REV are the old side")
     p.add_argument("--old-rev", metavar="REV",
                    help="the old side is the same .pricing files at this git revision")
-    p.add_argument("--usage", nargs="+", action="extend", required=True, metavar="FILE",
+    p.add_argument("--usage", nargs="+", action=TakeValues, required=True, metavar="FILE",
                    help="usage events: .jsonl, .csv or .parquet (several allowed)")
     p.add_argument("--through", required=True, metavar="DATE",
                    help="bill every period that has ended on or before DATE")

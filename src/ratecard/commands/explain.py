@@ -10,7 +10,10 @@ from .common import EXIT_INPUT, EXIT_OK, add_evaluation_args, evaluate_from_args
 
 
 def register(sub) -> None:
-    p = sub.add_parser("explain", help="show how each invoice line of a contract was priced")
+    p = sub.add_parser("explain", help="show how each invoice line of a contract was priced",
+                       description="Bill usage as `invoice` does and show, for one contract (--contract), "
+                                   "how every line of its invoices was priced: the rule, the rate card, "
+                                   "tiers, modifiers, credits and minimums, each with its file:line.")
     add_evaluation_args(p, contract_required=True)
     p.add_argument("--template-dir", metavar="DIR", help="templates that replace the shipped ones")
     p.set_defaults(run=run)

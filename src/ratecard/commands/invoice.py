@@ -14,12 +14,10 @@ from __future__ import annotations
 import json
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from ..billing.documents import Invoice, RunWriter
-from ..diagnostics import error
 from ..io import StagedFiles
 from ..progress import Progress
 from ..render import TemplateProblem, render
@@ -27,6 +25,8 @@ from ..views import DEFAULT_ISSUER, DEFAULT_LOCALE, DocumentViews, document_view
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
+    SKIP_BAD_ROWS,
+    Output,
     UsageError,
     add_evaluation_args,
     evaluate_from_args,
@@ -45,14 +45,19 @@ RENDER_MIN_LINES = 10_000
 
 
 def register(sub) -> None:
-    p = sub.add_parser("invoice", help="evaluate usage into invoices")
+    p = sub.add_parser("invoice", help="evaluate usage into invoices",
+                       description="Bill usage: price every contract's usage events for each billing period "
+                                   "that has ended by --through, and print the invoices (the JSON run by "
+                                   "default; text, Markdown or HTML to read), or write one file per invoice "
+                                   "into a directory with -o.")
     add_evaluation_args(p)
     p.add_argument("--format", choices=FORMATS, default="json",
                    help="json (default, the machine-readable run), text, markdown or html")
     p.add_argument("-o", "--output", metavar="DIR",
-                   help="write one file per invoice into DIR, named <invoice number>.<ext>")
+                   help="write one file per invoice into DIR, named <invoice number>.<ext>; the files arrive "
+                        "together or not at all, and one run at a time writes into DIR")
     add_rendering_args(p)
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, outputs=(Output("output", "-o", directory=True), SKIP_BAD_ROWS))
 
 
 def add_rendering_args(p, issuer: bool = True) -> None:
@@ -78,19 +83,13 @@ def check_rendering_args(args) -> None:
 def run(args) -> int:
     check_rendering_args(args)
     out_dir = Path(args.output) if args.output else None
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"-o {args.output}: not a directory")
     if args.format == "json" and out_dir is None:
         return _stream_json(args)
-    if out_dir is not None:
+    if out_dir is not None:  # a file that cannot be written is `io.OutputError`: E001 (cli.main)
         try:
             return _stream_files(args, out_dir)
         except TemplateProblem as exc:
             print_diagnostics([exc.diagnostic], None)
-            return EXIT_INPUT
-        except OSError as exc:
-            where = exc.filename or args.output
-            print_diagnostics([error("E001", f"cannot write {where}: {exc.strerror or exc}")], None)
             return EXIT_INPUT
     with Progress("billing") as progress:
         result = evaluate_from_args(args, args.format, progress=progress)
@@ -114,8 +113,8 @@ def _stream_json(args) -> int:
     memory holds one contract's invoices at a time; nothing reaches standard
     output unless the whole run succeeds.
     """
-    with tempfile.TemporaryFile() as spool:
-        writer = RunWriter(spool)
+    writer = RunWriter()  # a spool in $TMPDIR; closed (and gone) however the run ends
+    try:
         with Progress("billing") as progress:
             # contracts priced on every core (billing.parallel); with --contract, that one alone
             result = evaluate_from_args(args, args.format, progress=progress, sink=writer,
@@ -123,10 +122,9 @@ def _stream_json(args) -> int:
         if result is None:
             return EXIT_INPUT
         run_doc = result[0].run
-        try:
-            writer.finish(run_doc, sys.stdout)
-        finally:
-            writer.close()  # the spools of ranges priced in other processes
+        writer.finish(run_doc, sys.stdout)
+    finally:
+        writer.close()  # with the spools of ranges priced in other processes
     sys.stdout.flush()
     print(reconciliation_note(run_doc), file=sys.stderr)
     return EXIT_OK
@@ -148,7 +146,7 @@ def _stream_files(args, out_dir: Path) -> int:
     `out_dir` only once the whole run is written: a template that fails on
     the last invoice leaves nothing behind (`io.StagedFiles`).
     """
-    with StagedFiles(out_dir) as staged:
+    with StagedFiles(out_dir, getattr(args, "protected", None)) as staged:
         sink: InvoiceFiles | None = None
 
         def sink_for(plan) -> InvoiceFiles:  # the views need the compiled plan

@@ -10,7 +10,9 @@ from .common import EXIT_OK
 
 
 def register(sub) -> None:
-    p = sub.add_parser("schema", help="print the rating plan's JSON Schema")
+    p = sub.add_parser("schema", help="print the rating plan's JSON Schema",
+                       description="Print the JSON Schema of the compiled rating plan (what `ratecard "
+                                   "compile` prints), generated from its pydantic model.")
     p.set_defaults(run=run)
 
 

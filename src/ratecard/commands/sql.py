@@ -9,21 +9,20 @@ bill it with `ratecard invoice ... --aggregates FILE`. See docs/scale.md.
 
 from __future__ import annotations
 
-import re
 import sys
 
-from ..diagnostics import error
 from ..io import write_atomic
-from .common import EXIT_INPUT, EXIT_OK, UsageError, load_plan, parse_date, print_diagnostics
-
-_PART = r"[A-Za-z_][A-Za-z0-9_]*"
-_TABLE = re.compile(rf"^{_PART}(\.{_PART}){{0,2}}$")
+from .common import EXIT_INPUT, EXIT_OK, Output, UsageError, load_plan, parse_date
 
 
 def register(sub) -> None:
     from ..usage.warehouse import DIALECTS, TIME_TYPES
 
-    p = sub.add_parser("sql", help="print the usage aggregation as SQL for a warehouse")
+    p = sub.add_parser("sql", help="print the usage aggregation as SQL for a warehouse",
+                       description="Print the query that aggregates usage for `invoice`, for a warehouse "
+                                   "table of events, with the contract terms and billing windows of the run "
+                                   "written into it. Save its result as .parquet or .csv and bill it with "
+                                   "`ratecard invoice ... --aggregates FILE` (docs/scale.md).")
     p.add_argument("paths", nargs="+", metavar="PATH", help=".pricing files or directories")
     p.add_argument("--through", required=True, metavar="DATE",
                    help="bill every period that has ended on or before DATE (as `invoice` will)")
@@ -31,11 +30,14 @@ def register(sub) -> None:
                    help="more contracts, in the contract API's JSON shape")
     p.add_argument("--dialect", choices=DIALECTS, default="duckdb", help="the SQL dialect (default duckdb)")
     p.add_argument("--table", default="usage_events", metavar="NAME",
-                   help="the events table, optionally qualified: schema.table (default usage_events)")
+                   help="the events table, optionally qualified: schema.table or catalog.schema.table, "
+                        "as the dialect writes names (`my-proj.billing.events` in BigQuery; a part may be "
+                        "quoted) (default usage_events)")
     p.add_argument("--time-type", choices=TIME_TYPES, default="text",
                    help="how the table stores `time`: RFC 3339 text (default) or a timestamp column")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the query to FILE instead of standard output")
-    p.set_defaults(run=run)
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the query to FILE (atomically; not an input) instead of standard output")
+    p.set_defaults(run=run, outputs=(Output("output", "-o"),))
 
 
 def run(args) -> int:
@@ -44,10 +46,8 @@ def run(args) -> int:
     from ..usage.warehouse import RESERVED_NAMES, property_columns, warehouse_sql
 
     through = parse_date(args.through)
-    if not _TABLE.match(args.table):
-        raise UsageError(f"--table `{args.table}`: expected NAME, SCHEMA.NAME or CATALOG.SCHEMA.NAME "
-                         "(letters, digits and `_`)")
-    if args.table.lower() in RESERVED_NAMES:
+    table = table_name(args.table, args.dialect)
+    if "." not in table and table.strip('"').lower() in RESERVED_NAMES:
         raise UsageError(f"--table `{args.table}`: the query uses that name itself; "
                          "qualify it (schema.name) or use a view")
     loaded = load_plan(args)
@@ -69,17 +69,34 @@ def run(args) -> int:
         + f"--through {through.isoformat()} --aggregates RESULT.parquet",
     ]
     text = "".join(f"-- {_one_line(line)}\n" for line in header)
-    text += warehouse_sql(plan, terms, windows, args.dialect, table=args.table, keys=keys,
+    text += warehouse_sql(plan, terms, windows, args.dialect, table=table, keys=keys,
                           time_type=args.time_type)
     if args.output:
-        try:
-            write_atomic(args.output, text)
-        except OSError as exc:
-            print_diagnostics([error("E001", f"cannot write {args.output}: {exc.strerror or exc}")], None)
-            return EXIT_INPUT
+        write_atomic(args.output, text)  # a failure is `io.OutputError`: E001 (cli.main)
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def table_name(text: str, dialect: str) -> str:
+    """`--table` read as `dialect` writes a table name (`my-proj.billing.events` and
+    `` `my-proj`.billing.events `` in BigQuery, `"Usage Events"` in PostgreSQL; a
+    part that needs quoting is quoted), given back in sqlglot's own notation,
+    which the query builder reads and each dialect prints with its own quotes."""
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    try:
+        table = exp.to_table(text, dialect=dialect)
+    except (SqlglotError, ValueError) as exc:
+        raise UsageError(f"--table `{text}`: not a table name in {dialect} "
+                         f"(expected NAME, SCHEMA.NAME or CATALOG.SCHEMA.NAME)") from None
+    parts = [table.args.get(k) for k in ("catalog", "db", "this")]
+    while parts and not parts[0]:  # an absent catalog, schema
+        parts.pop(0)
+    if len(table.parts) != len(parts) or any(not isinstance(p, exp.Identifier) or not p.name for p in parts):
+        raise UsageError(f"--table `{text}`: expected NAME, SCHEMA.NAME or CATALOG.SCHEMA.NAME")
+    return table.sql()
 
 
 def _one_line(text: str) -> str:

@@ -22,7 +22,10 @@ from .common import EXIT_INPUT, EXIT_OK, add_format_flag, compile_project, print
 
 
 def register(sub) -> None:
-    p = sub.add_parser("test", help="run the `test` blocks of .pricing files")
+    p = sub.add_parser("test", help="run the `test` blocks of .pricing files",
+                       description="Run the `test` blocks of a project: bill each test's synthetic usage "
+                                   "and compare with its `expect` lines; print ok/FAIL per test and, for "
+                                   "a failure, the expected and actual figures and how the line was priced.")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help=".pricing files or directories (*.test.pricing files included)")
     p.add_argument("-k", "--filter", metavar="TEXT",
