@@ -431,3 +431,22 @@ def test_the_signal_handlers_go_with_the_run(project, capsys):
             assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+# ----------------------------------------------------------------- the ledger's files
+
+
+@pytest.mark.parametrize("ledger", ["usage.jsonl", "sqlite:///usage.jsonl", "./meters.pricing"])
+def test_a_sqlite_ledger_that_is_an_input_is_refused(project, capsys, ledger):
+    before = _contents(project)
+    code, out, err = _run(["issue", ".", "--usage", "usage.jsonl", "--through", THROUGH, "--ledger", ledger],
+                          capsys)
+    assert code == 2 and "an input of this run" in err and "Traceback" not in err
+    assert _contents(project) == before
+
+
+def test_ledger_export_checks_its_directory_like_every_output(project, capsys):
+    (project / "taken").write_text("a file, not a directory\n", encoding="utf-8")
+    code, out, err = _run(["ledger", "export", "-o", "taken", "--ledger", "ledger.db"], capsys)
+    assert code == 2 and "-o" in err and "taken" in err and "Traceback" not in err
+    assert not (project / "ledger.db").exists()

@@ -27,6 +27,7 @@ from .commands import COMMANDS
 from .commands.common import EXIT_INPUT, EXIT_INTERNAL, EXIT_USAGE, UsageError, check_outputs, print_diagnostics
 from .diagnostics import did_you_mean, error
 from .io import OutputError, OutputRefused
+from .money import exact_arithmetic
 
 
 class Parser(argparse.ArgumentParser):
@@ -152,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             try:
                 check_outputs(args)
-                code = args.run(args)
+                with exact_arithmetic():  # no implicit rounding anywhere a command computes
+                    code = args.run(args)
                 sys.stdout.flush()  # a full disk under standard output shows here, not at exit
             except BaseException as exc:  # noqa: BLE001 - every way out is sorted in `_failure`
                 if _unwritable(exc):

@@ -18,6 +18,20 @@ from babel.numbers import get_currency_precision, list_currencies
 EXACT = decimal.Context(prec=60, rounding=ROUND_HALF_EVEN, traps=[decimal.InvalidOperation,
                                                                    decimal.DivisionByZero,
                                                                    decimal.Overflow])
+
+
+def exact_arithmetic():
+    """Every decimal operation inside runs in `EXACT`, not Python's 28-digit default.
+
+    The pricer spells `EXACT` out where it multiplies and divides, but sums,
+    subtractions and formatting (Babel quantizes in the current context) use
+    whatever context is current: with amounts past 28 digits (a quantity near
+    DECIMAL(38, 18)'s limit times a large price) the default would round a
+    subtotal silently. The commands and `evaluate` run inside this.
+    """
+    return decimal.localcontext(EXACT)
+
+
 _MODES = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 ZERO = Decimal(0)
 

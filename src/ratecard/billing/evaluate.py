@@ -28,7 +28,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 from ..diagnostics import Diagnostic, error, has_errors
 from ..gcpause import gc_paused
 from ..model import CADENCE_MONTHS, Contract, Plan, RatingPlan
-from ..money import EXACT, ZERO, plain, rounder
+from ..money import EXACT, ZERO, exact_arithmetic, plain, rounder
 from .. import rules as engine
 from . import parallel
 from ..usage.records import REJECTION_REASONS, Aggregate, UsageReport
@@ -257,7 +257,7 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     sink's `min_lines` usage lines, if it says (a sink that renders files
     splits sooner), else `parallel.MIN_LINES`.
     """
-    with gc_paused():
+    with gc_paused(), exact_arithmetic():
         return _evaluate(plan, usage_files, through, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
                          memory_limit=memory_limit, threads=threads, progress=progress, sink=sink,
                          workers=workers, only=only, drawn=drawn)

@@ -49,7 +49,13 @@ def ledger_url(args) -> str:
 
 def register(sub) -> None:
     p = sub.add_parser("issue", help="issue ended invoices into the ledger: numbered, final, corrected by "
-                                     "new documents")
+                                     "new documents",
+                       description="Price the usage as `ratecard invoice` does, then, in one transaction, "
+                                   "issue every invoice whose period ended at least the grace before "
+                                   "--through into the ledger: gaplessly numbered and final. Invoices "
+                                   "issued earlier that the pricing now bills differently are corrected "
+                                   "by adjustment lines and credit notes, never rewritten "
+                                   "(docs/ledger.md).")
     add_evaluation_args(p)
     add_ledger_arg(p)
     p.add_argument("--grace", type=int, metavar="DAYS",
@@ -64,6 +70,7 @@ def run(args) -> int:
     if args.grace is not None and args.grace < 0:
         raise UsageError(f"--grace {args.grace}: a grace period cannot be negative")
     url = ledger_url(args)
+    _refuse_an_input_as_ledger(args, url)
     through = parse_date(args.through)
     opened: dict = {}
     try:
@@ -74,6 +81,21 @@ def run(args) -> int:
     finally:
         if "ledger" in opened:
             opened["ledger"].dispose()
+
+
+def _refuse_an_input_as_ledger(args, url: str) -> None:
+    """A SQLite ledger is written to: like every output, it must not be an input of the run."""
+    from ..ledger.store import LedgerError, parse_url
+    from .common import run_inputs
+
+    try:
+        target = parse_url(url)
+    except LedgerError:
+        return  # reported when the ledger is opened
+    if target.path is not None:
+        owner = run_inputs(args).owner(str(target.path))
+        if owner is not None:
+            raise UsageError(f"--ledger {url} is {owner}, an input of this run; name another file")
 
 
 def _run(args, url: str, through: dt.date, opened: dict) -> int:

@@ -18,30 +18,38 @@ from pathlib import Path
 from ..diagnostics import error
 from ..render import TemplateProblem
 from ..views import Formatter
-from .common import EXIT_INPUT, EXIT_OK, UsageError, parse_date, print_diagnostics
+from .common import EXIT_INPUT, EXIT_OK, Output, UsageError, parse_date, print_diagnostics
 from .invoice import add_rendering_args, check_rendering_args
 from .issue import add_ledger_arg, ledger_url, list_rows
 
 
 def register(sub) -> None:
-    p = sub.add_parser("ledger", help="list, show, void and export the ledger's issued documents")
+    p = sub.add_parser("ledger", help="list, show, void and export the ledger's issued documents",
+                       description="Read the ledger `ratecard issue` writes: list its documents, show one "
+                                   "exactly as issued, void one (it keeps its number; a credit note "
+                                   "reverses it), or export them all (docs/ledger.md).")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
 
-    ls = actions.add_parser("list", help="every issued document")
+    ls = actions.add_parser("list", help="every issued document",
+                            description="Every document in the ledger, in number order.")
     add_ledger_arg(ls)
     ls.add_argument("--contract", metavar="NAME", help="only this contract's documents")
     ls.add_argument("--format", choices=("text", "json"), default="text")
     ls.set_defaults(run=run_list)
 
-    show = actions.add_parser("show", help="one document, as stored (json) or rendered")
+    show = actions.add_parser("show", help="one document, as stored (json) or rendered",
+                              description="One document: its stored JSON byte for byte, or rendered as text, "
+                                          "Markdown or HTML.")
     show.add_argument("number", metavar="NUMBER")
     add_ledger_arg(show)
     show.add_argument("--format", choices=("text", "json", "markdown", "html"), default="text")
     add_rendering_args(show)
     show.set_defaults(run=run_show)
 
-    void = actions.add_parser("void", help="void a document: it keeps its number; a credit note reverses it")
+    void = actions.add_parser("void", help="void a document: it keeps its number; a credit note reverses it",
+                              description="Void an issued document: it stays in the ledger under its number, "
+                                          "marked void, and a credit note that reverses it is issued.")
     void.add_argument("number", metavar="NUMBER")
     void.add_argument("--reason", required=True, metavar="TEXT", help="why (printed on the credit note)")
     void.add_argument("--date", metavar="DATE", help="the credit note's date (default: today, UTC)")
@@ -49,13 +57,15 @@ def register(sub) -> None:
     void.add_argument("--format", choices=("text", "json"), default="text")
     void.set_defaults(run=run_void)
 
-    export = actions.add_parser("export", help="every document, one file each, into a directory")
+    export = actions.add_parser("export", help="every document, one file each, into a directory",
+                                description="Every stored document, one file each, into DIR: all of them or "
+                                            "none (a failed export leaves DIR as it was).")
     export.add_argument("-o", "--output", required=True, metavar="DIR")
     add_ledger_arg(export)
     export.add_argument("--contract", metavar="NAME", help="only this contract's documents")
     export.add_argument("--format", choices=("json", "text", "markdown", "html", "csv"), default="json")
     add_rendering_args(export)
-    export.set_defaults(run=run_export)
+    export.set_defaults(run=run_export, outputs=(Output("output", "-o", directory=True),))
 
 
 def _guarded(body):
