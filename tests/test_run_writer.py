@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ratecard.billing import evaluate
@@ -115,12 +115,15 @@ def test_a_small_run_is_not_split(monkeypatch):
 
 
 @given(st.lists(st.integers(0, 50), min_size=1, max_size=60), st.integers(1, 6))
+@example([0, 0, 0], 2)  # found by hypothesis: no weight at all
 def test_ranges_are_contiguous_and_balanced_by_weight(weights, workers):
     from ratecard.billing import parallel
 
     items = list(range(len(weights)))
     split = parallel.ranges(items, workers, parallel.MIN_LINES, weights)
     assert [i for r in split for i in r] == items  # every item once, in order
+    if not any(weights):  # nothing weighs anything: split by count
+        weights = [1] * len(weights)
     assert len(split) == min(workers, len(items)) and all(split)
     total, n = sum(weights), len(items)
     for k, r in enumerate(split[1:], 1):

@@ -46,8 +46,8 @@ def ranges(items: Sequence[T], workers: int, lines: int,
     workers = min(workers, len(items))
     if workers < 2 or lines < minimum or not hasattr(os, "fork"):
         return [list(items)]
-    weights = list(weights) if weights is not None else [1] * len(items)
-    total = sum(weights) or 1
+    weights = list(weights) if weights is not None and any(weights) else [1] * len(items)  # no weight: by count
+    total = sum(weights)
     out: list[list[T]] = [[]]
     done = 0
     for index, (item, weight) in enumerate(zip(items, weights)):
