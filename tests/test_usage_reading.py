@@ -566,3 +566,70 @@ def test_lines_end_at_lf_crlf_or_a_lone_cr(plan, tmp_path):
     _same(ours, oracle)
     assert [d.span.line for d in ours.diagnostics] == [4]
     assert re.search(r"u\.jsonl:4", ours.diagnostics[0].message)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(event_strategy.map(_complete), min_size=1, max_size=30),
+       st.lists(st.sampled_from(["2.50", "0.0000001", "1000", "-0.0", "12.5", "true", '"7"', "null"]),
+                min_size=1, max_size=30))
+def test_the_json_reader_path_reads_what_the_exact_path_reads(plan, tmp_path_factory, monkeypatch, events, numbers):
+    """A JSONL file no line of which needs the exact reading is read by DuckDB's JSON
+    reader (`engine.plain_json`): the same report as reading every line exactly."""
+    from ratecard.usage import engine
+
+    path = tmp_path_factory.mktemp("plain") / "u.jsonl"
+    lines = [json.dumps(e) for e in events]
+    lines += [_numbers_line(100 + i, n, model=n) for i, n in enumerate(numbers)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fast, oracle = _both(plan, [path])
+    _same(fast, oracle)
+    with monkeypatch.context() as m:
+        m.setattr(engine, "plain_json", lambda conn, source, keys: source)
+        exact = aggregate_usage(plan, _terms(plan), _windows(), [str(path)])
+    assert [d.message for d in exact.diagnostics] == [d.message for d in fast.diagnostics]
+    assert (exact.aggregates, exact.billed, exact.rejected) == (fast.aggregates, fast.billed, fast.rejected)
+
+
+def test_a_plain_file_is_read_by_the_json_reader(plan, tmp_path):
+    """The check that picks the reader: plain lines pass, every kind of line that needs
+    the exact reading does not (an object as a property value the JSON reader shows as
+    such; invalid UTF-8 fails either reader, and the row reader names it)."""
+    import duckdb
+
+    from ratecard.usage import engine
+    from ratecard.usage.query import Source, needed_keys
+
+    conn = duckdb.connect()
+    keys = needed_keys(plan)
+    plain = _jsonl(tmp_path / "plain.jsonl", [ev(1, "2026-01-05T00:00:00Z", tokens=2.5, model="gpt-4")])
+    assert engine.plain_json(conn, Source(str(plain), "jsonl"), keys).exact is False
+    for i, line in enumerate([_numbers_line(1, "12345678901234567"), _numbers_line(1, "1e2"),
+                              *[row.decode() for name, row in NOT_GOOD.items()
+                                if name not in ("invalid UTF-8", "an object as a value")],
+                              GOOD.replace('"e1"', "5"), GOOD.replace('"e1"', "5.0"), GOOD.replace('"e1"', '{"a":1}')]):
+        path = tmp_path / f"x{i}.jsonl"
+        path.write_text(line + "\n", encoding="utf-8")
+        assert engine.plain_json(conn, Source(str(path), "jsonl"), keys).exact is True, line
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+@pytest.mark.parametrize("over", [-2, -1, 0])
+def test_the_row_length_limit_is_one_rule(plan, tmp_path, newline, over):
+    """At the limit, byte for byte, the engine and the row reader agree (a CR before
+    the LF counts, as DuckDB counts it), in JSONL and CSV."""
+    from ratecard.usage.rows import MAX_ROW_BYTES
+
+    n = MAX_ROW_BYTES + over
+    base = json.dumps(ev(2, "2026-01-05T00:00:00Z", "api.request", user="")).encode()
+    line = base.replace(b'"user": ""', b'"user": "' + b"x" * (n - len(base)) + b'"')
+    jsonl = tmp_path / "b.jsonl"
+    jsonl.write_bytes(json.dumps(ev(1, "2026-01-05T00:00:00Z", "api.request")).encode() + newline + line + newline)
+    record = b"e2,api.request,c_acme,2026-01-05T00:00:00Z,"
+    csv_path = tmp_path / "b.csv"
+    csv_path.write_bytes(b"id,type,customer,time,user" + newline + b"e1,api.request,c_acme,2026-01-05T00:00:00Z,u"
+                         + newline + record + b"y" * (n - len(record)) + newline)
+    for path, row in ((jsonl, 2), (csv_path, 3)):
+        ours, oracle = _both(plan, [path])
+        _same(ours, oracle)
+        assert [(d.code, d.span.line) for d in ours.diagnostics] == \
+            ([("E500", row)] if n + len(newline) - 1 >= MAX_ROW_BYTES else [])

@@ -26,7 +26,7 @@ from typing import Sequence
 from ..diagnostics import Diagnostic, Span, error
 from ..io import write_atomic
 from ..model import RatingPlan
-from .query import Relations, Source, build_query, engine_path, macros, needed_keys
+from .query import Relations, Source, build_query, engine_path, macros, needed_keys, needs_exact_reading
 from .records import (
     REJECTION_REASONS,
     Aggregate,
@@ -259,9 +259,30 @@ def events_fit(sources: Sequence[Source], memory_limit: str | None) -> bool:
     return 2 * events * EVENT_BYTES <= limit
 
 
+def plain_json(conn, source: Source, keys: Sequence[str]) -> Source:
+    """A JSONL source read by DuckDB's JSON reader when no line needs reading from its
+    text (`query.needs_exact_reading`): measured on 1M events, the exact reading of
+    every line costs ~2.5 s of CPU more, the check ~0.6 s."""
+    import dataclasses
+
+    import duckdb
+
+    if source.kind != "jsonl":
+        return source
+    try:
+        (count,), = conn.execute(needs_exact_reading(source, keys).sql(dialect="duckdb")).fetchall()
+    except duckdb.Error:  # a line the line reader refuses: the exact reading says which
+        return source
+    return dataclasses.replace(source, exact=False) if count == 0 else source
+
+
 def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Relations,
               memory_limit: str | None = None):
-    """Execute the aggregation; (aggregates, reasons, counts)."""
+    """Execute the aggregation; (aggregates, reasons, counts). When DuckDB's JSON
+    reader refuses a file no line of which looked like it needed the exact reading
+    (`plain_json`), the file is read exactly, which names every bad line."""
+    import dataclasses
+
     import duckdb
 
     query, shape = build_query(plan, sources, relations,
@@ -270,6 +291,9 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
         # Arrow hands the result over in columns: far cheaper than Python tuples per row
         table = conn.sql(query.sql(dialect="duckdb")).to_arrow_table()
     except duckdb.Error as exc:
+        if any(not s.exact for s in sources):
+            return run_query(conn, plan, [dataclasses.replace(s, exact=True) for s in sources], relations,
+                             memory_limit)
         raise EngineFailure(_first_line(exc)) from None
     return read_columns(plan, [column.to_pylist() for column in table.columns], shape.dimensions)
 
@@ -448,6 +472,8 @@ def _aggregate(conn, plan, terms, windows, files, skip_bad_rows, report: UsageRe
         return report
     if not sources:
         return report
+    keys = needed_keys(plan)
+    sources = [plain_json(conn, s, keys) for s in sources]
     relations = register_relations(conn, terms, windows)
 
     failure: EngineFailure | None = None

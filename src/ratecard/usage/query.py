@@ -58,6 +58,9 @@ class Source:
     `properties`), `map`, `json` (a JSON text column) or `flat` (one column
     per property).
     rows: how many events a Parquet file holds (from its footer), when known.
+    exact: JSONL read line by line with every number checked against its text
+    (`_json_select`); False when no line needs that (`needs_exact_reading`): the
+    file is read by DuckDB's JSON reader, which then reads every value exactly.
     """
 
     path: str
@@ -66,6 +69,7 @@ class Source:
     properties: str = "flat"
     property_types: tuple[tuple[str, str], ...] = ()
     rows: int | None = None
+    exact: bool = True
 
     def column_type(self, name: str) -> str | None:
         return dict(self.columns).get(name)
@@ -174,9 +178,10 @@ def _regex(text: exp.Expression, pattern: str) -> exp.Expression:
 
 
 def _has_exponent(text: exp.Expression) -> exp.Expression:
-    """Cheap first: `e` in the text at all, then the whole exponent form."""
-    return exp.and_(exp.Paren(this=exp.or_(_like(text, "%e%"), _like(text, "%E%"))),
-                    _regex(text, EXPONENT_PATTERN))
+    """Cheap first: `e` in the text at all, then the whole exponent form (a CASE:
+    DuckDB evaluates both sides of an AND for every row)."""
+    return exp.Case(ifs=[exp.If(this=exp.or_(_like(text, "%e%"), _like(text, "%E%")),
+                                true=_regex(text, EXPONENT_PATTERN))], default=exp.false())
 
 
 def _concat(*parts: exp.Expression) -> exp.Expression:
@@ -230,9 +235,18 @@ def _zero(text: exp.Expression) -> exp.Expression:
 
 
 def strip_zeros(text: exp.Expression) -> exp.Expression:
-    """`2.0` -> `2`, `1.50` -> `1.5`, `-0.0` -> `0` (text without an exponent)."""
+    """`2.0` -> `2`, `1.50` -> `1.5`, `-0.0` -> `0` (text without an exponent). Only text
+    that ends in a storage zero or a point is trimmed: trimming copies the text."""
     stripped = exp.func("RTRIM", exp.func("RTRIM", text.copy(), lit("0")), lit("."))
-    return exp.Case(ifs=[exp.If(this=_like(text, "%.%"), true=_zero(stripped))], default=text.copy())
+    ends = exp.or_(_like(text, "%.%0"), _like(text, "%."))
+    return exp.Case(ifs=[exp.If(this=ends, true=_zero(stripped))], default=text.copy())
+
+
+def fast_number_text(text: exp.Expression) -> exp.Expression:
+    """`number_text` (the macro) called only for text with an `e` in it: plain numbers,
+    nearly all of them, are only stripped of storage zeros."""
+    exponent = exp.or_(_like(text, "%e%"), _like(text, "%E%"))
+    return exp.Case(ifs=[exp.If(this=exponent, true=fn(NUMBER_TEXT, text.copy()))], default=strip_zeros(text))
 
 
 def number_text(text: exp.Expression) -> exp.Expression:
@@ -291,7 +305,8 @@ def _json_documents(doc: exp.Expression, type_paths: Sequence[str], text_paths: 
     exact = exp.Case(ifs=[exp.If(this=flagged, true=_quote_numbers(doc))], default=doc.copy())
     kinds = fn("TRY", fn("json_type", doc.copy(), exp.Array(expressions=[lit(p) for p in type_paths])))
     texts = fn("TRY", fn("json_extract_string", exact, exp.Array(expressions=[lit(p) for p in text_paths])))
-    lax = exp.and_(flagged.copy(), exp.Paren(this=json_lax(doc, levels)))
+    # a CASE, not AND: DuckDB evaluates both sides of an AND for every row
+    lax = exp.Case(ifs=[exp.If(this=flagged.copy(), true=json_lax(doc, levels))], default=exp.false())
     return [alias(kinds, _K), alias(texts, _S), alias(lax, _LAX)]
 
 
@@ -329,8 +344,9 @@ def _json_value(kind: exp.Expression, text: exp.Expression) -> exp.Expression:
     as they are, numbers as `number_text`, null, objects and arrays NULL."""
     return exp.Case(ifs=[
         exp.If(this=exp.In(this=kind.copy(), expressions=[lit("VARCHAR"), lit("BOOLEAN")]), true=text.copy()),
-        exp.If(this=exp.In(this=kind.copy(), expressions=[lit(k) for k in ("BIGINT", "UBIGINT", "DOUBLE")]),
-               true=fn(NUMBER_TEXT, text.copy())),
+        # an integer is written plain already (its exact text `-0`: "0")
+        exp.If(this=exp.In(this=kind.copy(), expressions=[lit("BIGINT"), lit("UBIGINT")]), true=_zero(text.copy())),
+        exp.If(this=exp.EQ(this=kind.copy(), expression=lit("DOUBLE")), true=fast_number_text(text)),
     ], default=cast(exp.Null(), TEXT))
 
 
@@ -358,7 +374,17 @@ def _named(*options: tuple[str, exp.Expression]) -> list[exp.Expression]:
 def _reader(source: Source, keys: Sequence[str]) -> exp.Expression:
     """The table expression that reads one source (exactly the file named)."""
     path = lit(engine_path(source.path)) if source.kind != "table" else None
-    if source.kind == "jsonl":  # lines as text: the JSON is read by `_jsonl_select`
+    if source.kind == "jsonl" and not source.exact:
+        fields = [exp.PropertyEQ(this=exp.to_identifier(name), expression=lit("VARCHAR"))
+                  for name in ("id", "type", "customer", "time")]
+        struct = exp.DataType(this=exp.DataType.Type.STRUCT, nested=True, expressions=[
+            exp.ColumnDef(this=exp.to_identifier(k, quoted=True), kind=exp.DataType.build("JSON"))
+            for k in (keys or ("_",))])
+        fields.append(exp.PropertyEQ(this=exp.to_identifier("properties"), expression=lit(struct.sql("duckdb"))))
+        return fn("read_json", path, *_named(
+            ("format", lit("newline_delimited")), ("columns", exp.Struct(expressions=fields)),
+            ("maximum_object_size", exp.Literal.number(MAX_ROW_BYTES)), ("hive_partitioning", exp.false())))
+    if source.kind == "jsonl":  # lines as text: the JSON is read by `_json_select`
         return fn("read_csv", path, *_named(
             ("columns", exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(_LINE, quoted=True),
                                                                expression=lit("VARCHAR"))])),
@@ -389,7 +415,7 @@ def _typed_text(value: exp.Expression, kind: str | None) -> exp.Expression:
     """A typed column's value as text: numbers as `number_text`, other values cast."""
     text = cast(value, TEXT)
     if (kind or "").split("(")[0].upper() in NUMERIC_TYPES:
-        return fn(NUMBER_TEXT, text)
+        return fast_number_text(text)
     return text
 
 
@@ -439,7 +465,11 @@ def _time(source: Source, time: exp.Expression | None = None) -> tuple[exp.Expre
                       exp.Not(this=_regex(text, TIME_PATTERN)))
     bounds = exp.or_(exp.LT(this=t.copy(), expression=cast(lit(_stamp(TIME_MIN)), STAMP)),
                      exp.GT(this=t.copy(), expression=cast(lit(_stamp(TIME_MAX)), STAMP)))
-    return t, exp.or_(bad, bounds)
+    if not (kind.startswith("TIMESTAMP") or kind == "DATE"):
+        # only the first and the last day can cross the years 0001-9999 (an offset is under 24 hours)
+        edge = exp.or_(_like(text, "0001-01-01%"), _like(text, "9999-12-31%"))
+        bounds = exp.Case(ifs=[exp.If(this=edge, true=bounds)], default=exp.false())
+    return t, exp.or_(bad, exp.Paren(this=bounds))
 
 
 def _floor_to_micros(time: exp.Expression) -> exp.Expression:
@@ -461,6 +491,8 @@ def _stamp(value) -> str:
 def source_select(source: Source, keys: Sequence[str]) -> exp.Select:
     """One source as the normalized event relation: id, type, customer, t, time_bad,
     row_bad (a rule of the source's format broken), p0..pn (property texts)."""
+    if source.kind == "jsonl" and not source.exact:
+        return _jsonl_plain_select(source, keys)
     if source.kind == "jsonl" or source.properties == "json":
         return _json_select(source, keys)
     t, time_bad = _source_time(source)
@@ -476,6 +508,60 @@ def source_select(source: Source, keys: Sequence[str]) -> exp.Select:
     fields += [alias(value, f"p{i}") for i, (value, _) in enumerate(properties)]
     return exp.select(*fields).from_(exp.Table(this=_reader(source, keys)) if source.kind != "table"
                                      else _reader(source, keys), copy=False)
+
+
+# An event's own field given as something else than a string (a number, an object):
+# DuckDB's JSON reader would hand it over as text, not as the value it is.
+_NOT_A_STRING = "|".join(f'"{f}"[ \\t\\r]*:[ \\t\\r]*[^" \\t\\rn]' for f in ("id", "type", "customer", "time"))
+
+
+def needs_exact_reading(source: Source, keys: Sequence[str]) -> exp.Select:
+    """How many lines of a JSONL file DuckDB's JSON reader could read otherwise than
+    their text (`flag_pattern`, or an event's own field that is not a string or
+    null): none, and the file is read by that reader (`_jsonl_plain_select`)."""
+    line = col(_LINE)
+    pattern = flag_pattern(EVENT_FIELDS + tuple(keys)) + "|" + _NOT_A_STRING
+    return exp.select(exp.Count(this=exp.Star())).from_(exp.Table(this=_reader(source, keys)), copy=False) \
+        .where(_regex(line, pattern), copy=False)
+
+
+def _plain_value(raw: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
+    """A JSON value (JSON text, from DuckDB's JSON reader) of a file no line of which
+    `needs_exact_reading`: (its text, whether it is an object or an array). Strings
+    hold no escape (a backslash flags a line), so unquoting is taking the quotes off;
+    numbers have at most 15 digits and no exponent, which a double holds exactly."""
+    text = cast(raw, TEXT)
+    unquoted = exp.Substring(this=text.copy(), start=exp.Literal.number(2),
+                             length=exp.Sub(this=exp.Length(this=text.copy()), expression=exp.Literal.number(2)))
+
+    def starts(prefix: str) -> exp.Expression:  # (cheaper than taking the first character)
+        return fn("STARTS_WITH", text.copy(), lit(prefix))
+    nested = exp.or_(starts("{"), starts("["))
+    value = exp.Case(ifs=[
+        exp.If(this=starts('"'), true=unquoted),
+        exp.If(this=exp.In(this=text.copy(), expressions=[lit("true"), lit("false")]), true=text.copy()),
+        exp.If(this=exp.or_(exp.EQ(this=text.copy(), expression=lit("null")), nested), true=cast(exp.Null(), TEXT)),
+    ], default=fast_number_text(text))
+    return value, exp.Paren(this=nested.copy())
+
+
+def _jsonl_plain_select(source: Source, keys: Sequence[str]) -> exp.Select:
+    """A JSONL file read by DuckDB's JSON reader (see `needs_exact_reading`: its own
+    fields are strings). A line the reader refuses (not an object, `properties` not
+    an object, too long) fails the read, and the engine reads the file exactly
+    instead (`engine.run_query`)."""
+    props = [_plain_value(exp.Dot(this=col("properties"), expression=exp.to_identifier(k, quoted=True)))
+             for k in keys]
+    time = exp.Nullif(this=col("time"), expression=lit(""))
+    t, time_bad = _time(source, time)
+    nested = [bad for _, bad in props] or [exp.false()]
+    fields = [alias(exp.Nullif(this=col(f), expression=lit("")), f) for f in ("id", "type", "customer")]
+    fields.append(alias(t, "t"))
+    fields.append(alias(exp.or_(exp.Is(this=time.copy(), expression=exp.Null()), exp.Paren(this=time_bad)),
+                        "time_bad"))
+    fields.append(alias(exp.func("COALESCE", exp.Paren(this=exp.or_(*nested)), exp.false()), "row_bad"))
+    fields += [alias(value, f"p{i}") for i, (value, _) in enumerate(props)]
+    return exp.select(*fields).from_(exp.Table(this=_reader(source, keys)), copy=False)
 
 
 def _text_column(source: Source, name: str) -> exp.Expression:
@@ -505,7 +591,7 @@ def _json_select(source: Source, keys: Sequence[str]) -> exp.Select:
         unbom = exp.Case(ifs=[exp.If(this=fn("STARTS_WITH", line.copy(), lit(_BOM)),
                                      true=exp.Substring(this=line.copy(), start=exp.Literal.number(2)))],
                          default=line.copy())
-        blank = exp.EQ(this=exp.Trim(this=line.copy(), expression=lit(" \t\r")), expression=lit(""))
+        blank = _regex(line, "^[ \t\r]*$")  # (TRIM with characters copies every line: 8x slower)
         lines = (exp.select(alias(unbom, _LINE)).from_(exp.Table(this=_reader(source, keys)), copy=False)
                  .where(exp.Not(this=blank), copy=False))
         flagged = (exp.select(line.copy(), alias(_regex(line, flag_pattern(EVENT_FIELDS + tuple(keys))), _FLAG))
@@ -589,10 +675,10 @@ def _bad_quantity(value: exp.Expression) -> exp.Expression:
     """Not a quantity `rows.parse_quantity` accepts: one pattern, no cast (cheaper per
     row); a number written with an exponent is checked once written out."""
     trimmed = exp.Trim(this=value.copy())
-    return exp.Paren(this=exp.or_(
-        exp.Is(this=value.copy(), expression=exp.Null()),
-        exp.and_(exp.Not(this=_regex(trimmed, QUANTITY_PATTERN)), exp.Not(this=exponent_quantity(trimmed))),
-    ))
+    # a CASE, not AND: DuckDB evaluates both sides of an AND for every row
+    unreadable = exp.Case(ifs=[exp.If(this=_regex(trimmed, QUANTITY_PATTERN), true=exp.false())],
+                          default=exp.Not(this=exponent_quantity(trimmed)))
+    return exp.Paren(this=exp.or_(exp.Is(this=value.copy(), expression=exp.Null()), unreadable))
 
 
 def quantity_value(value: exp.Expression) -> exp.Expression:

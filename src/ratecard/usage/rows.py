@@ -288,10 +288,6 @@ def physical_lines(fh) -> Iterator[bytes]:
             yield last
 
 
-def _terminator(raw: bytes) -> bytes:
-    return raw[len(_body(raw)):]
-
-
 def _body(raw: bytes) -> bytes:
     """A line without its terminator."""
     return raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith((b"\n", b"\r")) else raw
@@ -307,8 +303,9 @@ def _jsonl_rows(path: str) -> Iterator[tuple[int, dict | str, str]]:
             if not body.strip(b" \t"):
                 continue
             text = body.decode("utf-8", errors="replace")
-            if len(_body(raw)) >= MAX_ROW_BYTES:
-                yield i, _too_long(len(_body(raw))), text[:200]
+            size = len(raw) - raw.endswith(b"\n")  # as DuckDB counts: a CR before the LF too
+            if size >= MAX_ROW_BYTES:
+                yield i, _too_long(size), text[:200]
                 continue
             try:
                 body.decode("utf-8")
