@@ -239,3 +239,88 @@ def test_usage_table_problems(spark, tmp_path, monkeypatch, capsys):
     code, out, err = run_cli(["invoice", "x.pricing", "--usage-table", "t", "--through", "2026-02-01"],
                           tmp_path, monkeypatch, capsys)
     assert code == 2 and "--usage-table needs --engine spark" in err
+
+
+# ----------------------------------------------------------------- reading exactly (issue 13)
+
+
+def _reading_cases():
+    import test_usage_reading as reading
+
+    return reading
+
+
+def test_every_properties_layout_reads_alike_on_spark(spark, tmp_path):
+    """Parquet MAP, STRUCT, JSON text and flat columns, CSV and JSONL: the same
+    invoices as DuckDB (which agrees with the reference, test_usage_reading)."""
+    import random
+
+    reading = _reading_cases()
+    plan = compile_text(reading.PRICING)
+    rng = random.Random(13)
+    events = [reading._complete({"id": f"e{rng.randint(0, 60)}", "customer": "c_acme",
+                                 "type": rng.choice(["llm.completion", "api.request", "storage.snapshot", "seats.set"]),
+                                 "time": f"2026-01-{rng.randint(1, 31):02d}T{rng.randint(0, 23):02d}:00:00Z",
+                                 "properties": {k: v for k, v in {
+                                     "tokens": str(rng.randint(0, 10**6)) + ".25",
+                                     "gigabytes": str(rng.randint(0, 900)), "seats": str(rng.randint(0, 40)),
+                                     "model": rng.choice(["gpt-4", "gpt-3.5", "ünï"]),
+                                     "region": rng.choice(["eu", "us", "test"]),
+                                     "user": rng.choice(["u1", "u2"])}.items() if rng.random() < 0.8}})
+              for _ in range(120)]
+    files = [str(reading._jsonl(tmp_path / "a.jsonl", events[0::6])),
+             str(reading._csv(tmp_path / "b.csv", events[1::6], bom=True)),
+             *[str(reading._parquet(tmp_path / f"{layout}.parquet", events[i + 2::6], layout))
+               for i, layout in enumerate(("map", "struct", "json", "flat"))]]
+    ours = _reports_agree(plan, files, dt.date(2026, 2, 1))
+    assert ours.usage.billed > 50
+
+
+def test_numbers_times_and_bad_rows_read_alike_on_spark(spark, tmp_path):
+    """Exact JSON numbers and exponents, impossible offsets, nanoseconds, and the
+    rows a lenient reader would take: the same diagnostics as DuckDB, and with
+    --skip-bad-rows the same invoices and the same rows set aside."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    reading = _reading_cases()
+    plan = compile_text(reading.PRICING)
+    numbers = ["12345678901234567.123", "0.0000001", "1E2", "2.5e-3", "1.0000000000000000000000001",
+               "-0.0", "123456789012345678901234567890123456789012", "1e400", "0.5e1"]
+    lines = [reading._numbers_line(i, n, model=n).encode() for i, n in enumerate(numbers)]
+    times = ["2026-01-31T23:00:00+99:00", "9999-12-31T23:59:59-23:59", "0000-06-01T00:00:00Z",
+             "2026-01-31T23:59:59.999999999Z", "2026-01-10T10:00+02:00"]
+    lines += [json.dumps(reading.ev(100 + i, t, "api.request", region="eu")).encode() for i, t in enumerate(times)]
+    lines += [row.replace(b'"x', f'"x{i}'.encode(), 1) for i, row in enumerate(reading.NOT_GOOD.values())]
+    path = tmp_path / "u.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    cells = tmp_path / "c.csv"
+    cells.write_text("id,type,customer,time,region,tokens\n"
+                     "c1,api.request,c_acme,2026-01-05T00:00:00Z,eu,\n"
+                     "c2,api.request,c_acme,2026-01-05T00:00:00Z,eu,,extra\n"
+                     'c3,llm.completion,c_acme,2026-01-05T00:00:00Z,"e\nu",1e2\n', encoding="utf-8")
+    ns = tmp_path / "ns.parquet"
+    pq.write_table(pa.table({"id": ["n1", "n2"], "type": ["api.request"] * 2, "customer": ["c_acme"] * 2,
+                             "region": ["eu"] * 2,
+                             "time": pa.array([1769903999999999999, 1769904000000000000], pa.timestamp("ns", tz="UTC"))}),
+                   ns)
+    files = [str(path), str(cells), str(ns)]
+    through = dt.date(2026, 3, 1)
+    failed = _reports_agree(plan, files, through)
+    assert {d.code for d in failed.diagnostics} == {"E500"} and len(failed.diagnostics) >= 12
+    skipped = _reports_agree(plan, files, through, skip_bad_rows=str(tmp_path / "skipped.jsonl"))
+    calls = {a.window: a.quantity for a in skipped.usage.aggregates if a.meter == "EU_CALLS"}
+    assert calls["acme@2026-01-01"] >= 3 and skipped.run.events.balanced
+
+
+def test_a_usage_name_is_a_path_on_spark(spark, tmp_path):
+    reading = _reading_cases()
+    plan = compile_text(reading.PRICING)
+    one = [reading.ev(1, "2026-01-05T00:00:00Z", "api.request", region="eu")]
+    two = [reading.ev(2, "2026-01-06T00:00:00Z", "api.request", region="eu"),
+           reading.ev(3, "2026-01-07T00:00:00Z", "api.request", region="eu")]
+    reading._jsonl(tmp_path / "u1.jsonl", two)
+    reading._jsonl(tmp_path / "vmore.jsonl", two)
+    files = [str(reading._jsonl(tmp_path / "u[1].jsonl", one)), str(reading._jsonl(tmp_path / "v*.jsonl", one))]
+    ours = _reports_agree(plan, files, dt.date(2026, 2, 1))
+    assert ours.usage.events_read == 2

@@ -436,22 +436,29 @@ _QUANTITY_EDGES = ["1", "1.", ".5", "0.5", "+2", "-3.25", "007.50", ".", "", " 1
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(_QUANTITY_EDGES),
-                          st.text(alphabet="0123456789.+- e", max_size=26)), min_size=1, max_size=20))
+                          st.text(alphabet="0123456789.+- eE", max_size=26)), min_size=1, max_size=20))
 def test_the_engines_quantity_pattern_accepts_what_python_accepts(texts):
-    """The SQL row check (one pattern) and `rows.parse_quantity` agree on every text."""
+    """The SQL row check (one pattern, and the exponent rule) and `rows.parse_quantity`
+    agree on every text, and DuckDB reads an accepted text as the same exact number."""
     import re
 
     import duckdb
+    from sqlglot import exp
 
-    from ratecard.usage.rows import QUANTITY_PATTERN, parse_quantity
+    from ratecard.usage.query import _bad_quantity, quantity_value
+    from ratecard.usage.rows import QUANTITY_PATTERN, exponent_quantity, parse_quantity
 
-    python = [parse_quantity(t) is not None for t in texts]
-    assert [re.match(QUANTITY_PATTERN, t.strip()) is not None for t in texts] == python
+    python = [parse_quantity(t) for t in texts]
+    assert [re.fullmatch(QUANTITY_PATTERN, t.strip(" ")) is not None or exponent_quantity(t.strip(" "))
+            for t in texts] == [q is not None for q in python]
     con = duckdb.connect()
-    engine = [bool(m) for (m,) in con.execute(
-        "SELECT regexp_matches(trim(t), ?) FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
-        [QUANTITY_PATTERN, texts]).fetchall()]
-    assert engine == python
+    t = exp.column("t")
+    check = exp.Not(this=_bad_quantity(t)).sql("duckdb")
+    value = exp.Case(ifs=[exp.If(this=exp.Not(this=_bad_quantity(t)), true=quantity_value(t))]).sql("duckdb")
+    rows = con.execute(f"SELECT {check}, {value} FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
+                       [texts]).fetchall()
+    assert [bool(ok) for ok, _ in rows] == [q is not None for q in python]
+    assert [v for _, v in rows] == python
 
 
 def test_memory_limits_read_as_duckdb_reads_them():

@@ -53,13 +53,14 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
     for m in plan.meters.values():
         by_type.setdefault(m.event, []).append(m)
 
+    keys = needed_keys(plan)
     for path in files:
         for line, obj, raw in read_rows(path):
             report.events_read += 1
             if isinstance(obj, str):
                 reason, props = obj, {}
             else:
-                reason, props = row_problem(obj, by_type)
+                reason, props = row_problem(obj, by_type, keys)
             if reason is not None:
                 report.bad_rows.append(BadRow(path, line, reason, raw))
                 continue
@@ -73,7 +74,6 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
 
     # dedup: keep, per (customer, id), the earliest event; ties by type, then
     # by the properties meters read (absent first)
-    keys = needed_keys(plan)
 
     def rank(e: _Event) -> tuple:
         return (e.time, e.type, tuple((e.properties.get(k) is not None, e.properties.get(k) or "")

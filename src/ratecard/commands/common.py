@@ -9,6 +9,7 @@ from typing import Sequence
 
 from ..compiler import Compiled, PathError, compile_paths, compile_sources, read_text
 from ..diagnostics import Diagnostic, SourceMap, error, has_errors, render_json, render_text
+from ..usage.records import memory_limit_arg
 
 EXIT_OK = 0
 EXIT_INPUT = 1
@@ -197,7 +198,8 @@ def add_evaluation_args(p, *, contract_required: bool = False) -> None:
     p.add_argument("--skip-bad-rows", metavar="FILE",
                    help="write malformed usage rows (with reasons) to FILE and carry on "
                         "(FILE may not be an input)")
-    p.add_argument("--memory-limit", metavar="SIZE", help="memory limit for the usage engine, e.g. 2GB")
+    p.add_argument("--memory-limit", metavar="SIZE", type=memory_limit_arg,
+                   help="memory limit for the usage engine, e.g. 2GB (at least 64MiB)")
     p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
                    help="where usage is aggregated: embedded DuckDB (default) or Spark (pip install "
                         "'ratecard[spark]'; see docs/scale.md)")
@@ -233,7 +235,8 @@ def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None
     remote_ok = getattr(args, "engine", "duckdb") == "spark"  # Spark reads s3://, hdfs://, ... itself
     for f in args.usage or []:
         if not (remote_ok and "://" in f) and not Path(f).is_file():
-            raise UsageError(f"no such usage file: {f}")
+            raise UsageError(f"--usage takes files, and `{f}` is a directory: name the files in it"
+                             if Path(f).is_dir() else f"no such usage file: {f}")
     for f in getattr(args, "aggregates", None) or []:
         if not Path(f).is_file():
             raise UsageError(f"no such aggregates file: {f}")

@@ -10,6 +10,7 @@ those files are copied aside and the query runs again on the copies.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import json
@@ -25,9 +26,25 @@ from typing import Sequence
 from ..diagnostics import Diagnostic, Span, error
 from ..io import write_atomic
 from ..model import RatingPlan
-from .query import Relations, Source, build_query, needed_keys
-from .records import REJECTION_REASONS, Aggregate, BadRow, ContractTerm, UsageReport, Window
-from .rows import UnreadableFile, file_kind, read_rows, row_problem
+from .query import Relations, Source, build_query, engine_path, macros, needed_keys, needs_exact_reading
+from .records import (
+    REJECTION_REASONS,
+    Aggregate,
+    BadRow,
+    ContractTerm,
+    UsageReport,
+    Window,
+    memory_limit_problem,
+    size_bytes,
+)
+from .rows import (
+    UnreadableFile,
+    clean_copy,
+    file_kind,
+    parquet_properties,
+    read_rows,
+    row_problem,
+)
 
 MAX_ROW_DIAGNOSTICS = 1000
 UTC = dt.timezone.utc
@@ -62,6 +79,8 @@ def connect(memory_limit: str | None = None, threads: int | None = None):
     except duckdb.Error as exc:
         shutil.rmtree(spill, ignore_errors=True)
         raise EngineFailure(_first_line(exc)) from None
+    for statement in macros():
+        conn.execute(statement)
     try:  # naive times are UTC; without the ICU extension DuckDB is UTC already
         conn.execute("SET TimeZone = 'UTC'")
     except duckdb.Error:
@@ -89,30 +108,56 @@ def _first_line(exc: Exception) -> str:
 def describe(conn, path: str) -> Source:
     """How a usage file is laid out (its kind and columns)."""
     kind = file_kind(path)
+    if os.path.isdir(path):
+        raise UnreadableFile(f"`{path}` is a directory; name the usage files in it")
     if not os.path.isfile(path):
         raise UnreadableFile(f"cannot open usage file `{path}`")
     if kind == "jsonl":
         return Source(path, "jsonl")
     if kind == "csv":
-        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-            header = next(csv.reader(fh), [])
-        return Source(path, "csv", tuple((name, "VARCHAR") for name in header))
+        return Source(path, "csv", tuple((name, "VARCHAR") for name in csv_header(path)))
     try:
-        rows = conn.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()
+        import pyarrow.parquet as pq
+
+        layout = parquet_properties(pq.read_schema(path))
+        where = engine_path(path)
+        rows = conn.execute("DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [where]).fetchall()
         # the row count from the footer, for choosing the dedup plan (`events_fit`)
-        (count,), = conn.execute("SELECT sum(num_rows) FROM parquet_file_metadata(?)", [path]).fetchall()
-    except Exception as exc:  # duckdb.Error: not a Parquet file
+        (count,), = conn.execute("SELECT sum(num_rows) FROM parquet_file_metadata(?)", [where]).fetchall()
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # duckdb.Error, pyarrow.ArrowInvalid: not a Parquet file
         raise UnreadableFile(f"cannot read `{path}` as Parquet: {_first_line(exc)}") from None
     columns = tuple((name, kind.strip('"')) for name, kind, *_ in rows)
-    props = (dict(columns).get("properties") or "").upper()
-    layout = ("flat" if not props else "struct" if props.startswith("STRUCT")
-              else "map" if props.startswith("MAP") else "json")
-    fields = _struct_fields(conn, path) if layout == "struct" else ()
+    props = dict(columns).get("properties") or ""
+    if layout == "struct":
+        fields = _struct_fields(conn, where)
+    elif layout == "map":
+        fields = (("", _map_value_type(props)),)
+    else:
+        fields = ()
     return Source(path, "parquet", columns, layout, fields, rows=int(count or 0))
 
 
+def csv_header(path: str) -> list[str]:
+    """A CSV file's column names (a leading BOM, as a spreadsheet writes it, is no part of them)."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        return next(csv.reader(fh), [])
+
+
+def _map_value_type(kind: str) -> str:
+    """`MAP(VARCHAR, DECIMAL(10, 2))` -> `DECIMAL(10, 2)`."""
+    inner, depth = kind[kind.index("(") + 1:kind.rindex(")")], 0
+    for i, ch in enumerate(inner):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            return inner[i + 1:].strip()
+    return ""
+
+
 def _struct_fields(conn, path: str) -> tuple[tuple[str, str], ...]:
-    rows = conn.execute("DESCRIBE SELECT unnest(properties) FROM read_parquet(?)", [path]).fetchall()
+    rows = conn.execute("DESCRIBE SELECT unnest(properties) FROM read_parquet(?, hive_partitioning = false)",
+                        [path]).fetchall()
     return tuple((name, kind.strip('"')) for name, kind, *_ in rows)
 
 
@@ -126,11 +171,13 @@ def has_rows(path: str) -> bool:
             return pq.ParquetFile(path).metadata.num_rows > 0
         except Exception:  # not Parquet: `describe` says so
             return True
+    if os.path.isdir(path):
+        return True  # `describe` says what it is
     with open(path, "rb") as fh:
         if kind == "csv":
             fh.readline()
         for raw in fh:
-            if raw.strip():
+            if raw.removeprefix(codecs.BOM_UTF8).strip(b" \t\r\n"):
                 return True
     return False
 
@@ -195,16 +242,6 @@ EVENT_BYTES = 200
 MIN_LINE_BYTES = {"jsonl": 100, "csv": 40}
 
 
-def size_bytes(text: str | None) -> int | None:
-    """`1GB`, `512 MiB`, `2.5GB` -> bytes, as DuckDB reads a memory limit; None if unreadable."""
-    m = re.fullmatch(r"\s*([0-9]+(?:[.][0-9]+)?)\s*([kmgt]i?b|b|bytes)?\s*", text or "", re.IGNORECASE)
-    if m is None:
-        return None
-    unit = (m.group(2) or "b").lower()
-    scale = {"b": 1, "bytes": 1}.get(unit) or (1024 if "i" in unit else 1000) ** ("kmgt".index(unit[0]) + 1)
-    return int(Decimal(m.group(1)) * scale)
-
-
 def events_fit(sources: Sequence[Source], memory_limit: str | None) -> bool:
     """Whether the events, held twice (`ev` read by three steps, then `cl`), fit in
     the engine's memory limit: what decides how the query dedups (`query.dedup`)."""
@@ -222,9 +259,30 @@ def events_fit(sources: Sequence[Source], memory_limit: str | None) -> bool:
     return 2 * events * EVENT_BYTES <= limit
 
 
+def plain_json(conn, source: Source, keys: Sequence[str]) -> Source:
+    """A JSONL source read by DuckDB's JSON reader when no line needs reading from its
+    text (`query.needs_exact_reading`): measured on 1M events, the exact reading of
+    every line costs ~2.5 s of CPU more, the check ~0.6 s."""
+    import dataclasses
+
+    import duckdb
+
+    if source.kind != "jsonl":
+        return source
+    try:
+        (count,), = conn.execute(needs_exact_reading(source, keys).sql(dialect="duckdb")).fetchall()
+    except duckdb.Error:  # a line the line reader refuses: the exact reading says which
+        return source
+    return dataclasses.replace(source, exact=False) if count == 0 else source
+
+
 def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Relations,
               memory_limit: str | None = None):
-    """Execute the aggregation; (aggregates, reasons, counts)."""
+    """Execute the aggregation; (aggregates, reasons, counts). When DuckDB's JSON
+    reader refuses a file no line of which looked like it needed the exact reading
+    (`plain_json`), the file is read exactly, which names every bad line."""
+    import dataclasses
+
     import duckdb
 
     query, shape = build_query(plan, sources, relations,
@@ -233,6 +291,9 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
         # Arrow hands the result over in columns: far cheaper than Python tuples per row
         table = conn.sql(query.sql(dialect="duckdb")).to_arrow_table()
     except duckdb.Error as exc:
+        if any(not s.exact for s in sources):
+            return run_query(conn, plan, [dataclasses.replace(s, exact=True) for s in sources], relations,
+                             memory_limit)
         raise EngineFailure(_first_line(exc)) from None
     return read_columns(plan, [column.to_pylist() for column in table.columns], shape.dimensions)
 
@@ -295,11 +356,12 @@ def scan_bad_rows(plan: RatingPlan, files: Sequence[str]) -> tuple[list[BadRow],
     by_type: dict[str, list] = {}
     for m in plan.meters.values():
         by_type.setdefault(m.event, []).append(m)
+    keys = needed_keys(plan)
     bad: list[BadRow] = []
     lines: dict[str, set[int]] = {}
     for path in files:
         for line, obj, raw in read_rows(path):
-            reason = obj if isinstance(obj, str) else row_problem(obj, by_type)[0]
+            reason = obj if isinstance(obj, str) else row_problem(obj, by_type, keys)[0]
             if reason is not None:
                 bad.append(BadRow(path, line, reason, raw))
                 lines.setdefault(path, set()).add(line)
@@ -311,42 +373,43 @@ def locate_bad_rows(plan: RatingPlan, files: Sequence[str], failure: Exception |
     file, None), or the E501 that explains why the rows cannot be named."""
     try:
         bad, lines = scan_bad_rows(plan, files)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, UnreadableFile) as exc:
         return [], {}, error("E501", f"cannot read usage: {exc}")
     if not bad:
-        why = str(failure) if failure else "the engine found bad rows the row reader did not"
+        why = (in_user_files(str(failure), {f: f for f in files}) if failure
+               else f"the engine found bad rows the row reader did not, in {', '.join(files)}")
         return [], {}, error("E501", f"cannot read usage: {why}")
     return bad, lines, None
 
 
-def write_clean_copy(path: str, bad_lines: set[int], folder: str) -> str:
-    """A copy of `path` without its bad rows, in the same format."""
-    kind = file_kind(path)
-    target = os.path.join(folder, f"{len(os.listdir(folder))}-{Path(path).name}")
-    if kind == "jsonl":
-        with open(path, encoding="utf-8", errors="replace") as src, open(target, "w", encoding="utf-8") as out:
-            for i, raw in enumerate(src, start=1):
-                if i not in bad_lines and raw.strip():
-                    out.write(raw if raw.endswith("\n") else raw + "\n")
-    elif kind == "csv":
-        with open(path, encoding="utf-8", errors="replace", newline="") as src, \
-                open(target, "w", encoding="utf-8", newline="") as out:
-            reader = csv.reader(src)
-            writer = csv.writer(out)
-            header = next(reader, None)
-            if header is not None:
-                writer.writerow(header)
-            for record in reader:
-                if reader.line_num not in bad_lines:
-                    writer.writerow(record)
-    else:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+def in_user_files(message: str, files: dict[str, str], lines: dict[str, list[int]] | None = None) -> str:
+    """An engine's message with the names it was given for files (absolute, glob
+    characters escaped; a cleaned copy) as the user wrote them, {engine's file: user's};
+    with `lines` ({copy: the user's line of each of its lines}), a line of the copy
+    the message names is the user's line."""
+    named = [given for given in files if any(form in message for form in _forms(given))]
+    if lines and len(named) == 1 and named[0] in lines:
+        table = lines[named[0]]
 
-        table = pq.read_table(path)
-        keep = pa.array([i + 1 not in bad_lines for i in range(table.num_rows)])
-        pq.write_table(table.filter(keep), target)
-    return target
+        def user_line(m: re.Match) -> str:
+            n = int(m.group(2))
+            return m.group(1) + str(table[n - 1] if 0 < n <= len(table) else n)
+        message = re.sub(r"(?i)(\bline:?\s*)(\d+)", user_line, message)
+    for given, user in sorted(files.items(), key=lambda kv: -len(kv[0])):
+        for form in _forms(given):
+            message = message.replace(form, user)
+    return message
+
+
+def _forms(path: str) -> tuple[str, ...]:
+    return engine_path(path), os.path.abspath(path), path
+
+
+def write_clean_copy(path: str, bad_lines: set[int], folder: str) -> tuple[str, list[int]]:
+    """A copy of `path` without its bad rows, in the same format, and the user's line
+    of each of its lines (`rows.clean_copy`)."""
+    target = os.path.join(folder, f"{len(os.listdir(folder))}-{Path(path).name}")
+    return target, clean_copy(path, bad_lines, target)
 
 
 def write_bad_rows(path: str, bad: Sequence[BadRow]) -> None:
@@ -376,6 +439,10 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
     """Usage files -> aggregates per (window, meter, dimension values), with every
     event accounted for (see `records`)."""
     report = UsageReport(rejected={r: 0 for r in REJECTION_REASONS})
+    problem = memory_limit_problem(memory_limit)
+    if problem is not None:
+        report.diagnostics.append(error("E501", f"cannot start the usage engine: --memory-limit {problem}"))
+        return report
     try:
         conn, spill = connect(memory_limit, threads)
     except EngineFailure as exc:
@@ -405,6 +472,8 @@ def _aggregate(conn, plan, terms, windows, files, skip_bad_rows, report: UsageRe
         return report
     if not sources:
         return report
+    keys = needed_keys(plan)
+    sources = [plain_json(conn, s, keys) for s in sources]
     relations = register_relations(conn, terms, windows)
 
     failure: EngineFailure | None = None
@@ -424,25 +493,40 @@ def _aggregate(conn, plan, terms, windows, files, skip_bad_rows, report: UsageRe
         report.diagnostics.extend(bad_row_diagnostics(bad))
         return report
     write_bad_rows(skip_bad_rows, bad)
-    cleaned = [replace_source(conn, s, bad_lines.get(s.path), scratch) for s in sources]
-    cleaned = [s for s in cleaned if has_rows(s.path)]
+    # The engine reads copies without the bad rows, which keep every line's number;
+    # what it says about a copy is said about the user's file.
+    user, copy_lines, cleaned = {}, {}, []
+    for source in sources:
+        copy, lines = replace_source(conn, source, bad_lines.get(source.path), scratch)
+        user[copy.path] = source.path
+        if lines is not None:
+            copy_lines[copy.path] = lines
+        if has_rows(copy.path):
+            cleaned.append(copy)
     if not cleaned:
         return _fill(report, [], {}, Counts(), bad_rows=len(bad))
     try:
         aggregates, reasons, counts = run_query(conn, plan, cleaned, relations, memory_limit)
     except EngineFailure as exc:
-        report.diagnostics.append(error("E501", f"cannot read usage: {exc}"))
+        report.diagnostics.append(error("E501", f"cannot read usage: {in_user_files(str(exc), user, copy_lines)} "
+                                                "(with the bad rows set aside)"))
         return report
     if counts.bad:
-        report.diagnostics.append(error("E501", "cannot read usage: rows still bad after skipping bad rows"))
+        report.diagnostics.append(error(
+            "E501", f"cannot read usage: the engine still found {counts.bad} bad rows in "
+                    f"{', '.join(user[s.path] for s in cleaned)} with the rows the row reader named set aside"))
         return report
     return _fill(report, aggregates, reasons, counts, bad_rows=len(bad))
 
 
-def replace_source(conn, source: Source, bad_lines: set[int] | None, scratch: str) -> Source:
+def replace_source(conn, source: Source, bad_lines: set[int] | None,
+                   scratch: str) -> tuple[Source, list[int] | None]:
+    """The source without its bad lines (a copy), and the user's line of each line of
+    the copy; the source itself (and None) when it has none."""
     if not bad_lines:
-        return source
-    return describe(conn, write_clean_copy(source.path, bad_lines, scratch))
+        return source, None
+    target, lines = write_clean_copy(source.path, bad_lines, scratch)
+    return describe(conn, target), lines
 
 
 def _fill(report: UsageReport, aggregates, reasons, counts: Counts, bad_rows: int) -> UsageReport:

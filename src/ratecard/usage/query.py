@@ -27,11 +27,22 @@ from typing import Sequence
 from sqlglot import exp
 
 from ..model import Condition, Meter, RatingPlan
-from .rows import QUANTITY_DIGITS, QUANTITY_PATTERN, QUANTITY_SCALE, TIME_PATTERN
+from .rows import (
+    EVENT_FIELDS,
+    EXPONENT_PATTERN,
+    MAX_ROW_BYTES,
+    QUANTITY_DIGITS,
+    QUANTITY_PATTERN,
+    QUANTITY_SCALE,
+    TIME_MAX,
+    TIME_MIN,
+    TIME_PATTERN,
+)
 
 QUANTITY = exp.DataType.build(f"DECIMAL({QUANTITY_DIGITS}, {QUANTITY_SCALE})")
 TEXT = exp.DataType.build("VARCHAR")
 STAMP = exp.DataType.build("TIMESTAMPTZ")
+INT = exp.DataType.build("INT")
 NUMERIC_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                  "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL"}
 
@@ -47,6 +58,9 @@ class Source:
     `properties`), `map`, `json` (a JSON text column) or `flat` (one column
     per property).
     rows: how many events a Parquet file holds (from its footer), when known.
+    exact: JSONL read line by line with every number checked against its text
+    (`_json_select`); False when no line needs that (`needs_exact_reading`): the
+    file is read by DuckDB's JSON reader, which then reads every value exactly.
     """
 
     path: str
@@ -55,6 +69,7 @@ class Source:
     properties: str = "flat"
     property_types: tuple[tuple[str, str], ...] = ()
     rows: int | None = None
+    exact: bool = True
 
     def column_type(self, name: str) -> str | None:
         return dict(self.columns).get(name)
@@ -115,113 +130,514 @@ def needed_keys(plan: RatingPlan) -> tuple[str, ...]:
 
 # ----------------------------------------------------------------- reading sources
 
+# Column names the reading steps add to a source's own columns (a file's columns
+# cannot be called that).
+_K, _S, _FLAG, _LAX, _LINE = "__rc_kinds", "__rc_texts", "__rc_flag", "__rc_lax", "__rc_line"
+_BOM = "\ufeff"
+# JSON text: one string, quotes and escapes included (RE2 and Java read it alike).
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+# A run of strings and other characters, then a number if one follows: matched
+# again and again from the start of a JSON text, each match begins where the last
+# ended, so a number is never looked for inside a string (`_quote_numbers`).
+_JSON_NUMBERS = r'((?:' + _JSON_STRING + r'|[^"0-9\-])*)(-?[0-9][0-9.eE+\-]*)?'
+
+
+def _duplicate_pattern(names: Sequence[str]) -> str:
+    """`"name" :` twice on one line, for each name (a cheap sign of a key given twice;
+    a name with `"` or `\\` in it is written with an escape, which `flag_pattern` catches)."""
+    def literal(name: str) -> str:
+        return "".join(ch if ch.isalnum() or ch == "_" or ord(ch) > 127
+                       else "\\" + ch if ch in "[]^-\\" else f"[{ch}]" for ch in name)
+    return "|".join(f'"{literal(n)}"[ \\t\\r]*:.*"{literal(n)}"[ \\t\\r]*:'
+                    for n in names if '"' not in n and "\\" not in n)
+
+
+def flag_pattern(names: Sequence[str]) -> str:
+    """The lines a double or a lenient JSON reader might read differently from the
+    text: a number of 16 or more digits or with an exponent (a double would round
+    it), NaN or Infinity, a trailing comma, any escape, or one of `names` (fields
+    and properties ratecard reads) given twice. Only these lines pay for an exact
+    reading; the others read the same through any JSON reader. A pattern RE2
+    (DuckDB) and Java (Spark) read alike."""
+    parts = [r"\\", r"[:,\[][ \t\n\r]*[+-]?([0-9.]{16}|[0-9.]*[0-9][eE]|(?i:nan|inf))", r",[ \t\n\r]*[}\]]"]
+    duplicates = _duplicate_pattern(names)
+    return "|".join(parts + ([duplicates] if duplicates else []))
+
+
+def _index(items: exp.Expression, i: int) -> exp.Expression:
+    """items[i], 1-based (DuckDB lists)."""
+    return exp.Bracket(this=items.copy(), expressions=[exp.Literal.number(i)], offset=1)
+
+
+def _like(text: exp.Expression, pattern: str) -> exp.Expression:
+    return exp.Like(this=text.copy(), expression=lit(pattern))
+
+
+def _regex(text: exp.Expression, pattern: str) -> exp.Expression:
+    return exp.RegexpLike(this=text.copy(), expression=lit(pattern))
+
+
+def _has_exponent(text: exp.Expression) -> exp.Expression:
+    """Cheap first: `e` in the text at all, then the whole exponent form (a CASE:
+    DuckDB evaluates both sides of an AND for every row)."""
+    return exp.Case(ifs=[exp.If(this=exp.or_(_like(text, "%e%"), _like(text, "%E%")),
+                                true=_regex(text, EXPONENT_PATTERN))], default=exp.false())
+
+
+def _concat(*parts: exp.Expression) -> exp.Expression:
+    return exp.DPipe(this=parts[0], expression=_concat(*parts[1:])) if len(parts) > 1 else parts[0]
+
+
+def _lambda(name: str, body: exp.Expression) -> exp.Lambda:
+    return exp.Lambda(this=body, expressions=[exp.to_identifier(name)])
+
+
+def _let(value: exp.Expression, name: str, body: exp.Expression) -> exp.Expression:
+    """`body` with `name` bound to `value`, computed once (DuckDB: a one-element list
+    transformed by a lambda): keeps an expression that reads `value` often small."""
+    return _index(fn("list_transform", exp.Array(expressions=[value]), _lambda(name, body)), 1)
+
+
+def _field(name: str, field: str) -> exp.Expression:
+    return exp.Dot(this=exp.column(name), expression=exp.to_identifier(field))
+
+
+def _struct(**fields: exp.Expression) -> exp.Expression:
+    return exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(k), expression=v)
+                                   for k, v in fields.items()])
+
+
+def plain_number(text: exp.Expression) -> exp.Expression:
+    """The DuckDB twin of `rows.plain_number`, step for step: `1.5e3` -> `1500`; text
+    without an exponent (of one to three digits) is left as it is."""
+    parts = exp.RegexpExtract(this=text.copy(), expression=lit(r"^([+-]?)([0-9]*)[.]?([0-9]*)[eE]([+-]?[0-9]+)$"),
+                              group=exp.Array(expressions=[lit("s"), lit("i"), lit("f"), lit("x")]))
+    digits, point, size = _field("q", "d"), _field("q", "pt"), exp.Length(this=_field("q", "d"))
+    body = exp.Case(ifs=[
+        exp.If(this=exp.LTE(this=point.copy(), expression=exp.Literal.number(0)),
+               true=_concat(lit("0."), exp.Pad(this=digits.copy(), expression=cast(exp.Sub(
+                   this=size.copy(), expression=point.copy()), INT), fill_pattern=lit("0"), is_left=True))),
+        exp.If(this=exp.GTE(this=point.copy(), expression=size.copy()),
+               true=exp.Pad(this=digits.copy(), expression=cast(point.copy(), INT), fill_pattern=lit("0"),
+                            is_left=False)),
+    ], default=_concat(exp.Substring(this=digits.copy(), start=exp.Literal.number(1), length=point.copy()), lit("."),
+                       exp.Substring(this=digits.copy(), start=exp.Add(this=point.copy(),
+                                                                       expression=exp.Literal.number(1)))))
+    moved = _let(_struct(s=_field("p", "s"), d=_concat(_field("p", "i"), _field("p", "f")),
+                         pt=exp.Add(this=exp.Length(this=_field("p", "i")), expression=cast(_field("p", "x"), INT))),
+                 "q", _concat(_field("q", "s"), exp.Paren(this=body)))
+    return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=_let(parts, "p", moved))], default=text.copy())
+
+
+def _zero(text: exp.Expression) -> exp.Expression:
+    return exp.Case(ifs=[exp.If(this=exp.In(this=text.copy(), expressions=[lit("-0"), lit("+0")]),
+                                true=lit("0"))], default=text)
+
 
 def strip_zeros(text: exp.Expression) -> exp.Expression:
-    """`2.0` -> `2`, `1.50` -> `1.5` (the SQL twin of rows.strip_zeros)."""
-    has_point = exp.Like(this=text.copy(), expression=lit("%.%"))
-    no_exponent = exp.Not(this=exp.RegexpLike(this=text.copy(), expression=lit("[eE]")))
+    """`2.0` -> `2`, `1.50` -> `1.5`, `-0.0` -> `0` (text without an exponent). Only text
+    that ends in a storage zero or a point is trimmed: trimming copies the text."""
     stripped = exp.func("RTRIM", exp.func("RTRIM", text.copy(), lit("0")), lit("."))
-    return exp.Case(ifs=[exp.If(this=exp.and_(has_point, no_exponent), true=stripped)],
+    ends = exp.or_(_like(text, "%.%0"), _like(text, "%."))
+    return exp.Case(ifs=[exp.If(this=ends, true=_zero(stripped))], default=text.copy())
+
+
+def fast_number_text(text: exp.Expression) -> exp.Expression:
+    """`number_text` (the macro) called only for text with an `e` in it: plain numbers,
+    nearly all of them, are only stripped of storage zeros."""
+    exponent = exp.or_(_like(text, "%e%"), _like(text, "%E%"))
+    return exp.Case(ifs=[exp.If(this=exponent, true=fn(NUMBER_TEXT, text.copy()))], default=strip_zeros(text))
+
+
+def number_text(text: exp.Expression) -> exp.Expression:
+    """The DuckDB twin of `rows.number_text`: a number's text as rules and dimensions
+    compare it (the plain decimal, no storage zeros, zero as "0")."""
+    sign = exp.Left(this=col("n"), expression=exp.Literal.number(1))
+    signed = exp.In(this=sign, expressions=[lit("+"), lit("-")])
+    body = exp.func("LTRIM", exp.func("LTRIM", col("n"), lit("+-")), lit("0"))
+    leading = _let(body, "b", exp.Case(ifs=[exp.If(this=exp.or_(exp.EQ(this=col("b"), expression=lit("")),
+                                                                  _like(col("b"), ".%")),
+                                                   true=_concat(lit("0"), col("b")))], default=col("b")))
+    written_out = _let(plain_number(text), "n", _concat(
+        exp.Case(ifs=[exp.If(this=signed, true=sign.copy())], default=lit("")), leading))
+    return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=_zero(strip_zeros(exp.Paren(this=written_out)))),
+                         exp.If(this=_like(text, "%.%"), true=strip_zeros(text))],
                     default=text.copy())
 
 
-def _json_text(raw: exp.Expression) -> exp.Expression:
-    """A JSON value's text: strings unquoted, numbers without storage zeros."""
-    is_string = exp.func("STARTS_WITH", raw.copy(), lit('"'))
-    unquoted = exp.JSONExtractScalar(this=raw.copy(), expression=lit("$"))
-    return exp.Case(ifs=[exp.If(this=is_string, true=unquoted),
-                         exp.If(this=exp.EQ(this=raw.copy(), expression=lit("null")), true=exp.Null())],
-                    default=strip_zeros(raw))
+# `number_text` as a DuckDB macro the readers call (`macros`): the expression is
+# large, and a call keeps the query small to build, print and bind.
+NUMBER_TEXT = "rc_number_text"
+
+
+def macros() -> list[str]:
+    """The statements that define the macros the DuckDB readers call, for `engine.connect`."""
+    body = number_text(exp.column("text")).sql(dialect="duckdb")
+    return [f"CREATE OR REPLACE TEMPORARY MACRO {NUMBER_TEXT}(text) AS {body}"]
+
+
+def exponent_quantity(text: exp.Expression) -> exp.Expression:
+    """A quantity written with an exponent that DECIMAL(38, 18) holds exactly (the
+    twin of `rows.exponent_quantity`, in SQL every dialect runs): at most 18 decimal
+    places and 20 integer digits once written out, computed from the digits."""
+    w = exp.Lower(this=text.copy())
+    mantissa = exp.SplitPart(this=w, delimiter=lit("e"), part_index=exp.Literal.number(1))
+    exponent = cast(exp.SplitPart(this=w.copy(), delimiter=lit("e"), part_index=exp.Literal.number(2)), INT)
+    fraction = exp.Length(this=exp.SplitPart(this=mantissa.copy(), delimiter=lit("."),
+                                             part_index=exp.Literal.number(2)))
+    significant = exp.Length(this=exp.func("LTRIM", exp.func("REPLACE", exp.func("LTRIM", mantissa.copy(), lit("+-")),
+                                                             lit("."), lit("")), lit("0")))
+    places = exp.Sub(this=fraction.copy(), expression=exponent.copy())
+    integer = exp.Add(this=exp.Sub(this=significant, expression=fraction.copy()), expression=exponent.copy())
+    fits = exp.and_(exp.LTE(this=places, expression=exp.Literal.number(QUANTITY_SCALE)),
+                    exp.LTE(this=integer, expression=exp.Literal.number(QUANTITY_DIGITS - QUANTITY_SCALE)))
+    return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=exp.Paren(this=fits))], default=exp.false())
+
+
+def _json_documents(doc: exp.Expression, type_paths: Sequence[str], text_paths: Sequence[str],
+                    levels: Sequence[tuple[str, Sequence[str]]]) -> list[exp.Expression]:
+    """Columns that read JSON text `doc` exactly (DuckDB): `__rc_kinds`, the JSON type at
+    each of `type_paths` (NULL for text that is not JSON); `__rc_texts`, the text at each
+    of `text_paths`, numbers as written; `__rc_lax`, whether the document breaks a rule
+    a lenient reader lets pass (`json_lax`, on `levels`). Expects `__rc_flag`
+    (`flag_pattern`) on the row already: only flagged documents pay for the exact reading."""
+    flagged = col(_FLAG)
+    exact = exp.Case(ifs=[exp.If(this=flagged, true=_quote_numbers(doc))], default=doc.copy())
+    kinds = fn("TRY", fn("json_type", doc.copy(), exp.Array(expressions=[lit(p) for p in type_paths])))
+    texts = fn("TRY", fn("json_extract_string", exact, exp.Array(expressions=[lit(p) for p in text_paths])))
+    # a CASE, not AND: DuckDB evaluates both sides of an AND for every row
+    lax = exp.Case(ifs=[exp.If(this=flagged.copy(), true=json_lax(doc, levels))], default=exp.false())
+    return [alias(kinds, _K), alias(texts, _S), alias(lax, _LAX)]
+
+
+def _quote_numbers(doc: exp.Expression) -> exp.Expression:
+    """JSON text with every number written as a JSON string of its exact text, so a
+    JSON reader hands it over as written (`1.0000000000000000000000001`, not `1.0`):
+    each number is wrapped in U+0001 .. U+0002 (characters valid JSON never holds
+    raw), the empty wrap after the last number dropped, the wraps made quotes."""
+    wrapped = exp.RegexpReplace(this=doc.copy(), expression=lit(_JSON_NUMBERS), replacement=lit("\\1\x01\\2\x02"))
+    unwrapped = exp.func("REPLACE", wrapped, lit("\x01\x02"), lit(""))
+    return exp.func("REPLACE", exp.func("REPLACE", unwrapped, lit("\x01"), lit('"')), lit("\x02"), lit('"'))
+
+
+def json_lax(doc: exp.Expression, levels: Sequence[tuple[str, Sequence[str]]]) -> exp.Expression:
+    """What DuckDB's JSON reader accepts and RFC 8259 (Python, Spark) does not — a
+    trailing comma, NaN or Infinity — or, for each (path, names) of `levels`, one of
+    `names` given twice in the object at `path`. TRUE when `doc` is not JSON at all."""
+    no_strings = exp.RegexpReplace(this=doc.copy(), expression=lit(_JSON_STRING), replacement=lit('""'))
+    parts = [_regex(no_strings, r",[ \t\n\r]*[}\]]"), _regex(no_strings.copy(), "(?i)nan|inf")]
+    levels = [(path, names) for path, names in levels if names]
+    if levels:
+        keys = fn("TRY", fn("json_keys", doc.copy(), exp.Array(expressions=[lit(p) for p, _ in levels])))
+        for i, (_, names) in enumerate(levels, start=1):
+            level = _index(keys, i)
+            for name in names:
+                first = fn("list_position", level.copy(), lit(name))
+                last = exp.Sub(this=exp.Add(this=exp.Length(this=level.copy()), expression=exp.Literal.number(1)),
+                               expression=fn("list_position", fn("list_reverse", level.copy()), lit(name)))
+                parts.append(exp.NullSafeNEQ(this=first, expression=last))
+    return exp.func("COALESCE", exp.Paren(this=exp.or_(*parts)), exp.true())
+
+
+def _json_value(kind: exp.Expression, text: exp.Expression) -> exp.Expression:
+    """A JSON value's text from its type (`json_type`) and text: strings and booleans
+    as they are, numbers as `number_text`, null, objects and arrays NULL."""
+    return exp.Case(ifs=[
+        exp.If(this=exp.In(this=kind.copy(), expressions=[lit("VARCHAR"), lit("BOOLEAN")]), true=text.copy()),
+        # an integer is written plain already (its exact text `-0`: "0")
+        exp.If(this=exp.In(this=kind.copy(), expressions=[lit("BIGINT"), lit("UBIGINT")]), true=_zero(text.copy())),
+        exp.If(this=exp.EQ(this=kind.copy(), expression=lit("DOUBLE")), true=fast_number_text(text)),
+    ], default=cast(exp.Null(), TEXT))
+
+
+def _nested_kind(kind: exp.Expression) -> exp.Expression:
+    return exp.func("COALESCE", exp.In(this=kind.copy(), expressions=[lit("OBJECT"), lit("ARRAY")]), exp.false())
+
+
+def _path(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def engine_path(path: str) -> str:
+    """A file name as DuckDB reads exactly that file: absolute (no `~` expansion, no
+    search path), with the glob characters `*`, `?` and `[` escaped as classes."""
+    import os
+
+    full = os.path.abspath(path)
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in full)
+
+
+def _named(*options: tuple[str, exp.Expression]) -> list[exp.Expression]:
+    return [exp.EQ(this=exp.column(name), expression=value) for name, value in options]
 
 
 def _reader(source: Source, keys: Sequence[str]) -> exp.Expression:
-    """The table expression that reads one source."""
-    path = lit(source.path)
-    if source.kind == "jsonl":
-        columns = [exp.PropertyEQ(this=exp.to_identifier(name), expression=lit(kind))
-                   for name, kind in (("id", "VARCHAR"), ("type", "VARCHAR"),
-                                      ("customer", "VARCHAR"), ("time", "VARCHAR"))]
+    """The table expression that reads one source (exactly the file named)."""
+    path = lit(engine_path(source.path)) if source.kind != "table" else None
+    if source.kind == "jsonl" and not source.exact:
+        fields = [exp.PropertyEQ(this=exp.to_identifier(name), expression=lit("VARCHAR"))
+                  for name in ("id", "type", "customer", "time")]
         struct = exp.DataType(this=exp.DataType.Type.STRUCT, nested=True, expressions=[
             exp.ColumnDef(this=exp.to_identifier(k, quoted=True), kind=exp.DataType.build("JSON"))
             for k in (keys or ("_",))])
-        columns.append(exp.PropertyEQ(this=exp.to_identifier("properties"),
-                                      expression=lit(struct.sql("duckdb"))))
-        return fn("read_json", path,
-                  exp.EQ(this=exp.column("format"), expression=lit("newline_delimited")),
-                  exp.EQ(this=exp.column("columns"), expression=exp.Struct(expressions=columns)))
+        fields.append(exp.PropertyEQ(this=exp.to_identifier("properties"), expression=lit(struct.sql("duckdb"))))
+        return fn("read_json", path, *_named(
+            ("format", lit("newline_delimited")), ("columns", exp.Struct(expressions=fields)),
+            ("maximum_object_size", exp.Literal.number(MAX_ROW_BYTES)), ("hive_partitioning", exp.false())))
+    if source.kind == "jsonl":  # lines as text: the JSON is read by `_json_select`
+        return fn("read_csv", path, *_named(
+            ("columns", exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(_LINE, quoted=True),
+                                                               expression=lit("VARCHAR"))])),
+            # a line ends at LF, CRLF or a lone CR (as DuckDB's CSV reader, Spark's
+            # text reader and `rows` split lines); no quoting: the line as it is
+            ("header", exp.false()), ("auto_detect", exp.false()), ("delim", lit("\n")), ("quote", lit("")),
+            ("escape", lit("")), ("strict_mode", exp.false()), ("max_line_size", exp.Literal.number(MAX_ROW_BYTES)),
+            ("hive_partitioning", exp.false())))
     if source.kind == "csv":
         columns = [exp.PropertyEQ(this=exp.to_identifier(name, quoted=True), expression=lit("VARCHAR"))
                    for name, _ in source.columns]
-        return fn("read_csv", path,
-                  exp.EQ(this=exp.column("header"), expression=exp.true()),
-                  exp.EQ(this=exp.column("auto_detect"), expression=exp.false()),
-                  exp.EQ(this=exp.column("delim"), expression=lit(",")),
-                  exp.EQ(this=exp.column("quote"), expression=lit('"')),
-                  exp.EQ(this=exp.column("escape"), expression=lit('"')),
-                  exp.EQ(this=exp.column("columns"), expression=exp.Struct(expressions=columns)))
+        return fn("read_csv", path, *_named(
+            ("header", exp.true()), ("auto_detect", exp.false()), ("delim", lit(",")), ("quote", lit('"')),
+            ("escape", lit('"')), ("max_line_size", exp.Literal.number(MAX_ROW_BYTES)),
+            ("hive_partitioning", exp.false()), ("columns", exp.Struct(expressions=columns))))
     if source.kind == "parquet":
-        return fn("read_parquet", path)
+        return fn("read_parquet", path, *_named(("hive_partitioning", exp.false())))
     return exp.to_table(source.path)
 
 
-def _property(source: Source, key: str) -> exp.Expression:
-    """One property's text, or NULL when the source cannot hold it."""
-    if source.kind == "jsonl":
-        return _json_text(cast(exp.Dot(this=col("properties"), expression=exp.to_identifier(key, quoted=True)), TEXT))
+def _nested_type(kind: str | None) -> bool:
+    """A column type that holds objects or arrays (not a value ratecard compares)."""
+    upper = (kind or "").upper()
+    return upper.startswith(("STRUCT", "MAP", "UNION")) or upper.endswith("]")
+
+
+def _typed_text(value: exp.Expression, kind: str | None) -> exp.Expression:
+    """A typed column's value as text: numbers as `number_text`, other values cast."""
+    text = cast(value, TEXT)
+    if (kind or "").split("(")[0].upper() in NUMERIC_TYPES:
+        return fast_number_text(text)
+    return text
+
+
+def _property(source: Source, key: str) -> tuple[exp.Expression, exp.Expression | None]:
+    """One property's text (NULL when the source cannot hold it), and when the row is
+    bad because of it (a nested value), or None."""
+    null = cast(exp.Null(), TEXT)
     if source.kind in ("csv", "table") or source.properties == "flat":
         kind = source.column_type(key)
         if kind is None or kind.upper() == "NULL" or key in ("id", "type", "customer", "time", "properties"):
-            return cast(exp.Null(), TEXT)
-        value = cast(col(key), TEXT)
+            return null, None
+        if _nested_type(kind):
+            return null, exp.Not(this=exp.Is(this=col(key), expression=exp.Null()))
         if kind.split("(")[0].upper() in NUMERIC_TYPES:
-            return strip_zeros(value)
-        return exp.Nullif(this=value, expression=lit(""))
+            return _typed_text(col(key), kind), None
+        return exp.Nullif(this=cast(col(key), TEXT), expression=lit("")), None
     if source.properties == "struct":
         kind = dict(source.property_types).get(key)
         if kind is None or kind.upper() == "NULL":
-            return cast(exp.Null(), TEXT)
-        value = cast(exp.Dot(this=col("properties"), expression=exp.to_identifier(key, quoted=True)), TEXT)
-        return strip_zeros(value) if kind.split("(")[0].upper() in NUMERIC_TYPES else value
+            return null, None
+        value = exp.Dot(this=col("properties"), expression=exp.to_identifier(key, quoted=True))
+        if _nested_type(kind):
+            return null, exp.Not(this=exp.Is(this=value, expression=exp.Null()))
+        return _typed_text(value, kind), None
     if source.properties == "map":
-        value = exp.Bracket(this=fn("element_at", col("properties"), lit(key)), expressions=[lit(1)])
-        return cast(value, TEXT)
-    # JSON text
-    return _json_text(cast(exp.JSONExtract(this=col("properties"), expression=lit(f"$.{_json_key(key)}")), TEXT))
+        kind = dict(source.property_types).get("")
+        value = exp.Bracket(this=col("properties"), expressions=[lit(key)])
+        if _nested_type(kind):
+            return null, exp.Not(this=exp.Is(this=value, expression=exp.Null()))
+        return _typed_text(value, kind), None
+    raise ValueError(f"no property reader for {source.kind}/{source.properties}")  # JSON: `_json_select`
 
 
-def _json_key(key: str) -> str:
-    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _time(source: Source) -> tuple[exp.Expression, exp.Expression]:
-    """(timestamp, is-bad) for a source's `time` column."""
-    kind = (source.column_type("time") or "VARCHAR").upper()
+def _time(source: Source, time: exp.Expression | None = None) -> tuple[exp.Expression, exp.Expression]:
+    """(timestamp, is-bad) for a source's `time` (its column, or `time` text)."""
+    kind = (source.column_type("time") or "VARCHAR").upper() if time is None else "VARCHAR"
+    time = col("time") if time is None else time
     if kind.startswith("TIMESTAMP") or kind == "DATE":
-        t = cast(col("time"), STAMP)
-        return t, exp.Is(this=t.copy(), expression=exp.Null())
-    text = cast(col("time"), TEXT)
-    t = cast(text, STAMP, safe=True)
-    bad = exp.or_(exp.Is(this=t.copy(), expression=exp.Null()),
-                  exp.Not(this=exp.RegexpLike(this=text.copy(), expression=lit(TIME_PATTERN))))
-    return t, bad
+        if kind.endswith("_NS"):  # nanoseconds: floored to microseconds, never rounded up
+            time = _floor_to_micros(time)
+        t = cast(time, STAMP)
+        bad = exp.Is(this=t.copy(), expression=exp.Null())
+    else:
+        text = cast(time, TEXT)
+        t = cast(text, STAMP, safe=True)
+        bad = exp.or_(exp.Is(this=t.copy(), expression=exp.Null()),
+                      exp.Not(this=_regex(text, TIME_PATTERN)))
+    bounds = exp.or_(exp.LT(this=t.copy(), expression=cast(lit(_stamp(TIME_MIN)), STAMP)),
+                     exp.GT(this=t.copy(), expression=cast(lit(_stamp(TIME_MAX)), STAMP)))
+    if not (kind.startswith("TIMESTAMP") or kind == "DATE"):
+        # only the first and the last day can cross the years 0001-9999 (an offset is under 24 hours)
+        edge = exp.or_(_like(text, "0001-01-01%"), _like(text, "9999-12-31%"))
+        bounds = exp.Case(ifs=[exp.If(this=edge, true=bounds)], default=exp.false())
+    return t, exp.or_(bad, exp.Paren(this=bounds))
+
+
+def _floor_to_micros(time: exp.Expression) -> exp.Expression:
+    """A DuckDB TIMESTAMP_NS / TIMESTAMPTZ_NS as a microsecond timestamp, floored
+    (DuckDB's own cast and DATE_TRUNC round the last nanoseconds of a second up)."""
+    ns = fn("epoch_ns", time)
+    below = exp.Mod(this=exp.Paren(this=exp.Add(this=exp.Mod(this=ns.copy(), expression=exp.Literal.number(1000)),
+                                                expression=exp.Literal.number(1000))),
+                    expression=exp.Literal.number(1000))
+    micros = exp.IntDiv(this=exp.Paren(this=exp.Sub(this=ns.copy(), expression=below)),
+                        expression=exp.Literal.number(1000))
+    return fn("make_timestamp", micros)
+
+
+def _stamp(value) -> str:
+    return value.isoformat(sep=" ")
 
 
 def source_select(source: Source, keys: Sequence[str]) -> exp.Select:
-    """One source as the normalized event relation."""
-    t, time_bad = _time(source)
-
-    def required(name: str) -> exp.Expression:
-        if source.kind != "jsonl" and source.column_type(name) is None:
-            return cast(exp.Null(), TEXT)
-        return exp.Nullif(this=cast(col(name), TEXT), expression=lit(""))
-
-    fields = [alias(required(n), n) for n in ("id", "type", "customer")]
+    """One source as the normalized event relation: id, type, customer, t, time_bad,
+    row_bad (a rule of the source's format broken), p0..pn (property texts)."""
+    if source.kind == "jsonl" and not source.exact:
+        return _jsonl_plain_select(source, keys)
+    if source.kind == "jsonl" or source.properties == "json":
+        return _json_select(source, keys)
+    t, time_bad = _source_time(source)
+    fields = [alias(_text_column(source, n), n) for n in ("id", "type", "customer")]
     fields.append(alias(t, "t"))
-    time_missing = exp.Is(this=required("time"), expression=exp.Null())
-    fields.append(alias(exp.or_(time_missing, exp.Paren(this=time_bad)), "time_bad"))
-    fields += [alias(_property(source, k), f"p{i}") for i, k in enumerate(keys)]
+    fields.append(alias(time_bad, "time_bad"))
+    properties = [_property(source, k) for k in keys]
+    nested = [bad for _, bad in properties if bad is not None]
+    nested += [exp.Not(this=exp.Is(this=col(n), expression=exp.Null()))
+               for n in ("id", "type", "customer", "time") if _nested_type(source.column_type(n))]
+    fields.append(alias(exp.func("COALESCE", exp.Paren(this=exp.or_(*nested)), exp.false())
+                        if nested else exp.false(), "row_bad"))
+    fields += [alias(value, f"p{i}") for i, (value, _) in enumerate(properties)]
     return exp.select(*fields).from_(exp.Table(this=_reader(source, keys)) if source.kind != "table"
-                                     else _reader(source, keys))
+                                     else _reader(source, keys), copy=False)
+
+
+# An event's own field given as something else than a string (a number, an object):
+# DuckDB's JSON reader would hand it over as text, not as the value it is.
+_NOT_A_STRING = "|".join(f'"{f}"[ \\t\\r]*:[ \\t\\r]*[^" \\t\\rn]' for f in ("id", "type", "customer", "time"))
+
+
+def needs_exact_reading(source: Source, keys: Sequence[str]) -> exp.Select:
+    """How many lines of a JSONL file DuckDB's JSON reader could read otherwise than
+    their text (`flag_pattern`, or an event's own field that is not a string or
+    null): none, and the file is read by that reader (`_jsonl_plain_select`)."""
+    line = col(_LINE)
+    pattern = flag_pattern(EVENT_FIELDS + tuple(keys)) + "|" + _NOT_A_STRING
+    return exp.select(exp.Count(this=exp.Star())).from_(exp.Table(this=_reader(source, keys)), copy=False) \
+        .where(_regex(line, pattern), copy=False)
+
+
+def _plain_value(raw: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
+    """A JSON value (JSON text, from DuckDB's JSON reader) of a file no line of which
+    `needs_exact_reading`: (its text, whether it is an object or an array). Strings
+    hold no escape (a backslash flags a line), so unquoting is taking the quotes off;
+    numbers have at most 15 digits and no exponent, which a double holds exactly."""
+    text = cast(raw, TEXT)
+    unquoted = exp.Substring(this=text.copy(), start=exp.Literal.number(2),
+                             length=exp.Sub(this=exp.Length(this=text.copy()), expression=exp.Literal.number(2)))
+
+    def starts(prefix: str) -> exp.Expression:  # (cheaper than taking the first character)
+        return fn("STARTS_WITH", text.copy(), lit(prefix))
+    nested = exp.or_(starts("{"), starts("["))
+    value = exp.Case(ifs=[
+        exp.If(this=starts('"'), true=unquoted),
+        exp.If(this=exp.In(this=text.copy(), expressions=[lit("true"), lit("false")]), true=text.copy()),
+        exp.If(this=exp.or_(exp.EQ(this=text.copy(), expression=lit("null")), nested), true=cast(exp.Null(), TEXT)),
+    ], default=fast_number_text(text))
+    return value, exp.Paren(this=nested.copy())
+
+
+def _jsonl_plain_select(source: Source, keys: Sequence[str]) -> exp.Select:
+    """A JSONL file read by DuckDB's JSON reader (see `needs_exact_reading`: its own
+    fields are strings). A line the reader refuses (not an object, `properties` not
+    an object, too long) fails the read, and the engine reads the file exactly
+    instead (`engine.run_query`)."""
+    props = [_plain_value(exp.Dot(this=col("properties"), expression=exp.to_identifier(k, quoted=True)))
+             for k in keys]
+    time = exp.Nullif(this=col("time"), expression=lit(""))
+    t, time_bad = _time(source, time)
+    nested = [bad for _, bad in props] or [exp.false()]
+    fields = [alias(exp.Nullif(this=col(f), expression=lit("")), f) for f in ("id", "type", "customer")]
+    fields.append(alias(t, "t"))
+    fields.append(alias(exp.or_(exp.Is(this=time.copy(), expression=exp.Null()), exp.Paren(this=time_bad)),
+                        "time_bad"))
+    fields.append(alias(exp.func("COALESCE", exp.Paren(this=exp.or_(*nested)), exp.false()), "row_bad"))
+    fields += [alias(value, f"p{i}") for i, (value, _) in enumerate(props)]
+    return exp.select(*fields).from_(exp.Table(this=_reader(source, keys)), copy=False)
+
+
+def _text_column(source: Source, name: str) -> exp.Expression:
+    """A top-level column as text, '' as absent; NULL when the source has no such column."""
+    if source.column_type(name) is None:
+        return cast(exp.Null(), TEXT)
+    return exp.Nullif(this=cast(col(name), TEXT), expression=lit(""))
+
+
+def _source_time(source: Source) -> tuple[exp.Expression, exp.Expression]:
+    """(timestamp, is-bad) of a source's `time` column; bad when it has none."""
+    if source.kind != "table" and source.column_type("time") is None:
+        return cast(exp.Null(), STAMP), exp.true()
+    t, bad = _time(source)
+    return t, exp.or_(exp.Is(this=_text_column(source, "time"), expression=exp.Null()), exp.Paren(this=bad))
+
+
+def _json_select(source: Source, keys: Sequence[str]) -> exp.Select:
+    """A JSONL file (each line an event) or a Parquet file with JSON text `properties`,
+    read exactly (`_json_documents`): every JSON number as the text it was written with."""
+    if source.kind == "jsonl":
+        line = col(_LINE)
+        fields = ["id", "type", "customer", "time"]
+        type_paths = ["$", *(f"$.{f}" for f in fields), "$.properties",
+                      *(f"$.properties.{_path(k)}" for k in keys)]
+        text_paths = [*(f"$.{f}" for f in fields), *(f"$.properties.{_path(k)}" for k in keys)]
+        unbom = exp.Case(ifs=[exp.If(this=fn("STARTS_WITH", line.copy(), lit(_BOM)),
+                                     true=exp.Substring(this=line.copy(), start=exp.Literal.number(2)))],
+                         default=line.copy())
+        blank = _regex(line, "^[ \t\r]*$")  # (TRIM with characters copies every line: 8x slower)
+        lines = (exp.select(alias(unbom, _LINE)).from_(exp.Table(this=_reader(source, keys)), copy=False)
+                 .where(exp.Not(this=blank), copy=False))
+        flagged = (exp.select(line.copy(), alias(_regex(line, flag_pattern(EVENT_FIELDS + tuple(keys))), _FLAG))
+                   .from_(lines.subquery("l", copy=False), copy=False))
+        levels = [("$", EVENT_FIELDS), ("$.properties", tuple(keys))]
+        parsed = exp.select(*_json_documents(line, type_paths, text_paths, levels)).from_(
+            flagged.subquery("f", copy=False), copy=False)
+        kinds, texts = col(_K), col(_S)
+        required = {f: (_index(kinds, i + 2), _index(texts, i + 1)) for i, f in enumerate(fields)}
+        structure = [exp.Is(this=kinds.copy(), expression=exp.Null()),
+                     exp.NEQ(this=_index(kinds, 1), expression=lit("OBJECT")),
+                     exp.Not(this=exp.In(this=exp.func("COALESCE", _index(kinds, 6), lit("NULL")),
+                                         expressions=[lit("OBJECT"), lit("NULL")])),
+                     *[_nested_kind(k) for k, _ in required.values()]]
+        props = [(_index(kinds, 7 + i), _index(texts, 5 + i)) for i in range(len(keys))]
+        text = {f: exp.Nullif(this=_json_value(k, s), expression=lit("")) for f, (k, s) in required.items()}
+        t, time_bad = _time(source, text["time"])
+        time_bad = exp.or_(exp.Is(this=text["time"].copy(), expression=exp.Null()), exp.Paren(this=time_bad))
+    else:  # Parquet, `properties` as JSON text
+        doc = cast(col("properties"), TEXT)
+        type_paths = ["$", *(f"$.{_path(k)}" for k in keys)]
+        text_paths = [f"$.{_path(k)}" for k in keys] or ["$.__rc_none"]
+        flag = exp.func("COALESCE", _regex(doc, flag_pattern(keys)), exp.false())
+        flagged = exp.select(exp.Star(), alias(flag, _FLAG)).from_(exp.Table(this=_reader(source, keys)),
+                                                                   copy=False)
+        parsed = exp.select(exp.Star(), *_json_documents(doc, type_paths, text_paths, [("$", tuple(keys))])) \
+            .from_(flagged.subquery("f", copy=False), copy=False)
+        kinds = col(_K)
+        present = exp.Not(this=exp.Is(this=col("properties"), expression=exp.Null()))
+        structure = [exp.and_(present, exp.Is(this=kinds.copy(), expression=exp.Null())),
+                     exp.and_(present.copy(), exp.Not(this=exp.In(
+                         this=exp.func("COALESCE", _index(kinds, 1), lit("NULL")),
+                         expressions=[lit("OBJECT"), lit("NULL")])))]
+        structure += [exp.Not(this=exp.Is(this=col(n), expression=exp.Null()))
+                      for n in ("id", "type", "customer", "time") if _nested_type(source.column_type(n))]
+        props = [(_index(kinds, 2 + i), _index(col(_S), 1 + i)) for i in range(len(keys))]
+        text = {f: _text_column(source, f) for f in ("id", "type", "customer")}
+        t, time_bad = _source_time(source)
+    structure += [_nested_kind(k) for k, _ in props]
+    structure.append(col(_LAX))
+    fields = [alias(text[f], f) for f in ("id", "type", "customer")]
+    fields.append(alias(t, "t"))
+    fields.append(alias(time_bad, "time_bad"))
+    fields.append(alias(exp.func("COALESCE", exp.Paren(this=exp.or_(*structure)), exp.true()), "row_bad"))
+    fields += [alias(_json_value(k, s), f"p{i}") for i, (k, s) in enumerate(props)]
+    return exp.select(*fields).from_(parsed.subquery("j", copy=False), copy=False)
 
 
 # ----------------------------------------------------------------- conditions
@@ -256,18 +672,25 @@ def reads(meter: Meter, props: _Props, type_col: exp.Expression) -> exp.Expressi
 
 
 def _bad_quantity(value: exp.Expression) -> exp.Expression:
-    """Not a quantity `rows.parse_quantity` accepts: one pattern, no cast (cheaper per row)."""
+    """Not a quantity `rows.parse_quantity` accepts: one pattern, no cast (cheaper per
+    row); a number written with an exponent is checked once written out."""
     trimmed = exp.Trim(this=value.copy())
-    return exp.Paren(this=exp.or_(
-        exp.Is(this=value.copy(), expression=exp.Null()),
-        exp.Not(this=exp.RegexpLike(this=trimmed, expression=lit(QUANTITY_PATTERN))),
-    ))
+    # a CASE, not AND: DuckDB evaluates both sides of an AND for every row
+    unreadable = exp.Case(ifs=[exp.If(this=_regex(trimmed, QUANTITY_PATTERN), true=exp.false())],
+                          default=exp.Not(this=exponent_quantity(trimmed)))
+    return exp.Paren(this=exp.or_(exp.Is(this=value.copy(), expression=exp.Null()), unreadable))
+
+
+def quantity_value(value: exp.Expression) -> exp.Expression:
+    """A (good) quantity's text as DECIMAL(38, 18), exactly (an exponent too)."""
+    return cast(exp.Trim(this=value.copy()), QUANTITY)
 
 
 def bad_row(plan: RatingPlan, props: _Props) -> exp.Expression:
     """The SQL twin of rows.row_problem (is this row bad at all)."""
     parts: list[exp.Expression] = [exp.Is(this=col(n), expression=exp.Null()) for n in ("id", "type", "customer")]
     parts.append(col("time_bad"))
+    parts.append(col("row_bad"))
     for m in sorted(plan.meters.values(), key=lambda m: m.name):
         if m.aggregation.function in ("sum", "max", "latest"):
             parts.append(exp.Paren(this=exp.and_(reads(m, props, col("type")),
@@ -308,8 +731,8 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
 
     union: exp.Expression = source_select(sources[0], keys)
     for s in sources[1:]:
-        union = exp.union(union, source_select(s, keys), distinct=False)
-    events = exp.select("*", alias(bad_row(plan, props), "bad")).from_(union.subquery("src"))
+        union = exp.union(union, source_select(s, keys), distinct=False, copy=False)
+    events = exp.select("*", alias(bad_row(plan, props), "bad")).from_(union.subquery("src", copy=False), copy=False)
 
     kept, dup_keys = dedup(keys, rank_every_event)
 
@@ -445,7 +868,7 @@ def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
     elif fn_name == "unique":
         quantity = exp.Count(this=exp.Distinct(expressions=[cprops(field)]))
     else:
-        value = cast(exp.Trim(this=cprops(field)), QUANTITY)
+        value = quantity_value(cprops(field))
         if fn_name == "sum":
             quantity = exp.Sum(this=value)
         elif fn_name == "max":

@@ -9,7 +9,9 @@ or counted under exactly one rejection reason.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
@@ -94,3 +96,40 @@ class UsageReport:
     @property
     def reconciles(self) -> bool:
         return self.events_read == self.billed + sum(self.rejected.values())
+
+
+# ----------------------------------------------------------------- the engine's memory
+
+# Below this DuckDB cannot hold even the query's own read buffers: a smaller
+# limit fails every run, so it is refused where it enters (`--memory-limit`).
+MIN_MEMORY_BYTES = 64 * 2**20
+
+
+def size_bytes(text: str | None) -> int | None:
+    """`1GB`, `512 MiB`, `2.5GB` -> bytes, as DuckDB reads a memory limit; None if unreadable."""
+    m = re.fullmatch(r"\s*([0-9]+(?:[.][0-9]+)?)\s*([kmgt]i?b|b|bytes)?\s*", text or "", re.IGNORECASE)
+    if m is None:
+        return None
+    unit = (m.group(2) or "b").lower()
+    scale = {"b": 1, "bytes": 1}.get(unit) or (1024 if "i" in unit else 1000) ** ("kmgt".index(unit[0]) + 1)
+    return int(Decimal(m.group(1)) * scale)
+
+
+def memory_limit_problem(text: str | None) -> str | None:
+    """Why `text` cannot be the usage engine's memory limit (None: it can, or no limit)."""
+    if text is None:
+        return None
+    size = size_bytes(text)
+    if size is None:
+        return f"`{text}` is not a memory size (e.g. 2GB, 512MiB)"
+    if size < MIN_MEMORY_BYTES:
+        return f"`{text}` is below the 64MiB the usage engine needs at least (e.g. 2GB)"
+    return None
+
+
+def memory_limit_arg(text: str) -> str:
+    """argparse `type` of `--memory-limit`: a bad size is a usage error (exit 2)."""
+    problem = memory_limit_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
