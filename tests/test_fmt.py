@@ -21,11 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lark import Lark
 
-from ratecard import fmt
 from ratecard.cli import main
 from ratecard.compiler import compile_sources
+from ratecard.syntax import fmt
 from ratecard.syntax import nodes as n
 from ratecard.syntax import parse
+from ratecard.syntax.fmt.printers import PRINTERS
 from ratecard.syntax.grammar import grammar_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def _node_classes() -> set[type]:
 
 
 def test_every_node_type_has_a_printer():
-    missing = sorted(cls.__name__ for cls in _node_classes() - fmt.PRINTERS)
+    missing = sorted(cls.__name__ for cls in _node_classes() - PRINTERS)
     assert not missing, f"fmt has no printer for: {', '.join(missing)}"
 
 
