@@ -11,8 +11,6 @@ exceptions are translated into diagnostics at exactly one place,
 from __future__ import annotations
 
 import functools
-import os
-import sys
 import threading
 from decimal import Decimal
 
@@ -22,7 +20,8 @@ from lark.exceptions import LarkError
 from ..diagnostics import Diagnostic, Span
 from . import nodes as n
 from .errors import translate
-from .grammar import grammar_text
+from .grammar import grammar_text, tables_cache
+from .lark_compat import lexer_plugin
 from .lexer import FastContextualLexer, WordLexer
 
 
@@ -445,31 +444,10 @@ class _Parser:
             strict=True,
             transformer=self.builder,
             lexer_callbacks={"COMMENT": self.comments.append},
-            cache=_cache_file(),
-            _plugins={"ContextualLexer": FastContextualLexer if fast_lexer else WordLexer},
+            cache=tables_cache(),
+            **lexer_plugin(FastContextualLexer if fast_lexer else WordLexer),
         )
         self.lock = threading.Lock()
-
-
-def _cache_file() -> str | bool:
-    """Where Lark keeps the analysed grammar (its LALR tables) between runs.
-
-    Building the tables takes longer than parsing a large project, on every
-    start of every command. Lark checks a hash of the grammar, its options,
-    its own version and Python's before trusting the file, and carries on
-    without it when the file is unreadable or half-written; the file is the
-    user's own (`$RATECARD_CACHE_DIR`, else `$XDG_CACHE_HOME/ratecard`, else
-    `~/.cache/ratecard`). Where that cannot be created, nothing is cached.
-    """
-    folder = os.environ.get("RATECARD_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "ratecard")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return False
-    if not os.access(folder, os.W_OK | os.R_OK):
-        return False
-    return os.path.join(folder, "grammar-py%d%d.lark-cache" % sys.version_info[:2])
 
 
 @functools.lru_cache(maxsize=2)
