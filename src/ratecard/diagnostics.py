@@ -134,18 +134,6 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.is_error for d in diagnostics)
 
 
-class DiagnosticError(Exception):
-    """Carries diagnostics out of a stage that cannot produce its result.
-
-    Raised only at stage boundaries (the CLI catches it); inside a stage,
-    diagnostics are collected in lists.
-    """
-
-    def __init__(self, diagnostics: Sequence[Diagnostic]):
-        super().__init__("; ".join(d.message for d in diagnostics))
-        self.diagnostics = list(diagnostics)
-
-
 @dataclass
 class SourceMap:
     """File name -> text, so renderers can quote the offending line."""

@@ -18,6 +18,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError
 
 from ..diagnostics import Diagnostic, Span
+from ..money import D
 from . import nodes as n
 from .errors import translate
 from .grammar import grammar_text, tables_cache
@@ -35,7 +36,7 @@ def _number(raw: str) -> tuple[Decimal, str]:
     if text[-1] in "KM":
         suffix = text[-1]
         text = text[:-1]
-    value = Decimal(text)
+    value = D(text)
     if suffix == "K":
         value *= 1000
     elif suffix == "M":
@@ -254,7 +255,7 @@ class _Builder(Transformer):
 
     def modifier(self, meta, c):
         raw = str(c[0])
-        return n.Modifier(Decimal(raw[:-1].replace("_", "")), raw, str(c[1]), self._span(meta))
+        return n.Modifier(D(raw[:-1]), raw, str(c[1]), self._span(meta))
 
     # -- prices
 
@@ -282,7 +283,7 @@ class _Builder(Transformer):
     def dollars(self, meta, c):
         raw = str(c[0])
         negative = raw.count("-") % 2 == 1
-        amount = Decimal(raw.replace("-", "").replace("$", "").replace("_", ""))
+        amount = D(raw.replace("-", "").replace("$", ""))
         return n.Money(-amount if negative else amount, None, raw, self._span(meta))
 
     def coded_money(self, meta, c):
