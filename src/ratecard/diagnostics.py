@@ -134,6 +134,17 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.is_error for d in diagnostics)
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, for a diagnostic about a library's failure.
+
+    Engines and template libraries raise messages of many lines (a query plan, a
+    Java stack trace); a diagnostic quotes the line that says what went wrong. An
+    exception without a message is named by its type.
+    """
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 @dataclass
 class SourceMap:
     """File name -> text, so renderers can quote the offending line."""
