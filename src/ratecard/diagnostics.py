@@ -25,7 +25,8 @@ class Span(NamedTuple):
     """A region of one source file. Lines and columns are 1-based; `end_col` is exclusive.
 
     A named tuple rather than a frozen dataclass: the parser makes one per
-    syntax node, and a tuple is built in a third of the time.
+    syntax node, and a tuple is built faster (figures: docs/scale.md,
+    "Histories: syntax and compiler").
 
     A place in a JSON contracts file is named by its JSON `path`
     (`$[0].rateOverrides.LLM_TOKENS["model=gpt-4"]`) instead of a line and a

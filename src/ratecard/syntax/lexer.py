@@ -5,7 +5,8 @@ each regex match (a `LineCounter`, a method call per match, tokens built for
 ignored whitespace). This subclass keeps everything that decides *what* a
 token is -- the per-parser-state scanners Lark compiles (terminal priorities,
 keyword-vs-name callbacks, the `COMMENT` callback) -- and only replaces the
-loop that applies them, which makes lexing about three times faster.
+loop that applies them, which is where lexing spends its time (figures:
+docs/scale.md, "Histories: syntax and compiler").
 
 Errors are not reimplemented: when the current state's scanner does not match,
 the lexer hands the position back to Lark's own `next_token`, so

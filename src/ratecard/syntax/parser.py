@@ -1,11 +1,10 @@
 """Text -> `SourceFile`: one cached LALR parser with the tree builder embedded.
 
 The transformer runs inside Lark's LALR parser (no intermediate `lark.Tree`),
-and `syntax.lexer` runs Lark's lexer tables in a tighter loop; together they
-keep parsing a 10,000-line project well under the compile budget
-(`benchmarks/compile.py`). Lark's
-exceptions are translated into diagnostics at exactly one place,
-`syntax.errors.translate`.
+and `syntax.lexer` runs Lark's lexer tables in a tighter loop, so that
+parsing a large project fits the compile budget (`benchmarks/compile.py`;
+figures: docs/scale.md, "Histories: syntax and compiler"). Lark's exceptions
+are translated into diagnostics at exactly one place, `syntax.errors.translate`.
 """
 
 from __future__ import annotations
