@@ -451,7 +451,9 @@ class _Parser:
 
 
 @functools.lru_cache(maxsize=2)
-def _parser(fast_lexer: bool = True) -> _Parser:
+def shared_parser(fast_lexer: bool = True) -> _Parser:
+    """The process's one parser (per lexer), built once: `parse` and completion
+    (`syntax.prefix`) use it under its lock."""
     return _Parser(fast_lexer)
 
 
@@ -467,7 +469,7 @@ def without_bom(text: str) -> str:
 def parse(text: str, path: str, *, fast_lexer: bool = True) -> tuple[n.SourceFile | None, list[Diagnostic]]:
     """Parse one file. Returns the tree, or None and the syntax diagnostic."""
     text = without_bom(text)
-    p = _parser(fast_lexer)
+    p = shared_parser(fast_lexer)
     with p.lock:
         p.builder.file = path
         p.comments.clear()
