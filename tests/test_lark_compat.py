@@ -20,6 +20,7 @@ from packaging.requirements import Requirement
 from ratecard.syntax import lark_compat, parse
 from ratecard.syntax.grammar import grammar_text
 from ratecard.syntax.lexer import FastContextualLexer
+from ratecard.syntax.prefix import expected_after
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,17 +50,23 @@ def test_token_future_new_builds_tokens():
 
 
 class _Recording(FastContextualLexer):
-    """The product's lexer, remembering the instance Lark built."""
+    """The product's lexer, remembering the instance Lark built and the states it lexed with."""
 
     built: list = []
+    states: list = []
 
     def __init__(self, conf, states, always_accept=()):
         super().__init__(conf, states, always_accept)
         _Recording.built.append(self)
 
+    def lex(self, lexer_state, parser_state):
+        _Recording.states.append((lexer_state, parser_state))
+        yield from super().lex(lexer_state, parser_state)
+
 
 def _ratecard_lexer() -> _Recording:
     _Recording.built.clear()
+    _Recording.states.clear()
     parser = Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=False,
                   keep_all_tokens=True, strict=True, **lark_compat.lexer_plugin(_Recording))
     assert _Recording.built, "Lark ignored the `_plugins` option: our contextual lexer was never built"
@@ -85,6 +92,25 @@ def test_the_fast_loop_finds_what_it_reads():
         assert mres and all(hasattr(m, "match") for m in mres)
         for name in lark_compat.LEXER_ATTRIBUTES:
             assert hasattr(state_lexer, name), name
+
+
+def test_the_lexing_state_the_fast_loop_reads_in_place():
+    lexer = _ratecard_lexer()
+    assert isinstance(lexer.lexers, dict) and lexer.lexers
+    assert "NAME" in lexer.root_lexer.terminals_by_name and callable(lexer.root_lexer.next_token)
+    lexer_state, parser_state = _Recording.states[-1]
+    text = lexer_state.text
+    assert isinstance(text.text, str) and text.end == len(text.text)
+    for name in ("char_pos", "line", "line_start_pos", "column"):
+        assert isinstance(getattr(lexer_state.line_ctr, name), int), f"LineCounter.{name}"
+    assert lexer_state.last_token == "}"
+    assert isinstance(parser_state.position, int)
+
+
+def test_completion_reads_the_interactive_parsers_value_stack():
+    prefix = expected_after('meter M {\n  event "e"\n  ')
+    assert "COUNT" in prefix.expected and prefix.stack, "InteractiveParser.parser_state.value_stack"
+    assert any(getattr(t, "type", None) == "NAME" and t == "M" for t in prefix.stack)
 
 
 def test_unless_callback_still_decides_keywords():

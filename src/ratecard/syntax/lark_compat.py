@@ -22,6 +22,18 @@ longer provides one. `pyproject.toml` pins lark to the minor version tested.
   (`Scanner._mres`) and its `callback`, `ignore_types` and `newline_types`,
   which the fast loop applies itself; without them every parse uses Lark's
   own loop.
+
+Two more are read in place, in the lexer's per-token loop where a call
+through this module would cost on every token, and in completion; the test
+checks them as well:
+
+- the state Lark hands `ContextualLexer.lex`: `lexer_state.text` (`.text`,
+  `.end`), `lexer_state.line_ctr` (`char_pos`, `line`, `line_start_pos`,
+  `column`), `lexer_state.last_token`, `parser_state.position`, and the
+  contextual lexer's `lexers` (per parser state), `root_lexer` and its
+  `terminals_by_name`;
+- `InteractiveParser.parser_state.value_stack`, the tokens and nodes before
+  the cursor (`syntax.prefix`).
 """
 
 from __future__ import annotations
