@@ -17,7 +17,8 @@ import ratecard.commands.diff as diff_command
 from ratecard.billing import evaluate
 from ratecard.cli import main
 from ratecard.compiler import compile_sources
-from ratecard.diff import compare, diff_view
+from ratecard.workflows.diff_compare import compare
+from ratecard.workflows.diff_view import diff_view
 from ratecard.reference import aggregate_usage
 
 from golden_check import assert_golden

@@ -17,8 +17,10 @@ from pathlib import Path
 from ..billing import evaluate
 from ..compiler import Compiled, compile_sources
 from ..diagnostics import Diagnostic, error, has_errors
-from ..diff import RevisionError, compare, diff_json, diff_view, sources_at_revision
-from ..render import TemplateProblem, render
+from ..report.render import TemplateProblem, render
+from ..workflows.diff_compare import compare
+from ..workflows.diff_revision import RevisionError, sources_at_revision
+from ..workflows.diff_view import diff_json, diff_view
 from .common import (
     EXIT_INPUT,
     EXIT_OK,

@@ -16,7 +16,7 @@ import itertools
 from dataclasses import dataclass
 
 from ..compiler.checks import cards
-from ..explain import describe_action, describe_conditions, winner_reason
+from ..report.explain import describe_action, describe_conditions, winner_reason
 from ..model import Condition, Contract, Meter, RatingPlan, Rule
 from .. import rules as engine
 

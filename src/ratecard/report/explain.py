@@ -8,15 +8,16 @@ The text comes from the `explain.txt.j2` template.
 
 from __future__ import annotations
 
-from .billing import Evaluation, PricedLine
-from .billing.credits import GrantLedger, expired_by, purchase_number
-from .billing.documents import Invoice, Line
-from .billing.segments import Change, SplitInfo
-from .model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
-from .money import exact_text, plain, quantum
+from ..billing import Evaluation, PricedLine
+from ..billing.credits import GrantLedger, expired_by, purchase_number
+from ..billing.documents import Invoice, Line
+from ..billing.segments import Change, SplitInfo
+from ..model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
+from ..money import exact_text, plain, quantum
+from ..rules import Resolution
+from .formatter import expiry_text
+from .invoice_views import proration_days
 from .render import render
-from .rules import Resolution
-from .views import expiry_text, proration_days
 
 
 class _IsoDates:
