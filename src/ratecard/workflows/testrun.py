@@ -23,7 +23,7 @@ contract). Two adjustments keep "a quantity for a meter" exact:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Sequence
@@ -209,17 +209,17 @@ def explain_check(result: TestResult, check: Check) -> str:
     view = explain_view(result.evaluation, result.case.plan, result.case.contract)
     wanted = set(check.invoices)
     kept = []
-    for inv, doc in zip(view["invoices"], [i for i in result.evaluation.run.invoices
-                                           if i.contract == result.case.contract]):
+    for inv, doc in zip(view.invoices, [i for i in result.evaluation.run.invoices
+                                        if i.contract == result.case.contract]):
         if doc.number not in wanted:
             continue
         if check.expectation.what == "line" and check.lines:
             indexes = set(check.lines.get(doc.number, ()))
-            inv = {**inv, "lines": [ln for k, ln in enumerate(inv["lines"]) if k in indexes]}
+            inv = replace(inv, lines=[ln for k, ln in enumerate(inv.lines) if k in indexes])
         elif check.expectation.what == "due":
-            inv = {**inv, "lines": []}  # the header has the dates; the lines do not matter
+            inv = replace(inv, lines=[])  # the header has the dates; the lines do not matter
         kept.append(inv)
-    return render("explain.txt.j2", None, **{**view, "invoices": kept})
+    return render("explain.txt.j2", None, **replace(view, invoices=kept).context())
 
 
 def invoice_list(result: TestResult) -> list[str]:
