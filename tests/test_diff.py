@@ -232,7 +232,7 @@ def test_contract_differences_sum_to_the_total_difference(tmp_path_factory, gpt4
         moved = sum((ln.change for ln in d.lines if ln.key.contract == c.contract), Decimal(0))
         assert moved == c.change, c.contract
     view = diff_view(d, old_label="o", new_label="n", usage=["usage.jsonl"])
-    assert len(view["all_lines"]) == len(d.lines)
+    assert len(view.all_lines) == len(d.lines)
 
 
 # ----------------------------------------------------------------- --old-rev

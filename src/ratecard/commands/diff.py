@@ -158,7 +158,7 @@ def run(args) -> int:
         sys.stdout.write(json.dumps(diff_json(view), indent=2, ensure_ascii=False) + "\n")
         return EXIT_OK
     try:
-        sys.stdout.write(render(TEMPLATES[args.format], args.template_dir, **view))
+        sys.stdout.write(render(TEMPLATES[args.format], args.template_dir, **view.context()))
     except TemplateProblem as exc:
         print_diagnostics([exc.diagnostic], None)
         return EXIT_INPUT
