@@ -194,9 +194,10 @@ def _line_view(c: LineChange, currency: str) -> LineView:
     )
 
 
-def _figures(old_subtotal: Decimal, new_subtotal: Decimal, old_total: Decimal, new_total: Decimal,
-             currency: str) -> dict:
+def _figures(moved: ContractChange | PricingDiff, currency: str) -> dict:
     """The `Figures` fields of a contract or of the whole diff."""
+    old_subtotal, new_subtotal = moved.old_subtotal, moved.new_subtotal
+    old_total, new_total = moved.old_total, moved.new_total
     return dict(
         old=money_text(old_subtotal, currency),
         new=money_text(new_subtotal, currency),
@@ -216,7 +217,7 @@ def _figures(old_subtotal: Decimal, new_subtotal: Decimal, old_total: Decimal, n
 
 
 def _contract_view(c: ContractChange, currency: str) -> ContractView:
-    figures = _figures(c.old_subtotal, c.new_subtotal, c.old_total, c.new_total, currency)
+    figures = _figures(c, currency)
     if not c.in_old:
         figures["old"] = "—"
     if not c.in_new:
@@ -235,7 +236,7 @@ def diff_view(d: PricingDiff, *, old_label: str, new_label: str, usage: Sequence
     unchanged = [c.contract for c in d.contracts if c.status == "unchanged"]
     lines = [_line_view(c, cur) for c in d.lines]
     shown = lines if max_lines is None else lines[:max_lines]
-    total = Figures(**_figures(d.old_subtotal, d.new_subtotal, d.old_total, d.new_total, cur))
+    total = Figures(**_figures(d, cur))
     widths = {"contract": max([len(r.contract) for r in rows] + [len("total"), len("contract")])}
     for col in ("old", "new", "change", "percent"):
         widths[col] = max([len(getattr(r, col)) for r in rows] + [len(getattr(total, col)), len(col)])

@@ -93,6 +93,18 @@ class TestCase:
                 and not has_errors(self.diagnostics))
 
 
+@dataclass(frozen=True)
+class BlockScope:
+    """What checking each `usage` and `expect` line of one test block needs: the
+    compiler context diagnostics go to, the project, and the block's contract and
+    `through` (None when the block got them wrong: lines are still checked)."""
+
+    ctx: Context
+    plan: RatingPlan
+    contract: Contract | None
+    through: dt.date | None
+
+
 def _context(compiled: Compiled) -> Context:
     """A compiler context holding the compiled project, for building inline contracts."""
     ctx = Context(list(compiled.files))
@@ -173,15 +185,16 @@ def _compile_one(ctx: Context, compiled: Compiled, block: n.TestBlock) -> TestCa
                                      f"`{contract.name}` period by period", throughs[0].date.span))
             through = None
 
+    scope = BlockScope(ctx, plan, contract, through)
     usage = []
     for node, at in instants:
-        checked = _usage(ctx, plan, contract, through, node, at)
+        checked = _usage(scope, node, at)
         if checked is not None:
             usage.append(checked)
 
     expectations = []
     for stmt in (s for s in block.body if isinstance(s, n.Expect)):
-        checked = _expectation(ctx, plan, contract, through, stmt)
+        checked = _expectation(scope, stmt)
         if checked is not None:
             expectations.append(checked)
     if not any(isinstance(s, n.Expect) for s in block.body):
@@ -265,8 +278,9 @@ def _inside(span: Span, outer: Span) -> bool:
             and (span.end_line, span.end_col) <= (outer.end_line, outer.end_col))
 
 
-def _meter(ctx: Context, plan: RatingPlan, contract: Contract | None, ident: n.Ident) -> Meter | None:
+def _meter(scope: BlockScope, ident: n.Ident) -> Meter | None:
     """The meter a usage or expect line names, which the contract's plan must charge."""
+    ctx, plan, contract = scope.ctx, scope.plan, scope.contract
     meter = plan.meters.get(ident.name)
     if meter is None:
         guess = did_you_mean(ident.name, plan.meters)
@@ -333,9 +347,9 @@ def _later(day: dt.date) -> dt.date:
     return day + LOOKAHEAD if day < dt.date.max - LOOKAHEAD else dt.date.max
 
 
-def _usage(ctx: Context, plan: RatingPlan, contract: Contract | None, through: dt.date | None,
-           node: n.Usage, at: dt.datetime | None) -> SyntheticUsage | None:
-    meter = _meter(ctx, plan, contract, node.meter)
+def _usage(scope: BlockScope, node: n.Usage, at: dt.datetime | None) -> SyntheticUsage | None:
+    ctx, contract, through = scope.ctx, scope.contract, scope.through
+    meter = _meter(scope, node.meter)
     if meter is None:
         return None
     where_keys = [c.key for c in meter.where]
@@ -376,8 +390,8 @@ def _usage(ctx: Context, plan: RatingPlan, contract: Contract | None, through: d
     return SyntheticUsage(meter.name, quantity, at, tuple(sorted(props.items())), node.span)
 
 
-def _expectation(ctx: Context, plan: RatingPlan, contract: Contract | None, through: dt.date | None,
-                 stmt: n.Expect) -> Expectation | None:
+def _expectation(scope: BlockScope, stmt: n.Expect) -> Expectation | None:
+    ctx, contract, through = scope.ctx, scope.contract, scope.through
     period = None
     if stmt.period is not None:
         period = lit.date(ctx, stmt.period, "`period`")
@@ -401,7 +415,7 @@ def _expectation(ctx: Context, plan: RatingPlan, contract: Contract | None, thro
     amount = lit.money(ctx, stmt.money, "an expected amount")
     if stmt.what != "line":
         return None if amount is None else Expectation(money=amount, **base)
-    meter = _meter(ctx, plan, contract, stmt.meter)
+    meter = _meter(scope, stmt.meter)
     if meter is None:
         return None
     dims = _assignments(ctx, meter, stmt.dimensions, meter.dimension_names, "`expect line`")
