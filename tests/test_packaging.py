@@ -53,6 +53,15 @@ def wheel(tmp_path_factory) -> Path:
     return found
 
 
+def _install(wheel: Path, site: Path) -> Path:
+    """The wheel installed into `site` alone (the venv's dependencies stay importable)."""
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
+         str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    return site
+
+
 def test_the_wheel_ships_the_grammar(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
@@ -63,11 +72,7 @@ def test_the_wheel_ships_the_grammar(wheel):
 
 
 def test_an_installed_wheel_parses_with_its_own_grammar(wheel, tmp_path):
-    site = tmp_path / "site"
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
-         str(wheel)], capture_output=True, text=True, timeout=300)
-    assert install.returncode == 0, install.stderr
+    site = _install(wheel, tmp_path / "site")
     assert (site / "ratecard" / "grammar" / "ratecard.lark").is_file()
 
     work = tmp_path / "elsewhere"
@@ -117,11 +122,7 @@ def test_the_wheel_ships_the_templates(wheel):
 def test_an_installed_wheel_renders_with_its_own_templates(wheel, tmp_path):
     """The shipped templates load from the install; a `--template-dir` template of the
     same name comes first, and the others still come from the install."""
-    site = tmp_path / "site"
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
-         str(wheel)], capture_output=True, text=True, timeout=300)
-    assert install.returncode == 0, install.stderr
+    site = _install(wheel, tmp_path / "site")
     work = tmp_path / "elsewhere"
     (work / "mine").mkdir(parents=True)
     (work / "mine" / "invoice.txt.j2").write_text("{{ invoices | length }} invoices\n", encoding="utf-8")
@@ -142,11 +143,7 @@ def test_the_wheel_ships_the_diagnostics_page_the_language_server_links_to(wheel
         shipped = z.read("ratecard/docs/diagnostics.md").decode("utf-8")
         assert "ratecard/lsp/server.py" in z.namelist()
     assert shipped == (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
-    site = tmp_path / "site"
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
-         str(wheel)], capture_output=True, text=True, timeout=300)
-    assert install.returncode == 0, install.stderr
+    site = _install(wheel, tmp_path / "site")
     probe = "from ratecard.lsp.docs import doc_link; print(doc_link('E201'))"
     run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(site)}, timeout=120)
@@ -164,11 +161,7 @@ def test_the_wheel_ships_the_ledger_migrations(wheel):
 
 
 def test_an_installed_wheel_creates_a_ledger_with_its_own_migrations(wheel, tmp_path):
-    site = tmp_path / "site"
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
-         str(wheel)], capture_output=True, text=True, timeout=300)
-    assert install.returncode == 0, install.stderr
+    site = _install(wheel, tmp_path / "site")
     work = tmp_path / "elsewhere"
     work.mkdir()
     probe = ("import json, ratecard.ledger.store as s\n"
