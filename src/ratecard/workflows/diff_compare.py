@@ -108,6 +108,15 @@ class ContractChange:
         return "changed" if self.change or self.total_change else "unchanged"
 
 
+def _added_up(figure: str) -> property:
+    """`figure` of every contract of a `PricingDiff`, added up (zero at the currency's minor
+    unit when there are none)."""
+    def total(diff: PricingDiff) -> Decimal:
+        return sum((getattr(c, figure) for c in diff.contracts), ZERO.quantize(quantum(diff.currency)))
+
+    return property(total, doc=f"every contract's {figure}, added up")
+
+
 @dataclass
 class PricingDiff:
     currency: str
@@ -118,29 +127,14 @@ class PricingDiff:
     events_billed_old: int = 0
     events_billed_new: int = 0
 
-    @property
-    def old_subtotal(self) -> Decimal:
-        return sum((c.old_subtotal for c in self.contracts), self._zero)
-
-    @property
-    def new_subtotal(self) -> Decimal:
-        return sum((c.new_subtotal for c in self.contracts), self._zero)
-
-    @property
-    def old_total(self) -> Decimal:
-        return sum((c.old_total for c in self.contracts), self._zero)
-
-    @property
-    def new_total(self) -> Decimal:
-        return sum((c.new_total for c in self.contracts), self._zero)
+    old_subtotal = _added_up("old_subtotal")
+    new_subtotal = _added_up("new_subtotal")
+    old_total = _added_up("old_total")
+    new_total = _added_up("new_total")
 
     @property
     def change(self) -> Decimal:
         return self.new_subtotal - self.old_subtotal
-
-    @property
-    def _zero(self) -> Decimal:
-        return ZERO.quantize(quantum(self.currency))
 
     @property
     def unchanged(self) -> bool:
