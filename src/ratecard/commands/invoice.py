@@ -1,7 +1,7 @@
 """`ratecard invoice PATH... --usage FILE... --through DATE`: usage -> invoices.
 
     --format json (default)        the InvoiceRun document (what the conformance suite reads)
-    --format text|markdown|html    invoices people read, from Jinja templates (ratecard.views)
+    --format text|markdown|html    invoices people read, from Jinja templates (ratecard.report)
     -o DIR                         one file per invoice, `<invoice number>.<ext>`, all moved into DIR
                                    once every one is written (rendered as contracts are priced)
 
@@ -20,8 +20,9 @@ from typing import Callable
 from ..billing.documents import Invoice, RunWriter
 from ..io import StagedFiles
 from ..progress import Progress
-from ..render import TemplateProblem, render
-from ..views import DEFAULT_ISSUER, DEFAULT_LOCALE, DocumentViews, document_view, parse_locale
+from ..report.formatter import DEFAULT_LOCALE, parse_locale
+from ..report.invoice_views import DEFAULT_ISSUER, DocumentViews, document_view
+from ..report.render import TemplateProblem, render
 from .common import (
     EXIT_INPUT,
     EXIT_OK,

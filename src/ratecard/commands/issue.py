@@ -177,7 +177,7 @@ def _inputs(args, grace: int) -> dict:
 
 def _report(args, ledger, done, through: dt.date, grace: int, currency: str) -> None:
     from ..ledger.records import Listed
-    from ..views import Formatter
+    from ..report.formatter import Formatter
 
     issued = [Listed(number=d.number, kind=d.kind, contract=d.contract, customer=d.customer, period=d.period,
                      issued=d.issued, due=d.due, currency=d.currency, total=d.total, status="issued",

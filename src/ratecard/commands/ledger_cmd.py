@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from ..diagnostics import error
-from ..render import TemplateProblem
-from ..views import Formatter
+from ..report.formatter import Formatter
+from ..report.render import TemplateProblem
 from .common import EXIT_INPUT, EXIT_OK, Output, UsageError, parse_date, print_diagnostics
 from .invoice import add_rendering_args, check_rendering_args
 from .issue import add_ledger_arg, ledger_url, list_rows

@@ -17,10 +17,10 @@ import json
 from pathlib import Path
 
 from ..io import StagedFiles
-from ..render import render
-from ..views import Formatter
+from ..report.formatter import Formatter
+from ..report.render import render
+from ..report.view_models import DocumentView
 from .records import Listed, Stored
-from ..views import DocumentView
 from .views import ledger_invoice_view
 
 TEMPLATES = {"text": "invoice.txt.j2", "markdown": "invoice.md.j2", "html": "invoice.html.j2"}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from .. import rules
 from ..compiler.checks import cards
-from ..explain import describe_action, describe_conditions, winner_reason
+from ..report.explain import describe_action, describe_conditions, winner_reason
 from ..model import Condition, Contract, Meter, RatingPlan, Rule
 
 MAX_LINES = 64  # dimension combinations looked at per contract

@@ -4,7 +4,7 @@ Templates receive computed view models and do no arithmetic. `StrictUndefined`
 makes a missing field an error instead of a blank; HTML templates are
 autoescaped. `--template-dir` puts a user's directory ahead of the shipped
 templates; those run in Jinja's sandbox with bounded rendering
-(`ratecard.sandbox`), the shipped ones too when they are the fallback. A
+(`ratecard.report.sandbox`), the shipped ones too when they are the fallback. A
 broken template, or one that goes past the sandbox, is reported with its name
 and line.
 
@@ -23,7 +23,7 @@ import textwrap
 import jinja2
 from jinja2.sandbox import SecurityError
 
-from .diagnostics import Diagnostic, error
+from ..diagnostics import Diagnostic, error
 from .sandbox import ContainedLoader, UserTemplates
 
 
@@ -41,11 +41,11 @@ _ESCAPED = tuple(f"{kind}{suffix}" for kind in ("html", "htm", "xml")
 @functools.lru_cache(maxsize=8)
 def environment(template_dir: str | None = None) -> jinja2.Environment:
     """The shipped templates (trusted: a plain environment), or a user's directory
-    ahead of them (untrusted: the sandbox, `ratecard.sandbox`)."""
+    ahead of them (untrusted: the sandbox, `ratecard.report.sandbox`)."""
     loaders: list[jinja2.BaseLoader] = []
     if template_dir:
         loaders.append(ContainedLoader(template_dir))
-    loaders.append(jinja2.PackageLoader("ratecard", "templates"))
+    loaders.append(jinja2.PackageLoader("ratecard.report", "templates"))
     options = dict(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
