@@ -235,7 +235,7 @@ def test_grace_and_numbering_go_to_compiled_issuing_not_the_plan():
 
 
 def test_number_formats():
-    from ratecard.ledger.numbering import parse_format
+    from ratecard.compiler.numbering import parse_format
 
     assert parse_format("INV-{n:06}").format(1) == "INV-000001"
     assert parse_format("INV-{n:06}").format(1234567) == "INV-1234567"  # a width is a minimum

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import ratecard.io as rio
 from ratecard.billing.documents import Invoice, InvoiceRun
-from ratecard.commands.invoice import file_names
+from ratecard.report.render import file_names
 from ratecard.io import write_atomic
 from ratecard.report.formatter import Formatter, compact_unit, parse_locale
 from ratecard.report.render import markdown_escape, wrap_lines

@@ -74,7 +74,7 @@ def _guarded(body):
     def run(args) -> int:
         from sqlalchemy.exc import DBAPIError
 
-        from ..ledger.store import LedgerError, _reason, open_ledger
+        from ..ledger.store import LedgerError, driver_message, open_ledger
 
         fmt = "json" if args.format == "json" else "text"
         ledger = None
@@ -89,7 +89,7 @@ def _guarded(body):
             return EXIT_INPUT
         except DBAPIError as exc:
             shown = ledger.target.shown if ledger is not None else args.ledger
-            print_diagnostics([error("E966", f"the ledger {shown} failed: {_reason(exc)}")], None, fmt)
+            print_diagnostics([error("E966", f"the ledger {shown} failed: {driver_message(exc)}")], None, fmt)
             return EXIT_INPUT
         finally:
             if ledger is not None:

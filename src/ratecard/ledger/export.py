@@ -41,7 +41,7 @@ def render_one(s: Stored, fmt: str, *, template_dir=None, issuer: str, locale: s
 
 def export(stored: list[Stored], listed: list[Listed], out_dir: Path, fmt: str, *, template_dir=None,
            issuer: str, locale: str) -> list[Path]:
-    from ..commands.invoice import file_names  # `<number>.<ext>`, made safe as a file name
+    from ..report.render import file_names  # `<number>.<ext>`, made safe as a file name
 
     with StagedFiles(out_dir) as staged:
         if fmt == "csv":

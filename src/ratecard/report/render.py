@@ -23,7 +23,7 @@ import textwrap
 import jinja2
 from jinja2.sandbox import SecurityError
 
-from ..diagnostics import Diagnostic, error
+from ..diagnostics import Diagnostic, error, first_line
 from .sandbox import ContainedLoader, UserTemplates
 
 
@@ -95,7 +95,7 @@ def render(template: str, template_dir: str | None = None, **context) -> str:
         return env.get_template(template).render(**context)
     except SecurityError as exc:  # the sandbox: an unsafe attribute or call, a bound passed
         where = _template_frame(exc) or _template_name(exc) or template
-        raise TemplateProblem(error("E704", f"template {where}: {_first_line(exc)}",
+        raise TemplateProblem(error("E704", f"template {where}: {first_line(exc)}",
                                     hints=["templates from --template-dir run in a sandbox: no attribute "
                                            "starting with `_`, bounded loops, output and values "
                                            "(docs/invoices.md)"])) from None
@@ -124,11 +124,6 @@ def render(template: str, template_dir: str | None = None, **context) -> str:
                                             f"{exc.strerror or exc}")) from None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def _template_name(exc: BaseException) -> str | None:
     return getattr(exc, "name", None)
 
@@ -147,3 +142,26 @@ def _template_frame(exc: BaseException) -> str | None:
             found = f"{filename}:{tb.tb_lineno}"
         tb = tb.tb_next
     return found
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def file_names(numbers: list[str], ext: str) -> list[str]:
+    """`<invoice number>.<ext>`, made safe as a file name and unique (deterministically).
+
+    Numbers are `<contract>-<date>[-C<n>]`; contract names from JSON contracts may
+    hold any character, so anything but letters, digits, `.`, `_` and `-` becomes
+    `_`, a leading dot is dropped, and a clash gets `-2`, `-3`, ... in invoice order.
+    """
+    seen: set[str] = set()
+    names = []
+    for number in numbers:
+        stem = _UNSAFE.sub("_", number).lstrip(".")[:200] or "invoice"
+        name, n = f"{stem}.{ext}", 1
+        while name.lower() in seen:
+            n += 1
+            name = f"{stem}-{n}.{ext}"
+        seen.add(name.lower())
+        names.append(name)
+    return names

@@ -96,7 +96,7 @@ class WordLexer(ContextualLexer):
 
 
 class FastContextualLexer(WordLexer):
-    """Drop-in for `lark.lexer.ContextualLexer` (via Lark's `_plugins`)."""
+    """Drop-in for `lark.lexer.ContextualLexer` (plugged in through the Lark shim, lark_compat)."""
 
     def __init__(self, conf, states, always_accept=()):
         super().__init__(conf, states, always_accept)
