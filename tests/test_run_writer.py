@@ -190,7 +190,7 @@ def test_a_child_that_dies_mid_write_leaves_no_trace(monkeypatch):
     from ratecard.billing import parallel
     from ratecard.usage import aggregate_usage as duckdb_usage
 
-    evaluate_module = __import__("sys").modules["ratecard.billing.evaluate"]
+    evaluate_module = __import__("sys").modules["ratecard.billing.run"]
     project = EXAMPLES / "enterprise"
     plan = compile_paths([str(p) for p in sorted(project.glob("*.pricing"))]).plan
     usage, through = [str(project / "usage.jsonl")], dt.date(2026, 4, 1)
