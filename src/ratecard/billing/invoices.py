@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TypedDict
 
 from ..diagnostics import Diagnostic, error
 from ..model import Contract
@@ -52,20 +51,6 @@ class PeriodCharges:
     def bill(self) -> Bill:
         """What credits need to know of it."""
         return Bill(self.period.key, self.number, self.period.start, self.period.end, self.subtotal)
-
-
-class Heading(TypedDict):
-    """The fields every invoice of a contract fills the same way."""
-
-    contract: str
-    customer: str
-    plan: str
-    period: PeriodRange
-    issued: dt.date
-    due: dt.date
-    payment_terms_days: int
-    currency: str
-    autopay: bool
 
 
 def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple[list[Invoice], list[GrantLedger]]:
@@ -150,19 +135,19 @@ def _due_beyond_calendar(contract: Contract, periods: list[Period], through: dt.
     return None
 
 
-def _heading(contract: Contract, currency: str, start: dt.date, end: dt.date, *, issued: dt.date) -> Heading:
-    """The fields every invoice of a contract fills the same way."""
-    return Heading(
-        contract=contract.name,
-        customer=contract.customer,
-        plan=contract.plan,
-        period=PeriodRange(start=start, end=end),
-        issued=issued,
-        due=issued + dt.timedelta(days=contract.payment_days),
-        payment_terms_days=contract.payment_days,
-        currency=currency,
-        autopay=contract.autopay,
-    )
+def _heading(contract: Contract, currency: str, start: dt.date, end: dt.date, *, issued: dt.date) -> dict:
+    """The fields every invoice of a contract fills the same way (`Invoice` keywords)."""
+    return {
+        "contract": contract.name,
+        "customer": contract.customer,
+        "plan": contract.plan,
+        "period": PeriodRange(start=start, end=end),
+        "issued": issued,
+        "due": issued + dt.timedelta(days=contract.payment_days),
+        "payment_terms_days": contract.payment_days,
+        "currency": currency,
+        "autopay": contract.autopay,
+    }
 
 
 def _balance_after(ledger: GrantLedger, number: str) -> Decimal:
