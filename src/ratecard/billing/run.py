@@ -33,7 +33,7 @@ from .scope import scope
 from .sinks import InvoiceSink, PricedLinesSink, SplittableSink
 
 Aggregator = Callable[..., UsageReport]
-Progress = Callable[[int, int, str], None]
+Told = Callable[[int, int, str], None]  # progress: (contracts done, of, the contract now)
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Evaluation:
 def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
              aggregator: Aggregator | None = None, skip_bad_rows: str | None = None,
              memory_limit: str | None = None, threads: int | None = None,
-             progress: Progress | None = None,
+             progress: Told | None = None,
              sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
              only: str | None = None, drawn: Drawn | None = None) -> Evaluation:
     """Price usage into invoices.
@@ -89,7 +89,7 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
 
 def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
               aggregator: Aggregator | None, skip_bad_rows: str | None,
-              memory_limit: str | None, threads: int | None, progress: Progress | None,
+              memory_limit: str | None, threads: int | None, progress: Told | None,
               sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
               only: str | None = None, drawn: Drawn | None = None) -> Evaluation:
     if aggregator is None:
@@ -113,25 +113,14 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
                          rounder(plan.currency, plan.rounding),
                          keep_priced=sink is None or wants_priced, drawn=drawn or {})
 
-    ranges = []
-    if isinstance(sink, SplittableSink):
+    splittable = sink if isinstance(sink, SplittableSink) else None
+    ranges = [contracts]
+    if splittable is not None:
         lines = [sum(len(by_window.get(p.key, ())) for p in contract_periods[c.name]) + 1 for c in contracts]
-        minimum = parallel.MIN_LINES if sink.min_lines is None else sink.min_lines
+        minimum = parallel.MIN_LINES if splittable.min_lines is None else splittable.min_lines
         ranges = parallel.ranges(contracts, workers, len(report.aggregates), lines, minimum=minimum)
-    if len(ranges) > 1:
-        whole: SplittableSink = sink  # type: ignore[assignment]
-        parts = [whole] + [whole.part() for _ in ranges[1:]]
-
-        def work(index: int, share: list[Contract]) -> Billed:
-            if index:
-                parts[index].restart()  # a failed child may have written some
-            billed = _bill(run_ctx, share, parts[index], progress if index == 0 else None, len(contracts))
-            parts[index].flush()
-            return billed
-
-        shares = parallel.run_in_parts(ranges, work)
-        for part, billed in zip(parts[1:], shares[1:]):
-            whole.absorb(part, billed.written)
+    if splittable is not None and len(ranges) > 1:
+        shares = _bill_in_parts(run_ctx, ranges, splittable, progress, len(contracts))
     else:
         shares = [_bill(run_ctx, contracts, sink, progress, len(contracts))]
 
@@ -156,7 +145,26 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     return Evaluation(run, diagnostics, report, priced_lines, all_ledgers)
 
 
-def _bill(run: RunContext, contracts: Sequence[Contract], sink, progress: Progress | None, total: int) -> Billed:
+def _bill_in_parts(run: RunContext, ranges: list[list[Contract]], sink: SplittableSink, progress: Told | None,
+                   total: int) -> list[Billed]:
+    """Price each range of contracts into a part of `sink`, the first here and the others in
+    forked processes (`parallel.py`); the parts are absorbed in range order."""
+    parts = [sink] + [sink.part() for _ in ranges[1:]]
+
+    def work(index: int, share: list[Contract]) -> Billed:
+        if index:
+            parts[index].restart()  # a failed child may have written some
+        billed = _bill(run, share, parts[index], progress if index == 0 else None, total)
+        parts[index].flush()
+        return billed
+
+    shares = parallel.run_in_parts(ranges, work)
+    for part, billed in zip(parts[1:], shares[1:]):
+        sink.absorb(part, billed.written)
+    return shares
+
+
+def _bill(run: RunContext, contracts: Sequence[Contract], sink, progress: Told | None, total: int) -> Billed:
     """Price `contracts` (in order): their invoices go to `sink`, or are kept."""
     out = Billed()
     for done, contract in enumerate(contracts):
