@@ -190,7 +190,7 @@ def test_a_child_that_dies_mid_write_leaves_no_trace(monkeypatch):
     from ratecard.billing import parallel
     from ratecard.usage import aggregate_usage as duckdb_usage
 
-    evaluate_module = __import__("sys").modules["ratecard.billing.evaluate"]
+    evaluate_module = __import__("sys").modules["ratecard.billing.run"]
     project = EXAMPLES / "enterprise"
     plan = compile_paths([str(p) for p in sorted(project.glob("*.pricing"))]).plan
     usage, through = [str(project / "usage.jsonl")], dt.date(2026, 4, 1)
@@ -237,3 +237,27 @@ def test_absorbed_parts_follow_in_order_without_being_copied(binary):
     assert got == expected
     writer.close()
     assert all(p.spool.closed for p in parts) and writer.spool.closed
+
+
+def test_only_a_splittable_sink_is_split(monkeypatch):
+    """`RunWriter` declares `SplittableSink` and leaves `min_lines` to the run, which reads
+    `parallel.MIN_LINES` as it prices; a plain callable sink is never split."""
+    from ratecard.billing import parallel
+    from ratecard.billing.sinks import PricedLinesSink, SplittableSink
+    from ratecard.usage import aggregate_usage as duckdb_usage
+
+    assert isinstance(RunWriter(io.BytesIO()), SplittableSink)
+    assert not isinstance(RunWriter(io.BytesIO()), PricedLinesSink)
+    assert not isinstance([].extend, SplittableSink)
+    splits: list[int] = []
+    real = parallel.run_in_parts
+    monkeypatch.setattr(parallel, "run_in_parts", lambda parts, work: splits.append(len(parts)) or real(parts, work))
+    monkeypatch.setattr(parallel, "MIN_LINES", 0)
+    project = EXAMPLES / "enterprise"
+    plan = compile_paths([str(p) for p in sorted(project.glob("*.pricing"))]).plan
+    usage, through = [str(project / "usage.jsonl")], dt.date(2026, 4, 1)
+    _streamed(plan, usage, through, duckdb_usage, workers=2)
+    assert splits == [2]
+    invoices: list = []
+    evaluate(plan, usage, through, aggregator=duckdb_usage, sink=invoices.extend, workers=2)
+    assert splits == [2] and invoices

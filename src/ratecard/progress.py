@@ -14,9 +14,22 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from typing import Protocol
 
 
-class Progress:
+class Reporter(Protocol):
+    """What a long evaluation reports to: started before the usage stage (which
+    reports nothing), told `(done, total, label)` as contracts are billed, and
+    closed before any diagnostics are printed."""
+
+    def start(self) -> None: ...
+
+    def __call__(self, done: int, total: int, label: str = "") -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Progress(Reporter):
     """A callable `(done, total, label)` that redraws one status line on stderr."""
 
     def __init__(self, what: str = "working", *, stream=None, delay: float = 1.0,

@@ -1,5 +1,6 @@
 """Periods, pricing, credits and invoices: the evaluator's stage."""
 
-from .evaluate import Evaluation, PricedLine, evaluate
+from .lines import PricedLine
+from .run import Evaluation, evaluate
 
 __all__ = ["Evaluation", "PricedLine", "evaluate"]

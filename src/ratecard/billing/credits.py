@@ -97,7 +97,7 @@ def purchase_number(contract: str, grant: CreditGrant, index: int) -> str:
 
 
 def _expiry_key(grant: CreditGrant) -> tuple:
-    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
     return (grant.expires or far, grant.granted, grant.id)
 
 

@@ -18,6 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .sinks import InvoiceSink, SplittableSink
+
 
 class Doc(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -118,7 +120,7 @@ class InvoiceRun(Doc):
     events: Reconciliation
 
 
-class RunWriter:
+class RunWriter(InvoiceSink, SplittableSink):
     """Writes an `InvoiceRun` as JSON while invoices are still being priced.
 
     Invoices go to `spool` (a temporary file, binary) as they come; `finish`
@@ -127,7 +129,8 @@ class RunWriter:
     its own and indented to its depth in the run. The JSON stays UTF-8 bytes
     from pydantic's serializer to the output file (a large run writes hundreds
     of megabytes; decoding and encoding them again costs seconds). Used as
-    `billing.evaluate(..., sink=writer)`.
+    `billing.evaluate(..., sink=writer)`; it splits into parts for ranges of
+    contracts priced in other processes (`SplittableSink`).
     """
 
     _HOLE = '"invoices": [],'
@@ -170,7 +173,8 @@ class RunWriter:
         """Take `part`'s `count` invoices (written by another process) as following ours.
 
         The part's spool is kept, not copied: `finish` writes it out after ours
-        (copying a few hundred megabytes from spool to spool measured 0.35 s)."""
+        (copying a few hundred megabytes from spool to spool costs a good part of a
+        second; docs/scale.md, "Histories: billing")."""
         part.count = count
         if count:
             self.parts.append(part)

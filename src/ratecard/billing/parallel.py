@@ -32,7 +32,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 # Below this many usage lines a run is priced in one process: forking and
-# joining spools cost more than they save (about 15 µs of pricing per line).
+# joining spools cost more than they save (the measurements: docs/scale.md,
+# "Histories: billing").
 MIN_LINES = 50_000
 
 

@@ -29,8 +29,6 @@ from ..limits import LAST_DATE
 from ..model import CYCLE_MONTHS, Contract
 from ..money import EXACT
 
-UTC = dt.timezone.utc
-
 
 # The latest `--through` a run accepts: the end of the year after the last date a
 # pricing project may state (`limits.LAST_DATE`), so the last period of a contract
@@ -83,7 +81,7 @@ def _ordinal_after(anchor: dt.date, months: int) -> int:
 
 
 def midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=UTC)
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .. import rules as engine
+from .. import rules
 from ..model import Contract, RatingPlan
 from ..usage.records import ContractTerm, Window
 from .periods import Period, midnight, periods
@@ -34,7 +34,7 @@ def scope(plan: RatingPlan, through: dt.date, changes_of=None):
     """
     if changes_of is None:
         def changes_of(contract: Contract, meter: str):
-            return changes(engine.layers_for(plan, contract, meter))
+            return changes(rules.layers_for(plan, contract, meter))
     contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
     contract_periods: dict[str, list[Period]] = {c.name: periods(c, through) for c in contracts}
     windows = [Window(p.key, c.name, midnight(p.start), midnight(p.end))

@@ -20,7 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .. import rules as engine
+from .. import rules
 from ..model import Rule
 from .periods import Period
 
@@ -32,11 +32,11 @@ class Change:
     """A day on which rules of a (contract, meter)'s layers start or stop."""
 
     day: dt.date
-    starting: tuple[tuple[Rule, engine.Layer], ...]  # `from day`
-    ending: tuple[tuple[Rule, engine.Layer], ...]  # `until day`
+    starting: tuple[tuple[Rule, rules.Layer], ...]  # `from day`
+    ending: tuple[tuple[Rule, rules.Layer], ...]  # `until day`
 
 
-def changes(layers: tuple[engine.Layer, ...]) -> tuple[Change, ...]:
+def changes(layers: tuple[rules.Layer, ...]) -> tuple[Change, ...]:
     """Every day a rule of `layers` starts or stops, in date order."""
     days: dict[dt.date, tuple[list, list]] = {}
     for layer in layers:
@@ -83,16 +83,16 @@ def split(period: Period, meter: str, inside: tuple[Change, ...]) -> tuple[Segme
     return tuple(Segment(segment_key(period, meter, a), a, b) for a, b in zip(bounds, bounds[1:]))
 
 
-def pricing_key(resolution: engine.Resolution | None):
+def pricing_key(resolution: rules.Resolution | None):
     """What two adjacent segments must share to be billed as one line: the same rule
     (its layer, conditions and price, whatever its dates) and the same modifiers."""
     if resolution is None:
         return None
     return (
         resolution.base_layer.owner,
-        engine.version_key(resolution.base),
+        rules.version_key(resolution.base),
         resolution.base.action,
-        tuple((layer.owner, engine.version_key(r), r.action) for r, layer in resolution.modifiers),
+        tuple((layer.owner, rules.version_key(r), r.action) for r, layer in resolution.modifiers),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Sequence
 
 from ..compiler import Compiled, PathError, compile_paths, compile_sources, read_text
 from ..diagnostics import Diagnostic, SourceMap, error, has_errors, render_json, render_text
+from ..progress import Reporter
 from ..usage.records import memory_limit_arg
 
 EXIT_OK = 0
@@ -219,8 +220,8 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None, workers: int = 1,
-                       sink_for=None, drawn_for=None):
+def evaluate_from_args(args, diag_format: str = "text", progress: Reporter | None = None, sink=None,
+                       workers: int = 1, sink_for=None, drawn_for=None):
     """Compile, load JSON contracts, evaluate. Returns (evaluation, plan) or None after
     printing the diagnostics that stopped it. `progress(done, total, label)` is told
     as contracts are billed (see `ratecard.progress`). A sink that needs the plan
@@ -251,12 +252,12 @@ def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None
     if sink_for is not None:
         sink = sink_for(plan)
     drawn = drawn_for(plan, compiled) if drawn_for is not None else None
-    if progress is not None and hasattr(progress, "start"):
+    if progress is not None:
         progress.start()
     evaluation = evaluate(plan, args.usage or args.aggregates or [], through, skip_bad_rows=args.skip_bad_rows,
                           memory_limit=args.memory_limit, aggregator=aggregator,
                           progress=progress, sink=sink, workers=workers, only=args.contract, drawn=drawn)
-    if progress is not None and hasattr(progress, "close"):
+    if progress is not None:
         progress.close()  # before any diagnostics are printed
     if evaluation.diagnostics:
         print_diagnostics(evaluation.diagnostics, compiled.sources, diag_format)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..billing.documents import Invoice, RunWriter
+from ..billing.sinks import PricedLinesSink, SplittableSink
 from ..io import StagedFiles
 from ..progress import Progress
 from ..report.formatter import DEFAULT_LOCALE, parse_locale
@@ -182,7 +183,7 @@ def _texts(args, plan) -> Callable[[list[Invoice], list], list[str]]:
     return texts
 
 
-class InvoiceFiles:
+class InvoiceFiles(PricedLinesSink, SplittableSink):
     """A `billing.evaluate` sink for `invoice -o DIR`: each contract's invoices are
     rendered and written into `staged` as soon as they are priced.
 

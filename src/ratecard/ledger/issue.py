@@ -23,6 +23,7 @@ from typing import Callable
 from sqlalchemy import bindparam, insert, update
 
 from .. import __version__
+from ..billing.sinks import PricedLinesSink
 from ..diagnostics import error
 from ..model import Issuing, RatingPlan
 from . import schema as t
@@ -32,7 +33,7 @@ from .state import read_state
 from .store import Ledger, LedgerError
 
 
-class Priced:
+class Priced(PricedLinesSink):
     """A billing sink for `issue`: every invoice of the run, and each usage line's
     event count (for the reasons of corrections). With a sink, billing keeps no
     explain data (`evaluate`), which a run over ten thousand contracts would

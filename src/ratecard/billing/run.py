@@ -1,0 +1,197 @@
+"""The billing run: RatingPlan + usage aggregates + credits -> an `InvoiceRun`.
+
+    periods per contract -> windows (periods, and segments of periods where a
+      rate changes inside them; `scope.py`) -> usage stage (aggregates, rejections)
+    -> per contract, in name order: its invoices (`invoices.py`), handed to a
+       sink as they are built (`sinks.py`) or kept, in one process or split
+       over several (`parallel.py`)
+    -> breakage, rejected-event counts, the event reconciliation -> `InvoiceRun`
+
+Rule resolution is cached per line shape for the whole run (`pricer.py`), so
+pricing a million aggregates resolves each distinct line shape once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from ..diagnostics import Diagnostic, has_errors
+from ..gcpause import gc_paused
+from ..model import Contract, RatingPlan
+from ..money import exact_arithmetic, rounder
+from ..usage.records import REJECTION_REASONS, Aggregate, UsageReport
+from . import parallel
+from .context import Drawn, RunContext
+from .credits import GrantLedger
+from .documents import Breakage, InvoiceRun, Reconciliation
+from .invoices import Billed, contract_invoices
+from .lines import PricedLine
+from .pricer import Pricer
+from .scope import scope
+from .sinks import InvoiceSink, PricedLinesSink, SplittableSink
+
+Aggregator = Callable[..., UsageReport]
+Told = Callable[[int, int, str], None]  # progress: (contracts done, of, the contract now)
+
+
+@dataclass
+class Evaluation:
+    run: InvoiceRun | None
+    diagnostics: list[Diagnostic]
+    usage: UsageReport | None = None
+    priced: list[PricedLine] = field(default_factory=list)
+    ledgers: list[GrantLedger] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.run is not None and not has_errors(self.diagnostics)
+
+
+def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
+             aggregator: Aggregator | None = None, skip_bad_rows: str | None = None,
+             memory_limit: str | None = None, threads: int | None = None,
+             progress: Told | None = None,
+             sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
+             only: str | None = None, drawn: Drawn | None = None) -> Evaluation:
+    """Price usage into invoices.
+
+    `drawn` (contract -> period start -> (grant id, amount) pairs) are credit
+    draw-downs made final already (the ledger's issued invoices, see
+    docs/ledger.md): those periods draw exactly that, and later ones burn
+    from what is left (`credits.burn`). Without it, every draw is worked out.
+
+    With `only`, that contract alone is priced (`--contract NAME`): the usage
+    stage still accounts for every event of every contract, so the run's
+    counts are those of the whole run, but the invoices, breakage, explain
+    data and credit ledgers are that contract's. Contracts are priced
+    independently of each other, so they are what pricing them all gives.
+
+    With `sink`, each contract's invoices are handed to it as soon as they are
+    built and then dropped (the returned run holds none, and no explain data or
+    credit ledgers are kept): a run over ten thousand contracts never holds
+    them all at once. Invoices reach the sink in the order the run would list
+    them. A `PricedLinesSink` with `wants_priced` set is called
+    `sink(invoices, priced)`, with the contract's `PricedLine`s (without
+    explain candidates) too.
+
+    With `workers` > 1 and a `SplittableSink` (`RunWriter`), a large run
+    prices its contracts in that many processes (see `parallel.py`); the
+    output is byte-identical to pricing them in one. "Large" is from the
+    sink's `min_lines` usage lines (a sink that renders files splits sooner).
+    """
+    with gc_paused(), exact_arithmetic():
+        return _evaluate(plan, usage_files, through, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
+                         memory_limit=memory_limit, threads=threads, progress=progress, sink=sink,
+                         workers=workers, only=only, drawn=drawn)
+
+
+def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
+              aggregator: Aggregator | None, skip_bad_rows: str | None,
+              memory_limit: str | None, threads: int | None, progress: Told | None,
+              sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
+              only: str | None = None, drawn: Drawn | None = None) -> Evaluation:
+    if aggregator is None:
+        from ..usage import aggregate_usage as aggregator  # the DuckDB path
+
+    contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
+    if only is not None:
+        contracts = [c for c in contracts if c.name == only]
+    pricer = Pricer(plan, explain=sink is None)
+    terms, windows, contract_periods, splits = scope(plan, through, pricer.changes_of)
+    report = aggregator(plan, terms, windows, list(usage_files), skip_bad_rows=skip_bad_rows,
+                        memory_limit=memory_limit, threads=threads)
+    if has_errors(report.diagnostics):
+        return Evaluation(None, list(report.diagnostics), report)
+
+    by_window: dict[str, list[Aggregate]] = {}
+    for agg in report.aggregates:
+        by_window.setdefault(agg.window, []).append(agg)
+    wants_priced = isinstance(sink, PricedLinesSink) and sink.wants_priced
+    run_ctx = RunContext(plan, through, pricer, contract_periods, splits, by_window,
+                         rounder(plan.currency, plan.rounding),
+                         keep_priced=sink is None or wants_priced, drawn=drawn or {})
+
+    splittable = sink if isinstance(sink, SplittableSink) else None
+    ranges = [contracts]
+    if splittable is not None:
+        lines = [sum(len(by_window.get(p.key, ())) for p in contract_periods[c.name]) + 1 for c in contracts]
+        minimum = parallel.MIN_LINES if splittable.min_lines is None else splittable.min_lines
+        ranges = parallel.ranges(contracts, workers, len(report.aggregates), lines, minimum=minimum)
+    if splittable is not None and len(ranges) > 1:
+        shares = _bill_in_parts(run_ctx, ranges, splittable, progress, len(contracts))
+    else:
+        shares = [_bill(run_ctx, contracts, sink, progress, len(contracts))]
+
+    diagnostics: list[Diagnostic] = list(report.diagnostics)
+    for billed in shares:
+        diagnostics.extend(billed.diagnostics)
+    priced_lines = [pl for billed in shares for pl in billed.priced]
+    all_ledgers = [ledger for billed in shares for ledger in billed.ledgers]
+    if has_errors(diagnostics):
+        return Evaluation(None, diagnostics, report, priced_lines, all_ledgers)
+
+    rejected = {r: report.rejected.get(r, 0) for r in REJECTION_REASONS}
+    run = InvoiceRun(
+        through=through,
+        currency=plan.currency,
+        invoices=[inv for billed in shares for inv in billed.invoices],
+        breakage=[b for billed in shares for b in billed.breakage],
+        rejected=rejected,
+        events=Reconciliation(read=report.events_read, billed=report.billed,
+                              rejected=sum(rejected.values())),
+    )
+    return Evaluation(run, diagnostics, report, priced_lines, all_ledgers)
+
+
+def _bill_in_parts(run: RunContext, ranges: list[list[Contract]], sink: SplittableSink, progress: Told | None,
+                   total: int) -> list[Billed]:
+    """Price each range of contracts into a part of `sink`, the first here and the others in
+    forked processes (`parallel.py`); the parts are absorbed in range order."""
+    parts = [sink] + [sink.part() for _ in ranges[1:]]
+
+    def work(index: int, share: list[Contract]) -> Billed:
+        if index:
+            parts[index].restart()  # a failed child may have written some
+        billed = _bill(run, share, parts[index], progress if index == 0 else None, total)
+        parts[index].flush()
+        return billed
+
+    shares = parallel.run_in_parts(ranges, work)
+    for part, billed in zip(parts[1:], shares[1:]):
+        sink.absorb(part, billed.written)
+    return shares
+
+
+def _bill(run: RunContext, contracts: Sequence[Contract], sink, progress: Told | None, total: int) -> Billed:
+    """Price `contracts` (in order): their invoices go to `sink`, or are kept."""
+    out = Billed()
+    for done, contract in enumerate(contracts):
+        if progress is not None:
+            progress(done * total // len(contracts), total, contract.name)
+        docs, ledgers = contract_invoices(run, contract, out)
+        if sink is None:
+            out.invoices.extend(docs)
+            out.ledgers.extend(ledgers)
+        else:
+            if run.keep_priced:
+                sink(docs, out.priced)
+                out.priced = []
+            else:
+                sink(docs)
+            out.written += len(docs)
+            for period in run.contract_periods[contract.name]:  # this contract's usage is priced
+                run.by_window.pop(period.key, None)
+        for ledger in ledgers:
+            if ledger.breakage is not None:
+                out.breakage.append(Breakage(
+                    contract=contract.name,
+                    grant=ledger.grant.id,
+                    description=ledger.grant.description,
+                    granted=ledger.amount,
+                    used=ledger.used,
+                    amount=ledger.breakage,
+                    expired=ledger.closed_on,
+                ))
+    return out
