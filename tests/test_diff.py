@@ -18,7 +18,7 @@ from ratecard.billing import evaluate
 from ratecard.cli import main
 from ratecard.compiler import compile_sources
 from ratecard.diff import compare, diff_view
-from ratecard.reference import aggregate_usage
+from ratecard.usage.reference import aggregate_usage
 
 from golden_check import assert_golden
 

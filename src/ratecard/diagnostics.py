@@ -226,3 +226,9 @@ def render_json(diagnostics: Sequence[Diagnostic]) -> str:
         "warnings": sum(1 for d in diagnostics if not d.is_error),
     }
     return json.dumps(payload, indent=2, sort_keys=False) + "\n"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message: engines put whole stack dumps in theirs."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -33,7 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from . import reference
+from .usage import reference
 from .billing import Evaluation, evaluate
 from .billing.documents import Invoice, Line
 from .billing.periods import Period, midnight, periods
