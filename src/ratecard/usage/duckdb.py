@@ -40,10 +40,10 @@ def default_memory_limit() -> str:
     return f"{max(total // 2 // (1 << 20), 256)}MB"
 
 
-def connect(memory_limit: str | None = None, threads: int | None = None):
+def connect(spill: str, memory_limit: str | None = None, threads: int | None = None):
+    """A DuckDB connection that spills to the folder `spill` (the caller's to remove)."""
     import duckdb
 
-    spill = tempfile.mkdtemp(prefix="ratecard-spill-")
     config = {
         "memory_limit": memory_limit or default_memory_limit(),
         "temp_directory": spill,
@@ -54,7 +54,6 @@ def connect(memory_limit: str | None = None, threads: int | None = None):
     try:
         conn = duckdb.connect(config=config)
     except duckdb.Error as exc:
-        shutil.rmtree(spill, ignore_errors=True)
         raise EngineFailure(first_line(exc)) from None
     for statement in macros():
         conn.execute(statement)
@@ -71,7 +70,7 @@ def connect(memory_limit: str | None = None, threads: int | None = None):
         conn.execute("SET disabled_optimizers = 'build_side_probe_side'")
     except duckdb.Error:
         pass
-    return conn, spill
+    return conn
 
 
 
@@ -259,8 +258,10 @@ class DuckDBEngine:
         problem = memory_limit_problem(self.memory_limit)
         if problem is not None:
             raise EngineStopped(error("E501", f"cannot start the usage engine: --memory-limit {problem}"))
+        # the folders exist before anything can fail or be interrupted, so `close` removes them
+        self.spill = tempfile.mkdtemp(prefix="ratecard-spill-")
         try:
-            self.conn, self.spill = connect(self.memory_limit, self.threads)
+            self.conn = connect(self.spill, self.memory_limit, self.threads)
         except EngineFailure as exc:
             raise EngineStopped(error("E501", f"cannot start the usage engine: {exc}",
                                       hints=["check --memory-limit (e.g. 2GB)"])) from None
