@@ -93,7 +93,7 @@ import sys, datetime as dt
 from ratecard.compiler import compile_paths
 from ratecard.compiler.contracts_json import load_contracts
 from ratecard.billing import evaluate
-from ratecard.reference import aggregate_usage
+from ratecard.usage.reference import aggregate_usage
 folder, usage, out = sys.argv[1], sys.argv[2], sys.argv[3]
 plan = compile_paths([folder + '/pricing']).plan
 contracts, origins, _ = load_contracts(folder + '/contracts.json', plan)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ratecard.billing import evaluate
 from ratecard.compiler import compile_sources
-from ratecard.reference import aggregate_usage as reference_aggregate
+from ratecard.usage.reference import aggregate_usage as reference_aggregate
 
 
 def compile_text(text: str, name: str = "t.pricing"):

@@ -15,7 +15,7 @@ import pytest
 
 import ratecard.commands.common as common
 from ratecard.cli import main
-from ratecard.reference import aggregate_usage
+from ratecard.usage.reference import aggregate_usage
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFORMANCE = ROOT.parent / "shared" / "conformance"

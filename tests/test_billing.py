@@ -264,7 +264,7 @@ def test_unpriced_usage_is_an_error_never_a_silent_zero(tmp_path):
     files = [write_events(tmp_path / "u.jsonl",
                           [event(1, "c1", "2026-01-05T00:00:00Z", "llm", model="zzz", tokens=5)])]
     from ratecard.billing import evaluate
-    from ratecard.reference import aggregate_usage
+    from ratecard.usage.reference import aggregate_usage
 
     ev = evaluate(plan, files, dt.date(2026, 2, 1), aggregator=aggregate_usage)
     assert not ev.ok
@@ -283,7 +283,7 @@ def test_one_contract_is_priced_alone_and_counts_stay_the_runs(tmp_path):
         event(3, "c9", "2026-01-05T00:00:00Z", "llm", model="a", tokens=7),  # no contract
     ])]
     from ratecard.billing import evaluate
-    from ratecard.reference import aggregate_usage
+    from ratecard.usage.reference import aggregate_usage
 
     whole = run(plan, files, "2026-02-01")
     gold = evaluate(plan, files, dt.date(2026, 2, 1), aggregator=aggregate_usage, only="gold")

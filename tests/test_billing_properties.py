@@ -175,7 +175,7 @@ def test_every_output_balances_and_is_repeatable(tmp_path_factory, scenario):
     balance, draw or breakage below zero; a line below zero stops the run (E510) and
     nothing is billed; re-running gives byte-identical output, in every format."""
     from ratecard.billing import evaluate
-    from ratecard.reference import aggregate_usage
+    from ratecard.usage.reference import aggregate_usage
 
     text, events = scenario
     plan = compile_text(text)

@@ -19,7 +19,7 @@ from ratecard.billing.credits import burn
 from ratecard.billing.periods import LAST_THROUGH, last_period_start_before, periods
 from ratecard.cli import main
 from ratecard.model import Contract
-from ratecard.reference import aggregate_usage as reference_aggregate
+from ratecard.usage.reference import aggregate_usage as reference_aggregate
 
 from billing_helpers import compile_text, write_events
 

@@ -12,7 +12,7 @@ import pytest
 from ratecard.billing import evaluate
 from ratecard.report.credit_history import CreditLedger
 from ratecard.progress import Progress
-from ratecard.reference import aggregate_usage
+from ratecard.usage.reference import aggregate_usage
 
 from billing_helpers import compile_text
 from golden_check import assert_golden

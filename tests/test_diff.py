@@ -19,7 +19,7 @@ from ratecard.cli import main
 from ratecard.compiler import compile_sources
 from ratecard.workflows.diff_compare import compare
 from ratecard.workflows.diff_view import diff_view
-from ratecard.reference import aggregate_usage
+from ratecard.usage.reference import aggregate_usage
 
 from golden_check import assert_golden
 

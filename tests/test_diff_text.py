@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import ratecard.commands.diff as diff_command
 from ratecard.cli import main
 from ratecard.workflows.diff_view import money_text, percent
-from ratecard.reference import aggregate_usage
+from ratecard.usage.reference import aggregate_usage
 
 from billing_helpers import write_events
 

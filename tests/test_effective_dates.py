@@ -30,7 +30,7 @@ from ratecard.compiler import compile_sources
 from ratecard.report.explain import explain_text
 from ratecard.workflows.diff_compare import compare
 from ratecard.model import PackagePrice, Tier, TieredPrice, Unit
-from ratecard.reference import aggregate_usage
+from ratecard.usage.reference import aggregate_usage
 
 from billing_helpers import D, compile_text, event, invoices, run, write_events
 from golden_check import GOLDEN, assert_golden

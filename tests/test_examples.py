@@ -13,7 +13,7 @@ import pytest
 from ratecard.billing import evaluate
 from ratecard.cli import main
 from ratecard.compiler import compile_paths
-from ratecard.reference import aggregate_usage
+from ratecard.usage.reference import aggregate_usage
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ("ai-api", "storage", "enterprise")

@@ -18,7 +18,7 @@ from ratecard.billing import evaluate
 from ratecard.billing.pricing import NegativeQuantity, price_quantity
 from ratecard.cli import main
 from ratecard.model import PackagePrice, Tier, TieredPrice, Unit, UnitPrice
-from ratecard.reference import aggregate_usage as reference_aggregate
+from ratecard.usage.reference import aggregate_usage as reference_aggregate
 
 from billing_helpers import D, compile_text, event, run, write_events
 

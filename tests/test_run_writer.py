@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ratecard.billing import evaluate
 from ratecard.billing.documents import RunWriter
 from ratecard.compiler import compile_paths
-from ratecard.reference import aggregate_usage
+from ratecard.usage.reference import aggregate_usage
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 CASES = sorted(p for p in CONFORMANCE.glob("0*") if "--contracts" not in

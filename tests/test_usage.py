@@ -16,10 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ratecard import reference
-from ratecard.usage import aggregate_usage, build_query, engine
-from ratecard.usage.query import Relations, Source
-from ratecard.usage.records import ContractTerm, Window
+from ratecard.usage import reference
+from ratecard.usage import aggregate_usage, build_query
+from ratecard.usage import duckdb as engine
+from ratecard.usage.query import Relations
+from ratecard.usage.records import ContractTerm, Window, size_bytes
+from ratecard.usage.rows import UnreadableFile
+from ratecard.usage.sources import Source
 
 from billing_helpers import compile_text, run
 
@@ -416,7 +419,7 @@ plan p { billing monthly  charge M }
 contract c { customer "o'brien"  plan p  starts 2026-01-01 }
 ''')
     rel = Relations(*(tmp for tmp in (__import__("sqlglot").exp.to_table(n) for n in ("t1", "t2", "t3"))))
-    from ratecard.usage.query import Source
+    from ratecard.usage.sources import Source
     query, _ = build_query(hostile, [Source(str(tmp_path / "it's.jsonl"), "jsonl")], rel)
     sql = query.sql("duckdb")
     assert "'x''); DROP TABLE t; --'" in sql and "'a''b'" in sql and "it''s.jsonl" in sql
@@ -462,10 +465,10 @@ def test_the_engines_quantity_pattern_accepts_what_python_accepts(texts):
 
 
 def test_memory_limits_read_as_duckdb_reads_them():
-    assert engine.size_bytes("1GB") == 10**9
-    assert engine.size_bytes("512 MiB") == 512 * 2**20
-    assert engine.size_bytes("2.5GB") == 2_500_000_000
-    assert engine.size_bytes("lots") is None
+    assert size_bytes("1GB") == 10**9
+    assert size_bytes("512 MiB") == 512 * 2**20
+    assert size_bytes("2.5GB") == 2_500_000_000
+    assert size_bytes("lots") is None
 
 
 def test_the_dedup_plan_follows_whether_the_events_fit_in_memory(tmp_path):
@@ -488,12 +491,12 @@ def test_describe_counts_a_parquet_files_rows_from_its_footer(tmp_path):
     bad.write_bytes(b"x" * 2000)
     conn = duckdb.connect()
     assert engine.describe(conn, str(path)).rows == 1234
-    with pytest.raises(engine.UnreadableFile):
+    with pytest.raises(UnreadableFile):
         engine.describe(conn, str(bad))
 
 
 def test_which_spark_master_is_spark_connect(monkeypatch):
-    from ratecard.usage import spark
+    from ratecard.usage import spark_session as spark
 
     monkeypatch.delenv("SPARK_REMOTE", raising=False)
     assert spark.connect_url(None) is None
@@ -507,7 +510,7 @@ def test_which_spark_master_is_spark_connect(monkeypatch):
 def test_an_unreachable_spark_connect_url_is_refused_without_retrying():
     import socket
 
-    from ratecard.usage import spark
+    from ratecard.usage import spark_session as spark
 
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ratecard import reference
+from ratecard.usage import reference
 from ratecard.usage import aggregate_usage
 from ratecard.usage.records import ContractTerm, Window
 
@@ -367,7 +367,8 @@ def test_the_engines_time_check_is_the_row_readers(times):
     `rows.parse_time` rejects, and reads the same instant (truncated to microseconds)."""
     import duckdb
 
-    from ratecard.usage.query import STAMP, Source, _time, cast
+    from ratecard.usage.sources import Source, _time
+    from ratecard.usage.sql import STAMP, cast
     from ratecard.usage.rows import parse_time
     from sqlglot import exp
 
@@ -538,17 +539,18 @@ def test_an_extra_or_missing_csv_cell_is_a_bad_row_in_every_mode(plan, tmp_path)
 def test_skip_mode_names_the_users_file_never_the_cleaned_copy(plan, tmp_path):
     """What the engine says about the copy it re-reads without the bad rows is said
     about the user's file, at the user's line."""
-    from ratecard.usage import engine
+    from ratecard.usage import bad_rows
+    from ratecard.usage.sources import engine_path
 
     path = tmp_path / "u.jsonl"
     path.write_bytes(b"\n".join([GOOD.encode(), NOT_GOOD["invalid UTF-8"], b"{broken",
                                  GOOD.replace("e1", "e4").encode(), b"{also broken"]) + b"\n")
     folder = tmp_path / "copy"
     folder.mkdir()
-    clean, lines = engine.write_clean_copy(str(path), {2, 3}, str(folder))
+    clean, lines = bad_rows.write_clean_copy(str(path), {2, 3}, str(folder))
     assert lines == [1, 4, 5]
-    said = f'Invalid Input Error: Malformed JSON in file "{engine.engine_path(clean)}", at byte 1 in line 3'
-    assert engine.in_user_files(said, {clean: str(path)}, {clean: lines}) == \
+    said = f'Invalid Input Error: Malformed JSON in file "{engine_path(clean)}", at byte 1 in line 3'
+    assert bad_rows.in_user_files(said, {clean: str(path)}, {clean: lines}) == \
         f'Invalid Input Error: Malformed JSON in file "{path}", at byte 1 in line 5'
     ours, oracle = _both(plan, [path], skip_bad_rows=str(tmp_path / "skipped.jsonl"))
     _same(ours, oracle)
@@ -574,8 +576,8 @@ def test_lines_end_at_lf_crlf_or_a_lone_cr(plan, tmp_path):
                 min_size=1, max_size=30))
 def test_the_json_reader_path_reads_what_the_exact_path_reads(plan, tmp_path_factory, monkeypatch, events, numbers):
     """A JSONL file no line of which needs the exact reading is read by DuckDB's JSON
-    reader (`engine.plain_json`): the same report as reading every line exactly."""
-    from ratecard.usage import engine
+    reader (`duckdb.plain_json`): the same report as reading every line exactly."""
+    from ratecard.usage import duckdb as engine
 
     path = tmp_path_factory.mktemp("plain") / "u.jsonl"
     lines = [json.dumps(e) for e in events]
@@ -596,8 +598,9 @@ def test_a_plain_file_is_read_by_the_json_reader(plan, tmp_path):
     such; invalid UTF-8 fails either reader, and the row reader names it)."""
     import duckdb
 
-    from ratecard.usage import engine
-    from ratecard.usage.query import Source, needed_keys
+    from ratecard.usage import duckdb as engine
+    from ratecard.usage.rows import needed_keys
+    from ratecard.usage.sources import Source
 
     conn = duckdb.connect()
     keys = needed_keys(plan)

@@ -21,9 +21,9 @@ from ratecard.billing.scope import terms_and_windows
 from ratecard.cli import main
 from ratecard.compiler import compile_paths
 from ratecard.usage import aggregate_usage
-from ratecard.usage.engine import read_result
-from ratecard.usage.query import needed_keys
 from ratecard.usage.records import ContractTerm, Window
+from ratecard.usage.result import read_result
+from ratecard.usage.rows import needed_keys
 from ratecard.usage.warehouse import DIALECTS, inline_relations, property_columns, warehouse_sql
 
 from billing_helpers import compile_text

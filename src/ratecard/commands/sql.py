@@ -42,7 +42,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..billing.scope import terms_and_windows
-    from ..usage.query import needed_keys
+    from ..usage.rows import needed_keys
     from ..usage.warehouse import RESERVED_NAMES, property_columns, warehouse_sql
 
     through = parse_date(args.through)

@@ -20,10 +20,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Iterator
 
-from ..diagnostics import Diagnostic, Span, error
+from ..diagnostics import Diagnostic, Span, error, first_line
 from ..model import RatingPlan
-from .engine import Counts, _fill, write_bad_rows
-from .records import REJECTION_REASONS, Aggregate, ContractTerm, UsageReport, Window
+from .records import REJECTION_REASONS, Aggregate, ContractTerm, Counts, UsageReport, Window, fill_report, write_bad_rows
 from .rows import strip_zeros, text_value
 from .warehouse import scope_fingerprint
 
@@ -68,7 +67,7 @@ def _rows(path: str, problems: _Problems) -> Iterator[tuple[int, dict]]:
         try:
             table = pq.read_table(path)
         except Exception as exc:  # pyarrow.ArrowInvalid and friends: not Parquet
-            problems.add("E504", path, None, f"cannot read as Parquet: {str(exc).splitlines()[0] if str(exc) else exc}")
+            problems.add("E504", path, None, f"cannot read as Parquet: {first_line(exc)}")
             return
         names = [n.lower() for n in table.column_names]
         for i, row in enumerate(table.to_pylist(), start=1):
@@ -269,7 +268,7 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
         return report
     if skip_bad_rows is not None:
         write_bad_rows(skip_bad_rows, [])  # the rows stayed in the warehouse: none to list
-    return _fill(report, aggregates, reasons, Counts(counts.read - counts.bad, 0, counts.kept),
+    return fill_report(report, aggregates, reasons, Counts(counts.read - counts.bad, 0, counts.kept),
                  bad_rows=counts.bad)
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, Span, error
+from ..io import write_atomic
 
 # Why an event was not billed. Each event read lands in exactly one bucket.
 REJECTION_REASONS = (
@@ -96,6 +98,55 @@ class UsageReport:
     @property
     def reconciles(self) -> bool:
         return self.events_read == self.billed + sum(self.rejected.values())
+
+
+@dataclass
+class Counts:
+    """The query's own counts: rows read, rows failing the row checks, events left
+    after dedup (duplicates = read - bad - kept)."""
+
+    read: int = 0
+    bad: int = 0
+    kept: int = 0
+
+
+def fill_report(report: UsageReport, aggregates, reasons: dict[str, int], counts: Counts,
+                bad_rows: int) -> UsageReport:
+    """`report` with an engine's result: the aggregates, and every event read in
+    exactly one bucket (`bad_rows` set aside with --skip-bad-rows)."""
+    report.aggregates = aggregates
+    report.events_read = counts.read + bad_rows
+    report.billed = reasons.pop("billed", 0)
+    for reason, n in reasons.items():
+        report.rejected[reason] = report.rejected.get(reason, 0) + n
+    report.rejected["duplicate"] = counts.read - counts.bad - counts.kept
+    report.rejected["bad_row"] = bad_rows
+    return report
+
+
+# Past this many bad rows, one diagnostic says how many more there are.
+MAX_ROW_DIAGNOSTICS = 1000
+
+
+def bad_row_diagnostics(bad: Sequence[BadRow]) -> list[Diagnostic]:
+    """An E500 per bad row (the first `MAX_ROW_DIAGNOSTICS`), naming its file and line:
+    what every engine, and the reference aggregator, says about bad rows."""
+    shown = []
+    for b in bad[:MAX_ROW_DIAGNOSTICS]:
+        hints = [f"the row: {b.text[:120]}{'...' if len(b.text) > 120 else ''}"] if b.text else []
+        hints.append("fix the row, or pass `--skip-bad-rows FILE` to set bad rows aside and bill the rest")
+        shown.append(error("E500", f"bad usage row at {b.file}:{b.line}: {b.reason}", Span(b.file, b.line, 1, b.line, 2),
+                           hints=hints))
+    if len(bad) > MAX_ROW_DIAGNOSTICS:
+        shown.append(error("E500", f"{len(bad) - MAX_ROW_DIAGNOSTICS} more bad usage rows not shown"))
+    return shown
+
+
+def write_bad_rows(path: str, bad: Sequence[BadRow]) -> None:
+    """The `--skip-bad-rows` file: one JSON object per bad row (file, line, reason, row)."""
+    lines = [json.dumps({"file": b.file, "line": b.line, "reason": b.reason, "row": b.text},
+                        ensure_ascii=False) for b in bad]
+    write_atomic(path, "".join(line + "\n" for line in lines))
 
 
 # ----------------------------------------------------------------- the engine's memory

@@ -5,7 +5,7 @@ the flat layout (see `table_columns`) and the contract terms, billing windows
 and segments written into the query itself as typed VALUES (`inline_relations`,
 hoisted into CTEs so each appears once), so the printed SQL needs nothing
 but the events table. Each dialect gets the same tree, adapted where the
-dialect lacks something (`adapt`).
+dialect lacks something (`dialects.adapt`).
 
 The result has the columns of `build_query` (kind, window, meter, d0..,
 quantity, events) plus one `scope` row: a fingerprint of the contracts,
@@ -24,31 +24,18 @@ from typing import Sequence
 from sqlglot import exp
 
 from ..model import RatingPlan
-from .query import (
-    QUANTITY,
-    STAMP,
-    TEXT,
-    QueryShape,
-    Relations,
-    Source,
-    alias,
-    build_query,
-    cast,
-    col,
-    lit,
-    needed_keys,
-)
+from .dialects import adapt
+from .query import QueryShape, Relations, build_query
 from .records import ContractTerm, Window
-from .rows import NUMBER_PATTERN, QUANTITY_DIGITS, QUANTITY_SCALE, TIME_PATTERN
+from .rows import needed_keys
+from .sources import Source
+from .sql import STAMP, TEXT, alias, cast, col, lit
 
 DIALECTS = ("duckdb", "spark", "clickhouse", "bigquery", "snowflake", "postgres")
-# Dialects whose printed query the tests run (the others are generated and parsed back).
-VERIFIED = ("duckdb", "spark", "postgres")
 TIME_TYPES = ("text", "timestamp")
 RELATION_NAMES = ("rc_terms", "rc_windows", "rc_segments")
 # Names the query defines itself: an events table cannot be called that.
 RESERVED_NAMES = frozenset(RELATION_NAMES + ("ev", "dk", "dd", "cl", "result", "src", "kc", "tm", "w", "sg", "t0"))
-UTC = dt.timezone.utc
 
 TERMS = (("contract", TEXT), ("customer", TEXT), ("plan", TEXT), ("starts", STAMP), ("ends", STAMP))
 WINDOWS = (("key", TEXT), ("contract", TEXT), ("start", STAMP), ("end", STAMP))
@@ -60,8 +47,8 @@ SEGMENTS = (("key", TEXT), ("contract", TEXT), ("meter", TEXT), ("start", STAMP)
 
 def stamp_text(value: dt.datetime) -> str:
     """An instant as ISO text every dialect casts to a timestamp: `2026-01-01 00:00:00+00:00`."""
-    value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(sep=" ")
+    value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat(sep=" ")
 
 
 def _cell(value, kind: exp.DataType) -> exp.Expression:
@@ -161,97 +148,6 @@ def _add_scope_row(query: exp.Select, width: int, fingerprint: str) -> None:
                        alias(cast(exp.Null(), TEXT), "quantity"),
                        alias(exp.Count(this=exp.Star()), "events")).from_("rc_terms")
     subquery.set("this", exp.union(subquery.this, scope, distinct=False))
-
-
-# ----------------------------------------------------------------- dialects
-
-
-def adapt(tree: exp.Expression, dialect: str) -> exp.Expression:
-    """The tree with what `dialect` lacks rewritten (a copy; `tree` is left alone)."""
-    tree = tree.copy()
-    if dialect == "spark":
-        from .spark import spark_tree
-
-        return spark_tree(tree)
-    if dialect not in ("duckdb", "postgres"):
-        for cte in tree.find_all(exp.CTE):  # MATERIALIZED is DuckDB and PostgreSQL only
-            cte.set("materialized", None)
-    if dialect == "postgres":
-        _guarded_casts(tree)
-        _latest_by_array(tree)
-    elif dialect == "snowflake":
-        _latest_by_array(tree)
-        _partial_regex(tree)
-    elif dialect == "bigquery":
-        _latest_by_array(tree)
-        _bigquery_decimal(tree)
-    elif dialect == "clickhouse":
-        _clickhouse(tree)
-    return tree
-
-
-def _latest_by_array(tree: exp.Expression) -> None:
-    """`ARG_MAX(v, ROW(t, id))` where the dialect has no such aggregate over a
-    record: the first value ordered by (t, id) descending."""
-    for node in list(tree.find_all(exp.ArgMax)):
-        key = node.expression
-        order = [e.copy() for e in key.expressions] if isinstance(key, exp.Anonymous) else [key.copy()]
-        agg = exp.ArrayAgg(this=exp.Order(this=node.this.copy(),
-                                          expressions=[exp.Ordered(this=e, desc=True) for e in order]))
-        node.replace(exp.Bracket(this=exp.Paren(this=agg), expressions=[lit(0)]))
-
-
-def _guarded_casts(tree: exp.Expression) -> None:
-    """PostgreSQL has no TRY_CAST: cast only text that has the shape of the type."""
-    for node in list(tree.find_all(exp.TryCast)):
-        value = node.this
-        if node.to.this == exp.DataType.Type.TIMESTAMPTZ:
-            shape = exp.RegexpLike(this=value.copy(), expression=lit(TIME_PATTERN))
-        else:
-            digits = QUANTITY_DIGITS - QUANTITY_SCALE
-            shape = exp.and_(exp.RegexpLike(this=value.copy(), expression=lit(NUMBER_PATTERN)),
-                             exp.RegexpLike(this=value.copy(),
-                                            expression=lit(f"^[+-]?0*[0-9]{{0,{digits}}}([.][0-9]*)?$")))
-        node.replace(exp.Case(ifs=[exp.If(this=shape, true=exp.Cast(this=value.copy(), to=node.to.copy()))]))
-
-
-def _partial_regex(tree: exp.Expression) -> None:
-    """Snowflake's REGEXP_LIKE matches the whole text; the query's patterns search."""
-    for node in list(tree.find_all(exp.RegexpLike)):
-        node.replace(exp.GT(this=exp.RegexpInstr(this=node.this.copy(), expression=node.expression.copy()),
-                            expression=lit(0)))
-
-
-def _bigquery_decimal(tree: exp.Expression) -> None:
-    """BigQuery's NUMERIC keeps 9 decimals; BIGNUMERIC(38, 18) holds the quantities."""
-    target = exp.DataType.build(f"BIGNUMERIC({QUANTITY_DIGITS}, {QUANTITY_SCALE})", dialect="bigquery")
-    for node in list(tree.find_all(exp.DataType)):
-        if node == QUANTITY:
-            node.replace(target.copy())
-
-
-def _clickhouse(tree: exp.Expression) -> None:
-    """ClickHouse: DateTime64 in UTC, *OrNull parsing for TRY_CAST, ROW as a tuple,
-    and `join_use_nulls` so an unmatched LEFT JOIN gives NULLs (the classification needs them)."""
-    stamp = exp.DataType.build("DateTime64(6, 'UTC')", dialect="clickhouse")
-    for node in list(tree.find_all(exp.TryCast)):
-        if node.to.this == exp.DataType.Type.TIMESTAMPTZ:
-            node.replace(exp.Anonymous(this="parseDateTime64BestEffortOrNull",
-                                       expressions=[node.this.copy(), lit(6), lit("UTC")]))
-        else:
-            node.replace(exp.Anonymous(this="toDecimal128OrNull",
-                                       expressions=[node.this.copy(), lit(QUANTITY_SCALE)]))
-    for node in list(tree.find_all(exp.Cast)):
-        if node.to.this == exp.DataType.Type.TIMESTAMPTZ:
-            if isinstance(node.this, exp.Literal) and node.this.is_string:
-                node.replace(exp.Anonymous(this="parseDateTime64BestEffort",
-                                           expressions=[node.this.copy(), lit(6), lit("UTC")]))
-            else:
-                node.set("to", stamp.copy())
-    for node in list(tree.find_all(exp.Anonymous)):
-        if node.name.upper() == "ROW":
-            node.replace(exp.Tuple(expressions=[e.copy() for e in node.expressions]))
-    tree.set("settings", [exp.EQ(this=exp.var("join_use_nulls"), expression=lit(1))])
 
 
 # ----------------------------------------------------------------- the query text

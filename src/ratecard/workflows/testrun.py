@@ -28,7 +28,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Sequence
 
-from .. import reference
 from ..billing import Evaluation, evaluate
 from ..billing.documents import Invoice, Line
 from ..diagnostics import Diagnostic, error
@@ -36,6 +35,7 @@ from ..model import Aggregation, RatingPlan
 from ..money import quantum
 from ..report.explain import explain_view
 from ..report.render import render
+from ..usage import reference
 from ..usage.records import UsageReport
 from .testcases import Expectation, TestCase
 

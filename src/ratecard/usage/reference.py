@@ -2,9 +2,11 @@
 
 It implements the same contract as `ratecard.usage.aggregate_usage` with
 plain loops and dicts, one event at a time, so that its correctness can be
-checked by reading it. The DuckDB path (and later Spark) must produce
-identical reports; hypothesis tests compare them. It is slow on purpose of
-clarity and is never used to bill in production runs.
+checked by reading it. The DuckDB and Spark engines must produce identical
+reports; hypothesis tests compare them. It is slow on purpose of clarity and
+is never used to bill in production runs. It imports no engine or query code
+(only the row definitions, `rows` and `row_reader`, and the `records`), so
+that it checks the engines rather than repeats them.
 """
 
 from __future__ import annotations
@@ -13,20 +15,19 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
-from .model import Meter, RatingPlan
-from .money import EXACT
-from .usage.engine import bad_row_diagnostics
-from .usage.query import needed_keys
-from .usage.rows import parse_quantity, parse_time, read_rows, row_problem, text_value
-from .usage.records import (
+from ..model import Meter, RatingPlan
+from ..money import EXACT
+from .records import (
     REJECTION_REASONS,
     Aggregate,
     BadRow,
     ContractTerm,
     UsageReport,
     Window,
+    bad_row_diagnostics,
 )
-
+from .row_reader import read_rows
+from .rows import needed_keys, parse_quantity, parse_time, row_problem, text_value
 
 
 @dataclass

@@ -1,0 +1,123 @@
+"""The usage query adapted to each SQL dialect: what a dialect lacks, rewritten.
+
+`query.build_query` builds one dialect-neutral tree (DuckDB's functions);
+`adapt` rewrites, in a copy, what a warehouse dialect lacks or reads
+otherwise. `spark_tree` is the Spark adaptation, which both `ratecard sql
+--dialect spark` and the Spark engine (`spark`) run.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from .rows import NUMBER_PATTERN, QUANTITY_DIGITS, QUANTITY_SCALE, TIME_PATTERN
+from .sql import QUANTITY, lit
+
+
+def adapt(tree: exp.Expression, dialect: str) -> exp.Expression:
+    """The tree with what `dialect` lacks rewritten (a copy; `tree` is left alone)."""
+    tree = tree.copy()
+    if dialect == "spark":
+        return spark_tree(tree)
+    if dialect not in ("duckdb", "postgres"):
+        for cte in tree.find_all(exp.CTE):  # MATERIALIZED is DuckDB and PostgreSQL only
+            cte.set("materialized", None)
+    if dialect == "postgres":
+        _guarded_casts(tree)
+        _latest_by_array(tree)
+    elif dialect == "snowflake":
+        _latest_by_array(tree)
+        _partial_regex(tree)
+    elif dialect == "bigquery":
+        _latest_by_array(tree)
+        _bigquery_decimal(tree)
+    elif dialect == "clickhouse":
+        _clickhouse(tree)
+    return tree
+
+
+def _latest_by_array(tree: exp.Expression) -> None:
+    """`ARG_MAX(v, ROW(t, id))` where the dialect has no such aggregate over a
+    record: the first value ordered by (t, id) descending."""
+    for node in list(tree.find_all(exp.ArgMax)):
+        key = node.expression
+        order = [e.copy() for e in key.expressions] if isinstance(key, exp.Anonymous) else [key.copy()]
+        agg = exp.ArrayAgg(this=exp.Order(this=node.this.copy(),
+                                          expressions=[exp.Ordered(this=e, desc=True) for e in order]))
+        node.replace(exp.Bracket(this=exp.Paren(this=agg), expressions=[lit(0)]))
+
+
+def _guarded_casts(tree: exp.Expression) -> None:
+    """PostgreSQL has no TRY_CAST: cast only text that has the shape of the type."""
+    for node in list(tree.find_all(exp.TryCast)):
+        value = node.this
+        if node.to.this == exp.DataType.Type.TIMESTAMPTZ:
+            shape = exp.RegexpLike(this=value.copy(), expression=lit(TIME_PATTERN))
+        else:
+            digits = QUANTITY_DIGITS - QUANTITY_SCALE
+            shape = exp.and_(exp.RegexpLike(this=value.copy(), expression=lit(NUMBER_PATTERN)),
+                             exp.RegexpLike(this=value.copy(),
+                                            expression=lit(f"^[+-]?0*[0-9]{{0,{digits}}}([.][0-9]*)?$")))
+        node.replace(exp.Case(ifs=[exp.If(this=shape, true=exp.Cast(this=value.copy(), to=node.to.copy()))]))
+
+
+def _partial_regex(tree: exp.Expression) -> None:
+    """Snowflake's REGEXP_LIKE matches the whole text; the query's patterns search."""
+    for node in list(tree.find_all(exp.RegexpLike)):
+        node.replace(exp.GT(this=exp.RegexpInstr(this=node.this.copy(), expression=node.expression.copy()),
+                            expression=lit(0)))
+
+
+def _bigquery_decimal(tree: exp.Expression) -> None:
+    """BigQuery's NUMERIC keeps 9 decimals; BIGNUMERIC(38, 18) holds the quantities."""
+    target = exp.DataType.build(f"BIGNUMERIC({QUANTITY_DIGITS}, {QUANTITY_SCALE})", dialect="bigquery")
+    for node in list(tree.find_all(exp.DataType)):
+        if node == QUANTITY:
+            node.replace(target.copy())
+
+
+def _clickhouse(tree: exp.Expression) -> None:
+    """ClickHouse: DateTime64 in UTC, *OrNull parsing for TRY_CAST, ROW as a tuple,
+    and `join_use_nulls` so an unmatched LEFT JOIN gives NULLs (the classification needs them)."""
+    stamp = exp.DataType.build("DateTime64(6, 'UTC')", dialect="clickhouse")
+    for node in list(tree.find_all(exp.TryCast)):
+        if node.to.this == exp.DataType.Type.TIMESTAMPTZ:
+            node.replace(exp.Anonymous(this="parseDateTime64BestEffortOrNull",
+                                       expressions=[node.this.copy(), lit(6), lit("UTC")]))
+        else:
+            node.replace(exp.Anonymous(this="toDecimal128OrNull",
+                                       expressions=[node.this.copy(), lit(QUANTITY_SCALE)]))
+    for node in list(tree.find_all(exp.Cast)):
+        if node.to.this == exp.DataType.Type.TIMESTAMPTZ:
+            if isinstance(node.this, exp.Literal) and node.this.is_string:
+                node.replace(exp.Anonymous(this="parseDateTime64BestEffort",
+                                           expressions=[node.this.copy(), lit(6), lit("UTC")]))
+            else:
+                node.set("to", stamp.copy())
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name.upper() == "ROW":
+            node.replace(exp.Tuple(expressions=[e.copy() for e in node.expressions]))
+    tree.set("settings", [exp.EQ(this=exp.var("join_use_nulls"), expression=lit(1))])
+
+
+def spark_tree(tree: exp.Expression) -> exp.Expression:
+    """Adapt `build_query`'s tree to Spark SQL (in place; returns it).
+
+    - `WITH x AS MATERIALIZED`: Spark has no such hint; a plain CTE.
+    - `TRY_CAST`: sqlglot writes a plain CAST for Spark unless the node is marked
+      `safe`; with ANSI mode (the default since Spark 4) a plain CAST of a bad
+      time or quantity would fail the whole query instead of flagging the row.
+    - `ARG_MAX(v, ROW(t, id))` (the `latest` aggregation): Spark's MAX_BY
+      orders by a STRUCT, field by field, as DuckDB orders a ROW.
+    - TIMESTAMPTZ (-> TIMESTAMP, read in the session time
+      zone, which the engine sets to UTC), REGEXP_MATCHES (-> RLIKE; the
+      patterns are plain, the same in Java) are transpiled by sqlglot itself.
+    """
+    for cte in tree.find_all(exp.CTE):
+        cte.set("materialized", None)
+    for node in tree.find_all(exp.TryCast):
+        node.set("safe", True)
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name.upper() == "ROW":
+            node.replace(exp.Struct(expressions=[e.copy() for e in node.expressions]))
+    return tree
