@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Mapping, NamedTuple, Sequence
 
-from ..diagnostics import Diagnostic, error, has_errors
+from ..diagnostics import Diagnostic, Span, error, has_errors
 from ..gcpause import gc_paused
 from ..model import CADENCE_MONTHS, Contract, Plan, RatingPlan
 from ..money import EXACT, ZERO, exact_arithmetic, plain, rounder
@@ -46,6 +46,7 @@ from .documents import (
 from .periods import Period
 from .pricing import BeyondLastTier, NegativeQuantity, Priced, price_quantity
 from .scope import scope
+from .unsupported import unsupported
 from .segments import (
     Change,
     Segment,
@@ -230,8 +231,13 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
              memory_limit: str | None = None, threads: int | None = None,
              progress: Callable[[int, int, str], None] | None = None,
              sink: Callable[[list[Invoice]], None] | None = None, workers: int = 1,
-             only: str | None = None, drawn: Drawn | None = None) -> Evaluation:
+             only: str | None = None, drawn: Drawn | None = None,
+             spans: Mapping[str, Span] | None = None) -> Evaluation:
     """Price usage into invoices.
+
+    A plan using a construct the pricer does not bill yet is refused first, one E970
+    per use (`unsupported.py`), placed by the compiler's `spans` when given, else by
+    the plan's origins: never a bill that ignores part of the pricing.
 
     `drawn` (contract -> period start -> (grant id, amount) pairs) are credit
     draw-downs made final already (the ledger's issued invoices, see
@@ -257,6 +263,9 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     sink's `min_lines` usage lines, if it says (a sink that renders files
     splits sooner), else `parallel.MIN_LINES`.
     """
+    refused = unsupported(plan, spans)
+    if refused:
+        return Evaluation(None, refused)
     with gc_paused(), exact_arithmetic():
         return _evaluate(plan, usage_files, through, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
                          memory_limit=memory_limit, threads=threads, progress=progress, sink=sink,

@@ -255,7 +255,8 @@ def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None
         progress.start()
     evaluation = evaluate(plan, args.usage or args.aggregates or [], through, skip_bad_rows=args.skip_bad_rows,
                           memory_limit=args.memory_limit, aggregator=aggregator,
-                          progress=progress, sink=sink, workers=workers, only=args.contract, drawn=drawn)
+                          progress=progress, sink=sink, workers=workers, only=args.contract, drawn=drawn,
+                          spans=compiled.spans)
     if progress is not None and hasattr(progress, "close"):
         progress.close()  # before any diagnostics are printed
     if evaluation.diagnostics:
