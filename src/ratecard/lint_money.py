@@ -7,6 +7,14 @@
   meter's rate card: a price set in the contract layer is final, so lines it
   prices lose the modifier (the batch discount of a negotiated model price).
 
+Both are about *line-level* modifiers: ones conditioned on a dimension of the
+meter (`batch = "true"`, `region = "eu"`), which treat lines of one invoice
+differently. A modifier on nothing or only on the contract's own dimensions
+(`customer_tier = "enterprise"`) is a customer-wide term: a negotiator prices
+against it, and a plan's blanket discount composing with a customer tier's is
+the price list as published. So W010 needs one of the two modifiers to be
+line-level, and W011 a line-level hidden modifier (docs/language.md).
+
 Both are decided per contract (and, for plan and meter layers, per plan) with
 the rules engine's own "can these two rules match one line" (`can_both_match`,
 dates included); a contract's dimensions decide its conditions on them. As in
@@ -70,6 +78,11 @@ def _subjects(plan: RatingPlan) -> Iterator[tuple[Meter, str, Contract | None]]:
                     yield plan.meters[meter_name], plan_name, c
 
 
+def _line_level(rule: Rule, meter: Meter) -> bool:
+    """Is the rule conditioned on a dimension of the meter (so it treats lines differently)?"""
+    return any(c.key in meter.dimension_names for c in rule.conditions)
+
+
 def _text(rule: Rule) -> str:
     return "every line" if rule.is_default or not rule.conditions else conditions_text(rule.conditions)
 
@@ -108,7 +121,9 @@ def stacked_modifiers(plan: RatingPlan, spans: Mapping[str, Span],
                 above = [r for k in range(j) for r in prices[k]]  # price rules of the layers above j
                 for a in upper:
                     for b in mods[j]:
-                        if (a.id, b.id) in seen or not engine.can_both_match(a, b, universes):
+                        if (a.id, b.id) in seen or not (_line_level(a, meter) or _line_level(b, meter)):
+                            continue
+                        if not engine.can_both_match(a, b, universes):
                             continue
                         if _covered(above, a, b):
                             continue
@@ -152,6 +167,8 @@ def hidden_modifiers(plan: RatingPlan, spans: Mapping[str, Span],
                 for mod in _for_contract(card.rules, meter, contract):
                     if not mod.is_modifier or mod.id in unresolved or (price.id, mod.id) in seen:
                         continue
+                    if not _line_level(mod, meter):
+                        continue  # a customer-wide term: the negotiated price is priced against it
                     if not engine.can_both_match(price, mod, universes):
                         continue
                     if any(engine.can_both_match(m, mod, universes) for m in own_mods):
