@@ -227,6 +227,7 @@ def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None
     is made by `sink_for(plan)` once the plan is compiled. `drawn_for(plan, compiled)`
     gives the credit draws made final already (`ratecard issue`: the ledger's)."""
     from ..billing import evaluate
+    from ..billing.unsupported import unsupported
     from ..diagnostics import did_you_mean
     from pathlib import Path
 
@@ -244,6 +245,10 @@ def evaluate_from_args(args, diag_format: str = "text", progress=None, sink=None
     if loaded is None:
         return None
     plan, compiled = loaded
+    refused = unsupported(plan, compiled.spans)  # before a ledger is opened or usage read
+    if refused:
+        print_diagnostics(refused, compiled.sources, diag_format)
+        return None
     if args.contract and args.contract not in plan.contracts:
         guess = did_you_mean(args.contract, plan.contracts)
         raise UsageError(f"unknown contract `{args.contract}`"
