@@ -181,15 +181,17 @@ def hidden_modifiers(plan: RatingPlan, spans: Mapping[str, Span],
                         "final, so lines matching both are billed without it",
                         spans.get(price.id),
                         notes=[Note(f"the modifier of {owner}", spans[mod.id])] if mod.id in spans else [],
-                        hints=[f"if those lines should keep it, add `{_condition_or_default(mod)} : "
-                               f"{_action(mod)}` to the contract's override (it then applies to the "
-                               "negotiated price)"],
+                        hints=[f"if those lines should keep it, add `{_both(price, mod)} : {_action(mod)}` "
+                               "to the contract's override: it applies to the negotiated price, and only there "
+                               "(a contract modifier on every such line would stack with the rate card's)"],
                     ))
     return out
 
 
-def _condition_or_default(rule: Rule) -> str:
-    return "default" if rule.is_default or not rule.conditions else conditions_text(rule.conditions)
+def _both(price: Rule, mod: Rule) -> str:
+    """The conditions of a rule matching what both match (`default` when neither has any)."""
+    conditions = tuple(dict.fromkeys(price.conditions + mod.conditions))
+    return conditions_text(conditions) if conditions else "default"
 
 
 MONEY_LINTS = (stacked_modifiers, hidden_modifiers)
