@@ -261,8 +261,7 @@ class _Builder(_spanned(Part2Builder), Transformer):
         return n.UnitPrice(c[0], c[1] if len(c) > 1 else None, self._span(meta))
 
     def tiered_price(self, meta, c):
-        pooled = c[0].type == "POOLED"
-        c = c[1:] if pooled else c
+        pooled, c = (True, c[1:]) if c[0].type == "POOLED" else (False, c)
         per = next((x for x in c[1:] if isinstance(x, n.Per)), None)
         tiers = tuple(x for x in c[1:] if isinstance(x, n.Tier))
         return n.TieredPrice(str(c[0]), per, tiers, self._span(meta), pooled)
@@ -295,9 +294,6 @@ class _Builder(_spanned(Part2Builder), Transformer):
         return n.Money(Decimal(0), None, "free", self._span(meta), is_free=True)
 
     # -- plans
-
-    def billing(self, meta, c):
-        return n.Billing(self._ident(c[0]), self._span(meta), self._num(c[1]) if len(c) > 1 else None)
 
     def payment(self, meta, c):
         return n.Payment(self._num(c[0]), self._span(meta))

@@ -51,7 +51,11 @@ class Part2Builder:
     def divide(self, meta, c):
         return n.Binary("/", c[0], c[1], meta)
 
-    # -- units, fees, caps, allowances
+    # -- units, billing, fees, caps, allowances
+
+    def billing(self, meta, c):
+        """`billing monthly` or `billing monthly on day 1` (c[1], the day)."""
+        return n.Billing(self._ident(c[0]), meta, self._num(c[1]) if len(c) > 1 else None)
 
     def unit_name(self, meta, c):
         """`GB-month`: one name, its words joined by `-`."""
