@@ -137,3 +137,17 @@ def test_a_project_without_part_2_is_billed_as_before(tmp_path, usage, capsys):
     assert main(["invoice", path, "--usage", usage, "--through", "2026-02-01", "--format", "json"]) == 0
     run = json.loads(capsys.readouterr().out)
     assert [i["total"] for i in run["invoices"]] == ["30.01"]
+
+
+def test_a_tests_inline_contract_using_a_construct_is_that_tests_error_and_the_others_run(tmp_path, capsys):
+    text = BASE + ('test "inline discount" {\n  contract {\n    plan pro\n    starts 2026-01-01\n'
+                   '    discount 10% once\n  }\n  usage CALLS 100 on 2026-01-05\n  through 2026-02-01\n'
+                   '  expect total $30.90\n}\n'
+                   'test "plain" {\n  contract {\n    plan pro\n    starts 2026-01-01\n  }\n'
+                   '  usage CALLS 100 on 2026-01-05\n  through 2026-02-01\n  expect total $31.00\n}\n')
+    path = _project(tmp_path, text)
+    capsys.readouterr()
+    assert main(["test", path]) == 1
+    out, err = capsys.readouterr()
+    assert "1 passed; 0 failed; 1 error" in out
+    assert err.count("error[E970]") == 1 and "p.pricing:18:1: error[E970]: `discount`" in err, err
