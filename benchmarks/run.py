@@ -91,7 +91,7 @@ print(len(report.aggregates))
 REFERENCE = """
 import sys, datetime as dt
 from ratecard.compiler import compile_paths
-from ratecard.contracts_json import load_contracts
+from ratecard.compiler.contracts_json import load_contracts
 from ratecard.billing import evaluate
 from ratecard.reference import aggregate_usage
 folder, usage, out = sys.argv[1], sys.argv[2], sys.argv[3]

@@ -148,10 +148,10 @@ def with_corrections(draw):
 
 def _outputs(plan, ev) -> dict[str, str]:
     """Everything a person or a script reads of a run."""
-    from ratecard.explain import explain_text
-    from ratecard.credit_history import credit_ledger, ledger_view
-    from ratecard.render import render
-    from ratecard.views import document_view
+    from ratecard.report.credit_history import credit_ledger, ledger_view
+    from ratecard.report.explain import explain_text
+    from ratecard.report.invoice_views import document_view
+    from ratecard.report.render import render
 
     doc = document_view(ev.run, plan=plan, evaluation=ev, summary=True)
     ledger = credit_ledger(ev, plan)
@@ -186,7 +186,7 @@ def test_every_output_balances_and_is_repeatable(tmp_path_factory, scenario):
         assert ev.run is None and {d.code for d in ev.diagnostics} == {"E510"}
         return
     doc = _outputs(plan, ev)
-    from ratecard.views import document_view
+    from ratecard.report.invoice_views import document_view
 
     views = document_view(ev.run, plan=plan, evaluation=ev).invoices
     for inv, view in zip(ev.run.invoices, views):

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from ratecard.billing import evaluate
-from ratecard.credit_history import CreditLedger
+from ratecard.report.credit_history import CreditLedger
 from ratecard.progress import Progress
 from ratecard.reference import aggregate_usage
 

@@ -17,7 +17,8 @@ import ratecard.commands.diff as diff_command
 from ratecard.billing import evaluate
 from ratecard.cli import main
 from ratecard.compiler import compile_sources
-from ratecard.diff import compare, diff_view
+from ratecard.workflows.diff_compare import compare
+from ratecard.workflows.diff_view import diff_view
 from ratecard.reference import aggregate_usage
 
 from golden_check import assert_golden
@@ -231,7 +232,7 @@ def test_contract_differences_sum_to_the_total_difference(tmp_path_factory, gpt4
         moved = sum((ln.change for ln in d.lines if ln.key.contract == c.contract), Decimal(0))
         assert moved == c.change, c.contract
     view = diff_view(d, old_label="o", new_label="n", usage=["usage.jsonl"])
-    assert len(view["all_lines"]) == len(d.lines)
+    assert len(view.all_lines) == len(d.lines)
 
 
 # ----------------------------------------------------------------- --old-rev

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import ratecard.commands.diff as diff_command
 from ratecard.cli import main
-from ratecard.diff import money_text, percent
+from ratecard.workflows.diff_view import money_text, percent
 from ratecard.reference import aggregate_usage
 
 from billing_helpers import write_events

@@ -16,10 +16,10 @@ from fractions import Fraction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ratecard.explain import explain_text
 from ratecard.money import round_money
-from ratecard.render import render
-from ratecard.views import document_view
+from ratecard.report.explain import explain_text
+from ratecard.report.invoice_views import document_view
+from ratecard.report.render import render
 
 from billing_helpers import compile_text, run, write_events
 

@@ -27,8 +27,8 @@ from ratecard.billing import evaluate
 from ratecard.billing.pricing import NegativeQuantity, price_quantity
 from ratecard.cli import main
 from ratecard.compiler import compile_sources
-from ratecard.diff import compare
-from ratecard.explain import explain_text
+from ratecard.report.explain import explain_text
+from ratecard.workflows.diff_compare import compare
 from ratecard.model import PackagePrice, Tier, TieredPrice, Unit
 from ratecard.reference import aggregate_usage
 

@@ -21,11 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lark import Lark
 
-from ratecard import fmt
 from ratecard.cli import main
 from ratecard.compiler import compile_sources
+from ratecard.syntax import fmt
 from ratecard.syntax import nodes as n
 from ratecard.syntax import parse
+from ratecard.syntax.fmt.printers import PRINTERS
+from ratecard.syntax.fmt.rows import FormatBug
 from ratecard.syntax.grammar import grammar_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +51,7 @@ def _node_classes() -> set[type]:
 
 
 def test_every_node_type_has_a_printer():
-    missing = sorted(cls.__name__ for cls in _node_classes() - fmt.PRINTERS)
+    missing = sorted(cls.__name__ for cls in _node_classes() - PRINTERS)
     assert not missing, f"fmt has no printer for: {', '.join(missing)}"
 
 
@@ -206,6 +208,24 @@ def test_crlf_and_tabs_become_canonical():
 def test_syntax_error_gives_the_parsers_diagnostic():
     out, diags = fmt.format_source("meter M {\n  count\n", "bad.pricing")
     assert out is None and diags and diags[0].code.startswith("E1")  # a syntax error
+
+
+@pytest.mark.parametrize("printed, why", [
+    (None, "FormatBug: no printer for MeterBlock"),  # a printer that raises
+    ('meter M {\n  event "e"\n}\n', "the output differs from the input in more than layout"),
+    ("meter M {\n", "missing `}`: `meter M {` is never closed"),  # output that does not parse
+])
+def test_a_formatter_bug_is_E002_and_no_output(monkeypatch, printed, why):
+    def bad_printer(tree, text):
+        if printed is None:
+            raise FormatBug("no printer for MeterBlock")
+        return printed
+
+    monkeypatch.setattr(fmt, "format_tree", bad_printer)
+    out, diags = fmt.format_source('meter M { event "e" count }', "m.pricing")
+    assert out is None and [d.code for d in diags] == ["E002"]
+    assert diags[0].message.startswith("`ratecard fmt` cannot format m.pricing safely and left it unchanged: ")
+    assert why in diags[0].message and "a bug in ratecard fmt" in diags[0].hints[0]
 
 
 def test_fingerprint_ignores_layout_but_not_strings():

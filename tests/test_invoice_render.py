@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 import ratecard.io as rio
 from ratecard.billing.documents import Invoice, InvoiceRun
-from ratecard.commands.invoice import file_names
+from ratecard.report.render import file_names
 from ratecard.io import write_atomic
-from ratecard.render import markdown_escape, wrap_lines
-from ratecard.views import Formatter, compact_unit, parse_locale
+from ratecard.report.formatter import Formatter, compact_unit, parse_locale
+from ratecard.report.render import markdown_escape, wrap_lines
 
 from golden_check import assert_golden
 from render_helpers import (
@@ -130,7 +130,7 @@ def test_one_file_per_invoice(fmt, tmp_path, monkeypatch, capsys):
 def test_one_file_per_invoice_walks_the_run_once(tmp_path, monkeypatch, capsys):
     """The plan's extras (a walk over every priced line) are worked out once per run, not
     once per file: per file, 22,000 invoices of the 1M benchmark never finished."""
-    from ratecard import views
+    from ratecard.report import invoice_views as views
 
     walks = []
     real = views.Extras.from_plan.__func__
@@ -481,7 +481,7 @@ def test_wrap_lines_is_textwraps_wrapping(text, width, indent, hang):
 
 
 def test_formatter_formats_each_value_once_and_exactly(monkeypatch):
-    from ratecard import views
+    from ratecard.report import formatter as views
 
     fmt = views.Formatter("USD", "de_DE")
     calls = []

@@ -18,7 +18,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from ratecard.cli import main
 from ratecard.compiler import compile_paths
-from ratecard.fmt import format_source
+from ratecard.syntax.fmt import format_source
 from lsp_helpers import (EXAMPLES, SERVER, apply_edits, copy_example, doc, initialize, open_doc, pos,
                          replace_all, uri, wait_for)
 

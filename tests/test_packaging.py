@@ -53,6 +53,15 @@ def wheel(tmp_path_factory) -> Path:
     return found
 
 
+def _install(wheel: Path, site: Path) -> Path:
+    """The wheel installed into `site` alone (the venv's dependencies stay importable)."""
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
+         str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    return site
+
+
 def test_the_wheel_ships_the_grammar(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
@@ -63,11 +72,7 @@ def test_the_wheel_ships_the_grammar(wheel):
 
 
 def test_an_installed_wheel_parses_with_its_own_grammar(wheel, tmp_path):
-    site = tmp_path / "site"
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
-         str(wheel)], capture_output=True, text=True, timeout=300)
-    assert install.returncode == 0, install.stderr
+    site = _install(wheel, tmp_path / "site")
     assert (site / "ratecard" / "grammar" / "ratecard.lark").is_file()
 
     work = tmp_path / "elsewhere"
@@ -91,12 +96,46 @@ def test_an_installed_wheel_parses_with_its_own_grammar(wheel, tmp_path):
     assert "Traceback" not in check.stderr
 
 
+TEMPLATES = ("invoice.txt.j2", "invoice.md.j2", "invoice.html.j2", "credits.txt.j2", "explain.txt.j2",
+             "diff.txt.j2", "diff.md.j2")
+
+TEMPLATE_PROBE = r"""
+import json, sys
+import ratecard.report.render as r
+shipped = {name: r.environment().get_template(name).filename for name in sys.argv[1:]}
+user = r.environment("mine")
+print(json.dumps({
+    "shipped": shipped,
+    "override": r.render("invoice.txt.j2", "mine", invoices=[1, 2, 3]),
+    "fallback": user.get_template("credits.txt.j2").filename,
+}))
+"""
+
+
 def test_the_wheel_ships_the_templates(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
-    for template in ("invoice.txt.j2", "invoice.md.j2", "invoice.html.j2", "credits.txt.j2",
-                     "explain.txt.j2"):
-        assert f"ratecard/templates/{template}" in names, template
+    for template in TEMPLATES:
+        assert f"ratecard/report/templates/{template}" in names, template
+
+
+def test_an_installed_wheel_renders_with_its_own_templates(wheel, tmp_path):
+    """The shipped templates load from the install; a `--template-dir` template of the
+    same name comes first, and the others still come from the install."""
+    site = _install(wheel, tmp_path / "site")
+    work = tmp_path / "elsewhere"
+    (work / "mine").mkdir(parents=True)
+    (work / "mine" / "invoice.txt.j2").write_text("{{ invoices | length }} invoices\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, "-c", TEMPLATE_PROBE, *TEMPLATES], cwd=work,
+                         env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    shipped = (site / "ratecard" / "report" / "templates").resolve()
+    assert {name: Path(path).resolve() for name, path in result["shipped"].items()} == \
+        {name: shipped / name for name in TEMPLATES}
+    assert result["override"] == "3 invoices\n"
+    assert Path(result["fallback"]).resolve() == shipped / "credits.txt.j2"
 
 
 def test_the_wheel_ships_the_diagnostics_page_the_language_server_links_to(wheel, tmp_path):
@@ -104,11 +143,7 @@ def test_the_wheel_ships_the_diagnostics_page_the_language_server_links_to(wheel
         shipped = z.read("ratecard/docs/diagnostics.md").decode("utf-8")
         assert "ratecard/lsp/server.py" in z.namelist()
     assert shipped == (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
-    site = tmp_path / "site"
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
-         str(wheel)], capture_output=True, text=True, timeout=300)
-    assert install.returncode == 0, install.stderr
+    site = _install(wheel, tmp_path / "site")
     probe = "from ratecard.lsp.docs import doc_link; print(doc_link('E201'))"
     run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(site)}, timeout=120)
@@ -126,11 +161,7 @@ def test_the_wheel_ships_the_ledger_migrations(wheel):
 
 
 def test_an_installed_wheel_creates_a_ledger_with_its_own_migrations(wheel, tmp_path):
-    site = tmp_path / "site"
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
-         str(wheel)], capture_output=True, text=True, timeout=300)
-    assert install.returncode == 0, install.stderr
+    site = _install(wheel, tmp_path / "site")
     work = tmp_path / "elsewhere"
     work.mkdir()
     probe = ("import json, ratecard.ledger.store as s\n"

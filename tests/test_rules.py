@@ -1,4 +1,4 @@
-"""The rules engine: layers, specificity, modifiers, dates, and the static questions.
+"""Rule matching (`rules`): layers, specificity, modifiers, dates, and the static questions.
 
 Rate cards are built directly from model objects so each test states exactly
 the rules it is about. The properties at the end check the two promises the
@@ -17,7 +17,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratecard import rules as engine
 from ratecard.compiler import compile_sources
 from ratecard.model import (
     Condition,
@@ -30,7 +29,17 @@ from ratecard.model import (
     Unit,
     UnitPrice,
 )
-from ratecard.rules import Layer, ValueSet, active_on, ambiguous_pairs, resolve, satisfiable
+from ratecard.rules import (
+    Layer,
+    ValueSet,
+    active_on,
+    ambiguous_pairs,
+    layers_for,
+    line_attributes,
+    resolve,
+    satisfiable,
+    scale,
+)
 
 UNIT = Unit(size=Decimal(1000), name="tokens")
 
@@ -96,16 +105,16 @@ contract c {
 def test_layers_for_are_contract_then_plan_then_meter():
     plan = compile_sources([("p.pricing", PROJECT)]).plan
     contract = plan.contracts["c"]
-    layers = engine.layers_for(plan, contract, "LLM")
+    layers = layers_for(plan, contract, "LLM")
     assert [(x.kind, x.owner) for x in layers] == [
         ("contract", "contract c"), ("plan", "plan pro"), ("meter", "meter LLM")]
     assert [x.card.rules[0].action.amount for x in layers] == [1, 2, 3]
-    assert engine.layers_for(plan, contract, "API") == ()  # nothing prices it (E402/E502 territory)
+    assert layers_for(plan, contract, "API") == ()  # nothing prices it (E402/E502 territory)
 
 
 def test_line_dimensions_win_over_contract_dimensions():
     contract = compile_sources([("p.pricing", PROJECT)]).plan.contracts["c"]
-    attrs = engine.line_attributes(contract, {"model": "gpt-4"})
+    attrs = line_attributes(contract, {"model": "gpt-4"})
     assert attrs == {"customer_tier": "enterprise", "model": "gpt-4"}
 
 
@@ -219,7 +228,7 @@ def test_modifiers_scale_every_amount_of_tiered_and_package_prices():
                 (100, 0, 0), (None, Decimal("0.08"), 4)]
         else:
             assert (scaled.amount, scaled.size) == (4, 1000)
-    assert engine.scale(package, Decimal(1)) is package
+    assert scale(package, Decimal(1)) is package
 
 
 def test_no_price_no_resolution():

@@ -552,9 +552,9 @@ def test_other_syntax_errors_say_what_was_expected():
 
 def test_the_fast_lexer_is_in_use():
     from ratecard.syntax.lexer import FastContextualLexer
-    from ratecard.syntax.parser import _parser
+    from ratecard.syntax.parser import shared_parser
 
-    lexer = _parser().lark.parser.lexer
+    lexer = shared_parser().lark.parser.lexer
     assert isinstance(lexer, FastContextualLexer) and lexer.fast
 
 

@@ -1,5 +1,5 @@
 """`--template-dir` templates run in Jinja's sandbox with bounded rendering
-(`ratecard.sandbox`, docs/invoices.md "The template sandbox").
+(`ratecard.report.sandbox`, docs/invoices.md "The template sandbox").
 
 Before: a user template could run shell commands and read any file through
 `lipsum.__globals__`, and `{% for i in range(10**12) %}` never finished. Now
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-import ratecard.sandbox as sandbox
-from ratecard.render import environment
+import ratecard.report.sandbox as sandbox
+from ratecard.report.render import environment
 
 from golden_check import assert_golden
 from render_helpers import (

@@ -12,7 +12,8 @@ import pytest
 from ratecard.cli import main
 from ratecard.compiler import compile_sources
 from ratecard.syntax import parse
-from ratecard.testing import compile_tests, run_case, run_tests
+from ratecard.workflows.testcases import compile_tests
+from ratecard.workflows.testrun import run_case, run_tests
 
 from golden_check import assert_golden
 

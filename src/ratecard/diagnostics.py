@@ -25,7 +25,8 @@ class Span(NamedTuple):
     """A region of one source file. Lines and columns are 1-based; `end_col` is exclusive.
 
     A named tuple rather than a frozen dataclass: the parser makes one per
-    syntax node, and a tuple is built in a third of the time.
+    syntax node, and a tuple is built faster (figures: docs/scale.md,
+    "Histories: syntax and compiler").
 
     A place in a JSON contracts file is named by its JSON `path`
     (`$[0].rateOverrides.LLM_TOKENS["model=gpt-4"]`) instead of a line and a
@@ -134,16 +135,15 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.is_error for d in diagnostics)
 
 
-class DiagnosticError(Exception):
-    """Carries diagnostics out of a stage that cannot produce its result.
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, for a diagnostic about a library's failure.
 
-    Raised only at stage boundaries (the CLI catches it); inside a stage,
-    diagnostics are collected in lists.
+    Engines and template libraries raise messages of many lines (a query plan, a
+    Java stack trace); a diagnostic quotes the line that says what went wrong. An
+    exception without a message is named by its type.
     """
-
-    def __init__(self, diagnostics: Sequence[Diagnostic]):
-        super().__init__("; ".join(d.message for d in diagnostics))
-        self.diagnostics = list(diagnostics)
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Exact money: one decimal constructor, currency minor units, the one rounding step.
+"""Exact money: one constructor of written decimals, currency minor units, the one rounding step.
 
 Every amount is a `decimal.Decimal` computed in a local context wide enough
 that nothing is rounded implicitly; `round_money` is the only place an amount
@@ -37,7 +37,9 @@ ZERO = Decimal(0)
 
 
 def D(value: str | int | Decimal) -> Decimal:
-    """The one constructor: text or int (never float) to Decimal."""
+    """The one constructor of a number the user wrote: text or int (never a float) to
+    Decimal, `_` digit separators dropped (`1_000`, `$0.000_5`): the parser builds every
+    number, amount and percentage of a `.pricing` file with it."""
     if isinstance(value, float):  # pragma: no cover - a programming error, not user input
         raise TypeError("floats never become money")
     if isinstance(value, str):
@@ -105,13 +107,3 @@ def exact_text(value: Decimal | Fraction) -> str:
         return plain(EXACT.divide(Decimal(value.numerator), Decimal(value.denominator)))
     return f"{value.numerator}/{value.denominator}"
 
-
-def mul(*values: Decimal) -> Decimal:
-    out = Decimal(1)
-    for v in values:
-        out = EXACT.multiply(out, v)
-    return out
-
-
-def div(a: Decimal, b: Decimal) -> Decimal:
-    return EXACT.divide(a, b)

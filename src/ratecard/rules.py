@@ -38,9 +38,6 @@ from .model import (
     UnitPrice,
 )
 
-LAYER_ORDER = ("contract", "plan", "meter")
-
-
 @dataclass(frozen=True)
 class Layer:
     """One rate card in the stack for a (contract, meter), named for explanations."""
@@ -229,6 +226,7 @@ class ValueSet:
 
     @property
     def empty(self) -> bool:
+        """No value is admitted (an exclusive set always admits some other value)."""
         return self.inclusive and not self.values
 
 
@@ -338,9 +336,9 @@ def _positive_sets(rule: Rule) -> dict[str, frozenset[str]] | None:
         by_key[c.key] = by_key[c.key].meet(vs) if c.key in by_key else vs
     out = {}
     for key, vs in by_key.items():
+        if vs.empty:
+            return None
         if vs.inclusive:
-            if not vs.values:
-                return None
             out[key] = vs.values
     return out
 
@@ -414,12 +412,6 @@ def override_unit(plan: "Plan | None", meter: "Meter | None") -> Unit:
     if meter is not None and meter.rates is not None:
         return meter.rates.unit
     return DEFAULT_UNIT
-
-
-def price_unit(price: Price) -> Unit | None:
-    if isinstance(price, (UnitPrice, TieredPrice)):
-        return price.unit
-    return None
 
 
 def is_modifier(action) -> bool:

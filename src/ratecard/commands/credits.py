@@ -3,16 +3,16 @@
 For every grant given by the `--through` date: when it was granted, for how
 much and at what price; every invoice that drew on it with the balance after;
 and how it ended (breakage) or when it expires. Text by default, or the
-`CreditLedger` JSON document (ratecard.credit_history) with `--format json`.
+`CreditLedger` JSON document (ratecard.report.credit_history) with `--format json`.
 """
 
 from __future__ import annotations
 
 import sys
 
-from ..credit_history import credit_ledger, ledger_view
+from ..report.credit_history import credit_ledger, ledger_view
 from ..progress import Progress
-from ..render import TemplateProblem, render
+from ..report.render import TemplateProblem, render
 from .common import EXIT_INPUT, EXIT_OK, add_evaluation_args, evaluate_from_args, print_diagnostics
 from .invoice import add_rendering_args, check_rendering_args
 

@@ -17,8 +17,10 @@ from pathlib import Path
 from ..billing import evaluate
 from ..compiler import Compiled, compile_sources
 from ..diagnostics import Diagnostic, error, has_errors
-from ..diff import RevisionError, compare, diff_json, diff_view, sources_at_revision
-from ..render import TemplateProblem, render
+from ..report.render import TemplateProblem, render
+from ..workflows.diff_compare import compare
+from ..workflows.diff_revision import RevisionError, sources_at_revision
+from ..workflows.diff_view import diff_json, diff_view
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -156,7 +158,7 @@ def run(args) -> int:
         sys.stdout.write(json.dumps(diff_json(view), indent=2, ensure_ascii=False) + "\n")
         return EXIT_OK
     try:
-        sys.stdout.write(render(TEMPLATES[args.format], args.template_dir, **view))
+        sys.stdout.write(render(TEMPLATES[args.format], args.template_dir, **view.context()))
     except TemplateProblem as exc:
         print_diagnostics([exc.diagnostic], None)
         return EXIT_INPUT

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from ..explain import explain_text
-from ..render import TemplateProblem
+from ..report.explain import explain_text
+from ..report.render import TemplateProblem
 from .common import EXIT_INPUT, EXIT_OK, add_evaluation_args, evaluate_from_args, print_diagnostics
 
 

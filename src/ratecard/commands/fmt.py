@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..compiler import PathError, pricing_files
 from ..diagnostics import Diagnostic, SourceMap, error
-from ..fmt import format_source
+from ..syntax.fmt import format_source
 from ..io import write_atomic
 from .common import EXIT_INPUT, EXIT_OK, UsageError, print_diagnostics
 

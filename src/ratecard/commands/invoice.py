@@ -1,7 +1,7 @@
 """`ratecard invoice PATH... --usage FILE... --through DATE`: usage -> invoices.
 
     --format json (default)        the InvoiceRun document (what the conformance suite reads)
-    --format text|markdown|html    invoices people read, from Jinja templates (ratecard.views)
+    --format text|markdown|html    invoices people read, from Jinja templates (ratecard.report)
     -o DIR                         one file per invoice, `<invoice number>.<ext>`, all moved into DIR
                                    once every one is written (rendered as contracts are priced)
 
@@ -12,7 +12,6 @@ per contract; html prints one document holding them all.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -20,8 +19,9 @@ from typing import Callable
 from ..billing.documents import Invoice, RunWriter
 from ..io import StagedFiles
 from ..progress import Progress
-from ..render import TemplateProblem, render
-from ..views import DEFAULT_ISSUER, DEFAULT_LOCALE, DocumentViews, document_view, parse_locale
+from ..report.formatter import DEFAULT_LOCALE, parse_locale
+from ..report.invoice_views import DEFAULT_ISSUER, DocumentViews, document_view
+from ..report.render import TemplateProblem, file_names, render
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -240,26 +240,3 @@ class InvoiceFiles:
             staged_names += [files._name(n) for n in range(len(files.numbers))]
             numbers += files.numbers
         return self.staged.commit(dict(zip(staged_names, file_names(numbers, self.ext))))
-
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-
-def file_names(numbers: list[str], ext: str) -> list[str]:
-    """`<invoice number>.<ext>`, made safe as a file name and unique (deterministically).
-
-    Numbers are `<contract>-<date>[-C<n>]`; contract names from JSON contracts may
-    hold any character, so anything but letters, digits, `.`, `_` and `-` becomes
-    `_`, a leading dot is dropped, and a clash gets `-2`, `-3`, ... in invoice order.
-    """
-    seen: set[str] = set()
-    names = []
-    for number in numbers:
-        stem = _UNSAFE.sub("_", number).lstrip(".")[:200] or "invoice"
-        name, n = f"{stem}.{ext}", 1
-        while name.lower() in seen:
-            n += 1
-            name = f"{stem}-{n}.{ext}"
-        seen.add(name.lower())
-        names.append(name)
-    return names

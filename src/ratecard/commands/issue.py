@@ -141,10 +141,10 @@ def _run(args, url: str, through: dt.date, opened: dict) -> int:
         done = issue(ledger, plan, compiled.issuing, priced, opened["drawn"], reprice, through, grace,
                      args.contract, _inputs(args, grace))
     except DBAPIError as exc:
-        from ..ledger.store import _reason
+        from ..ledger.store import driver_message
 
         print_diagnostics([error("E966", f"nothing was issued: the ledger {ledger.target.shown} failed: "
-                                         f"{_reason(exc)}")], None, args.format)
+                                         f"{driver_message(exc)}")], None, args.format)
         return EXIT_INPUT
     warnings = [warning("W960", f"contract `{c}` has documents in the ledger but is not in the pricing: "
                                 "its documents are left as issued",
@@ -177,7 +177,7 @@ def _inputs(args, grace: int) -> dict:
 
 def _report(args, ledger, done, through: dt.date, grace: int, currency: str) -> None:
     from ..ledger.records import Listed
-    from ..views import Formatter
+    from ..report.formatter import Formatter
 
     issued = [Listed(number=d.number, kind=d.kind, contract=d.contract, customer=d.customer, period=d.period,
                      issued=d.issued, due=d.due, currency=d.currency, total=d.total, status="issued",

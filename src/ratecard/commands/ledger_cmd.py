@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from ..diagnostics import error
-from ..render import TemplateProblem
-from ..views import Formatter
+from ..report.formatter import Formatter
+from ..report.render import TemplateProblem
 from .common import EXIT_INPUT, EXIT_OK, Output, UsageError, parse_date, print_diagnostics
 from .invoice import add_rendering_args, check_rendering_args
 from .issue import add_ledger_arg, ledger_url, list_rows
@@ -74,7 +74,7 @@ def _guarded(body):
     def run(args) -> int:
         from sqlalchemy.exc import DBAPIError
 
-        from ..ledger.store import LedgerError, _reason, open_ledger
+        from ..ledger.store import LedgerError, driver_message, open_ledger
 
         fmt = "json" if args.format == "json" else "text"
         ledger = None
@@ -89,7 +89,7 @@ def _guarded(body):
             return EXIT_INPUT
         except DBAPIError as exc:
             shown = ledger.target.shown if ledger is not None else args.ledger
-            print_diagnostics([error("E966", f"the ledger {shown} failed: {_reason(exc)}")], None, fmt)
+            print_diagnostics([error("E966", f"the ledger {shown} failed: {driver_message(exc)}")], None, fmt)
             return EXIT_INPUT
         finally:
             if ledger is not None:

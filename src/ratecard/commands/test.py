@@ -16,8 +16,9 @@ import tempfile
 import textwrap
 
 from ..diagnostics import SourceMap, Span, has_errors
-from ..render import TemplateProblem
-from ..testing import TestResult, compile_tests, explain_check, invoice_list, run_tests
+from ..report.render import TemplateProblem
+from ..workflows.testcases import compile_tests
+from ..workflows.testrun import TestResult, explain_check, invoice_list, run_tests
 from ..billing.unsupported import unsupported
 from .common import EXIT_INPUT, EXIT_OK, add_format_flag, compile_project, print_diagnostics
 

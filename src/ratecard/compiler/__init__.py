@@ -26,7 +26,9 @@ from ..syntax import parse, without_bom
 from . import build, checks
 from .collect import names, settings
 from .context import Context
+from .contracts_json import contract_syntax
 from .issuing import issuing
+from .lint import LINTS, empty_files
 
 PASSES = (names, issuing, build.build_meters, build.build_plans, build.build_contracts)
 
@@ -127,8 +129,6 @@ def compile_sources(sources: Sequence[tuple[str, str]], *, lint: bool = True,
 
 def _compile_sources(sources: Sequence[tuple[str, str]], *, lint: bool, parse_file,
                      contracts: Sequence[tuple[str, str]] = ()) -> Compiled:
-    from ..contracts_json import contract_syntax
-
     source_map = SourceMap()
     files: list[n.SourceFile] = []
     diagnostics: list[Diagnostic] = []
@@ -168,8 +168,6 @@ def _compile_sources(sources: Sequence[tuple[str, str]], *, lint: bool, parse_fi
     for check in checks.CHECKS:
         ctx.diagnostics.extend(check(plan, ctx.spans, ctx.unresolved))
     if lint:
-        from ..lint import LINTS, empty_files
-
         ctx.diagnostics.extend(empty_files(files))
         for rule in LINTS:
             ctx.diagnostics.extend(rule(plan, ctx.spans, ctx.unresolved))

@@ -1,4 +1,4 @@
-"""Pass 5: checks over the built model that need the rules engine.
+"""Pass 5: checks over the built model that need rule matching (`rules`).
 
 - conditions on keys no meter dimension and no contract dimension defines;
 - ambiguous rules: two equally specific price rules of one layer that can
@@ -16,9 +16,9 @@ from __future__ import annotations
 import itertools
 from typing import AbstractSet, Iterable, Iterator, Mapping
 
+from .. import rules
 from ..diagnostics import Diagnostic, Note, Span, did_you_mean, error, warning
 from ..model import Condition, Contract, Meter, RateCard, RatingPlan, Rule
-from .. import rules as engine
 
 
 def conditions_text(conditions: Iterable[Condition]) -> str:
@@ -31,9 +31,9 @@ def conditions_text(conditions: Iterable[Condition]) -> str:
 
 def _witness(a: Rule, b: Rule, universes: Mapping[str, frozenset[str]]) -> str:
     """A line both rules match, to make the ambiguity concrete."""
-    by_key: dict[str, engine.ValueSet] = {}
+    by_key: dict[str, rules.ValueSet] = {}
     for c in a.conditions + b.conditions:
-        vs = engine.ValueSet.of(c)
+        vs = rules.ValueSet.of(c)
         by_key[c.key] = by_key[c.key].meet(vs) if c.key in by_key else vs
     parts = []
     for key, vs in sorted(by_key.items()):
@@ -71,10 +71,10 @@ def ambiguity(plan: RatingPlan, spans: Mapping[str, Span],
     out = []
     for owner, meter, card, _ in cards(plan):
         universes = _universes(meter)
-        for a, b in engine.ambiguous_pairs(card, universes):
+        for a, b in rules.ambiguous_pairs(card, universes):
             if a.id in unresolved or b.id in unresolved:
                 continue  # a rule with a condition on an unknown key: that is the error
-            if engine.version_key(a) == engine.version_key(b):
+            if rules.version_key(a) == rules.version_key(b):
                 out.append(_overlapping_versions(owner, a, b, spans))
                 continue
             out.append(error(
@@ -245,7 +245,7 @@ def _boxes(meter: Meter, contract: Contract, prices: list[Rule]) -> list[tuple]:
         for c in rule.conditions:
             i = position.get(c.key)
             if i is None:  # the line's attributes hold the contract's value of this key
-                possible = c.matches(engine.line_attributes(contract, {}))
+                possible = c.matches(rules.line_attributes(contract, {}))
             else:
                 admitted = frozenset(v for v in (parts[i] if parts[i] is not None else values[i])
                                      if c.matches({c.key: v}))

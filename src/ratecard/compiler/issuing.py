@@ -9,7 +9,7 @@ issue` finalizes a document, never what it bills (docs/ledger.md).
 from __future__ import annotations
 
 from ..diagnostics import Note, error
-from ..ledger.numbering import SERIES, FormatError, may_collide, parse_format
+from .numbering import SERIES, FormatError, may_collide, parse_format
 from ..model import Issuing
 from ..syntax import nodes as n
 from .context import Context

@@ -31,7 +31,7 @@ from ..billing.documents import Breakage, Invoice, PeriodRange
 from ..model import Contract, Issuing, RatingPlan
 from ..money import zero as money_zero
 from .documents import Correction, LedgerDocument
-from .numbering import parse_format
+from ..compiler.numbering import parse_format
 from .state import LedgerState
 
 ZERO = Decimal(0)

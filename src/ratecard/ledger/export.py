@@ -17,10 +17,10 @@ import json
 from pathlib import Path
 
 from ..io import StagedFiles
-from ..render import render
-from ..views import Formatter
+from ..report.formatter import Formatter
+from ..report.render import render
+from ..report.view_models import DocumentView
 from .records import Listed, Stored
-from ..views import DocumentView
 from .views import ledger_invoice_view
 
 TEMPLATES = {"text": "invoice.txt.j2", "markdown": "invoice.md.j2", "html": "invoice.html.j2"}
@@ -41,7 +41,7 @@ def render_one(s: Stored, fmt: str, *, template_dir=None, issuer: str, locale: s
 
 def export(stored: list[Stored], listed: list[Listed], out_dir: Path, fmt: str, *, template_dir=None,
            issuer: str, locale: str) -> list[Path]:
-    from ..commands.invoice import file_names  # `<number>.<ext>`, made safe as a file name
+    from ..report.render import file_names  # `<number>.<ext>`, made safe as a file name
 
     with StagedFiles(out_dir) as staged:
         if fmt == "csv":

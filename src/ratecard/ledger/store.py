@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from ..diagnostics import Diagnostic, error
+from ..diagnostics import Diagnostic, error, first_line
 
 MIGRATIONS = "ratecard.ledger:migrations"
 _ADVISORY_KEY = 0x7261746563617264  # "ratecard": the lock taken while migrating a PostgreSQL ledger
@@ -117,7 +117,7 @@ class Ledger:
         try:
             conn = self.engine.connect()
         except (OperationalError, DBAPIError) as exc:
-            raise LedgerError(_unreachable(self.target.shown, _reason(exc))) from None
+            raise LedgerError(_unreachable(self.target.shown, driver_message(exc))) from None
         try:
             if write and self.backend == "sqlite":
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
@@ -129,11 +129,9 @@ class Ledger:
         self.engine.dispose()
 
 
-def _reason(exc: BaseException) -> str:
+def driver_message(exc: BaseException) -> str:
     """The driver's own words, first line only (psycopg's may run over several)."""
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()
-    return text[0] if text else type(orig).__name__
+    return first_line(getattr(exc, "orig", None) or exc)
 
 
 def open_ledger(text: str, *, create: bool) -> Ledger:
@@ -217,7 +215,7 @@ def migrate(ledger: Ledger, *, create: bool) -> None:
                     config.attributes["connection"] = conn
                     command.upgrade(config, "heads")
     except (DBAPIError, CommandError) as exc:
-        raise LedgerError(_unreachable(ledger.target.shown, _reason(exc))) from None
+        raise LedgerError(_unreachable(ledger.target.shown, driver_message(exc))) from None
 
 
 def _check_known(ledger: Ledger, script, current) -> None:

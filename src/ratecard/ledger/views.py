@@ -14,15 +14,10 @@ from dataclasses import replace
 from decimal import Decimal
 
 from ..billing.documents import Invoice
-from ..views import (
-    DEFAULT_ISSUER,
-    CorrectionView,
-    DocumentView,
-    Formatter,
-    InvoiceView,
-    invoice_view,
-    text_layout,
-)
+from ..report.formatter import Formatter
+from ..report.invoice_views import DEFAULT_ISSUER, invoice_view
+from ..report.text_layout import text_layout
+from ..report.view_models import CorrectionView, DocumentView, InvoiceView
 from .documents import Correction, LedgerDocument
 from .records import Stored
 

@@ -23,7 +23,7 @@ from . import schema as t
 from .corrections import Planned, Proposal
 from .documents import Correction, LedgerDocument
 from .issue import insert_documents, insert_entries, record_run
-from .numbering import parse_format
+from ..compiler.numbering import parse_format
 from .records import one
 from .state import read_generation
 from .store import Ledger, LedgerError

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..compiler.checks import conditions_text, window_text
-from ..explain import describe_action, describe_conditions
+from ..report.explain import describe_action, describe_conditions
 from ..model import CreditGrant, Meter, RateCard, RatingPlan, Rule
 from ..money import plain
 from .analysis import Analysis

@@ -14,7 +14,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from .. import __version__
-from ..fmt import format_source
+from ..syntax.fmt import format_source
 from . import actions, completion, hover, navigation, outline, tokens
 from .positions import prefer_code_points
 from .report import location

@@ -5,8 +5,8 @@ asks the converse: for the contracts this rule's layer can price and the
 lines it matches, does it win (and why, in explain's words), apply as a
 modifier, or lose to which other rule? The lines are the combinations of the
 meter's declared dimension values that the rule matches; for dimensions
-without declared values, the values the rule itself names. Pricing is the
-rules engine's `resolve`, the same the invoices use.
+without declared values, the values the rule itself names. Pricing is
+`rules.resolve`, the same the invoices use.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass
 
+from .. import rules
 from ..compiler.checks import cards
-from ..explain import describe_action, describe_conditions, winner_reason
+from ..report.explain import describe_action, describe_conditions, winner_reason
 from ..model import Condition, Contract, Meter, RatingPlan, Rule
-from .. import rules as engine
 
 MAX_LINES = 64  # dimension combinations looked at per contract
 MAX_SHOWN = 8
@@ -115,12 +115,12 @@ def outcomes(plan: RatingPlan, rule_id: str) -> list[str]:
     day = _day(owner.rule)
     grouped: dict[tuple[str, str], list[str]] = {}
     for contract, hypothetical in contracts:
-        layers = engine.layers_for(plan, contract, meter.name)
+        layers = rules.layers_for(plan, contract, meter.name)
         for dims in _lines(meter, owner.rule):
-            attrs = engine.line_attributes(contract, dims)
+            attrs = rules.line_attributes(contract, dims)
             if not owner.rule.matches(attrs):
                 continue
-            text = _outcome(plan, engine.resolve(layers, attrs, day), owner.rule)
+            text = _outcome(plan, rules.resolve(layers, attrs, day), owner.rule)
             who = f"a contract {contract.name}" if hypothetical else f"`{contract.name}`"
             grouped.setdefault((_dims_text(meter, dims), text), []).append(who)
     if not grouped:
@@ -133,7 +133,7 @@ def outcomes(plan: RatingPlan, rule_id: str) -> list[str]:
     return out
 
 
-def _outcome(plan: RatingPlan, res: engine.Resolution | None, rule: Rule) -> str:
+def _outcome(plan: RatingPlan, res: rules.Resolution | None, rule: Rule) -> str:
     if res is None:
         return "no rule prices these lines"
     if res.base.id == rule.id:

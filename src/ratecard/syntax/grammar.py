@@ -1,4 +1,5 @@
-"""Finding and loading `ratecard.lark`, built once per process.
+"""Finding and loading `ratecard.lark`, built once per process, and where the
+analysed grammar is cached between processes (`tables_cache`).
 
 The grammar lives at the top of the repository (`grammar/ratecard.lark`) and is
 copied into the wheel as `ratecard/grammar/ratecard.lark`. An installed package
@@ -9,7 +10,9 @@ tree) falls back to the repository file.
 from __future__ import annotations
 
 import functools
+import os
 import re
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -43,3 +46,24 @@ def keywords() -> frozenset[str]:
     """
     text = re.sub(r"//[^\n]*", "", grammar_text())
     return frozenset(re.findall(r'"([A-Za-z_]+)"', text))
+
+
+def tables_cache() -> str | bool:
+    """Where Lark keeps the analysed grammar (its LALR tables) between runs.
+
+    Building the tables takes longer than parsing a large project, on every
+    start of every command. Lark checks a hash of the grammar, its options,
+    its own version and Python's before trusting the file, and carries on
+    without it when the file is unreadable or half-written; the file is the
+    user's own (`$RATECARD_CACHE_DIR`, else `$XDG_CACHE_HOME/ratecard`, else
+    `~/.cache/ratecard`). Where that cannot be created, nothing is cached.
+    """
+    folder = os.environ.get("RATECARD_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "ratecard")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return False
+    if not os.access(folder, os.W_OK | os.R_OK):
+        return False
+    return os.path.join(folder, "grammar-py%d%d.lark-cache" % sys.version_info[:2])

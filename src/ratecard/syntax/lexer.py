@@ -5,7 +5,8 @@ each regex match (a `LineCounter`, a method call per match, tokens built for
 ignored whitespace). This subclass keeps everything that decides *what* a
 token is -- the per-parser-state scanners Lark compiles (terminal priorities,
 keyword-vs-name callbacks, the `COMMENT` callback) -- and only replaces the
-loop that applies them, which makes lexing about three times faster.
+loop that applies them, which is where lexing spends its time (figures:
+docs/scale.md, "Histories: syntax and compiler").
 
 Errors are not reimplemented: when the current state's scanner does not match,
 the lexer hands the position back to Lark's own `next_token`, so
@@ -28,18 +29,19 @@ import re
 import string
 
 from lark.exceptions import LexError, UnexpectedCharacters, UnexpectedToken
-from lark.lexer import ContextualLexer, Token, UnlessCallback
+from lark.lexer import ContextualLexer, Token
 
-_new_token = getattr(Token, "_future_new", Token)
+from .lark_compat import fast_loop_supported, keyword_scanner, new_token, scanner_regexps
 
 
 class _Memo:
-    """An `UnlessCallback` that remembers which texts are keywords."""
+    """Lark's keyword check on names (`lark_compat.keyword_scanner`), remembering
+    which texts are keywords."""
 
     __slots__ = ("scanner", "types")
 
-    def __init__(self, unless: UnlessCallback):
-        self.scanner = unless.scanner
+    def __init__(self, scanner):
+        self.scanner = scanner
         self.types: dict[str, str | None] = {}
 
     def __call__(self, tok: Token) -> Token:
@@ -69,7 +71,7 @@ def whole_word(tok: Token, text: str, end: int) -> Token | None:
     if pos >= end or text[pos] not in _WORD_CHARS or tok.type == "NAME" or not _WORD.fullmatch(tok.value):
         return None
     stop = _WORD_END.match(text, pos, end).end()
-    return _new_token("NAME", text[tok.start_pos:stop], tok.start_pos, tok.line, tok.column,
+    return new_token("NAME", text[tok.start_pos:stop], tok.start_pos, tok.line, tok.column,
                       tok.line, tok.column + stop - tok.start_pos, stop)
 
 
@@ -94,22 +96,18 @@ class WordLexer(ContextualLexer):
 
 
 class FastContextualLexer(WordLexer):
-    """Drop-in for `lark.lexer.ContextualLexer` (via Lark's `_plugins`)."""
+    """Drop-in for `lark.lexer.ContextualLexer` (plugged in through the Lark shim, lark_compat)."""
 
     def __init__(self, conf, states, always_accept=()):
         super().__init__(conf, states, always_accept)
         self._tables: dict[int, tuple] = {}  # parser state -> what its lexer matches with
-        # The fast loop reads a few Lark internals; if this Lark lacks them, every
-        # parse simply uses Lark's own loop.
-        root = self.root_lexer
-        mres = getattr(getattr(root, "scanner", None), "_mres", None)  # builds `root.callback` too
-        self.fast = isinstance(mres, list) and all(
-            hasattr(root, a) for a in ("callback", "ignore_types", "newline_types"))
+        # The fast loop reads a few Lark internals (`lark_compat`); if this Lark
+        # lacks them, every parse simply uses Lark's own loop.
+        self.fast = fast_loop_supported(self.root_lexer)
 
     def _table(self, state: int) -> tuple:
         lexer = self.lexers[state]
-        scanner = lexer.scanner  # built lazily by Lark; also builds `lexer.callback`
-        mres = tuple(scanner._mres)
+        mres = tuple(scanner_regexps(lexer))  # built lazily by Lark, with `lexer.callback`
         # Ignored terminals without a callback (whitespace) become an atomic prefix
         # of the state's pattern, so one `match` skips them and reads the token.
         # Only the skipping is fused: the alternation, its order and its groups
@@ -120,10 +118,12 @@ class FastContextualLexer(WordLexer):
         if skip and len(mres) == 1:
             prefix = "(?>(?:%s)*)" % "|".join(f"(?:{r})" for r in skip)
             mres = (re.compile(prefix + "(?:" + mres[0].pattern + ")", mres[0].flags),)
-        # Lark's keyword check on names (`UnlessCallback`: is this NAME really the
-        # keyword `count`?) depends only on the text: remember its answers.
-        callback = {name: (_Memo(cb) if type(cb) is UnlessCallback else cb)
-                    for name, cb in lexer.callback.items()}
+        # Lark's keyword check on names (is this NAME really the keyword `count`?)
+        # depends only on the text: remember its answers.
+        callback = {}
+        for name, cb in lexer.callback.items():
+            scanner = keyword_scanner(cb)
+            callback[name] = cb if scanner is None else _Memo(scanner)
         table = (lexer, mres, callback, lexer.ignore_types, lexer.newline_types)
         self._tables[state] = table
         return table
@@ -176,10 +176,10 @@ class FastContextualLexer(WordLexer):
                             line_start = start + value.rindex("\n") + 1
                     if type_ in ignore:
                         if type_ in callback:
-                            callback[type_](_new_token(type_, value, start, start_line, start_col,
+                            callback[type_](new_token(type_, value, start, start_line, start_col,
                                                        line, pos - line_start + 1, pos))
                         continue
-                    tok = _new_token(type_, value, start, start_line, start_col,
+                    tok = new_token(type_, value, start, start_line, start_col,
                                      line, pos - line_start + 1, pos)
                     if type_ in callback:
                         tok = callback[type_](tok)

@@ -2,8 +2,8 @@
 
 Nodes are never changed after the parser builds them, but they are not
 `frozen` dataclasses: a frozen dataclass sets each field through
-`object.__setattr__`, and building ten thousand lines' worth of nodes that way
-cost a tenth of the compile budget. They hash and compare by value, as frozen
+`object.__setattr__`, a cost paid for every node of every file (figures:
+docs/scale.md, "Histories: syntax and compiler"). They hash and compare by value, as frozen
 ones would (`unsafe_hash`), so nothing that keys on them changes.
 
 Nothing after `syntax.parser` touches `lark.Tree`. These nodes keep what the

@@ -1,18 +1,15 @@
 """Text -> `SourceFile`: one cached LALR parser with the tree builder embedded.
 
 The transformer runs inside Lark's LALR parser (no intermediate `lark.Tree`),
-and `syntax.lexer` runs Lark's lexer tables in a tighter loop; together they
-keep parsing a 10,000-line project well under the compile budget
-(`benchmarks/compile.py`). Lark's
-exceptions are translated into diagnostics at exactly one place,
-`syntax.errors.translate`.
+and `syntax.lexer` runs Lark's lexer tables in a tighter loop, so that
+parsing a large project fits the compile budget (`benchmarks/compile.py`;
+figures: docs/scale.md, "Histories: syntax and compiler"). Lark's exceptions
+are translated into diagnostics at exactly one place, `syntax.errors.translate`.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import sys
 import threading
 from decimal import Decimal
 
@@ -20,9 +17,11 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError
 
 from ..diagnostics import Diagnostic, Span
+from ..money import D
 from . import nodes as n
 from .errors import translate
-from .grammar import grammar_text
+from .grammar import grammar_text, tables_cache
+from .lark_compat import lexer_plugin
 from .lexer import FastContextualLexer, WordLexer
 from .part2_builder import Part2Builder
 
@@ -37,7 +36,7 @@ def _number(raw: str) -> tuple[Decimal, str]:
     if text[-1] in "KM":
         suffix = text[-1]
         text = text[:-1]
-    value = Decimal(text)
+    value = D(text)
     if suffix == "K":
         value *= 1000
     elif suffix == "M":
@@ -253,7 +252,7 @@ class _Builder(_spanned(Part2Builder), Transformer):
 
     def modifier(self, meta, c):
         raw = str(c[0])
-        return n.Modifier(Decimal(raw[:-1].replace("_", "")), raw, str(c[1]), self._span(meta))
+        return n.Modifier(D(raw[:-1]), raw, str(c[1]), self._span(meta))
 
     # -- prices
 
@@ -282,7 +281,7 @@ class _Builder(_spanned(Part2Builder), Transformer):
     def dollars(self, meta, c):
         raw = str(c[0])
         negative = raw.count("-") % 2 == 1
-        amount = Decimal(raw.replace("-", "").replace("$", "").replace("_", ""))
+        amount = D(raw.replace("-", "").replace("$", ""))
         return n.Money(-amount if negative else amount, None, raw, self._span(meta))
 
     def coded_money(self, meta, c):
@@ -442,35 +441,16 @@ class _Parser:
             strict=True,
             transformer=self.builder,
             lexer_callbacks={"COMMENT": self.comments.append},
-            cache=_cache_file(),
-            _plugins={"ContextualLexer": FastContextualLexer if fast_lexer else WordLexer},
+            cache=tables_cache(),
+            **lexer_plugin(FastContextualLexer if fast_lexer else WordLexer),
         )
         self.lock = threading.Lock()
 
 
-def _cache_file() -> str | bool:
-    """Where Lark keeps the analysed grammar (its LALR tables) between runs.
-
-    Building the tables takes longer than parsing a large project, on every
-    start of every command. Lark checks a hash of the grammar, its options,
-    its own version and Python's before trusting the file, and carries on
-    without it when the file is unreadable or half-written; the file is the
-    user's own (`$RATECARD_CACHE_DIR`, else `$XDG_CACHE_HOME/ratecard`, else
-    `~/.cache/ratecard`). Where that cannot be created, nothing is cached.
-    """
-    folder = os.environ.get("RATECARD_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "ratecard")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return False
-    if not os.access(folder, os.W_OK | os.R_OK):
-        return False
-    return os.path.join(folder, "grammar-py%d%d.lark-cache" % sys.version_info[:2])
-
-
 @functools.lru_cache(maxsize=2)
-def _parser(fast_lexer: bool = True) -> _Parser:
+def shared_parser(fast_lexer: bool = True) -> _Parser:
+    """The process's one parser (per lexer), built once: `parse` and completion
+    (`syntax.prefix`) use it under its lock."""
     return _Parser(fast_lexer)
 
 
@@ -486,7 +466,7 @@ def without_bom(text: str) -> str:
 def parse(text: str, path: str, *, fast_lexer: bool = True) -> tuple[n.SourceFile | None, list[Diagnostic]]:
     """Parse one file. Returns the tree, or None and the syntax diagnostic."""
     text = without_bom(text)
-    p = _parser(fast_lexer)
+    p = shared_parser(fast_lexer)
     with p.lock:
         p.builder.file = path
         p.comments.clear()

@@ -18,7 +18,7 @@ from lark import Token
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput
 
 from .grammar import keywords
-from .parser import _parser
+from .parser import shared_parser
 
 # terminals whose text is not a fixed keyword: completion offers names/values for these
 VALUE_TERMINALS = frozenset({"NAME", "STRING", "NUMBER", "DATE", "TIMESTAMP", "DOLLARS", "PERCENT"})
@@ -36,7 +36,7 @@ class Prefix:
 
 def expected_after(text: str) -> Prefix:
     """Parse `text` (a file cut at the cursor) and say what may come next."""
-    p = _parser()
+    p = shared_parser()
     state: dict = {"recovered": False}
 
     def on_error(exc: UnexpectedInput) -> bool:

@@ -1,98 +1,20 @@
-"""`ratecard fmt`: print a parsed `.pricing` file back in its canonical layout.
+"""The printers of `ratecard fmt`: one per node type, each turning its node into rows.
 
-Built on the syntax tree, never on regexes over the text: every node type has
-a printer (`PRINTERS`), and what the user wrote is printed from the nodes' raw
-text (`$1_000`, `1K`, string escapes), so formatting only ever changes
-whitespace, line breaks and where comments sit. The layout is documented in
-`docs/fmt.md`.
-
-Formatting runs in three steps:
-
-1. the printers turn the tree into *rows*: one output line of code each, with
-   its depth, the source positions of its first and last token, and what it
-   aligns with (rule and tier colons, runs of one-line charges);
-2. the comments (which the parser collects with their line and column) are
-   hung on rows by position: an own-line comment before the row that follows
-   it, a trailing comment at the end of the row holding the token before it;
-3. the rows become text: blank lines where the source had them (collapsed,
-   none at block starts or ends, one between top-level blocks), colons and
-   trailing comments aligned, two spaces per level.
-
-`format_source` re-parses its own output and checks that the file's tokens and
-comments are unchanged before returning it, so a formatter bug can only ever
-leave a file as it was, never rewrite it into something else.
+One-line texts (`_TEXT`: leaves, clauses, statements that are always one line)
+and row printers (`_ROWS`: blocks and the lines whose colons align) together
+cover every node type (`PRINTERS`). What the user wrote is printed from the
+nodes' raw text (`$1_000`, `1K`, string escapes), so formatting only ever
+changes whitespace, line breaks and where comments sit.
 """
 
 from __future__ import annotations
 
-import bisect
 import itertools
-import re
-from dataclasses import dataclass, field
 from typing import Callable
 
-from .diagnostics import Diagnostic, Span, error
-from .syntax import nodes as n
-from .syntax import parse, without_bom
-
-INDENT = "  "
-
-Pos = tuple[int, int]  # (line, col), 1-based, as in `Span`
-
-
-class FormatBug(Exception):
-    """The tree has a shape the printer does not know: a bug in fmt, not in the input."""
-
-
-# ----------------------------------------------------------------- the source text
-
-
-class _Source:
-    """The file's text, for the two things the tree does not record.
-
-    Nodes keep spans of their words, but not of punctuation: where a block's
-    `{` sits (to know whether a comment before it is on the header line), and
-    whether a `where` joined its conditions with `,` or `and`.
-    """
-
-    _COMMENT = re.compile(r"#[^\n]*")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-
-    def offset(self, pos: Pos) -> int:
-        line, col = pos
-        return self.line_starts[line - 1] + col - 1
-
-    def position(self, offset: int) -> Pos:
-        line = bisect.bisect_right(self.line_starts, offset)
-        return line, offset - self.line_starts[line - 1] + 1
-
-    def next_token(self, after: Pos) -> Pos:
-        """Where the first character that is neither whitespace nor comment starts after `after`."""
-        i, text = self.offset(after), self.text
-        while i < len(text):
-            if text[i].isspace():
-                i += 1
-            elif text[i] == "#":
-                end = text.find("\n", i)
-                i = len(text) if end < 0 else end
-            else:
-                return self.position(i)
-        raise FormatBug(f"no token after {after}")
-
-    def brace(self, after: Pos) -> Pos:
-        """The position of the `{` that opens a block whose header ends at `after`."""
-        pos = self.next_token(after)
-        if self.text[self.offset(pos)] != "{":
-            raise FormatBug(f"expected `{{` at {pos}")
-        return pos
-
-    def between(self, start: Pos, end: Pos) -> str:
-        """The punctuation between two tokens, without whitespace or comments."""
-        chunk = self.text[self.offset(start):self.offset(end)]
-        return self._COMMENT.sub("", chunk).strip()
+from ...diagnostics import Span
+from .. import nodes as n
+from .rows import FormatBug, Pos, Row, Source
 
 
 def _start(span: Span) -> Pos:
@@ -108,49 +30,19 @@ def _close(span: Span) -> Pos:
     return span.end_line, span.end_col - 1
 
 
-# ----------------------------------------------------------------- rows
-
-
-@dataclass
-class _Row:
-    """One output line of code, before comments, blank lines and alignment.
-
-    `start`/`end` bound the source tokens the row prints (end exclusive), which
-    is how comments find their row. A row with a `head` prints as
-    `head : text`, the colon aligned with the other rows of its `align` key.
-    """
-
-    depth: int
-    text: str
-    start: Pos
-    end: Pos
-    kind: str = "stmt"  # "open" (ends with `{`), "close" (starts with `}`), "stmt"
-    head: str | None = None
-    align: tuple | None = None  # ("block", id): whole block; ("run", kind): consecutive rows
-    item: int = 0  # index of the top-level item the row belongs to
-    top_block: bool = False  # that item is a block (gets blank lines around it)
-    before: list[n.Comment] = field(default_factory=list)  # own-line, before the row
-    inside: list[n.Comment] = field(default_factory=list)  # between its tokens, or after them
-
-    def rendered(self, width: int) -> str:
-        if self.head is None:
-            return self.text
-        return f"{self.head.ljust(width)} : {self.text}"
-
-
 class _Printer:
     """Collects rows while the printers walk the tree."""
 
-    def __init__(self, source: _Source) -> None:
+    def __init__(self, source: Source) -> None:
         self.src = source
-        self.rows: list[_Row] = []
+        self.rows: list[Row] = []
         self.item = 0
         self.top_block = False
         self._ids = itertools.count()
 
-    def row(self, depth: int, text: str, start: Pos, end: Pos, **kw) -> _Row:
+    def row(self, depth: int, text: str, start: Pos, end: Pos, **kw) -> Row:
         """Add a row, tagged with the top-level item it belongs to (for blank lines)."""
-        r = _Row(depth, text, start, end, item=self.item, top_block=self.top_block, **kw)
+        r = Row(depth, text, start, end, item=self.item, top_block=self.top_block, **kw)
         self.rows.append(r)
         return r
 
@@ -509,229 +401,14 @@ _ROWS: dict[type, Callable] = {
 _BLOCKS = (n.MeterBlock, n.PlanBlock, n.ContractBlock, n.TestBlock)
 
 # Every node type fmt knows how to print (`tests/test_fmt.py` checks this covers `nodes`).
-# Comments are placed by position (`_place_comments`), a SourceFile by `format_tree`.
+# Comments are placed by position (`layout._place_comments`), a SourceFile by `print_rows`.
 PRINTERS: frozenset[type] = frozenset(_TEXT) | frozenset(_ROWS) | {n.Comment, n.SourceFile}
 
 
-# ----------------------------------------------------------------- comments
-
-
-def _place_comments(rows: list[_Row], comments) -> list[n.Comment]:
-    """Hang each comment on a row; returns the comments after the last token.
-
-    A comment between a row's first and last token, or after its last token on
-    the same line, is the row's (`inside`); one on a line of its own goes before
-    the next row (`before`).
-    """
-    starts = [r.start for r in rows]
-    tail: list[n.Comment] = []
-    for c in comments:
-        pos = (c.line, c.col)
-        i = bisect.bisect_left(starts, pos) - 1
-        if i >= 0 and (rows[i].end > pos or rows[i].end[0] == c.line):
-            rows[i].inside.append(c)
-        elif i + 1 < len(rows):
-            rows[i + 1].before.append(c)
-        else:
-            tail.append(c)
-    return tail
-
-
-# ----------------------------------------------------------------- layout
-
-
-@dataclass
-class _Line:
-    """One output line: a row of code (with maybe a trailing comment) or an own-line comment."""
-
-    depth: int
-    first: int  # source lines it came from, for keeping blank lines
-    last: int
-    row: _Row | None = None
-    comment: str | None = None  # the text of a comment line, or the trailing comment of a row
-    item: int | None = None
-    top_block: bool = False
-    text: str = ""
-
-    @property
-    def code(self) -> bool:
-        return self.row is not None
-
-
-def _comment_text(c: n.Comment) -> str:
-    """A comment as written, without trailing blanks (or the `\r` of a CRLF file)."""
-    return c.text.rstrip()
-
-
-def _lines(rows: list[_Row], tail: list[n.Comment]) -> list[_Line]:
-    """Rows and comments in output order.
-
-    A row's own-line comments come first; comments written between a row's
-    tokens go on their own lines before it too, except the last of them, which
-    ends the row. Comments before a `}` stay inside the block (one level deeper).
-    """
-    out: list[_Line] = []
-    for r in rows:
-        depth = r.depth + 1 if r.kind == "close" else r.depth
-        meta = dict(item=r.item, top_block=r.top_block)
-        for c in r.before:
-            out.append(_Line(depth, c.line, c.line, comment=_comment_text(c), **meta))
-        for c in r.inside[:-1]:
-            out.append(_Line(depth, r.start[0], r.start[0], comment=_comment_text(c), **meta))
-        trailing = _comment_text(r.inside[-1]) if r.inside else None
-        out.append(_Line(r.depth, r.start[0], r.end[0], row=r, comment=trailing, **meta))
-    for c in tail:
-        out.append(_Line(0, c.line, c.line, comment=_comment_text(c)))
-    return out
-
-
-def _blank_between(a: _Line, b: _Line) -> bool:
-    """One blank line between two output lines, or none."""
-    if a.code and a.row.kind == "open":
-        return False  # none at the start of a block
-    if b.code and b.row.kind == "close":
-        return False  # nor at its end
-    if a.item is not None and b.item is not None and a.item != b.item and (a.top_block or b.top_block):
-        return True  # top-level blocks are always set apart
-    return b.first - a.last > 1  # elsewhere, as the source had it (a run of blanks is one)
-
-
-def _align(lines: list[_Line], blanks: list[bool]) -> None:
-    """Set each code line's text, padding heads so their colons line up.
-
-    ("block", id) rows align across their whole block (rules, tiers);
-    ("run", kind) rows only with their neighbours: the same kind of one-line
-    statement on consecutive lines (a run of `charge M : PRICE`).
-    """
-    widths: dict[tuple, int] = {}
-    for line in lines:
-        r = line.row
-        if r is not None and r.head is not None and r.align[0] == "block":
-            widths[r.align] = max(widths.get(r.align, 0), len(r.head))
-    run: list[_Line] = []
-
-    def flush() -> None:
-        width = max((len(x.row.head) for x in run), default=0)
-        for x in run:
-            x.text = x.row.rendered(width)
-        run.clear()
-
-    for i, line in enumerate(lines):
-        r = line.row
-        if r is not None and r.head is not None and r.align[0] == "run":
-            if run and (blanks[i] or run[-1].row.align != r.align or run[-1] is not lines[i - 1]):
-                flush()
-            run.append(line)
-            continue
-        flush()
-        if r is not None:
-            line.text = r.rendered(widths.get(r.align, 0))
-    flush()
-
-
-def _trailing_columns(lines: list[_Line], blanks: list[bool]) -> dict[int, int]:
-    """Where each trailing comment starts: aligned over consecutive commented lines."""
-    columns: dict[int, int] = {}
-    run: list[int] = []
-
-    def flush() -> None:
-        col = max((len(INDENT * lines[i].depth + lines[i].text) for i in run), default=0) + 2
-        for i in run:
-            columns[i] = col
-        run.clear()
-
-    for i, line in enumerate(lines):
-        if line.code and line.comment is not None:
-            prev = lines[run[-1]] if run else None
-            if prev is not None and (blanks[i] or run[-1] != i - 1 or prev.depth != line.depth):
-                flush()
-            run.append(i)
-        else:
-            flush()
-    flush()
-    return columns
-
-
-def _render(lines: list[_Line]) -> str:
-    """The final text: blank lines decided first, since alignment runs stop at them."""
-    blanks = [False] + [_blank_between(a, b) for a, b in zip(lines, lines[1:])]
-    _align(lines, blanks)
-    columns = _trailing_columns(lines, blanks)
-    out: list[str] = []
-    for i, line in enumerate(lines):
-        if blanks[i]:
-            out.append("")
-        indent = INDENT * line.depth
-        if not line.code:
-            out.append(indent + line.comment)
-        elif line.comment is not None:
-            out.append((indent + line.text).ljust(columns[i]) + line.comment)
-        else:
-            out.append(indent + line.text)
-    return "".join(x + "\n" for x in out)
-
-
-# ----------------------------------------------------------------- entry points
-
-
-def format_tree(tree: n.SourceFile, text: str) -> str:
-    """The canonical text of a parsed file.
-
-    `text` must be the text `tree` was parsed from: the tree does not record
-    where each `{` is or which `where` separator was written, and comments are
-    placed by their positions in it.
-    """
-    p = _Printer(_Source(text))
+def print_rows(tree: n.SourceFile, source: Source) -> list[Row]:
+    """The rows of a parsed file, each tagged with the top-level item it belongs to."""
+    p = _Printer(source)
     for index, item in enumerate(tree.items):
         p.item, p.top_block = index, isinstance(item, _BLOCKS)
         p.emit(item, 0)
-    tail = _place_comments(p.rows, tree.comments)
-    return _render(_lines(p.rows, tail))
-
-
-_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|\s+|[^\s"#]+|.', re.S)
-
-
-def fingerprint(text: str) -> tuple[str, tuple[str, ...]]:
-    """What formatting must keep: the text without whitespace and comments, and the comments.
-
-    Strings are matched whole, so a `#` or a space inside one is kept.
-    """
-    code: list[str] = []
-    comments: list[str] = []
-    for m in _TOKEN.finditer(text):
-        piece = m.group()
-        if piece.startswith("#"):
-            comments.append(piece.rstrip())
-        elif not piece.isspace():
-            code.append(piece)
-    return "".join(code), tuple(comments)
-
-
-def format_source(text: str, path: str) -> tuple[str | None, list[Diagnostic]]:
-    """Format one file's text: (canonical text, []) or (None, diagnostics).
-
-    A syntax error gives the parser's diagnostic. The output is re-parsed and
-    compared with the input (same code once whitespace is ignored, same
-    comments in the same order); if fmt got it wrong, the caller gets an error
-    instead of a rewritten file. A byte order mark is not kept: the output is
-    UTF-8 without one.
-    """
-    text = without_bom(text)
-    tree, diags = parse(text, path)
-    if tree is None:
-        return None, diags
-    try:
-        formatted = format_tree(tree, text)
-    except Exception as exc:  # noqa: BLE001 - a printer bug must not lose the user's other files
-        return None, [_bug(path, f"{type(exc).__name__}: {exc}")]
-    again, problems = parse(formatted, path)
-    if again is None or fingerprint(formatted) != fingerprint(text):
-        why = problems[0].message if problems else "the output differs from the input in more than layout"
-        return None, [_bug(path, why)]
-    return formatted, []
-
-
-def _bug(path: str, why: str) -> Diagnostic:
-    return error("E002", f"`ratecard fmt` cannot format {path} safely and left it unchanged: {why}",
-                 hints=("this is a bug in ratecard fmt; please report it with the file",))
+    return p.rows

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from .billing import Evaluation
-from .billing.credits import expired_by, purchase_number
-from .billing.documents import Doc
-from .model import RatingPlan
-from .money import round_money
-from .views import TEXT_WIDTH, Formatter, expiry_text
+from ..billing import Evaluation
+from ..billing.credits import expired_by, purchase_number
+from ..billing.documents import Doc
+from ..model import RatingPlan
+from ..money import round_money
+from .formatter import Formatter, expiry_text
+from .text_layout import TEXT_WIDTH
 
 
 class LedgerDraw(Doc):
@@ -170,7 +171,7 @@ def _ending(g: GrantHistory, fmt: Formatter) -> tuple[str, LedgerRow | None]:
     breakage = g.breakage if g.breakage is not None else Decimal(0)
     closed = g.closed_on
     assert closed is not None
-    at_close = dt.datetime.combine(closed, dt.time(), tzinfo=dt.timezone.utc)
+    at_close = dt.datetime.combine(closed, dt.time(), tzinfo=dt.UTC)
     expired_then = g.expires is not None and g.expires == at_close
     row = LedgerRow(
         date=fmt.date(closed),

@@ -3,20 +3,114 @@
 Builds a view model from the evaluation (no re-pricing): the rules that were
 considered, layer by layer with file:line, which one won and why, the
 modifiers applied, the arithmetic (tier by tier) and the one rounding step.
-The text comes from the `explain.txt.j2` template.
+The text comes from the `explain.txt.j2` template; the records below are its
+context (what a `--template-dir` version of it may print), all text but the
+event count.
 """
 
 from __future__ import annotations
 
-from .billing import Evaluation, PricedLine
-from .billing.credits import GrantLedger, expired_by, purchase_number
-from .billing.documents import Invoice, Line
-from .billing.segments import Change, SplitInfo
-from .model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
-from .money import exact_text, plain, quantum
+from dataclasses import dataclass
+from ..billing import Evaluation, PricedLine
+from ..billing.credits import GrantLedger, expired_by, purchase_number
+from ..billing.documents import Invoice, Line
+from ..billing.segments import Change, SplitInfo
+from ..model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
+from ..money import exact_text, plain, quantum
+from ..rules import Resolution
+from .formatter import expiry_text
+from .invoice_views import proration_days
 from .render import render
-from .rules import Resolution
-from .views import expiry_text, proration_days
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A rule considered for a usage line, and what became of it."""
+
+    layer: str  # the layer's owner: "plan pro", "contract acme"
+    where: str  # file:line of the rule
+    rule: str  # the rule as written: "model = \"gpt-4\" : $0.03 per 1K tokens"
+    outcome: str  # "won", "applied", "matched, less specific", "lower layer", "no match", ...
+
+
+@dataclass(frozen=True)
+class UsageExplained:
+    """How a usage line was priced: the rules considered, the winner and the arithmetic."""
+
+    kind: str  # "usage"
+    charge: str
+    title: str  # the meter's title
+    heading: str  # the meter once: `CALLS`, or `REQUESTS (Requests)` when it has a title of its own
+    dimensions: str  # `model = "gpt-4", region = "eu"`, or "no dimensions"
+    quantity: str
+    aggregation: str  # "sum tokens", "count"
+    events: int
+    segment: str | None  # "2026-01-10 to 2026-02-01" for a line of a split period
+    split_notes: list[str]
+    candidates: list[Candidate]
+    winner: str  # file:line of the rule that set the price
+    why: str
+    modifiers: list[str]
+    final_price: str
+    arithmetic: list[str]  # tier by tier, or the one formula
+    exact: str  # the exact amount, before the line's one rounding
+    amount: str  # the line's amount as billed
+
+
+@dataclass(frozen=True)
+class OtherExplained:
+    """A fee, minimum true-up or credit purchase line."""
+
+    kind: str  # fee | minimum | credit
+    charge: str
+    label: str  # the line named once: `fee: Base`, `minimum true-up`, `credit purchase`
+    text: str  # the arithmetic, or what was bought
+    amount: str
+
+
+@dataclass(frozen=True)
+class CreditExplained:
+    """A prepaid credit applied to an invoice."""
+
+    grant: str
+    description: str
+    applied: str
+    remaining: str
+    expiry: str  # "expires at the end of 2026-12-31", or ""
+
+
+@dataclass(frozen=True)
+class InvoiceExplained:
+    number: str
+    kind: str
+    start: str  # ISO dates, as the period is written in pricing files
+    end: str
+    issued: str
+    due: str
+    lines: list[UsageExplained | OtherExplained]  # in invoice order
+    subtotal: str
+    credits: list[CreditExplained]
+    credits_applied: str
+    total: str
+
+
+@dataclass(frozen=True)
+class ExplainView:
+    """One contract's invoices, explained (the context of `explain.txt.j2`)."""
+
+    contract: str
+    customer: str
+    plan: str
+    through: str
+    rounding: str
+    quantum: str
+    currency: str
+    invoices: list[InvoiceExplained]
+
+    def context(self) -> dict:
+        return {"contract": self.contract, "customer": self.customer, "plan": self.plan,
+                "through": self.through, "rounding": self.rounding, "quantum": self.quantum,
+                "currency": self.currency, "invoices": self.invoices}
 
 
 class _IsoDates:
@@ -122,19 +216,19 @@ def winner_reason(res: Resolution) -> str:
             f"({res.base_layer.owner})")
 
 
-def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
+def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
     res = pl.resolution
     meter = plan.meters[pl.aggregate.meter]
     agg = meter.aggregation
     how = agg.function if agg.field is None else f"{agg.function} {agg.field}"
     candidates = []
     for c in res.candidates:
-        candidates.append({
-            "layer": c.layer.owner,
-            "where": plan.origins.get(c.rule.id, c.rule.id),
-            "rule": f"{describe_conditions(c.rule)} : {describe_action(c.rule.action, plan.currency)}",
-            "outcome": c.outcome,
-        })
+        candidates.append(Candidate(
+            layer=c.layer.owner,
+            where=plan.origins.get(c.rule.id, c.rule.id),
+            rule=f"{describe_conditions(c.rule)} : {describe_action(c.rule.action, plan.currency)}",
+            outcome=c.outcome,
+        ))
     if res.modifiers:
         steps = [f"{describe_action(r.action, plan.currency)} from {layer.owner} "
                  f"({plan.origins.get(r.id, r.id)})" for r, layer in res.modifiers]
@@ -158,30 +252,29 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> dict:
     else:
         arithmetic.append(f"{pl.priced.formula} = {plain(pl.exact)}")
     why = winner_reason(res)
-    return {
-        "kind": "usage",
-        "charge": pl.line.charge,
-        "title": meter.title,
-        # the meter once: `CALLS`, or `REQUESTS (Requests)` when it has a title of its own
-        "heading": pl.line.charge if meter.title == pl.line.charge else f"{pl.line.charge} ({meter.title})",
-        "dimensions": _dims(pl.line.dimensions),
-        "quantity": plain(pl.line.quantity),
-        "aggregation": how,
-        "events": pl.aggregate.events,
-        "segment": f"{pl.line.segment.start} to {pl.line.segment.end}" if pl.line.segment else None,
-        "split_notes": split_notes(pl.split, res.price, plan),
-        "candidates": candidates,
-        "winner": plan.origins.get(res.base.id, res.base.id),
-        "why": why,
-        "modifiers": steps,
-        "final_price": describe_action(res.price, plan.currency),
-        "arithmetic": arithmetic,
-        "exact": plain(pl.exact),
-        "amount": f"{pl.line.amount}",
-    }
+    return UsageExplained(
+        kind="usage",
+        charge=pl.line.charge,
+        title=meter.title,
+        heading=pl.line.charge if meter.title == pl.line.charge else f"{pl.line.charge} ({meter.title})",
+        dimensions=_dims(pl.line.dimensions),
+        quantity=plain(pl.line.quantity),
+        aggregation=how,
+        events=pl.aggregate.events,
+        segment=f"{pl.line.segment.start} to {pl.line.segment.end}" if pl.line.segment else None,
+        split_notes=split_notes(pl.split, res.price, plan),
+        candidates=candidates,
+        winner=plan.origins.get(res.base.id, res.base.id),
+        why=why,
+        modifiers=steps,
+        final_price=describe_action(res.price, plan.currency),
+        arithmetic=arithmetic,
+        exact=plain(pl.exact),
+        amount=f"{pl.line.amount}",
+    )
 
 
-def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) -> dict:
+def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) -> OtherExplained:
     """A fee, minimum or credit purchase line. `label` names the line once (its kind,
     and its charge where that says more: `fee: Base`, never `minimum: minimum`)."""
     if line.kind == "fee":
@@ -201,8 +294,8 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
             text += f": {grant.amount} of credit, {_grant_time(grant, through)}"
     else:
         label, text = line.kind, line.description
-    return {"kind": line.kind, "charge": line.charge, "label": label, "text": text,
-            "amount": f"{line.amount}"}
+    return OtherExplained(kind=line.kind, charge=line.charge, label=label, text=text,
+                          amount=f"{line.amount}")
 
 
 def _grant_time(grant: GrantLedger, through) -> str:
@@ -213,7 +306,7 @@ def _grant_time(grant: GrantLedger, through) -> str:
     return f"{'expired' if expired_by(expires, through) else 'expires'} {expiry_text(expires, _ISO)}"
 
 
-def explain_view(evaluation: Evaluation, plan: RatingPlan, contract: str) -> dict:
+def explain_view(evaluation: Evaluation, plan: RatingPlan, contract: str) -> ExplainView:
     run = evaluation.run
     priced_by_line = {id(pl.line): pl for pl in evaluation.priced if pl.contract == contract}
     c = plan.contracts[contract]
@@ -229,38 +322,39 @@ def explain_view(evaluation: Evaluation, plan: RatingPlan, contract: str) -> dic
             lines.append(_usage_view(pl, plan) if pl is not None
                          else _other_view(line, inv, sold.get(inv.number), run.through))
         invoices.append(_invoice_view(inv, lines, ledgers, run.through))
-    return {
-        "contract": contract,
-        "customer": c.customer,
-        "plan": c.plan,
-        "through": run.through.isoformat(),
-        "rounding": plan.rounding,
-        "quantum": f"{quantum(plan.currency)}",
-        "currency": plan.currency,
-        "invoices": invoices,
-    }
+    return ExplainView(
+        contract=contract,
+        customer=c.customer,
+        plan=c.plan,
+        through=run.through.isoformat(),
+        rounding=plan.rounding,
+        quantum=f"{quantum(plan.currency)}",
+        currency=plan.currency,
+        invoices=invoices,
+    )
 
 
-def _invoice_view(inv: Invoice, lines: list[dict], ledgers: dict[str, GrantLedger], through) -> dict:
-    return {
-        "number": inv.number,
-        "kind": inv.kind,
-        "start": inv.period.start.isoformat(),
-        "end": inv.period.end.isoformat(),
-        "issued": inv.issued.isoformat(),
-        "due": inv.due.isoformat(),
-        "lines": lines,
-        "subtotal": f"{inv.subtotal}",
-        "credits": [{"grant": c.grant, "description": c.description or "Prepaid credit",
-                     "applied": f"{c.applied}", "remaining": f"{c.remaining}",
-                     "expiry": _grant_time(ledgers[c.grant], through) if c.grant in ledgers else ""}
-                    for c in inv.credits],
-        "credits_applied": f"{inv.credits_applied}",
-        "total": f"{inv.total}",
-    }
+def _invoice_view(inv: Invoice, lines: list[UsageExplained | OtherExplained],
+                  ledgers: dict[str, GrantLedger], through) -> InvoiceExplained:
+    return InvoiceExplained(
+        number=inv.number,
+        kind=inv.kind,
+        start=inv.period.start.isoformat(),
+        end=inv.period.end.isoformat(),
+        issued=inv.issued.isoformat(),
+        due=inv.due.isoformat(),
+        lines=lines,
+        subtotal=f"{inv.subtotal}",
+        credits=[CreditExplained(grant=c.grant, description=c.description or "Prepaid credit",
+                                 applied=f"{c.applied}", remaining=f"{c.remaining}",
+                                 expiry=_grant_time(ledgers[c.grant], through) if c.grant in ledgers else "")
+                 for c in inv.credits],
+        credits_applied=f"{inv.credits_applied}",
+        total=f"{inv.total}",
+    )
 
 
 def explain_text(evaluation: Evaluation, plan: RatingPlan, contract: str,
                  template_dir: str | None = None) -> str:
-    return render("explain.txt.j2", template_dir, **explain_view(evaluation, plan, contract))
+    return render("explain.txt.j2", template_dir, **explain_view(evaluation, plan, contract).context())
 

@@ -4,7 +4,7 @@ Templates receive computed view models and do no arithmetic. `StrictUndefined`
 makes a missing field an error instead of a blank; HTML templates are
 autoescaped. `--template-dir` puts a user's directory ahead of the shipped
 templates; those run in Jinja's sandbox with bounded rendering
-(`ratecard.sandbox`), the shipped ones too when they are the fallback. A
+(`ratecard.report.sandbox`), the shipped ones too when they are the fallback. A
 broken template, or one that goes past the sandbox, is reported with its name
 and line.
 
@@ -23,7 +23,7 @@ import textwrap
 import jinja2
 from jinja2.sandbox import SecurityError
 
-from .diagnostics import Diagnostic, error
+from ..diagnostics import Diagnostic, error, first_line
 from .sandbox import ContainedLoader, UserTemplates
 
 
@@ -41,11 +41,11 @@ _ESCAPED = tuple(f"{kind}{suffix}" for kind in ("html", "htm", "xml")
 @functools.lru_cache(maxsize=8)
 def environment(template_dir: str | None = None) -> jinja2.Environment:
     """The shipped templates (trusted: a plain environment), or a user's directory
-    ahead of them (untrusted: the sandbox, `ratecard.sandbox`)."""
+    ahead of them (untrusted: the sandbox, `ratecard.report.sandbox`)."""
     loaders: list[jinja2.BaseLoader] = []
     if template_dir:
         loaders.append(ContainedLoader(template_dir))
-    loaders.append(jinja2.PackageLoader("ratecard", "templates"))
+    loaders.append(jinja2.PackageLoader("ratecard.report", "templates"))
     options = dict(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
@@ -95,7 +95,7 @@ def render(template: str, template_dir: str | None = None, **context) -> str:
         return env.get_template(template).render(**context)
     except SecurityError as exc:  # the sandbox: an unsafe attribute or call, a bound passed
         where = _template_frame(exc) or _template_name(exc) or template
-        raise TemplateProblem(error("E704", f"template {where}: {_first_line(exc)}",
+        raise TemplateProblem(error("E704", f"template {where}: {first_line(exc)}",
                                     hints=["templates from --template-dir run in a sandbox: no attribute "
                                            "starting with `_`, bounded loops, output and values "
                                            "(docs/invoices.md)"])) from None
@@ -124,11 +124,6 @@ def render(template: str, template_dir: str | None = None, **context) -> str:
                                             f"{exc.strerror or exc}")) from None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def _template_name(exc: BaseException) -> str | None:
     return getattr(exc, "name", None)
 
@@ -147,3 +142,26 @@ def _template_frame(exc: BaseException) -> str | None:
             found = f"{filename}:{tb.tb_lineno}"
         tb = tb.tb_next
     return found
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def file_names(numbers: list[str], ext: str) -> list[str]:
+    """`<invoice number>.<ext>`, made safe as a file name and unique (deterministically).
+
+    Numbers are `<contract>-<date>[-C<n>]`; contract names from JSON contracts may
+    hold any character, so anything but letters, digits, `.`, `_` and `-` becomes
+    `_`, a leading dot is dropped, and a clash gets `-2`, `-3`, ... in invoice order.
+    """
+    seen: set[str] = set()
+    names = []
+    for number in numbers:
+        stem = _UNSAFE.sub("_", number).lstrip(".")[:200] or "invoice"
+        name, n = f"{stem}.{ext}", 1
+        while name.lower() in seen:
+            n += 1
+            name = f"{stem}-{n}.{ext}"
+        seen.add(name.lower())
+        names.append(name)
+    return names

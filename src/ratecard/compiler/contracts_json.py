@@ -37,10 +37,10 @@ from typing import Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .diagnostics import Diagnostic, Span, error
-from .money import minor_units
-from .syntax import nodes as n
-from .syntax import without_bom
+from ..diagnostics import Diagnostic, Span, error
+from ..money import minor_units
+from ..syntax import nodes as n
+from ..syntax import without_bom
 
 
 class _Api(BaseModel):

@@ -26,10 +26,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import AbstractSet, Iterable, Iterator, Mapping
 
-from . import rules as engine
-from .compiler.checks import conditions_text
-from .diagnostics import Diagnostic, Note, Span, warning
-from .model import Contract, Meter, Modifier, RateCard, RatingPlan, Rule
+from .. import rules as engine
+from .checks import conditions_text
+from ..diagnostics import Diagnostic, Note, Span, warning
+from ..model import Contract, Meter, Modifier, RateCard, RatingPlan, Rule
 
 _NOTHING: AbstractSet[str] = frozenset()
 

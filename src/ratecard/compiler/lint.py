@@ -29,11 +29,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import AbstractSet, Mapping
 
-from .diagnostics import Diagnostic, Note, Span, warning
-from .syntax import nodes as n
-from .model import RateCard, RatingPlan, Rule
-from . import rules as engine
-from .compiler.checks import conditions_text, cards, overlap_window, window_text
+from .. import rules
+from ..diagnostics import Diagnostic, Note, Span, warning
+from ..model import RateCard, RatingPlan, Rule
+from ..syntax import nodes as n
+from .checks import conditions_text, cards, overlap_window, window_text
 from .lint_money import MONEY_LINTS
 
 
@@ -73,7 +73,7 @@ def shadowed_rules(plan: RatingPlan, spans: Mapping[str, Span],
         for rule in card.rules:
             if rule.id in unresolved:
                 continue
-            if not engine.satisfiable(rule.conditions, universes):
+            if not rules.satisfiable(rule.conditions, universes):
                 out.append(warning("W002", f"this rule in {owner} can never match: its conditions "
                                            "exclude each other or every declared value",
                                    spans.get(rule.id)))
@@ -124,9 +124,9 @@ def unused_rate_cards(plan: RatingPlan, spans: Mapping[str, Span],
     return out
 
 
-def _always(rules) -> bool:
+def _always(prices) -> bool:
     """Do these rules' date windows together cover every day?"""
-    windows = sorted(((r.valid_from or dt.date.min, r.valid_until or dt.date.max) for r in rules))
+    windows = sorted(((r.valid_from or dt.date.min, r.valid_until or dt.date.max) for r in prices))
     reached = dt.date.min
     for start, end in windows:
         if start > reached:
@@ -141,7 +141,7 @@ def _versions(card: RateCard) -> list[list[Rule]]:
         return []  # undated rules: duplicates are W002 / E205, never overlapping versions or gaps
     groups: dict[tuple, list[Rule]] = {}
     for rule in card.rules:
-        groups.setdefault(engine.version_key(rule), []).append(rule)
+        groups.setdefault(rules.version_key(rule), []).append(rule)
     return [sorted(g, key=lambda r: (r.valid_from or dt.date.min, r.valid_until or dt.date.max))
             for g in groups.values() if len(g) > 1]
 
@@ -169,7 +169,7 @@ def overlapping_versions(plan: RatingPlan, spans: Mapping[str, Span],
                     # sorted by start: once one starts after `a` ends, none of the rest overlaps it
                     if a.valid_until is not None and b.valid_from is not None and b.valid_from >= a.valid_until:
                         break
-                    if not engine.windows_overlap(a, b):
+                    if not rules.windows_overlap(a, b):
                         continue
                     same_window = (a.valid_from, a.valid_until) == (b.valid_from, b.valid_until)
                     if same_window:

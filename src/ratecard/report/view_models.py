@@ -1,0 +1,171 @@
+"""The view models behind the invoice templates: what a template may print.
+
+The view models are frozen dataclasses of strings, booleans and lists, every
+value already formatted (`invoice_views` builds them); the field names are the
+documented interface for `--template-dir` templates (docs/invoices.md), so
+they are kept apart from the code that fills them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TierView:
+    range: str  # "up to 100", "over 100 up to 1,000", "over 1,000"
+    quantity: str
+    unit_price: str  # "$0.10", or "free"
+    unit: str  # what the unit price is per ("GB")
+    flat: str  # "+ $5.00 flat", or ""
+    amount: str  # the money this tier contributes to the line's amount (`tier_shares`)
+
+
+@dataclass(frozen=True)
+class LineView:
+    kind: str  # usage | fee | minimum | credit
+    charge: str  # the meter or fee name
+    label: str  # what the line is: dimension values for usage lines, else its name
+    dimensions: list[tuple[str, str]]
+    dimensions_text: str  # "model: gpt-4, region: eu", or ""
+    quantity: str  # "" where a quantity says nothing (minimum true-up)
+    unit_price: str  # "" for tiered lines (see `tiers`) and the minimum true-up
+    unit: str  # what the unit price is per: "1K tokens", "month"
+    amount: str
+    notes: list[str]  # "includes 50% off", "prorated: 15 of 31 days", ...
+    tiers: list[TierView]
+
+
+@dataclass(frozen=True)
+class ChargeGroup:
+    charge: str  # meter name
+    title: str  # the meter's title
+    show_title: bool  # the lines are labelled by their dimensions, under this title
+    lines: list[LineView]
+    amount: str  # the group's total
+
+
+@dataclass(frozen=True)
+class CreditView:
+    grant: str  # grant id
+    description: str
+    applied: str  # negative: "-$200.00"
+    remaining: str  # the grant's balance after this invoice
+
+
+@dataclass(frozen=True)
+class PurchaseView:
+    """What a credit purchase invoice buys."""
+
+    description: str
+    credit: str  # face value of the grant ("" when unknown)
+    price: str
+    granted: str
+    expires: str  # "Dec 31, 2026, 23:59:59 UTC", "end of Dec 31, 2026", or "never"
+
+
+@dataclass(frozen=True)
+class TextLayout:
+    """Column widths of the 100-column text layout (all rows are exactly `width` wide)."""
+
+    width: int
+    label: int  # key column of the header block
+    value: int  # value column of the header block
+    rule: str  # a line of "-" across the width
+    heavy_rule: str  # a line of "=" across the width
+    description: int
+    quantity: int
+    unit_price: int
+    unit: int
+    amount: int
+    totals_label: int  # totals labels end where the amount column starts
+
+
+@dataclass(frozen=True)
+class CorrectionView:
+    """An adjustment line (a ledger document's correction of an issued invoice)."""
+
+    corrects: str  # the number of the invoice it corrects
+    period: str  # that invoice's period
+    label: str  # what changed: the charge and its dimension values
+    reason: str  # "3 events late", "price change: pro.pricing:14 (was pro.pricing:12)"
+    note: str  # "corrects INV-000001 (Jan 1 – 31, 2026): 3 events late"
+    quantity: str  # the change in quantity ("+1,000"), or ""
+    amount: str  # signed on invoices ("+$3.00" is "$3.00", less owed "-$2.00"); credited on credit notes
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    kind: str  # usage | credit_purchase | adjustment | credit_note (the last two: ledger documents)
+    title: str  # "Invoice" | "Credit purchase" | "Adjustment invoice" | "Credit note"
+    number: str
+    issuer: str
+    customer: str
+    contract: str
+    plan: str
+    plan_title: str
+    currency: str
+    currency_name: str
+    period_start: str
+    period_end: str  # the last day of the period (periods are [start, end))
+    period: str  # "Jan 1, 2026 – Mar 31, 2026"
+    issued: str
+    due: str
+    payment_terms: str  # "Net 45" | "Due on receipt"
+    autopay: bool
+    autopay_text: str
+    fees: list[LineView]
+    charges: list[ChargeGroup]
+    minimum: LineView | None
+    purchase: PurchaseView | None
+    lines: list[LineView]  # every line, in invoice order
+    subtotal: str
+    credits: list[CreditView]
+    credits_applied: str  # negative, "-$200.00"
+    has_credits: bool
+    total: str
+    note: str  # "Paid in full by prepaid credit.", "Nothing to pay for this period.", or ""
+    text: TextLayout
+    # ledger documents (`ratecard ledger show/export`, docs/ledger.md); an invoice priced
+    # by `ratecard invoice` has none of these
+    number_label: str = "Invoice number"  # "Credit note number" for credit notes
+    total_label: str = "Total due"  # "Total credited" for credit notes
+    corrections: list[CorrectionView] = field(default_factory=list)
+    corrections_title: str = ""  # "Adjustments to earlier invoices" | "Credited"
+    corrections_total: str = ""
+    corrects: str = ""  # the invoice a credit note or an adjustment invoice corrects
+    reason: str = ""  # why a credit note was issued
+    status: str = "issued"  # issued | void
+    status_note: str = ""  # "Void: reversed by credit note CN-000002"
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    contract: str
+    customer: str
+    periods: str  # usage invoices
+    subtotal: str  # subtotal of the usage invoices (fees, usage, minimum true-ups)
+    purchases: str  # credit purchases invoiced
+    credits: str  # credits applied (negative)
+    total: str  # total due over all of the contract's invoices
+
+
+@dataclass(frozen=True)
+class SummaryView:
+    through: str
+    rows: list[SummaryRow]
+    total: SummaryRow | None  # only with more than one contract
+    widths: dict[str, int]
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    through: str
+    currency: str
+    lang: str  # the locale as a BCP 47 tag, for <html lang>: "en-US"
+    invoices: list[InvoiceView]
+    summary: SummaryView | None = None
+
+    def context(self) -> dict:
+        return {"through": self.through, "currency": self.currency, "lang": self.lang,
+                "invoices": self.invoices, "summary": self.summary}
