@@ -196,6 +196,31 @@ CASES = [
     ("E300-grace", "grace 2 weeks\n" + METER + PLAN, "E300", "1:9", ["unknown grace unit `weeks`"]),
     ("E300-series", 'numbering invoice "I-{n}"\n' + METER + PLAN, "E300", "1:11", ["unknown document series"]),
     ("E309-grace", "grace 1.5 days\n" + METER + PLAN, "E309", "1:7", ["a grace period must be a whole number"]),
+    # Part 2 (more cases per construct in tests/test_part2_front.py)
+    ("E209", METER + 'meter N {\n  event "n"\n  count\n}\nplan other {\n  charge N : $1\n}\n'
+     + "plan pro {\n  charge M : $1\n  allowance $5 per month {\n    applies to N\n  }\n}\n", "E209", "15:16",
+     ["`applies to N`, a meter plan `pro` does not charge"]),
+    ("E210", METER + PLAN + "plan plus {\n  fee \"F\" : $1\n  charge M : $2\n}\n"
+     + contract_text("  plan plus from 2025-12-31\n"), "E210", "16:18",
+     ["plan change on 2025-12-31, before the contract starts (2026-01-01)"]),
+    ("E211", METER + PLAN + "plan plus {\n  fee \"F\" : $1\n  charge M : $2\n}\n"
+     + "plan max {\n  fee \"G\" : $2\n  charge M : $3\n}\n"
+     + contract_text("  plan plus from 2026-03-01\n  plan max from 2026-03-01\n"), "E211", "21:3",
+     ["two plan changes on 2026-03-01"]),
+    ("E312", METER + PLAN + contract_text("  discount 0%\n"), "E312", "12:12",
+     ["a discount of `0%`", "more than 0%"]),
+    ("E313", 'meter M {\n  event "e"\n  sum a / 0\n}\n' + PLAN, "E313", "3:11", ["division by zero"]),
+    ("E314", 'meter M {\n  event "e"\n  weighted region per day\n  where region = "eu"\n}\n' + PLAN, "E314",
+     "3:12", ["`weighted` reads `region`, which holds text (\"eu\")"]),
+    ("E315", 'meter M {\n  event "e"\n  unique a * 2\n}\n' + PLAN, "E315", "3:10",
+     ["`unique` takes one property, not an expression"]),
+    ("W010", 'meter M {\n  event "e"\n  count\n  dimensions batch\n  rates {\n    default : $1\n'
+     '    batch = "true" : 50% off\n  }\n}\nplan pro {\n  charge M : 50% off\n}\n', "W010", "11:14",
+     ["`50% off` of plan `pro` and `50% off` of meter `M` both apply to batch = \"true\": together 75% off"]),
+    ("W011", 'meter M {\n  event "e"\n  count\n  dimensions batch\n  rates {\n    default : $1\n'
+     '    batch = "true" : 50% off\n  }\n}\nplan pro {\n  charge M\n}\n' + contract_text(
+         "  override M : $0.5\n"), "W011", "17:16",
+     ["the price contract `c` negotiated for every line of meter `M` hides `50% off` of meter `M`"]),
 ]
 
 

@@ -46,8 +46,10 @@ def _fmt(text: str, path: str = "t.pricing") -> str:
 
 
 def _node_classes() -> set[type]:
+    """The node types of `syntax.nodes`, Part 2's (`syntax.part2_nodes`, which it re-exports) included."""
+    modules = {n.__name__, n.__name__.rsplit(".", 1)[0] + ".part2_nodes"}
     return {cls for cls in vars(n).values()
-            if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == n.__name__}
+            if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ in modules}
 
 
 def test_every_node_type_has_a_printer():
@@ -329,7 +331,9 @@ def _separator(draw, left: str, right: str) -> str:
 @st.composite
 def _meter(draw, name: str, tiers: bool) -> list[str]:
     toks = ["meter", name, "{", "event", '"e.' + name.lower() + '"']
-    toks += draw(st.sampled_from([["count"], ["sum", "tokens"], ["max", "gb"]]))
+    toks += draw(st.sampled_from([["count"], ["sum", "tokens"], ["max", "gb"],
+                                  ["sum", "a", "-", "(", "b", "*", "2", ")", "/", "3"],
+                                  ["weighted", "gb", "per", "month"]]))
     if draw(st.booleans()):
         toks += ["dimensions", "model"]
         models = draw(st.lists(st.sampled_from(["a", "b", "c"]), unique=True, max_size=3))
@@ -353,6 +357,8 @@ def _price(draw) -> list[str]:
         [":", "graduated", "per", "unit", "{", "up", "to", "100", ":", "free", "above", ":", "$0.1", "}"],
         [":", "volume", "{", "up", "to", "1_000", ":", "$1", "+", "$5", "above", ":", "$0.5", "}"],
         ["{", "default", ":", "$3", "}"],
+        [":", "pooled", "graduated", "per", "GB", "-", "month", "{", "up", "to", "10", ":", "$1", "above", ":",
+         "$0.5", "}"],
     ]))
 
 
@@ -363,9 +369,12 @@ def _project(draw) -> str:
     tiers = draw(st.booleans())  # contracts set `customer_tier`, so rate cards may test it
     for name in names:
         toks += draw(_meter(name, tiers))
-    toks += ["plan", "pro", "{", "billing", "monthly", "payment", "net", "30"]
+    toks += ["plan", "pro", "{", "billing", "monthly", *draw(st.sampled_from([[], ["on", "day", "1"]])),
+             "payment", "net", "30"]
     if draw(st.booleans()):
-        toks += ["fee", '"Platform"', ":", "$500", "per", "month"]
+        toks += ["fee", '"Platform"', ":", "$500", "per", "month", *draw(st.sampled_from([[], ["in", "advance"]]))]
+    toks += draw(st.sampled_from([[], ["cap", "$100"], ["allowance", "$5", "per", "month", "{", "applies", "to",
+                                                       names[0], "}"]]))
     for name in names:
         toks += ["charge", name, *draw(_price())]
     toks += ["}"]
@@ -376,7 +385,10 @@ def _project(draw) -> str:
         if draw(st.booleans()):
             toks += ["override", names[0], ":", "10%", "off"]
         if draw(st.booleans()):
-            toks += ["credit", "$100", "{", "expires", "2026-12-31", "}"]
+            toks += ["credit", "$100", "{", "expires", "2026-12-31",
+                     *draw(st.sampled_from([[], ["priority", "2"], ["applies", "to", "fees"]])), "}"]
+        toks += draw(st.sampled_from([[], ["discount", "10%", "once"], ["discount", "$5", "{", "applies", "to",
+                                                                         names[0], "for", "2", "periods", "}"]]))
         toks += ["}"]
     out = [toks[0]]
     for left, right in zip(toks, toks[1:]):

@@ -250,7 +250,7 @@ async def test_completion_in_context(client, tmp_path):
 
     assert await complete("") == ["contract", "currency", "grace", "meter", "numbering", "plan", "rounding", "test"]
     assert set(await complete("plan p {\n  ")) == {"autopay", "billing", "charge", "fee", "minimum",
-                                                     "payment", "title"}
+                                                     "payment", "title", "cap", "allowance"}
     assert await complete("plan p {\n  charge ") == ["ACTIVE_USERS", "API_CALLS", "COMPUTE_HOURS"]
     assert await complete("plan p {\n  billing ") == ["monthly", "quarterly", "annual"]
     assert await complete("contract c {\n  plan ") == ["enterprise"]

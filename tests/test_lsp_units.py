@@ -40,10 +40,13 @@ def test_keywords_are_the_words_lark_lexes_as_keywords():
 
 @pytest.mark.parametrize("text, expected, words", [
     ("", {"METER", "PLAN", "CONTRACT", "CURRENCY", "ROUNDING", "TEST", "GRACE", "NUMBERING"}, None),
-    ("plan p {\n  ", None, {"charge", "fee", "billing", "payment", "autopay", "minimum", "title"}),
-    ("meter M { rates { default : ", {"DOLLARS", "NUMBER", "FREE", "PACKAGE", "TIER_MODE", "PERCENT"},
-     {"free", "package", "graduated", "volume"}),
-    ("contract c { credit $5 { ", None, {"description", "price", "granted", "expires"}),
+    ("plan p {\n  ", None, {"charge", "fee", "billing", "payment", "autopay", "minimum", "title",
+                                  "cap", "allowance"}),
+    ("meter M { rates { default : ", {"DOLLARS", "NUMBER", "FREE", "PACKAGE", "TIER_MODE", "PERCENT",
+                                      "POOLED"},
+     {"free", "package", "graduated", "volume", "pooled"}),
+    ("contract c { credit $5 { ", None, {"description", "price", "granted", "expires", "priority",
+                                                 "applies"}),
     ("plan p {\n  charg\n  charge ", {"NAME"}, set()),
 ])
 def test_expected_after(text, expected, words):

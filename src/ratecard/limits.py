@@ -56,3 +56,11 @@ def within(value: Decimal, integer_digits: int, decimals: int) -> bool:
         return False
     integer, places = digits(value)
     return integer <= integer_digits and places <= decimals
+
+
+# Part 2 (LANGUAGE.md): `billing ... on day D`, a credit's `priority N`, a discount's
+# `for N periods` -- whole numbers. A priority or a period count beyond a million
+# says nothing a smaller one does not (there are 12,360 monthly periods in range).
+FIRST_BILLING_DAY, LAST_BILLING_DAY = 1, 31
+MAX_PRIORITY = 1_000_000
+MAX_DISCOUNT_PERIODS = 1_000_000

@@ -5,13 +5,20 @@ quantities are `Decimal` (serialised as strings). Rules carry a structural
 `id` (`meter:LLM_TOKENS/rates/2`); where each rule was written (`file:line`) is
 kept in `RatingPlan.origins`, outside the rules themselves, so a plan formatted
 differently compiles to an equal model once `origins` is set aside.
+
+The fields of LANGUAGE.md "Part 2" (derived and time-weighted quantities,
+pooled tiers, calendar-aligned billing, fees in advance, caps, allowances,
+discounts, plan changes, grant scopes and priorities) are `part2` fields: left
+out of the JSON while unset, so a plan that uses none of them compiles to the
+JSON it always did. Money is `Decimal` in the project's currency (never cents),
+dates are `datetime.date`, and `applies_to` lists name meters or `fees`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Mapping, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +27,13 @@ Rounding = Literal["half_up", "half_even"]
 Cadence = Literal["month", "quarter", "year", "period"]
 CYCLE_MONTHS: dict[str, int] = {"monthly": 1, "quarterly": 3, "annual": 12}
 CADENCE_MONTHS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
+TimeUnit = Literal["month", "day", "hour"]
+FEES = "fees"  # in `applies_to`: the plan's fee lines (every other entry names a meter)
+
+
+def part2(default: Any, description: str) -> Any:
+    """A field of Part 2: described in the schema, left out of the JSON while it is `default`."""
+    return Field(default, description=description, exclude_if=lambda value: value == default)
 
 
 class Frozen(BaseModel):
@@ -86,6 +100,9 @@ class TieredPrice(Frozen):
     kind: Literal["graduated", "volume"]
     unit: Unit
     tiers: tuple[Tier, ...]
+    pooled: bool = part2(False, "`pooled graduated|volume`: the tiers are filled by the sum of the charge's "
+                                "quantities over all its lines of the period (those this same rule prices); "
+                                "the total amount is shared among the lines in proportion to their quantities")
 
 
 class PackagePrice(Frozen):
@@ -150,9 +167,72 @@ class RateCard(Frozen):
 # ----------------------------------------------------------------- meters
 
 
+class Property(Frozen):
+    """An event property in a derived quantity; its value must be a number."""
+
+    kind: Literal["property"] = "property"
+    name: str
+
+
+class Number(Frozen):
+    """A number in a derived quantity, exact."""
+
+    kind: Literal["number"] = "number"
+    value: Decimal
+
+
+class Operation(Frozen):
+    """`left op right`; `/` by a literal zero is a compile error (E312)."""
+
+    kind: Literal["operation"] = "operation"
+    op: Literal["+", "-", "*", "/"]
+    left: "Expression"
+    right: "Expression"
+
+
+Expression = Annotated[Union[Property, Number, Operation], Field(discriminator="kind")]
+
+
+def expression_properties(expr: "Expression") -> tuple[str, ...]:
+    """The properties an expression reads, each once, in the order written."""
+    if isinstance(expr, Property):
+        return (expr.name,)
+    if isinstance(expr, Operation):
+        return tuple(dict.fromkeys(expression_properties(expr.left) + expression_properties(expr.right)))
+    return ()
+
+
+def evaluate_expression(expr: "Expression", values: Mapping[str, Decimal]) -> Decimal:
+    """The exact value of `expr` for one event's numeric properties (call it inside
+    `money.exact_arithmetic()`). Raises KeyError for a missing property and
+    ZeroDivisionError (decimal.DivisionByZero, decimal.InvalidOperation for 0/0) for a
+    division by zero: both make the event a bad row, never a zero (LANGUAGE.md Part 2)."""
+    if isinstance(expr, Number):
+        return expr.value
+    if isinstance(expr, Property):
+        return values[expr.name]
+    left = evaluate_expression(expr.left, values)
+    right = evaluate_expression(expr.right, values)
+    if expr.op == "+":
+        return left + right
+    if expr.op == "-":
+        return left - right
+    if expr.op == "*":
+        return left * right
+    if right == 0:
+        raise ZeroDivisionError("division by zero")
+    return left / right
+
+
 class Aggregation(Frozen):
-    function: Literal["count", "sum", "max", "unique", "latest"]
-    field: str | None = None
+    function: Literal["count", "sum", "max", "unique", "latest", "weighted"]
+    field: str | None = None  # the property of `sum F`, `max F`, `unique F`, `latest F`, `weighted F`
+    expression: Expression | None = part2(
+        None, "a derived quantity (`sum prompt_tokens - cached_tokens`): evaluated exactly per event; set "
+              "instead of `field` when the quantity is not a bare property (sum, max and latest only)")
+    per: TimeUnit | None = part2(
+        None, "`weighted` only: the quantity is the integral of `field` over time in F-months (each instant "
+              "divided by the length of its calendar month), F-days or F-hours")
 
 
 class Dimension(Frozen):
@@ -181,11 +261,24 @@ class Fee(Frozen):
     name: str
     amount: Decimal
     cadence: Cadence = "period"
+    in_advance: bool = part2(False, "`in advance`: billed on the invoice issued at the start of the period it "
+                                    "pays for (the first on an invoice dated `starts`), not in arrears")
 
 
 class Charge(Frozen):
     meter: str
     rates: RateCard | None = None  # None: priced by the meter's rate card
+
+
+class Allowance(Frozen):
+    """`allowance $10 per month { ... }`: a free grant made for every period, active in that
+    period only, burning before every other grant; what it does not use is not breakage."""
+
+    id: str = Field(description="`plan:<plan>/allowance/<n>`, the key of its origin")
+    amount: Decimal = Field(description="money per `cadence` (scaled by months in the period, like fees)")
+    cadence: Cadence = Field("period", description="`per month|quarter|year`; bare: per period")
+    description: str = ""
+    applies_to: tuple[str, ...] = Field((), description="meter names and/or `fees`; empty: every line")
 
 
 class Plan(Frozen):
@@ -197,6 +290,12 @@ class Plan(Frozen):
     fees: tuple[Fee, ...] = ()
     charges: tuple[Charge, ...] = ()
     minimum: Decimal | None = None
+    billing_day: int | None = part2(None, "`billing ... on day D` (1..31): periods start on day D of the month "
+                                          "(clamped to the month's end); the stretch from `starts` to the first "
+                                          "such day is a short first period")
+    cap: Decimal | None = part2(None, "`cap $N`: per period (prorated like fees on a short period), usage "
+                                      "lines above N are brought down by one negative \"Spend cap\" line")
+    allowances: tuple[Allowance, ...] = part2((), "`allowance` statements, in the order written")
 
     def charge(self, meter: str) -> Charge | None:
         for c in self.charges:
@@ -215,6 +314,37 @@ class CreditGrant(Frozen):
     price: Decimal | None = None  # invoiced on `granted` when set
     granted: dt.date
     expires: dt.datetime | None = None  # exclusive, UTC
+    priority: int | None = part2(None, "`priority N` (N >= 0): lower burns first; then soonest expiry, then "
+                                       "earliest grant, then contract order; grants without one burn last")
+    applies_to: tuple[str, ...] = part2((), "`applies to`: the lines the grant pays, meter names and/or `fees`; "
+                                            "empty: every usage, fee and minimum line")
+
+
+class Discount(Frozen):
+    """`discount N% {...}` or `discount $N`: a negative line on each invoice it covers, computed on
+    the usage and fee lines it applies to (never the minimum true-up), rounded once."""
+
+    id: str = Field(description="`contract:<contract>/discount/<n>`, the key of its origin")
+    percent: Decimal | None = Field(None, description="`N%`: 0 < N <= 100, of the covered lines' amounts")
+    amount: Decimal | None = Field(None, description="`$N`: money per covered invoice; never takes an invoice "
+                                                     "below zero, what it cannot use is lost (reported)")
+    description: str = ""
+    applies_to: tuple[str, ...] = Field((), description="meter names and/or `fees`; empty: every usage and "
+                                                        "fee line")
+    periods: int | None = Field(None, description="the contract's first N periods (`once`: 1); None: every "
+                                                  "period")
+
+
+class PlanChange(Frozen):
+    """`plan NAME from DATE`: the contract is on `plan` from `effective` (inclusive) on. The
+    invoice of the period containing the date carries both plans' lines, each for its part."""
+
+    plan: str
+    effective: dt.date
+    minimum: Decimal | None = Field(None, description="the minimum from `effective` on: the contract's own, "
+                                                      "else the new plan's")
+    cap: Decimal | None = Field(None, description="the cap from `effective` on: the contract's own, else the "
+                                                  "new plan's")
 
 
 class Contract(Frozen):
@@ -233,6 +363,11 @@ class Contract(Frozen):
     minimum: Decimal | None = None
     credits: tuple[CreditGrant, ...] = ()
     source: Literal["pricing", "json"] = "pricing"
+    billing_day: int | None = part2(None, "`on day D` of the contract's `billing` statement, else the plan's")
+    cap: Decimal | None = part2(None, "the contract's `cap`, else its plan's (per period)")
+    discounts: tuple[Discount, ...] = part2((), "`discount` statements, in the order written")
+    plan_changes: tuple[PlanChange, ...] = part2((), "`plan NAME from DATE`, in date order (all after `starts`, "
+                                                     "at most one a day); `plan` is the plan before the first")
 
     @property
     def end_exclusive(self) -> dt.date | None:

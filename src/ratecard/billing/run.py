@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
-from ..diagnostics import Diagnostic, has_errors
+from ..diagnostics import Diagnostic, Span, has_errors
 from ..gcpause import gc_paused
 from ..model import Contract, RatingPlan
 from ..money import exact_arithmetic, rounder
@@ -31,6 +31,7 @@ from .lines import PricedLine
 from .pricer import Pricer
 from .scope import scope
 from .sinks import InvoiceSink, PricedLinesSink, SplittableSink
+from .unsupported import unsupported
 
 Aggregator = Callable[..., UsageReport]
 Told = Callable[[int, int, str], None]  # progress: (contracts done, of, the contract now)
@@ -54,8 +55,13 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
              memory_limit: str | None = None, threads: int | None = None,
              progress: Told | None = None,
              sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
-             only: str | None = None, drawn: Drawn | None = None) -> Evaluation:
+             only: str | None = None, drawn: Drawn | None = None,
+             spans: Mapping[str, Span] | None = None) -> Evaluation:
     """Price usage into invoices.
+
+    A plan using a construct the pricer does not bill yet is refused first, one E970
+    per use (`unsupported.py`), placed by the compiler's `spans` when given, else by
+    the plan's origins: never a bill that ignores part of the pricing.
 
     `drawn` (contract -> period start -> (grant id, amount) pairs) are credit
     draw-downs made final already (the ledger's issued invoices, see
@@ -81,6 +87,9 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     output is byte-identical to pricing them in one. "Large" is from the
     sink's `min_lines` usage lines (a sink that renders files splits sooner).
     """
+    refused = unsupported(plan, spans)
+    if refused:
+        return Evaluation(None, refused)
     with gc_paused(), exact_arithmetic():
         return _evaluate(plan, usage_files, through, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
                          memory_limit=memory_limit, threads=threads, progress=progress, sink=sink,

@@ -228,6 +228,7 @@ def evaluate_from_args(args, diag_format: str = "text", progress: Reporter | Non
     is made by `sink_for(plan)` once the plan is compiled. `drawn_for(plan, compiled)`
     gives the credit draws made final already (`ratecard issue`: the ledger's)."""
     from ..billing import evaluate
+    from ..billing.unsupported import unsupported
     from ..diagnostics import did_you_mean
     from pathlib import Path
 
@@ -245,6 +246,10 @@ def evaluate_from_args(args, diag_format: str = "text", progress: Reporter | Non
     if loaded is None:
         return None
     plan, compiled = loaded
+    refused = unsupported(plan, compiled.spans)  # before a ledger is opened or usage read
+    if refused:
+        print_diagnostics(refused, compiled.sources, diag_format)
+        return None
     if args.contract and args.contract not in plan.contracts:
         guess = did_you_mean(args.contract, plan.contracts)
         raise UsageError(f"unknown contract `{args.contract}`"
@@ -256,7 +261,8 @@ def evaluate_from_args(args, diag_format: str = "text", progress: Reporter | Non
         progress.start()
     evaluation = evaluate(plan, args.usage or args.aggregates or [], through, skip_bad_rows=args.skip_bad_rows,
                           memory_limit=args.memory_limit, aggregator=aggregator,
-                          progress=progress, sink=sink, workers=workers, only=args.contract, drawn=drawn)
+                          progress=progress, sink=sink, workers=workers, only=args.contract, drawn=drawn,
+                          spans=compiled.spans)
     if progress is not None:
         progress.close()  # before any diagnostics are printed
     if evaluation.diagnostics:

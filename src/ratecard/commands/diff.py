@@ -143,7 +143,7 @@ def run(args) -> int:
     evaluations = []
     usage = SharedUsage(AGGREGATOR)
     for label, compiled, plan in sides:
-        ev = evaluate(plan, args.usage, through, aggregator=usage)
+        ev = evaluate(plan, args.usage, through, aggregator=usage, spans=compiled.spans)
         if ev.diagnostics and (label == "new" or not ev.ok):
             print(f"ratecard diff: evaluating the {label} side:", file=sys.stderr)
             print_diagnostics(ev.diagnostics, compiled.sources)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from ..io import write_atomic
-from .common import EXIT_INPUT, EXIT_OK, Output, UsageError, load_plan, parse_date
+from .common import EXIT_INPUT, EXIT_OK, Output, UsageError, load_plan, parse_date, print_diagnostics
 
 
 def register(sub) -> None:
@@ -42,6 +42,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..billing.scope import terms_and_windows
+    from ..billing.unsupported import unsupported
     from ..usage.rows import needed_keys
     from ..usage.warehouse import RESERVED_NAMES, property_columns, warehouse_sql
 
@@ -53,7 +54,11 @@ def run(args) -> int:
     loaded = load_plan(args)
     if loaded is None:
         return EXIT_INPUT
-    plan, _ = loaded
+    plan, compiled = loaded
+    refused = unsupported(plan, compiled.spans)  # (its query aggregates for `invoice --aggregates`)
+    if refused:
+        print_diagnostics(refused, compiled.sources)
+        return EXIT_INPUT
     terms, windows = terms_and_windows(plan, through)
     keys = needed_keys(plan)
     columns = ["id", "type", "customer", f"time ({'RFC 3339 text' if args.time_type == 'text' else 'timestamp'})"]

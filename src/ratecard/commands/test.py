@@ -19,6 +19,7 @@ from ..diagnostics import SourceMap, Span, has_errors
 from ..report.render import TemplateProblem
 from ..workflows.testcases import compile_tests
 from ..workflows.testrun import TestResult, explain_check, invoice_list, run_tests
+from ..billing.unsupported import unsupported
 from .common import EXIT_INPUT, EXIT_OK, add_format_flag, compile_project, print_diagnostics
 
 
@@ -40,6 +41,10 @@ def run(args) -> int:
     if not compiled.ok:
         print_diagnostics(compiled.diagnostics, compiled.sources, args.format,
                           stream=sys.stdout if args.format == "json" else None)
+        return EXIT_INPUT
+    refused = unsupported(compiled.plan, compiled.spans)  # once for the project, not once per test
+    if refused:
+        print_diagnostics(refused, compiled.sources, args.format, stream=sys.stdout if args.format == "json" else None)
         return EXIT_INPUT
     cases = compile_tests(compiled)
     if args.filter:

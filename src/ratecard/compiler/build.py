@@ -12,7 +12,6 @@ from typing import Iterable
 
 from ..diagnostics import Note, Span, did_you_mean, error, warning
 from ..model import (
-    Aggregation,
     Charge,
     Contract,
     CreditGrant,
@@ -27,6 +26,7 @@ from ..model import (
 from ..rules import DEFAULT_UNIT, close_versions, override_unit, version_key
 from ..syntax import nodes as n
 from . import literals as lit
+from . import part2
 from .checks import conditions_text
 from .context import Context
 
@@ -224,13 +224,17 @@ def _meter(ctx: Context, block: n.MeterBlock) -> Meter | None:
         rates = _merge_specs(ctx, f"meter:{name}/rates", specs, DEFAULT_UNIT, f"meter `{name}`")
     if not ok:
         return None
-    agg = seen[n.Aggregation]
+    aggregation = part2.aggregation(ctx, name, seen[n.Aggregation], seen[n.Dimensions].items
+                                    if n.Dimensions in seen else (), [c for s in block.body
+                                                                      if isinstance(s, n.Where) for c in s.conditions])
+    if aggregation is None:
+        return None
     title = seen[n.Title].text.value if n.Title in seen else name
     return Meter(
         name=name,
         title=title,
         event=seen[n.Event].name.value,
-        aggregation=Aggregation(function=agg.function, field=agg.field.name if agg.field else None),
+        aggregation=aggregation,
         dimensions=tuple(dims),
         where=filters,
         rates=rates,
@@ -248,13 +252,18 @@ def build_plans(ctx: Context) -> None:
             ctx.origin(f"plan:{name}", block.name.span)
 
 
-def _terms(ctx: Context, seen: dict) -> dict:
-    """billing / payment / autopay statements, shared by plans and contracts."""
+def _terms(ctx: Context, seen: dict, owner: str) -> dict:
+    """billing / payment / autopay / minimum / cap statements, shared by plans and contracts."""
     terms: dict = {}
     if n.Billing in seen:
         cycle = lit.word(ctx, seen[n.Billing].cycle, CYCLES, "billing cycle")
         if cycle:
             terms["billing"] = cycle
+        terms["billing_day"] = part2.billing_day(ctx, owner, seen[n.Billing])
+    if n.Cap in seen:
+        amount = part2.cap(ctx, owner, seen[n.Cap])
+        if amount is not None:
+            terms["cap"] = amount
     if n.Payment in seen:
         days = lit.days(ctx, seen[n.Payment].days, "payment terms (days)")
         if days is not None:
@@ -275,9 +284,9 @@ def _plan(ctx: Context, block: n.PlanBlock) -> Plan | None:
     where = f"plan `{name}`"
     seen = _singles(ctx, where, block.body, {
         n.Title: "title", n.Billing: "billing", n.Payment: "payment", n.Autopay: "autopay",
-        n.Minimum: "minimum",
+        n.Minimum: "minimum", n.Cap: "cap",
     })
-    terms = _terms(ctx, seen)
+    terms = _terms(ctx, seen, f"plan:{name}")
     fees = []
     for i, stmt in enumerate(s for s in block.body if isinstance(s, n.Fee)):
         amount = lit.money(ctx, stmt.amount, "fee")
@@ -285,8 +294,11 @@ def _plan(ctx: Context, block: n.PlanBlock) -> Plan | None:
         if stmt.cadence is not None:
             cadence = lit.word(ctx, stmt.cadence, CADENCES, "fee cadence") or "period"
         if amount is not None:
-            fees.append(Fee(name=stmt.label.value, amount=amount, cadence=cadence))
+            fees.append(Fee(name=stmt.label.value, amount=amount, cadence=cadence,
+                            in_advance=stmt.advance is not None))
             ctx.origin(f"plan:{name}/fee/{i}", stmt.span)
+            if stmt.advance is not None:
+                ctx.origin(f"plan:{name}/fee/{i}/advance", stmt.advance)
     charges = []
     by_meter: dict[str, list[n.Charge]] = {}
     for stmt in (s for s in block.body if isinstance(s, n.Charge)):
@@ -310,7 +322,9 @@ def _plan(ctx: Context, block: n.PlanBlock) -> Plan | None:
         charges.append(Charge(meter=meter_name, rates=rates))
         ctx.origin(f"plan:{name}/charge:{meter_name}", stmts[0].span)
     title = seen[n.Title].text.value if n.Title in seen else name
-    return Plan(name=name, title=title, fees=tuple(fees), charges=tuple(charges), **terms)
+    known = None if f"plan:{name}" in ctx.unresolved else {c.meter for c in charges}
+    allowances = part2.allowances(ctx, name, block.body, known)
+    return Plan(name=name, title=title, fees=tuple(fees), charges=tuple(charges), allowances=allowances, **terms)
 
 
 # ----------------------------------------------------------------- contracts
@@ -331,7 +345,7 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
     seen = _singles(ctx, where, body, {
         n.Title: "title", n.Customer: "customer", n.PlanRef: "plan", n.Starts: "starts",
         n.Ends: "ends", n.ContractDimensions: "dimensions", n.Billing: "billing",
-        n.Payment: "payment", n.Autopay: "autopay", n.Minimum: "minimum",
+        n.Payment: "payment", n.Autopay: "autopay", n.Minimum: "minimum", n.Cap: "cap",
     })
     ok = _require(ctx, seen, n.Customer, "customer", where, span, 'customer "cust_id"')
     ok &= _require(ctx, seen, n.PlanRef, "plan", where, span, "plan NAME")
@@ -363,7 +377,11 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
                 continue
             first[a.key.name] = a
             dimensions[a.key.name] = lit.value_text(ctx, a.value)
-    terms = _terms(ctx, seen)
+    terms = _terms(ctx, seen, f"contract:{name}")
+    changes, changes_ok = part2.plan_changes(ctx, name, body, plan, seen.get(n.PlanRef), starts, ends, terms)
+    ok &= changes_ok
+    charged = part2.charged_meters(ctx, [plan] + [ctx.plans.get(c.plan) for c in changes]) if changes_ok else None
+    whose = f"plan `{plan.name}`" if plan is not None and not changes else "the contract's plans"
 
     overrides: dict[str, RateCard] = {}
     by_meter: dict[str, list[n.Override]] = {}
@@ -381,6 +399,7 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
             ))
             continue
         by_meter.setdefault(meter_name, []).append(stmt)
+    part2.overrides_on_new_plans(ctx, by_meter, body)
     for meter_name, stmts in by_meter.items():
         card = _merge_specs(ctx, f"contract:{name}/override:{meter_name}",
                             [(s.spec, s.span) for s in stmts],
@@ -390,9 +409,10 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
 
     credits = []
     for i, stmt in enumerate(s for s in body if isinstance(s, n.Credit)):
-        grant = _credit(ctx, f"contract:{name}/credit/{i}", stmt, starts)
+        grant = _credit(ctx, f"contract:{name}/credit/{i}", stmt, starts, charged, whose)
         if grant is not None:
             credits.append(grant)
+    discounts = part2.discounts(ctx, name, body, charged, whose)
     if not ok or plan is None or starts is None:
         return None
     return Contract(
@@ -409,15 +429,22 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
         minimum=terms.get("minimum", plan.minimum),
         credits=tuple(credits),
         source="json" if span.path is not None else "pricing",  # (a JSON contract's spans are JSON paths)
+        # a contract's `billing` statement replaces the plan's, day included (docs/language.md)
+        billing_day=terms.get("billing_day") if n.Billing in seen else plan.billing_day,
+        cap=terms.get("cap", plan.cap),
+        discounts=discounts,
+        plan_changes=tuple(changes),
     )
 
 
-def _credit(ctx: Context, grant_id: str, stmt: n.Credit, starts: dt.date | None) -> CreditGrant | None:
+def _credit(ctx: Context, grant_id: str, stmt: n.Credit, starts: dt.date | None, charged, whose: str
+            ) -> CreditGrant | None:
     where = "credit"
     seen = _singles(ctx, where, stmt.body or (), {
         n.Description: "description", n.CreditPrice: "price", n.Granted: "granted",
-        n.Expires: "expires",
+        n.Expires: "expires", n.Priority: "priority", n.AppliesTo: "applies to",
     })
+    scope = part2.credit_scope(ctx, grant_id, seen, charged, whose)
     amount = lit.money(ctx, stmt.amount, "credit")
     price = lit.money(ctx, seen[n.CreditPrice].amount, "credit price") if n.CreditPrice in seen else None
     granted = lit.date(ctx, seen[n.Granted].date, "`granted`") if n.Granted in seen else starts
@@ -428,7 +455,7 @@ def _credit(ctx: Context, grant_id: str, stmt: n.Credit, starts: dt.date | None)
                          hints=["a grant is active from `granted` (default: the contract start) "
                                 "until `expires`"]))
         return None
-    if amount is None or granted is None or (n.CreditPrice in seen and price is None):
+    if amount is None or granted is None or (n.CreditPrice in seen and price is None) or scope is None:
         return None
     ctx.origin(grant_id, stmt.span)
     return CreditGrant(
@@ -438,4 +465,5 @@ def _credit(ctx: Context, grant_id: str, stmt: n.Credit, starts: dt.date | None)
         price=price,
         granted=granted,
         expires=expires,
+        **scope,
     )

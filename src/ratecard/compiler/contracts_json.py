@@ -5,7 +5,12 @@
      "billingCycle": "quarterly", "paymentTermsDays": 45,
      "rateOverrides": {"LLM_TOKENS": {"model=gpt-4": 0.02, "default": "10% off"}},
      "creditGrantCents": 12000000,
-     "creditSettings": {"description": "...", "expiresAt": "2026-12-31T23:59:59Z"}}
+     "creditSettings": {"description": "...", "expiresAt": "2026-12-31T23:59:59Z",
+                        "priority": 1, "appliesTo": ["LLM_TOKENS", "fees"]},
+     "capCents": 100000,
+     "discounts": [{"percent": 20, "description": "Launch", "appliesTo": ["LLM_TOKENS"], "periods": 3},
+                   {"amountCents": 50000, "once": true}],
+     "planChanges": [{"planId": "team", "effectiveAt": "2026-03-15"}]}
 
 A JSON contract is the same thing as a `contract` block, so it is turned into
 exactly the syntax a `contract` block parses to (`syntax.nodes`), each node's
@@ -47,6 +52,26 @@ class CreditSettings(_Api):
     expires_at: str | None = Field(None, alias="expiresAt")
     granted_at: str | None = Field(None, alias="grantedAt")
     price_cents: int | None = Field(None, alias="priceCents")
+    priority: Decimal | None = None  # (a number: the compiler says what a bad one is, as for a block)
+    applies_to: list[str] | None = Field(None, alias="appliesTo")
+
+
+class ApiDiscount(_Api):
+    """`discount N% {...}` (`percent`) or `discount $N` (`amountCents`); `once` or `periods`."""
+
+    percent: Decimal | None = None
+    amount_cents: int | None = Field(None, alias="amountCents")
+    description: str = ""
+    applies_to: list[str] | None = Field(None, alias="appliesTo")
+    periods: Decimal | None = None
+    once: bool = False
+
+
+class ApiPlanChange(_Api):
+    """`plan NAME from DATE`: `effectiveAt` a date, or a timestamp taken as its UTC date."""
+
+    plan_id: str = Field(alias="planId", min_length=1)
+    effective_at: str = Field(alias="effectiveAt")
 
 
 class ApiContract(_Api):
@@ -67,6 +92,9 @@ class ApiContract(_Api):
     credit_grant_cents: int | None = Field(None, alias="creditGrantCents")
     credit_settings: CreditSettings | None = Field(None, alias="creditSettings")
     minimum_cents: int | None = Field(None, alias="minimumCents")
+    cap_cents: int | None = Field(None, alias="capCents")
+    discounts: list[ApiDiscount] = Field(default_factory=list)
+    plan_changes: list[ApiPlanChange] = Field(default_factory=list, alias="planChanges")
 
 
 _MODIFIER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*%\s*(off|up)\s*$")
@@ -189,6 +217,17 @@ class _Converter:
                           if (rule := self._rule(key, value, f"{path}[{json.dumps(key)}]")) is not None)
             body.append(n.Override(n.Ident(meter, at(path)), n.RateSpec(False, None, None, rules, at(path)),
                                    at(path)))
+        if api.cap_cents is not None:
+            body.append(n.Cap(self._cents(api.cap_cents, ".capCents"), at(".capCents")))
+        for i, change in enumerate(api.plan_changes):
+            path = f".planChanges[{i}]"
+            day = self._day(change.effective_at, f"{path}.effectiveAt")
+            if day is not None:
+                body.append(n.PlanChange(n.Ident(change.plan_id, at(f"{path}.planId")), day, at(path)))
+        for i, discount in enumerate(api.discounts):
+            found = self._discount(discount, f".discounts[{i}]")
+            if found is not None:
+                body.append(found)
         if api.credit_grant_cents:
             body.append(self._credit(api))
         if self.problems:
@@ -271,6 +310,41 @@ class _Converter:
                 amount = -amount
         return n.UnitPrice(n.Money(amount, None, _dollars(amount), span), None, span)
 
+    def _num(self, value: Decimal, path: str) -> n.Num:
+        return n.Num(value, format(value, "f"), "", self.at(path))
+
+    def _applies_to(self, targets: list[str] | None, path: str) -> list[n.AppliesTo]:
+        if targets is None:
+            return []
+        if not targets:
+            self.problem(path, "`appliesTo` names no meter (leave it out to cover every line)")
+            return []
+        return [n.AppliesTo(tuple(n.Ident(t, self.at(f"{path}[{k}]")) for k, t in enumerate(targets)),
+                            self.at(path))]
+
+    def _discount(self, api: ApiDiscount, path: str) -> n.Discount | None:
+        """One of `discounts`, as the `discount` statement it means."""
+        if (api.percent is None) == (api.amount_cents is None):
+            self.problem(path, "a discount has either `percent` or `amountCents`")
+            return None
+        body: list = []
+        if api.description:
+            body.append(n.Description(self._str(api.description, f"{path}.description"),
+                                      self.at(f"{path}.description")))
+        body += self._applies_to(api.applies_to, f"{path}.appliesTo")
+        if api.once:
+            body.append(n.Once(self.at(f"{path}.once")))
+        if api.periods is not None:
+            at = self.at(f"{path}.periods")
+            body.append(n.ForPeriods(self._num(api.periods, f"{path}.periods"), n.Ident("periods", at), at))
+        percent = money = None
+        if api.percent is not None:
+            raw = f"{api.percent:f}%"
+            percent = n.Percent(api.percent, raw, self.at(f"{path}.percent"))
+        else:
+            money = self._cents(api.amount_cents, f"{path}.amountCents")
+        return n.Discount(percent, money, None, tuple(body), self.at(path))
+
     def _credit(self, api: ApiContract) -> n.Credit:
         settings = api.credit_settings or CreditSettings()
         body: list = []
@@ -288,5 +362,9 @@ class _Converter:
             expires = self._instant(settings.expires_at, ".creditSettings.expiresAt")
             if expires is not None:
                 body.append(n.Expires(expires, self.at(".creditSettings.expiresAt")))
+        if settings.priority is not None:
+            body.append(n.Priority(self._num(settings.priority, ".creditSettings.priority"),
+                                   self.at(".creditSettings.priority")))
+        body += self._applies_to(settings.applies_to, ".creditSettings.appliesTo")
         return n.Credit(self._cents(api.credit_grant_cents, ".creditGrantCents"), tuple(body),
                         self.at(".creditGrantCents"))

@@ -11,6 +11,8 @@ Warnings never fail `check` unless `--strict` is given.
 - W006 two versions of one rule whose dates overlap without disagreeing on
   the price (versions that disagree are the compiler's E400);
 - W009 a `.pricing` file that defines nothing (empty, or only comments);
+- W010, W011 money that surprises: modifiers of two layers stacking on one line,
+  a negotiated contract price hiding a rate card's modifier (`lint_money.py`);
 - W007 a gap between versions of one rule: one ends `until D`, the next
   starts after D, so usage in between falls to another rule (or none). The
   compiler reports the other W007 case, where it knows what was written: an
@@ -32,6 +34,7 @@ from ..diagnostics import Diagnostic, Note, Span, warning
 from ..model import RateCard, RatingPlan, Rule
 from ..syntax import nodes as n
 from .checks import conditions_text, cards, overlap_window, window_text
+from .lint_money import MONEY_LINTS
 
 
 _NOTHING: AbstractSet[str] = frozenset()
@@ -244,4 +247,4 @@ def plans_differing_only_in_rates(plan: RatingPlan, spans: Mapping[str, Span],
 
 
 LINTS = (unused_meters, shadowed_rules, unused_rate_cards, plans_differing_only_in_rates,
-         overlapping_versions, gaps_between_versions)
+         overlapping_versions, gaps_between_versions, *MONEY_LINTS)

@@ -205,7 +205,7 @@ def action(ctx: Context, rhs: n.Rhs, card_unit: Unit, what: str):
         tiers = tiers_of(ctx, rhs)
         if tiers is None:
             return None
-        return TieredPrice(kind=rhs.mode, unit=unit(ctx, rhs.per, card_unit), tiers=tiers)
+        return TieredPrice(kind=rhs.mode, unit=unit(ctx, rhs.per, card_unit), tiers=tiers, pooled=rhs.pooled)
     raise TypeError(rhs)
 
 

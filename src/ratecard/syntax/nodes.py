@@ -113,6 +113,7 @@ class TieredPrice:
     per: Per | None
     tiers: tuple[Tier, ...]
     span: Span
+    pooled: bool = False  # `pooled graduated`: tiers filled by the charge's total over its lines
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -187,9 +188,14 @@ class Event:
 
 @dataclass(slots=True, unsafe_hash=True)
 class Aggregation:
-    function: str  # count | sum | max | unique | latest
+    """`count`, `sum F`, `sum a - b` (an `expression` that is not a bare property),
+    `weighted F per month` (`function` "weighted", `per` the time unit)."""
+
+    function: str  # count | sum | max | unique | latest | weighted
     field: Ident | None
     span: Span
+    expression: "Expr | None" = None
+    per: Ident | None = None
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -223,6 +229,7 @@ class Rates:
 class Billing:
     cycle: Ident
     span: Span
+    day: Num | None = None  # `on day D`: calendar-aligned periods
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -243,6 +250,7 @@ class Fee:
     amount: Money
     cadence: Ident | None
     span: Span
+    advance: Span | None = None  # where `in advance` is written, when it is
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -460,3 +468,23 @@ class SourceFile:
     path: str
     items: tuple[Item, ...]
     comments: tuple[Comment, ...]
+
+
+# Part 2's statements live in their own module; they are nodes like these.
+from .part2_nodes import (  # noqa: E402  (after the leaves they are made of)
+    Allowance,
+    AppliesTo,
+    Binary,
+    Cap,
+    Discount,
+    DiscountTerm,
+    Expr,
+    ForPeriods,
+    NumberTerm,
+    Once,
+    Parens,
+    Percent,
+    PlanChange,
+    Priority,
+    Property,
+)

@@ -23,6 +23,7 @@ from .errors import translate
 from .grammar import grammar_text, tables_cache
 from .lark_compat import lexer_plugin
 from .lexer import FastContextualLexer, WordLexer
+from .part2_builder import Part2Builder
 
 
 def _tok_span(file: str, tok: Token) -> Span:
@@ -64,7 +65,7 @@ def unescape(raw: str) -> str:
 # the parser only so that node spans can run from the first to the last character.
 _VALUE_TERMINALS = frozenset({
     "NAME", "STRING", "NUMBER", "DATE", "TIMESTAMP", "DOLLARS", "PERCENT",
-    "COUNT", "AGG_FN", "CMP", "MOD_DIR", "TIER_MODE", "DEFAULT",
+    "COUNT", "AGG_FN", "CMP", "MOD_DIR", "TIER_MODE", "DEFAULT", "POOLED",
 })
 
 
@@ -138,7 +139,7 @@ def _spanned(cls):
 
 
 @_spanned
-class _Builder(Transformer):
+class _Builder(_spanned(Part2Builder), Transformer):
     """Builds `nodes` from parse callbacks. `file` is set per parse (under a lock).
 
     Each callback receives (span, children-without-punctuation); the span covers
@@ -209,9 +210,6 @@ class _Builder(Transformer):
     def count_agg(self, meta, c):
         return n.Aggregation("count", None, self._span(meta))
 
-    def field_agg(self, meta, c):
-        return n.Aggregation(str(c[0]), self._ident(c[1]), self._span(meta))
-
     def meter_dimensions(self, meta, c):
         return n.Dimensions(tuple(c), self._span(meta))
 
@@ -262,9 +260,10 @@ class _Builder(Transformer):
         return n.UnitPrice(c[0], c[1] if len(c) > 1 else None, self._span(meta))
 
     def tiered_price(self, meta, c):
+        pooled, c = (True, c[1:]) if c[0].type == "POOLED" else (False, c)
         per = next((x for x in c[1:] if isinstance(x, n.Per)), None)
         tiers = tuple(x for x in c[1:] if isinstance(x, n.Tier))
-        return n.TieredPrice(str(c[0]), per, tiers, self._span(meta))
+        return n.TieredPrice(str(c[0]), per, tiers, self._span(meta), pooled)
 
     def bounded_tier(self, meta, c):
         return n.Tier(self._num(c[0]), c[1], c[2] if len(c) > 2 else None, self._span(meta))
@@ -277,7 +276,7 @@ class _Builder(Transformer):
 
     def per(self, meta, c):
         count = self._num(c[0]) if len(c) == 2 else None
-        return n.Per(count, self._ident(c[-1]), self._span(meta))
+        return n.Per(count, c[-1], self._span(meta))  # (`unit_name` built the unit's Ident)
 
     def dollars(self, meta, c):
         raw = str(c[0])
@@ -295,9 +294,6 @@ class _Builder(Transformer):
 
     # -- plans
 
-    def billing(self, meta, c):
-        return n.Billing(self._ident(c[0]), self._span(meta))
-
     def payment(self, meta, c):
         return n.Payment(self._num(c[0]), self._span(meta))
 
@@ -305,8 +301,9 @@ class _Builder(Transformer):
         return n.Autopay(self._ident(c[0]), self._span(meta))
 
     def fee(self, meta, c):
-        cadence = self._ident(c[2]) if len(c) > 2 else None
-        return n.Fee(self._str(c[0]), c[1], cadence, self._span(meta))
+        cadence = self._ident(c[2]) if len(c) > 2 and isinstance(c[2], Token) else None
+        advance = c[-1] if isinstance(c[-1], Span) else None
+        return n.Fee(self._str(c[0]), c[1], cadence, self._span(meta), advance)
 
     def charge(self, meta, c):
         return n.Charge(self._ident(c[0]), c[1] if len(c) > 1 else None, self._span(meta))

@@ -177,14 +177,27 @@ def _expect(node: n.Expect) -> str:
 
 
 def _aggregation(node: n.Aggregation) -> str:
-    """`count`, or `sum tokens` and its kin."""
+    """`count`, `sum tokens` and its kin, `sum a - b`, `weighted gb per month`."""
+    if node.function == "weighted":
+        return f"weighted {node.field.name} per {node.per.name}"
+    if node.expression is not None:
+        return f"{node.function} {_expression(node.expression)}"
     return node.function if node.field is None else f"{node.function} {node.field.name}"
+
+
+def _expression(node) -> str:
+    """A derived quantity: single spaces around operators, the parentheses the user wrote."""
+    if isinstance(node, n.Binary):
+        return f"{_expression(node.left)} {node.op} {_expression(node.right)}"
+    if isinstance(node, n.Parens):
+        return f"({_expression(node.inner)})"
+    return _text(node)
 
 
 def _fee_parts(node: n.Fee) -> tuple[str, str]:
     """(`fee "label"`, amount): a run of fees aligns its colons like charges do."""
     amount = f"{node.amount.raw} per {node.cadence.name}" if node.cadence else node.amount.raw
-    return f"fee {node.label.raw}", amount
+    return f"fee {node.label.raw}", amount + (" in advance" if node.advance is not None else "")
 
 
 # One-line texts: leaves, clauses and the statements that are always one line.
@@ -207,7 +220,7 @@ _TEXT: dict[type, Callable] = {
     n.Event: lambda x: f"event {x.name.raw}",
     n.Aggregation: _aggregation,
     n.Dimensions: lambda x: "dimensions " + ", ".join(_dimension(d) for d in x.items),
-    n.Billing: lambda x: f"billing {x.cycle.name}",
+    n.Billing: lambda x: f"billing {x.cycle.name}" + (f" on day {x.day.raw}" if x.day is not None else ""),
     n.Payment: lambda x: f"payment net {x.days.raw}",
     n.Autopay: lambda x: f"autopay {x.setting.name}",
     n.Minimum: lambda x: f"minimum {x.amount.raw}",
@@ -228,6 +241,18 @@ _TEXT: dict[type, Callable] = {
     n.RoundingDecl: lambda x: f"rounding {x.mode.name}",
     n.GraceDecl: lambda x: f"grace {x.days.raw} {x.unit.name}",
     n.NumberingDecl: lambda x: f"numbering {x.series.name} {x.format.raw}",
+    # Part 2
+    n.Property: lambda x: x.name.name,
+    n.NumberTerm: lambda x: x.num.raw,
+    n.Binary: _expression,
+    n.Parens: _expression,
+    n.Cap: lambda x: f"cap {x.amount.raw}",
+    n.AppliesTo: lambda x: "applies to " + ", ".join(t.name for t in x.targets),
+    n.Priority: lambda x: f"priority {x.value.raw}",
+    n.PlanChange: lambda x: f"plan {x.name.name} from {x.date.raw}",
+    n.Percent: lambda x: x.raw,
+    n.Once: lambda x: "once",
+    n.ForPeriods: lambda x: f"for {x.count.raw} {x.unit.name}",
 }
 
 
@@ -306,9 +331,13 @@ def _emit_tiered(p: _Printer, node: n.TieredPrice, depth: int, *, start: Pos | N
     `suffix` is the effective dates an inline spec writes after the closing `}`.
     """
     start = start or _start(node.span)
-    mode_end = (node.span.line, node.span.col + len(node.mode))
+    mode_start = _start(node.span)
+    if node.pooled:  # `pooled graduated`: the mode is the next word
+        mode_start = p.src.next_token((mode_start[0], mode_start[1] + len("pooled")))
+    mode_end = (mode_start[0], mode_start[1] + len(node.mode))
     brace = p.src.brace(_header_end(mode_end, node.per))
-    p.row(depth, f"{prefix}{node.mode}{_clauses(node.per)} {{", start, (brace[0], brace[1] + 1),
+    mode = f"pooled {node.mode}" if node.pooled else node.mode
+    p.row(depth, f"{prefix}{mode}{_clauses(node.per)} {{", start, (brace[0], brace[1] + 1),
           kind="open", head=head, align=align)
     group = p.group()
     for tier in node.tiers:
@@ -380,6 +409,27 @@ def _emit_credit(p: _Printer, node: n.Credit, depth: int) -> None:
         p.block(depth, words, _start(node.span), _end(node.amount.span), node.body or (), node.span)
 
 
+def _emit_allowance(p: _Printer, node: n.Allowance, depth: int) -> None:
+    """`allowance $X [per C]` alone, or with a `{ ... }` body (as written)."""
+    words = f"allowance {node.amount.raw}" + (f" per {node.cadence.name}" if node.cadence else "")
+    header_end = _end((node.cadence or node.amount).span)
+    if _end(node.span) == header_end:  # no braces were written
+        p.row(depth, words, _start(node.span), _end(node.span))
+    else:
+        p.block(depth, words, _start(node.span), header_end, node.body or (), node.span)
+
+
+def _emit_discount(p: _Printer, node: n.Discount, depth: int) -> None:
+    """`discount 20% [once | for N periods]`, alone or with a `{ ... }` body."""
+    amount = node.percent or node.money
+    words = f"discount {amount.raw}" + (f" {_text(node.term)}" if node.term is not None else "")
+    header_end = _end((node.term or amount).span)
+    if node.body is None:
+        p.row(depth, words, _start(node.span), _end(node.span))
+    else:
+        p.block(depth, words, _start(node.span), header_end, node.body, node.span)
+
+
 # Statements and clauses that print as rows (blocks, aligned lines).
 _ROWS: dict[type, Callable] = {
     n.MeterBlock: _named_block("meter"),
@@ -396,6 +446,8 @@ _ROWS: dict[type, Callable] = {
     n.Override: _emit_override,
     n.RateSpec: _emit_rate_spec,
     n.Credit: _emit_credit,
+    n.Allowance: _emit_allowance,
+    n.Discount: _emit_discount,
 }
 
 _BLOCKS = (n.MeterBlock, n.PlanBlock, n.ContractBlock, n.TestBlock)
