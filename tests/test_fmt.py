@@ -46,8 +46,8 @@ def _fmt(text: str, path: str = "t.pricing") -> str:
 
 
 def _node_classes() -> set[type]:
-    """The node types of `syntax.nodes`, Part 2's (`syntax.part2_nodes`, which it re-exports) included."""
-    modules = {n.__name__, n.__name__.rsplit(".", 1)[0] + ".part2_nodes"}
+    """The node types of `syntax.nodes`, Part 2's (`syntax.price_list_nodes`, which it re-exports) included."""
+    modules = {n.__name__, n.__name__.rsplit(".", 1)[0] + ".price_list_nodes"}
     return {cls for cls in vars(n).values()
             if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ in modules}
 

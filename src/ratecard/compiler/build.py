@@ -26,31 +26,16 @@ from ..model import (
 from ..rules import DEFAULT_UNIT, close_versions, override_unit, version_key
 from ..syntax import nodes as n
 from . import literals as lit
-from . import part2
+from . import price_lists
+from .blocks import CADENCES, singles, unknown_name
 from .checks import conditions_text
 from .context import Context
 
 CYCLES = ("monthly", "quarterly", "annual")
-CADENCES = ("month", "quarter", "year", "period")
 ON_OFF = ("on", "off")
 
 
 # ----------------------------------------------------------------- helpers
-
-
-def _singles(ctx: Context, block: str, body: Iterable, kinds: dict[type, str]) -> dict[type, object]:
-    """The statements that may appear once per block; repeats are reported."""
-    seen: dict[type, object] = {}
-    for stmt in body:
-        label = kinds.get(type(stmt))
-        if label is None:
-            continue
-        if type(stmt) in seen:
-            ctx.report(error("E203", f"`{label}` is given twice in {block}", stmt.span,
-                             notes=[Note("first given here", seen[type(stmt)].span)]))
-            continue
-        seen[type(stmt)] = stmt
-    return seen
 
 
 def _require(ctx: Context, seen: dict, kind: type, label: str, block: str, span: Span,
@@ -59,17 +44,6 @@ def _require(ctx: Context, seen: dict, kind: type, label: str, block: str, span:
         return True
     ctx.report(error("E204", f"{block} has no `{label}`", span, hints=[f"add `{example}`"]))
     return False
-
-
-def _unknown(ctx: Context, ident: n.Ident, kind: str, known: Iterable[str], owner: str) -> None:
-    """Report an unknown name; `owner` (the model id of what names it) is then unresolved."""
-    ctx.unresolved.add(owner)
-    guess = did_you_mean(ident.name, known)
-    msg = f"unknown {kind} `{ident.name}`"
-    if guess:
-        msg += f" (did you mean `{guess}`?)"
-    hints = [] if guess else [f"no {kind} of that name is defined in this project"]
-    ctx.report(error("E201" if kind == "meter" else "E202", msg, ident.span, hints=hints))
 
 
 def _effective(ctx: Context, eff: n.Effective | None) -> tuple[dt.date | None, dt.date | None]:
@@ -193,7 +167,7 @@ def build_meters(ctx: Context) -> None:
 def _meter(ctx: Context, block: n.MeterBlock) -> Meter | None:
     name = block.name.name
     where = f"meter `{name}`"
-    seen = _singles(ctx, where, block.body, {
+    seen = singles(ctx, where, block.body, {
         n.Title: "title", n.Event: "event", n.Aggregation: "aggregation", n.Dimensions: "dimensions",
     })
     ok = _require(ctx, seen, n.Event, "event", where, block.name.span, 'event "event.type"')
@@ -224,7 +198,7 @@ def _meter(ctx: Context, block: n.MeterBlock) -> Meter | None:
         rates = _merge_specs(ctx, f"meter:{name}/rates", specs, DEFAULT_UNIT, f"meter `{name}`")
     if not ok:
         return None
-    aggregation = part2.aggregation(ctx, name, seen[n.Aggregation], seen[n.Dimensions].items
+    aggregation = price_lists.aggregation(ctx, name, seen[n.Aggregation], seen[n.Dimensions].items
                                     if n.Dimensions in seen else (), [c for s in block.body
                                                                       if isinstance(s, n.Where) for c in s.conditions])
     if aggregation is None:
@@ -259,9 +233,9 @@ def _terms(ctx: Context, seen: dict, owner: str) -> dict:
         cycle = lit.word(ctx, seen[n.Billing].cycle, CYCLES, "billing cycle")
         if cycle:
             terms["billing"] = cycle
-        terms["billing_day"] = part2.billing_day(ctx, owner, seen[n.Billing])
+        terms["billing_day"] = price_lists.billing_day(ctx, owner, seen[n.Billing])
     if n.Cap in seen:
-        amount = part2.cap(ctx, owner, seen[n.Cap])
+        amount = price_lists.cap(ctx, owner, seen[n.Cap])
         if amount is not None:
             terms["cap"] = amount
     if n.Payment in seen:
@@ -282,7 +256,7 @@ def _terms(ctx: Context, seen: dict, owner: str) -> dict:
 def _plan(ctx: Context, block: n.PlanBlock) -> Plan | None:
     name = block.name.name
     where = f"plan `{name}`"
-    seen = _singles(ctx, where, block.body, {
+    seen = singles(ctx, where, block.body, {
         n.Title: "title", n.Billing: "billing", n.Payment: "payment", n.Autopay: "autopay",
         n.Minimum: "minimum", n.Cap: "cap",
     })
@@ -304,7 +278,7 @@ def _plan(ctx: Context, block: n.PlanBlock) -> Plan | None:
     for stmt in (s for s in block.body if isinstance(s, n.Charge)):
         meter_name = stmt.meter.name
         if meter_name not in ctx.meter_nodes:
-            _unknown(ctx, stmt.meter, "meter", ctx.meter_nodes, f"plan:{name}")
+            unknown_name(ctx, stmt.meter, "meter", ctx.meter_nodes, f"plan:{name}")
             continue
         by_meter.setdefault(meter_name, []).append(stmt)
     for meter_name, stmts in by_meter.items():
@@ -323,7 +297,7 @@ def _plan(ctx: Context, block: n.PlanBlock) -> Plan | None:
         ctx.origin(f"plan:{name}/charge:{meter_name}", stmts[0].span)
     title = seen[n.Title].text.value if n.Title in seen else name
     known = None if f"plan:{name}" in ctx.unresolved else {c.meter for c in charges}
-    allowances = part2.allowances(ctx, name, block.body, known)
+    allowances = price_lists.allowances(ctx, name, block.body, known)
     return Plan(name=name, title=title, fees=tuple(fees), charges=tuple(charges), allowances=allowances, **terms)
 
 
@@ -342,7 +316,7 @@ def build_contracts(ctx: Context) -> None:
 
 def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract | None:
     where = f"contract `{name}`"
-    seen = _singles(ctx, where, body, {
+    seen = singles(ctx, where, body, {
         n.Title: "title", n.Customer: "customer", n.PlanRef: "plan", n.Starts: "starts",
         n.Ends: "ends", n.ContractDimensions: "dimensions", n.Billing: "billing",
         n.Payment: "payment", n.Autopay: "autopay", n.Minimum: "minimum", n.Cap: "cap",
@@ -354,7 +328,7 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
     if n.PlanRef in seen:
         ref = seen[n.PlanRef].name
         if ref.name not in ctx.plan_nodes:
-            _unknown(ctx, ref, "plan", ctx.plan_nodes, f"contract:{name}")
+            unknown_name(ctx, ref, "plan", ctx.plan_nodes, f"contract:{name}")
             ok = False
         else:
             plan = ctx.plans.get(ref.name)
@@ -378,9 +352,9 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
             first[a.key.name] = a
             dimensions[a.key.name] = lit.value_text(ctx, a.value)
     terms = _terms(ctx, seen, f"contract:{name}")
-    changes, changes_ok = part2.plan_changes(ctx, name, body, plan, seen.get(n.PlanRef), starts, ends, terms)
+    changes, changes_ok = price_lists.plan_changes(ctx, name, body, plan, seen.get(n.PlanRef), starts, ends, terms)
     ok &= changes_ok
-    charged = part2.charged_meters(ctx, [plan] + [ctx.plans.get(c.plan) for c in changes]) if changes_ok else None
+    charged = price_lists.charged_meters(ctx, [plan] + [ctx.plans.get(c.plan) for c in changes]) if changes_ok else None
     whose = f"plan `{plan.name}`" if plan is not None and not changes else "the contract's plans"
 
     overrides: dict[str, RateCard] = {}
@@ -388,7 +362,7 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
     for stmt in (s for s in body if isinstance(s, n.Override)):
         meter_name = stmt.meter.name
         if meter_name not in ctx.meter_nodes:
-            _unknown(ctx, stmt.meter, "meter", ctx.meter_nodes, f"contract:{name}")
+            unknown_name(ctx, stmt.meter, "meter", ctx.meter_nodes, f"contract:{name}")
             continue
         if plan is not None and plan.charge(meter_name) is None and f"plan:{plan.name}" not in ctx.unresolved:
             # (a plan with a charge of an unknown meter may have meant this one: that error is the cause)
@@ -399,7 +373,7 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
             ))
             continue
         by_meter.setdefault(meter_name, []).append(stmt)
-    part2.overrides_on_new_plans(ctx, by_meter, body)
+    price_lists.overrides_on_new_plans(ctx, by_meter, body)
     for meter_name, stmts in by_meter.items():
         card = _merge_specs(ctx, f"contract:{name}/override:{meter_name}",
                             [(s.spec, s.span) for s in stmts],
@@ -412,7 +386,7 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
         grant = _credit(ctx, f"contract:{name}/credit/{i}", stmt, starts, charged, whose)
         if grant is not None:
             credits.append(grant)
-    discounts = part2.discounts(ctx, name, body, charged, whose)
+    discounts = price_lists.discounts(ctx, name, body, charged, whose)
     if not ok or plan is None or starts is None:
         return None
     return Contract(
@@ -440,11 +414,11 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
 def _credit(ctx: Context, grant_id: str, stmt: n.Credit, starts: dt.date | None, charged, whose: str
             ) -> CreditGrant | None:
     where = "credit"
-    seen = _singles(ctx, where, stmt.body or (), {
+    seen = singles(ctx, where, stmt.body or (), {
         n.Description: "description", n.CreditPrice: "price", n.Granted: "granted",
         n.Expires: "expires", n.Priority: "priority", n.AppliesTo: "applies to",
     })
-    scope = part2.credit_scope(ctx, grant_id, seen, charged, whose)
+    scope = price_lists.credit_scope(ctx, grant_id, seen, charged, whose)
     amount = lit.money(ctx, stmt.amount, "credit")
     price = lit.money(ctx, seen[n.CreditPrice].amount, "credit price") if n.CreditPrice in seen else None
     granted = lit.date(ctx, seen[n.Granted].date, "`granted`") if n.Granted in seen else starts

@@ -16,7 +16,7 @@ the price list as published. So W010 needs one of the two modifiers to be
 line-level, and W011 a line-level hidden modifier (docs/language.md).
 
 Both are decided per contract (and, for plan and meter layers, per plan) with
-the rules engine's own "can these two rules match one line" (`can_both_match`,
+the matching rules' own "can these two rules match one line" (`can_both_match`,
 dates included); a contract's dimensions decide its conditions on them. As in
 `lint.py`, nothing is concluded from what the compiler could not build.
 """
@@ -26,10 +26,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import AbstractSet, Iterable, Iterator, Mapping
 
-from .. import rules as engine
-from .checks import conditions_text
 from ..diagnostics import Diagnostic, Note, Span, warning
 from ..model import Contract, Meter, Modifier, RateCard, RatingPlan, Rule
+from ..rules import can_both_match, line_attributes, windows_overlap
+from .checks import conditions_text
 
 _NOTHING: AbstractSet[str] = frozenset()
 
@@ -44,7 +44,7 @@ def _for_contract(rules: Iterable[Rule], meter: Meter, contract: Contract | None
     if contract is None:
         return list(rules)
     own = set(meter.dimension_names)
-    attrs = engine.line_attributes(contract, {})
+    attrs = line_attributes(contract, {})
     return [r for r in rules if all(c.key in own or c.matches(attrs) for c in r.conditions)]
 
 
@@ -98,7 +98,7 @@ def _covered(price_rules: Iterable[Rule], a: Rule, b: Rule) -> bool:
     """Does one price rule match every line that both `a` and `b` match (its conditions are
     among theirs)? Then a higher layer prices those lines, and lower modifiers do not apply."""
     both = set(a.conditions) | set(b.conditions)
-    return any(set(r.conditions) <= both and engine.windows_overlap(r, a) and engine.windows_overlap(r, b)
+    return any(set(r.conditions) <= both and windows_overlap(r, a) and windows_overlap(r, b)
                for r in price_rules)
 
 
@@ -123,7 +123,7 @@ def stacked_modifiers(plan: RatingPlan, spans: Mapping[str, Span],
                     for b in mods[j]:
                         if (a.id, b.id) in seen or not (_line_level(a, meter) or _line_level(b, meter)):
                             continue
-                        if not engine.can_both_match(a, b, universes):
+                        if not can_both_match(a, b, universes):
                             continue
                         if _covered(above, a, b):
                             continue
@@ -169,9 +169,9 @@ def hidden_modifiers(plan: RatingPlan, spans: Mapping[str, Span],
                         continue
                     if not _line_level(mod, meter):
                         continue  # a customer-wide term: the negotiated price is priced against it
-                    if not engine.can_both_match(price, mod, universes):
+                    if not can_both_match(price, mod, universes):
                         continue
-                    if any(engine.can_both_match(m, mod, universes) for m in own_mods):
+                    if any(can_both_match(m, mod, universes) for m in own_mods):
                         continue  # the contract states a modifier of its own there: a conscious choice
                     seen.add((price.id, mod.id))
                     out.append(warning(

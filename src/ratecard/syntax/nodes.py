@@ -19,57 +19,7 @@ from decimal import Decimal
 from typing import Union
 
 from ..diagnostics import Span
-
-
-# ----------------------------------------------------------------- leaves
-
-
-@dataclass(slots=True, unsafe_hash=True)
-class Ident:
-    name: str
-    span: Span
-
-
-@dataclass(slots=True, unsafe_hash=True)
-class Str:
-    """A string literal; `value` is unescaped, `raw` is the text with quotes."""
-
-    value: str
-    raw: str
-    span: Span
-
-
-@dataclass(slots=True, unsafe_hash=True)
-class Num:
-    """A number literal. `suffix` is "K", "M" or ""; `value` already includes it."""
-
-    value: Decimal
-    raw: str
-    suffix: str
-    span: Span
-
-
-@dataclass(slots=True, unsafe_hash=True)
-class DateLit:
-    """A `YYYY-MM-DD` date or an RFC 3339 timestamp, kept as text until the compiler checks it."""
-
-    raw: str
-    is_timestamp: bool
-    span: Span
-
-
-@dataclass(slots=True, unsafe_hash=True)
-class Money:
-    """`$12.50`, `12.50 EUR` or `free`. `currency` is None for `$` and `free` (the project's)."""
-
-    amount: Decimal
-    currency: Ident | None
-    raw: str
-    span: Span
-    is_free: bool = False
-
-
-Value = Union[Str, Num]
+from .leaves import DateLit, Description, Ident, Money, Num, Str, Value
 
 
 # ----------------------------------------------------------------- rules and prices
@@ -311,12 +261,6 @@ class Override:
 
 
 @dataclass(slots=True, unsafe_hash=True)
-class Description:
-    text: Str
-    span: Span
-
-
-@dataclass(slots=True, unsafe_hash=True)
 class CreditPrice:
     amount: Money
     span: Span
@@ -471,7 +415,7 @@ class SourceFile:
 
 
 # Part 2's statements live in their own module; they are nodes like these.
-from .part2_nodes import (  # noqa: E402  (after the leaves they are made of)
+from .price_list_nodes import (  # noqa: E402  (Part 2 statements, re-exported: one namespace of nodes)
     Allowance,
     AppliesTo,
     Binary,

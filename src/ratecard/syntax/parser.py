@@ -23,7 +23,7 @@ from .errors import translate
 from .grammar import grammar_text, tables_cache
 from .lark_compat import lexer_plugin
 from .lexer import FastContextualLexer, WordLexer
-from .part2_builder import Part2Builder
+from .price_list_builder import PriceListBuilder
 
 
 def _tok_span(file: str, tok: Token) -> Span:
@@ -139,7 +139,7 @@ def _spanned(cls):
 
 
 @_spanned
-class _Builder(_spanned(Part2Builder), Transformer):
+class _Builder(_spanned(PriceListBuilder), Transformer):
     """Builds `nodes` from parse callbacks. `file` is set per parse (under a lock).
 
     Each callback receives (span, children-without-punctuation); the span covers

@@ -1,5 +1,7 @@
 """Building the statements of LANGUAGE.md "Part 2", called by `compiler.build`.
 
+The constructs came from modelling price lists as companies publish them.
+
 Each function reads the statements of one block, reports what is wrong with
 them (the codes are in docs/diagnostics.md) and returns the model values, or
 None after reporting. Every place the model keeps is recorded in `ctx.spans`
@@ -38,6 +40,7 @@ from ..model import (
 )
 from ..syntax import nodes as n
 from . import literals as lit
+from .blocks import CADENCES, singles, unknown_name
 from .context import Context
 
 TIME_UNITS = ("month", "day", "hour")
@@ -222,14 +225,10 @@ def _targets(ctx: Context, seen: dict, charged: AbstractSet[str] | None, whose: 
 
 
 def _block(ctx: Context, what: str, body: Iterable, kinds: dict[type, str]) -> dict[type, object]:
-    from .build import _singles  # (build imports this module)
-
-    return _singles(ctx, what, body, kinds)
+    return singles(ctx, what, body, kinds)
 
 
 def allowances(ctx: Context, plan: str, body: Iterable, charged: AbstractSet[str] | None) -> tuple[Allowance, ...]:
-    from .build import CADENCES
-
     out = []
     for i, stmt in enumerate(s for s in body if isinstance(s, n.Allowance)):
         seen = _block(ctx, "allowance", stmt.body or (), {n.Description: "description",
@@ -320,9 +319,7 @@ def plan_changes(ctx: Context, contract: str, body: Iterable, first: Plan | None
     for i, stmt in enumerate(stmts):
         day = lit.date(ctx, stmt.date, "a plan change")
         if stmt.name.name not in ctx.plan_nodes:
-            from .build import _unknown
-
-            _unknown(ctx, stmt.name, "plan", ctx.plan_nodes, f"contract:{contract}")
+            unknown_name(ctx, stmt.name, "plan", ctx.plan_nodes, f"contract:{contract}")
             ok = False
             continue
         if day is None:

@@ -15,7 +15,7 @@ from ..diagnostics import Span
 from . import nodes as n
 
 
-class Part2Builder:
+class PriceListBuilder:
     """Callbacks named after grammar rules (and aliases) of the Part 2 statements."""
 
     # -- derived quantities

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Union
 
 from ..diagnostics import Span
-from .nodes import DateLit, Description, Ident, Money, Num
+from .leaves import DateLit, Description, Ident, Money, Num
 
 # ----------------------------------------------------------------- derived quantities
 
