@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFORMANCE := ../shared/conformance
+CONFORMANCE_NEXT := ../shared/conformance-next
 
 .PHONY: demo test test-conformance install browser conformance bench clean
 
@@ -45,6 +46,9 @@ test-conformance:
 	elif [ -n "$$RATECARD_CI" ] && [ "$$RATECARD_CI" != 0 ]; then \
 	  echo "no $(CONFORMANCE): the conformance suite is missing under CI, which is a failure" >&2; exit 1; \
 	else echo "no $(CONFORMANCE): conformance suite skipped"; fi
+	@if [ -d "$(CONFORMANCE_NEXT)" ] && [ -d "$(CONFORMANCE)" ]; then \
+	  $(CONFORMANCE)/run --cmd "$(CURDIR)/$(BIN)/ratecard" --pending tests/conformance-next-pending.txt $(CONFORMANCE_NEXT); \
+	fi
 
 conformance: $(STAMP)
 	$(CONFORMANCE)/run --cmd "$(CURDIR)/$(BIN)/ratecard"
