@@ -160,7 +160,7 @@ def describe_action(action, currency: str) -> str:
             bound = f"up to {plain(t.up_to)}" if t.up_to is not None else "above"
             flat = f" + {money(t.flat)}" if t.flat else ""
             tiers.append(f"{bound}: {money(t.amount)}{flat}")
-        return f"{action.kind} per {action.unit.label()} {{ {'; '.join(tiers)} }}"
+        return f"{'pooled ' if action.pooled else ''}{action.kind} per {action.unit.label()} {{ {'; '.join(tiers)} }}"
     return str(action)
 
 
@@ -207,6 +207,30 @@ def split_notes(info: SplitInfo | None, price, plan: RatingPlan) -> list[str]:
     return notes
 
 
+def pool_arithmetic(pl: PricedLine, plan: RatingPlan) -> list[str]:
+    """A pooled line: its pool (the lines one pooled rule prices in the period), the tiers
+    the pool's quantity fills, its total rounded once, and this line's share of it."""
+    pool = pl.pool
+    unit = pool.priced.unit_label
+    out = [f"pool: {pool.lines} line{'s' if pool.lines != 1 else ''} of {pl.line.charge}, "
+           f"{plain(pool.quantity)} units (the lines this rule prices in the period; "
+           f"tiers filled by their sum)"]
+    for s in pool.priced.steps:
+        upper = plain(s.upper) if s.upper is not None else "above"
+        flat = f" + {plain(s.flat)} flat" if s.flat else ""
+        out.append(f"tier {plain(s.lower)}-{upper}: {plain(s.quantity)} units x "
+                   f"{plain(s.unit_price)} per {unit}{flat} = {plain(s.amount)}")
+    out.append(f"pool total {pool.total} (exact {plain(pool.priced.amount)}, rounded once)")
+    share = (f"share {pool.total} x {plain(pl.line.quantity)} / {plain(pool.quantity)} = "
+             f"{exact_text(pool.exact_share)}" if pool.quantity else
+             f"share: the pool's quantity is 0, its whole amount goes to its first line: "
+             f"{exact_text(pool.exact_share)}")
+    extra = (f" (+{quantum(plan.currency)} by largest remainder: the minor units left after flooring "
+             f"every share go to the largest remainders, ties to the earlier line)" if pool.bonus else "")
+    out.append(f"{share} -> {pl.line.amount}{extra}")
+    return out
+
+
 def winner_reason(res: Resolution) -> str:
     """Why the base rule won, in `explain`'s words (the language server's hover says the same)."""
     if res.base.is_default:
@@ -235,7 +259,9 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
     else:
         steps = []
     arithmetic = []
-    if pl.priced.steps:
+    if pl.pool is not None:
+        arithmetic.extend(pool_arithmetic(pl, plan))
+    elif pl.priced.steps:
         # a later segment of a graduated price: show where in the period's running total it bills
         position = pl.split.already if pl.split is not None and isinstance(res.price, TieredPrice) \
             and res.price.kind == "graduated" and pl.split.already else None
