@@ -11,9 +11,12 @@ event count.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+
 from ..billing import Evaluation, PricedLine
 from ..billing.credits import GrantLedger, expired_by, purchase_number
 from ..billing.documents import Invoice, Line
+from ..billing.pools import exact_decimal
 from ..billing.segments import Change, SplitInfo
 from ..model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
 from ..money import exact_text, plain, quantum
@@ -225,6 +228,8 @@ def pool_arithmetic(pl: PricedLine, plan: RatingPlan) -> list[str]:
              f"{exact_text(pool.exact_share)}" if pool.quantity else
              f"share: the pool's quantity is 0, its whole amount goes to its first line: "
              f"{exact_text(pool.exact_share)}")
+    if "/" in share:  # no finite decimal: the fraction, and about how much it is
+        share += f" (about {plain(exact_decimal(pool.exact_share).quantize(Decimal('0.0001')))})"
     extra = (f" (+{quantum(plan.currency)} by largest remainder: the minor units left after flooring "
              f"every share go to the largest remainders, ties to the earlier line)" if pool.bonus else "")
     out.append(f"{share} -> {pl.line.amount}{extra}")
@@ -295,7 +300,7 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
         modifiers=steps,
         final_price=describe_action(res.price, plan.currency),
         arithmetic=arithmetic,
-        exact=plain(pl.exact),
+        exact=plain(pl.exact) if pl.pool is None else exact_text(pl.pool.exact_share),
         amount=f"{pl.line.amount}",
     )
 

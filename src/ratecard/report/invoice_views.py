@@ -202,9 +202,9 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
         if ln.tiers:
             unit_price = ""
         if ln.pool is not None:  # the tiers shown are the pool's; they add up to its total
-            notes.append(f"pooled: {fmt.number(ln.quantity)} of the pool's {fmt.number(ln.pool.quantity)} "
-                         f"over {ln.pool.lines} line{'s' if ln.pool.lines != 1 else ''}; tiers below are the "
-                         f"pool's, total {fmt.money(ln.pool.amount)}, shared in proportion")
+            notes.append(f"pooled: {ln.pool.lines} line{'s' if ln.pool.lines != 1 else ''}, "
+                         f"{fmt.number(ln.pool.quantity)} for {fmt.money(ln.pool.amount)} (tiers below), "
+                         f"shared in proportion")
     elif ln.kind == "minimum":
         label = "Minimum commitment true-up"
         notes.append(f"brings this period up to the {fmt.money(inv.subtotal)} minimum")
