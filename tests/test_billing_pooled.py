@@ -213,3 +213,33 @@ def test_property_pooled_line_amounts_add_up_to_the_pooled_total(quantities, mod
         price, flat = (D("0.023"), 1) if q <= 1000 else (D("0.0217"), 0) if q <= 4000 else (D("0.019"), 0)
         exact = q * price + flat
     assert pooled[0].pool.amount == exact.quantize(D("0.01"), rounding="ROUND_HALF_EVEN")
+
+
+def test_a_test_block_checks_pooled_lines(tmp_path, capsys):
+    text = GRADUATED + ('test "the pool fills the tiers" {\n  contract acme\n'
+                        '  usage STORAGE bucket = "logs" 620 on 2026-01-05\n'
+                        '  usage STORAGE bucket = "media" 630 on 2026-01-11\n  through 2026-02-01\n'
+                        '  expect line STORAGE bucket = "logs" $14.01\n'
+                        '  expect line STORAGE bucket = "media" $14.24\n  expect total $28.25\n}\n')
+    path = tmp_path / "p.pricing"
+    path.write_text(text, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["test", str(path)]) == 0, capsys.readouterr()
+    assert "1 passed" in capsys.readouterr().out
+
+
+def test_diff_says_a_line_moved_with_its_pool(tmp_path, capsys):
+    # the new pricing drops the override of `cold`: it joins the pool, and the other buckets'
+    # amounts move although their quantities and rule do not
+    contract = CONTRACT.replace("}\n", '  override STORAGE {\n    bucket = "cold" : $0.004 per GB-month\n  }\n}\n')
+    old, new = tmp_path / "old.pricing", tmp_path / "new.pricing"
+    old.write_text(GRADUATED.replace(CONTRACT, contract), encoding="utf-8")
+    new.write_text(GRADUATED, encoding="utf-8")
+    usage = _events(tmp_path, [("logs", 620, "2026-01-05T00:00:00Z"), ("cold", 1000, "2026-01-05T00:00:00Z"),
+                               ("media", 630, "2026-01-11T00:00:00Z")])
+    capsys.readouterr()
+    assert main(["diff", str(old), str(new), "--usage", usage, "--through", "2026-02-01"]) == 0
+    out = capsys.readouterr().out
+    # old: pool 1250 -> 28.25; new: pool 2250 = 23 + 1250 x 0.021 = 49.25
+    assert "pool: 1250 over 2 lines for 28.25 → 2250 over 3 lines for 49.25" in out, out
+    assert "pool: not pooled → 2250 over 3 lines for 49.25" in out
