@@ -243,3 +243,22 @@ def test_diff_says_a_line_moved_with_its_pool(tmp_path, capsys):
     # old: pool 1250 -> 28.25; new: pool 2250 = 23 + 1250 x 0.021 = 49.25
     assert "pool: 1250 over 2 lines for 28.25 → 2250 over 3 lines for 49.25" in out, out
     assert "pool: not pooled → 2250 over 3 lines for 49.25" in out
+
+
+def test_a_rate_change_inside_the_period_starts_a_pool_whose_tiers_continue(tmp_path):
+    # the pooled rule changes on Jan 15: the lines before it are one pool (x 800 + y 400 = 1200:
+    # 1000 x 0.02 + 200 x 0.01 = 22.00, shared 14.67 / 7.33), the segment after it another pool
+    # whose tiers continue from the 1200 units: 500 x 0.01 = 5.00 (the period's 1700 units cost
+    # 27.00, as one pool with the same prices would)
+    text = _plan("pooled graduated { up to 1000 : $0.02  above : $0.01 }\n"
+                 "  charge STORAGE : pooled graduated { up to 1000 : $0.03  above : $0.01 } from 2026-01-15")
+    usage = _events(tmp_path, [("x", 800, "2026-01-05T00:00:00Z"), ("y", 400, "2026-01-06T00:00:00Z"),
+                               ("x", 500, "2026-01-20T00:00:00Z")])
+    (jan,) = invoices(run(compile_text(text), [usage], "2026-02-01"))
+    got = [(ln.dimensions["bucket"], ln.segment.start.day, ln.amount, ln.pool.quantity) for ln in jan.lines]
+    assert got == [("x", 1, D("14.67"), D("1200")), ("x", 15, D("5.00"), D("500")), ("y", 1, D("7.33"), D("1200"))]
+    # volume: the tier is chosen by the period's 1700 units for both pools: 1200 x 0.01 + 500 x 0.01
+    text = _plan("pooled volume { up to 1500 : $0.02  above : $0.01 }\n"
+                 "  charge STORAGE : pooled volume { up to 1500 : $0.03  above : $0.01 } from 2026-01-15")
+    (jan,) = invoices(run(compile_text(text), [usage], "2026-02-01"))
+    assert [ln.amount for ln in jan.lines] == [D("8.00"), D("5.00"), D("4.00")]

@@ -13,7 +13,8 @@ gives each of its lines its share.
                invoice line order; a line another rule prices is not in it
     quantity = the sum of the lines' quantities as shown on them
     total    = the tier price of that quantity (`pricing.price_quantity`, from
-               zero), exact, rounded ONCE to the minor unit
+               zero, or from the earlier pools' quantity when the period is split
+               at a rate change: `_place_in_period`), exact, rounded ONCE
     shares   = total x q_i / Q in minor units, exactly (fractions); each floored,
                the minor units left go one each to the largest fractional
                remainders, ties to the line that comes first on the invoice;
@@ -23,8 +24,8 @@ The line amounts therefore add up to the rounded total exactly, and no line is
 rounded twice. Why per winning rule: lines priced by different rules have
 different tiers, so they cannot fill one set of tiers (an override for one
 bucket takes that bucket out of the pool). A rate change inside the period
-that changes the pooled rule starts a new pool, tiers from zero, as a plan
-change does (docs/billing.md).
+that changes the pooled rule starts a new pool whose tiers continue from the
+earlier pools' quantity, as a line's segments do (docs/billing.md).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class PoolShare:
     lines: int  # how many lines share it
     exact_share: Fraction  # total x q / Q, in currency units, before the remainder rule
     bonus: bool  # the line got one minor unit from the largest remainder rule
+    already: Decimal = ZERO  # the quantity of the charge's earlier pools in the period (tiers continue)
 
 
 def exact_decimal(value: Fraction) -> Decimal:
@@ -101,12 +103,15 @@ def share_pools(run, items: list[tuple]) -> tuple[list[tuple], dict[int, PoolSha
     out = list(items)
     digits = minor_units(run.plan.currency)
     scale = Fraction(10) ** digits
-    for members in pools.values():
+    sizes = {key: sum((items[i][1].quantity for i in members), ZERO) for key, members in pools.items()}
+    spans = {key: _span(items, members) for key, members in pools.items()}
+    for key, members in pools.items():
         first = items[members[0]]
         quantities = [items[i][1].quantity for i in members]
-        quantity = sum(quantities, ZERO)
+        quantity = sizes[key]
+        already, total, final = _place_in_period(key, spans, sizes)
         try:
-            priced = price_quantity(first[3].price, quantity)
+            priced = price_quantity(first[3].price, quantity, already=already, total=total, final=final)
         except BeyondLastTier as exc:
             out[members[0]] = (*first[:5], error(
                 "E503", f"usage beyond the last tier: the pool of `{first[0].meter}` "
@@ -130,5 +135,38 @@ def share_pools(run, items: list[tuple]) -> tuple[list[tuple], dict[int, PoolSha
             out[i] = (agg, line.model_copy(update={"amount": amount, "unit_price": None, "tiers": tiers,
                                                    "pool": pool_doc}),
                       priced, resolution, info, None)
-            shares_of[i] = PoolShare(quantity, priced, total, len(members), exact[k] / scale, bonus[k])
+            shares_of[i] = PoolShare(quantity, priced, total, len(members), exact[k] / scale, bonus[k], already)
     return out, shares_of
+
+
+def _span(items: list[tuple], members: list[int]) -> tuple | None:
+    """The stretch of the period a pool's lines bill: None when one of them is the whole period."""
+    infos = [items[i][4] for i in members]
+    if any(info is None or not info.is_segment for info in infos):
+        return None
+    return min(info.start for info in infos), max(info.end for info in infos)
+
+
+def _place_in_period(key: tuple, spans: dict, sizes: dict) -> tuple[Decimal, Decimal, bool]:
+    """(already, total, final) of a pool, as `price_quantity` takes them for a segment.
+
+    A period split where the charge's rates change bills the segments priced by another
+    rule as another pool; its tiers continue from the quantities of the charge's pools
+    that lie wholly before it in the period (what `already` does for one line's segments),
+    a volume tier is chosen by the total of the pools in that sequence, and only the last
+    adds the tier's flat amount. Pools that overlap in time (two rules on different
+    dimension values) are separate: each fills its tiers from zero."""
+    span = spans[key]
+    if span is None:
+        return ZERO, sizes[key], True
+    before = after = ZERO
+    later = False
+    for other, other_span in spans.items():
+        if other == key or other[0] != key[0] or other_span is None:
+            continue
+        if other_span[1] <= span[0]:
+            before += max(sizes[other], ZERO)
+        elif other_span[0] >= span[1]:
+            after += sizes[other]
+            later = later or sizes[other] != 0
+    return before, before + sizes[key] + after, not later

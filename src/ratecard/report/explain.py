@@ -218,6 +218,9 @@ def pool_arithmetic(pl: PricedLine, plan: RatingPlan) -> list[str]:
     out = [f"pool: {pool.lines} line{'s' if pool.lines != 1 else ''} of {pl.line.charge}, "
            f"{plain(pool.quantity)} units (the lines this rule prices in the period; "
            f"tiers filled by their sum)"]
+    if pool.already:
+        out.append(f"tiers continue from the {plain(pool.already)} units of the charge's pools earlier in the "
+                   f"period (the rates change inside it)")
     for s in pool.priced.steps:
         upper = plain(s.upper) if s.upper is not None else "above"
         flat = f" + {plain(s.flat)} flat" if s.flat else ""
@@ -293,7 +296,7 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
         aggregation=how,
         events=pl.aggregate.events,
         segment=f"{pl.line.segment.start} to {pl.line.segment.end}" if pl.line.segment else None,
-        split_notes=split_notes(pl.split, res.price, plan),
+        split_notes=split_notes(pl.split, res.price if pl.pool is None else None, plan),  # a pool says its own
         candidates=candidates,
         winner=plan.origins.get(res.base.id, res.base.id),
         why=why,
