@@ -262,3 +262,20 @@ def test_a_rate_change_inside_the_period_starts_a_pool_whose_tiers_continue(tmp_
                  "  charge STORAGE : pooled volume { up to 1500 : $0.03  above : $0.01 } from 2026-01-15")
     (jan,) = invoices(run(compile_text(text), [usage], "2026-02-01"))
     assert [ln.amount for ln in jan.lines] == [D("8.00"), D("5.00"), D("4.00")]
+
+
+def test_two_pooled_rules_of_a_rate_card_make_two_pools(tmp_path):
+    # the meter's rate card prices eu and us buckets by two pooled rules: two pools, each from zero.
+    # eu: 700 + 600 = 1300 -> 1000 x 0.02 + 300 x 0.01 = 23.00 -> 12.38 / 10.62 (2300 x 7/13 =
+    # 1238.46, x 6/13 = 1061.54: floors 2299, the cent to .54); us: 900 alone -> 900 x 0.03 = 27.00
+    meter = ('meter STORAGE {\n  event "storage.reported"\n  sum gigabytes\n  dimensions bucket, region\n'
+             '  rates {\n    region = "eu" : pooled graduated { up to 1000 : $0.02  above : $0.01 }\n'
+             '    region = "us" : pooled graduated { up to 1000 : $0.03  above : $0.01 }\n  }\n}\n')
+    text = meter + "plan store {\n  billing monthly\n  charge STORAGE\n}\n" + CONTRACT
+    rows = [event(1, "cus_acme", "2026-01-05T00:00:00Z", "storage.reported", bucket="a", region="eu", gigabytes=700),
+            event(2, "cus_acme", "2026-01-05T00:00:00Z", "storage.reported", bucket="b", region="eu", gigabytes=600),
+            event(3, "cus_acme", "2026-01-05T00:00:00Z", "storage.reported", bucket="c", region="us", gigabytes=900)]
+    (jan,) = invoices(run(compile_text(text), [write_events(tmp_path / "u.jsonl", rows)], "2026-02-01"))
+    got = [(ln.dimensions["bucket"], ln.amount, ln.pool.quantity, ln.pool.amount) for ln in jan.lines]
+    assert got == [("a", D("12.38"), D("1300"), D("23.00")), ("b", D("10.62"), D("1300"), D("23.00")),
+                   ("c", D("27.00"), D("900"), D("27.00"))]
