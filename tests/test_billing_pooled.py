@@ -30,10 +30,13 @@ GRADUATED = _plan("pooled graduated per GB-month {\n    up to 1000 : $0.023\n   
 
 
 def _events(tmp_path, rows) -> str:
-    """rows: (bucket, gigabytes, time)"""
-    return write_events(tmp_path / "u.jsonl", [
-        event(i, "cus_acme", time, "storage.reported", bucket=bucket, gigabytes=gb)
-        for i, (bucket, gb, time) in enumerate(rows)])
+    """rows: (bucket, gigabytes, time); the gigabytes written as exact JSON numbers."""
+    path = tmp_path / "u.jsonl"
+    with open(path, "w", encoding="utf-8") as fh:
+        for i, (bucket, gb, time) in enumerate(rows):
+            row = json.dumps(event(i, "cus_acme", time, "storage.reported", bucket=bucket, gigabytes="GB"))
+            fh.write(row.replace('"GB"', str(gb)) + "\n")
+    return str(path)
 
 
 def _lines(inv):
@@ -279,3 +282,31 @@ def test_two_pooled_rules_of_a_rate_card_make_two_pools(tmp_path):
     got = [(ln.dimensions["bucket"], ln.amount, ln.pool.quantity, ln.pool.amount) for ln in jan.lines]
     assert got == [("a", D("12.38"), D("1300"), D("23.00")), ("b", D("10.62"), D("1300"), D("23.00")),
                    ("c", D("27.00"), D("900"), D("27.00"))]
+
+
+def test_a_modifier_for_some_lines_gives_them_their_own_pool(tmp_path):
+    # `bucket = "b" : 50% off` in acme's override: a and c are one pool at the plan's prices
+    # (620 + 630 = 1250 -> 28.25 -> 14.01 / 14.24), b its own pool at half price (900 x 0.0115 = 10.35)
+    contract = CONTRACT.replace("}\n", '  override STORAGE {\n    bucket = "b" : 50% off\n  }\n}\n')
+    text = GRADUATED.replace(CONTRACT, contract)
+    usage = _events(tmp_path, [("a", 620, "2026-01-05T00:00:00Z"), ("b", 900, "2026-01-05T00:00:00Z"),
+                               ("c", 630, "2026-01-11T00:00:00Z")])
+    (jan,) = invoices(run(compile_text(text), [usage], "2026-02-01"))
+    got = [(ln.dimensions["bucket"], ln.amount, ln.pool.quantity) for ln in jan.lines]
+    assert got == [("a", D("14.01"), D("1250")), ("b", D("10.35"), D("900")), ("c", D("14.24"), D("1250"))]
+    assert jan.lines[1].modifiers and not jan.lines[0].modifiers
+
+
+def test_object_storage_examples_january_pool(tmp_path):
+    # examples/object-storage (branch examples2), README "Acme's January by hand", with a `sum`
+    # meter giving the GB-months its weighted meter computes: Q = 58,861.520962515;
+    # 50,000 x 0.023 + 8,861.520962515 x 0.022 = 1,344.953461175 -> 1,344.95; 134,495 cents shared
+    # 20,620.4929 / 63,375.9911 / 50,498.5160 -> floors 134,493, two cents to .9911 and .5160
+    text = _plan("pooled graduated per GB-month {\n    up to 50_000 : $0.023\n    up to 500_000 : $0.022\n"
+                 "    above : $0.021\n  }")
+    usage = _events(tmp_path, [("backups", Decimal("9024.525634334"), "2026-01-05T00:00:00Z"),
+                               ("logs", Decimal("27736.400838560"), "2026-01-05T00:00:00Z"),
+                               ("media", Decimal("22100.594489621"), "2026-01-05T00:00:00Z")])
+    (jan,) = invoices(run(compile_text(text), [usage], "2026-02-01"))
+    assert _lines(jan) == [("backups", D("206.20")), ("logs", D("633.76")), ("media", D("504.99"))]
+    assert jan.lines[0].pool.quantity == D("58861.520962515")
