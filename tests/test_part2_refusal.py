@@ -28,9 +28,6 @@ CONTRACT = 'contract beta {\n  customer "cus_beta"\n  plan pro\n  starts 2026-01
 CASES = {
     "derived": (BASE.replace("  count\n", "  sum a - b\n") + CONTRACT + "}\n", "3:3", "a derived quantity"),
     "weighted": (BASE.replace("  count\n", "  weighted gb per month\n") + CONTRACT + "}\n", "3:3", "`weighted`"),
-    "pooled": (BASE.replace("charge CALLS : $0.01 per call",
-                            "charge CALLS : pooled volume { up to 10 : $1  above : $0.5 }") + CONTRACT + "}\n",
-               "8:18", "`pooled`"),
     "billing day": (BASE.replace('plan pro {\n', 'plan pro {\n  billing monthly on day 1\n') + CONTRACT + "}\n",
                     "7:3", "`billing ... on day`"),
     "contract billing day": (BASE + CONTRACT + "  billing monthly on day 5\n}\n", "18:3", "`billing ... on day`"),

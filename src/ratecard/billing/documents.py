@@ -16,7 +16,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from .sinks import InvoiceSink, SplittableSink
 
@@ -41,6 +41,15 @@ class TierLine(Doc):
     amount: Decimal
 
 
+class PoolLine(Doc):
+    """A pooled line's pool (`pooled graduated|volume`): its quantity (the sum of its lines'),
+    its amount (rounded once; the lines' amounts add up to it) and how many lines share it."""
+
+    quantity: Decimal
+    amount: Decimal
+    lines: int
+
+
 class Line(Doc):
     kind: Literal["usage", "fee", "minimum", "credit"]
     charge: str  # the meter name; the fee's name; "minimum"; "credit"
@@ -55,9 +64,18 @@ class Line(Doc):
     tiers: list[TierLine] = Field(default_factory=list)
     prorated: Decimal | None = None  # share of a cut-short period, for fees and minimums
     segment: PeriodRange | None = None  # when a period is split at a price change
+    # A pooled line's pool; absent from the JSON of every other line (which keeps its shape).
+    pool: PoolLine | None = None
     # A fee's exact share of its cadence (7/30 of a month), which the amount was computed
     # from; `quantity` is it cut to 10 decimals for the JSON. Not part of the JSON.
     share: Fraction | None = Field(default=None, exclude=True, repr=False)
+
+    @model_serializer(mode="wrap")
+    def _without_absent_pool(self, handler):
+        data = handler(self)
+        if self.pool is None:
+            data.pop("pool", None)
+        return data
 
     @property
     def exact_quantity(self) -> Decimal | Fraction:

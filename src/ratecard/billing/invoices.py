@@ -25,6 +25,7 @@ from .documents import Breakage, CreditApplied, Invoice, Line, PeriodRange
 from .invoice_steps import apply_invoice_steps
 from .lines import PricedLine, fee_lines, usage_lines
 from .periods import Period
+from .pools import exact_decimal, share_pools
 
 
 @dataclass
@@ -67,14 +68,20 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
     charges: list[PeriodCharges] = []
     for period in run.contract_periods[contract.name]:
         lines = fee_lines(plan_obj, period, money)
-        for agg, line, priced, resolution, info, problem in usage_lines(run, contract, period):
+        # pooled lines are priced together once the period's lines are known (`pools.py`)
+        items, pooled = share_pools(run, list(usage_lines(run, contract, period)))
+        for index, (agg, line, priced, resolution, info, problem) in enumerate(items):
             if problem is not None:
                 out.diagnostics.append(problem)
                 continue
+            if line is None:  # a line of a pool that could not be priced (E503 on its first line)
+                continue
             lines.append(line)
             if keep is not None:
+                pool = pooled.get(index)
                 keep.append(PricedLine(contract.name, period, line, agg, resolution, priced,
-                                       priced.amount, info))
+                                       priced.amount if pool is None else exact_decimal(pool.exact_share),
+                                       info, pool))
         lines = apply_invoice_steps(contract, period, lines, money)
         subtotal = sum((ln.amount for ln in lines), money(ZERO))
         charges.append(PeriodCharges(period, f"{contract.name}-{period.start:%Y%m%d}", lines, subtotal))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import rules
 from ..diagnostics import Diagnostic, error
@@ -37,6 +37,9 @@ from .periods import Period
 from .pricer import as_written, describe_dims, line_attributes
 from .pricing import BeyondLastTier, NegativeQuantity, Priced, price_quantity
 from .segments import Segment, SplitInfo, affecting, pricing_key, within
+
+if TYPE_CHECKING:
+    from .pools import PoolShare
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class PricedLine:
     priced: Priced
     exact: Decimal
     split: SplitInfo | None = None  # set when a rate changes inside the period
+    pool: "PoolShare | None" = None  # a pooled line's pool and share (`pools.py`)
 
 
 class LineAt(NamedTuple):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable, Iterator, Mapping
 
 from ..diagnostics import Diagnostic, Span, error
-from ..model import RatingPlan, TieredPrice
+from ..model import RatingPlan
 
 
 def _derived(plan: RatingPlan) -> Iterator[str]:
@@ -30,16 +30,6 @@ def _weighted(plan: RatingPlan) -> Iterator[str]:
     for meter in plan.meters.values():
         if meter.aggregation.function == "weighted":
             yield f"meter:{meter.name}/aggregation"
-
-
-def _pooled(plan: RatingPlan) -> Iterator[str]:
-    cards = [m.rates for m in plan.meters.values()]
-    cards += [c.rates for p in plan.plans.values() for c in p.charges]
-    cards += [card for c in plan.contracts.values() for card in c.overrides.values()]
-    for card in cards:
-        for rule in card.rules if card is not None else ():
-            if isinstance(rule.action, TieredPrice) and rule.action.pooled:
-                yield rule.id
 
 
 def _billing_day(plan: RatingPlan) -> Iterator[str]:
@@ -98,7 +88,6 @@ def _scoped_credits(plan: RatingPlan) -> Iterator[str]:
 FEATURES: tuple[tuple[str, Callable[[RatingPlan], Iterator[str]]], ...] = (
     ("a derived quantity (`sum a - b`)", _derived),
     ("`weighted`", _weighted),
-    ("`pooled`", _pooled),
     ("`billing ... on day`", _billing_day),
     ("`in advance`", _in_advance),
     ("a plan change (`plan NAME from DATE`)", _plan_changes),

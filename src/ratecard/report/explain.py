@@ -11,9 +11,12 @@ event count.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+
 from ..billing import Evaluation, PricedLine
 from ..billing.credits import GrantLedger, expired_by, purchase_number
 from ..billing.documents import Invoice, Line
+from ..billing.pools import exact_decimal
 from ..billing.segments import Change, SplitInfo
 from ..model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
 from ..money import exact_text, plain, quantum
@@ -160,7 +163,7 @@ def describe_action(action, currency: str) -> str:
             bound = f"up to {plain(t.up_to)}" if t.up_to is not None else "above"
             flat = f" + {money(t.flat)}" if t.flat else ""
             tiers.append(f"{bound}: {money(t.amount)}{flat}")
-        return f"{action.kind} per {action.unit.label()} {{ {'; '.join(tiers)} }}"
+        return f"{'pooled ' if action.pooled else ''}{action.kind} per {action.unit.label()} {{ {'; '.join(tiers)} }}"
     return str(action)
 
 
@@ -207,6 +210,35 @@ def split_notes(info: SplitInfo | None, price, plan: RatingPlan) -> list[str]:
     return notes
 
 
+def pool_arithmetic(pl: PricedLine, plan: RatingPlan) -> list[str]:
+    """A pooled line: its pool (the lines one pooled rule prices in the period), the tiers
+    the pool's quantity fills, its total rounded once, and this line's share of it."""
+    pool = pl.pool
+    unit = pool.priced.unit_label
+    out = [f"pool: {pool.lines} line{'s' if pool.lines != 1 else ''} of {pl.line.charge}, "
+           f"{plain(pool.quantity)} units (the lines this rule prices in the period; "
+           f"tiers filled by their sum)"]
+    if pool.already:
+        out.append(f"tiers continue from the {plain(pool.already)} units of the charge's pools earlier in the "
+                   f"period (the rates change inside it)")
+    for s in pool.priced.steps:
+        upper = plain(s.upper) if s.upper is not None else "above"
+        flat = f" + {plain(s.flat)} flat" if s.flat else ""
+        out.append(f"tier {plain(s.lower)}-{upper}: {plain(s.quantity)} units x "
+                   f"{plain(s.unit_price)} per {unit}{flat} = {plain(s.amount)}")
+    out.append(f"pool total {pool.total} (exact {plain(pool.priced.amount)}, rounded once)")
+    share = (f"share {pool.total} x {plain(pl.line.quantity)} / {plain(pool.quantity)} = "
+             f"{exact_text(pool.exact_share)}" if pool.quantity else
+             f"share: the pool's quantity is 0, its whole amount goes to its first line: "
+             f"{exact_text(pool.exact_share)}")
+    if "/" in share:  # no finite decimal: the fraction, and about how much it is
+        share += f" (about {plain(exact_decimal(pool.exact_share).quantize(Decimal('0.0001')))})"
+    extra = (f" (+{quantum(plan.currency)} by largest remainder: the minor units left after flooring "
+             f"every share go to the largest remainders, ties to the earlier line)" if pool.bonus else "")
+    out.append(f"{share} -> {pl.line.amount}{extra}")
+    return out
+
+
 def winner_reason(res: Resolution) -> str:
     """Why the base rule won, in `explain`'s words (the language server's hover says the same)."""
     if res.base.is_default:
@@ -235,7 +267,9 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
     else:
         steps = []
     arithmetic = []
-    if pl.priced.steps:
+    if pl.pool is not None:
+        arithmetic.extend(pool_arithmetic(pl, plan))
+    elif pl.priced.steps:
         # a later segment of a graduated price: show where in the period's running total it bills
         position = pl.split.already if pl.split is not None and isinstance(res.price, TieredPrice) \
             and res.price.kind == "graduated" and pl.split.already else None
@@ -262,14 +296,14 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
         aggregation=how,
         events=pl.aggregate.events,
         segment=f"{pl.line.segment.start} to {pl.line.segment.end}" if pl.line.segment else None,
-        split_notes=split_notes(pl.split, res.price, plan),
+        split_notes=split_notes(pl.split, res.price if pl.pool is None else None, plan),  # a pool says its own
         candidates=candidates,
         winner=plan.origins.get(res.base.id, res.base.id),
         why=why,
         modifiers=steps,
         final_price=describe_action(res.price, plan.currency),
         arithmetic=arithmetic,
-        exact=plain(pl.exact),
+        exact=plain(pl.exact) if pl.pool is None else exact_text(pl.pool.exact_share),
         amount=f"{pl.line.amount}",
     )
 

@@ -201,6 +201,10 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
             notes.append(f"billed in whole packages: {fmt.number(count)} × {compact_unit(size)}")
         if ln.tiers:
             unit_price = ""
+        if ln.pool is not None:  # the tiers shown are the pool's; they add up to its total
+            notes.append(f"pooled: {ln.pool.lines} line{'s' if ln.pool.lines != 1 else ''}, "
+                         f"{fmt.number(ln.pool.quantity)} for {fmt.money(ln.pool.amount)} (tiers below), "
+                         f"shared in proportion")
     elif ln.kind == "minimum":
         label = "Minimum commitment true-up"
         notes.append(f"brings this period up to the {fmt.money(inv.subtotal)} minimum")
@@ -257,13 +261,15 @@ def tier_shares(ln: Line, currency: str, rounding: str) -> list[Decimal]:
     as money, each share is the rounded running total through its tier minus the
     rounded running total before it, and the last running total is the line's amount:
     so the shares add up to the amount billed, exactly, and each is within one minor
-    unit of its exact value (`$218.626054838772` shows as `$218.63`).
+    unit of its exact value (`$218.626054838772` shows as `$218.63`). A pooled line's
+    tiers are its pool's: they add up to the pool's total, not to the line's share.
     """
     money = _rounder(currency, rounding)
     shares, running, before = [], ZERO, ZERO
     for index, t in enumerate(ln.tiers):
         running = EXACT.add(running, t.amount)
-        through = ln.amount if index == len(ln.tiers) - 1 else money(running)
+        last = ln.amount if ln.pool is None else ln.pool.amount  # a pooled line shows its pool's tiers
+        through = last if index == len(ln.tiers) - 1 else money(running)
         shares.append(through - before)
         before = through
     return shares

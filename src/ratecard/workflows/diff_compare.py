@@ -251,6 +251,12 @@ def _last_tier(line: Line) -> str | None:
     return f"{plain(t.lower)}-{upper}"
 
 
+def _pool_text(pool) -> str:
+    if pool is None:
+        return "not pooled"
+    return f"{plain(pool.quantity)} over {pool.lines} line{'s' if pool.lines != 1 else ''} for {pool.amount}"
+
+
 def classify(old: LineSide | None, new: LineSide | None) -> list[Reason]:
     if old is None:
         return [Reason("line_added", f"line added ({new.line.kind})" if new.line.kind != "usage"
@@ -289,6 +295,9 @@ def classify(old: LineSide | None, new: LineSide | None) -> list[Reason]:
         if mods_old != mods_new:
             reasons.append(Reason("modifiers_changed", f"modifiers: {', '.join(mods_old) or 'none'} → "
                                                        f"{', '.join(mods_new) or 'none'}"))
+        pool_old, pool_new = old.line.pool, new.line.pool
+        if pool_old != pool_new:  # a pooled line moves with the other lines of its pool
+            reasons.append(Reason("pool_changed", f"pool: {_pool_text(pool_old)} → {_pool_text(pool_new)}"))
         tier_old, tier_new = _last_tier(old.line), _last_tier(new.line)
         if tier_old != tier_new and (tier_old or tier_new):
             reasons.append(Reason("tier_moved", f"tier moved: {tier_old or 'none'} → {tier_new or 'none'}"))
