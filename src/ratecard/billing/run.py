@@ -150,6 +150,8 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
         rejected=rejected,
         events=Reconciliation(read=report.events_read, billed=report.billed,
                               rejected=sum(rejected.values())),
+        unused_allowances=[u for billed in shares for u in billed.unused_allowances],
+        unused_discounts=[u for billed in shares for u in billed.unused_discounts],
     )
     return Evaluation(run, diagnostics, report, priced_lines, all_ledgers)
 

@@ -137,6 +137,7 @@ class InvoiceView:
     reason: str = ""  # why a credit note was issued
     status: str = "issued"  # issued | void
     status_note: str = ""  # "Void: reversed by credit note CN-000002"
+    adjustments: list[LineView] = field(default_factory=list)  # discount and spend cap lines, in order
 
 
 @dataclass(frozen=True)
