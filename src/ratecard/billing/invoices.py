@@ -41,6 +41,8 @@ class Billed:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     priced: list[PricedLine] = field(default_factory=list)
     ledgers: list[GrantLedger] = field(default_factory=list)
+    # (contract, use) of every billed period's allowances, for `credits` (kept like `ledgers`)
+    allowances: list[tuple[str, AllowanceUse]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
     applied, ledgers, uses = burn(contract, [c.bill() for c in charges], through, money,
                                   run.drawn.get(contract.name), plan_obj.allowances, plan_obj.name)
     out.unused_allowances.extend(_unused(contract, use) for use in uses if use.unused > 0)
+    out.allowances.extend((contract.name, use) for use in uses)
 
     docs: list[Invoice] = []
     for index, grant in enumerate(contract.credits):

@@ -118,6 +118,9 @@ def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,
     groups = _charge_groups(inv, lines, fmt)
     credits = [CreditView(grant=c.grant, description=c.description or "Prepaid credit",
                           applied=fmt.money(-c.applied), remaining=fmt.money(c.remaining))
+               if c.kind == "grant" else
+               CreditView(grant=c.grant, description=c.description, applied=fmt.money(-c.applied),
+                          remaining=fmt.money(c.remaining), label="Allowance", remaining_label="unused this period")
                for c in inv.credits]
     if inv.total.is_zero() and inv.credits_applied > 0:
         note = "Paid in full by prepaid credit: nothing to pay."

@@ -51,6 +51,8 @@ class CreditView:
     description: str
     applied: str  # negative: "-$200.00"
     remaining: str  # the grant's balance after this invoice
+    label: str = "Prepaid credit"  # "Allowance" for a period's allowance
+    remaining_label: str = "remaining balance"  # an allowance: "unused this period" (never carried over)
 
 
 @dataclass(frozen=True)
