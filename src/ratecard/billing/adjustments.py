@@ -103,14 +103,17 @@ def _take(sheet: Sheet, indices: list[int], amount: Decimal) -> list[str]:
     for i, share in zip(indices, shares):
         sheet.nets[i] -= share
         line = sheet.lines[i]
-        notes.append(f"  {share} of {_name(line)} (net {sheet.nets[i] + share} -> {sheet.nets[i]})")
+        notes.append(f"  {share} of {line_name(line)} (net {sheet.nets[i] + share} -> {sheet.nets[i]})")
     return notes
 
 
-def _name(line: Line) -> str:
+def line_name(line: Line) -> str:
+    """A line as `explain` names it in allocations and credit draws: `usage CALLS [region = "eu"]`,
+    `fee Platform`, `minimum true-up` (never `minimum minimum`)."""
+    if line.kind == "minimum":
+        return "minimum true-up"
     dims = ", ".join(f'{k} = "{v}"' for k, v in line.dimensions.items())
-    what = f"{line.kind} {line.charge}" + (f" [{dims}]" if dims else "")
-    return what
+    return f"{line.kind} {line.charge}" + (f" [{dims}]" if dims else "")
 
 
 def _scope_text(applies_to: tuple[str, ...]) -> str:

@@ -41,7 +41,7 @@ from typing import Literal, Mapping, Sequence
 
 from ..model import CADENCE_MONTHS, Allowance, Contract, CreditGrant
 from ..money import ZERO
-from .adjustments import in_scope
+from .adjustments import in_scope, line_name
 from .documents import Line
 from .periods import Period, last_period_start_before, midnight
 
@@ -146,7 +146,7 @@ def burn_order(grants: Sequence[CreditGrant]) -> list[CreditGrant]:
 def order_reason(grant: CreditGrant) -> str:
     """Why a grant burns where it does, in `explain`'s words."""
     parts = [f"priority {grant.priority}" if grant.priority is not None else "no priority (after those with one)"]
-    parts.append(f"expires {grant.expires:%Y-%m-%d %H:%M}" if grant.expires else "never expires")
+    parts.append(f"expiring at {grant.expires:%Y-%m-%d %H:%M} UTC" if grant.expires else "never expires")
     parts.append(f"granted {grant.granted}")
     return "burns after the allowances, by " + ", ".join(parts) + ", then contract order"
 
@@ -171,7 +171,7 @@ def _pay(bill: Bill, unpaid: list[Decimal], owed: Decimal, budget: Decimal,
         x = min(unpaid[i], budget - paid, owed - paid)
         unpaid[i] -= x
         paid += x
-        notes.append(f"  paid {x} of {line.kind} {line.charge}")
+        notes.append(f"  paid {x} of {line_name(line)}")
     return paid, notes
 
 

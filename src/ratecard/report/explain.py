@@ -286,8 +286,9 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
             text += f" (period cut short: {proration_days(line.prorated, inv)})"
     elif line.kind == "minimum":
         label = "minimum true-up"
-        text = (f"minimum {inv.subtotal} - {inv.subtotal - line.amount} of fees and usage "
-                "(after discounts and spend cap)")
+        text = f"minimum {inv.subtotal} - {inv.subtotal - line.amount} of fees and usage"
+        if any(ln.kind in ("discount", "cap") for ln in inv.lines):
+            text += " after discounts and spend cap"
         if line.prorated is not None:
             text += f" (the minimum prorated: {proration_days(line.prorated, inv)})"
     elif line.kind == "discount":
