@@ -66,7 +66,7 @@ def test_period_generation_never_overflows(starts, billing, length, through):
 
 def test_a_grant_on_a_contract_at_the_calendars_end_burns_without_overflow():
     contract = _contract(dt.date(9999, 11, 1))
-    applied, ledgers = burn(contract, [], MAX, lambda x: x)
+    applied, ledgers, _ = burn(contract, [], MAX, lambda x: x)
     assert applied == {} and ledgers == []
 
 

@@ -425,7 +425,7 @@ def test_every_scenario_folder_is_tested_and_complete():
     tested = {"unit-price", "per-1k-tokens", "graduated-flat", "volume-flat", "package",
               "rate-card-overrides", "quarterly-fees-minimum", "contract-ends-mid-period",
               "credit-free-grant", "credit-purchased", "credit-expiry-breakage", "credit-two-grants",
-              "credit-exceeds-invoice", "json-contract"}
+              "credit-exceeds-invoice", "json-contract", "discount-cap-allowance"}
     folders = {p.name for p in SCENARIOS.iterdir() if p.is_dir()}
     assert folders == tested
     for name in folders:
@@ -433,3 +433,33 @@ def test_every_scenario_folder_is_tested_and_complete():
             assert (SCENARIOS / name / required).is_file(), f"{name}/{required} is missing"
         events = (SCENARIOS / name / "usage.jsonl").read_text(encoding="utf-8").splitlines()
         assert 3 <= len(events) <= 30, name
+
+
+# ----------------------------------------------------------------- Part 2: discounts, cap, allowance, scoped credits
+
+
+def test_discounts_cap_allowance_and_scoped_credits(bill, update_golden):
+    out = bill("discount-cap-allowance", "2026-04-01")
+    jan, feb, mar = (out.invoice(n) for n in ("delta-20260101", "delta-20260201", "delta-20260301"))
+    # January: fee 30 + 20 calls x $1 = 20 + 120 GB x $0.10 = 12 -> 62.00.
+    # Launch 20% of CALLS 20.00 = -4.00 (calls net 16); $10 off fees -> -10.00 (fee net 20);
+    # cap $25 on usage nets 16 + 12 = 28 -> -3.00, shared by nets 16:12 = 1.71 / 1.29 (largest remainder)
+    assert [(ln["kind"], ln["amount"]) for ln in jan["lines"]] == [
+        ("fee", "30.00"), ("usage", "20.00"), ("usage", "12.00"),
+        ("discount", "-4.00"), ("discount", "-10.00"), ("cap", "-3.00")]
+    # credits: the allowance 5.00 on calls (net 14.29); the GB grant (priority 1) pays the GB net
+    # 12 - 1.29 = 10.71; the welcome credit the rest, 45 - 5 - 10.71 = 29.29
+    assert [(c["grant"], c["applied"], c["remaining"]) for c in jan["credits"]] == [
+        ("plan:pro/allowance/0", "5.00", "0.00"), ("contract:delta/credit/0", "10.71", "9.29"),
+        ("contract:delta/credit/1", "29.29", "20.71")]
+    assert figures(jan) == ("45.00", "45.00", "0.00")
+    # February: 30 + 5 + 1 = 36; no Launch (once); $10 off fees (period 2 of 2); usage 6 under the cap
+    # -> 26.00; allowance 5.00, GB grant 1.00, welcome 20.00 (0.71 left)
+    assert figures(feb) == ("26.00", "26.00", "0.00")
+    assert [c["applied"] for c in feb["credits"]] == ["5.00", "1.00", "20.00"]
+    # March: the fee alone, 30.00; the allowance has no calls to pay (5.00 unused, not breakage);
+    # the welcome credit's last 0.71 -> 29.29
+    assert figures(mar) == ("30.00", "0.71", "29.29")
+    assert [(u["period"]["start"], u["unused"]) for u in out.doc["unused_allowances"]] == [("2026-03-01", "5.00")]
+    assert "unused_discounts" not in out.doc
+    finish(out, update_golden)

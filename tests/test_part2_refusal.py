@@ -34,14 +34,6 @@ CASES = {
     "in advance": (BASE.replace("$30 per month", "$30 per month in advance") + CONTRACT + "}\n", "7:34",
                    "`in advance`"),
     "plan change": (BASE + CONTRACT + "  plan plus from 2026-01-11\n}\n", "18:3", "a plan change"),
-    "discount": (BASE + CONTRACT + "  discount 10% once\n}\n", "18:3", "`discount`"),
-    "cap": (BASE.replace('plan pro {\n', 'plan pro {\n  cap $20\n') + CONTRACT + "}\n", "7:3", "`cap`"),
-    "contract cap": (BASE + CONTRACT + "  cap $20\n}\n", "18:3", "`cap`"),
-    "allowance": (BASE.replace('plan pro {\n', 'plan pro {\n  allowance $5 per month\n') + CONTRACT + "}\n",
-                  "7:3", "`allowance`"),
-    "priority": (BASE + CONTRACT + "  credit $10 {\n    priority 1\n  }\n}\n", "19:5", "a credit's `priority`"),
-    "credit scope": (BASE + CONTRACT + "  credit $10 {\n    applies to fees\n  }\n}\n", "19:5",
-                     "a credit's `applies to`"),
 }
 
 
@@ -105,7 +97,8 @@ def test_check_compile_and_fmt_accept_them(name, tmp_path, capsys):
 
 
 def test_evaluate_refuses_without_the_compilers_spans_at_the_line_it_was_written(usage):
-    text = CASES["discount"][0] + 'contract gamma {\n  customer "g"\n  plan pro\n  starts 2026-01-01\n  discount $5\n}\n'
+    text = CASES["plan change"][0] + ('contract gamma {\n  customer "g"\n  plan pro\n  starts 2026-01-01\n'
+                                      '  plan plus from 2026-02-01\n}\n')
     compiled = compile_sources([("p.pricing", text)])
     assert compiled.ok, compiled.diagnostics
     ev = evaluate(compiled.plan, [usage], dt.date(2026, 3, 1))
@@ -120,13 +113,14 @@ def test_a_json_contracts_construct_is_refused_at_its_json_path(tmp_path, usage,
     path = _project(tmp_path, BASE)
     contracts = tmp_path / "c.json"
     contracts.write_text(json.dumps([{"contractId": "j", "planId": "pro", "customerId": "cus_beta",
-                                      "startsAt": "2026-01-01", "discounts": [{"percent": 10, "once": True}]}]),
+                                      "startsAt": "2026-01-01",
+                                      "planChanges": [{"planId": "plus", "effectiveAt": "2026-01-11"}]}]),
                          encoding="utf-8")
     capsys.readouterr()
     assert main(["invoice", path, "--contracts", str(contracts), "--usage", usage, "--through", "2026-03-01",
                  "--format", "text"]) == 1
     err = capsys.readouterr().err
-    assert f"{contracts}:$[0].discounts[0]: error[E970]: `discount` is not billed" in err, err
+    assert f"{contracts}:$[0].planChanges[0]: error[E970]: a plan change" in err, err
 
 
 def test_a_project_without_part_2_is_billed_as_before(tmp_path, usage, capsys):
@@ -139,8 +133,8 @@ def test_a_project_without_part_2_is_billed_as_before(tmp_path, usage, capsys):
 
 
 def test_a_tests_inline_contract_using_a_construct_is_that_tests_error_and_the_others_run(tmp_path, capsys):
-    text = BASE + ('test "inline discount" {\n  contract {\n    plan pro\n    starts 2026-01-01\n'
-                   '    discount 10% once\n  }\n  usage CALLS 100 on 2026-01-05\n  through 2026-02-01\n'
+    text = BASE + ('test "inline plan change" {\n  contract {\n    plan pro\n    starts 2026-01-01\n'
+                   '    plan plus from 2026-01-11\n  }\n  usage CALLS 100 on 2026-01-05\n  through 2026-02-01\n'
                    '  expect total $30.90\n}\n'
                    'test "plain" {\n  contract {\n    plan pro\n    starts 2026-01-01\n  }\n'
                    '  usage CALLS 100 on 2026-01-05\n  through 2026-02-01\n  expect total $31.00\n}\n')
@@ -149,4 +143,4 @@ def test_a_tests_inline_contract_using_a_construct_is_that_tests_error_and_the_o
     assert main(["test", path]) == 1
     out, err = capsys.readouterr()
     assert "1 passed; 0 failed; 1 error" in out
-    assert err.count("error[E970]") == 1 and "p.pricing:18:1: error[E970]: `discount`" in err, err
+    assert err.count("error[E970]") == 1 and "p.pricing:18:1: error[E970]: a plan change" in err, err

@@ -1,11 +1,16 @@
 """Prepaid credit: burn-down of usage invoices, and breakage.
 
 A grant is active over `[granted, expires)`. It burns the usage invoices
-(fees, usage and minimum true-ups) whose billing period overlaps that window,
-in period order; when several grants can pay one invoice, the one that
-expires soonest pays first (never-expiring grants last; ties: earlier grant,
-then id). An invoice is never taken below zero. Whatever a grant still holds
-once the last period it could cover has been invoiced is breakage.
+whose billing period overlaps that window, in period order. On one invoice
+the plan's allowances burn first (each period's own, in plan order), then the
+grants by `priority` (lower first, grants without one last), then soonest
+expiry (never-expiring last), then earliest grant, then contract order.
+Burning is per line: a grant walks the invoice's lines in order and pays the
+unpaid net (after discounts and cap) of each line its `applies to` reaches
+(meters' usage lines, `fees`; no scope: every line, the minimum true-up too),
+never more than the invoice still owes, so no invoice goes below zero.
+Whatever a grant still holds once the last period it could cover has been
+invoiced is breakage; what an allowance leaves is only reported as unused.
 
 The ledger kept here is the grant's whole history, which `ratecard credits`
 prints and the invoices quote ("remaining balance").
@@ -34,20 +39,53 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, Mapping, Sequence
 
-from ..model import Contract, CreditGrant
+from ..model import CADENCE_MONTHS, Allowance, Contract, CreditGrant
 from ..money import ZERO
-from .periods import last_period_start_before, midnight
+from .adjustments import in_scope, line_name
+from .documents import Line
+from .periods import Period, last_period_start_before, midnight
 
 
 @dataclass(frozen=True)
 class Bill:
-    """What credits need to know of a usage invoice."""
+    """What credits need to know of a usage invoice: its lines and what each still owes."""
 
     key: str
     number: str
     start: dt.date
     end: dt.date
     subtotal: Decimal
+    lines: tuple[Line, ...] = ()
+    nets: tuple[Decimal, ...] = ()  # per line, after discounts and cap
+    period: Period | None = None
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One grant's or allowance's draw on one invoice, and why it burned there."""
+
+    source: str  # the grant's id or the allowance's
+    description: str
+    kind: Literal["grant", "allowance"]
+    amount: Decimal
+    remaining: Decimal
+    notes: tuple[str, ...]
+    ledger: "GrantLedger | None" = None
+
+
+@dataclass(frozen=True)
+class AllowanceUse:
+    """One period's allowance: granted, used, what it leaves (never breakage)."""
+
+    allowance: Allowance
+    plan: str
+    period: Period
+    granted: Decimal
+    used: Decimal
+
+    @property
+    def unused(self) -> Decimal:
+        return self.granted - self.used
 
 
 @dataclass(frozen=True)
@@ -96,9 +134,49 @@ def purchase_number(contract: str, grant: CreditGrant, index: int) -> str:
     return f"{contract}-{grant.granted:%Y%m%d}-C{index + 1}"
 
 
-def _expiry_key(grant: CreditGrant) -> tuple:
+def burn_order(grants: Sequence[CreditGrant]) -> list[CreditGrant]:
+    """The grants in the order they burn: `priority` ascending (none: last), soonest expiry
+    (never: last), earliest grant, contract order."""
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    return (grant.expires or far, grant.granted, grant.id)
+    place = {g.id: i for i, g in enumerate(grants)}
+    return sorted(grants, key=lambda g: (g.priority is None, g.priority or 0, g.expires or far,
+                                         g.granted, place[g.id]))
+
+
+def order_reason(grant: CreditGrant) -> str:
+    """Why a grant burns where it does, in `explain`'s words."""
+    parts = [f"priority {grant.priority}" if grant.priority is not None else "no priority (after those with one)"]
+    parts.append(f"expiring at {grant.expires:%Y-%m-%d %H:%M} UTC" if grant.expires else "never expires")
+    parts.append(f"granted {grant.granted}")
+    return "burns after the allowances, by " + ", ".join(parts) + ", then contract order"
+
+
+def allowance_amount(allowance: Allowance, period: Period, round_amount) -> Decimal:
+    """`allowance $A per month`: A x months in the period, prorated like a fee, rounded once."""
+    months = CADENCE_MONTHS.get(allowance.cadence)
+    numerator, denominator = (1, 1) if months is None else (period.months, months)
+    return round_amount(period.share(allowance.amount, numerator, denominator))
+
+
+def _pay(bill: Bill, unpaid: list[Decimal], owed: Decimal, budget: Decimal,
+         applies_to: tuple[str, ...]) -> tuple[Decimal, list[str]]:
+    """Pay the unpaid nets of the lines in scope, in line order, up to `budget` and what the
+    invoice still owes (`owed`); returns the amount paid and which lines it went to."""
+    paid, notes = ZERO, []
+    for i, line in enumerate(bill.lines):
+        if budget - paid <= 0 or owed - paid <= 0:
+            break
+        if unpaid[i] <= 0 or not in_scope(line, applies_to, minimum=True):
+            continue
+        x = min(unpaid[i], budget - paid, owed - paid)
+        unpaid[i] -= x
+        paid += x
+        notes.append(f"  paid {x} of {line_name(line)}")
+    return paid, notes
+
+
+def _scope(applies_to: tuple[str, ...]) -> str:
+    return "applies to " + ", ".join(applies_to) if applies_to else "no scope: every line"
 
 
 def covers(grant: CreditGrant, start: dt.date, end: dt.date) -> bool:
@@ -110,21 +188,24 @@ def covers(grant: CreditGrant, start: dt.date, end: dt.date) -> bool:
 
 def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
          drawn: Mapping[dt.date, Sequence[tuple[str, Decimal]]] | None = None,
-         ) -> tuple[dict[str, list[tuple[GrantLedger, Decimal]]], list[GrantLedger]]:
-    """Apply the contract's grants to its usage invoices (in period order).
+         allowances: Sequence[Allowance] = (), plan: str = "",
+         ) -> tuple[dict[str, list[Applied]], list[GrantLedger], list[AllowanceUse]]:
+    """Apply the plan's allowances and the contract's grants to its usage invoices (in period order).
 
     `drawn` (period start -> (grant id, amount) pairs) are draws made final
     already: the invoice of that period draws them as they are, and takes
-    nothing more; what they take is set aside before any other invoice burns.
-    A recorded draw of a grant the contract no longer has is left out here.
+    nothing more from grants; what they take is set aside before any other
+    invoice burns. A recorded draw of a grant the contract no longer has is
+    left out here. Allowances are not recorded draws: they are a function of
+    the period and burn first on every invoice.
 
-    Returns, per invoice key, the (ledger, amount) applications in the order they
-    were drawn, and every granted ledger (grants not yet granted by `through`
-    are left out).
+    Returns, per invoice key, the draws in the order they were made, every
+    granted ledger (grants not yet granted by `through` are left out), and
+    each billed period's allowances.
     """
     ledgers = [
         GrantLedger(contract.name, g, round_amount(g.amount), round_amount(g.amount))
-        for g in sorted(contract.credits, key=_expiry_key)
+        for g in burn_order(contract.credits)
         if g.granted <= through
     ]
     fixed = drawn or {}
@@ -133,8 +214,22 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
     for pairs in fixed.values():
         for grant_id, amount in pairs:
             reserved[grant_id] = reserved.get(grant_id, ZERO) + amount
-    applied: dict[str, list[tuple[GrantLedger, Decimal]]] = {}
+    applied: dict[str, list[Applied]] = {}
+    uses: list[AllowanceUse] = []
     for bill in sorted(bills, key=lambda b: b.start):
+        draws = applied.setdefault(bill.key, [])
+        unpaid = [max(n, ZERO) for n in bill.nets]
+        owed = bill.subtotal
+        for allowance in allowances if bill.period is not None else ():
+            granted = allowance_amount(allowance, bill.period, round_amount)
+            used, notes = (_pay(bill, unpaid, owed, granted, allowance.applies_to)
+                           if granted > 0 and owed > 0 else (ZERO, []))
+            owed -= used
+            uses.append(AllowanceUse(allowance, plan, bill.period, granted, used))
+            if used > 0:
+                draws.append(Applied(allowance.id, allowance.description or "Allowance", "allowance", used,
+                                     granted - used, (f"allowance of this period ({granted}), burns before "
+                                                      f"every grant; {_scope(allowance.applies_to)}", *notes)))
         if bill.start in fixed:
             for grant_id, amount in fixed[bill.start]:
                 ledger = by_id.get(grant_id)
@@ -143,20 +238,24 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
                 reserved[grant_id] -= amount
                 ledger.balance -= amount
                 ledger.draws.append(Draw(bill.number, bill.start, amount, ledger.balance))
-                applied.setdefault(bill.key, []).append((ledger, amount))
+                draws.append(Applied(grant_id, ledger.grant.description, "grant", amount, ledger.balance,
+                                     ("drawn as recorded when the invoice was issued",), ledger))
             continue
-        owed = bill.subtotal
         for ledger in ledgers:
             if owed <= 0:
                 break
             free = ledger.balance - reserved.get(ledger.grant.id, ZERO)
             if free <= 0 or not covers(ledger.grant, bill.start, bill.end):
                 continue
-            amount = min(free, owed)
+            amount, notes = _pay(bill, unpaid, owed, free, ledger.grant.applies_to)
+            if amount <= 0:
+                continue
             ledger.balance -= amount
             owed -= amount
             ledger.draws.append(Draw(bill.number, bill.start, amount, ledger.balance))
-            applied.setdefault(bill.key, []).append((ledger, amount))
+            draws.append(Applied(ledger.grant.id, ledger.grant.description, "grant", amount, ledger.balance,
+                                 (order_reason(ledger.grant) + f"; {_scope(ledger.grant.applies_to)}", *notes),
+                                 ledger))
     billed_starts = {b.start: b for b in bills}
     stop = contract.end_exclusive
     for ledger in ledgers:
@@ -166,4 +265,4 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
         if last is not None and last in billed_starts:
             ledger.closed_on = billed_starts[last].end
             ledger.breakage = ledger.balance if ledger.balance > 0 else round_amount(ZERO)
-    return applied, ledgers
+    return {k: v for k, v in applied.items() if v}, ledgers, uses

@@ -51,8 +51,8 @@ class PoolLine(Doc):
 
 
 class Line(Doc):
-    kind: Literal["usage", "fee", "minimum", "credit"]
-    charge: str  # the meter name; the fee's name; "minimum"; "credit"
+    kind: Literal["usage", "fee", "minimum", "credit", "discount", "cap"]
+    charge: str  # the meter name; the fee's name; "minimum"; "credit"; a discount's description; "Spend cap"
     description: str
     dimensions: dict[str, str] = Field(default_factory=dict)
     quantity: Decimal
@@ -69,6 +69,9 @@ class Line(Doc):
     # A fee's exact share of its cadence (7/30 of a month), which the amount was computed
     # from; `quantity` is it cut to 10 decimals for the JSON. Not part of the JSON.
     share: Fraction | None = Field(default=None, exclude=True, repr=False)
+    # Why an invoice-level line (discount, cap) has its amount, and how it was shared
+    # among the lines it covers: what `explain` prints. Not part of the JSON.
+    notes: tuple[str, ...] = Field(default=(), exclude=True, repr=False)
 
     @model_serializer(mode="wrap")
     def _without_absent_pool(self, handler):
@@ -84,10 +87,21 @@ class Line(Doc):
 
 
 class CreditApplied(Doc):
-    grant: str
+    grant: str  # the grant's id, or an allowance's (`plan:<plan>/allowance/<n>`)
     description: str
     applied: Decimal
-    remaining: Decimal  # the grant's balance after this invoice
+    remaining: Decimal  # the grant's balance after this invoice (an allowance: what its period has left)
+    kind: Literal["grant", "allowance"] = "grant"
+    # Why it burns at that point of the order, and which lines of its scope it paid (`explain`).
+    notes: tuple[str, ...] = Field(default=(), exclude=True, repr=False)
+
+    @model_serializer(mode="wrap")
+    def _omit_grant_kind(self, handler):
+        """`kind` is written for allowances only: documents without one stay byte-identical."""
+        data = handler(self)
+        if self.kind == "grant":
+            data.pop("kind", None)
+        return data
 
 
 class Invoice(Doc):
@@ -119,6 +133,28 @@ class Breakage(Doc):
     expired: dt.date  # the end of the last period the grant could cover
 
 
+class UnusedAllowance(Doc):
+    """What a period's allowance did not use: not breakage, never carried over."""
+
+    contract: str
+    allowance: str  # its description, else its id
+    plan: str
+    period: PeriodRange
+    granted: Decimal
+    used: Decimal
+    unused: Decimal
+
+
+class UnusedDiscount(Doc):
+    """What an amount discount (`discount $N`) could not use in a period it covers: lost."""
+
+    contract: str
+    discount: str  # its description, else "Discount"
+    rule: str | None
+    period: PeriodRange
+    unused: Decimal
+
+
 class Reconciliation(Doc):
     read: int
     billed: int
@@ -136,6 +172,18 @@ class InvoiceRun(Doc):
     breakage: list[Breakage]
     rejected: dict[str, int]
     events: Reconciliation
+    unused_allowances: list[UnusedAllowance] = Field(default_factory=list)
+    unused_discounts: list[UnusedDiscount] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_reports(self, handler):
+        """The Part 2 reports are written when they hold something: runs without
+        allowances or amount discounts stay byte-identical."""
+        data = handler(self)
+        for key in ("unused_allowances", "unused_discounts"):
+            if not data.get(key):
+                data.pop(key, None)
+        return data
 
 
 class RunWriter(InvoiceSink, SplittableSink):

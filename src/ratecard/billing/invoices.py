@@ -20,8 +20,10 @@ from ..diagnostics import Diagnostic, error
 from ..model import Contract
 from ..money import ZERO
 from .context import RunContext
-from .credits import Bill, GrantLedger, burn, purchase_number
-from .documents import Breakage, CreditApplied, Invoice, Line, PeriodRange
+from .adjustments import Sheet
+from .credits import AllowanceUse, Bill, GrantLedger, burn, purchase_number
+from .documents import (Breakage, CreditApplied, Invoice, Line, PeriodRange, UnusedAllowance,
+                        UnusedDiscount)
 from .invoice_steps import apply_invoice_steps
 from .lines import PricedLine, fee_lines, usage_lines
 from .periods import Period
@@ -35,9 +37,13 @@ class Billed:
     invoices: list[Invoice] = field(default_factory=list)
     written: int = 0  # invoices handed to the sink
     breakage: list[Breakage] = field(default_factory=list)
+    unused_allowances: list[UnusedAllowance] = field(default_factory=list)
+    unused_discounts: list[UnusedDiscount] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     priced: list[PricedLine] = field(default_factory=list)
     ledgers: list[GrantLedger] = field(default_factory=list)
+    # (contract, use) of every billed period's allowances, for `credits` (kept like `ledgers`)
+    allowances: list[tuple[str, AllowanceUse]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -48,10 +54,12 @@ class PeriodCharges:
     number: str
     lines: list[Line]
     subtotal: Decimal
+    nets: list[Decimal] = field(default_factory=list)  # per line, after discounts and cap
 
     def bill(self) -> Bill:
         """What credits need to know of it."""
-        return Bill(self.period.key, self.number, self.period.start, self.period.end, self.subtotal)
+        return Bill(self.period.key, self.number, self.period.start, self.period.end, self.subtotal,
+                    tuple(self.lines), tuple(self.nets), self.period)
 
 
 def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple[list[Invoice], list[GrantLedger]]:
@@ -82,11 +90,16 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
                 keep.append(PricedLine(contract.name, period, line, agg, resolution, priced,
                                        priced.amount if pool is None else exact_decimal(pool.exact_share),
                                        info, pool))
-        lines = apply_invoice_steps(contract, period, lines, money)
-        subtotal = sum((ln.amount for ln in lines), money(ZERO))
-        charges.append(PeriodCharges(period, f"{contract.name}-{period.start:%Y%m%d}", lines, subtotal))
+        sheet = apply_invoice_steps(Sheet(contract, period, currency, money, lines, origins=plan.origins))
+        out.unused_discounts.extend(sheet.unused_discounts)
+        subtotal = sum((ln.amount for ln in sheet.lines), money(ZERO))
+        charges.append(PeriodCharges(period, f"{contract.name}-{period.start:%Y%m%d}", sheet.lines, subtotal,
+                                     sheet.nets))
 
-    applied, ledgers = burn(contract, [c.bill() for c in charges], through, money, run.drawn.get(contract.name))
+    applied, ledgers, uses = burn(contract, [c.bill() for c in charges], through, money,
+                                  run.drawn.get(contract.name), plan_obj.allowances, plan_obj.name)
+    out.unused_allowances.extend(_unused(contract, use) for use in uses if use.unused > 0)
+    out.allowances.extend((contract.name, use) for use in uses)
 
     docs: list[Invoice] = []
     for index, grant in enumerate(contract.credits):
@@ -108,7 +121,7 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
     for c in charges:
         period = c.period
         draws = applied.get(period.key, [])
-        credit_total = sum((amount for _, amount in draws), money(ZERO))
+        credit_total = sum((d.amount for d in draws), money(ZERO))
         docs.append(Invoice(
             number=c.number,
             kind="usage",
@@ -116,9 +129,9 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
             lines=c.lines,
             subtotal=c.subtotal,
             credits_applied=credit_total,
-            credits=[CreditApplied(grant=ledger.grant.id, description=ledger.grant.description,
-                                   applied=amount, remaining=_balance_after(ledger, c.number))
-                     for ledger, amount in draws],
+            credits=[CreditApplied(grant=d.source, description=d.description, applied=d.amount,
+                                   remaining=d.remaining, kind=d.kind, notes=d.notes)
+                     for d in draws],
             total=c.subtotal - credit_total,
         ))
     docs.sort(key=lambda inv: (inv.issued, inv.kind != "credit_purchase", inv.period.start, inv.number))
@@ -157,8 +170,8 @@ def _heading(contract: Contract, currency: str, start: dt.date, end: dt.date, *,
     }
 
 
-def _balance_after(ledger: GrantLedger, number: str) -> Decimal:
-    for draw in ledger.draws:
-        if draw.invoice == number:
-            return draw.balance
-    return ledger.balance
+def _unused(contract: Contract, use: AllowanceUse) -> UnusedAllowance:
+    """A period's allowance left unused: reported, never breakage."""
+    return UnusedAllowance(contract=contract.name, allowance=use.allowance.description or use.allowance.id,
+                           plan=use.plan, period=PeriodRange(start=use.period.start, end=use.period.end),
+                           granted=use.granted, used=use.used, unused=use.unused)

@@ -24,7 +24,7 @@ from ..money import exact_arithmetic, rounder
 from ..usage.records import REJECTION_REASONS, Aggregate, UsageReport
 from . import parallel
 from .context import Drawn, RunContext
-from .credits import GrantLedger
+from .credits import AllowanceUse, GrantLedger
 from .documents import Breakage, InvoiceRun, Reconciliation
 from .invoices import Billed, contract_invoices
 from .lines import PricedLine
@@ -44,6 +44,7 @@ class Evaluation:
     usage: UsageReport | None = None
     priced: list[PricedLine] = field(default_factory=list)
     ledgers: list[GrantLedger] = field(default_factory=list)
+    allowances: list[tuple[str, AllowanceUse]] = field(default_factory=list)  # (contract, period's allowance)
 
     @property
     def ok(self) -> bool:
@@ -150,8 +151,11 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
         rejected=rejected,
         events=Reconciliation(read=report.events_read, billed=report.billed,
                               rejected=sum(rejected.values())),
+        unused_allowances=[u for billed in shares for u in billed.unused_allowances],
+        unused_discounts=[u for billed in shares for u in billed.unused_discounts],
     )
-    return Evaluation(run, diagnostics, report, priced_lines, all_ledgers)
+    return Evaluation(run, diagnostics, report, priced_lines, all_ledgers,
+                      [a for billed in shares for a in billed.allowances])
 
 
 def _bill_in_parts(run: RunContext, ranges: list[list[Contract]], sink: SplittableSink, progress: Told | None,
@@ -190,6 +194,7 @@ def _bill(run: RunContext, contracts: Sequence[Contract], sink, progress: Told |
             else:
                 sink(docs)
             out.written += len(docs)
+            out.allowances = []  # kept, like ledgers, only when the invoices are
             for period in run.contract_periods[contract.name]:  # this contract's usage is priced
                 run.by_window.pop(period.key, None)
         for ledger in ledgers:

@@ -54,35 +54,6 @@ def _plan_changes(plan: RatingPlan) -> Iterator[str]:
             yield from (k for k in plan.origins if k.startswith(f"contract:{c.name}/plan_change/"))
 
 
-def _discounts(plan: RatingPlan) -> Iterator[str]:
-    for c in plan.contracts.values():
-        yield from (d.id for d in c.discounts)
-
-
-def _caps(plan: RatingPlan) -> Iterator[str]:
-    for p in plan.plans.values():
-        if p.cap is not None:
-            yield f"plan:{p.name}/cap"
-    for c in plan.contracts.values():
-        if f"contract:{c.name}/cap" in plan.origins:
-            yield f"contract:{c.name}/cap"
-
-
-def _allowances(plan: RatingPlan) -> Iterator[str]:
-    for p in plan.plans.values():
-        yield from (a.id for a in p.allowances)
-
-
-def _priorities(plan: RatingPlan) -> Iterator[str]:
-    for c in plan.contracts.values():
-        yield from (f"{g.id}/priority" for g in c.credits if g.priority is not None)
-
-
-def _scoped_credits(plan: RatingPlan) -> Iterator[str]:
-    for c in plan.contracts.values():
-        yield from (f"{g.id}/applies_to" for g in c.credits if g.applies_to)
-
-
 # What the pricer does not bill yet: (the construct as the user writes it, where it is used).
 # Later engineers: remove an entry when the pricer bills that construct.
 FEATURES: tuple[tuple[str, Callable[[RatingPlan], Iterator[str]]], ...] = (
@@ -91,11 +62,6 @@ FEATURES: tuple[tuple[str, Callable[[RatingPlan], Iterator[str]]], ...] = (
     ("`billing ... on day`", _billing_day),
     ("`in advance`", _in_advance),
     ("a plan change (`plan NAME from DATE`)", _plan_changes),
-    ("`discount`", _discounts),
-    ("`cap`", _caps),
-    ("`allowance`", _allowances),
-    ("a credit's `priority`", _priorities),
-    ("a credit's `applies to`", _scoped_credits),
 )
 
 

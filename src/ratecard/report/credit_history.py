@@ -15,13 +15,15 @@ pricing burns grants by and `explain` quotes, so the view never infers them.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from pydantic import Field, model_serializer
+
 from ..billing import Evaluation
 from ..billing.credits import expired_by, purchase_number
-from ..billing.documents import Doc
+from ..billing.documents import Doc, PeriodRange
 from ..model import RatingPlan
 from ..money import round_money
 from .formatter import Formatter, expiry_text
@@ -53,12 +55,48 @@ class GrantHistory(Doc):
     status: Literal["active", "expired", "closed"]  # billing.credits: GrantLedger.status
     closed_on: dt.date | None  # end of the last period the grant could cover, once invoiced
     breakage: Decimal | None  # what expired unused, once closed
+    priority: int | None = None  # `priority N`: lower burns first
+    applies_to: list[str] = Field(default_factory=list)  # meters and/or `fees`; empty: every line
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_part2(self, handler):
+        """`priority` and `applies_to` are written when stated: ledgers without them stay
+        byte-identical."""
+        data = handler(self)
+        if self.priority is None:
+            data.pop("priority", None)
+        if not self.applies_to:
+            data.pop("applies_to", None)
+        return data
+
+
+class AllowancePeriod(Doc):
+    """A plan's allowance in one billed period: granted, used, unused (never breakage)."""
+
+    contract: str
+    customer: str
+    allowance: str  # its id, `plan:<plan>/allowance/<n>`
+    description: str
+    plan: str
+    applies_to: list[str]
+    period: PeriodRange
+    granted: Decimal
+    used: Decimal
+    unused: Decimal
 
 
 class CreditLedger(Doc):
     through: dt.date
     currency: str
     grants: list[GrantHistory]
+    allowances: list[AllowancePeriod] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _omit_no_allowances(self, handler):
+        data = handler(self)
+        if not self.allowances:
+            data.pop("allowances", None)
+        return data
 
 
 def credit_ledger(evaluation: Evaluation, plan: RatingPlan, contract: str | None = None) -> CreditLedger:
@@ -102,9 +140,19 @@ def credit_ledger(evaluation: Evaluation, plan: RatingPlan, contract: str | None
             status=ledger.status(run.through),
             closed_on=ledger.closed_on,
             breakage=ledger.breakage,
+            priority=grant.priority,
+            applies_to=list(grant.applies_to),
         ))
     grants.sort(key=lambda g: (g.contract, g.granted, g.grant))
-    return CreditLedger(through=run.through, currency=run.currency, grants=grants)
+    allowances = [
+        AllowancePeriod(contract=name, customer=plan.contracts[name].customer, allowance=use.allowance.id,
+                        description=use.allowance.description, plan=use.plan,
+                        applies_to=list(use.allowance.applies_to),
+                        period=PeriodRange(start=use.period.start, end=use.period.end),
+                        granted=use.granted, used=use.used, unused=use.unused)
+        for name, use in evaluation.allowances if contract is None or name == contract]
+    allowances.sort(key=lambda a: (a.contract, a.period.start, a.allowance))
+    return CreditLedger(through=run.through, currency=run.currency, grants=grants, allowances=allowances)
 
 
 # ----------------------------------------------------------------- text view
@@ -132,6 +180,15 @@ class GrantView:
     breakage: str  # "" while active
     ending: str  # "$119,800.00 left; expires ...", or "closed ... with $250.00 unused (breakage); ..."
     rows: list[LedgerRow]
+    terms: str = ""  # "priority 1; applies to STORAGE_GB", or ""
+
+
+@dataclass(frozen=True)
+class AllowanceView:
+    """One allowance over the billed periods (not a prepaid grant: nothing carries over)."""
+
+    heading: str  # "Included calls: $5.00 a period, applies to CALLS (plan:pro/allowance/0)"
+    rows: list[LedgerRow]  # one per period: granted, used, unused
 
 
 @dataclass(frozen=True)
@@ -139,6 +196,7 @@ class ContractCredits:
     contract: str
     customer: str
     grants: list[GrantView]
+    allowances: list[AllowanceView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -227,10 +285,13 @@ def ledger_view(ledger: CreditLedger, locale: str) -> LedgerView:
             breakage=fmt.money(g.breakage) if g.breakage is not None else "",
             ending=ending,
             rows=rows,
+            terms="; ".join(([f"priority {g.priority}"] if g.priority is not None else [])
+                            + ([f"applies to {', '.join(g.applies_to)}"] if g.applies_to else [])),
         )
         entry = contracts.setdefault(g.contract, ContractCredits(g.contract, g.customer, []))
         entry.grants.append(view)
-    every = [r for c in contracts.values() for gv in c.grants for r in gv.rows]
+    _allowance_views(ledger, fmt, contracts)
+    every = [r for c in contracts.values() for gv in [*c.grants, *c.allowances] for r in gv.rows]
     widths = {
         "date": max([len("Date")] + [len(r.date) for r in every]),
         "event": max([len("Event")] + [len(r.event) for r in every]),
@@ -242,3 +303,22 @@ def ledger_view(ledger: CreditLedger, locale: str) -> LedgerView:
     widths["total"] = TEXT_WIDTH
     return LedgerView(through=fmt.date(ledger.through), currency=ledger.currency,
                       contracts=list(contracts.values()), widths=widths, note_pad=" " * indent)
+
+
+def _allowance_views(ledger: CreditLedger, fmt: Formatter, contracts: dict[str, ContractCredits]) -> None:
+    """Each contract's allowances, a row per billed period (granted, used, unused: never breakage)."""
+    by_key: dict[tuple[str, str], list[AllowancePeriod]] = {}
+    for a in ledger.allowances:
+        by_key.setdefault((a.contract, a.allowance), []).append(a)
+    for (name, allowance), periods in by_key.items():
+        first = periods[0]
+        scope = f", applies to {', '.join(first.applies_to)}" if first.applies_to else ", every line"
+        rows = [LedgerRow(date=fmt.date(p.period.end), event=fmt.days(p.period.start,
+                                                                       p.period.end - dt.timedelta(days=1)),
+                          amount=fmt.money(-p.used), balance=fmt.money(p.unused),
+                          note=f"granted {fmt.money(p.granted)}; {fmt.money(p.unused)} unused (not breakage)")
+                for p in periods]
+        entry = contracts.setdefault(name, ContractCredits(name, first.customer, []))
+        entry.allowances.append(AllowanceView(
+            heading=f"{first.description or 'Allowance'}: plan {first.plan}, every period{scope} ({allowance})",
+            rows=rows))

@@ -69,6 +69,7 @@ class OtherExplained:
     label: str  # the line named once: `fee: Base`, `minimum true-up`, `credit purchase`
     text: str  # the arithmetic, or what was bought
     amount: str
+    notes: tuple[str, ...] = ()  # a discount's or cap's arithmetic and its allocation over the lines
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class CreditExplained:
     applied: str
     remaining: str
     expiry: str  # "expires at the end of 2026-12-31", or ""
+    notes: tuple[str, ...] = ()  # why it burns at that point of the order; the lines of its scope it paid
 
 
 @dataclass(frozen=True)
@@ -309,7 +311,7 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
 
 
 def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) -> OtherExplained:
-    """A fee, minimum or credit purchase line. `label` names the line once (its kind,
+    """A fee, minimum, discount, spend cap or credit purchase line. `label` names the line once (its kind,
     and its charge where that says more: `fee: Base`, never `minimum: minimum`)."""
     if line.kind == "fee":
         label = f"fee: {line.charge}"
@@ -319,8 +321,17 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
     elif line.kind == "minimum":
         label = "minimum true-up"
         text = f"minimum {inv.subtotal} - {inv.subtotal - line.amount} of fees and usage"
+        if any(ln.kind in ("discount", "cap") for ln in inv.lines):
+            text += " after discounts and spend cap"
         if line.prorated is not None:
             text += f" (the minimum prorated: {proration_days(line.prorated, inv)})"
+    elif line.kind == "discount":
+        label = f"discount: {line.charge}" + (f" ({line.rule})" if line.rule else "")
+        text = (f"{plain(-line.unit_price * 100)}% of {line.quantity}" if line.unit == "share"
+                else f"amount discount, {-line.amount} used")
+    elif line.kind == "cap":
+        label = "spend cap" + (f" ({line.rule})" if line.rule else "")
+        text = "usage above the period's cap"
     elif line.kind == "credit":
         label = "credit purchase"
         text = line.description
@@ -329,7 +340,7 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
     else:
         label, text = line.kind, line.description
     return OtherExplained(kind=line.kind, charge=line.charge, label=label, text=text,
-                          amount=f"{line.amount}")
+                          amount=f"{line.amount}", notes=line.notes)
 
 
 def _grant_time(grant: GrantLedger, through) -> str:
@@ -381,7 +392,8 @@ def _invoice_view(inv: Invoice, lines: list[UsageExplained | OtherExplained],
         subtotal=f"{inv.subtotal}",
         credits=[CreditExplained(grant=c.grant, description=c.description or "Prepaid credit",
                                  applied=f"{c.applied}", remaining=f"{c.remaining}",
-                                 expiry=_grant_time(ledgers[c.grant], through) if c.grant in ledgers else "")
+                                 expiry=_grant_time(ledgers[c.grant], through) if c.grant in ledgers else "",
+                                 notes=c.notes)
                  for c in inv.credits],
         credits_applied=f"{inv.credits_applied}",
         total=f"{inv.total}",

@@ -21,7 +21,7 @@ from decimal import Decimal
 from ..billing.credits import purchase_number
 from ..billing.documents import Invoice, InvoiceRun, Line, TierLine
 from ..model import CreditGrant, RatingPlan
-from ..money import EXACT, ZERO, round_money, rounder
+from ..money import EXACT, ZERO, plain, round_money, rounder
 from .formatter import DEFAULT_LOCALE, Formatter, compact_unit, expiry_text
 from .summary import summary_view
 from .text_layout import text_layout
@@ -114,9 +114,13 @@ def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,
     lines = [_line_view(ln, inv, fmt, extras) for ln in inv.lines]  # each line's view, built once
     fees = [v for ln, v in zip(inv.lines, lines) if ln.kind == "fee"]
     minimum = next((v for ln, v in zip(inv.lines, lines) if ln.kind == "minimum"), None)
+    adjustments = [v for ln, v in zip(inv.lines, lines) if ln.kind in ("discount", "cap")]
     groups = _charge_groups(inv, lines, fmt)
     credits = [CreditView(grant=c.grant, description=c.description or "Prepaid credit",
                           applied=fmt.money(-c.applied), remaining=fmt.money(c.remaining))
+               if c.kind == "grant" else
+               CreditView(grant=c.grant, description=c.description, applied=fmt.money(-c.applied),
+                          remaining=fmt.money(c.remaining), label="Allowance", remaining_label="unused this period")
                for c in inv.credits]
     if inv.total.is_zero() and inv.credits_applied > 0:
         note = "Paid in full by prepaid credit: nothing to pay."
@@ -158,6 +162,7 @@ def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,
         total=total,
         note=note,
         text=text_layout(lines, [subtotal, total, credits_applied] + [c.applied for c in credits]),
+        adjustments=adjustments,
     )
 
 
@@ -211,6 +216,13 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
         quantity, unit_price, unit = "", "", ""
     elif ln.kind == "credit":
         label = ln.description or "Prepaid credit"
+    elif ln.kind == "discount":
+        notes.append(f"{plain(-ln.unit_price * 100)}% off {fmt.money(ln.quantity)} of charges"
+                     if ln.unit == "share" else "amount off this period's charges")
+        quantity, unit_price, unit = "", "", ""
+    elif ln.kind == "cap":
+        notes.append("usage above this period's spend cap")
+        quantity, unit_price, unit = "", "", ""
     if ln.prorated is not None:
         notes.append(_proration_note(ln.prorated, inv))
     if ln.segment is not None:

@@ -51,6 +51,8 @@ class CreditView:
     description: str
     applied: str  # negative: "-$200.00"
     remaining: str  # the grant's balance after this invoice
+    label: str = "Prepaid credit"  # "Allowance" for a period's allowance
+    remaining_label: str = "remaining balance"  # an allowance: "unused this period" (never carried over)
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ class InvoiceView:
     reason: str = ""  # why a credit note was issued
     status: str = "issued"  # issued | void
     status_note: str = ""  # "Void: reversed by credit note CN-000002"
+    adjustments: list[LineView] = field(default_factory=list)  # discount and spend cap lines, in order
 
 
 @dataclass(frozen=True)
