@@ -31,12 +31,11 @@ CASES = {
     "pooled": (BASE.replace("charge CALLS : $0.01 per call",
                             "charge CALLS : pooled volume { up to 10 : $1  above : $0.5 }") + CONTRACT + "}\n",
                "8:18", "`pooled`"),
-    "billing day": (BASE.replace('plan pro {\n', 'plan pro {\n  billing monthly on day 1\n') + CONTRACT + "}\n",
-                    "7:3", "`billing ... on day`"),
-    "contract billing day": (BASE + CONTRACT + "  billing monthly on day 5\n}\n", "18:3", "`billing ... on day`"),
     "in advance": (BASE.replace("$30 per month", "$30 per month in advance") + CONTRACT + "}\n", "7:34",
                    "`in advance`"),
-    "plan change": (BASE + CONTRACT + "  plan plus from 2026-01-11\n}\n", "18:3", "a plan change"),
+    # plan changes are billed (tests/test_billing_plan_change.py), except to a plan charging other meters
+    "plan change": (BASE + 'plan solo {\n  fee "Solo" : $10 per month\n}\n' + CONTRACT
+                    + "  plan solo from 2026-01-11\n}\n", "21:3", "a plan change to a plan that charges other"),
     "discount": (BASE + CONTRACT + "  discount 10% once\n}\n", "18:3", "`discount`"),
     "cap": (BASE.replace('plan pro {\n', 'plan pro {\n  cap $20\n') + CONTRACT + "}\n", "7:3", "`cap`"),
     "contract cap": (BASE + CONTRACT + "  cap $20\n}\n", "18:3", "`cap`"),

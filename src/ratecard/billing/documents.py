@@ -16,7 +16,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from .sinks import InvoiceSink, SplittableSink
 
@@ -54,10 +54,20 @@ class Line(Doc):
     modifiers: list[str] = Field(default_factory=list)  # "20% off (contracts.pricing:14)"
     tiers: list[TierLine] = Field(default_factory=list)
     prorated: Decimal | None = None  # share of a cut-short period, for fees and minimums
-    segment: PeriodRange | None = None  # when a period is split at a price change
+    segment: PeriodRange | None = None  # when a period is split at a price change or a plan change
+    plan: str | None = None  # a plan part's line (`plan NAME from DATE` inside the period); absent otherwise
     # A fee's exact share of its cadence (7/30 of a month), which the amount was computed
     # from; `quantity` is it cut to 10 decimals for the JSON. Not part of the JSON.
     share: Fraction | None = Field(default=None, exclude=True, repr=False)
+
+    @model_serializer(mode="wrap")
+    def _without_absent_plan(self, handler):
+        """`plan` is written only on the lines of a period a plan change splits, so every
+        other invoice's JSON stays as it was."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("plan", "") is None:
+            del data["plan"]
+        return data
 
     @property
     def exact_quantity(self) -> Decimal | Fraction:

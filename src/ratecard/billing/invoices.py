@@ -1,10 +1,17 @@
 """A contract's invoices: per period, its lines, the invoice-level steps, then credits.
 
-    for each period that has ended: fee lines + usage lines (`lines.py`)
-      -> invoice-level steps over the priced lines (`invoice_steps.py`)
+    for each period that has ended, for each of its plan parts (one, unless
+    `plan NAME from DATE` falls inside it): fee lines + usage lines (`lines.py`)
+      -> invoice-level steps over the part's priced lines (`invoice_steps.py`)
       -> the period's charges (`PeriodCharges`: its lines and subtotal)
     -> credit purchases, then credit burn-down over the periods' charges
        (`credits.burn`) -> the invoices, in run order
+
+A period a plan change cuts carries both plans' lines, the old part's first,
+each fee and minimum prorated by its part's days over the full period's, each
+usage line aggregated over its part only (tiers start afresh); every such line
+says which `plan` and `segment` it is for. The invoice's `plan` is the plan in
+effect at the period's end.
 
 Subtotals and totals are sums of rounded lines. A line that cannot be priced
 becomes a diagnostic in the contract's `Billed`, never a line billed as zero.
@@ -24,7 +31,7 @@ from .credits import Bill, GrantLedger, burn, purchase_number
 from .documents import Breakage, CreditApplied, Invoice, Line, PeriodRange
 from .invoice_steps import apply_invoice_steps
 from .lines import PricedLine, fee_lines, usage_lines
-from .periods import Period
+from .periods import Period, contract_on, plan_parts
 
 
 @dataclass
@@ -47,6 +54,7 @@ class PeriodCharges:
     number: str
     lines: list[Line]
     subtotal: Decimal
+    plan: str  # the plan in effect at the period's end
 
     def bill(self) -> Bill:
         """What credits need to know of it."""
@@ -58,7 +66,6 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
     lines that cannot be priced become diagnostics in `out`."""
     plan, money, through = run.plan, run.money, run.through
     currency = plan.currency
-    plan_obj = run.plan_of(contract)
     late = _due_beyond_calendar(contract, run.contract_periods[contract.name], through)
     if late is not None:
         out.diagnostics.append(late)
@@ -66,18 +73,13 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
     keep = out.priced if run.keep_priced else None
     charges: list[PeriodCharges] = []
     for period in run.contract_periods[contract.name]:
-        lines = fee_lines(plan_obj, period, money)
-        for agg, line, priced, resolution, info, problem in usage_lines(run, contract, period):
-            if problem is not None:
-                out.diagnostics.append(problem)
-                continue
-            lines.append(line)
-            if keep is not None:
-                keep.append(PricedLine(contract.name, period, line, agg, resolution, priced,
-                                       priced.amount, info))
-        lines = apply_invoice_steps(contract, period, lines, money)
+        parts = plan_parts(contract, period)
+        each = [_part_lines(run, contract_on(contract, part), part, len(parts) > 1, out, keep) for part in parts]
+        # fee lines of every part, then usage lines, then what the steps added (old part first in each)
+        lines = [ln for kind in range(3) for part_lines in each for ln in part_lines[kind]]
         subtotal = sum((ln.amount for ln in lines), money(ZERO))
-        charges.append(PeriodCharges(period, f"{contract.name}-{period.start:%Y%m%d}", lines, subtotal))
+        charges.append(PeriodCharges(period, f"{contract.name}-{period.start:%Y%m%d}", lines, subtotal,
+                                     parts[-1].plan or contract.plan))
 
     applied, ledgers = burn(contract, [c.bill() for c in charges], through, money, run.drawn.get(contract.name))
 
@@ -105,7 +107,7 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
         docs.append(Invoice(
             number=c.number,
             kind="usage",
-            **_heading(contract, currency, period.start, period.end, issued=period.end),
+            **_heading(contract, currency, period.start, period.end, issued=period.end, plan=c.plan),
             lines=c.lines,
             subtotal=c.subtotal,
             credits_applied=credit_total,
@@ -135,12 +137,44 @@ def _due_beyond_calendar(contract: Contract, periods: list[Period], through: dt.
     return None
 
 
-def _heading(contract: Contract, currency: str, start: dt.date, end: dt.date, *, issued: dt.date) -> dict:
+def _part_lines(run: RunContext, contract: Contract, part: Period, split: bool, out: Billed,
+                keep: list[PricedLine] | None) -> tuple[list[Line], list[Line], list[Line]]:
+    """One plan part's (fee lines, usage lines, lines the invoice-level steps added), for
+    `contract` as it stands in the part: the minimum is the part's, prorated like its fees,
+    and compared with the part's lines. On a split period every line says which plan and
+    part it is for."""
+    fees = fee_lines(run.plan_of(contract), part, run.money)
+    lines = list(fees)
+    for agg, line, priced, resolution, info, problem in usage_lines(run, contract, part):
+        if problem is not None:
+            out.diagnostics.append(problem)
+            continue
+        if split:
+            line = in_part(line, part)
+        lines.append(line)
+        if keep is not None:
+            keep.append(PricedLine(contract.name, part, line, agg, resolution, priced, priced.amount, info))
+    priced = len(lines)
+    lines = apply_invoice_steps(contract, part, lines, run.money)
+    if split:
+        lines = [ln if ln.plan is not None else in_part(ln, part) for ln in lines]
+    return lines[:len(fees)], lines[len(fees):priced], lines[priced:]
+
+
+def in_part(line: Line, part: Period) -> Line:
+    """`line` marked as one plan part's: its plan, and its segment (the part, unless a rate
+    change inside the part narrowed it already)."""
+    segment = line.segment or PeriodRange(start=part.start, end=part.end)
+    return line.model_copy(update={"plan": part.plan, "segment": segment})
+
+
+def _heading(contract: Contract, currency: str, start: dt.date, end: dt.date, *, issued: dt.date,
+             plan: str | None = None) -> dict:
     """The fields every invoice of a contract fills the same way (`Invoice` keywords)."""
     return {
         "contract": contract.name,
         "customer": contract.customer,
-        "plan": contract.plan,
+        "plan": plan or contract.plan,
         "period": PeriodRange(start=start, end=end),
         "issued": issued,
         "due": issued + dt.timedelta(days=contract.payment_days),

@@ -208,10 +208,13 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
     elif ln.kind == "credit":
         label = ln.description or "Prepaid credit"
     if ln.prorated is not None:
-        notes.append(_proration_note(ln.prorated, inv))
+        notes.append(_proration_note(ln.prorated, inv, ln.segment))
     if ln.segment is not None:
         last = ln.segment.end - dt.timedelta(days=1)
-        notes.append(f"usage from {fmt.date(ln.segment.start)} to {fmt.date(last)}")
+        if ln.plan is not None:  # a plan part's line: the plan changed inside the period
+            notes.append(f"plan {ln.plan}, {fmt.date(ln.segment.start)} to {fmt.date(last)}")
+        else:
+            notes.append(f"usage from {fmt.date(ln.segment.start)} to {fmt.date(last)}")
     return LineView(
         kind=ln.kind,
         charge=ln.charge,
@@ -233,14 +236,16 @@ def _unit_price(value: Decimal, fmt: Formatter) -> str:
     return "free" if value.is_zero() else fmt.price(value)
 
 
-def _proration_note(share: Decimal, inv: Invoice) -> str:
-    return f"prorated: {proration_days(share, inv)}"
+def _proration_note(share: Decimal, inv: Invoice, segment=None) -> str:
+    return f"prorated: {proration_days(share, inv, segment)}"
 
 
-def proration_days(share: Decimal, inv: Invoice) -> str:
+def proration_days(share: Decimal, inv: Invoice, segment=None) -> str:
     """A cut-short period's share in days, `7 of 30 days` (a line's `prorated` is days
-    billed / days of the uncut period, to 10 places: enough to tell every length apart)."""
-    days = (inv.period.end - inv.period.start).days
+    billed / days of the uncut period, to 10 places: enough to tell every length apart).
+    A plan part's line (`segment`) is billed for the part's days, not the invoice's."""
+    span = segment if segment is not None else inv.period
+    days = (span.end - span.start).days
     if share > 0:
         full = (Decimal(days) / share).to_integral_value()
         return f"{days} of {full} days"
