@@ -19,7 +19,7 @@ from ..model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitP
 from ..money import exact_text, plain, quantum
 from ..rules import Resolution
 from .formatter import expiry_text
-from .invoice_views import proration_days
+from .invoice_views import part_minimum, proration_days
 from .render import render
 
 
@@ -297,7 +297,8 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
             text += f" (period cut short: {proration_days(line.prorated, inv)})"
     elif line.kind == "minimum":
         label = "minimum true-up"
-        text = f"minimum {inv.subtotal} - {inv.subtotal - line.amount} of fees and usage"
+        floor = part_minimum(line, inv) if line.plan is not None else inv.subtotal
+        text = f"minimum {floor} - {floor - line.amount} of fees and usage"
         if line.prorated is not None:
             text += f" (the minimum prorated: {proration_days(line.prorated, inv, line.segment)})"
         if line.plan is not None:

@@ -203,7 +203,10 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
             unit_price = ""
     elif ln.kind == "minimum":
         label = "Minimum commitment true-up"
-        notes.append(f"brings this period up to the {fmt.money(inv.subtotal)} minimum")
+        if ln.plan is not None:  # a plan part's minimum: it compares with that part's lines only
+            notes.append(f"brings plan {ln.plan}'s part up to its {fmt.money(part_minimum(ln, inv))} minimum")
+        else:
+            notes.append(f"brings this period up to the {fmt.money(inv.subtotal)} minimum")
         quantity, unit_price, unit = "", "", ""
     elif ln.kind == "credit":
         label = ln.description or "Prepaid credit"
@@ -234,6 +237,14 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
 
 def _unit_price(value: Decimal, fmt: Formatter) -> str:
     return "free" if value.is_zero() else fmt.price(value)
+
+
+def part_minimum(minimum: Line, inv: Invoice) -> Decimal:
+    """The (prorated) minimum of the plan part a true-up line belongs to: the part's other
+    lines plus the true-up."""
+    part = [ln.amount for ln in inv.lines
+            if ln.plan == minimum.plan and ln.segment == minimum.segment and ln is not minimum]
+    return sum(part, minimum.amount)
 
 
 def _proration_note(share: Decimal, inv: Invoice, segment=None) -> str:
