@@ -174,3 +174,25 @@ def test_a_change_on_a_periods_first_day_bills_like_starting_on_the_new_plan(tmp
     a = [view(i) for i in invoices(ev, "a") if i.period.start >= first]
     b = [view(i) for i in invoices(ev, "b")]
     assert a == b and a
+
+
+def test_a_json_contracts_plan_change_bills_like_the_block(tmp_path):
+    import json
+
+    from ratecard.compiler import compile_sources
+
+    contract = {"contractId": "gamma", "customerId": "cus_gamma", "planId": "basic", "startsAt": "2026-01-01",
+                "planChanges": [{"planId": "plus", "effectiveAt": "2026-01-11"}]}
+    compiled = compile_sources([("p.pricing", PLANS)], contracts=[("c.json", json.dumps([contract]))])
+    assert not [x for x in compiled.diagnostics if x.is_error], compiled.diagnostics
+    block, _ = contract_of("  plan basic\n  plan plus from 2026-01-11\n  starts 2026-01-01\n")
+    events = [event(1, "cus_gamma", "2026-01-05T00:00:00Z", "api.call", n=150),
+              event(2, "cus_gamma", "2026-01-20T00:00:00Z", "api.call", n=90)]
+    path = write_events(tmp_path / "u.jsonl", events)
+    from_json, = invoices(run(compiled.plan, [path], "2026-02-01"))
+    from_block, = invoices(run(block, [path], "2026-02-01"))
+    assert [ln.model_dump(exclude={"rule"}) for ln in from_json.lines] == \
+        [ln.model_dump(exclude={"rule"}) for ln in from_block.lines]
+    # 10.00 + 42.00 + CALLS basic 50 x 0.02 = 1.00 + PEAK basic 15.00 + CALLS plus 90 (inside the free
+    # 100) = 0.00 + PEAK plus 4.50; plus's minimum 67.74 - 46.50 = 21.24
+    assert from_json.subtotal == from_block.subtotal == D("93.74")
