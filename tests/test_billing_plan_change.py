@@ -10,6 +10,7 @@ from fractions import Fraction
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from billing_helpers import D, compile_text, event, invoices, run, write_events
+from ratecard.billing import evaluate
 from ratecard.billing.periods import (contract_on, last_period_start_before, periods, plan_at,
                                       plan_parts)
 
@@ -196,3 +197,28 @@ def test_a_json_contracts_plan_change_bills_like_the_block(tmp_path):
     # 10.00 + 42.00 + CALLS basic 50 x 0.02 = 1.00 + PEAK basic 15.00 + CALLS plus 90 (inside the free
     # 100) = 0.00 + PEAK plus 4.50; plus's minimum 67.74 - 46.50 = 21.24
     assert from_json.subtotal == from_block.subtotal == D("93.74")
+
+
+def test_a_rate_change_splits_a_plan_part_not_the_whole_period(tmp_path):
+    text = PLANS.replace(
+        'plan plus {\n  fee "Plus" : $62 per month\n  charge CALLS : graduated {\n    up to 100 : free\n'
+        '    above : $0.01\n  }\n',
+        'plan plus {\n  fee "Plus" : $62 per month\n  charge CALLS : $0.01 per unit\n'
+        '  charge CALLS : $0.03 per unit from 2026-01-21\n')
+    plan = compile_text(text + 'contract gamma {\n  customer "cus_gamma"\n  plan basic\n'
+                               '  plan plus from 2026-01-11\n  starts 2026-01-01\n}\n')
+    events = [event(1, "cus_gamma", "2026-01-05T00:00:00Z", "api.call", n=150),
+              event(2, "cus_gamma", "2026-01-15T00:00:00Z", "api.call", n=100),
+              event(3, "cus_gamma", "2026-01-25T00:00:00Z", "api.call", n=200)]
+    path = write_events(tmp_path / "u.jsonl", events)
+    ev = run(plan, [path], "2026-02-01")
+    (inv,) = invoices(ev)
+    # the warehouse query (DuckDB, the default engine) aggregates the same windows alike
+    (by_duckdb,) = invoices(evaluate(plan, [path], d("2026-02-01")))
+    assert by_duckdb.lines == inv.lines
+    calls = [(ln.plan, ln.segment.start.isoformat(), ln.segment.end.isoformat(), ln.quantity, ln.amount)
+             for ln in inv.lines if ln.charge == "CALLS"]
+    # basic's part whole (50 x 0.02); plus's part split on Jan 21: 100 x 0.01, then 200 x 0.03
+    assert calls == [("basic", "2026-01-01", "2026-01-11", D(150), D("1.00")),
+                     ("plus", "2026-01-11", "2026-01-21", D(100), D("1.00")),
+                     ("plus", "2026-01-21", "2026-02-01", D(200), D("6.00"))]
