@@ -28,12 +28,18 @@ CONTRACT = 'contract beta {\n  customer "cus_beta"\n  plan pro\n  starts 2026-01
 CASES = {
     "derived": (BASE.replace("  count\n", "  sum a - b\n") + CONTRACT + "}\n", "3:3", "a derived quantity"),
     "weighted": (BASE.replace("  count\n", "  weighted gb per month\n") + CONTRACT + "}\n", "3:3", "`weighted`"),
-    "billing day": (BASE.replace('plan pro {\n', 'plan pro {\n  billing monthly on day 1\n') + CONTRACT + "}\n",
-                    "7:3", "`billing ... on day`"),
-    "contract billing day": (BASE + CONTRACT + "  billing monthly on day 5\n}\n", "18:3", "`billing ... on day`"),
     "in advance": (BASE.replace("$30 per month", "$30 per month in advance") + CONTRACT + "}\n", "7:34",
                    "`in advance`"),
-    "plan change": (BASE + CONTRACT + "  plan plus from 2026-01-11\n}\n", "18:3", "a plan change"),
+    # plan changes are billed (tests/test_billing_plan_change.py), except to a plan charging other meters
+    "plan change": (BASE + 'plan solo {\n  fee "Solo" : $10 per month\n}\n' + CONTRACT
+                    + "  plan solo from 2026-01-11\n}\n", "21:3", "a plan change to a plan that charges other"),
+    # an amount discount is a budget per period: a period split by a plan change would spend it twice
+    "amount discount with a plan change": (BASE + CONTRACT + "  plan plus from 2026-01-11\n  discount $5\n}\n",
+                                           "19:3", "an amount discount in a contract with a plan change"),
+    # allowances are the first plan's for every period: a plan change would keep or miss one
+    "allowance with a plan change": (BASE.replace('plan pro {\n', 'plan pro {\n  allowance $5 per month\n')
+                                     + CONTRACT + "  plan plus from 2026-01-11\n}\n", "7:3",
+                                     "an allowance of a plan a contract changes from or to"),
 }
 
 
@@ -98,23 +104,24 @@ def test_check_compile_and_fmt_accept_them(name, tmp_path, capsys):
 
 def test_evaluate_refuses_without_the_compilers_spans_at_the_line_it_was_written(usage):
     text = CASES["plan change"][0] + ('contract gamma {\n  customer "g"\n  plan pro\n  starts 2026-01-01\n'
-                                      '  plan plus from 2026-02-01\n}\n')
+                                      '  plan solo from 2026-02-01\n}\n')
     compiled = compile_sources([("p.pricing", text)])
     assert compiled.ok, compiled.diagnostics
     ev = evaluate(compiled.plan, [usage], dt.date(2026, 3, 1))
     assert not ev.ok and ev.run is None
-    assert [(d.code, d.span.where) for d in ev.diagnostics] == [("E970", "p.pricing:18:1"),
-                                                                 ("E970", "p.pricing:24:1")]
-    assert [d.span.where for d in unsupported(compiled.plan, compiled.spans)] == ["p.pricing:18:3",
-                                                                                 "p.pricing:24:3"]
+    assert [(d.code, d.span.where) for d in ev.diagnostics] == [("E970", "p.pricing:21:1"),
+                                                                 ("E970", "p.pricing:27:1")]
+    assert [d.span.where for d in unsupported(compiled.plan, compiled.spans)] == ["p.pricing:21:3",
+                                                                                 "p.pricing:27:3"]
 
 
 def test_a_json_contracts_construct_is_refused_at_its_json_path(tmp_path, usage, capsys):
-    path = _project(tmp_path, BASE)
+    # a change to a plan that charges other meters is still refused (`unsupported.py`)
+    path = _project(tmp_path, BASE + 'plan solo {\n  fee "Solo" : $10 per month\n}\n')
     contracts = tmp_path / "c.json"
     contracts.write_text(json.dumps([{"contractId": "j", "planId": "pro", "customerId": "cus_beta",
                                       "startsAt": "2026-01-01",
-                                      "planChanges": [{"planId": "plus", "effectiveAt": "2026-01-11"}]}]),
+                                      "planChanges": [{"planId": "solo", "effectiveAt": "2026-01-11"}]}]),
                          encoding="utf-8")
     capsys.readouterr()
     assert main(["invoice", path, "--contracts", str(contracts), "--usage", usage, "--through", "2026-03-01",
@@ -133,8 +140,10 @@ def test_a_project_without_part_2_is_billed_as_before(tmp_path, usage, capsys):
 
 
 def test_a_tests_inline_contract_using_a_construct_is_that_tests_error_and_the_others_run(tmp_path, capsys):
-    text = BASE + ('test "inline plan change" {\n  contract {\n    plan pro\n    starts 2026-01-01\n'
-                   '    plan plus from 2026-01-11\n  }\n  usage CALLS 100 on 2026-01-05\n  through 2026-02-01\n'
+    # (a change to a plan that charges other meters is still refused)
+    text = BASE + 'plan solo {\n  fee "Solo" : $10 per month\n}\n' + (
+                   'test "inline plan change" {\n  contract {\n    plan pro\n    starts 2026-01-01\n'
+                   '    plan solo from 2026-01-11\n  }\n  usage CALLS 100 on 2026-01-05\n  through 2026-02-01\n'
                    '  expect total $30.90\n}\n'
                    'test "plain" {\n  contract {\n    plan pro\n    starts 2026-01-01\n  }\n'
                    '  usage CALLS 100 on 2026-01-05\n  through 2026-02-01\n  expect total $31.00\n}\n')
@@ -143,4 +152,4 @@ def test_a_tests_inline_contract_using_a_construct_is_that_tests_error_and_the_o
     assert main(["test", path]) == 1
     out, err = capsys.readouterr()
     assert "1 passed; 0 failed; 1 error" in out
-    assert err.count("error[E970]") == 1 and "p.pricing:18:1: error[E970]: a plan change" in err, err
+    assert err.count("error[E970]") == 1 and "p.pricing:21:1: error[E970]: a plan change" in err, err

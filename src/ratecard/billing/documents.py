@@ -63,7 +63,8 @@ class Line(Doc):
     modifiers: list[str] = Field(default_factory=list)  # "20% off (contracts.pricing:14)"
     tiers: list[TierLine] = Field(default_factory=list)
     prorated: Decimal | None = None  # share of a cut-short period, for fees and minimums
-    segment: PeriodRange | None = None  # when a period is split at a price change
+    segment: PeriodRange | None = None  # when a period is split at a price change or a plan change
+    plan: str | None = None  # a plan part's line (`plan NAME from DATE` inside the period); absent otherwise
     # A pooled line's pool; absent from the JSON of every other line (which keeps its shape).
     pool: PoolLine | None = None
     # A fee's exact share of its cadence (7/30 of a month), which the amount was computed
@@ -74,10 +75,16 @@ class Line(Doc):
     notes: tuple[str, ...] = Field(default=(), exclude=True, repr=False)
 
     @model_serializer(mode="wrap")
-    def _without_absent_pool(self, handler):
+    def _without_absent_parts(self, handler):
+        """`plan` is written only on the lines of a period a plan change splits, and `pool`
+        only on pooled lines, so every other invoice's JSON stays as it was. (One
+        serializer: pydantic keeps only the last a model defines.)"""
         data = handler(self)
-        if self.pool is None:
-            data.pop("pool", None)
+        if isinstance(data, dict):
+            if data.get("plan", "") is None:
+                del data["plan"]
+            if self.pool is None:
+                data.pop("pool", None)
         return data
 
     @property

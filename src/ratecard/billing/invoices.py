@@ -1,10 +1,17 @@
 """A contract's invoices: per period, its lines, the invoice-level steps, then credits.
 
-    for each period that has ended: fee lines + usage lines (`lines.py`)
-      -> invoice-level steps over the priced lines (`invoice_steps.py`)
+    for each period that has ended, for each of its plan parts (one, unless
+    `plan NAME from DATE` falls inside it): fee lines + usage lines (`lines.py`)
+      -> invoice-level steps over the part's priced lines (`invoice_steps.py`)
       -> the period's charges (`PeriodCharges`: its lines and subtotal)
     -> credit purchases, then credit burn-down over the periods' charges
        (`credits.burn`) -> the invoices, in run order
+
+A period a plan change cuts carries both plans' lines, the old part's first,
+each fee and minimum prorated by its part's days over the full period's, each
+usage line aggregated over its part only (tiers start afresh); every such line
+says which `plan` and `segment` it is for. The invoice's `plan` is the plan in
+effect at the period's end.
 
 Subtotals and totals are sums of rounded lines. A line that cannot be priced
 becomes a diagnostic in the contract's `Billed`, never a line billed as zero.
@@ -15,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from ..diagnostics import Diagnostic, error
 from ..model import Contract
@@ -26,7 +34,7 @@ from .documents import (Breakage, CreditApplied, Invoice, Line, PeriodRange, Unu
                         UnusedDiscount)
 from .invoice_steps import apply_invoice_steps
 from .lines import PricedLine, fee_lines, usage_lines
-from .periods import Period
+from .periods import Period, contract_on, plan_parts
 from .pools import exact_decimal, share_pools
 
 
@@ -54,6 +62,7 @@ class PeriodCharges:
     number: str
     lines: list[Line]
     subtotal: Decimal
+    plan: str  # the plan in effect at the period's end
     nets: list[Decimal] = field(default_factory=list)  # per line, after discounts and cap
 
     def bill(self) -> Bill:
@@ -67,7 +76,7 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
     lines that cannot be priced become diagnostics in `out`."""
     plan, money, through = run.plan, run.money, run.through
     currency = plan.currency
-    plan_obj = run.plan_of(contract)
+    plan_obj = run.plan_of(contract)  # allowances are the first plan's (a change to a plan with one is refused)
     late = _due_beyond_calendar(contract, run.contract_periods[contract.name], through)
     if late is not None:
         out.diagnostics.append(late)
@@ -75,26 +84,15 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
     keep = out.priced if run.keep_priced else None
     charges: list[PeriodCharges] = []
     for period in run.contract_periods[contract.name]:
-        lines = fee_lines(plan_obj, period, money)
-        # pooled lines are priced together once the period's lines are known (`pools.py`)
-        items, pooled = share_pools(run, list(usage_lines(run, contract, period)))
-        for index, (agg, line, priced, resolution, info, problem) in enumerate(items):
-            if problem is not None:
-                out.diagnostics.append(problem)
-                continue
-            if line is None:  # a line of a pool that could not be priced (E503 on its first line)
-                continue
-            lines.append(line)
-            if keep is not None:
-                pool = pooled.get(index)
-                keep.append(PricedLine(contract.name, period, line, agg, resolution, priced,
-                                       priced.amount if pool is None else exact_decimal(pool.exact_share),
-                                       info, pool))
-        sheet = apply_invoice_steps(Sheet(contract, period, currency, money, lines, origins=plan.origins))
-        out.unused_discounts.extend(sheet.unused_discounts)
-        subtotal = sum((ln.amount for ln in sheet.lines), money(ZERO))
-        charges.append(PeriodCharges(period, f"{contract.name}-{period.start:%Y%m%d}", sheet.lines, subtotal,
-                                     sheet.nets))
+        parts = plan_parts(contract, period)
+        each = [_part_lines(run, contract_on(contract, part), part, len(parts) > 1, out, keep) for part in parts]
+        # fee lines of every part, then usage lines, then what the steps added (old part first in each)
+        order = [(kind, i) for kind in range(3) for i in range(len(each))]
+        lines = [ln for kind, i in order for ln in each[i].lines[kind]]
+        nets = [net for kind, i in order for net in each[i].nets[kind]]
+        subtotal = sum((ln.amount for ln in lines), money(ZERO))
+        charges.append(PeriodCharges(period, f"{contract.name}-{period.start:%Y%m%d}", lines, subtotal,
+                                     parts[-1].plan or contract.plan, nets))
 
     applied, ledgers, uses = burn(contract, [c.bill() for c in charges], through, money,
                                   run.drawn.get(contract.name), plan_obj.allowances, plan_obj.name)
@@ -125,7 +123,7 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
         docs.append(Invoice(
             number=c.number,
             kind="usage",
-            **_heading(contract, currency, period.start, period.end, issued=period.end),
+            **_heading(contract, currency, period.start, period.end, issued=period.end, plan=c.plan),
             lines=c.lines,
             subtotal=c.subtotal,
             credits_applied=credit_total,
@@ -155,12 +153,64 @@ def _due_beyond_calendar(contract: Contract, periods: list[Period], through: dt.
     return None
 
 
-def _heading(contract: Contract, currency: str, start: dt.date, end: dt.date, *, issued: dt.date) -> dict:
+class PartLines(NamedTuple):
+    """One plan part's lines in three runs (fees, usage, what the invoice-level steps
+    added) and, run for run, each line's net after discounts and the spend cap."""
+
+    lines: tuple[list[Line], list[Line], list[Line]]
+    nets: tuple[list[Decimal], list[Decimal], list[Decimal]]
+
+
+def _part_lines(run: RunContext, contract: Contract, part: Period, split: bool, out: Billed,
+                keep: list[PricedLine] | None) -> PartLines:
+    """One plan part's lines, for `contract` as it stands in the part: the minimum is the
+    part's, prorated like its fees, and compared with the part's lines; pools are filled
+    by the part's lines (tiers start afresh on the new plan). On a split period every
+    line says which plan and part it is for."""
+    fees = fee_lines(run.plan_of(contract), part, run.money)
+    lines = list(fees)
+    # pooled lines are priced together once the part's lines are known (`pools.py`)
+    items, pooled = share_pools(run, list(usage_lines(run, contract, part)))
+    for index, (agg, line, priced, resolution, info, problem) in enumerate(items):
+        if problem is not None:
+            out.diagnostics.append(problem)
+            continue
+        if line is None:  # a line of a pool that could not be priced (E503 on its first line)
+            continue
+        if split:
+            line = in_part(line, part)
+        lines.append(line)
+        if keep is not None:
+            pool = pooled.get(index)
+            keep.append(PricedLine(contract.name, part, line, agg, resolution, priced,
+                                   priced.amount if pool is None else exact_decimal(pool.exact_share),
+                                   info, pool))
+    priced = len(lines)
+    sheet = apply_invoice_steps(Sheet(contract, part, run.plan.currency, run.money, lines,
+                                      origins=run.plan.origins))
+    out.unused_discounts.extend(sheet.unused_discounts)
+    lines = sheet.lines
+    if split:
+        lines = [ln if ln.plan is not None else in_part(ln, part) for ln in lines]
+    cuts = (0, len(fees), priced, len(lines))
+    runs = tuple(zip(cuts, cuts[1:]))
+    return PartLines(tuple(lines[a:b] for a, b in runs), tuple(sheet.nets[a:b] for a, b in runs))
+
+
+def in_part(line: Line, part: Period) -> Line:
+    """`line` marked as one plan part's: its plan, and its segment (the part, unless a rate
+    change inside the part narrowed it already)."""
+    segment = line.segment or PeriodRange(start=part.start, end=part.end)
+    return line.model_copy(update={"plan": part.plan, "segment": segment})
+
+
+def _heading(contract: Contract, currency: str, start: dt.date, end: dt.date, *, issued: dt.date,
+             plan: str | None = None) -> dict:
     """The fields every invoice of a contract fills the same way (`Invoice` keywords)."""
     return {
         "contract": contract.name,
         "customer": contract.customer,
-        "plan": contract.plan,
+        "plan": plan or contract.plan,
         "period": PeriodRange(start=start, end=end),
         "issued": issued,
         "due": issued + dt.timedelta(days=contract.payment_days),

@@ -7,6 +7,16 @@ previous clamped start, so one short month does not drift every later one.
 A contract's `ends` (inclusive) cuts the last period short; that period is
 billed with its fees and minimum prorated by days.
 
+`billing ... on day D` (Part 2) moves the anchor to day D (clamped likewise):
+when `starts` is not on day D, the stretch from `starts` to the first day D
+after it is a short first period, prorated over the full period it is cut
+from (the one that ends on that first day D), and full periods follow from
+that day. `plan NAME from DATE` does not move periods ("periods keep their
+anchor"): a change strictly inside a period cuts it into *plan parts*
+(`plan_parts`), each billed with its plan, prorated over the period's full
+days. Every period and part says how much of a full period it is:
+`prorated_fraction` (the spend cap and the allowances prorate by it too).
+
 Dates are Python dates, which end on 9999-12-31. A period that would end
 after that has not ended by any date a run can bill through, so period
 generation stops there instead of failing: every contract start and every
@@ -55,28 +65,19 @@ def add_months(anchor: dt.date, months: int) -> dt.date:
     return dt.date(year, month, day)
 
 
-def _month_or_none(anchor: dt.date, months: int) -> dt.date | None:
-    """`add_months`, with None for a date after the calendar's end (it never comes)."""
-    try:
-        return add_months(anchor, months)
-    except BeyondCalendar:
-        return None
-
-
 _GREGORIAN_CYCLE = (400, 146_097)  # 400 years of the Gregorian calendar are exactly this many days
 
 
-def _ordinal_after(anchor: dt.date, months: int) -> int:
-    """The day number (`date.toordinal()`) of `add_months(anchor, months)`, also past
-    9999-12-31: how long a period is that would end there (a contract whose `ends`
+def _ordinal_after(base: int, day: int, months: int) -> int:
+    """The day number (`date.toordinal()`) of day `day` of month number `base + months`, also
+    past 9999-12-31: how long a period is that would end there (a contract whose `ends`
     cuts the last period of year 9999 short is prorated over the period's true length)."""
-    index = anchor.year * 12 + (anchor.month - 1) + months
-    year, month = divmod(index, 12)
+    year, month = divmod(base + months, 12)
     shift = 0
     while year > dt.MAXYEAR:
         year -= _GREGORIAN_CYCLE[0]
         shift += _GREGORIAN_CYCLE[1]
-    day = min(anchor.day, calendar.monthrange(year, month + 1)[1])
+    day = min(day, calendar.monthrange(year, month + 1)[1])
     return dt.date(year, month + 1, day).toordinal() + shift
 
 
@@ -94,6 +95,8 @@ class Period:
     end: dt.date
     full_days: int
     months: int  # the cycle's length in months
+    plan: str = ""  # the plan in effect over [start, end) (a plan part's own plan)
+    part_of: str | None = None  # a plan part: the key of the whole period it is a part of
 
     @property
     def key(self) -> str:
@@ -102,6 +105,13 @@ class Period:
     @property
     def days(self) -> int:
         return (self.end - self.start).days
+
+    @property
+    def prorated_fraction(self) -> Fraction:
+        """days / full days, exactly: 1 for a whole period; less for a short first period
+        (`on day D`), a last period cut by `ends`, or a plan part. What a fee, the minimum,
+        the spend cap and an allowance of this period (or part) are multiplied by."""
+        return Fraction(self.days, self.full_days) if self.is_partial else Fraction(1)
 
     @property
     def proration(self) -> Decimal:
@@ -131,28 +141,110 @@ class Period:
 
 
 def periods(contract: Contract, through: dt.date) -> list[Period]:
-    """Every period of `contract` that has ended on or before `through`."""
+    """Every period of `contract` that has ended on or before `through`, each with the
+    plan in effect on its first day."""
     months = CYCLE_MONTHS[contract.billing]
-    return [Period(contract.name, k, start, end, full_days, months)
-            for k, start, end, full_days in _bounds(contract.starts, contract.end_exclusive, months, through)]
+    return [Period(contract.name, k, start, end, full_days, months, plan_at(contract, start))
+            for k, start, end, full_days in _bounds(contract.starts, contract.end_exclusive, months, through,
+                                                    contract.billing_day)]
+
+
+def plan_at(contract: Contract, day: dt.date) -> str:
+    """The plan in effect on `day`: the last `plan NAME from DATE` on or before it, else
+    the contract's first plan."""
+    name = contract.plan
+    for change in contract.plan_changes:  # in date order
+        if change.effective <= day:
+            name = change.plan
+    return name
+
+
+def plan_parts(contract: Contract, period: Period) -> tuple[Period, ...]:
+    """The period cut at each plan change strictly inside it: its plan parts, in time order,
+    each a `Period` with its own plan and key and the whole period's `full_days` (so a
+    part's fees and minimum are prorated by its days over the full period's). A period
+    without a change inside it is its own single part. A change on a period's first day
+    cuts nothing: the whole period is on the new plan."""
+    days = [c.effective for c in contract.plan_changes if period.start < c.effective < period.end]
+    if not days:
+        return (period,)
+    bounds = [period.start, *days, period.end]
+    return tuple(Period(period.contract, period.index, a, b, period.full_days, period.months,
+                        plan_at(contract, a), period.key)
+                 for a, b in zip(bounds, bounds[1:]))
+
+
+def contract_on(contract: Contract, period: Period) -> Contract:
+    """The contract as it stands over `period` (a period or a plan part): on the plan in
+    effect there, with that plan change's minimum and cap. Overrides, dimensions and
+    terms are the contract's own in every part. The contract itself when nothing changed."""
+    change = None
+    for c in contract.plan_changes:
+        if c.effective <= period.start:
+            change = c
+    if change is None:
+        return contract
+    return contract.model_copy(update={"plan": change.plan, "minimum": change.minimum, "cap": change.cap})
+
+
+def _boundary(index: int, day: int) -> dt.date | None:
+    """Day `day` (clamped to the month's length) of month number `index` (year x 12 +
+    month - 1); None past 9999-12."""
+    year, month = divmod(index, 12)
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        return None
+    return dt.date(year, month + 1, min(day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _anchor(starts: dt.date, day: int | None) -> tuple[int, int, dt.date | None]:
+    """(month number of the first full period's start, its day of the month, and the start of
+    a short first period when there is one). Without `on day D` the contract's start is the
+    anchor. With it, the first day D on or after `starts` is, and `starts` before it opens a
+    short period."""
+    index = starts.year * 12 + starts.month - 1
+    if day is None:
+        return index, starts.day, None
+    first = _boundary(index, day)
+    if first is not None and first < starts:
+        index += 1
+        first = _boundary(index, day)
+    return index, day, (None if first == starts else starts)
 
 
 @functools.lru_cache(maxsize=4096)
 def _bounds(starts: dt.date, stop: dt.date | None, months: int,
-            through: dt.date) -> tuple[tuple[int, dt.date, dt.date, int], ...]:
+            through: dt.date, day: int | None = None) -> tuple[tuple[int, dt.date, dt.date, int], ...]:
     """(index, start, end, full length in days) of each period; contracts that start on
     the same day with the same cycle share them (ten thousand contracts, a handful of
     calendars). Stops at the first period that has not ended by `through`, or that
-    would end after 9999-12-31 without `ends` cutting it short (it never ends)."""
+    would end after 9999-12-31 without `ends` cutting it short (it never ends).
+
+    With `on day D` and `starts` off day D, period 0 is the short stretch from `starts` to
+    the first day D; its full length is the full period that ends on that day."""
+    base, anchor_day, short = _anchor(starts, day)
     out = []
     k = 0
-    start = starts
-    while stop is None or start < stop:
-        full_end = _month_or_none(starts, (k + 1) * months)
+    if short is not None:
+        first = _boundary(base, anchor_day)
+        if first is None:
+            return ()
+        before = _boundary(base - months, anchor_day)
+        full_days = (first - before).days if before is not None else (first - short).days
+        end = min(first, stop) if stop is not None else first
+        if end > through:
+            return ()
+        out.append((0, short, end, full_days))
+        if stop is not None and first >= stop:
+            return tuple(out)
+        k = 1
+    start = _boundary(base, anchor_day)
+    j = 0  # full periods from the anchor
+    while start is not None and (stop is None or start < stop):
+        full_end = _boundary(base + (j + 1) * months, anchor_day)
         if full_end is None:
             if stop is None:
                 break
-            full_days = _ordinal_after(starts, (k + 1) * months) - start.toordinal()
+            full_days = _ordinal_after(base, anchor_day, (j + 1) * months) - start.toordinal()
             end = stop
         else:
             full_days = (full_end - start).days
@@ -164,6 +256,7 @@ def _bounds(starts: dt.date, stop: dt.date | None, months: int,
             break
         start = full_end
         k += 1
+        j += 1
     return tuple(out)
 
 
@@ -180,14 +273,17 @@ def last_period_start_before(contract: Contract, instant: dt.datetime | None) ->
     if instant is None and stop is None:
         return None
     months = CYCLE_MONTHS[contract.billing]
+    base, day, short = _anchor(contract.starts, contract.billing_day)
 
-    def begins_in_time(k: int) -> bool:
-        start = _month_or_none(contract.starts, k * months)
+    def in_time(start: dt.date | None) -> bool:
         return (start is not None and (stop is None or start < stop)
                 and (instant is None or midnight(start) < instant))
 
+    def begins_in_time(k: int) -> bool:
+        return in_time(_boundary(base + k * months, day))
+
     if not begins_in_time(0):
-        return None
+        return short if short is not None and in_time(short) else None
     low, high = 0, (dt.MAXYEAR - contract.starts.year + 1) * 12 // months + 1  # begins_in_time(high) is False
     while high - low > 1:
         middle = (low + high) // 2
@@ -195,4 +291,4 @@ def last_period_start_before(contract: Contract, instant: dt.datetime | None) ->
             low = middle
         else:
             high = middle
-    return add_months(contract.starts, low * months)
+    return _boundary(base + low * months, day)

@@ -63,24 +63,24 @@ class Pricer:
         self.plan = plan
         self.explain = explain  # keep each resolution's candidates (for `explain`)
         self.cache: dict[tuple, LineFacts | None] = {}
-        self.shape_ids: dict[tuple[str, str], tuple[int, bool]] = {}
+        self.shape_ids: dict[tuple[str, str, str], tuple[int, bool]] = {}
         self.interned: dict[tuple, int] = {}
-        self.layers: dict[tuple[str, str], tuple[rules.Layer, ...]] = {}
+        self.layers: dict[tuple[str, str, str], tuple[rules.Layer, ...]] = {}
 
-        self.changes: dict[tuple[str, str], tuple[Change, ...]] = {}
+        self.changes: dict[tuple[str, str, str], tuple[Change, ...]] = {}
         self.descriptions: dict[int, tuple[str, tuple[str, ...]]] = {}
         self.normal: dict[Decimal, Decimal] = {}
         self.orders: dict[str, dict[str, int]] = {}
         self.dim_keys: dict[tuple, tuple] = {}
 
     def layers_of(self, contract: Contract, meter: str) -> tuple[rules.Layer, ...]:
-        lk = (contract.name, meter)
+        lk = (contract.name, contract.plan, meter)
         if lk not in self.layers:
             self.layers[lk] = rules.layers_for(self.plan, contract, meter)
         return self.layers[lk]
 
     def changes_of(self, contract: Contract, meter: str) -> tuple[Change, ...]:
-        lk = (contract.name, meter)
+        lk = (contract.name, contract.plan, meter)
         if lk not in self.changes:
             self.changes[lk] = changes(self.layers_of(contract, meter))
         return self.changes[lk]
@@ -139,11 +139,11 @@ class Pricer:
         (contract, meter). A shape is what a resolution depends on besides the
         line: plan, meter, the contract when it overrides the meter, contract
         dimensions."""
-        found = self.shape_ids.get((contract.name, meter))
+        found = self.shape_ids.get((contract.name, contract.plan, meter))
         if found is None:
             shape = (contract.plan, meter, contract.name if meter in contract.overrides else None,
                      tuple(sorted(contract.dimensions.items())))
-            found = self.shape_ids[(contract.name, meter)] = (
+            found = self.shape_ids[(contract.name, contract.plan, meter)] = (
                 self.interned.setdefault(shape, len(self.interned)), bool(self.changes_of(contract, meter)))
         return found
 

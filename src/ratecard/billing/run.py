@@ -27,6 +27,7 @@ from .context import Drawn, RunContext
 from .credits import AllowanceUse, GrantLedger
 from .documents import Breakage, InvoiceRun, Reconciliation
 from .invoices import Billed, contract_invoices
+from .periods import plan_parts
 from .lines import PricedLine
 from .pricer import Pricer
 from .scope import scope
@@ -126,7 +127,8 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     splittable = sink if isinstance(sink, SplittableSink) else None
     ranges = [contracts]
     if splittable is not None:
-        lines = [sum(len(by_window.get(p.key, ())) for p in contract_periods[c.name]) + 1 for c in contracts]
+        lines = [sum(len(by_window.get(part.key, ()))
+                     for p in contract_periods[c.name] for part in plan_parts(c, p)) + 1 for c in contracts]
         minimum = parallel.MIN_LINES if splittable.min_lines is None else splittable.min_lines
         ranges = parallel.ranges(contracts, workers, len(report.aggregates), lines, minimum=minimum)
     if splittable is not None and len(ranges) > 1:
@@ -196,7 +198,8 @@ def _bill(run: RunContext, contracts: Sequence[Contract], sink, progress: Told |
             out.written += len(docs)
             out.allowances = []  # kept, like ledgers, only when the invoices are
             for period in run.contract_periods[contract.name]:  # this contract's usage is priced
-                run.by_window.pop(period.key, None)
+                for part in plan_parts(contract, period):
+                    run.by_window.pop(part.key, None)
         for ledger in ledgers:
             if ledger.breakage is not None:
                 out.breakage.append(Breakage(

@@ -3,6 +3,11 @@
 `terms_and_windows(plan, through)` is the part of `evaluate` that decides,
 before any usage is read, which contract periods have ended by `through`
 and where an effective-dated rate change splits a period into segments.
+A plan change strictly inside a period (`plan NAME from DATE`) cuts it into
+plan parts (`periods.plan_parts`): each part is a window of its own (a
+period window, `meter=None`), so every meter's usage -- a `max` or `unique`
+too -- is aggregated per part, split at the change's instant, and rate
+changes split a part, not the whole period.
 The usage stage aggregates per window; `ratecard sql` prints those same
 windows into a warehouse query, and `--aggregates` checks a precomputed
 result against them, so all three must agree with `evaluate` exactly.
@@ -15,7 +20,7 @@ import datetime as dt
 from .. import rules
 from ..model import Contract, RatingPlan
 from ..usage.records import ContractTerm, Window
-from .periods import Period, midnight, periods
+from .periods import Period, contract_on, midnight, periods, plan_parts
 from .segments import SPLIT_AGGREGATIONS, Segment, changes, split, within
 
 
@@ -37,18 +42,18 @@ def scope(plan: RatingPlan, through: dt.date, changes_of=None):
             return changes(rules.layers_for(plan, contract, meter))
     contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
     contract_periods: dict[str, list[Period]] = {c.name: periods(c, through) for c in contracts}
+    # each period's parts (itself, unless a plan change falls inside it): one window each
+    parts = {c.name: [part for p in contract_periods[c.name] for part in plan_parts(c, p)] for c in contracts}
     windows = [Window(p.key, c.name, midnight(p.start), midnight(p.end))
-               for c in contracts for p in contract_periods[c.name]]
+               for c in contracts for p in parts[c.name]]
     splits: dict[str, dict[str, tuple[Segment, ...]]] = {}
     for c in contracts:
-        for meter in _charged_meters(plan, c):
-            if meter.aggregation.function not in SPLIT_AGGREGATIONS:
-                continue
-            meter_changes = changes_of(c, meter.name)
-            if not meter_changes:
-                continue
-            for p in contract_periods[c.name]:
-                inside = within(meter_changes, p.start, p.end)
+        for p in parts[c.name]:
+            on_plan = contract_on(c, p)
+            for meter in _charged_meters(plan, on_plan):
+                if meter.aggregation.function not in SPLIT_AGGREGATIONS:
+                    continue
+                inside = within(changes_of(on_plan, meter.name), p.start, p.end)
                 if inside:
                     segments = split(p, meter.name, inside)
                     splits.setdefault(p.key, {})[meter.name] = segments
@@ -61,7 +66,8 @@ def scope(plan: RatingPlan, through: dt.date, changes_of=None):
             plan=c.plan,
             starts=midnight(c.starts),
             ends=midnight(c.end_exclusive) if c.end_exclusive else None,
-            charged_meters=tuple(ch.meter for ch in plan.plans[c.plan].charges),
+            charged_meters=tuple(dict.fromkeys(
+                ch.meter for name in (c.plan, *(x.plan for x in c.plan_changes)) for ch in plan.plans[name].charges)),
         )
         for c in contracts
     ]

@@ -22,7 +22,7 @@ from ..model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitP
 from ..money import exact_text, plain, quantum
 from ..rules import Resolution
 from .formatter import expiry_text
-from .invoice_views import proration_days
+from .invoice_views import part_minimum, proration_days
 from .render import render
 
 
@@ -183,6 +183,16 @@ def _change_text(change: Change, plan: RatingPlan) -> str:
     return f"{change.day}: {'; '.join(parts)}"
 
 
+def plan_part_notes(pl: PricedLine) -> list[str]:
+    """What `explain` says about a usage line of one plan part (a plan change inside the period)."""
+    if pl.line.plan is None:
+        return []
+    part = pl.period
+    return [f"plan change inside the period: this line is plan {pl.line.plan}'s part, {part.start} to "
+            f"{part.end}; only the usage of that part is aggregated here, priced by plan {pl.line.plan}'s "
+            f"rules, with tiers starting afresh"]
+
+
 def split_notes(info: SplitInfo | None, price, plan: RatingPlan) -> list[str]:
     """What `explain` says about a line of a period in which rates change."""
     if info is None:
@@ -298,7 +308,7 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
         aggregation=how,
         events=pl.aggregate.events,
         segment=f"{pl.line.segment.start} to {pl.line.segment.end}" if pl.line.segment else None,
-        split_notes=split_notes(pl.split, res.price if pl.pool is None else None, plan),  # a pool says its own
+        split_notes=plan_part_notes(pl) + split_notes(pl.split, res.price if pl.pool is None else None, plan),
         candidates=candidates,
         winner=plan.origins.get(res.base.id, res.base.id),
         why=why,
@@ -316,15 +326,21 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
     if line.kind == "fee":
         label = f"fee: {line.charge}"
         text = f"{plain(line.unit_price)} per {line.unit} x {exact_text(line.exact_quantity)}"
-        if line.prorated is not None:
+        if line.plan is not None and line.segment is not None:
+            text += (f" (plan change: plan {line.plan}'s part of the period, {line.segment.start} to "
+                     f"{line.segment.end}: {proration_days(line.prorated or 1, inv, line.segment)})")
+        elif line.prorated is not None:
             text += f" (period cut short: {proration_days(line.prorated, inv)})"
     elif line.kind == "minimum":
         label = "minimum true-up"
-        text = f"minimum {inv.subtotal} - {inv.subtotal - line.amount} of fees and usage"
+        floor = part_minimum(line, inv) if line.plan is not None else inv.subtotal
+        text = f"minimum {floor} - {floor - line.amount} of fees and usage"
         if any(ln.kind in ("discount", "cap") for ln in inv.lines):
             text += " after discounts and spend cap"
         if line.prorated is not None:
-            text += f" (the minimum prorated: {proration_days(line.prorated, inv)})"
+            text += f" (the minimum prorated: {proration_days(line.prorated, inv, line.segment)})"
+        if line.plan is not None:
+            text += f" (plan {line.plan}'s part of the period; its lines compared with its minimum)"
     elif line.kind == "discount":
         label = f"discount: {line.charge}" + (f" ({line.rule})" if line.rule else "")
         text = (f"{plain(-line.unit_price * 100)}% of {line.quantity}" if line.unit == "share"

@@ -212,7 +212,10 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
                          f"shared in proportion")
     elif ln.kind == "minimum":
         label = "Minimum commitment true-up"
-        notes.append(f"brings this period up to the {fmt.money(inv.subtotal)} minimum")
+        if ln.plan is not None:  # a plan part's minimum: it compares with that part's lines only
+            notes.append(f"brings plan {ln.plan}'s part up to its {fmt.money(part_minimum(ln, inv))} minimum")
+        else:
+            notes.append(f"brings this period up to the {fmt.money(inv.subtotal)} minimum")
         quantity, unit_price, unit = "", "", ""
     elif ln.kind == "credit":
         label = ln.description or "Prepaid credit"
@@ -224,10 +227,13 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
         notes.append("usage above this period's spend cap")
         quantity, unit_price, unit = "", "", ""
     if ln.prorated is not None:
-        notes.append(_proration_note(ln.prorated, inv))
+        notes.append(_proration_note(ln.prorated, inv, ln.segment))
     if ln.segment is not None:
         last = ln.segment.end - dt.timedelta(days=1)
-        notes.append(f"usage from {fmt.date(ln.segment.start)} to {fmt.date(last)}")
+        if ln.plan is not None:  # a plan part's line: the plan changed inside the period
+            notes.append(f"plan {ln.plan}, {fmt.date(ln.segment.start)} to {fmt.date(last)}")
+        else:
+            notes.append(f"usage from {fmt.date(ln.segment.start)} to {fmt.date(last)}")
     return LineView(
         kind=ln.kind,
         charge=ln.charge,
@@ -249,14 +255,24 @@ def _unit_price(value: Decimal, fmt: Formatter) -> str:
     return "free" if value.is_zero() else fmt.price(value)
 
 
-def _proration_note(share: Decimal, inv: Invoice) -> str:
-    return f"prorated: {proration_days(share, inv)}"
+def part_minimum(minimum: Line, inv: Invoice) -> Decimal:
+    """The (prorated) minimum of the plan part a true-up line belongs to: the part's other
+    lines plus the true-up."""
+    part = [ln.amount for ln in inv.lines
+            if ln.plan == minimum.plan and ln.segment == minimum.segment and ln is not minimum]
+    return sum(part, minimum.amount)
 
 
-def proration_days(share: Decimal, inv: Invoice) -> str:
+def _proration_note(share: Decimal, inv: Invoice, segment=None) -> str:
+    return f"prorated: {proration_days(share, inv, segment)}"
+
+
+def proration_days(share: Decimal, inv: Invoice, segment=None) -> str:
     """A cut-short period's share in days, `7 of 30 days` (a line's `prorated` is days
-    billed / days of the uncut period, to 10 places: enough to tell every length apart)."""
-    days = (inv.period.end - inv.period.start).days
+    billed / days of the uncut period, to 10 places: enough to tell every length apart).
+    A plan part's line (`segment`) is billed for the part's days, not the invoice's."""
+    span = segment if segment is not None else inv.period
+    days = (span.end - span.start).days
     if share > 0:
         full = (Decimal(days) / share).to_integral_value()
         return f"{days} of {full} days"
