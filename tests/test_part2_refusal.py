@@ -26,7 +26,8 @@ CONTRACT = 'contract beta {\n  customer "cus_beta"\n  plan pro\n  starts 2026-01
 
 # construct -> (the pricing, the line:col of the one use, what the message names)
 CASES = {
-    "derived": (BASE.replace("  count\n", "  sum a - b\n") + CONTRACT + "}\n", "3:3", "a derived quantity"),
+    "derived product": (BASE.replace("  count\n", "  sum a * b\n") + CONTRACT + "}\n", "3:3",
+                        "`*` or `/` in a derived quantity"),
     "weighted": (BASE.replace("  count\n", "  weighted gb per month\n") + CONTRACT + "}\n", "3:3", "`weighted`"),
     "pooled": (BASE.replace("charge CALLS : $0.01 per call",
                             "charge CALLS : pooled volume { up to 10 : $1  above : $0.5 }") + CONTRACT + "}\n",
