@@ -115,3 +115,20 @@ def test_duckdb_agrees_with_the_reference(tmp_path_factory, rows):
             if charge == "INPUT_TOKENS":
                 model = dict(dims)["model"]
                 assert Decimal(q) == sum((p - c for m, p, c in rows if m == model), Decimal(0))
+
+
+def test_explain_shows_the_expression(tmp_path, capsys):
+    (tmp_path / "p.pricing").write_text(PRICING, encoding="utf-8")
+    usage = write_events(tmp_path / "u.jsonl", _events([{"model": "a", "prompt_tokens": 9, "cached_tokens": 4}]))
+    assert main(["explain", str(tmp_path / "p.pricing"), "--usage", usage, "--through", "2026-02-01",
+                 "--contract", "acme"]) == 0
+    out = capsys.readouterr().out
+    assert "quantity: 5 (sum prompt_tokens - cached_tokens + 0.5 - 0.5 over 1 event)" in out
+    assert "quantity: 5 (latest prompt_tokens - cached_tokens over 1 event)" in out
+
+
+def test_messages_write_the_expression_with_the_parentheses_it_needs():
+    from ratecard.model import expression_text
+    for written in ("a - (b - c)", "a - b - c", "(a + b) * c", "a / (b * 2)", "a + b * c", "a * b / c"):
+        text = PRICING.replace("max prompt_tokens - cached_tokens", f"max {written}")
+        assert expression_text(compile_text(text).meters["PEAK_UNCACHED"].aggregation.expression) == written

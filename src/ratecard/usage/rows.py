@@ -44,7 +44,7 @@ from decimal import Inexact as decimal_inexact
 from pathlib import Path
 from typing import Iterable
 
-from ..model import Expression, Meter, Operation, Property, RatingPlan, evaluate_expression, expression_properties
+from ..model import Meter, RatingPlan, evaluate_expression, expression_properties, expression_text
 from ..money import EXACT
 
 REQUIRED = ("id", "type", "customer", "time")
@@ -261,17 +261,6 @@ def needed_keys(plan: RatingPlan) -> tuple[str, ...]:
 
 
 # ----------------------------------------------------------------- derived quantities
-
-
-def expression_text(expr: Expression) -> str:
-    """A derived quantity as written (operations in parentheses where nested), for messages."""
-    if isinstance(expr, Property):
-        return expr.name
-    if isinstance(expr, Operation):
-        def side(e: Expression) -> str:
-            return f"({expression_text(e)})" if isinstance(e, Operation) else expression_text(e)
-        return f"{side(expr.left)} {expr.op} {side(expr.right)}"
-    return format(expr.value, "f")
 
 
 def quantity_fits(value: Decimal) -> bool:
