@@ -132,3 +132,10 @@ def test_messages_write_the_expression_with_the_parentheses_it_needs():
     for written in ("a - (b - c)", "a - b - c", "(a + b) * c", "a / (b * 2)", "a + b * c", "a * b / c"):
         text = PRICING.replace("max prompt_tokens - cached_tokens", f"max {written}")
         assert expression_text(compile_text(text).meters["PEAK_UNCACHED"].aggregation.expression) == written
+
+
+def test_a_property_in_the_quantity_and_the_dimensions_is_an_error():
+    from ratecard.compiler import compile_sources
+    text = PRICING.replace("  dimensions model\n", "  dimensions model, cached_tokens\n", 1)
+    errors = [d for d in compile_sources([("t.pricing", text)]).diagnostics if d.is_error]
+    assert [(d.code, d.span.line) for d in errors] == [("E316", 3)]
