@@ -139,3 +139,17 @@ def test_a_property_in_the_quantity_and_the_dimensions_is_an_error():
     text = PRICING.replace("  dimensions model\n", "  dimensions model, cached_tokens\n", 1)
     errors = [d for d in compile_sources([("t.pricing", text)]).diagnostics if d.is_error]
     assert [(d.code, d.span.line) for d in errors] == [("E316", 3)]
+
+
+def test_a_value_past_what_the_engines_hold_exactly_is_a_bad_row_in_every_engine(tmp_path):
+    plan = compile_text(PRICING)
+    rows = [{"model": "a", "prompt_tokens": 1000, "cached_tokens": 400},
+            {"model": "a", "prompt_tokens": 10 ** 19, "cached_tokens": 1}]
+    files = [write_events(tmp_path / "u.jsonl", _events(rows))]
+    messages = []
+    for aggregator in (reference_aggregate, duckdb_aggregate):
+        ev = evaluate(plan, files, dt.date(2026, 2, 1), aggregator=aggregator)
+        messages.append([(d.code, d.span.line, d.message) for d in ev.diagnostics])
+    assert messages[0] == messages[1]
+    ((code, line, message),) = messages[0]
+    assert (code, line) == ("E500", 2) and "never rounds a quantity" in message

@@ -29,7 +29,7 @@ from sqlglot import exp
 from ..model import Condition, Expression, Meter, Number, Operation, Property, RatingPlan, expression_properties
 from .rows import QUANTITY_PATTERN, needed_keys
 from .sources import Source, source_select
-from .sql import QUANTITY, TEXT, alias, cast, col, exponent_quantity, fn, lit, regex, strip_zeros
+from .sql import OPERAND, QUANTITY, TEXT, alias, cast, col, exponent_quantity, fn, lit, regex, strip_zeros
 
 
 @dataclass(frozen=True)
@@ -95,17 +95,21 @@ def quantity_value(value: exp.Expression) -> exp.Expression:
 
 
 def derived_value(expr: Expression, props: _Props) -> exp.Expression:
-    """A derived quantity per event in DECIMAL(38, 18): `+` and `-` of such decimals are
-    exact in every engine (a result past 20 integer digits is an engine error, and the
-    row reader then names the row). `*` and `/` are not billed yet (billing/unsupported.py):
-    their exact result needs more than 38 digits."""
+    """A derived quantity per event in DECIMAL(38, 18), exactly, in every engine: each
+    operand of `+` or `-` is cast to DECIMAL(37, 18) so that the result type is
+    DECIMAL(38, 18) whatever the engine's rules for the result's precision (Spark's
+    would otherwise drop a decimal place past 38 digits). An operand of 19 or more
+    integer digits, or a result past 20, stops the engine; the row reader then names
+    the row (`rows.derived_value` has the same bounds). `*` and `/` are not billed yet
+    (billing/unsupported.py): their exact result needs more than 38 digits."""
     if isinstance(expr, Property):
         return quantity_value(props(expr.name))
     if isinstance(expr, Number):
         return cast(lit(format(expr.value, "f")), QUANTITY)
     assert isinstance(expr, Operation) and expr.op in "+-", expr
     node = exp.Add if expr.op == "+" else exp.Sub
-    return exp.Paren(this=node(this=derived_value(expr.left, props), expression=derived_value(expr.right, props)))
+    left, right = (cast(derived_value(e, props), OPERAND) for e in (expr.left, expr.right))
+    return cast(exp.Paren(this=node(this=left, expression=right)), QUANTITY)
 
 
 def bad_row(plan: RatingPlan, props: _Props) -> exp.Expression:

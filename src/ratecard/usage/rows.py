@@ -44,7 +44,7 @@ from decimal import Inexact as decimal_inexact
 from pathlib import Path
 from typing import Iterable
 
-from ..model import Meter, RatingPlan, evaluate_expression, expression_properties, expression_text
+from ..model import Expression, Meter, Operation, RatingPlan, evaluate_expression, expression_properties, expression_text
 from ..money import EXACT
 
 REQUIRED = ("id", "type", "customer", "time")
@@ -274,6 +274,17 @@ def quantity_fits(value: Decimal) -> bool:
     return places <= QUANTITY_SCALE and abs(value) < Decimal(10) ** (QUANTITY_DIGITS - QUANTITY_SCALE)
 
 
+def _operands_fit(expr: Expression, values: dict[str, Decimal]) -> bool:
+    """Every operand of an operation below 10**19 (DECIMAL(37, 18), what the engines add in)."""
+    if not isinstance(expr, Operation):
+        return True
+    with localcontext(EXACT):
+        sides = [evaluate_expression(e, values) for e in (expr.left, expr.right)]
+    bound = Decimal(10) ** (QUANTITY_DIGITS - 1 - QUANTITY_SCALE)
+    return all(abs(v) < bound for v in sides) and _operands_fit(expr.left, values) \
+        and _operands_fit(expr.right, values)
+
+
 def derived_value(meter: Meter, props: dict[str, str]) -> tuple[Decimal | None, str | None]:
     """The exact value of a meter's derived quantity for one event, or why the event is a
     bad row: a property missing or not a quantity, a division by zero, or a value that
@@ -298,8 +309,9 @@ def derived_value(meter: Meter, props: dict[str, str]) -> tuple[Decimal | None, 
             return None, f"division by zero in the derived quantity `{shown}` of meter {meter.name}"
         except ArithmeticError:  # decimal.Inexact: beyond 60 digits, so not a quantity either
             result = None
-    if result is None or not quantity_fits(result):
+    if result is None or not quantity_fits(result) or not _operands_fit(expr, values):
         return None, (f"the derived quantity `{shown}` of meter {meter.name} is not a decimal number with at "
                       f"most {QUANTITY_SCALE} decimal places and {QUANTITY_DIGITS - QUANTITY_SCALE} integer "
-                      "digits for this event (ratecard never rounds a quantity)")
+                      f"digits (each operand fewer than {QUANTITY_DIGITS - QUANTITY_SCALE}) for this event "
+                      "(ratecard never rounds a quantity)")
     return result, None
