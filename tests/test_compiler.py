@@ -214,6 +214,8 @@ CASES = [
      "3:12", ["`weighted` reads `region`, which holds text (\"eu\")"]),
     ("E315", 'meter M {\n  event "e"\n  unique a * 2\n}\n' + PLAN, "E315", "3:10",
      ["`unique` takes one property, not an expression"]),
+    ("E316", 'meter M {\n  event "e"\n  sum a - b\n  dimensions b\n}\n' + PLAN, "E316", "3:11",
+     ["`b` is both in the derived quantity and a dimension of the meter"]),
     ("W010", 'meter M {\n  event "e"\n  count\n  dimensions batch\n  rates {\n    default : $1\n'
      '    batch = "true" : 50% off\n  }\n}\nplan pro {\n  charge M : 50% off\n}\n', "W010", "11:14",
      ["`50% off` of plan `pro` and `50% off` of meter `M` both apply to batch = \"true\": together 75% off"]),

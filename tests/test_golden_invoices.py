@@ -421,11 +421,27 @@ def test_json_contract_matches_its_contract_block(bill, update_golden):
     finish(out, update_golden)
 
 
+def test_derived_quantity(bill, update_golden):
+    out = bill("derived-quantity", "2026-02-01")
+    jan = out.invoice("acme-20260101")
+    # per event prompt - cached; c2 is sent twice and counted once
+    # sonnet: (1,200,000 - 800,000) + (950,000 - 0) = 1,350,000 x $3/1M = $4.05
+    # haiku: (3,000,000 - 2,500,000) + 123,457 = 623,457 x $3/1M = $1.870371 -> $1.87
+    assert (line(jan, "INPUT_TOKENS", model="sonnet")["quantity"], line(jan, "INPUT_TOKENS", model="sonnet")["amount"]) \
+        == ("1350000", "4.05")
+    assert (line(jan, "INPUT_TOKENS", model="haiku")["quantity"], line(jan, "INPUT_TOKENS", model="haiku")["amount"]) \
+        == ("623457", "1.87")
+    # cached: 2,500,000 x $0.30/1M = $0.75; 800,000 x $0.30/1M = $0.24; 4.05 + 1.87 + 0.75 + 0.24 = 6.91
+    assert figures(jan) == ("6.91", "0.00", "6.91")
+    assert out.doc["rejected"]["duplicate"] == 1
+    finish(out, update_golden)
+
+
 def test_every_scenario_folder_is_tested_and_complete():
     tested = {"unit-price", "per-1k-tokens", "graduated-flat", "volume-flat", "package",
               "rate-card-overrides", "quarterly-fees-minimum", "contract-ends-mid-period",
               "credit-free-grant", "credit-purchased", "credit-expiry-breakage", "credit-two-grants",
-              "credit-exceeds-invoice", "json-contract", "discount-cap-allowance",
+              "credit-exceeds-invoice", "json-contract", "discount-cap-allowance", "derived-quantity",
               "plan-change", "billing-day"}  # these two: tests/test_golden_part2_periods.py
     folders = {p.name for p in SCENARIOS.iterdir() if p.is_dir()}
     assert folders == tested

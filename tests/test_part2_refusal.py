@@ -26,7 +26,8 @@ CONTRACT = 'contract beta {\n  customer "cus_beta"\n  plan pro\n  starts 2026-01
 
 # construct -> (the pricing, the line:col of the one use, what the message names)
 CASES = {
-    "derived": (BASE.replace("  count\n", "  sum a - b\n") + CONTRACT + "}\n", "3:3", "a derived quantity"),
+    "derived product": (BASE.replace("  count\n", "  sum a * b\n") + CONTRACT + "}\n", "3:3",
+                        "`*` or `/` in a derived quantity"),
     "weighted": (BASE.replace("  count\n", "  weighted gb per month\n") + CONTRACT + "}\n", "3:3", "`weighted`"),
     "in advance": (BASE.replace("$30 per month", "$30 per month in advance") + CONTRACT + "}\n", "7:34",
                    "`in advance`"),

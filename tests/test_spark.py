@@ -324,3 +324,43 @@ def test_a_usage_name_is_a_path_on_spark(spark, tmp_path):
     files = [str(reading._jsonl(tmp_path / "u[1].jsonl", one)), str(reading._jsonl(tmp_path / "v*.jsonl", one))]
     ours = _reports_agree(plan, files, dt.date(2026, 2, 1))
     assert ours.usage.events_read == 2
+
+
+DERIVED = """meter INPUT_TOKENS {
+  event "llm.completion"
+  sum prompt_tokens - cached_tokens + 0.5
+  dimensions model
+}
+meter PEAK {
+  event "llm.completion"
+  max prompt_tokens - (cached_tokens - 1)
+}
+plan api {
+  charge INPUT_TOKENS : $0.000003 per token
+  charge PEAK : $0.01 per token
+}
+contract acme {
+  customer "cus_acme"
+  plan api
+  starts 2026-01-01
+}
+"""
+
+
+def test_derived_quantities_alike_on_spark(spark, tmp_path):
+    """A derived quantity per event, exact (DECIMAL(38, 18)), and its bad rows named alike."""
+    plan = compile_text(DERIVED)
+    rows = [{"model": "a", "prompt_tokens": 1000, "cached_tokens": 400},
+            {"model": "a", "prompt_tokens": "10.000000000000000001", "cached_tokens": 0.25},
+            {"model": "b", "prompt_tokens": 5, "cached_tokens": 7},
+            {"model": "b", "prompt_tokens": 1e3, "cached_tokens": 0}]
+    events = [{"id": f"d{i}", "type": "llm.completion", "customer": "cus_acme",
+               "time": f"2026-01-{i + 2:02d}T00:00:00Z", "properties": p} for i, p in enumerate(rows)]
+    write_jsonl(tmp_path / "u.jsonl", events)
+    through = dt.date(2026, 2, 1)
+    good = _reports_agree(plan, [str(tmp_path / "u.jsonl")], through)
+    quantities = {(a.meter, a.dimensions): a.quantity for a in good.usage.aggregates}
+    assert str(quantities[("INPUT_TOKENS", (("model", "a"),))]) == "610.750000000000000001"
+    write_jsonl(tmp_path / "bad.jsonl", events + [{**events[0], "id": "d9", "properties": {"model": "a"}}])
+    bad = _reports_agree(plan, [str(tmp_path / "bad.jsonl")], through)
+    assert ["missing property" in d.message for d in bad.diagnostics] == [True]

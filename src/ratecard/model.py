@@ -202,6 +202,24 @@ def expression_properties(expr: "Expression") -> tuple[str, ...]:
     return ()
 
 
+def expression_text(expr: "Expression") -> str:
+    """A derived quantity as the language writes it, with only the parentheses its meaning
+    needs (`a - (b - c)`, `(a + b) * c`), for `explain`, hovers and messages."""
+    if isinstance(expr, Property):
+        return expr.name
+    if isinstance(expr, Number):
+        return format(expr.value, "f")
+    rank = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+    def side(e: "Expression", right: bool) -> str:
+        text = expression_text(e)
+        if not isinstance(e, Operation):
+            return text
+        lower = rank[e.op] < rank[expr.op] or (right and rank[e.op] == rank[expr.op] and expr.op in "-/")
+        return f"({text})" if lower else text
+    return f"{side(expr.left, False)} {expr.op} {side(expr.right, True)}"
+
+
 def evaluate_expression(expr: "Expression", values: Mapping[str, Decimal]) -> Decimal:
     """The exact value of `expr` for one event's numeric properties (call it inside
     `money.exact_arithmetic()`). Raises KeyError for a missing property and
@@ -233,6 +251,15 @@ class Aggregation(Frozen):
     per: TimeUnit | None = part2(
         None, "`weighted` only: the quantity is the integral of `field` over time in F-months (each instant "
               "divided by the length of its calendar month), F-days or F-hours")
+
+    @property
+    def text(self) -> str:
+        """How the meter measures, as written: `count`, `sum tokens`, `sum prompt_tokens - cached_tokens`."""
+        if self.expression is not None:
+            return f"{self.function} {expression_text(self.expression)}"
+        if self.per is not None:
+            return f"{self.function} {self.field} per {self.per}"
+        return self.function if self.field is None else f"{self.function} {self.field}"
 
 
 class Dimension(Frozen):

@@ -267,7 +267,8 @@ def _negative(plan: RatingPlan, at: LineAt) -> Diagnostic:
     docs/billing.md): an error naming the line, never a negative or zero amount."""
     agg = at.aggregate
     how = plan.meters[agg.meter].aggregation
-    what = how.function if how.field is None else f"{how.function} of `{how.field}`"
+    what = how.function if how.field is None and how.expression is None else \
+        f"{how.function} of `{how.text.partition(' ')[2]}`"
     events = f"{agg.events} event{'s' if agg.events != 1 else ''}"
     if how.function == "sum":
         hint = ("negative values are corrections: they net against the usage of the same line (meter, "

@@ -70,8 +70,25 @@ def aggregation(ctx: Context, meter: str, agg: n.Aggregation, dims: Iterable[n.D
         return None
     if isinstance(expr, Property):  # `sum (tokens)`: a bare property after all
         return Aggregation(function=agg.function, field=expr.name)
-    ok = _numeric(ctx, list(_property_nodes(agg.expression)), dims, filters, "a derived quantity")
+    props = list(_property_nodes(agg.expression))
+    ok = _numeric(ctx, props, dims, filters, "a derived quantity")
+    ok = _not_dimensions(ctx, props, dims) and ok
     return Aggregation(function=agg.function, expression=expr) if ok else None
+
+
+def _not_dimensions(ctx: Context, props: list[n.Ident], dims: Iterable[n.DimensionDecl]) -> bool:
+    """E316: a number used both as a quantity and as a grouping key is always a mistake
+    (part2-decisions 1.5): each value would be its own line, priced on itself."""
+    declared = {d.name.name: d.name.span for d in dims}
+    ok = True
+    for prop in props:
+        if prop.name in declared:
+            ctx.report(error("E316", f"`{prop.name}` is both in the derived quantity and a dimension of the meter",
+                             prop.span, notes=[Note(f"`{prop.name}` is a dimension here", declared[prop.name])],
+                             hints=["a dimension groups lines by its value; a quantity is summed: "
+                                    "keep one of the two"]))
+            ok = False
+    return ok
 
 
 def expression(ctx: Context, node: n.Expr) -> Expression | None:

@@ -207,7 +207,7 @@ def _meter_detail(plan, name: str) -> str:
     if meter is None:
         return "meter"
     agg = meter.aggregation
-    return f"meter: {meter.title} ({meter.event}, {agg.function}{' ' + agg.field if agg.field else ''})"
+    return f"meter: {meter.title} ({meter.event}, {agg.text})"
 
 
 def _dimension_detail(symbol: tuple) -> str:

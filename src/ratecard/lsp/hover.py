@@ -88,7 +88,7 @@ def _symbol(analysis: Analysis, plan: RatingPlan, symbol: tuple) -> str | None:
 
 def _meter(plan: RatingPlan, meter: Meter) -> str:
     agg = meter.aggregation
-    how = agg.function if agg.field is None else f"{agg.function} {agg.field}"
+    how = agg.text
     out = [f"**meter `{meter.name}`**" + (f" — {meter.title}" if meter.title != meter.name else ""),
            "", f"event `{meter.event}`, aggregated as `{how}`"]
     if meter.dimensions:

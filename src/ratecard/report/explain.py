@@ -264,7 +264,7 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
     res = pl.resolution
     meter = plan.meters[pl.aggregate.meter]
     agg = meter.aggregation
-    how = agg.function if agg.field is None else f"{agg.function} {agg.field}"
+    how = agg.text
     candidates = []
     for c in res.candidates:
         candidates.append(Candidate(

@@ -27,7 +27,7 @@ from .records import (
     bad_row_diagnostics,
 )
 from .row_reader import read_rows
-from .rows import needed_keys, parse_quantity, parse_time, row_problem, text_value
+from .rows import derived_value, needed_keys, parse_quantity, parse_time, row_problem, text_value
 
 
 @dataclass
@@ -151,15 +151,21 @@ def _quantities(plan: RatingPlan, groups: dict, report: UsageReport) -> None:
         meter = plan.meters[meter_name]
         fn, field = meter.aggregation.function, meter.aggregation.field
         evs = g["values"]
+
+        def value(e: _Event) -> Decimal:
+            if meter.aggregation.expression is not None:
+                return derived_value(meter, e.properties)[0]  # never None: the row was checked
+            return parse_quantity(e.properties[field])
+
         if fn == "count":
             q = Decimal(len(evs))
         elif fn == "sum":
-            q = sum((parse_quantity(e.properties[field]) for e in evs), Decimal(0))
+            q = sum((value(e) for e in evs), Decimal(0))
         elif fn == "max":
-            q = max(parse_quantity(e.properties[field]) for e in evs)
+            q = max(value(e) for e in evs)
         elif fn == "unique":
             q = Decimal(len({e.properties[field] for e in evs if e.properties.get(field) is not None}))
         else:  # latest: greatest time, ties by greatest id
             last = max(evs, key=lambda e: (e.time, e.id))
-            q = parse_quantity(last.properties[field])
+            q = value(last)
         report.aggregates.append(Aggregate(window, meter_name, dims, q, g["events"]))

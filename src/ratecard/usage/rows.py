@@ -20,7 +20,12 @@ everywhere (docs/usage.md, "What a good row is"):
   a JSON object or array;
 - for a `sum`/`max`/`latest` meter that reads the event (type and `where`
   match), a quantity that is missing, not a decimal number, or carries more
-  than 18 decimal places (ratecard never rounds a quantity silently).
+  than 18 decimal places (ratecard never rounds a quantity silently);
+- for a derived quantity (`sum prompt_tokens - cached_tokens`), any property
+  it reads failing that test, a division by zero, or a value that is not a
+  quantity itself (more than 18 decimal places or 20 integer digits): the
+  value of every event is exact, never rounded and never a zero in place of
+  an error (docs/usage.md, "Derived quantities").
 
 Numbers are exact: a JSON number is read from its text, never through a
 binary float. Property values are compared as text: a number (JSON number,
@@ -34,11 +39,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from decimal import Decimal
+from decimal import Decimal, localcontext
+from decimal import Inexact as decimal_inexact
 from pathlib import Path
 from typing import Iterable
 
-from ..model import RatingPlan
+from ..model import Expression, Meter, Operation, RatingPlan, evaluate_expression, expression_properties, expression_text
+from ..money import EXACT
 
 REQUIRED = ("id", "type", "customer", "time")
 EVENT_FIELDS = REQUIRED + ("properties",)
@@ -225,7 +232,11 @@ def row_problem(obj: dict, meters_by_type: dict, keys: Iterable[str] = ()) -> tu
     props = {k: text_value(v) for k, v in raw_props.items() if v is not None and not nested(v)}
     for meter in meters_by_type.get(text_value(obj["type"]), ()):
         field = meter.aggregation.field
-        if meter.aggregation.function in ("sum", "max", "latest") and all(
+        if meter.aggregation.expression is not None and all(c.matches(props) for c in meter.where):
+            problem = derived_value(meter, props)[1]
+            if problem is not None:
+                return problem, props
+        elif meter.aggregation.function in ("sum", "max", "latest") and all(
                 c.matches(props) for c in meter.where):
             shown = props.get(field)
             if shown is None:
@@ -244,4 +255,63 @@ def needed_keys(plan: RatingPlan) -> tuple[str, ...]:
         keys.update(c.key for c in m.where)
         if m.aggregation.field:
             keys.add(m.aggregation.field)
+        if m.aggregation.expression is not None:
+            keys.update(expression_properties(m.aggregation.expression))
     return tuple(sorted(keys))
+
+
+# ----------------------------------------------------------------- derived quantities
+
+
+def quantity_fits(value: Decimal) -> bool:
+    """What DECIMAL(38, 18) holds exactly: at most 18 decimal places and 20 integer digits."""
+    exponent = value.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    if places > QUANTITY_SCALE:
+        value = value.normalize()
+        exponent = value.as_tuple().exponent
+        places = -exponent if exponent < 0 else 0
+    return places <= QUANTITY_SCALE and abs(value) < Decimal(10) ** (QUANTITY_DIGITS - QUANTITY_SCALE)
+
+
+def _operands_fit(expr: Expression, values: dict[str, Decimal]) -> bool:
+    """Every operand of an operation below 10**19 (DECIMAL(37, 18), what the engines add in)."""
+    if not isinstance(expr, Operation):
+        return True
+    with localcontext(EXACT):
+        sides = [evaluate_expression(e, values) for e in (expr.left, expr.right)]
+    bound = Decimal(10) ** (QUANTITY_DIGITS - 1 - QUANTITY_SCALE)
+    return all(abs(v) < bound for v in sides) and _operands_fit(expr.left, values) \
+        and _operands_fit(expr.right, values)
+
+
+def derived_value(meter: Meter, props: dict[str, str]) -> tuple[Decimal | None, str | None]:
+    """The exact value of a meter's derived quantity for one event, or why the event is a
+    bad row: a property missing or not a quantity, a division by zero, or a value that
+    is not a quantity (ratecard never rounds one; the engines hold DECIMAL(38, 18))."""
+    expr = meter.aggregation.expression
+    shown = expression_text(expr)
+    values = {}
+    for name in expression_properties(expr):
+        text = props.get(name)
+        if text is None:
+            return None, f"missing property `{name}` of the derived quantity `{shown}` of meter {meter.name}"
+        value = parse_quantity(text)
+        if value is None:
+            return None, (f"property `{name}` = {text!r} of the derived quantity `{shown}` of meter "
+                          f"{meter.name} is not a decimal number with at most {QUANTITY_SCALE} decimal places")
+        values[name] = value
+    with localcontext(EXACT) as ctx:
+        ctx.traps[decimal_inexact] = True
+        try:
+            result = evaluate_expression(expr, values)
+        except ZeroDivisionError:
+            return None, f"division by zero in the derived quantity `{shown}` of meter {meter.name}"
+        except ArithmeticError:  # decimal.Inexact: beyond 60 digits, so not a quantity either
+            result = None
+    if result is None or not quantity_fits(result) or not _operands_fit(expr, values):
+        return None, (f"the derived quantity `{shown}` of meter {meter.name} is not a decimal number with at "
+                      f"most {QUANTITY_SCALE} decimal places and {QUANTITY_DIGITS - QUANTITY_SCALE} integer "
+                      f"digits (each operand fewer than {QUANTITY_DIGITS - QUANTITY_SCALE}) for this event "
+                      "(ratecard never rounds a quantity)")
+    return result, None

@@ -45,7 +45,16 @@ from .warehouse import SEGMENTS, TERMS, WINDOWS, inline_relations, table_source,
 # Past this many rows (terms + windows + segments), the relations are sent as
 # temp views instead of VALUES inside the SQL text.
 INLINE_LIMIT = 2000
-_DUPLICATE_KEYS = "spark.sql.variant.allowDuplicateKeys"
+# Settings a run needs, restored after it:
+# - a key given twice is a bad row only when ratecard reads it (`rows`); Spark's
+#   JSON parser refuses the whole line otherwise;
+# - decimal arithmetic without precision loss, and ANSI: DECIMAL(38, 18) + DECIMAL(38, 18)
+#   (a derived quantity) would otherwise be DECIMAL(38, 17), rounded silently, and an
+#   overflow a NULL that SUM skips; with them it stays DECIMAL(38, 18), and an overflow
+#   stops the query (the row reader then names the row), as in DuckDB.
+_RUN_SETTINGS = {"spark.sql.variant.allowDuplicateKeys": "true",
+                 "spark.sql.decimalOperations.allowPrecisionLoss": "false",
+                 "spark.sql.ansi.enabled": "true"}
 
 
 def _relation_views(spark, terms: Sequence[ContractTerm], windows: Sequence[Window], names) -> Relations:
@@ -167,10 +176,9 @@ class SparkEngine:
         events = f"ratecard_usage_{run}"
         names = tuple(f"ratecard_{n}_{run}" for n in ("terms", "windows", "segments"))
         created: list[tuple[str, bool]] = [(events, False)]
-        # A key given twice is a bad row only when ratecard reads it (`rows`); Spark's
-        # JSON parser refuses the whole line otherwise. Restored after the run.
-        duplicates = spark.conf.get(_DUPLICATE_KEYS, None)
-        spark.conf.set(_DUPLICATE_KEYS, "true")
+        saved = {key: spark.conf.get(key, None) for key in _RUN_SETTINGS}  # restored after the run
+        for key, value in _RUN_SETTINGS.items():
+            spark.conf.set(key, value)
         try:
             try:
                 events_view(spark, files, keys, events, self.tables)
@@ -191,7 +199,7 @@ class SparkEngine:
             except Exception as exc:
                 raise EngineStopped(error("E501", f"cannot read usage: {first_line(exc)}")) from None
         finally:
-            _clean_up(spark, created, duplicates)
+            _clean_up(spark, created, saved)
         return read_result(plan, rows, width)  # Row is a tuple
 
     def find_bad_rows(self, plan: RatingPlan, files: Sequence[str], sources: list[Source],
@@ -226,8 +234,8 @@ class SparkEngine:
         """Nothing: `run` drops its views and restores the session's settings itself."""
 
 
-def _clean_up(spark, created: list[tuple[str, bool]], duplicates: str | None) -> None:
-    """Drop the run's views (uncaching the cached ones) and restore the setting it changed."""
+def _clean_up(spark, created: list[tuple[str, bool]], saved: dict[str, str | None]) -> None:
+    """Drop the run's views (uncaching the cached ones) and restore the settings it changed."""
     for name, cached in reversed(created):
         try:
             if cached:
@@ -235,13 +243,14 @@ def _clean_up(spark, created: list[tuple[str, bool]], duplicates: str | None) ->
             spark.catalog.dropTempView(name)
         except Exception:
             pass
-    try:
-        if duplicates is None:
-            spark.conf.unset(_DUPLICATE_KEYS)
-        else:
-            spark.conf.set(_DUPLICATE_KEYS, duplicates)
-    except Exception:
-        pass
+    for key, value in saved.items():
+        try:
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+        except Exception:
+            pass
 
 
 def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[Window],

@@ -15,6 +15,8 @@ from .rows import EXPONENT_PATTERN, QUANTITY_DIGITS, QUANTITY_SCALE
 
 
 QUANTITY = exp.DataType.build(f"DECIMAL({QUANTITY_DIGITS}, {QUANTITY_SCALE})")
+# An operand of `+`/`-` in a derived quantity: one digit less, so the sum is a QUANTITY.
+OPERAND = exp.DataType.build(f"DECIMAL({QUANTITY_DIGITS - 1}, {QUANTITY_SCALE})")
 TEXT = exp.DataType.build("VARCHAR")
 STAMP = exp.DataType.build("TIMESTAMPTZ")
 INT = exp.DataType.build("INT")

@@ -79,6 +79,8 @@ def weighted_meters(plan: RatingPlan) -> RatingPlan:
         update: dict = {"event": EVENT_PREFIX + name}
         if m.aggregation.function in ("count", "unique"):
             update["aggregation"] = Aggregation(function="sum", field=WEIGHT)
+        elif m.aggregation.expression is not None:  # a test states the derived quantity itself
+            update["aggregation"] = Aggregation(function=m.aggregation.function, field=WEIGHT)
         meters[name] = m.model_copy(update=update)
     return plan.model_copy(update={"meters": meters})
 
@@ -105,8 +107,8 @@ def synthetic_events(case: TestCase) -> list[dict]:
             if u.quantity == 0:
                 continue  # zero events: no line at all
             props[WEIGHT] = str(u.quantity)
-        else:
-            props[fn.field] = str(u.quantity)
+        else:  # a derived meter's quantity is carried as it is (part2-decisions 1.6)
+            props[fn.field if fn.expression is None else WEIGHT] = str(u.quantity)
         events.append({
             # zero-padded, so that for `latest` a later line wins a tie on time
             "id": f"usage-{i:06d}",
