@@ -178,6 +178,16 @@ def test_w011_a_negotiated_price_hiding_a_line_level_modifier():
     assert "customer_tier" not in found[0][2]
 
 
+def test_w011_is_quiet_when_the_contract_prices_the_modifiers_lines_itself():
+    """A negotiated price for the batch lines too (the llm-api example's northwind) is the
+    fix, not the problem: the general price no longer takes those lines, and the batch
+    price names the batch lines on purpose."""
+    assert _warnings('  override T {\n    model = "gpt-4" : $0.02\n'
+                     '    model = "gpt-4", batch = "true" : $0.01\n  }\n') == []
+    # the batch price alone: it is for exactly the modifier's lines
+    assert _warnings('  override T {\n    model = "gpt-4", batch = "true" : $0.01\n  }\n') == []
+
+
 def test_w011s_fix_keeps_the_discount_and_stacks_nothing_but_the_obvious_fix_is_w010():
     found = _warnings('  override T {\n    model = "gpt-4" : $0.02\n  }\n')
     assert len(found) == 1

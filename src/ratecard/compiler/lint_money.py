@@ -162,7 +162,9 @@ def hidden_modifiers(plan: RatingPlan, spans: Mapping[str, Span],
         universes = _universes(meter)
         own = _for_contract(layers[0][2].rules, meter, contract)
         own_mods = [r for r in own if r.is_modifier]
-        for price in (r for r in own if not r.is_modifier and r.id not in unresolved):
+        own_prices = [r for r in own if not r.is_modifier]
+        for price in (r for r in own_prices if r.id not in unresolved):
+            narrower = [r for r in own_prices if len(r.conditions) > len(price.conditions)]
             for _, owner, card in layers[1:]:
                 for mod in _for_contract(card.rules, meter, contract):
                     if not mod.is_modifier or mod.id in unresolved or (price.id, mod.id) in seen:
@@ -173,6 +175,10 @@ def hidden_modifiers(plan: RatingPlan, spans: Mapping[str, Span],
                         continue
                     if any(can_both_match(m, mod, universes) for m in own_mods):
                         continue  # the contract states a modifier of its own there: a conscious choice
+                    if set(mod.conditions) <= set(price.conditions):
+                        continue  # the negotiated price is for exactly those lines: priced knowingly
+                    if _covered(narrower, price, mod):
+                        continue  # a narrower contract price takes those lines (checked on its own)
                     seen.add((price.id, mod.id))
                     out.append(warning(
                         "W011",
