@@ -38,6 +38,7 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest -rs
 	$(BIN)/ratecard test examples/pricing-tests
 	$(BIN)/ratecard test examples/effective-dates
+	$(BIN)/ratecard test examples/llm-api
 	@$(MAKE) --no-print-directory test-conformance
 
 test-conformance:
