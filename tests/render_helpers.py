@@ -15,6 +15,7 @@ import pytest
 
 import ratecard.commands.common as common
 from ratecard.cli import main
+from ratecard.report.render import EXTENSIONS
 from ratecard.usage.reference import aggregate_usage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,8 @@ def invoice_cases() -> list[Path]:
 
 
 CASES = invoice_cases()
+# the rendered formats and their extensions (JSON is not rendered by a template)
+FORMATS = {fmt: ext for fmt, ext in EXTENSIONS.items() if fmt != "json"}
 needs_conformance = pytest.mark.skipif(not CASES, reason=f"no conformance cases at {CONFORMANCE}")
 
 

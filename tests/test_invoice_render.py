@@ -29,6 +29,7 @@ from ratecard.report.render import markdown_escape, wrap_lines
 from golden_check import assert_golden
 from render_helpers import (
     CASES,
+    FORMATS,
     case_args,
     needs_conformance,
     normalise_html,
@@ -38,7 +39,6 @@ from render_helpers import (
 
 pytestmark = pytest.mark.usefixtures("reference_engine")
 
-FORMATS = {"text": "txt", "markdown": "md", "html": "html"}
 
 
 def _compare(relative: str, actual: str, update: bool, html: bool = False) -> None:

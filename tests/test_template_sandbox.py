@@ -23,6 +23,7 @@ from ratecard.report.render import environment
 from golden_check import assert_golden
 from render_helpers import (
     CASES,
+    FORMATS,
     case_args,
     needs_conformance,
     normalise_html,
@@ -33,7 +34,6 @@ from render_helpers import (
 pytestmark = pytest.mark.usefixtures("reference_engine")
 
 ROOT = Path(__file__).resolve().parents[1]
-FORMATS = {"text": "txt", "markdown": "md", "html": "html"}
 LEAD = "{{ invoices | length }} invoices\nline two\n"  # the attack is on line 3
 
 

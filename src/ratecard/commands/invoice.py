@@ -22,7 +22,7 @@ from ..io import StagedFiles
 from ..progress import Progress
 from ..report.formatter import DEFAULT_LOCALE, parse_locale
 from ..report.invoice_views import DEFAULT_ISSUER, DocumentViews, document_view
-from ..report.render import TemplateProblem, file_names, render
+from ..report.render import EXTENSIONS, TemplateProblem, file_names, render
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -39,7 +39,6 @@ from .common import (
 
 FORMATS = ("json", "text", "markdown", "html")
 TEMPLATES = {"text": "invoice.txt.j2", "markdown": "invoice.md.j2", "html": "invoice.html.j2"}
-EXTENSIONS = {"json": "json", "text": "txt", "markdown": "md", "html": "html"}
 # `-o DIR` prices and renders in a process per core from this many usage lines on:
 # a line costs ~75 µs to render and write (HTML, 1M benchmark), so ~0.75 s of work.
 RENDER_MIN_LINES = 10_000

@@ -18,13 +18,12 @@ from pathlib import Path
 
 from ..io import StagedFiles
 from ..report.formatter import Formatter
-from ..report.render import render
+from ..report.render import EXTENSIONS, file_names, render
 from ..report.view_models import DocumentView
 from .records import Listed, Stored
 from .views import ledger_invoice_view
 
 TEMPLATES = {"text": "invoice.txt.j2", "markdown": "invoice.md.j2", "html": "invoice.html.j2"}
-EXTENSIONS = {"json": "json", "text": "txt", "markdown": "md", "html": "html"}
 FORMATS = ("json", "text", "markdown", "html", "csv")
 
 
@@ -41,8 +40,6 @@ def render_one(s: Stored, fmt: str, *, template_dir=None, issuer: str, locale: s
 
 def export(stored: list[Stored], listed: list[Listed], out_dir: Path, fmt: str, *, template_dir=None,
            issuer: str, locale: str) -> list[Path]:
-    from ..report.render import file_names  # `<number>.<ext>`, made safe as a file name
-
     with StagedFiles(out_dir) as staged:
         if fmt == "csv":
             staged.write("documents.csv", _documents_csv(listed))

@@ -144,6 +144,9 @@ def _template_frame(exc: BaseException) -> str | None:
     return found
 
 
+# The file extension of each output format: `invoice -o DIR` and `ledger export` name files alike.
+EXTENSIONS = {"json": "json", "text": "txt", "markdown": "md", "html": "html"}
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
