@@ -3,6 +3,12 @@
     sources (files or a table) -> events: id, type, customer, t, p0..pn (text)
       -> bad-row flags -> dedup on (customer, id) (see `dedup`) -> classification
          (contract term, billing window, reason) -> one GROUP BY per meter
+
+A contract has a term per stretch of time over which the same meters are
+billable (`records.ContractTerm`): the term an event joins is the one in effect
+at its time, so whether it is billed follows the plan in effect then (a plan
+change to one that charges other meters starts a new term), never the
+contract's first plan alone.
       -> a single result: aggregate rows, then counts by reason
 
 Each source is read by `sources.source_select`; the building blocks are in
@@ -138,6 +144,8 @@ def member(e: exp.Expression, values: Sequence[str]) -> exp.Expression:
 
 
 def _plans_charging(plan: RatingPlan, meter: str) -> list[str]:
+    """The plans that charge `meter`: an event is billable for it when its term's plan (the
+    plan in effect at the event's time) is one of them."""
     return sorted(p.name for p in plan.plans.values() if any(c.meter == meter for c in p.charges))
 
 

@@ -126,6 +126,8 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
         if not passing:
             report.rejected["filtered"] += 1
             continue
+        # the term in effect at the event's time: a plan change to a plan that charges other
+        # meters starts a new term, so this is the plan in effect then, not the first plan
         charged = [m for m in passing if m.name in term.charged_meters]
         if not charged:
             report.rejected["not_in_plan"] += 1
