@@ -11,6 +11,14 @@ the spend cap").
 
 Only lines with a positive amount are covered: a negative usage line (a
 correction) is already a refund, and discounting it would bill more.
+
+A period a plan change cuts (`plan NAME from DATE`) is one sheet with one
+`SheetPart` per plan part. Discounts belong to the contract and the period: one
+line per discount per invoice over every part's lines, so an amount discount's
+budget (`$N` per period) is spent once, shared by the parts' lines in
+proportion to their nets, and a percentage is rounded once. The spend cap and
+the minimum belong to a plan: each part has its own, prorated by its days, over
+its own lines (docs/part2-decisions.md, sections 7-9 and 14.2).
 """
 
 from __future__ import annotations
@@ -28,9 +36,23 @@ from .periods import Period
 Money = Callable[[Decimal], Decimal]
 
 
+@dataclass(frozen=True)
+class SheetPart:
+    """One plan part of a sheet's period: its stretch (`period`, prorated by its days), the
+    contract as it stands there (its plan's cap and minimum: `periods.contract_on`), and
+    which of the sheet's fee and usage lines are its own."""
+
+    period: Period
+    contract: Contract
+    lines: tuple[int, ...]
+
+
 @dataclass
 class Sheet:
-    """A period's invoice while the invoice-level steps run: its lines and their nets."""
+    """A period's invoice while the invoice-level steps run: its lines and their nets.
+
+    `parts` are the period's plan parts (one, the whole period, unless a plan change falls
+    inside it); without them the sheet is one part holding every line it starts with."""
 
     contract: Contract
     period: Period
@@ -40,18 +62,36 @@ class Sheet:
     nets: list[Decimal] = field(default_factory=list)  # per line: what is still owed for it
     origins: dict[str, str] = field(default_factory=dict)  # model id -> file:line
     unused_discounts: list[UnusedDiscount] = field(default_factory=list)
+    parts: list[SheetPart] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.nets = [ln.amount for ln in self.lines]
+        if not self.parts:
+            self.parts = [SheetPart(self.period, self.contract, tuple(range(len(self.lines))))]
+
+    @property
+    def split(self) -> bool:
+        """A plan change cuts the period: each part's own lines say which plan they are for."""
+        return len(self.parts) > 1
 
     @property
     def running_total(self) -> Decimal:
         return sum((ln.amount for ln in self.lines), ZERO)
 
-    def add(self, line: Line) -> None:
-        """An adjustment or true-up line; its own net is its amount."""
+    def add(self, line: Line, part: SheetPart | None = None) -> None:
+        """An adjustment or true-up line (of one plan part, for the cap and the minimum); its
+        own net is its amount."""
+        if part is not None and self.split:
+            line = in_part(line, part.period)
         self.lines.append(line)
         self.nets.append(line.amount)
+
+
+def in_part(line: Line, part: Period) -> Line:
+    """`line` marked as one plan part's: its plan, and its segment (the part, unless a rate
+    change inside the part narrowed it already)."""
+    segment = line.segment or PeriodRange(start=part.start, end=part.end)
+    return line.model_copy(update={"plan": part.plan, "segment": segment})
 
 
 def in_scope(line: Line, applies_to: tuple[str, ...], *, minimum: bool) -> bool:
@@ -169,26 +209,34 @@ def cap_fraction(period: Period) -> Fraction:
 
 
 def cap_line(sheet: Sheet) -> None:
-    """`cap $N`: the usage lines' nets above the period's limit come off in one line."""
-    cap = sheet.contract.cap
+    """`cap $N`: each plan part's usage nets above its limit come off in one line (a cap is
+    its plan's, prorated by the part's days; one part, one line, on an unsplit period)."""
+    for part in sheet.parts:
+        _part_cap(sheet, part)
+
+
+def _part_cap(sheet: Sheet, part: SheetPart) -> None:
+    cap = part.contract.cap
     if cap is None:
         return
-    fraction = cap_fraction(sheet.period)
+    fraction = cap_fraction(part.period)
     limit = EXACT.divide(EXACT.multiply(cap, Decimal(fraction.numerator)), Decimal(fraction.denominator))
-    usage = [i for i, ln in enumerate(sheet.lines) if ln.kind == "usage" and ln.amount > 0]
-    base = sum((sheet.nets[i] for i, ln in enumerate(sheet.lines) if ln.kind == "usage"), ZERO)
+    usage = [i for i in part.lines if sheet.lines[i].kind == "usage" and sheet.lines[i].amount > 0]
+    base = sum((sheet.nets[i] for i in part.lines if sheet.lines[i].kind == "usage"), ZERO)
     if base <= limit:
         return
     amount = min(sheet.money(base - limit), sum((sheet.nets[i] for i in usage), ZERO))
     if amount <= 0:
         return
-    where = sheet.origins.get(f"contract:{sheet.contract.name}/cap") \
-        or sheet.origins.get(f"plan:{sheet.contract.plan}/cap")
+    where = sheet.origins.get(f"contract:{part.contract.name}/cap") \
+        or sheet.origins.get(f"plan:{part.contract.plan}/cap")
     prorated = "" if fraction == 1 else f" x {fraction.numerator}/{fraction.denominator} of a period"
-    notes = (f"spend cap {plain(cap)} per period{prorated}: limit {plain(limit)}",
+    whose = f" (plan {part.contract.plan}'s part, {part.period.start} to {part.period.end})" if sheet.split else ""
+    notes = (f"spend cap {plain(cap)} per period{prorated}{whose}: limit {plain(limit)}",
              f"usage after discounts {base} - limit {plain(limit)} = {plain(base - limit)}, rounded once "
              f"to {amount}; fees and the minimum are not capped",
-             "shared among the usage lines, by their nets (largest remainder):",
+             "shared among the usage lines" + (" of the part" if sheet.split else "")
+             + ", by their nets (largest remainder):",
              *_take(sheet, usage, amount))
     sheet.add(Line(kind="cap", charge="Spend cap", description="Spend cap", quantity=Decimal(1),
-                   unit="", unit_price=-amount, amount=-amount, rule=where, notes=notes))
+                   unit="", unit_price=-amount, amount=-amount, rule=where, notes=notes), part)

@@ -2,7 +2,9 @@
 
 A grant is active over `[granted, expires)`. It burns the usage invoices
 whose billing period overlaps that window, in period order. On one invoice
-the plan's allowances burn first (each period's own, in plan order), then the
+the plan's allowances burn first (each period's own, in plan order; on a
+period a plan change cuts, each part's plan's, prorated by the part's days,
+the old part's first, pooled over the period's lines), then the
 grants by `priority` (lower first, grants without one last), then soonest
 expiry (never-expiring last), then earliest grant, then contract order.
 Burning is per line: a grant walks the invoice's lines in order and pays the
@@ -58,6 +60,20 @@ class Bill:
     lines: tuple[Line, ...] = ()
     nets: tuple[Decimal, ...] = ()  # per line, after discounts and cap
     period: Period | None = None
+    # the allowances granted for its period: each plan part's plan's, old part first
+    allowances: tuple["AllowanceGrant", ...] = ()
+
+
+@dataclass(frozen=True)
+class AllowanceGrant:
+    """A plan's allowance for one plan part of a period (the whole period when no plan change
+    cuts it): `A x months x the part's days / the period's full days`, rounded once. The
+    grants of one period pool together: each pays any line of the period in its scope, in
+    part order (docs/part2-decisions.md 10.4)."""
+
+    allowance: Allowance
+    plan: str
+    part: Period
 
 
 @dataclass(frozen=True)
@@ -188,9 +204,9 @@ def covers(grant: CreditGrant, start: dt.date, end: dt.date) -> bool:
 
 def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
          drawn: Mapping[dt.date, Sequence[tuple[str, Decimal]]] | None = None,
-         allowances: Sequence[Allowance] = (), plan: str = "",
          ) -> tuple[dict[str, list[Applied]], list[GrantLedger], list[AllowanceUse]]:
-    """Apply the plan's allowances and the contract's grants to its usage invoices (in period order).
+    """Apply each period's allowances (`Bill.allowances`) and the contract's grants to its
+    usage invoices (in period order).
 
     `drawn` (period start -> (grant id, amount) pairs) are draws made final
     already: the invoice of that period draws them as they are, and takes
@@ -220,15 +236,19 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
         draws = applied.setdefault(bill.key, [])
         unpaid = [max(n, ZERO) for n in bill.nets]
         owed = bill.subtotal
-        for allowance in allowances if bill.period is not None else ():
-            granted = allowance_amount(allowance, bill.period, round_amount)
+        for grant in bill.allowances:
+            allowance, part = grant.allowance, grant.part
+            granted = allowance_amount(allowance, part, round_amount)
             used, notes = (_pay(bill, unpaid, owed, granted, allowance.applies_to)
                            if granted > 0 and owed > 0 else (ZERO, []))
             owed -= used
-            uses.append(AllowanceUse(allowance, plan, bill.period, granted, used))
+            uses.append(AllowanceUse(allowance, grant.plan, part, granted, used))
             if used > 0:
+                whose = "this period" if part.part_of is None else (
+                    f"plan {grant.plan}'s part of this period, {part.start} to {part.end}, "
+                    f"{part.days}/{part.full_days} days")
                 draws.append(Applied(allowance.id, allowance.description or "Allowance", "allowance", used,
-                                     granted - used, (f"allowance of this period ({granted}), burns before "
+                                     granted - used, (f"allowance of {whose} ({granted}), burns before "
                                                       f"every grant; {_scope(allowance.applies_to)}", *notes)))
         if bill.start in fixed:
             for grant_id, amount in fixed[bill.start]:

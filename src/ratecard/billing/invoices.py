@@ -2,16 +2,19 @@
 
     for each period that has ended, for each of its plan parts (one, unless
     `plan NAME from DATE` falls inside it): fee lines + usage lines (`lines.py`)
-      -> invoice-level steps over the part's priced lines (`invoice_steps.py`)
-      -> the period's charges (`PeriodCharges`: its lines and subtotal)
+      -> invoice-level steps over the period's priced lines (`invoice_steps.py`):
+         discounts over the whole invoice, the cap and the minimum per part
+      -> the period's charges (`PeriodCharges`: its lines, subtotal, allowances)
     -> credit purchases, then credit burn-down over the periods' charges
        (`credits.burn`) -> the invoices, in run order
 
 A period a plan change cuts carries both plans' lines, the old part's first,
-each fee and minimum prorated by its part's days over the full period's, each
-usage line aggregated over its part only (tiers start afresh); every such line
-says which `plan` and `segment` it is for. The invoice's `plan` is the plan in
-effect at the period's end.
+each fee, minimum, cap and allowance prorated by its part's days over the full
+period's, each usage line aggregated over its part only (tiers start afresh);
+every such line says which `plan` and `segment` it is for. What belongs to the
+period rather than a plan -- a discount, whose amount `$N` is a budget per
+period -- is applied once over both parts' lines. The invoice's `plan` is the
+plan in effect at the period's end.
 
 Subtotals and totals are sums of rounded lines. A line that cannot be priced
 becomes a diagnostic in the contract's `Billed`, never a line billed as zero.
@@ -22,14 +25,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
 
 from ..diagnostics import Diagnostic, error
 from ..model import Contract
 from ..money import ZERO
 from .context import RunContext
-from .adjustments import Sheet
-from .credits import AllowanceUse, Bill, GrantLedger, burn, purchase_number
+from .adjustments import Sheet, SheetPart, in_part
+from .credits import AllowanceGrant, AllowanceUse, Bill, GrantLedger, burn, purchase_number
 from .documents import (Breakage, CreditApplied, Invoice, Line, PeriodRange, UnusedAllowance,
                         UnusedDiscount)
 from .invoice_steps import apply_invoice_steps
@@ -64,11 +66,12 @@ class PeriodCharges:
     subtotal: Decimal
     plan: str  # the plan in effect at the period's end
     nets: list[Decimal] = field(default_factory=list)  # per line, after discounts and cap
+    allowances: tuple[AllowanceGrant, ...] = ()  # each plan part's plan's, old part first
 
     def bill(self) -> Bill:
         """What credits need to know of it."""
         return Bill(self.period.key, self.number, self.period.start, self.period.end, self.subtotal,
-                    tuple(self.lines), tuple(self.nets), self.period)
+                    tuple(self.lines), tuple(self.nets), self.period, self.allowances)
 
 
 def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple[list[Invoice], list[GrantLedger]]:
@@ -76,7 +79,6 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
     lines that cannot be priced become diagnostics in `out`."""
     plan, money, through = run.plan, run.money, run.through
     currency = plan.currency
-    plan_obj = run.plan_of(contract)  # allowances are the first plan's (a change to a plan with one is refused)
     late = _due_beyond_calendar(contract, run.contract_periods[contract.name], through)
     if late is not None:
         out.diagnostics.append(late)
@@ -85,17 +87,21 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
     charges: list[PeriodCharges] = []
     for period in run.contract_periods[contract.name]:
         parts = plan_parts(contract, period)
-        each = [_part_lines(run, contract_on(contract, part), part, len(parts) > 1, out, keep) for part in parts]
-        # fee lines of every part, then usage lines, then what the steps added (old part first in each)
-        order = [(kind, i) for kind in range(3) for i in range(len(each))]
-        lines = [ln for kind, i in order for ln in each[i].lines[kind]]
-        nets = [net for kind, i in order for net in each[i].nets[kind]]
-        subtotal = sum((ln.amount for ln in lines), money(ZERO))
-        charges.append(PeriodCharges(period, f"{contract.name}-{period.start:%Y%m%d}", lines, subtotal,
-                                     parts[-1].plan or contract.plan, nets))
+        on_plan = [contract_on(contract, part) for part in parts]
+        each = [_part_lines(run, on, part, len(parts) > 1, out, keep) for on, part in zip(on_plan, parts)]
+        # fee lines of every part, then usage lines (old part first in each); the steps add theirs
+        lines = [ln for fees, _ in each for ln in fees] + [ln for _, usage in each for ln in usage]
+        sheet = apply_invoice_steps(Sheet(contract, period, currency, money, lines, origins=plan.origins,
+                                          parts=_sheet_parts(parts, on_plan, each)))
+        out.unused_discounts.extend(sheet.unused_discounts)
+        subtotal = sum((ln.amount for ln in sheet.lines), money(ZERO))
+        grants = tuple(AllowanceGrant(allowance, on.plan, part) for on, part in zip(on_plan, parts)
+                       for allowance in run.plan_of(on).allowances)
+        charges.append(PeriodCharges(period, f"{contract.name}-{period.start:%Y%m%d}", sheet.lines, subtotal,
+                                     parts[-1].plan or contract.plan, sheet.nets, grants))
 
     applied, ledgers, uses = burn(contract, [c.bill() for c in charges], through, money,
-                                  run.drawn.get(contract.name), plan_obj.allowances, plan_obj.name)
+                                  run.drawn.get(contract.name))
     out.unused_allowances.extend(_unused(contract, use) for use in uses if use.unused > 0)
     out.allowances.extend((contract.name, use) for use in uses)
 
@@ -153,22 +159,13 @@ def _due_beyond_calendar(contract: Contract, periods: list[Period], through: dt.
     return None
 
 
-class PartLines(NamedTuple):
-    """One plan part's lines in three runs (fees, usage, what the invoice-level steps
-    added) and, run for run, each line's net after discounts and the spend cap."""
-
-    lines: tuple[list[Line], list[Line], list[Line]]
-    nets: tuple[list[Decimal], list[Decimal], list[Decimal]]
-
-
 def _part_lines(run: RunContext, contract: Contract, part: Period, split: bool, out: Billed,
-                keep: list[PricedLine] | None) -> PartLines:
-    """One plan part's lines, for `contract` as it stands in the part: the minimum is the
-    part's, prorated like its fees, and compared with the part's lines; pools are filled
-    by the part's lines (tiers start afresh on the new plan). On a split period every
-    line says which plan and part it is for."""
+                keep: list[PricedLine] | None) -> tuple[list[Line], list[Line]]:
+    """One plan part's fee lines and usage lines, for `contract` as it stands in the part:
+    fees prorated by the part's days, pools filled by the part's lines (tiers start afresh
+    on the new plan). On a split period every line says which plan and part it is for."""
     fees = fee_lines(run.plan_of(contract), part, run.money)
-    lines = list(fees)
+    usage = []
     # pooled lines are priced together once the part's lines are known (`pools.py`)
     items, pooled = share_pools(run, list(usage_lines(run, contract, part)))
     for index, (agg, line, priced, resolution, info, problem) in enumerate(items):
@@ -179,29 +176,30 @@ def _part_lines(run: RunContext, contract: Contract, part: Period, split: bool, 
             continue
         if split:
             line = in_part(line, part)
-        lines.append(line)
+        usage.append(line)
         if keep is not None:
             pool = pooled.get(index)
             keep.append(PricedLine(contract.name, part, line, agg, resolution, priced,
                                    priced.amount if pool is None else exact_decimal(pool.exact_share),
                                    info, pool))
-    priced = len(lines)
-    sheet = apply_invoice_steps(Sheet(contract, part, run.plan.currency, run.money, lines,
-                                      origins=run.plan.origins))
-    out.unused_discounts.extend(sheet.unused_discounts)
-    lines = sheet.lines
     if split:
-        lines = [ln if ln.plan is not None else in_part(ln, part) for ln in lines]
-    cuts = (0, len(fees), priced, len(lines))
-    runs = tuple(zip(cuts, cuts[1:]))
-    return PartLines(tuple(lines[a:b] for a, b in runs), tuple(sheet.nets[a:b] for a, b in runs))
+        fees = [in_part(ln, part) for ln in fees]
+    return fees, usage
 
 
-def in_part(line: Line, part: Period) -> Line:
-    """`line` marked as one plan part's: its plan, and its segment (the part, unless a rate
-    change inside the part narrowed it already)."""
-    segment = line.segment or PeriodRange(start=part.start, end=part.end)
-    return line.model_copy(update={"plan": part.plan, "segment": segment})
+def _sheet_parts(parts: tuple[Period, ...], on_plan: list[Contract],
+                 each: list[tuple[list[Line], list[Line]]]) -> list[SheetPart]:
+    """Each part's fee and usage lines as positions on the sheet, which holds every part's
+    fee lines first, then every part's usage lines."""
+    fee_count = sum(len(fees) for fees, _ in each)
+    fee_at = usage_at = 0
+    out = []
+    for part, on, (fees, usage) in zip(parts, on_plan, each):
+        own = [*range(fee_at, fee_at + len(fees)), *range(fee_count + usage_at, fee_count + usage_at + len(usage))]
+        out.append(SheetPart(part, on, tuple(own)))
+        fee_at += len(fees)
+        usage_at += len(usage)
+    return out
 
 
 def _heading(contract: Contract, currency: str, start: dt.date, end: dt.date, *, issued: dt.date,

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from ..billing.credits import purchase_number
 from ..billing.documents import Invoice, InvoiceRun, Line, TierLine
+from ..billing.invoice_steps import stated_minimum
 from ..model import CreditGrant, RatingPlan
 from ..money import EXACT, ZERO, plain, round_money, rounder
 from .formatter import DEFAULT_LOCALE, Formatter, compact_unit, expiry_text
@@ -256,8 +257,12 @@ def _unit_price(value: Decimal, fmt: Formatter) -> str:
 
 
 def part_minimum(minimum: Line, inv: Invoice) -> Decimal:
-    """The (prorated) minimum of the plan part a true-up line belongs to: the part's other
-    lines plus the true-up."""
+    """The (prorated) minimum of the plan part a true-up line belongs to: what the line
+    states (an invoice-wide discount's share of the part's lines is not on the invoice),
+    else the part's other lines plus the true-up."""
+    stated = stated_minimum(minimum)
+    if stated is not None:  # written plain (`63`): shown in the currency's places, like the line
+        return stated.quantize(minimum.amount)
     part = [ln.amount for ln in inv.lines
             if ln.plan == minimum.plan and ln.segment == minimum.segment and ln is not minimum]
     return sum(part, minimum.amount)
