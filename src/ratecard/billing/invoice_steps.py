@@ -5,7 +5,8 @@ steps here come after it and before the subtotal and credits: each reads the
 lines so far (on a `Sheet`, with each line's net: what earlier steps left of
 it) and adds the lines it owes, in the order LANGUAGE.md "Part 2" makes
 normative: discounts, the spend cap, then the minimum true-up (which compares
-the spend after discounts and cap). Prepaid credits come after all of them
+the spend after discounts and cap), then the unused time of fees paid in
+advance at an early end. Prepaid credits come after all of them
 (`credits.burn`).
 """
 

@@ -1,11 +1,19 @@
 """A contract's invoices: per period, its lines, the invoice-level steps, then credits.
 
+    fees `in advance`: the opening invoice, dated `starts` (`advance.py`)
     for each period that has ended, for each of its plan parts (one, unless
-    `plan NAME from DATE` falls inside it): fee lines + usage lines (`lines.py`)
+    `plan NAME from DATE` falls inside it): fee lines in arrears (+ on the
+    last part, the next period's fees in advance) + usage lines (`lines.py`)
       -> invoice-level steps over the part's priced lines (`invoice_steps.py`)
       -> the period's charges (`PeriodCharges`: its lines and subtotal)
     -> credit purchases, then credit burn-down over the periods' charges
        (`credits.burn`) -> the invoices, in run order
+
+Fees in advance tie a contract's invoices together: an advance fee line is for
+the next period, so discounts cover it by that period (an amount discount's
+budget per period is shared by the invoices carrying its lines), that
+period's minimum counts it, and at an early end the last invoice gives its
+unused days back (part2-decisions 5).
 
 A period a plan change cuts carries both plans' lines, the old part's first,
 each fee and minimum prorated by its part's days over the full period's, each
