@@ -247,10 +247,12 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
         unpaid = [max(n, ZERO) for n in bill.nets]
         owed = bill.subtotal
         own = bill.period if bill.kind == "usage" else None
-        served = {p.index: p for p in (bill.service(i) for i in range(len(bill.lines))) if p is not None}
-        if own is not None:
-            served.setdefault(own.index, own)
-        for k, period in sorted(served.items()) if allowances and bill.period is not None else ():
+        served: dict[int, Period] = {}  # the periods this invoice's lines are for, by index
+        if allowances and bill.period is not None:
+            served = {p.index: p for p in (bill.service(i) for i in range(len(bill.lines))) if p is not None}
+            if own is not None:
+                served.setdefault(own.index, own)
+        for k, period in sorted(served.items()):
             for allowance in allowances:
                 state = spent.setdefault((allowance.id, k), [allowance_amount(allowance, period, round_amount), ZERO])
                 granted, before = state
