@@ -109,6 +109,14 @@ def test_a_plan_change_inside_the_next_period_bills_its_advance_fee_per_part(tmp
     assert [ln.plan for ln in mar.lines] == ["team", "pro", "team"] and mar.plan == "team"
 
 
+def test_a_plan_change_inside_the_short_first_period_splits_the_opening_invoice(tmp_path):
+    _, (opening,) = bill(tmp_path, "  plan pro\n  plan team from 2026-01-20\n  starts 2026-01-10\n", "2026-01-10")
+    # Jan 10-20 on Pro, $25 x 10/31 = 8.0645.. -> 8.06; Jan 20 - Feb 1 on Team, $62 x 12/31 = 24.00
+    assert lines(opening) == [("fee", "Pro plan", "8.06"), ("fee", "Team plan", "24.00")]
+    assert [(served(ln), ln.plan) for ln in opening.lines] == [(("2026-01-10", "2026-01-20"), "pro"),
+                                                               (("2026-01-20", "2026-02-01"), "team")]
+
+
 def test_a_plan_change_on_a_periods_first_day_bills_that_periods_advance_fee_on_the_new_plan(tmp_path):
     _, (_, jan, feb, _) = bill(tmp_path, "  plan pro\n  plan team from 2026-03-01\n  starts 2026-01-01\n",
                                "2026-04-01")
