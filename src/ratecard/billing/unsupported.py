@@ -40,13 +40,6 @@ def _weighted(plan: RatingPlan) -> Iterator[str]:
             yield f"meter:{meter.name}/aggregation"
 
 
-def _in_advance(plan: RatingPlan) -> Iterator[str]:
-    for p in plan.plans.values():
-        for i, fee in enumerate(p.fees):
-            if fee.in_advance:
-                yield f"plan:{p.name}/fee/{i}/advance"
-
-
 def _plan_changes_across_meters(plan: RatingPlan) -> Iterator[str]:
     """Plan changes are billed; what is not yet is a change between plans that charge
     different meters: the warehouse query decides whether an event is billable by the
@@ -84,7 +77,6 @@ def _allowances_with_plan_changes(plan: RatingPlan) -> Iterator[str]:
 FEATURES: tuple[tuple[str, Callable[[RatingPlan], Iterator[str]]], ...] = (
     ("`*` or `/` in a derived quantity", _derived_products),
     ("`weighted`", _weighted),
-    ("`in advance`", _in_advance),
     ("a plan change to a plan that charges other meters", _plan_changes_across_meters),
     ("an amount discount in a contract with a plan change", _amount_discounts_with_plan_changes),
     ("an allowance of a plan a contract changes from or to", _allowances_with_plan_changes),
