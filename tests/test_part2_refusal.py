@@ -30,8 +30,9 @@ CASES = {
     "derived product": (BASE.replace("  count\n", "  sum a * b\n") + CONTRACT + "}\n", "3:3",
                         "`*` or `/` in a derived quantity"),
     "weighted": (BASE.replace("  count\n", "  weighted gb per month\n") + CONTRACT + "}\n", "3:3", "`weighted`"),
-    "in advance": (BASE.replace("$30 per month", "$30 per month in advance") + CONTRACT + "}\n", "7:34",
-                   "`in advance`"),
+    # fees `in advance` are billed (tests/test_billing_advance.py)
+    # plan changes are billed (tests/test_billing_plan_change.py), across meters too, with amount discounts
+    # and allowances (tests/test_part2_plan_change_budgets.py)
 }
 
 

@@ -50,7 +50,9 @@ from .periods import Period, last_period_start_before, midnight
 
 @dataclass(frozen=True)
 class Bill:
-    """What credits need to know of a usage invoice: its lines and what each still owes."""
+    """What credits need to know of a usage (or opening) invoice: its lines and what each
+    still owes, and which period each line is for (an advance fee line's is the period it
+    pays for: only that period's allowance pays it)."""
 
     key: str
     number: str
@@ -60,20 +62,37 @@ class Bill:
     lines: tuple[Line, ...] = ()
     nets: tuple[Decimal, ...] = ()  # per line, after discounts and cap
     period: Period | None = None
-    # the allowances granted for its period: each plan part's plan's, old part first
+    kind: str = "usage"  # or "advance": the opening invoice, a point at `starts`
+    services: tuple[Period, ...] = ()  # per line, the whole period it is for (default: `period`)
+    # the allowances granted for the periods its lines are for (its own, and the next one's
+    # when it bills advance fees): each plan part's plan's, by period, old part first
     allowances: tuple["AllowanceGrant", ...] = ()
+
+    @property
+    def draw_key(self) -> tuple[str, dt.date]:
+        """How the ledger's recorded draws name this invoice: (kind, period start). The
+        opening invoice starts where the first period does; its kind tells them apart."""
+        return (self.kind, self.start)
+
+    def service(self, index: int) -> Period | None:
+        return self.services[index] if self.services else self.period
 
 
 @dataclass(frozen=True)
 class AllowanceGrant:
     """A plan's allowance for one plan part of a period (the whole period when no plan change
     cuts it): `A x months x the part's days / the period's full days`, rounded once. The
-    grants of one period pool together: each pays any line of the period in its scope, in
-    part order (docs/part2-decisions.md 10.4)."""
+    grants of one period pool together: each pays any line *for* that period in its scope,
+    in part order, on whichever invoice carries the line (docs/part2-decisions.md 10.4)."""
 
     allowance: Allowance
     plan: str
     part: Period
+
+    @property
+    def key(self) -> tuple[str, dt.date]:
+        """The same grant on every invoice that carries lines of its period."""
+        return (self.allowance.id, self.part.start)
 
 
 @dataclass(frozen=True)
@@ -175,14 +194,17 @@ def allowance_amount(allowance: Allowance, period: Period, round_amount) -> Deci
 
 
 def _pay(bill: Bill, unpaid: list[Decimal], owed: Decimal, budget: Decimal,
-         applies_to: tuple[str, ...]) -> tuple[Decimal, list[str]]:
-    """Pay the unpaid nets of the lines in scope, in line order, up to `budget` and what the
-    invoice still owes (`owed`); returns the amount paid and which lines it went to."""
+         applies_to: tuple[str, ...], period: int | None = None) -> tuple[Decimal, list[str]]:
+    """Pay the unpaid nets of the lines in scope (of period number `period` only, when given),
+    in line order, up to `budget` and what the invoice still owes (`owed`); returns the
+    amount paid and which lines it went to."""
     paid, notes = ZERO, []
     for i, line in enumerate(bill.lines):
         if budget - paid <= 0 or owed - paid <= 0:
             break
         if unpaid[i] <= 0 or not in_scope(line, applies_to, minimum=True):
+            continue
+        if period is not None and bill.service(i).index != period:
             continue
         x = min(unpaid[i], budget - paid, owed - paid)
         unpaid[i] -= x
@@ -196,24 +218,57 @@ def _scope(applies_to: tuple[str, ...]) -> str:
 
 
 def covers(grant: CreditGrant, start: dt.date, end: dt.date) -> bool:
-    """Does the grant's active window `[granted, expires)` overlap the period [start, end)?"""
-    if grant.granted >= end:
+    """Does the grant's active window `[granted, expires)` overlap the period [start, end)?
+    A point (the opening invoice, `start` = `end`): does the window contain its instant?"""
+    if grant.granted >= end and not (start == end and grant.granted == start):
         return False
     return grant.expires is None or grant.expires > midnight(start)
 
 
+def _allowance(bill: Bill, grant: AllowanceGrant, own: int | None, unpaid: list[Decimal], owed: Decimal,
+               spent: dict[tuple[str, dt.date], Decimal], draws: list[Applied], round_amount) -> Decimal:
+    """One part's allowance on one invoice: it pays the lines for its period only (an advance
+    fee line is for the period it pays for), up to what it has left after the invoices
+    before; returns what it paid."""
+    allowance, part = grant.allowance, grant.part
+    granted = allowance_amount(allowance, part, round_amount)
+    before = spent.get(grant.key, ZERO)
+    used, notes = (_pay(bill, unpaid, owed, granted - before, allowance.applies_to, part.index)
+                   if granted - before > 0 and owed > 0 else (ZERO, []))
+    spent[grant.key] = before + used
+    if used > 0:
+        here = part.index == own
+        whose = "this period" if here else f"period {part.index + 1}, {part.start} to {part.end}"
+        if part.part_of is not None:
+            whose = (f"plan {grant.plan}'s part of {whose}" + (f", {part.start} to {part.end}" if here else "")
+                     + f", {part.days}/{part.full_days} days")
+        which = (f"allowance of {whose} ({granted}" + (f", {granted - before} left" if before else "") + ")"
+                 + ("" if here else ", for that period's lines"))
+        draws.append(Applied(allowance.id, allowance.description or "Allowance", "allowance", used,
+                             granted - spent[grant.key],
+                             (f"{which}, burns before every grant; {_scope(allowance.applies_to)}", *notes)))
+    return used
+
+
 def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
-         drawn: Mapping[dt.date, Sequence[tuple[str, Decimal]]] | None = None,
+         drawn: Mapping[tuple[str, dt.date], Sequence[tuple[str, Decimal]]] | None = None,
          ) -> tuple[dict[str, list[Applied]], list[GrantLedger], list[AllowanceUse]]:
     """Apply each period's allowances (`Bill.allowances`) and the contract's grants to its
-    usage invoices (in period order).
+    usage invoices (in period order, the opening invoice first).
 
-    `drawn` (period start -> (grant id, amount) pairs) are draws made final
-    already: the invoice of that period draws them as they are, and takes
+    `drawn` ((invoice kind, period start) -> (grant id, amount) pairs) are draws
+    made final already: that invoice draws them as they are, and takes
     nothing more from grants; what they take is set aside before any other
     invoice burns. A recorded draw of a grant the contract no longer has is
     left out here. Allowances are not recorded draws: they are a function of
     the period and burn first on every invoice.
+
+    A period's allowance pays only the lines *for* that period, on whichever
+    invoice carries them: an advance fee line is for the period it pays for, so
+    that period's allowance (when its scope reaches fees) pays it on the invoice
+    before, and what it leaves pays that period's usage when its own invoice
+    closes it (part2-decisions 10.4). A period's use is reported once that
+    invoice is billed.
 
     Returns, per invoice key, the draws in the order they were made, every
     granted ledger (grants not yet granted by `through` are left out), and
@@ -232,26 +287,19 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
             reserved[grant_id] = reserved.get(grant_id, ZERO) + amount
     applied: dict[str, list[Applied]] = {}
     uses: list[AllowanceUse] = []
-    for bill in sorted(bills, key=lambda b: b.start):
+    spent: dict[tuple[str, dt.date], Decimal] = {}  # AllowanceGrant.key -> used so far
+    for bill in sorted(bills, key=lambda b: (b.start, b.kind != "advance")):
         draws = applied.setdefault(bill.key, [])
         unpaid = [max(n, ZERO) for n in bill.nets]
         owed = bill.subtotal
+        own = bill.period.index if bill.kind == "usage" and bill.period is not None else None
         for grant in bill.allowances:
-            allowance, part = grant.allowance, grant.part
-            granted = allowance_amount(allowance, part, round_amount)
-            used, notes = (_pay(bill, unpaid, owed, granted, allowance.applies_to)
-                           if granted > 0 and owed > 0 else (ZERO, []))
-            owed -= used
-            uses.append(AllowanceUse(allowance, grant.plan, part, granted, used))
-            if used > 0:
-                whose = "this period" if part.part_of is None else (
-                    f"plan {grant.plan}'s part of this period, {part.start} to {part.end}, "
-                    f"{part.days}/{part.full_days} days")
-                draws.append(Applied(allowance.id, allowance.description or "Allowance", "allowance", used,
-                                     granted - used, (f"allowance of {whose} ({granted}), burns before "
-                                                      f"every grant; {_scope(allowance.applies_to)}", *notes)))
-        if bill.start in fixed:
-            for grant_id, amount in fixed[bill.start]:
+            owed -= _allowance(bill, grant, own, unpaid, owed, spent, draws, round_amount)
+        if own is not None:
+            uses.extend(AllowanceUse(g.allowance, g.plan, g.part, allowance_amount(g.allowance, g.part, round_amount),
+                                     spent.get(g.key, ZERO)) for g in bill.allowances if g.part.index == own)
+        if bill.draw_key in fixed:
+            for grant_id, amount in fixed[bill.draw_key]:
                 ledger = by_id.get(grant_id)
                 if ledger is None:
                     continue
@@ -276,7 +324,7 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
             draws.append(Applied(ledger.grant.id, ledger.grant.description, "grant", amount, ledger.balance,
                                  (order_reason(ledger.grant) + f"; {_scope(ledger.grant.applies_to)}", *notes),
                                  ledger))
-    billed_starts = {b.start: b for b in bills}
+    billed_starts = {b.start: b for b in bills if b.kind == "usage"}
     stop = contract.end_exclusive
     for ledger in ledgers:
         expires = ledger.grant.expires

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .. import rules
 from ..diagnostics import Diagnostic, error
-from ..model import CADENCE_MONTHS, Contract, Plan, RatingPlan
+from ..model import CADENCE_MONTHS, Contract, Fee, Plan, RatingPlan
 from ..money import EXACT, ZERO, plain
 from ..usage.records import Aggregate
 from .context import RunContext
@@ -72,23 +72,38 @@ class LineAt(NamedTuple):
 
 
 def fee_lines(plan: Plan, period: Period, money) -> list[Line]:
-    lines = []
-    for fee in plan.fees:
-        months = CADENCE_MONTHS.get(fee.cadence)
-        numerator, denominator = (1, 1) if months is None else (period.months, months)
-        share = period.fraction(numerator, denominator)
-        lines.append(Line(
-            kind="fee",
-            charge=fee.name,
-            description=fee.name,
-            quantity=shown(period.share(Decimal(1), numerator, denominator)),
-            unit=fee.cadence,
-            unit_price=fee.amount,
-            amount=money(period.share(fee.amount, numerator, denominator)),
-            prorated=shown(period.proration) if period.is_partial else None,
-            share=share if share.denominator != 1 else None,
-        ))
-    return lines
+    """The plan's fees billed in arrears, on the invoice of the period they are for (fees `in
+    advance` are billed on the invoice before: `advance.py`)."""
+    return [fee_line(fee, period, money) for fee in plan.fees if not fee.in_advance]
+
+
+def fee_cadence(fee: Fee, period: Period) -> tuple[int, int]:
+    """A whole period's share of the fee's cadence, as (numerator, denominator): a monthly
+    period bills 1/12 of `$300 per year`, a quarterly one 3 of `$25 per month`."""
+    months = CADENCE_MONTHS.get(fee.cadence)
+    return (1, 1) if months is None else (period.months, months)
+
+
+def fee_exact(fee: Fee, period: Period) -> Decimal:
+    """What the fee bills for `period` (prorated by days), exactly, before its one rounding."""
+    return period.share(fee.amount, *fee_cadence(fee, period))
+
+
+def fee_line(fee: Fee, period: Period, money) -> Line:
+    """One fee for `period`, prorated by days when the period is not a whole one."""
+    numerator, denominator = fee_cadence(fee, period)
+    share = period.fraction(numerator, denominator)
+    return Line(
+        kind="fee",
+        charge=fee.name,
+        description=fee.name,
+        quantity=shown(period.share(Decimal(1), numerator, denominator)),
+        unit=fee.cadence,
+        unit_price=fee.amount,
+        amount=money(period.share(fee.amount, numerator, denominator)),
+        prorated=shown(period.proration) if period.is_partial else None,
+        share=share if share.denominator != 1 else None,
+    )
 
 
 _SHOWN = Decimal("1e-10")

@@ -40,19 +40,11 @@ def _weighted(plan: RatingPlan) -> Iterator[str]:
             yield f"meter:{meter.name}/aggregation"
 
 
-def _in_advance(plan: RatingPlan) -> Iterator[str]:
-    for p in plan.plans.values():
-        for i, fee in enumerate(p.fees):
-            if fee.in_advance:
-                yield f"plan:{p.name}/fee/{i}/advance"
-
-
 # What the pricer does not bill yet: (the construct as the user writes it, where it is used).
 # Later engineers: remove an entry when the pricer bills that construct.
 FEATURES: tuple[tuple[str, Callable[[RatingPlan], Iterator[str]]], ...] = (
     ("`*` or `/` in a derived quantity", _derived_products),
     ("`weighted`", _weighted),
-    ("`in advance`", _in_advance),
 )
 
 
