@@ -278,12 +278,15 @@ def _sheet_parts(parts: tuple[Period, ...], on_plan: list[Contract], each: list[
     every part's usage lines; and what fees in advance tie to the part: what the invoice
     before billed for it (net), and its unused time at an early end."""
     usage_from = sum(len(fees) for fees, _ in each) + ahead
+    # each unused-time line goes to the part its days were billed for (the part that starts
+    # where the advance fee's part did; the one it falls in, so that none is left out)
+    back = [max(i for i, part in enumerate(parts) if part.start <= start) for start, _ in unused]
     fee_at = usage_at = 0
     out = []
-    for part, on, (fees, usage) in zip(parts, on_plan, each):
+    for k, (part, on, (fees, usage)) in enumerate(zip(parts, on_plan, each)):
         own = [*range(fee_at, fee_at + len(fees)), *range(usage_from + usage_at, usage_from + usage_at + len(usage))]
         out.append(SheetPart(part, on, tuple(own), sum((p.net for p in paid if _same_part(p, part)), ZERO),
-                             tuple(ln for start, ln in unused if start == part.start)))
+                             tuple(ln for (_, ln), i in zip(unused, back) if i == k)))
         fee_at += len(fees)
         usage_at += len(usage)
     return out
