@@ -1,17 +1,20 @@
 """The aggregation's result read back into Python, the same for every engine.
 
 The query (`query.build_query`) returns rows (kind, window, meter, d0..,
-quantity, events): aggregate rows, then counts by reason and the row counts.
-DuckDB hands them over by columns (Arrow), Spark as rows; both end here.
+quantity, events): aggregate rows, then counts by reason and the row counts;
+with a `weighted` meter, also `step` rows and the columns `held_from`,
+`held_until`, whose pieces are integrated here (`held_aggregates`). DuckDB
+hands them over by columns (Arrow), Spark as rows; both end here.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 from ..model import RatingPlan
 from .records import Aggregate, Counts
+from .weighted import Piece, from_micros, line_from_pieces, piece_order
 
 
 class QueryResult(NamedTuple):
@@ -29,6 +32,29 @@ def read_result(plan: RatingPlan, rows, width: int) -> QueryResult:
     return read_columns(plan, columns, width)
 
 
+def aggregate_order(a: Aggregate) -> tuple:
+    """The order of aggregates: by window, meter, then dimension values (absent first), as
+    the query sorts its rows and the reference aggregator sorts its own."""
+    return a.window, a.meter, tuple((v is not None, v or "") for _, v in a.dimensions)
+
+
+def held_aggregates(plan: RatingPlan, steps: Iterable[tuple]) -> list[Aggregate]:
+    """The weighted lines of the pieces the query returned, each (window, meter, dimensions,
+    value, reported, held_from, held_until in microseconds): per line, the exact integral,
+    rounded once (`weighted.line_from_pieces`); a line that does not exist is left out."""
+    lines: dict[tuple, list[Piece]] = {}
+    for window, meter, dims, value, reported, start, end in steps:
+        lines.setdefault((window, meter, dims), []).append(
+            Piece(value, from_micros(int(start)), from_micros(int(end)), bool(reported)))
+    out = []
+    for (window, meter, dims), pieces in lines.items():
+        quantity = line_from_pieces(pieces, plan.meters[meter].aggregation.per)
+        if quantity is not None:
+            pieces.sort(key=piece_order)
+            out.append(Aggregate(window, meter, dims, quantity, sum(p.reported for p in pieces), tuple(pieces)))
+    return out
+
+
 def read_columns(plan: RatingPlan, columns: list[list], width: int) -> QueryResult:
     """The result by columns (kind, window, meter, d0.., quantity, events) ->
     (aggregates, reasons, counts).
@@ -40,6 +66,8 @@ def read_columns(plan: RatingPlan, columns: list[list], width: int) -> QueryResu
     """
     kinds, windows, meters = columns[0], columns[1], columns[2]
     dim_columns, quantities, events = columns[3:3 + width], columns[3 + width], columns[4 + width]
+    steps = [i for i, kind in enumerate(kinds) if kind == "step"]
+    held_columns = columns[5 + width:7 + width] if steps else []
     agg = [i for i, kind in enumerate(kinds) if kind == "agg"]
     if len(agg) != len(kinds):  # counts rows are few; keep the aggregate rows only
         windows, meters = [windows[i] for i in agg], [meters[i] for i in agg]
@@ -64,12 +92,18 @@ def read_columns(plan: RatingPlan, columns: list[list], width: int) -> QueryResu
 
     dims = [dims_of(key) for key in zip(meters, *dim_columns)]
     aggregates = list(map(Aggregate, windows, meters, dims, map(number, quantities), map(int, events)))
+    if steps:
+        pieces = ((columns[1][i], columns[2][i], dims_of((columns[2][i], *(c[i] for c in columns[3:3 + width]))),
+                   number(columns[3 + width][i]), columns[4 + width][i] == 1, held_columns[0][i], held_columns[1][i])
+                  for i in steps)
+        aggregates += held_aggregates(plan, pieces)
+        aggregates.sort(key=aggregate_order)
 
     reasons: dict[str, int] = {}
     counts = Counts()
     for kind, meter, n in zip(kinds, columns[2], columns[4 + width]):
         if kind == "reason":
             reasons[meter] = reasons.get(meter, 0) + int(n)
-        elif kind != "agg":
+        elif kind not in ("agg", "step"):
             setattr(counts, kind, getattr(counts, kind) + int(n))
     return QueryResult(aggregates, reasons, counts)
