@@ -31,7 +31,7 @@ from ..diagnostics import Diagnostic, error
 from ..model import CADENCE_MONTHS, Contract, Plan, RatingPlan
 from ..money import EXACT, ZERO, plain
 from ..usage.records import Aggregate
-from ..usage.weighted import joined, line_from_pieces, piece_order
+from ..usage.weighted import joined, line_from_pieces
 from .context import RunContext
 from .documents import Line, PeriodRange, TierLine
 from .periods import Period
@@ -169,7 +169,7 @@ def _combined(aggs: list[Aggregate], run: RunContext) -> Aggregate:
     is rounded once, as one line (adding rounded segments could be off by 1e-9)."""
     first = aggs[0]
     if first.held:
-        pieces = joined(sorted((p for a in aggs for p in a.held), key=piece_order))
+        pieces = joined(sorted(p for a in aggs for p in a.held))
         quantity = line_from_pieces(pieces, run.plan.meters[first.meter].aggregation.per)
         return Aggregate(first.window, first.meter, first.dimensions, quantity,
                          sum(a.events for a in aggs), tuple(pieces))

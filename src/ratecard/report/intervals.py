@@ -17,14 +17,14 @@ from fractions import Fraction
 from ..billing import PricedLine
 from ..model import RatingPlan
 from ..money import EXACT, exact_text, plain
-from ..usage.weighted import month_pieces, pieces_integral
+from ..usage.weighted import instant, month_pieces, pieces_integral
 
 _SIZED = re.compile(r"^\d+ ")
 _UNIT = {"month": "its month", "day": "a day", "hour": "an hour"}
 _SHOWN = Decimal("1e-12")
 
 
-def instant(t: dt.datetime) -> str:
+def written(t: dt.datetime) -> str:
     """`2026-01-11T00:00:00Z`, with microseconds when it has some."""
     t = t.astimezone(dt.UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{t.microsecond:06d}" if t.microsecond else "") + "Z"
@@ -48,16 +48,16 @@ def held_intervals(pl: PricedLine, plan: RatingPlan) -> list[str]:
     out = [f"report intervals (a value holds from its report until the next one; each stretch x its "
            f"seconds / the seconds of {_UNIT[per]}):"]
     for piece in pieces:
-        when = "" if piece.reported else " (carried over from an earlier report)"
-        if piece.start == piece.end:
-            out.append(f"  {plain(piece.value)} at {instant(piece.start)}: held for no time (a report with a "
+        start, end, value, reported = piece
+        when = "" if reported else " (carried over from an earlier report)"
+        if start == end:
+            out.append(f"  {plain(value)} at {written(instant(start))}: held for no time (a report with a "
                        f"greater id at the same instant holds)")
             continue
-        for start, end, unit, weighed in month_pieces(piece, per):
-            seconds = (end - start) / dt.timedelta(seconds=1)
-            shown = plain(Decimal(str(seconds))) if seconds != int(seconds) else str(int(seconds))
-            out.append(f"  {plain(piece.value)} from {instant(start)} to {instant(end)}{when}: "
-                       f"{plain(piece.value)} x {shown} s / {unit} s = {about(weighed)} {units}")
+        for since, until, unit, weighed in month_pieces(piece, per):
+            seconds = Decimal((until - since) // dt.timedelta(microseconds=1)).scaleb(-6)
+            out.append(f"  {plain(value)} from {written(since)} to {written(until)}{when}: "
+                       f"{plain(value)} x {plain(seconds)} s / {unit} s = {about(weighed)} {units}")
     total = pieces_integral(pieces, per)
     out.append(f"integral {about(total)} {units}, rounded once to 9 places (half even): "
                f"{pl.line.quantity:f}")

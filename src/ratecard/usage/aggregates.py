@@ -263,8 +263,7 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                     problems.add("E504", path, line, "not a piece of a step function (`events` 0 or 1, "
                                                      "`held_from` <= `held_until`, a value not below zero)")
                     continue
-                steps.append((window.key, meter.name, tuple(zip(names, dims[:len(names)])), quantity, events,
-                              *span))
+                steps.append(((window.key, meter.name, *dims[:len(names)]), (*span, quantity, events == 1)))
                 continue
             aggregate = Aggregate(window.key, meter.name, tuple(zip(names, dims[:len(names)])), quantity, events)
             key = (aggregate.window, aggregate.meter, aggregate.dimensions)
@@ -289,7 +288,7 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
     if report.diagnostics:
         return report
 
-    aggregates += held_aggregates(plan, steps)
+    aggregates += held_aggregates(plan, (key for key, _ in steps), (piece for _, piece in steps))
     aggregates.sort(key=aggregate_order)
     if counts.bad and skip_bad_rows is None:
         report.diagnostics.append(error(

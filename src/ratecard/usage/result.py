@@ -10,11 +10,13 @@ hands them over by columns (Arrow), Spark as rows; both end here.
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import groupby
+from operator import itemgetter
 from typing import Iterable, NamedTuple
 
 from ..model import RatingPlan
 from .records import Aggregate, Counts
-from .weighted import Piece, from_micros, line_from_pieces, piece_order
+from .weighted import Piece, line_from_pieces
 
 
 class QueryResult(NamedTuple):
@@ -38,20 +40,36 @@ def aggregate_order(a: Aggregate) -> tuple:
     return a.window, a.meter, tuple((v is not None, v or "") for _, v in a.dimensions)
 
 
-def held_aggregates(plan: RatingPlan, steps: Iterable[tuple]) -> list[Aggregate]:
-    """The weighted lines of the pieces the query returned, each (window, meter, dimensions,
-    value, reported, held_from, held_until in microseconds): per line, the exact integral,
-    rounded once (`weighted.line_from_pieces`); a line that does not exist is left out."""
+def held_aggregates(plan: RatingPlan, keys: Iterable[tuple], pieces: Iterable[Piece],
+                    dims_of=None) -> list[Aggregate]:
+    """The weighted lines of the pieces the query returned: `keys` (window, meter, d0..) and
+    `pieces` side by side, row by row. Per line, the exact integral, rounded once
+    (`weighted.line_from_pieces`); a line that does not exist is left out. `dims_of`
+    makes a line's dimensions of (meter, d0..) (the reader's cached one).
+
+    The hot path of a run with a weighted meter (a row per piece): the query sorts its
+    rows by line, so they are taken a run of one line at a time (any order works), and
+    dimensions and the meter's unit are worked out once per line."""
     lines: dict[tuple, list[Piece]] = {}
-    for window, meter, dims, value, reported, start, end in steps:
-        lines.setdefault((window, meter, dims), []).append(
-            Piece(value, from_micros(int(start)), from_micros(int(end)), bool(reported)))
+    for key, run in groupby(zip(keys, pieces), key=itemgetter(0)):
+        found = lines.get(key)
+        if found is None:
+            lines[key] = [piece for _, piece in run]
+        else:
+            found.extend(piece for _, piece in run)
+    if dims_of is None:
+        names = {m.name: m.dimension_names for m in plan.meters.values()}
+
+        def dims_of(key: tuple) -> tuple:
+            return tuple(zip(names[key[0]], key[1:]))
+    per = {m.name: m.aggregation.per for m in plan.meters.values()}
     out = []
-    for (window, meter, dims), pieces in lines.items():
-        quantity = line_from_pieces(pieces, plan.meters[meter].aggregation.per)
+    for (window, meter, *values), found in lines.items():
+        found.sort()  # by time (the query's order but for reports at one instant)
+        quantity = line_from_pieces(found, per[meter])
         if quantity is not None:
-            pieces.sort(key=piece_order)
-            out.append(Aggregate(window, meter, dims, quantity, sum(p.reported for p in pieces), tuple(pieces)))
+            out.append(Aggregate(window, meter, dims_of((meter, *values)), quantity,
+                                 sum(reported for _, _, _, reported in found), tuple(found)))
     return out
 
 
@@ -93,10 +111,14 @@ def read_columns(plan: RatingPlan, columns: list[list], width: int) -> QueryResu
     dims = [dims_of(key) for key in zip(meters, *dim_columns)]
     aggregates = list(map(Aggregate, windows, meters, dims, map(number, quantities), map(int, events)))
     if steps:
-        pieces = ((columns[1][i], columns[2][i], dims_of((columns[2][i], *(c[i] for c in columns[3:3 + width]))),
-                   number(columns[3 + width][i]), columns[4 + width][i] == 1, held_columns[0][i], held_columns[1][i])
-                  for i in steps)
-        aggregates += held_aggregates(plan, pieces)
+        def picked(column: list) -> list:
+            return [column[i] for i in steps]
+
+        keys = zip(*map(picked, columns[1:3 + width]))
+        # (values as Decimal directly: they vary from piece to piece, a cache would not pay)
+        pieces = zip(*map(picked, held_columns), map(Decimal, picked(columns[3 + width])),
+                     [n == 1 for n in picked(columns[4 + width])])
+        aggregates += held_aggregates(plan, keys, pieces, dims_of)
         aggregates.sort(key=aggregate_order)
 
     reasons: dict[str, int] = {}

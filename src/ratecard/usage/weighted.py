@@ -43,28 +43,28 @@ class Report(NamedTuple):
     value: Decimal
 
 
-class Piece(NamedTuple):
-    """A stretch [start, end) of one window over which one reported value held (UTC).
-
-    `reported`: the report itself is inside the window (at `start`); otherwise the
-    value was reported before the window and carried into it. A piece of zero length
-    is a report that held for no time (a report with a greater id at the same instant
-    holds instead): it still makes its line exist (decisions 2.7)."""
-
-    value: Decimal
-    start: dt.datetime
-    end: dt.datetime
-    reported: bool
-
-
-def piece_order(piece: Piece) -> tuple:
-    """The one order of a window's pieces, for every engine and the oracle: by time."""
-    return piece.start, piece.end, piece.value, piece.reported
+# One piece of a window's step function: (start, end, value, reported), a plain tuple.
+#
+# [start, end) is a stretch of one window over which one reported value held, in whole
+# microseconds since 1970-01-01 UTC (how the query hands instants over: exact, and cheap
+# to integrate; `instant` makes one a datetime again). `reported`: the report itself is
+# inside the window (at `start`); otherwise the value was reported before the window and
+# carried into it. A piece of zero length is a report that held for no time (a report
+# with a greater id at the same instant holds instead): it still makes its line exist
+# (decisions 2.7). A plain tuple, not a named one: a run builds one per report and
+# window, and in this order a window's pieces sort by time as they are, the one order
+# of every engine and the oracle.
+Piece = tuple[int, int, Decimal, bool]
 
 
-def from_micros(micros: int) -> dt.datetime:
-    """Microseconds since 1970-01-01 UTC (how the query hands instants over) as a UTC datetime."""
-    return EPOCH + dt.timedelta(microseconds=micros)
+def micros(t: dt.datetime) -> int:
+    """A UTC datetime as whole microseconds since 1970 (negative before)."""
+    return _micros(EPOCH, t)
+
+
+def instant(us: int) -> dt.datetime:
+    """Microseconds since 1970-01-01 UTC as a UTC datetime."""
+    return EPOCH + dt.timedelta(microseconds=us)
 
 
 def _month_start(t: dt.datetime) -> dt.datetime:
@@ -140,33 +140,47 @@ def window_pieces(reports: Sequence[Report], start: dt.datetime, end: dt.datetim
         until = ordered[i + 1].time if i + 1 < len(ordered) else None
         inside = start <= r.time < end
         if inside or (r.time < start and (until is None or until > start)):
-            out.append(Piece(r.value, max(r.time, start), end if until is None else min(until, end), inside))
-    return sorted(out, key=piece_order)
+            out.append((micros(max(r.time, start)), micros(end if until is None else min(until, end)),
+                        r.value, inside))
+    return sorted(out)
 
 
-def _scaled(value: Decimal) -> int | Fraction:
-    """`value` x 10**18, exactly: a whole number for every quantity (at most 18 places)."""
-    numerator, denominator = value.as_integer_ratio()
-    whole, rest = divmod(_SCALE * numerator, denominator)
-    return whole if rest == 0 else Fraction(_SCALE * numerator, denominator)
+def _month_of(us: int) -> tuple[int, int]:
+    """[start, end) of the calendar month (UTC) that contains the instant `us`, in microseconds."""
+    first = _month_start(instant(us))
+    return micros(first), micros(_next_month(first))
+
+
+def _divisor(per: str, month: tuple[int, int]) -> int:
+    if per == "month":
+        return month[1] - month[0]
+    return _unit_micros(per, EPOCH)
 
 
 def pieces_integral(pieces: Iterable[Piece], per: str) -> Fraction:
     """The exact integral of the pieces in `per` units: value x microseconds summed as whole
-    numbers per calendar month, then each month's sum divided once by its unit."""
+    numbers per calendar month (values scaled by 10**18), then each month's sum divided
+    once by its unit. The hot path of a weighted run: whole-number arithmetic, the month
+    of the last piece reused for the next (a line's pieces are in time order)."""
     sums: dict[tuple[int, int], int | Fraction] = {}
-    for value, start, end, _ in pieces:
+    lo = hi = 0
+    for start, end, value, _ in pieces:
         if start >= end or not value:
             continue
-        scaled = _scaled(value)
+        numerator, denominator = value.as_integer_ratio()
+        scaled, rest = divmod(_SCALE * numerator, denominator)  # whole for every quantity (18 places)
+        if rest:
+            scaled = Fraction(_SCALE * numerator, denominator)
         while start < end:
-            piece_end = min(end, _next_month(start))
-            month = (start.year, start.month)
-            sums[month] = sums.get(month, 0) + scaled * _micros(start, piece_end)
-            start = piece_end
+            if not lo <= start < hi:
+                lo, hi = _month_of(start)
+            stop = end if end <= hi else hi
+            month = lo, hi
+            sums[month] = sums.get(month, 0) + scaled * (stop - start)
+            start = stop
     total = Fraction(0)
-    for (year, month), weighed in sums.items():
-        total += Fraction(weighed) / (_SCALE * _unit_micros(per, dt.datetime(year, month, 1)))
+    for month, weighed in sums.items():
+        total += Fraction(weighed) / (_SCALE * _divisor(per, month))
     return total
 
 
@@ -174,7 +188,7 @@ def line_from_pieces(pieces: Sequence[Piece], per: str) -> Decimal | None:
     """A line's quantity from its window's pieces, rounded once; None when the line does
     not exist (its integral is zero and no report is inside the window)."""
     exact = pieces_integral(pieces, per)
-    if exact == 0 and not any(p.reported for p in pieces):
+    if exact == 0 and not any(reported for _, _, _, reported in pieces):
         return None
     return round_half_even(exact)
 
@@ -183,13 +197,13 @@ def month_pieces(piece: Piece, per: str) -> list[tuple[dt.datetime, dt.datetime,
     """A piece cut at calendar month bounds: (from, to, seconds of its unit, its exact
     integral), what `explain` prints for a weighted line."""
     out = []
-    start = piece.start
-    while start < piece.end:
-        piece_end = min(piece.end, _next_month(start))
-        unit = _unit_micros(per, start)
-        out.append((start, piece_end, unit // _SECOND,
-                    Fraction(piece.value) * _micros(start, piece_end) / unit))
-        start = piece_end
+    start, end, value, _ = piece
+    while start < end:
+        month = _month_of(start)
+        stop = min(end, month[1])
+        unit = _divisor(per, month)
+        out.append((instant(start), instant(stop), unit // _SECOND, Fraction(value) * (stop - start) / unit))
+        start = stop
     return out
 
 
@@ -197,10 +211,9 @@ def joined(pieces: Sequence[Piece]) -> list[Piece]:
     """Pieces in time order with a value carried across a cut (a segment's bound) made one
     piece again: what adding segments back into one line shows."""
     out: list[Piece] = []
-    for p in pieces:
-        last = out[-1] if out else None
-        if last is not None and not p.reported and last.end == p.start and last.value == p.value:
-            out[-1] = last._replace(end=p.end)
+    for start, end, value, reported in pieces:
+        if out and not reported and out[-1][1] == start and out[-1][2] == value:
+            out[-1] = (out[-1][0], end, value, out[-1][3])
         else:
-            out.append(p)
+            out.append((start, end, value, reported))
     return out

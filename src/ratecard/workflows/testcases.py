@@ -359,12 +359,6 @@ def _usage(scope: BlockScope, node: n.Usage, at: dt.datetime | None) -> Syntheti
     quantity = lit.plain_number(ctx, node.quantity, "a usage quantity", integer=whole, allow_suffix=True)
     if props is None or quantity is None or at is None:
         return None
-    if meter.aggregation.function == "weighted" and quantity < 0:
-        # one report of a level (a size), which cannot be below zero: in usage it is a bad row
-        ctx.report(error("E809", f"usage of `weighted` meter `{meter.name}` below zero: a usage line of it is "
-                                 f"one report of a level (such as a size), never negative", node.quantity.span,
-                         hints=["report 0 when the level falls to nothing"]))
-        return None
     # a positive `where` condition on a property the line leaves unset is taken
     # as met: the usage is the meter's, so it passes the meter's own filter
     for cond in meter.where:
