@@ -146,9 +146,11 @@ def window_pieces(reports: Sequence[Report], start: dt.datetime, end: dt.datetim
 
 
 def _month_of(us: int) -> tuple[int, int]:
-    """[start, end) of the calendar month (UTC) that contains the instant `us`, in microseconds."""
+    """[start, end) of the calendar month (UTC) that contains the instant `us`, in microseconds
+    (counted from the month's days, so December 9999 has an end too)."""
     first = _month_start(instant(us))
-    return micros(first), micros(_next_month(first))
+    start = micros(first)
+    return start, start + _unit_micros("month", first)
 
 
 def _divisor(per: str, month: tuple[int, int]) -> int:
