@@ -29,7 +29,7 @@ CONTRACT = 'contract beta {\n  customer "cus_beta"\n  plan pro\n  starts 2026-01
 CASES = {
     "derived product": (BASE.replace("  count\n", "  sum a * b\n") + CONTRACT + "}\n", "3:3",
                         "`*` or `/` in a derived quantity"),
-    "weighted": (BASE.replace("  count\n", "  weighted gb per month\n") + CONTRACT + "}\n", "3:3", "`weighted`"),
+    # `weighted` is billed: tests/test_weighted_billing.py
     # fees `in advance` are billed (tests/test_billing_advance.py)
     # plan changes are billed (tests/test_billing_plan_change.py), across meters too, with amount discounts
     # and allowances (tests/test_part2_plan_change_budgets.py)

@@ -83,8 +83,8 @@ class Line(Doc):
     def _without_absent_parts(self, handler):
         """`plan` is written only on the lines of a period a plan change splits (and on advance
         fee lines), `service_period` only on advance fee and unused-time lines, and `pool` only
-        on pooled lines, so every other invoice's JSON stays as it was. (One serializer:
-        pydantic keeps only the last a model defines.)"""
+        on pooled lines, so every other invoice's JSON stays as it was; a quantity is written
+        without an exponent. (One serializer: pydantic keeps only the last a model defines.)"""
         data = handler(self)
         if isinstance(data, dict):
             if data.get("plan", "") is None:
@@ -93,6 +93,9 @@ class Line(Doc):
                 data.pop("service_period", None)
             if self.pool is None:
                 data.pop("pool", None)
+            if isinstance(data.get("quantity"), str) and "E" in data["quantity"]:
+                # a weighted line's 0 to 9 places is `0.000000000`, never `0E-9`
+                data["quantity"] = f"{self.quantity:f}"
         return data
 
     @property

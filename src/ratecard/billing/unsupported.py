@@ -34,17 +34,10 @@ def _multiplies(expr: Expression) -> bool:
     return False
 
 
-def _weighted(plan: RatingPlan) -> Iterator[str]:
-    for meter in plan.meters.values():
-        if meter.aggregation.function == "weighted":
-            yield f"meter:{meter.name}/aggregation"
-
-
 # What the pricer does not bill yet: (the construct as the user writes it, where it is used).
 # Later engineers: remove an entry when the pricer bills that construct.
 FEATURES: tuple[tuple[str, Callable[[RatingPlan], Iterator[str]]], ...] = (
     ("`*` or `/` in a derived quantity", _derived_products),
-    ("`weighted`", _weighted),
 )
 
 

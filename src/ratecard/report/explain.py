@@ -10,7 +10,7 @@ event count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..billing import Evaluation, PricedLine
@@ -22,6 +22,7 @@ from ..model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitP
 from ..money import exact_text, plain, quantum
 from ..rules import Resolution
 from .formatter import expiry_text
+from .intervals import held_intervals
 from .invoice_views import minimum_floor, proration_days
 from .render import render
 
@@ -58,6 +59,8 @@ class UsageExplained:
     arithmetic: list[str]  # tier by tier, or the one formula
     exact: str  # the exact amount, before the line's one rounding
     amount: str  # the line's amount as billed
+    # a weighted line: its report intervals and the integral (`intervals.held_intervals`)
+    intervals: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -304,7 +307,7 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
         title=meter.title,
         heading=pl.line.charge if meter.title == pl.line.charge else f"{pl.line.charge} ({meter.title})",
         dimensions=_dims(pl.line.dimensions),
-        quantity=plain(pl.line.quantity),
+        quantity=f"{pl.line.quantity:f}" if pl.aggregate.held else plain(pl.line.quantity),
         aggregation=how,
         events=pl.aggregate.events,
         segment=f"{pl.line.segment.start} to {pl.line.segment.end}" if pl.line.segment else None,
@@ -317,6 +320,7 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
         arithmetic=arithmetic,
         exact=plain(pl.exact) if pl.pool is None else exact_text(pl.pool.exact_share),
         amount=f"{pl.line.amount}",
+        intervals=held_intervals(pl, plan),
     )
 
 
