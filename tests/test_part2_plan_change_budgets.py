@@ -90,6 +90,35 @@ def test_each_meter_is_billed_while_a_plan_that_charges_it_is_in_effect(usage, e
     assert ev.usage.events_read == 604 and ev.usage.reconciles and ev.run.events.balanced
 
 
+STORE = ('meter STORAGE {\n  event "storage"\n  weighted gb per month\n}\n'
+         'plan store {\n  fee "Store" : $10 per month\n  charge STORAGE : $1 per gb\n}\n'
+         'plan api {\n  fee "Api" : $20 per month\n  charge CALLS : $0.01 per call\n}\n')
+
+
+@pytest.mark.parametrize("engine", ["reference", "duckdb"])
+def test_a_weighted_meter_holds_only_while_a_plan_that_charges_it_is_in_effect(tmp_path, engine):
+    text = METERS + STORE + "".join(
+        f'contract {name} {{\n  customer "cus_{name}"\n  plan {a}\n  plan {b} from 2026-02-15\n'
+        f'  starts 2026-01-01\n}}\n' for name, a, b in (("beta", "store", "api"), ("gamma", "api", "store")))
+    events = [event("s1", "cus_beta", "2026-01-01T00:00:00Z", "storage", gb=100),
+              event("s2", "cus_gamma", "2026-01-10T00:00:00Z", "storage", gb=100),
+              event("s3", "cus_gamma", "2026-03-10T00:00:00Z", "storage", gb=50)]
+    plan, files = compile_text(text), [write_events(tmp_path / "u.jsonl", events)]
+    ev = run(plan, files, "2026-04-01") if engine == "reference" else evaluate(plan, files, d("2026-04-01"))
+    assert ev.ok, ev.diagnostics
+    storage = [(i.contract, str(i.period.start), ln.plan, str(ln.quantity), str(ln.amount))
+               for i in ev.run.invoices for ln in i.lines if ln.charge == "STORAGE"]
+    # beta: 100 GB all January (100 GB-months, $100), then Store's part of February, Feb 1-15:
+    # 100 x 14/28 = 50 GB-months; from Feb 15 on Api, which does not charge STORAGE: no line,
+    # though the level still holds. gamma: its Jan 10 report falls in Api's time (not in plan),
+    # so it holds nothing (decisions 2.3); Store's part of February has no report: no line;
+    # March: 50 GB from Mar 10, 22 of 31 days: 35.483870967.. -> 35.483870968, $35.48
+    assert storage == [("beta", "2026-01-01", None, "100.000000000", "100.00"),
+                       ("beta", "2026-02-01", "store", "50.000000000", "50.00"),
+                       ("gamma", "2026-03-01", None, "35.483870968", "35.48")]
+    assert ev.usage.rejected["not_in_plan"] == 1
+
+
 def test_the_engines_agree_on_a_change_across_meters(usage):
     plan = compile_text(project())
     ours = evaluate(plan, usage, d("2026-03-01"))
