@@ -76,6 +76,9 @@ class Aggregate(NamedTuple):
     dimensions: tuple[tuple[str, str | None], ...]  # in the meter's dimension order; None: absent
     quantity: Decimal
     events: int                  # events that contributed
+    # the engine's figures when it priced the line (`rating.RATED_COLUMNS` after the first);
+    # None: billing prices it in Python
+    rated: tuple | None = None
 
 
 @dataclass(frozen=True)

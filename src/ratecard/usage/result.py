@@ -40,11 +40,13 @@ def read_columns(plan: RatingPlan, columns: list[list], width: int) -> QueryResu
     """
     kinds, windows, meters = columns[0], columns[1], columns[2]
     dim_columns, quantities, events = columns[3:3 + width], columns[3 + width], columns[4 + width]
+    rated = columns[5 + width:]  # the engine's prices (`rating.RATED_COLUMNS`), when it priced
     agg = [i for i, kind in enumerate(kinds) if kind == "agg"]
     if len(agg) != len(kinds):  # counts rows are few; keep the aggregate rows only
         windows, meters = [windows[i] for i in agg], [meters[i] for i in agg]
         dim_columns = [[col[i] for i in agg] for col in dim_columns]
         quantities, events = [quantities[i] for i in agg], [events[i] for i in agg]
+        rated = [[col[i] for i in agg] for col in rated]
     names = {m.name: m.dimension_names for m in plan.meters.values()}
     shapes: dict[tuple, tuple] = {}
 
@@ -63,7 +65,11 @@ def read_columns(plan: RatingPlan, columns: list[list], width: int) -> QueryResu
         return found
 
     dims = [dims_of(key) for key in zip(meters, *dim_columns)]
-    aggregates = list(map(Aggregate, windows, meters, dims, map(number, quantities), map(int, events)))
+    if rated:
+        prices = [None if row[0] is None else row for row in zip(*rated)]
+        aggregates = list(map(Aggregate, windows, meters, dims, map(number, quantities), map(int, events), prices))
+    else:
+        aggregates = list(map(Aggregate, windows, meters, dims, map(number, quantities), map(int, events)))
 
     reasons: dict[str, int] = {}
     counts = Counts()
