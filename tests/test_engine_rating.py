@@ -9,7 +9,6 @@ byte, the same diagnostics, and the same arithmetic `explain` shows.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings

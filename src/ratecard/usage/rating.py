@@ -255,9 +255,7 @@ def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int,
 def _register_prices(conn, width: int, tables: PriceTables) -> tuple[int, int]:
     """rc_keyprices, rc_rates and rc_tiers; returns the scales of the rate and the
     tier columns' largest exact products (for the exact amount's type)."""
-    usable = {}
-    for price, (form, rate, inverse, amount) in tables.rates.items():
-        usable[price] = (form, rate, inverse, amount)
+    usable = tables.rates
     tiers = [t for t in tables.tiers if t[0] in usable]
     keys = [k for k in tables.keys if k[-1] in usable]
     rates = sorted(usable.items())
