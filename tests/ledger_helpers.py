@@ -126,7 +126,8 @@ def pricing_total(capsys, project: Path, usage: str, through: str, ledger: str, 
     for inv in run.invoices:
         if contract is not None and inv.contract != contract:
             continue
-        if inv.kind == "credit_purchase" or inv.period.end + dt.timedelta(days=grace) <= day:
+        # a credit purchase and the opening invoice of fees in advance bill no usage: no grace
+        if inv.kind in ("credit_purchase", "advance") or inv.period.end + dt.timedelta(days=grace) <= day:
             total += inv.total
     return total
 

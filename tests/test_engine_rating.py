@@ -187,3 +187,26 @@ def test_lines_the_engine_cannot_price_exactly_go_to_the_python_pricer(tmp_path)
     ev = evaluate(plan, [write_events(tmp_path / "v.jsonl", events)], dt.date(2026, 2, 1),
                   aggregator=aggregate_usage)
     assert [d.code for d in ev.diagnostics] == ["E510"]
+
+
+def test_weighted_lines_stay_with_the_python_pricer_beside_engine_priced_lines():
+    """examples/object-storage: a weighted meter (its result rows carry `held_*` columns and
+    its quantity is integrated in Python) beside meters the engine prices, in one query. The
+    weighted lines are Python's, the others may be the engine's, and the invoices are the
+    same byte for byte either way."""
+    from pathlib import Path
+
+    from ratecard.compiler import compile_paths
+
+    project = Path(__file__).resolve().parents[1] / "examples" / "object-storage"
+    compiled = compile_paths([str(project)])
+    assert not [d for d in compiled.diagnostics if d.is_error]
+    plan, files, through = compiled.plan, [str(project / "usage.jsonl")], dt.date(2026, 4, 1)
+    engine = evaluate(plan, files, through, aggregator=aggregate_usage)
+    oracle = evaluate(plan, files, through, aggregator=aggregate_usage, price_in_engine=False)
+    assert _diagnostics(engine) == _diagnostics(oracle) == []
+    assert engine.run.model_dump_json(indent=2) == oracle.run.model_dump_json(indent=2)
+    weighted = {m.name for m in plan.meters.values() if m.aggregation.function == "weighted"}
+    held = [a for a in engine.usage.aggregates if a.meter in weighted]
+    assert held and all(a.held and a.rated is None for a in held)
+    assert any(a.rated is not None for a in engine.usage.aggregates if a.meter not in weighted)

@@ -28,9 +28,8 @@ CONTRACT = 'contract beta {\n  customer "cus_beta"\n  plan pro\n  starts 2026-01
 CASES = {
     "derived product": (BASE.replace("  count\n", "  sum a * b\n") + CONTRACT + "}\n", "3:3",
                         "`*` or `/` in a derived quantity"),
-    "weighted": (BASE.replace("  count\n", "  weighted gb per month\n") + CONTRACT + "}\n", "3:3", "`weighted`"),
-    "in advance": (BASE.replace("$30 per month", "$30 per month in advance") + CONTRACT + "}\n", "7:34",
-                   "`in advance`"),
+    # `weighted` is billed: tests/test_weighted_billing.py
+    # fees `in advance` are billed (tests/test_billing_advance.py)
     # plan changes are billed (tests/test_billing_plan_change.py), except to a plan charging other meters
     "plan change": (BASE + 'plan solo {\n  fee "Solo" : $10 per month\n}\n' + CONTRACT
                     + "  plan solo from 2026-01-11\n}\n", "21:3", "a plan change to a plan that charges other"),

@@ -1,5 +1,6 @@
-"""The time-weighted integral (`usage.weighted`, part2-decisions section 2), exact. The
-pricer does not bill `weighted` yet (E970); this holds the arithmetic the engines must match."""
+"""The time-weighted integral (`usage.weighted`, part2-decisions section 2), exact: the oracle's
+arithmetic, which the engines' pieces must match (billed end to end: tests/test_weighted_billing.py,
+tests/test_weighted_engines.py)."""
 
 from __future__ import annotations
 

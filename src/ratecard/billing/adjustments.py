@@ -30,7 +30,14 @@ Money = Callable[[Decimal], Decimal]
 
 @dataclass
 class Sheet:
-    """A period's invoice while the invoice-level steps run: its lines and their nets."""
+    """A period's invoice while the invoice-level steps run: its lines and their nets.
+
+    Most lines are for the sheet's own period (or plan part); an advance fee line is for
+    the next period (or, on the opening invoice, the first): `services` says, per line,
+    which period (or part) it is for. Discounts cover lines by that period; the minimum
+    compares the spend of the sheet's own part, which counts what an earlier invoice
+    billed in advance for it (`carried`) and the unused time given back here (`unused`,
+    added after the minimum true-up, as LANGUAGE.md orders the lines)."""
 
     contract: Contract
     period: Period
@@ -40,18 +47,33 @@ class Sheet:
     nets: list[Decimal] = field(default_factory=list)  # per line: what is still owed for it
     origins: dict[str, str] = field(default_factory=dict)  # model id -> file:line
     unused_discounts: list[UnusedDiscount] = field(default_factory=list)
+    services: list[Period] = field(default_factory=list)  # per line: the period (or part) it is for
+    carried: Decimal = ZERO  # the own part's advance fees, billed (net) on an earlier invoice
+    unused: list[Line] = field(default_factory=list)  # unused-time lines of the own part, added last
+    # amount discounts' budgets left, per (discount id, period index), shared by the invoices
+    # that carry lines of one period (the opening invoice and the first period's, ...)
+    budgets: dict[tuple[str, int], Decimal] = field(default_factory=dict)
+    # the index of the period whose last lines this sheet carries (its amount discounts'
+    # budgets close here); None on the opening invoice and the earlier parts of a split period
+    closes: int | None = None
 
     def __post_init__(self) -> None:
         self.nets = [ln.amount for ln in self.lines]
+        self.services = self.services + [self.period] * (len(self.lines) - len(self.services))
 
     @property
     def running_total(self) -> Decimal:
         return sum((ln.amount for ln in self.lines), ZERO)
 
     def add(self, line: Line) -> None:
-        """An adjustment or true-up line; its own net is its amount."""
+        """An adjustment or true-up line (of the sheet's own part); its own net is its amount."""
         self.lines.append(line)
         self.nets.append(line.amount)
+        self.services.append(self.period)
+
+    def own(self, index: int) -> bool:
+        """Is line `index` for the sheet's own period (not paid in advance for another)?"""
+        return self.services[index].index == self.period.index
 
 
 def in_scope(line: Line, applies_to: tuple[str, ...], *, minimum: bool) -> bool:
@@ -88,12 +110,19 @@ def allocate(total: Decimal, weights: list[Decimal], unit: Decimal) -> list[Deci
 
 def covers_period(discount: Discount, period: Period) -> bool:
     """`for N periods` (and `once`) count the contract's periods from its first."""
-    return discount.periods is None or period.index < discount.periods
+    return covers_index(discount, period.index)
+
+
+def covers_index(discount: Discount, index: int) -> bool:
+    return discount.periods is None or index < discount.periods
 
 
 def _covered(sheet: Sheet, discount: Discount) -> list[int]:
+    """The lines a discount covers: in its scope, positive, and for a period it covers (a
+    line's own period: an advance fee line's is the one it pays for, part2-decisions 7.2)."""
     return [i for i, ln in enumerate(sheet.lines)
-            if ln.amount > 0 and in_scope(ln, discount.applies_to, minimum=False)]
+            if ln.amount > 0 and in_scope(ln, discount.applies_to, minimum=False)
+            and covers_period(discount, sheet.services[i])]
 
 
 def _take(sheet: Sheet, indices: list[int], amount: Decimal) -> list[str]:
@@ -121,17 +150,19 @@ def _scope_text(applies_to: tuple[str, ...]) -> str:
 
 
 def discount_lines(sheet: Sheet) -> None:
-    """The contract's discounts covering this period: percentages first, then amounts; each
-    in contract order; one line per discount, rounded once."""
+    """The contract's discounts covering this sheet's lines: percentages first, then amounts;
+    each in contract order; one line per discount, rounded once."""
     contract, period = sheet.contract, sheet.period
-    active = [d for d in contract.discounts if covers_period(d, period)]
+    here = {s.index for s in sheet.services} | ({sheet.closes} if sheet.closes is not None else set())
+    active = [d for d in contract.discounts if any(covers_index(d, k) for k in here)]
     for d in [d for d in active if d.percent is not None] + [d for d in active if d.amount is not None]:
         indices = _covered(sheet, d)
         rule = sheet.origins.get(d.id)
         coverage = "every period" if d.periods is None else f"the contract's first {d.periods} period(s)"
         covered = sum((sheet.lines[i].amount for i in indices), ZERO)
-        room = sum((sheet.nets[i] for i in indices), ZERO)
+        served = sorted({sheet.services[i].index for i in indices})
         if d.percent is not None:
+            room = sum((sheet.nets[i] for i in indices), ZERO)
             exact = EXACT.divide(EXACT.multiply(d.percent, covered), Decimal(100))
             amount = min(sheet.money(exact), room)
             why = [f"{plain(d.percent)}% of {covered} (the covered lines' amounts) = {plain(exact)}, "
@@ -140,25 +171,57 @@ def discount_lines(sheet: Sheet) -> None:
                 why.append(f"limited to {room}, what the covered lines still owe after earlier discounts")
             quantity, unit_price, unit = covered, -(d.percent / Decimal(100)), "share"
         else:
-            budget = sheet.money(d.amount)
-            amount = max(min(budget, room, sheet.running_total), ZERO)
-            why = [f"{budget} per covered period; the covered lines owe {room} after percentage discounts, "
-                   f"the invoice {sheet.running_total} so far: uses {amount}"]
-            if budget > amount:
-                sheet.unused_discounts.append(UnusedDiscount(
-                    contract=contract.name, discount=d.description or "Discount", rule=rule,
-                    period=PeriodRange(start=period.start, end=period.end), unused=budget - amount))
-                why.append(f"{budget - amount} of this period's {budget} cannot be used: lost (reported "
-                           "in unused_discounts)")
+            amount, why = _amount_discount(sheet, d, indices, rule)
             quantity, unit_price, unit = Decimal(1), -amount, "period"
         if amount <= 0:
             continue
-        notes = [f"covers: {_scope_text(d.applies_to)}, in {coverage} (this is period {period.index + 1})",
+        which = (f"this is period {period.index + 1}" if served in ([], [period.index]) else
+                 "here the lines of period" + ("s " if len(served) > 1 else " ")
+                 + " and ".join(str(k + 1) for k in served))
+        notes = [f"covers: {_scope_text(d.applies_to)}, in {coverage} ({which})",
                  *why, "shared among the lines it covers, by their nets (largest remainder):",
                  *_take(sheet, indices, amount)]
         sheet.add(Line(kind="discount", charge=d.description or "Discount",
                        description=d.description or "Discount", quantity=quantity, unit=unit,
                        unit_price=unit_price, amount=-amount, rule=rule, notes=tuple(notes)))
+
+
+def _amount_discount(sheet: Sheet, d: Discount, indices: list[int], rule: str | None) -> tuple[Decimal, list[str]]:
+    """`discount $N`: a budget per covered period (part2-decisions 7.6). On this sheet, each
+    period whose covered lines it carries uses `min(what its budget has left, those lines'
+    nets, the invoice's running total)`; the budget of the period this sheet closes is then
+    spent, and what it still holds is lost (reported in `unused_discounts`). Other periods'
+    budgets wait for their later invoices (an advance fee's period is closed by the next)."""
+    budget = sheet.money(d.amount)
+    periods = sorted({sheet.services[i].index for i in indices}
+                     | ({sheet.closes} if sheet.closes is not None and covers_index(d, sheet.closes) else set()))
+    amount, why = ZERO, []
+    for k in periods:
+        left = sheet.budgets.get((d.id, k), budget)
+        room = sum((sheet.nets[i] for i in indices if sheet.services[i].index == k), ZERO)
+        running = sheet.running_total - amount
+        use = max(min(left, room, running), ZERO)
+        if len(periods) == 1 and left == budget and k == sheet.period.index:
+            why.append(f"{budget} per covered period; the covered lines owe {room} after percentage discounts, "
+                       f"the invoice {running} so far: uses {use}")
+        else:
+            why.append(f"period {k + 1}: {left} of its {budget} left; its covered lines owe {room} after "
+                       f"percentage discounts, the invoice {running} so far: uses {use}")
+        amount += use
+        left -= use
+        if k != sheet.closes:
+            sheet.budgets[(d.id, k)] = left
+            continue
+        sheet.budgets[(d.id, k)] = ZERO
+        if left > 0:
+            span = next((s for s in sheet.services if s.index == k), sheet.period)
+            start, end = (sheet.period.start, sheet.period.end) if span is sheet.period else (span.start, span.end)
+            sheet.unused_discounts.append(UnusedDiscount(
+                contract=sheet.contract.name, discount=d.description or "Discount", rule=rule,
+                period=PeriodRange(start=start, end=end), unused=left))
+            what = "this period's" if k == sheet.period.index else f"period {k + 1}'s"
+            why.append(f"{left} of {what} {budget} cannot be used: lost (reported in unused_discounts)")
+    return amount, why
 
 
 def cap_fraction(period: Period) -> Fraction:

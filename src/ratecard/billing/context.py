@@ -20,8 +20,10 @@ from .periods import Period
 from .pricer import Pricer
 from .segments import Segment
 
-# contract -> period start -> (grant id, amount): credit draws made final already (the ledger's)
-Drawn = Mapping[str, Mapping[dt.date, Sequence[tuple[str, Decimal]]]]
+# contract -> (invoice kind, period start) -> (grant id, amount): credit draws made final already
+# (the ledger's). The kind tells the opening invoice (`advance`, dated `starts`) from the first
+# period's, which starts the same day.
+Drawn = Mapping[str, Mapping[tuple[str, dt.date], Sequence[tuple[str, Decimal]]]]
 
 
 @dataclass

@@ -48,7 +48,9 @@ from .periods import Period, last_period_start_before, midnight
 
 @dataclass(frozen=True)
 class Bill:
-    """What credits need to know of a usage invoice: its lines and what each still owes."""
+    """What credits need to know of a usage (or opening) invoice: its lines and what each
+    still owes, and which period each line is for (an advance fee line's is the period it
+    pays for: only that period's allowance pays it)."""
 
     key: str
     number: str
@@ -58,6 +60,17 @@ class Bill:
     lines: tuple[Line, ...] = ()
     nets: tuple[Decimal, ...] = ()  # per line, after discounts and cap
     period: Period | None = None
+    kind: str = "usage"  # or "advance": the opening invoice, a point at `starts`
+    services: tuple[Period, ...] = ()  # per line, the whole period it is for (default: `period`)
+
+    @property
+    def draw_key(self) -> tuple[str, dt.date]:
+        """How the ledger's recorded draws name this invoice: (kind, period start). The
+        opening invoice starts where the first period does; its kind tells them apart."""
+        return (self.kind, self.start)
+
+    def service(self, index: int) -> Period | None:
+        return self.services[index] if self.services else self.period
 
 
 @dataclass(frozen=True)
@@ -159,14 +172,17 @@ def allowance_amount(allowance: Allowance, period: Period, round_amount) -> Deci
 
 
 def _pay(bill: Bill, unpaid: list[Decimal], owed: Decimal, budget: Decimal,
-         applies_to: tuple[str, ...]) -> tuple[Decimal, list[str]]:
-    """Pay the unpaid nets of the lines in scope, in line order, up to `budget` and what the
-    invoice still owes (`owed`); returns the amount paid and which lines it went to."""
+         applies_to: tuple[str, ...], period: int | None = None) -> tuple[Decimal, list[str]]:
+    """Pay the unpaid nets of the lines in scope (of period number `period` only, when given),
+    in line order, up to `budget` and what the invoice still owes (`owed`); returns the
+    amount paid and which lines it went to."""
     paid, notes = ZERO, []
     for i, line in enumerate(bill.lines):
         if budget - paid <= 0 or owed - paid <= 0:
             break
         if unpaid[i] <= 0 or not in_scope(line, applies_to, minimum=True):
+            continue
+        if period is not None and bill.service(i).index != period:
             continue
         x = min(unpaid[i], budget - paid, owed - paid)
         unpaid[i] -= x
@@ -180,24 +196,33 @@ def _scope(applies_to: tuple[str, ...]) -> str:
 
 
 def covers(grant: CreditGrant, start: dt.date, end: dt.date) -> bool:
-    """Does the grant's active window `[granted, expires)` overlap the period [start, end)?"""
-    if grant.granted >= end:
+    """Does the grant's active window `[granted, expires)` overlap the period [start, end)?
+    A point (the opening invoice, `start` = `end`): does the window contain its instant?"""
+    if grant.granted >= end and not (start == end and grant.granted == start):
         return False
     return grant.expires is None or grant.expires > midnight(start)
 
 
 def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
-         drawn: Mapping[dt.date, Sequence[tuple[str, Decimal]]] | None = None,
+         drawn: Mapping[tuple[str, dt.date], Sequence[tuple[str, Decimal]]] | None = None,
          allowances: Sequence[Allowance] = (), plan: str = "",
          ) -> tuple[dict[str, list[Applied]], list[GrantLedger], list[AllowanceUse]]:
-    """Apply the plan's allowances and the contract's grants to its usage invoices (in period order).
+    """Apply the plan's allowances and the contract's grants to its usage invoices (in period
+    order, the opening invoice first).
 
-    `drawn` (period start -> (grant id, amount) pairs) are draws made final
-    already: the invoice of that period draws them as they are, and takes
+    `drawn` ((invoice kind, period start) -> (grant id, amount) pairs) are draws
+    made final already: that invoice draws them as they are, and takes
     nothing more from grants; what they take is set aside before any other
     invoice burns. A recorded draw of a grant the contract no longer has is
     left out here. Allowances are not recorded draws: they are a function of
     the period and burn first on every invoice.
+
+    A period's allowance pays only the lines *for* that period, on whichever
+    invoice carries them: an advance fee line is for the period it pays for, so
+    that period's allowance (when its scope reaches fees) pays it on the invoice
+    before, and what it leaves pays that period's usage when its own invoice
+    closes it (part2-decisions 10.4). A period's use is reported once that
+    invoice is billed.
 
     Returns, per invoice key, the draws in the order they were made, every
     granted ledger (grants not yet granted by `through` are left out), and
@@ -216,22 +241,39 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
             reserved[grant_id] = reserved.get(grant_id, ZERO) + amount
     applied: dict[str, list[Applied]] = {}
     uses: list[AllowanceUse] = []
-    for bill in sorted(bills, key=lambda b: b.start):
+    spent: dict[tuple[str, int], list[Decimal]] = {}  # (allowance id, period index) -> [granted, used]
+    for bill in sorted(bills, key=lambda b: (b.start, b.kind != "advance")):
         draws = applied.setdefault(bill.key, [])
         unpaid = [max(n, ZERO) for n in bill.nets]
         owed = bill.subtotal
-        for allowance in allowances if bill.period is not None else ():
-            granted = allowance_amount(allowance, bill.period, round_amount)
-            used, notes = (_pay(bill, unpaid, owed, granted, allowance.applies_to)
-                           if granted > 0 and owed > 0 else (ZERO, []))
-            owed -= used
-            uses.append(AllowanceUse(allowance, plan, bill.period, granted, used))
-            if used > 0:
-                draws.append(Applied(allowance.id, allowance.description or "Allowance", "allowance", used,
-                                     granted - used, (f"allowance of this period ({granted}), burns before "
-                                                      f"every grant; {_scope(allowance.applies_to)}", *notes)))
-        if bill.start in fixed:
-            for grant_id, amount in fixed[bill.start]:
+        own = bill.period if bill.kind == "usage" else None
+        served: dict[int, Period] = {}  # the periods this invoice's lines are for, by index
+        if allowances and bill.period is not None:
+            served = {p.index: p for p in (bill.service(i) for i in range(len(bill.lines))) if p is not None}
+            if own is not None:
+                served.setdefault(own.index, own)
+        for k, period in sorted(served.items()):
+            for allowance in allowances:
+                state = spent.setdefault((allowance.id, k), [allowance_amount(allowance, period, round_amount), ZERO])
+                granted, before = state
+                used, notes = (_pay(bill, unpaid, owed, granted - before, allowance.applies_to, k)
+                               if granted - before > 0 and owed > 0 else (ZERO, []))
+                owed -= used
+                state[1] += used
+                if used > 0:
+                    which = (f"allowance of this period ({granted})" if own is not None and k == own.index
+                             and not before else
+                             f"allowance of period {k + 1}, {period.start} to {period.end} ({granted}"
+                             + (f", {granted - before} left" if before else "") + "), for that period's lines")
+                    draws.append(Applied(allowance.id, allowance.description or "Allowance", "allowance", used,
+                                         granted - state[1], (f"{which}, burns before every grant; "
+                                                              f"{_scope(allowance.applies_to)}", *notes)))
+        if own is not None:
+            for allowance in allowances:
+                granted, used = spent.get((allowance.id, own.index), (ZERO, ZERO))
+                uses.append(AllowanceUse(allowance, plan, own, granted, used))
+        if bill.draw_key in fixed:
+            for grant_id, amount in fixed[bill.draw_key]:
                 ledger = by_id.get(grant_id)
                 if ledger is None:
                     continue
@@ -256,7 +298,7 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
             draws.append(Applied(ledger.grant.id, ledger.grant.description, "grant", amount, ledger.balance,
                                  (order_reason(ledger.grant) + f"; {_scope(ledger.grant.applies_to)}", *notes),
                                  ledger))
-    billed_starts = {b.start: b for b in bills}
+    billed_starts = {b.start: b for b in bills if b.kind == "usage"}
     stop = contract.end_exclusive
     for ledger in ledgers:
         expires = ledger.grant.expires

@@ -51,8 +51,10 @@ class PoolLine(Doc):
 
 
 class Line(Doc):
-    kind: Literal["usage", "fee", "minimum", "credit", "discount", "cap"]
-    charge: str  # the meter name; the fee's name; "minimum"; "credit"; a discount's description; "Spend cap"
+    kind: Literal["usage", "fee", "minimum", "credit", "discount", "cap", "unused_time"]
+    # the meter name; the fee's name; "minimum"; "credit"; a discount's description; "Spend cap";
+    # "<fee> (unused time)"
+    charge: str
     description: str
     dimensions: dict[str, str] = Field(default_factory=dict)
     quantity: Decimal
@@ -65,6 +67,9 @@ class Line(Doc):
     prorated: Decimal | None = None  # share of a cut-short period, for fees and minimums
     segment: PeriodRange | None = None  # when a period is split at a price change or a plan change
     plan: str | None = None  # a plan part's line (`plan NAME from DATE` inside the period); absent otherwise
+    # What an advance fee line (`in advance`) pays for, and an unused-time line gives back: a
+    # period (or plan part) other than the invoice's own. Absent from the JSON of every other line.
+    service_period: PeriodRange | None = None
     # A pooled line's pool; absent from the JSON of every other line (which keeps its shape).
     pool: PoolLine | None = None
     # A fee's exact share of its cadence (7/30 of a month), which the amount was computed
@@ -76,15 +81,21 @@ class Line(Doc):
 
     @model_serializer(mode="wrap")
     def _without_absent_parts(self, handler):
-        """`plan` is written only on the lines of a period a plan change splits, and `pool`
-        only on pooled lines, so every other invoice's JSON stays as it was. (One
-        serializer: pydantic keeps only the last a model defines.)"""
+        """`plan` is written only on the lines of a period a plan change splits (and on advance
+        fee lines), `service_period` only on advance fee and unused-time lines, and `pool` only
+        on pooled lines, so every other invoice's JSON stays as it was; a quantity is written
+        without an exponent. (One serializer: pydantic keeps only the last a model defines.)"""
         data = handler(self)
         if isinstance(data, dict):
             if data.get("plan", "") is None:
                 del data["plan"]
+            if self.service_period is None:
+                data.pop("service_period", None)
             if self.pool is None:
                 data.pop("pool", None)
+            if isinstance(data.get("quantity"), str) and "E" in data["quantity"]:
+                # a weighted line's 0 to 9 places is `0.000000000`, never `0E-9`
+                data["quantity"] = f"{self.quantity:f}"
         return data
 
     @property
@@ -116,7 +127,8 @@ class Invoice(Doc):
     contract: str
     customer: str
     plan: str
-    kind: Literal["usage", "credit_purchase"]
+    # `advance`: the opening invoice, dated `starts`, of the first period's fees `in advance`
+    kind: Literal["usage", "credit_purchase", "advance"]
     period: PeriodRange
     issued: dt.date
     due: dt.date

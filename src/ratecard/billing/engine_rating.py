@@ -10,6 +10,8 @@ built, so the line, `explain` and the views cannot tell the two apart.
 
 Which lines the engine prices (the rest go through `pricing.price_quantity`
 as before):
+- lines of a meter that is not `weighted` (its quantity is the integral of
+  step pieces, worked out in Python: `usage/result.held_aggregates`);
 - lines of a contract without plan changes, for a whole billing period (a
   segment of a period split at a rate change, and a combined aggregate, are
   priced in Python: their tiers continue across segments);
@@ -67,8 +69,9 @@ class EnginePrices:
             if contract.plan_changes:  # each plan part is priced by its own plan: Python's
                 continue
             for charge in self.plan.plans[contract.plan].charges:
-                if charge.meter not in self.plan.meters:
-                    continue
+                meter = self.plan.meters.get(charge.meter)
+                if meter is None or meter.aggregation.function == "weighted":
+                    continue  # a weighted line's quantity is integrated (and priced) in Python
                 shape, dated = self.pricer.shape_of(contract, charge.meter)
                 self.representative.setdefault(shape, contract)
                 shapes.append((contract.name, charge.meter, shape, dated))

@@ -1,11 +1,19 @@
 """A contract's invoices: per period, its lines, the invoice-level steps, then credits.
 
+    fees `in advance`: the opening invoice, dated `starts` (`advance.py`)
     for each period that has ended, for each of its plan parts (one, unless
-    `plan NAME from DATE` falls inside it): fee lines + usage lines (`lines.py`)
+    `plan NAME from DATE` falls inside it): fee lines in arrears (+ on the
+    last part, the next period's fees in advance) + usage lines (`lines.py`)
       -> invoice-level steps over the part's priced lines (`invoice_steps.py`)
       -> the period's charges (`PeriodCharges`: its lines and subtotal)
     -> credit purchases, then credit burn-down over the periods' charges
        (`credits.burn`) -> the invoices, in run order
+
+Fees in advance tie a contract's invoices together: an advance fee line is for
+the next period, so discounts cover it by that period (an amount discount's
+budget per period is shared by the invoices carrying its lines), that
+period's minimum counts it, and at an early end the last invoice gives its
+unused days back (part2-decisions 5).
 
 A period a plan change cuts carries both plans' lines, the old part's first,
 each fee and minimum prorated by its part's days over the full period's, each
@@ -28,13 +36,14 @@ from ..diagnostics import Diagnostic, error
 from ..model import Contract
 from ..money import ZERO
 from .context import RunContext
-from .adjustments import Sheet
+from .adjustments import Sheet, discount_lines
+from .advance import AdvanceLine, PaidAhead, advance_lines, bills_in_advance, paid_period, unused_time_lines
 from .credits import AllowanceUse, Bill, GrantLedger, burn, purchase_number
 from .documents import (Breakage, CreditApplied, Invoice, Line, PeriodRange, UnusedAllowance,
                         UnusedDiscount)
 from .invoice_steps import apply_invoice_steps
 from .lines import PricedLine, fee_lines, usage_lines
-from .periods import Period, contract_on, plan_parts
+from .periods import Period, contract_on, period_number, plan_parts
 from .pools import exact_decimal, share_pools
 
 
@@ -56,24 +65,37 @@ class Billed:
 
 @dataclass(frozen=True)
 class PeriodCharges:
-    """A usage invoice before credits: the period, its number, its lines and their subtotal."""
+    """A usage invoice (or the opening invoice) before credits: the period, its number, its
+    lines and their subtotal."""
 
-    period: Period
+    period: Period  # the opening invoice's: the first period, whose advance fees it bills
     number: str
     lines: list[Line]
     subtotal: Decimal
     plan: str  # the plan in effect at the period's end
     nets: list[Decimal] = field(default_factory=list)  # per line, after discounts and cap
+    kind: str = "usage"  # or "advance": the opening invoice, dated `starts`
+    services: list[Period] = field(default_factory=list)  # per line, the (whole) period it is for
+
+    @property
+    def key(self) -> str:
+        return self.period.key if self.kind == "usage" else f"{self.period.key}/{self.kind}"
+
+    @property
+    def span(self) -> tuple[dt.date, dt.date]:
+        """The invoice's own period: the opening invoice's is the instant `starts`."""
+        return (self.period.start, self.period.end if self.kind == "usage" else self.period.start)
 
     def bill(self) -> Bill:
         """What credits need to know of it."""
-        return Bill(self.period.key, self.number, self.period.start, self.period.end, self.subtotal,
-                    tuple(self.lines), tuple(self.nets), self.period)
+        return Bill(self.key, self.number, *self.span, self.subtotal, tuple(self.lines), tuple(self.nets),
+                    self.period, self.kind, tuple(self.services))
 
 
 def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple[list[Invoice], list[GrantLedger]]:
-    """One contract's invoices (credit purchases and usage, in run order) and credit ledgers;
-    lines that cannot be priced become diagnostics in `out`."""
+    """One contract's invoices (credit purchases, the opening invoice of fees in advance, and
+    usage, in run order) and credit ledgers; lines that cannot be priced become diagnostics
+    in `out`."""
     plan, money, through = run.plan, run.money, run.through
     currency = plan.currency
     plan_obj = run.plan_of(contract)  # allowances are the first plan's (a change to a plan with one is refused)
@@ -83,16 +105,38 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
         return [], []
     keep = out.priced if run.keep_priced else None
     charges: list[PeriodCharges] = []
+    budgets: dict[tuple[str, int], Decimal] = {}  # amount discounts' budgets, per (discount, period)
+    advance = bills_in_advance(plan, contract)
+    paid: list[PaidAhead] = []  # the advance fee lines billed for the period billed next
+    if advance and contract.starts <= through:
+        opened = _opening(run, contract, budgets, out)
+        if opened is not None:
+            opening, ahead = opened
+            charges.append(opening)
+            paid = [PaidAhead(a, net, opening.number) for a, net in zip(ahead, opening.nets)]
     for period in run.contract_periods[contract.name]:
+        number = f"{contract.name}-{period.start:%Y%m%d}"
         parts = plan_parts(contract, period)
-        each = [_part_lines(run, contract_on(contract, part), part, len(parts) > 1, out, keep) for part in parts]
-        # fee lines of every part, then usage lines, then what the steps added (old part first in each)
-        order = [(kind, i) for kind in range(3) for i in range(len(each))]
+        ahead, after = _next_period(run, contract, period) if advance else ([], period)
+        unused = unused_time_lines(contract, paid, period, money) if paid else []
+        each = []
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            extra = PartExtra(ahead if last else [], sum((p.net for p in paid if _same_part(p, part)), ZERO),
+                              [ln for start, ln in unused if start == part.start], budgets,
+                              period.index if last else None)
+            each.append(_part_lines(run, contract_on(contract, part), part, len(parts) > 1, out, keep, extra))
+        # arrears fees of every part, the next period's advance fees, usage lines, then what
+        # the steps added (old part first in each)
+        order = [(kind, i) for kind in range(4) for i in range(len(each))]
         lines = [ln for kind, i in order for ln in each[i].lines[kind]]
         nets = [net for kind, i in order for net in each[i].nets[kind]]
+        services = [after if kind == 1 else period for kind, i in order for _ in each[i].lines[kind]]
         subtotal = sum((ln.amount for ln in lines), money(ZERO))
-        charges.append(PeriodCharges(period, f"{contract.name}-{period.start:%Y%m%d}", lines, subtotal,
-                                     parts[-1].plan or contract.plan, nets))
+        charges.append(PeriodCharges(period, number, lines, subtotal, parts[-1].plan or contract.plan, nets,
+                                     services=services))
+        ahead_nets = [net for i in range(len(each)) for net in each[i].nets[1]]
+        paid = [PaidAhead(a, net, number) for a, net in zip(ahead, ahead_nets)]
 
     applied, ledgers, uses = burn(contract, [c.bill() for c in charges], through, money,
                                   run.drawn.get(contract.name), plan_obj.allowances, plan_obj.name)
@@ -117,13 +161,13 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
             total=price,
         ))
     for c in charges:
-        period = c.period
-        draws = applied.get(period.key, [])
+        draws = applied.get(c.key, [])
         credit_total = sum((d.amount for d in draws), money(ZERO))
+        start, end = c.span
         docs.append(Invoice(
             number=c.number,
-            kind="usage",
-            **_heading(contract, currency, period.start, period.end, issued=period.end, plan=c.plan),
+            kind=c.kind,
+            **_heading(contract, currency, start, end, issued=end, plan=c.plan),
             lines=c.lines,
             subtotal=c.subtotal,
             credits_applied=credit_total,
@@ -132,8 +176,46 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
                      for d in draws],
             total=c.subtotal - credit_total,
         ))
-    docs.sort(key=lambda inv: (inv.issued, inv.kind != "credit_purchase", inv.period.start, inv.number))
+    docs.sort(key=lambda inv: (inv.issued, _RANK.get(inv.kind, 2), inv.period.start, inv.number))
     return docs, ledgers
+
+
+_RANK = {"credit_purchase": 0, "advance": 1}  # on one date: credit purchases, the opening invoice, usage
+
+
+def _opening(run: RunContext, contract: Contract, budgets: dict,
+             out: Billed) -> tuple[PeriodCharges, list[AdvanceLine]] | None:
+    """The opening invoice (part2-decisions 5.1): dated `starts`, the first period's advance
+    fees (one line per plan part, prorated if the period is short) and the discounts that
+    cover them; no usage, no cap, no minimum (those are the first period's own invoice's)."""
+    first = paid_period(contract, 0)
+    if first is None:
+        return None
+    ahead = advance_lines(run.plan, contract, first, run.money)
+    if not ahead:
+        return None
+    sheet = Sheet(contract, first, run.plan.currency, run.money, [a.line for a in ahead],
+                  origins=run.plan.origins, services=[a.part for a in ahead], budgets=budgets)
+    discount_lines(sheet)
+    out.unused_discounts.extend(sheet.unused_discounts)
+    billed = period_number(contract, 0) or first  # the first period as billed (cut by `ends`)
+    subtotal = sum((ln.amount for ln in sheet.lines), run.money(ZERO))
+    return PeriodCharges(billed, f"{contract.name}-{contract.starts:%Y%m%d}-A", sheet.lines, subtotal,
+                         first.plan or contract.plan, sheet.nets, "advance", [billed] * len(sheet.lines)), ahead
+
+
+def _next_period(run: RunContext, contract: Contract, period: Period) -> tuple[list[AdvanceLine], Period]:
+    """The advance fee lines the invoice closing `period` bills for the next one, and that
+    next period as billed (for its allowance); none after the contract's last period."""
+    nxt = paid_period(contract, period.index + 1)
+    if nxt is None:
+        return [], period
+    return advance_lines(run.plan, contract, nxt, run.money), period_number(contract, period.index + 1) or nxt
+
+
+def _same_part(paid: PaidAhead, part: Period) -> bool:
+    """Was this advance fee line billed for `part` (a plan part, or a whole period)?"""
+    return paid.advance.part.index == part.index and paid.advance.part.start == part.start
 
 
 def _due_beyond_calendar(contract: Contract, periods: list[Period], through: dt.date) -> Diagnostic | None:
@@ -154,21 +236,33 @@ def _due_beyond_calendar(contract: Contract, periods: list[Period], through: dt.
 
 
 class PartLines(NamedTuple):
-    """One plan part's lines in three runs (fees, usage, what the invoice-level steps
-    added) and, run for run, each line's net after discounts and the spend cap."""
+    """One plan part's lines in four runs (arrears fees, the next period's advance fees,
+    usage, what the invoice-level steps added) and, run for run, each line's net after
+    discounts and the spend cap."""
 
-    lines: tuple[list[Line], list[Line], list[Line]]
-    nets: tuple[list[Decimal], list[Decimal], list[Decimal]]
+    lines: tuple[list[Line], list[Line], list[Line], list[Line]]
+    nets: tuple[list[Decimal], list[Decimal], list[Decimal], list[Decimal]]
+
+
+class PartExtra(NamedTuple):
+    """What a part's invoice-level steps need besides its own lines (fees in advance)."""
+
+    ahead: list[AdvanceLine]  # the next period's advance fees (on the period's last part)
+    carried: Decimal  # this part's advance fees, billed (net) on the invoice before
+    unused: list[Line]  # this part's unused time at an early end
+    budgets: dict[tuple[str, int], Decimal]  # amount discounts' budgets, shared by the invoices
+    closes: int | None  # the period whose budgets this part closes (its last part)
 
 
 def _part_lines(run: RunContext, contract: Contract, part: Period, split: bool, out: Billed,
-                keep: list[PricedLine] | None) -> PartLines:
+                keep: list[PricedLine] | None, extra: PartExtra) -> PartLines:
     """One plan part's lines, for `contract` as it stands in the part: the minimum is the
     part's, prorated like its fees, and compared with the part's lines; pools are filled
     by the part's lines (tiers start afresh on the new plan). On a split period every
     line says which plan and part it is for."""
     fees = fee_lines(run.plan_of(contract), part, run.money)
-    lines = list(fees)
+    ahead = [a.line for a in extra.ahead]
+    lines = list(fees) + ahead
     # pooled lines are priced together once the part's lines are known (`pools.py`)
     items, pooled = share_pools(run, list(usage_lines(run, contract, part)))
     for index, (agg, line, priced, resolution, info, problem) in enumerate(items):
@@ -187,12 +281,15 @@ def _part_lines(run: RunContext, contract: Contract, part: Period, split: bool, 
                                    info, pool))
     priced = len(lines)
     sheet = apply_invoice_steps(Sheet(contract, part, run.plan.currency, run.money, lines,
-                                      origins=run.plan.origins))
+                                      origins=run.plan.origins,
+                                      services=[part] * len(fees) + [a.part for a in extra.ahead],
+                                      carried=extra.carried, unused=extra.unused, budgets=extra.budgets,
+                                      closes=extra.closes))
     out.unused_discounts.extend(sheet.unused_discounts)
     lines = sheet.lines
     if split:
         lines = [ln if ln.plan is not None else in_part(ln, part) for ln in lines]
-    cuts = (0, len(fees), priced, len(lines))
+    cuts = (0, len(fees), len(fees) + len(ahead), priced, len(lines))
     runs = tuple(zip(cuts, cuts[1:]))
     return PartLines(tuple(lines[a:b] for a, b in runs), tuple(sheet.nets[a:b] for a, b in runs))
 

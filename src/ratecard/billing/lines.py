@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .. import rules
 from ..diagnostics import Diagnostic, error
-from ..model import CADENCE_MONTHS, Contract, Plan, RatingPlan
+from ..model import CADENCE_MONTHS, Contract, Fee, Plan, RatingPlan
 from ..money import EXACT, ZERO, plain
 from ..usage.records import Aggregate
+from ..usage.weighted import joined, line_from_pieces
 from .context import RunContext
 from .documents import Line, PeriodRange, TierLine
 from .periods import Period
@@ -72,23 +73,38 @@ class LineAt(NamedTuple):
 
 
 def fee_lines(plan: Plan, period: Period, money) -> list[Line]:
-    lines = []
-    for fee in plan.fees:
-        months = CADENCE_MONTHS.get(fee.cadence)
-        numerator, denominator = (1, 1) if months is None else (period.months, months)
-        share = period.fraction(numerator, denominator)
-        lines.append(Line(
-            kind="fee",
-            charge=fee.name,
-            description=fee.name,
-            quantity=shown(period.share(Decimal(1), numerator, denominator)),
-            unit=fee.cadence,
-            unit_price=fee.amount,
-            amount=money(period.share(fee.amount, numerator, denominator)),
-            prorated=shown(period.proration) if period.is_partial else None,
-            share=share if share.denominator != 1 else None,
-        ))
-    return lines
+    """The plan's fees billed in arrears, on the invoice of the period they are for (fees `in
+    advance` are billed on the invoice before: `advance.py`)."""
+    return [fee_line(fee, period, money) for fee in plan.fees if not fee.in_advance]
+
+
+def fee_cadence(fee: Fee, period: Period) -> tuple[int, int]:
+    """A whole period's share of the fee's cadence, as (numerator, denominator): a monthly
+    period bills 1/12 of `$300 per year`, a quarterly one 3 of `$25 per month`."""
+    months = CADENCE_MONTHS.get(fee.cadence)
+    return (1, 1) if months is None else (period.months, months)
+
+
+def fee_exact(fee: Fee, period: Period) -> Decimal:
+    """What the fee bills for `period` (prorated by days), exactly, before its one rounding."""
+    return period.share(fee.amount, *fee_cadence(fee, period))
+
+
+def fee_line(fee: Fee, period: Period, money) -> Line:
+    """One fee for `period`, prorated by days when the period is not a whole one."""
+    numerator, denominator = fee_cadence(fee, period)
+    share = period.fraction(numerator, denominator)
+    return Line(
+        kind="fee",
+        charge=fee.name,
+        description=fee.name,
+        quantity=shown(period.share(Decimal(1), numerator, denominator)),
+        unit=fee.cadence,
+        unit_price=fee.amount,
+        amount=money(period.share(fee.amount, numerator, denominator)),
+        prorated=shown(period.proration) if period.is_partial else None,
+        share=share if share.denominator != 1 else None,
+    )
 
 
 _SHOWN = Decimal("1e-10")
@@ -123,7 +139,7 @@ def usage_lines(run: RunContext, contract: Contract, period: Period):
             while j < n and ranked[j].meter == agg.meter and ranked[j].dimensions == agg.dimensions:
                 j += 1
             if j > i + 1:
-                agg = _combined(ranked[i:j])
+                agg = _combined(ranked[i:j], run)
             i = j
             yield _whole_line(run, contract, period, agg)
         return
@@ -141,7 +157,7 @@ def usage_lines(run: RunContext, contract: Contract, period: Period):
         by_segment = {seg.key: agg for seg, agg in entries if seg is not None}
         if whole:
             # unsplit; a conforming usage stage never puts a split meter's usage here
-            agg = whole[0] if len(whole) == 1 else _combined(whole)
+            agg = whole[0] if len(whole) == 1 else _combined(whole, run)
             yield _whole_line(run, contract, period, agg)
         if by_segment:
             yield from _segment_lines(run, contract, period, meter_name, dims, splits[meter_name], by_segment)
@@ -162,9 +178,17 @@ def _whole_line(run: RunContext, contract: Contract, period: Period, agg: Aggreg
     return priced_line(run, LineAt(contract, period, agg, period.start, ZERO, agg.quantity, True, info, shape))
 
 
-def _combined(aggs: list[Aggregate]) -> Aggregate:
-    """Aggregates of one line from several segments (additive meters only) as one."""
-    return Aggregate(aggs[0].window, aggs[0].meter, aggs[0].dimensions,
+def _combined(aggs: list[Aggregate], run: RunContext) -> Aggregate:
+    """Aggregates of one line from several segments (additive meters only) as one. A
+    weighted line's quantity is integrated again from its segments' pieces, so that it
+    is rounded once, as one line (adding rounded segments could be off by 1e-9)."""
+    first = aggs[0]
+    if first.held:
+        pieces = joined(sorted(p for a in aggs for p in a.held))
+        quantity = line_from_pieces(pieces, run.plan.meters[first.meter].aggregation.per)
+        return Aggregate(first.window, first.meter, first.dimensions, quantity,
+                         sum(a.events for a in aggs), tuple(pieces))
+    return Aggregate(first.window, first.meter, first.dimensions,
                      sum((a.quantity for a in aggs), ZERO), sum(a.events for a in aggs))
 
 
@@ -193,7 +217,7 @@ def _segment_lines(run: RunContext, contract: Contract, period: Period, meter_na
     already = ZERO
     for index, (segs, aggs) in enumerate(billed):
         start, end = segs[0].start, segs[-1].end
-        agg = _combined(aggs)
+        agg = _combined(aggs, run)
         cuts = tuple(c for c in all_changes
                      if (c.day == start and start != period.start) or (c.day == end and end != period.end))
         info = SplitInfo(period, start, end, cuts, within(all_changes, start, end), already, total, fn,
@@ -243,7 +267,8 @@ def priced_line(run: RunContext, at: LineAt):
         charge=agg.meter,
         description=facts.title,
         dimensions=facts.dimensions,
-        quantity=as_written(agg.quantity),
+        # a weighted quantity keeps its 9 places: it is what was priced (decisions 2.6)
+        quantity=agg.quantity if agg.held else as_written(agg.quantity),
         unit=priced.unit_label,
         unit_price=exact(priced.unit_price) if priced.unit_price is not None else None,
         amount=amount,

@@ -149,6 +149,24 @@ def periods(contract: Contract, through: dt.date) -> list[Period]:
                                                     contract.billing_day)]
 
 
+def period_number(contract: Contract, index: int, *, uncut: bool = False) -> Period | None:
+    """The contract's period number `index` (0: the first), whether or not it has ended: an
+    advance fee is billed before the period it pays for ends. With `uncut`, the period as it
+    would be without `ends` (an advance fee is billed for the whole period; the days after
+    `ends` come back on the last invoice as unused time). None past the contract's end, or
+    where the period would end after 9999-12-31."""
+    months = CYCLE_MONTHS[contract.billing]
+    stop = None if uncut else contract.end_exclusive
+    try:  # period `index` ends within index + 2 cycles of `starts` (a month is at most 31 days)
+        bound = contract.starts + dt.timedelta(days=31 * months * (index + 2))
+    except OverflowError:
+        bound = dt.date.max
+    for k, start, end, full_days in _bounds(contract.starts, stop, months, bound, contract.billing_day):
+        if k == index:
+            return Period(contract.name, k, start, end, full_days, months, plan_at(contract, start))
+    return None
+
+
 def plan_at(contract: Contract, day: dt.date) -> str:
     """The plan in effect on `day`: the last `plan NAME from DATE` on or before it, else
     the contract's first plan."""

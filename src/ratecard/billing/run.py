@@ -66,8 +66,8 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     per use (`unsupported.py`), placed by the compiler's `spans` when given, else by
     the plan's origins: never a bill that ignores part of the pricing.
 
-    `drawn` (contract -> period start -> (grant id, amount) pairs) are credit
-    draw-downs made final already (the ledger's issued invoices, see
+    `drawn` (contract -> (invoice kind, period start) -> (grant id, amount) pairs)
+    are credit draw-downs made final already (the ledger's issued invoices, see
     docs/ledger.md): those periods draw exactly that, and later ones burn
     from what is left (`credits.burn`). Without it, every draw is worked out.
 

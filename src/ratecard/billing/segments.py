@@ -6,8 +6,9 @@ usage of the period into segments; the usage stage aggregates each segment
 under its own key (a `Window` with the meter set), and billing prices the
 segments in time order, each with the rules in effect on its first day.
 
-Only additive meters (`count`, `sum`) are split: their segments add up to the
-period's quantity, so tiers can fill across them. A `max`, `unique` or `latest`
+Only additive meters (`count`, `sum`, and `weighted`, whose integral adds up over
+time) are split: their segments add up to the period's quantity, so tiers can fill
+across them. A `max`, `unique` or `latest`
 quantity is one figure for the whole period (the peak, the distinct values,
 the last value) that segments cannot be added back into; such a meter is not
 split, and is priced with the rules in effect on the period's first day, like
@@ -24,7 +25,7 @@ from .. import rules
 from ..model import Rule
 from .periods import Period
 
-SPLIT_AGGREGATIONS = ("count", "sum")
+SPLIT_AGGREGATIONS = ("count", "sum", "weighted")
 
 
 @dataclass(frozen=True)

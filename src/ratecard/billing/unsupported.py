@@ -34,17 +34,6 @@ def _multiplies(expr: Expression) -> bool:
     return False
 
 
-def _weighted(plan: RatingPlan) -> Iterator[str]:
-    for meter in plan.meters.values():
-        if meter.aggregation.function == "weighted":
-            yield f"meter:{meter.name}/aggregation"
-
-
-def _in_advance(plan: RatingPlan) -> Iterator[str]:
-    for p in plan.plans.values():
-        for i, fee in enumerate(p.fees):
-            if fee.in_advance:
-                yield f"plan:{p.name}/fee/{i}/advance"
 
 
 def _plan_changes_across_meters(plan: RatingPlan) -> Iterator[str]:
@@ -83,8 +72,6 @@ def _allowances_with_plan_changes(plan: RatingPlan) -> Iterator[str]:
 # Later engineers: remove an entry when the pricer bills that construct.
 FEATURES: tuple[tuple[str, Callable[[RatingPlan], Iterator[str]]], ...] = (
     ("`*` or `/` in a derived quantity", _derived_products),
-    ("`weighted`", _weighted),
-    ("`in advance`", _in_advance),
     ("a plan change to a plan that charges other meters", _plan_changes_across_meters),
     ("an amount discount in a contract with a plan change", _amount_discounts_with_plan_changes),
     ("an allowance of a plan a contract changes from or to", _allowances_with_plan_changes),

@@ -212,8 +212,8 @@ def _report(args, ledger, done, through: dt.date, grace: int, currency: str) -> 
               f"recognised with {b['number']}")
 
 
-KIND_WORDS = {"usage": "invoice", "credit_purchase": "credit purchase", "adjustment": "adjustment",
-              "credit_note": "credit note"}
+KIND_WORDS = {"usage": "invoice", "credit_purchase": "credit purchase", "advance": "opening invoice",
+              "adjustment": "adjustment", "credit_note": "credit note"}
 
 
 def list_rows(listed, fmt, header: bool = False) -> list[str]:
@@ -221,7 +221,7 @@ def list_rows(listed, fmt, header: bool = False) -> list[str]:
     cells = [["Number", "Kind", "Contract", "Period", "Issued", "Total", "Status", "Corrects"]] if header else []
     for d in listed:
         last = max(d.period.end - dt.timedelta(days=1), d.period.start)
-        period = fmt.date(d.period.start) if d.kind == "credit_purchase" else fmt.days(d.period.start, last)
+        period = fmt.date(d.period.start) if d.kind in ("credit_purchase", "advance") else fmt.days(d.period.start, last)
         cells.append([d.number, KIND_WORDS.get(d.kind, d.kind), d.contract, period, fmt.date(d.issued),
                       fmt.money(d.total), d.status + (f" ({d.voided_by})" if d.voided_by else ""),
                       d.corrects or ""])

@@ -35,7 +35,7 @@ from ..compiler.numbering import parse_format
 from .state import LedgerState
 
 ZERO = Decimal(0)
-SERIES_OF = {"usage": "invoices", "credit_purchase": "invoices", "adjustment": "invoices",
+SERIES_OF = {"usage": "invoices", "credit_purchase": "invoices", "advance": "invoices", "adjustment": "invoices",
              "credit_note": "credit_notes"}
 
 
@@ -98,14 +98,20 @@ class _Numbers:
 
 
 def line_key(d: dict) -> tuple:
-    return (d["kind"], d["charge"], tuple(sorted(d["dimensions"].items())), d["segment"])
+    """How one invoice's lines are matched as priced then and now: an advance fee line (or an
+    unused-time line) also by the period it is for, so a plan change's two parts stay apart."""
+    return (d["kind"], d["charge"], tuple(sorted(d["dimensions"].items())), d["segment"], d.get("service_period"))
 
 
 def digest(inv: Invoice | None, events: dict[int, int]) -> list[dict]:
     """An invoice's lines as the ledger remembers them (what later reasons are worked out from)."""
     if inv is None:
         return []
-    return [{
+    return [_digested(ln, events) for ln in inv.lines]
+
+
+def _digested(ln, events: dict[int, int]) -> dict:
+    d = {
         "kind": ln.kind,
         "charge": ln.charge,
         "description": ln.description,
@@ -118,7 +124,10 @@ def digest(inv: Invoice | None, events: dict[int, int]) -> list[dict]:
         "modifiers": list(ln.modifiers),
         "unit_price": str(ln.unit_price) if ln.unit_price is not None else None,
         "unit": ln.unit,
-    } for ln in inv.lines]
+    }
+    if ln.service_period is not None:  # (only then: the snapshots of other lines stay as they were)
+        d["service_period"] = ln.service_period.start.isoformat()
+    return d
 
 
 def _events(n: int) -> str:
@@ -251,8 +260,9 @@ def combined(fingerprints: list[str]) -> str:
 
 def finalizable(inv: Invoice, through: dt.date, grace_days: int) -> bool:
     """A usage invoice once its period ended the grace before `through`; a credit
-    purchase once granted (there is no usage to wait for)."""
-    if inv.kind == "credit_purchase":
+    purchase once granted, and the opening invoice of fees in advance on `starts` (there
+    is no usage to wait for)."""
+    if inv.kind in ("credit_purchase", "advance"):
         return inv.issued <= through
     return inv.period.end + dt.timedelta(days=grace_days) <= through
 
@@ -291,7 +301,7 @@ def reconcile(plan: RatingPlan, issuing: Issuing, invoices: list[Invoice], event
         original[slot] = number
         billed[slot] = billed.get(slot, ZERO) + inv.total
         out.slots[slot] = _slot_row(slot, inv, number, digest(inv, events), made[slot]["fingerprint"])
-        if inv.kind == "usage" and slot not in state.drawn_slots:
+        if inv.kind in ("usage", "advance") and slot not in state.drawn_slots:
             out.draws.extend({"slot": slot, "grant_id": c.grant, "contract": inv.contract,
                               "period_start": inv.period.start, "number": number, "amount": str(c.applied)}
                              for c in inv.credits)
@@ -397,7 +407,7 @@ def reconcile(plan: RatingPlan, issuing: Issuing, invoices: list[Invoice], event
 
 
 def _beyond(st, through: dt.date) -> bool:
-    if st.kind == "credit_purchase":
+    if st.kind in ("credit_purchase", "advance"):
         return st.period_start > through
     return st.period_end > through
 

@@ -1,9 +1,10 @@
 """The issued document: the JSON a ledger stores, byte for byte, and exports.
 
-One shape for the four kinds, so a ledger is one list of documents:
+One shape for the five kinds, so a ledger is one list of documents:
 
     usage            a contract's billing period, as `ratecard invoice` bills it, and
                      the adjustment lines that correct earlier invoices it carries
+    advance          the opening invoice of a contract's fees `in advance`, dated `starts`
     credit_purchase  a prepaid credit bought
     adjustment       a standalone invoice of adjustment lines (for a contract that has ended)
     credit_note      what an issued invoice bills too much, credited; or a void's reversal
@@ -28,8 +29,8 @@ from pydantic import Field
 
 from ..billing.documents import CreditApplied, Doc, Line, PeriodRange
 
-Kind = Literal["usage", "credit_purchase", "adjustment", "credit_note"]
-KINDS = ("usage", "credit_purchase", "adjustment", "credit_note")
+Kind = Literal["usage", "credit_purchase", "advance", "adjustment", "credit_note"]
+KINDS = ("usage", "credit_purchase", "advance", "adjustment", "credit_note")
 
 
 class Correction(Doc):

@@ -44,8 +44,8 @@ class LedgerState:
     generation: int
     currency: str | None
     slots: dict[str, SlotState] = field(default_factory=dict)
-    # contract -> period start -> (grant id, amount): the pure function's `drawn` input
-    drawn: dict[str, dict[dt.date, list[tuple[str, Decimal]]]] = field(default_factory=dict)
+    # contract -> (invoice kind, period start) -> (grant id, amount): the pure function's `drawn` input
+    drawn: dict[str, dict[tuple[str, dt.date], list[tuple[str, Decimal]]]] = field(default_factory=dict)
     drawn_slots: set[str] = field(default_factory=set)
     breakage: set[tuple[str, str]] = field(default_factory=set)  # (contract, grant id) recognised
     series: dict[str, int] = field(default_factory=dict)  # series -> last number used
@@ -68,8 +68,8 @@ def read_state(conn) -> LedgerState:
         s = state.slots.get(r.slot)
         if s is not None:
             s.billed += Decimal(r.amount)
-    for r in conn.execute(select(t.draws).order_by(t.draws.c.slot, t.draws.c.grant_id)):
-        state.drawn.setdefault(r.contract, {}).setdefault(r.period_start, []).append(
+    for r in conn.execute(_draws()):
+        state.drawn.setdefault(r.contract, {}).setdefault((r.kind, r.period_start), []).append(
             (r.grant_id, Decimal(r.amount)))
         state.drawn_slots.add(r.slot)
     state.breakage = {(r.contract, r.grant_id) for r in conn.execute(select(t.breakage))}
@@ -78,9 +78,18 @@ def read_state(conn) -> LedgerState:
     return state
 
 
-def read_drawn(conn) -> dict[str, dict[dt.date, list[tuple[str, Decimal]]]]:
+def read_drawn(conn) -> dict[str, dict[tuple[str, dt.date], list[tuple[str, Decimal]]]]:
     """Only the final draws (what pricing needs before the lock is taken)."""
-    drawn: dict[str, dict[dt.date, list[tuple[str, Decimal]]]] = {}
-    for r in conn.execute(select(t.draws).order_by(t.draws.c.slot, t.draws.c.grant_id)):
-        drawn.setdefault(r.contract, {}).setdefault(r.period_start, []).append((r.grant_id, Decimal(r.amount)))
+    drawn: dict[str, dict[tuple[str, dt.date], list[tuple[str, Decimal]]]] = {}
+    for r in conn.execute(_draws()):
+        drawn.setdefault(r.contract, {}).setdefault((r.kind, r.period_start), []).append(
+            (r.grant_id, Decimal(r.amount)))
     return drawn
+
+
+def _draws():
+    """The recorded draws with the kind of the invoice that drew them (its slot's): the
+    opening invoice of fees in advance starts on the day the first period does, so a draw is
+    named by (kind, period start), as billing's `Bill.draw_key` names an invoice."""
+    return (select(t.draws, t.slots.c.kind).join(t.slots, t.slots.c.slot == t.draws.c.slot)
+            .order_by(t.draws.c.slot, t.draws.c.grant_id))

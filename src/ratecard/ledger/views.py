@@ -21,8 +21,8 @@ from ..report.view_models import CorrectionView, DocumentView, InvoiceView
 from .documents import Correction, LedgerDocument
 from .records import Stored
 
-TITLES = {"usage": "Invoice", "credit_purchase": "Credit purchase", "adjustment": "Adjustment invoice",
-          "credit_note": "Credit note"}
+TITLES = {"usage": "Invoice", "credit_purchase": "Credit purchase", "advance": "Invoice",
+          "adjustment": "Adjustment invoice", "credit_note": "Credit note"}
 
 
 def document_view(stored: list[Stored], currency: str, *, issuer: str = DEFAULT_ISSUER,
@@ -39,7 +39,7 @@ def ledger_invoice_view(doc: LedgerDocument, fmt: Formatter, *, issuer: str = DE
                         status: str = "issued", voided_by: str | None = None) -> InvoiceView:
     inv = Invoice(
         number=doc.number, contract=doc.contract, customer=doc.customer, plan=doc.plan,
-        kind="credit_purchase" if doc.kind == "credit_purchase" else "usage", period=doc.period,
+        kind=doc.kind if doc.kind in ("credit_purchase", "advance") else "usage", period=doc.period,
         issued=doc.issued, due=doc.due, payment_terms_days=doc.payment_terms_days, currency=doc.currency,
         autopay=doc.autopay, lines=doc.lines, subtotal=doc.subtotal, credits_applied=doc.credits_applied,
         credits=doc.credits, total=doc.total)

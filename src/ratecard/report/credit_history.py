@@ -31,7 +31,7 @@ from .text_layout import TEXT_WIDTH
 
 
 class LedgerDraw(Doc):
-    invoice: str  # the usage invoice that drew on the grant
+    invoice: str  # the usage invoice (or the opening invoice of fees in advance) that drew on the grant
     issued: dt.date
     period_start: dt.date
     period_end: dt.date
@@ -267,7 +267,9 @@ def ledger_view(ledger: CreditLedger, locale: str) -> LedgerView:
                 event=d.invoice,
                 amount=fmt.money(-d.amount),
                 balance=fmt.money(d.balance),
-                note=f"period {fmt.days(d.period_start, last)}",
+                # the opening invoice of fees in advance is dated `starts`: it has no period of its own
+                note=(f"period {fmt.days(d.period_start, last)}" if d.period_end > d.period_start
+                      else "opening invoice: fees in advance"),
             ))
         ending, closing = _ending(g, fmt)
         if closing is not None:

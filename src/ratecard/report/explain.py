@@ -10,7 +10,7 @@ event count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..billing import Evaluation, PricedLine
@@ -22,7 +22,8 @@ from ..model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitP
 from ..money import exact_text, plain, quantum
 from ..rules import Resolution
 from .formatter import expiry_text
-from .invoice_views import part_minimum, proration_days
+from .intervals import held_intervals
+from .invoice_views import minimum_floor, proration_days
 from .render import render
 
 
@@ -58,6 +59,8 @@ class UsageExplained:
     arithmetic: list[str]  # tier by tier, or the one formula
     exact: str  # the exact amount, before the line's one rounding
     amount: str  # the line's amount as billed
+    # a weighted line: its report intervals and the integral (`intervals.held_intervals`)
+    intervals: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -304,7 +307,7 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
         title=meter.title,
         heading=pl.line.charge if meter.title == pl.line.charge else f"{pl.line.charge} ({meter.title})",
         dimensions=_dims(pl.line.dimensions),
-        quantity=plain(pl.line.quantity),
+        quantity=f"{pl.line.quantity:f}" if pl.aggregate.held else plain(pl.line.quantity),
         aggregation=how,
         events=pl.aggregate.events,
         segment=f"{pl.line.segment.start} to {pl.line.segment.end}" if pl.line.segment else None,
@@ -317,6 +320,7 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
         arithmetic=arithmetic,
         exact=plain(pl.exact) if pl.pool is None else exact_text(pl.pool.exact_share),
         amount=f"{pl.line.amount}",
+        intervals=held_intervals(pl, plan),
     )
 
 
@@ -326,14 +330,20 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
     if line.kind == "fee":
         label = f"fee: {line.charge}"
         text = f"{plain(line.unit_price)} per {line.unit} x {exact_text(line.exact_quantity)}"
-        if line.plan is not None and line.segment is not None:
+        served = line.service_period
+        if served is not None:  # a fee `in advance`: for the period it pays for, not the invoice's
+            text += f" (in advance for {served.start} to {served.end}"
+            if line.prorated is not None:
+                text += f": {proration_days(line.prorated, inv, served)}"
+            text += f", plan {line.plan})" if line.plan is not None else ")"
+        elif line.plan is not None and line.segment is not None:
             text += (f" (plan change: plan {line.plan}'s part of the period, {line.segment.start} to "
                      f"{line.segment.end}: {proration_days(line.prorated or 1, inv, line.segment)})")
         elif line.prorated is not None:
             text += f" (period cut short: {proration_days(line.prorated, inv)})"
     elif line.kind == "minimum":
         label = "minimum true-up"
-        floor = part_minimum(line, inv) if line.plan is not None else inv.subtotal
+        floor = minimum_floor(line, inv)
         text = f"minimum {floor} - {floor - line.amount} of fees and usage"
         if any(ln.kind in ("discount", "cap") for ln in inv.lines):
             text += " after discounts and spend cap"
@@ -348,6 +358,11 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
     elif line.kind == "cap":
         label = "spend cap" + (f" ({line.rule})" if line.rule else "")
         text = "usage above the period's cap"
+    elif line.kind == "unused_time":
+        label = f"unused time: {line.charge.removesuffix(' (unused time)')}"
+        served = line.service_period
+        text = (f"{line.quantity} days paid in advance and not used, {served.start} to {served.end}"
+                if served is not None else line.description)
     elif line.kind == "credit":
         label = "credit purchase"
         text = line.description

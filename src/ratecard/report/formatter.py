@@ -76,6 +76,11 @@ class Formatter:
         """A line's exact quantity (`Line.exact_quantity`): a decimal as `number`, a share
         without a finite decimal expansion as its fraction (`7/30`); see `money.exact_text`."""
         if isinstance(value, Decimal):
+            sign, digits, exponent = value.as_tuple()
+            if isinstance(exponent, int) and exponent < 0 and digits[-1] == 0:
+                # the places it was given on purpose (a weighted quantity's 9), kept
+                return self._once("places", str(value), lambda: format_decimal(
+                    value, format="#,##0." + "0" * -exponent, locale=self.locale))
             return self.number(value)
         text = exact_text(value)
         if "/" not in text:

@@ -111,10 +111,17 @@ def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,
     is_purchase = inv.kind == "credit_purchase"
     last_day = inv.period.end if is_purchase else inv.period.end - dt.timedelta(days=1)
     start, end = fmt.date(inv.period.start), fmt.date(max(last_day, inv.period.start))
+    period = start if is_purchase else fmt.days(inv.period.start, last_day)
+    if inv.kind == "advance":  # the opening invoice is dated `starts`; it bills the days its fees pay for
+        served = [ln.service_period for ln in inv.lines if ln.service_period is not None]
+        if served:
+            first, last = min(p.start for p in served), max(p.end for p in served) - dt.timedelta(days=1)
+            period = fmt.days(first, last)
     lines = [_line_view(ln, inv, fmt, extras) for ln in inv.lines]  # each line's view, built once
     fees = [v for ln, v in zip(inv.lines, lines) if ln.kind == "fee"]
     minimum = next((v for ln, v in zip(inv.lines, lines) if ln.kind == "minimum"), None)
     adjustments = [v for ln, v in zip(inv.lines, lines) if ln.kind in ("discount", "cap")]
+    unused_time = [v for ln, v in zip(inv.lines, lines) if ln.kind == "unused_time"]
     groups = _charge_groups(inv, lines, fmt)
     credits = [CreditView(grant=c.grant, description=c.description or "Prepaid credit",
                           applied=fmt.money(-c.applied), remaining=fmt.money(c.remaining))
@@ -128,6 +135,8 @@ def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,
         note = "Nothing to pay for this period."
     else:
         note = ""
+    if inv.kind == "advance" and not note:
+        note = "Opening invoice: the first period's fees, billed in advance."
     subtotal, total = fmt.money(inv.subtotal), fmt.money(inv.total)
     credits_applied = fmt.money(-inv.credits_applied)
     return InvoiceView(
@@ -143,7 +152,7 @@ def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,
         currency_name=fmt.currency_name(),
         period_start=start,
         period_end=end,
-        period=start if is_purchase else fmt.days(inv.period.start, last_day),
+        period=period,
         issued=fmt.date(inv.issued),
         due=fmt.date(inv.due),
         payment_terms=f"Net {inv.payment_terms_days}" if inv.payment_terms_days else "Due on receipt",
@@ -163,6 +172,7 @@ def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,
         note=note,
         text=text_layout(lines, [subtotal, total, credits_applied] + [c.applied for c in credits]),
         adjustments=adjustments,
+        unused_time=unused_time,
     )
 
 
@@ -213,9 +223,9 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
     elif ln.kind == "minimum":
         label = "Minimum commitment true-up"
         if ln.plan is not None:  # a plan part's minimum: it compares with that part's lines only
-            notes.append(f"brings plan {ln.plan}'s part up to its {fmt.money(part_minimum(ln, inv))} minimum")
+            notes.append(f"brings plan {ln.plan}'s part up to its {fmt.money(minimum_floor(ln, inv))} minimum")
         else:
-            notes.append(f"brings this period up to the {fmt.money(inv.subtotal)} minimum")
+            notes.append(f"brings this period up to the {fmt.money(minimum_floor(ln, inv))} minimum")
         quantity, unit_price, unit = "", "", ""
     elif ln.kind == "credit":
         label = ln.description or "Prepaid credit"
@@ -226,8 +236,17 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
     elif ln.kind == "cap":
         notes.append("usage above this period's spend cap")
         quantity, unit_price, unit = "", "", ""
+    elif ln.kind == "unused_time" and ln.service_period is not None:
+        last = ln.service_period.end - dt.timedelta(days=1)
+        notes.append(f"paid in advance, unused: {fmt.days(ln.service_period.start, last)}, after the "
+                     f"contract's end")
+        quantity, unit_price, unit = "", "", ""
+    if ln.kind == "fee" and ln.service_period is not None:
+        last = ln.service_period.end - dt.timedelta(days=1)
+        notes.append(f"in advance for {fmt.days(ln.service_period.start, last)}"
+                     + (f", plan {ln.plan}" if ln.plan is not None and ln.plan != inv.plan else ""))
     if ln.prorated is not None:
-        notes.append(_proration_note(ln.prorated, inv, ln.segment))
+        notes.append(_proration_note(ln.prorated, inv, ln.segment or ln.service_period))
     if ln.segment is not None:
         last = ln.segment.end - dt.timedelta(days=1)
         if ln.plan is not None:  # a plan part's line: the plan changed inside the period
@@ -253,6 +272,20 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
 
 def _unit_price(value: Decimal, fmt: Formatter) -> str:
     return "free" if value.is_zero() else fmt.price(value)
+
+
+_FLOOR = re.compile(r"\(minimum (-?\d+(?:\.\d+)?)\)$")
+
+
+def minimum_floor(minimum: Line, inv: Invoice) -> Decimal:
+    """The (prorated) minimum a true-up line brings its period (or plan part) up to, as the
+    pricer wrote it on the line ("Minimum commitment true-up (minimum 21.29)"). It is not
+    always what the invoice's lines add up to: a period's fees billed in advance are on the
+    invoice before, and the next period's on this one."""
+    found = _FLOOR.search(minimum.description)
+    if found is not None:
+        return Decimal(found.group(1)).quantize(minimum.amount)
+    return part_minimum(minimum, inv) if minimum.plan is not None else inv.subtotal
 
 
 def part_minimum(minimum: Line, inv: Invoice) -> Decimal:

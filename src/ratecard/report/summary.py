@@ -24,11 +24,12 @@ def summary_view(through: dt.date, currency: str, invoices: list[Invoice], fmt: 
 
     def row(contract: str, customer: str, group: list[Invoice]) -> SummaryRow:
         usage = [i for i in group if i.kind == "usage"]
+        billed = [i for i in group if i.kind in ("usage", "advance")]  # the opening invoice bills fees too
         return SummaryRow(
             contract=contract,
             customer=customer,
             periods=fmt.number(Decimal(len(usage))),
-            subtotal=fmt.money(sum((i.subtotal for i in usage), zero(currency))),
+            subtotal=fmt.money(sum((i.subtotal for i in billed), zero(currency))),
             purchases=fmt.money(sum((i.subtotal for i in group if i.kind == "credit_purchase"), zero(currency))),
             credits=fmt.money(-sum((i.credits_applied for i in group), zero(currency))),
             total=fmt.money(sum((i.total for i in group), zero(currency))),

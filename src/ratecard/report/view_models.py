@@ -23,7 +23,7 @@ class TierView:
 
 @dataclass(frozen=True)
 class LineView:
-    kind: str  # usage | fee | minimum | credit
+    kind: str  # usage | fee | minimum | credit | discount | cap | unused_time
     charge: str  # the meter or fee name
     label: str  # what the line is: dimension values for usage lines, else its name
     dimensions: list[tuple[str, str]]
@@ -98,7 +98,9 @@ class CorrectionView:
 
 @dataclass(frozen=True)
 class InvoiceView:
-    kind: str  # usage | credit_purchase | adjustment | credit_note (the last two: ledger documents)
+    # usage | credit_purchase | advance (the opening invoice of fees in advance) | adjustment |
+    # credit_note (the last two: ledger documents)
+    kind: str
     title: str  # "Invoice" | "Credit purchase" | "Adjustment invoice" | "Credit note"
     number: str
     issuer: str
@@ -140,6 +142,8 @@ class InvoiceView:
     status: str = "issued"  # issued | void
     status_note: str = ""  # "Void: reversed by credit note CN-000002"
     adjustments: list[LineView] = field(default_factory=list)  # discount and spend cap lines, in order
+    # advance fees given back at an early end ("Pro plan (unused time)"), after the minimum true-up
+    unused_time: list[LineView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,7 @@ class SummaryRow:
     contract: str
     customer: str
     periods: str  # usage invoices
-    subtotal: str  # subtotal of the usage invoices (fees, usage, minimum true-ups)
+    subtotal: str  # subtotal of the usage invoices and the opening invoice (fees, usage, minimum true-ups)
     purchases: str  # credit purchases invoiced
     credits: str  # credits applied (negative)
     total: str  # total due over all of the contract's invoices

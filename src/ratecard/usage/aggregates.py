@@ -2,8 +2,11 @@
 
 The file is the result of the query `ratecard sql` prints, run in a
 warehouse and saved as Parquet or CSV: columns `kind`, `window`, `meter`,
-`d0..`, `quantity`, `events` (see `usage.query`), plus the `scope` row that
-fingerprints the contracts, windows and meters the query was printed for.
+`d0..`, `quantity`, `events` (and `held_from`, `held_until` when a meter is
+`weighted`, whose lines come as `step` rows: the pieces of their step
+function, integrated here as the engines' are, `result.held_aggregates`; see
+`usage.query`), plus the `scope` row that fingerprints the contracts, windows
+and meters the query was printed for.
 
 `aggregate_file` has the signature of `usage.aggregate_usage`, so billing
 takes it as its aggregator; the "usage files" it is given are the aggregates
@@ -22,11 +25,13 @@ from typing import Iterator
 
 from ..diagnostics import Diagnostic, Span, error, first_line
 from ..model import RatingPlan
+from .query import HELD_COLUMNS
 from .records import REJECTION_REASONS, Aggregate, ContractTerm, Counts, UsageReport, Window, fill_report, write_bad_rows
+from .result import aggregate_order, held_aggregates
 from .rows import strip_zeros, text_value
 from .warehouse import scope_fingerprint
 
-KINDS = ("agg", "reason", "read", "bad", "kept", "scope")
+KINDS = ("agg", "step", "reason", "read", "bad", "kept", "scope")
 # Reasons the query itself counts (`duplicate` and `bad_row` are derived from read/bad/kept).
 QUERY_REASONS = ("billed",) + tuple(r for r in REJECTION_REASONS if r not in ("duplicate", "bad_row"))
 MAX_DIAGNOSTICS = 50
@@ -89,7 +94,7 @@ def _rows(path: str, problems: _Problems) -> Iterator[tuple[int, dict]]:
         problems.add("E504", path, None, f"cannot read as CSV: {exc}")
 
 
-def _columns(path: str, problems: _Problems, width: int) -> tuple[str, ...] | None:
+def _columns(path: str, problems: _Problems, width: int, held: bool) -> tuple[str, ...] | None:
     """The columns the file must have, checked against its header; None when it does not fit."""
     kind = _SUFFIXES.get(Path(path).suffix.lower())
     try:
@@ -104,7 +109,8 @@ def _columns(path: str, problems: _Problems, width: int) -> tuple[str, ...] | No
             return ()  # `_rows` says what is wrong
     except Exception:
         return ()  # unreadable: `_rows` says so
-    expected = ("kind", "window", "meter", *[f"d{i}" for i in range(width)], "quantity", "events")
+    expected = ("kind", "window", "meter", *[f"d{i}" for i in range(width)], "quantity", "events",
+                *(HELD_COLUMNS if held else ()))
     missing = [c for c in expected if c not in names]
     extra = sorted(n for n in names if n.startswith("d") and n[1:].isdigit() and int(n[1:]) >= width)
     if missing or extra:
@@ -145,6 +151,16 @@ def _quantity(value) -> Decimal:
     return quantity
 
 
+def _micros(value, what: str) -> int:
+    """`held_from` / `held_until`: whole microseconds since 1970 (UTC)."""
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        raise ValueError(f"{what} {value!r} is not a whole number of microseconds")
+    text = str(value).strip()
+    if not text.lstrip("-").isdigit():
+        raise ValueError(f"{what} {value!r} is not a whole number of microseconds")
+    return int(text)
+
+
 def _events(value) -> int:
     if isinstance(value, bool) or value is None:
         raise ValueError("`events` is empty")
@@ -173,13 +189,15 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
     charged = {p.name: {c.meter for c in p.charges} for p in plan.plans.values()}
     expected_scope = scope_fingerprint(plan, terms, windows)
 
+    held = any(m.aggregation.function == "weighted" for m in meters)
     aggregates: list[Aggregate] = []
+    steps: list[tuple] = []
     seen: dict[tuple, str] = {}
     reasons: dict[str, int] = {}
     counts = Counts()
     scopes = 0
     for path in files:
-        if _columns(path, problems, width) is None:
+        if _columns(path, problems, width, held) is None:
             continue
         for line, row in _rows(path, problems):
             where = f"{path}:{line}"
@@ -210,6 +228,7 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                 window_key = _text(row.get("window"), "`window`")
                 dims = [_text(row.get(f"d{i}"), f"`d{i}`") for i in range(width)]
                 quantity = _quantity(row.get("quantity"))
+                span = tuple(_micros(row.get(c), f"`{c}`") for c in HELD_COLUMNS) if kind == "step" else ()
             except ValueError as exc:
                 problems.add("E504", path, line, str(exc))
                 continue
@@ -235,6 +254,17 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                 problems.add("E505", path, line, f"meter `{meter.name}` has {len(names)} dimensions, "
                                                  f"but the row has values beyond them")
                 continue
+            if (kind == "step") != (meter.aggregation.function == "weighted"):
+                problems.add("E505", path, line, f"a `{kind}` row for meter `{meter.name}`, whose lines come as "
+                                                 f"`{'step' if kind == 'agg' else 'agg'}` rows")
+                continue
+            if kind == "step":
+                if not 0 <= events <= 1 or span[0] > span[1] or quantity < 0:
+                    problems.add("E504", path, line, "not a piece of a step function (`events` 0 or 1, "
+                                                     "`held_from` <= `held_until`, a value not below zero)")
+                    continue
+                steps.append(((window.key, meter.name, *dims[:len(names)]), (*span, quantity, events == 1)))
+                continue
             aggregate = Aggregate(window.key, meter.name, tuple(zip(names, dims[:len(names)])), quantity, events)
             key = (aggregate.window, aggregate.meter, aggregate.dimensions)
             if key in seen:
@@ -258,7 +288,8 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
     if report.diagnostics:
         return report
 
-    aggregates.sort(key=lambda a: (a.window, a.meter, tuple((k, v is not None, v or "") for k, v in a.dimensions)))
+    aggregates += held_aggregates(plan, (key for key, _ in steps), (piece for _, piece in steps))
+    aggregates.sort(key=aggregate_order)
     if counts.bad and skip_bad_rows is None:
         report.diagnostics.append(error(
             "E500", f"{counts.bad} bad usage rows were left out by the warehouse query "

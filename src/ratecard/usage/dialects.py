@@ -22,6 +22,8 @@ def adapt(tree: exp.Expression, dialect: str) -> exp.Expression:
     if dialect not in ("duckdb", "postgres"):
         for cte in tree.find_all(exp.CTE):  # MATERIALIZED is DuckDB and PostgreSQL only
             cte.set("materialized", None)
+    if dialect in _MICROS:
+        _unix_micros(tree, dialect)
     if dialect == "postgres":
         _guarded_casts(tree)
         _latest_by_array(tree)
@@ -34,6 +36,23 @@ def adapt(tree: exp.Expression, dialect: str) -> exp.Expression:
     elif dialect == "clickhouse":
         _clickhouse(tree)
     return tree
+
+
+# An instant as whole microseconds since 1970 (a weighted meter's pieces), where sqlglot
+# writes UNIX_MICROS, which the dialect lacks: exact in each (PostgreSQL's EXTRACT is
+# NUMERIC since version 14).
+_MICROS = {
+    "postgres": lambda t: exp.Cast(this=exp.Mul(this=exp.Extract(this=exp.var("EPOCH"), expression=t),
+                                                expression=exp.Literal.number(1_000_000)),
+                                   to=exp.DataType.build("BIGINT")),
+    "snowflake": lambda t: exp.Anonymous(this="DATE_PART", expressions=[exp.var("EPOCH_MICROSECOND"), t]),
+    "clickhouse": lambda t: exp.Anonymous(this="toUnixTimestamp64Micro", expressions=[t]),
+}
+
+
+def _unix_micros(tree: exp.Expression, dialect: str) -> None:
+    for node in list(tree.find_all(exp.UnixMicros)):
+        node.replace(_MICROS[dialect](node.this.copy()))
 
 
 def _latest_by_array(tree: exp.Expression) -> None:

@@ -23,7 +23,7 @@ from ..model import RatingPlan
 from .bad_rows import in_user_files, locate_bad_rows, write_clean_copy
 from .driver import EngineFailure, EngineStopped, FoundBadRows, aggregate
 from .query import Relations, build_query
-from .rating import RatingRequest, rate
+from .rating import RATED_COLUMNS, RatingRequest, rate
 from .records import ContractTerm, Counts, UsageReport, Window, memory_limit_problem, size_bytes
 from .result import QueryResult, read_columns
 from .row_reader import csv_header, has_rows, parquet_properties
@@ -223,7 +223,7 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
                                rank_every_event=not events_fit(sources, memory_limit))
     try:
         if rating is not None:
-            table = rate(conn, query, shape.dimensions, rating)
+            table = rate(conn, query, shape.dimensions, rating, held=shape.held)
         else:
             # Arrow hands the result over in columns: far cheaper than Python tuples per row
             table = conn.sql(query.sql(dialect="duckdb")).to_arrow_table()
@@ -232,7 +232,8 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
             return run_query(conn, plan, [dataclasses.replace(s, exact=True) for s in sources], relations,
                              memory_limit, rating)
         raise EngineFailure(first_line(exc)) from None
-    return read_columns(plan, [column.to_pylist() for column in table.columns], shape.dimensions)
+    return read_columns(plan, [column.to_pylist() for column in table.columns], shape.dimensions,
+                        len(RATED_COLUMNS) if rating is not None else 0)
 
 
 def replace_source(conn, source: Source, bad_lines: set[int] | None,

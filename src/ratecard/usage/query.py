@@ -13,6 +13,11 @@ Result rows have the columns of `RESULT_COLUMNS` plus one `d<i>` column per
 dimension position. `kind` says what a row is:
 
 - `agg`: `window`, `meter`, `d0..`, `quantity` (text), `events`;
+- `step` (only with a `weighted` meter, whose query has two more columns,
+  `held_from` and `held_until`): one piece of a weighted line's step function,
+  a value (`quantity`) held over [held_from, held_until) (microseconds since
+  1970, UTC) in `window`; `events` is 1 when its report is inside the window
+  (see `weighted_select`);
 - `reason`: `meter` holds a rejection reason (or `billed`), `events` the count;
 - `read`, `bad`, `kept`: counts of rows read, rows failing the row checks,
   and events left after dedup (duplicates = read - bad - kept).
@@ -27,7 +32,7 @@ from typing import Sequence
 from sqlglot import exp
 
 from ..model import Condition, Expression, Meter, Number, Operation, Property, RatingPlan, expression_properties
-from .rows import QUANTITY_PATTERN, needed_keys
+from .rows import NEGATIVE_PATTERN, QUANTITY_FUNCTIONS, QUANTITY_PATTERN, needed_keys
 from .sources import Source, source_select
 from .sql import OPERAND, QUANTITY, TEXT, alias, cast, col, exponent_quantity, fn, lit, regex, strip_zeros
 
@@ -46,6 +51,11 @@ class QueryShape:
     """What the Python side needs to read the result back."""
 
     dimensions: int                            # number of d<i> columns
+    held: bool = False                         # `held_from`, `held_until` follow `events` (weighted meters)
+
+
+HELD_COLUMNS = ("held_from", "held_until")
+BIGINT = exp.DataType.build("BIGINT")
 
 
 # ----------------------------------------------------------------- conditions
@@ -121,9 +131,11 @@ def bad_row(plan: RatingPlan, props: _Props) -> exp.Expression:
         if m.aggregation.expression is not None:
             operands = [_bad_quantity(props(k)) for k in expression_properties(m.aggregation.expression)]
             parts.append(exp.Paren(this=exp.and_(reads(m, props, col("type")), exp.or_(*operands))))
-        elif m.aggregation.function in ("sum", "max", "latest"):
-            parts.append(exp.Paren(this=exp.and_(reads(m, props, col("type")),
-                                                 _bad_quantity(props(m.aggregation.field)))))
+        elif m.aggregation.function in QUANTITY_FUNCTIONS:
+            bad = _bad_quantity(props(m.aggregation.field))
+            if m.aggregation.function == "weighted":  # a level below zero (rows.row_problem)
+                bad = exp.or_(bad, regex(exp.Trim(this=props(m.aggregation.field)), NEGATIVE_PATTERN))
+            parts.append(exp.Paren(this=exp.and_(reads(m, props, col("type")), bad)))
     return exp.func("COALESCE", exp.Paren(this=exp.or_(*parts)), exp.true())
 
 
@@ -156,7 +168,7 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
     props = _Props(keys)
     meters = sorted(plan.meters.values(), key=lambda m: m.name)
     width = max((len(m.dimensions) for m in meters), default=0)
-    shape = QueryShape(width)
+    shape = QueryShape(width, any(m.aggregation.function == "weighted" for m in meters))
 
     union: exp.Expression = source_select(sources[0], keys)
     for s in sources[1:]:
@@ -207,8 +219,12 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
     )
 
     parts: list[exp.Select] = []
+    steps: list[exp.Select] = []
     for m in meters:
-        parts.append(_meter_select(plan, m, props, width, relations))
+        if m.aggregation.function == "weighted":
+            steps.append(weighted_select(plan, m, props, width, relations))
+        else:
+            parts.append(_meter_select(plan, m, props, width, relations))
     counts = (exp.select(alias(lit("reason"), "kind"), alias(cast(exp.Null(), TEXT), "window"),
                          alias(col("reason"), "meter"),
                          *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(width)],
@@ -227,12 +243,15 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
                        alias(exp.Count(this=exp.Star()), "events")).from_(rel)
         parts.append(q.where(where) if where is not None else q)
 
+    if shape.held:  # every other row has no piece of a step function
+        parts = [p.select(*held_nulls(), copy=False) for p in parts]
     body: exp.Expression = parts[0]
-    for p in parts[1:]:
+    for p in parts[1:] + steps:
         body = exp.union(body, p, distinct=False)
     # sorted here, once, by the engine: the Python side reads the rows in order
     order = [exp.Ordered(this=col(c), nulls_first=True)
-             for c in ("kind", "window", "meter", *[f"d{i}" for i in range(width)])]
+             for c in ("kind", "window", "meter", *[f"d{i}" for i in range(width)],
+                       *(HELD_COLUMNS if shape.held else ()))]
     query = exp.select("*").from_(body.subquery("result")).order_by(*order).with_("ev", as_=events)
     if dup_keys is not None:
         query = query.with_("dk", as_=dup_keys)
@@ -323,3 +342,77 @@ def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
         reads(m, cprops, col("type", cl)),
         member(col("plan", cl), charged)))
     return select.group_by(window.copy(), *[d.copy() for d in dims])
+
+
+# ----------------------------------------------------------------- time-weighted meters
+
+
+def held_nulls() -> list[exp.Expression]:
+    """The `held_from`, `held_until` columns of a row that is no piece of a step function."""
+    return [alias(cast(exp.Null(), BIGINT), name) for name in HELD_COLUMNS]
+
+
+def _weighted_windows(m: Meter, relations: Relations) -> exp.Expression:
+    """The windows a weighted meter's usage is integrated over: the meter's segments (a
+    rate change inside a period part splits it there) and every period part without
+    any (a part's first segment starts where the part does)."""
+    names = ("key", "contract", "start", "end")
+    own = (exp.select(*[alias(col(c, "s1"), c) for c in names]).from_(_as(relations.segments, "s1"))
+           .where(exp.EQ(this=col("meter", "s1"), expression=lit(m.name))))
+    split = exp.and_(exp.EQ(this=col("contract", "s2"), expression=col("contract", "w1")),
+                     exp.EQ(this=col("meter", "s2"), expression=lit(m.name)),
+                     exp.EQ(this=col("start", "s2"), expression=col("start", "w1")))
+    whole = (exp.select(*[alias(col(c, "w1"), c) for c in names]).from_(_as(relations.windows, "w1"))
+             .join(_as(relations.segments, "s2"), on=split, join_type="left")
+             .where(exp.Is(this=col("key", "s2"), expression=exp.Null())))
+    return exp.union(own, whole, distinct=False)
+
+
+def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relations: Relations) -> exp.Select:
+    """A `weighted` meter's step function, piece by piece, per window (part2-decisions 2).
+
+    The reports accepted for a contract (billed events of the meter) are ordered per
+    (contract, dimension values) by (time, id), so at one instant the greater id
+    holds; each holds until the next report's time (LEAD), the last one for ever.
+    A report is joined to every window it is inside (a piece from its time, possibly
+    of zero length) or that it still holds at the start of (a piece carried in from
+    an earlier period of the contract), clipped to the window. The exact integral,
+    split at calendar months, is finished in Python (`weighted.line_from_pieces`):
+    value x microseconds needs more than 38 digits, and no engine divides exactly."""
+    cl = "cl"
+    cprops = _Props(props.index.keys(), cl)
+    dims = [cprops(d) for d in m.dimension_names]
+    following = exp.Window(this=exp.Lead(this=col("t", cl)), partition_by=[col("contract", cl), *dims],
+                           order=exp.Order(expressions=[exp.Ordered(this=col("t", cl)),
+                                                        exp.Ordered(this=col("id", cl))]))
+    reports = (exp.select(alias(col("contract", cl), "contract"), *[alias(d, f"d{i}") for i, d in enumerate(dims)],
+                          alias(col("t", cl), "t"), alias(quantity_value(cprops(m.aggregation.field)), "v"),
+                          alias(following, "u"))
+               .from_(cl)
+               .where(exp.and_(exp.EQ(this=col("reason", cl), expression=lit("billed")),
+                               reads(m, cprops, col("type", cl)),
+                               member(col("plan", cl), _plans_charging(plan, m.name)))))
+    t, u = col("t", "wr"), col("u", "wr")
+    start, end = col("start", "ew"), col("end", "ew")
+    forever = exp.Is(this=u.copy(), expression=exp.Null())
+    overlaps = exp.and_(
+        exp.EQ(this=col("contract", "ew"), expression=col("contract", "wr")),
+        exp.LT(this=t.copy(), expression=end.copy()),
+        exp.Paren(this=exp.or_(exp.GTE(this=t.copy(), expression=start.copy()), forever.copy(),
+                               exp.GT(this=u.copy(), expression=start.copy()))))
+    held_from = exp.Case(ifs=[exp.If(this=exp.GT(this=t.copy(), expression=start.copy()), true=t.copy())],
+                         default=start.copy())
+    held_until = exp.Case(ifs=[exp.If(this=exp.or_(forever.copy(), exp.GT(this=u.copy(), expression=end.copy())),
+                                      true=end.copy())], default=u.copy())
+    inside = exp.Case(ifs=[exp.If(this=exp.GTE(this=t.copy(), expression=start.copy()), true=lit(1))],
+                      default=lit(0))
+    return (exp.select(
+        alias(lit("step"), "kind"), alias(col("key", "ew"), "window"), alias(lit(m.name), "meter"),
+        *[alias(col(f"d{i}", "wr"), f"d{i}") for i in range(len(dims))],
+        *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(len(dims), width)],
+        alias(strip_zeros(cast(col("v", "wr"), TEXT)), "quantity"),
+        alias(cast(inside, BIGINT), "events"),
+        alias(exp.UnixMicros(this=held_from), HELD_COLUMNS[0]),
+        alias(exp.UnixMicros(this=held_until), HELD_COLUMNS[1]),
+    ).from_(reports.subquery("wr")).join(_weighted_windows(m, relations).subquery("ew"), on=overlaps,
+                                         join_type="inner"))

@@ -44,6 +44,8 @@ from typing import Callable, Sequence
 import sqlglot
 from sqlglot import exp
 
+from .query import HELD_COLUMNS
+
 # The columns rating adds to the aggregation's result, in this order.
 RATED_COLUMNS = ("rc_price", "rc_amount", "rc_exact", "rc_packages", "rc_tier", "rc_units", "rc_last")
 DIGITS = 38  # DuckDB's widest DECIMAL
@@ -181,8 +183,10 @@ def _rounded(exact: exp.Expression, minor: int, rounding: str) -> exp.Expression
     return exp.cast(exp.Mul(this=exp.cast(units, whole), expression=quantum), money)
 
 
-def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int, rounding: str) -> exp.Select:
-    """rc_result with the rated columns, in the aggregation's order."""
+def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int, rounding: str,
+                  held: bool = False) -> exp.Select:
+    """rc_result with the rated columns, in the aggregation's order (a weighted meter's
+    `held_*` columns kept before them: its step rows are never priced here)."""
     quantity = exp.DataType.build(f"DECIMAL({DIGITS}, {quantity_scale})")
     exact_type = exp.DataType.build(f"DECIMAL({DIGITS}, {exact_scale})")
     q = exp.Case(ifs=[exp.If(
@@ -243,7 +247,8 @@ def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int,
     keep = {"rc_price": "rc_price0", "rc_amount": "rc_amount0", "rc_exact": "rc_exact0",
             "rc_packages": "rc_packages", "rc_tier": "rc_tier", "rc_units": "rc_units", "rc_last": "rc_last"}
     priced = exp.select(
-        *[exp.column(c, "b") for c in ("kind", "window", "meter", *_dims(width), "quantity", "events")],
+        *[exp.column(c, "b") for c in ("kind", "window", "meter", *_dims(width), "quantity", "events",
+                                       *(HELD_COLUMNS if held else ()))],
         *[exp.alias_(exp.Case(ifs=[exp.If(this=complete.copy(), true=exp.column(keep[c], "b"))]), c)
           for c in RATED_COLUMNS],
     ).from_(rounded.subquery("b"))
@@ -289,7 +294,7 @@ def fits(value: Decimal | None) -> bool:
     return value is None or (value >= 0 and _fits(value, _scale(value)) and _scale(value) <= 18)
 
 
-def rate(conn, query: exp.Expression, width: int, request: RatingRequest):
+def rate(conn, query: exp.Expression, width: int, request: RatingRequest, held: bool = False):
     """Run the aggregation `query` and price its whole-period lines: the result (Arrow)
     with `RATED_COLUMNS` after the aggregation's own columns. The aggregation's own
     failures are the caller's (bad rows); a failure of the rating itself leaves every
@@ -310,7 +315,7 @@ def rate(conn, query: exp.Expression, width: int, request: RatingRequest):
         rate_scale, exact_scale = _register_prices(conn, width, tables)
         exact_scale = max(exact_scale, quantity_scale + rate_scale, request.minor_units)
         if exact_scale <= DIGITS:  # else the products could not be typed: Python prices every line
-            query = _priced_query(width, quantity_scale, exact_scale, request.minor_units, request.rounding)
+            query = _priced_query(width, quantity_scale, exact_scale, request.minor_units, request.rounding, held)
             return conn.sql(query.sql(dialect="duckdb", identify=True)).to_arrow_table()
     except duckdb.Error:
         pass

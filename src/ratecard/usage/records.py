@@ -15,10 +15,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from ..diagnostics import Diagnostic, Span, error
 from ..io import write_atomic
+
+if TYPE_CHECKING:
+    from .weighted import Piece
 
 # Why an event was not billed. Each event read lands in exactly one bucket.
 REJECTION_REASONS = (
@@ -75,9 +78,13 @@ class Aggregate(NamedTuple):
     meter: str
     dimensions: tuple[tuple[str, str | None], ...]  # in the meter's dimension order; None: absent
     quantity: Decimal
-    events: int                  # events that contributed
-    # the engine's figures when it priced the line (`rating.RATED_COLUMNS` after the first);
-    # None: billing prices it in Python
+    events: int                  # events that contributed (a weighted line: its reports inside the window)
+    # A `weighted` line's step function over its window, in time order (`weighted.Piece`):
+    # what its quantity was integrated from, for `explain` and for adding segments
+    # back into one line exactly. Empty for every other meter.
+    held: tuple["Piece", ...] = ()
+    # the engine's figures when it priced the line (`rating.RATED_COLUMNS`); None: billing
+    # prices it in Python (always so for a weighted line: its quantity is integrated in Python)
     rated: tuple | None = None
 
 

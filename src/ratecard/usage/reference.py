@@ -28,6 +28,7 @@ from .records import (
 )
 from .row_reader import read_rows
 from .rows import derived_value, needed_keys, parse_quantity, parse_time, row_problem, text_value
+from .weighted import Report, line_quantity, window_pieces
 
 
 @dataclass
@@ -103,6 +104,7 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
             segments.setdefault((w.contract, w.meter), []).append(w)
 
     groups: dict[tuple, dict] = {}
+    held: dict[tuple, list[Report]] = {}  # (contract, weighted meter, dims) -> its accepted reports
     for e in kept.values():
         customer_terms = terms_by_customer.get(e.customer)
         if not customer_terms:
@@ -133,6 +135,10 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
         report.billed += 1
         for m in charged:
             dims = tuple((d, e.properties.get(d)) for d in m.dimension_names)
+            if m.aggregation.function == "weighted":
+                value = parse_quantity(e.properties[m.aggregation.field])
+                held.setdefault((term.contract, m.name, dims), []).append(Report(e.time, e.id, value))
+                continue
             segment = next((s for s in segments.get((term.contract, m.name), ())
                             if s.start <= e.time < s.end), window)
             g = groups.setdefault((segment.key, m.name, dims), {"events": 0, "values": []})
@@ -141,6 +147,7 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
 
     with localcontext(EXACT):
         _quantities(plan, groups, report)
+    _weighted(plan, held, windows_by_contract, segments, report)
     report.aggregates.sort(key=lambda a: (a.window, a.meter,
                                           tuple((k, v is not None, v or "") for k, v in a.dimensions)))
     return report
@@ -169,3 +176,19 @@ def _quantities(plan: RatingPlan, groups: dict, report: UsageReport) -> None:
             last = max(evs, key=lambda e: (e.time, e.id))
             q = value(last)
         report.aggregates.append(Aggregate(window, meter_name, dims, q, g["events"]))
+
+
+def _weighted(plan: RatingPlan, held: dict, windows_by_contract: dict, segments: dict, report: UsageReport) -> None:
+    """Each weighted key's line in every window of its contract (its meter's segments where
+    a rate change splits a period part, else the part): the integral of its reports over
+    the window, from the reports themselves (`weighted.line_quantity`)."""
+    for (contract, meter_name, dims), reports in held.items():
+        per = plan.meters[meter_name].aggregation.per
+        own = segments.get((contract, meter_name), ())
+        for w in windows_by_contract.get(contract, ()):
+            for part in [s for s in own if w.start <= s.start < w.end] or [w]:
+                q = line_quantity(reports, part.start, part.end, per)
+                if q is not None:
+                    events = sum(1 for r in reports if part.start <= r.time < part.end)
+                    report.aggregates.append(Aggregate(part.key, meter_name, dims, q, events,
+                                                       tuple(window_pieces(reports, part.start, part.end))))

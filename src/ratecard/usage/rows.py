@@ -18,9 +18,10 @@ everywhere (docs/usage.md, "What a good row is"):
   falls outside the years 0001-9999;
 - `properties` that is not an object, or a property a meter reads that is
   a JSON object or array;
-- for a `sum`/`max`/`latest` meter that reads the event (type and `where`
-  match), a quantity that is missing, not a decimal number, or carries more
-  than 18 decimal places (ratecard never rounds a quantity silently);
+- for a `sum`/`max`/`latest`/`weighted` meter that reads the event (type and
+  `where` match), a quantity that is missing, not a decimal number, or carries
+  more than 18 decimal places (ratecard never rounds a quantity silently); for
+  a `weighted` meter, also a negative one (a size cannot be below zero);
 - for a derived quantity (`sum prompt_tokens - cached_tokens`), any property
   it reads failing that test, a division by zero, or a value that is not a
   quantity itself (more than 18 decimal places or 20 integer digits): the
@@ -70,6 +71,11 @@ QUANTITY_DIGITS = 38
 # with an exponent that `exponent_quantity` accepts.
 QUANTITY_PATTERN = (r"^[+-]?(0*[0-9]{1,%d}([.][0-9]{0,%d})?|0*[.][0-9]{1,%d})$"
                     % (QUANTITY_DIGITS - QUANTITY_SCALE, QUANTITY_SCALE, QUANTITY_SCALE))
+# A good quantity's text that is below zero (a sign and a non-zero digit before any
+# exponent): a bad row for a `weighted` meter, whose value is a level (decisions 2.8).
+NEGATIVE_PATTERN = r"^-0*[.]?0*[1-9]"
+# The aggregations that read a quantity from each event (`count` and `unique` do not).
+QUANTITY_FUNCTIONS = ("sum", "max", "latest", "weighted")
 # A number written with an exponent of one to three digits: the plain decimal it
 # denotes is written out (`plain_number`). A longer exponent is left as written.
 EXPONENT_PATTERN = r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)[eE][+-]?[0-9]{1,3}$"
@@ -236,14 +242,17 @@ def row_problem(obj: dict, meters_by_type: dict, keys: Iterable[str] = ()) -> tu
             problem = derived_value(meter, props)[1]
             if problem is not None:
                 return problem, props
-        elif meter.aggregation.function in ("sum", "max", "latest") and all(
-                c.matches(props) for c in meter.where):
+        elif meter.aggregation.function in QUANTITY_FUNCTIONS and all(c.matches(props) for c in meter.where):
             shown = props.get(field)
             if shown is None:
                 return f"missing quantity `{field}` for meter {meter.name}", props
-            if parse_quantity(shown) is None:
+            value = parse_quantity(shown)
+            if value is None:
                 return (f"quantity `{field}` = {shown!r} for meter {meter.name} is not a decimal "
                         f"number with at most {QUANTITY_SCALE} decimal places"), props
+            if value < 0 and meter.aggregation.function == "weighted":
+                return (f"quantity `{field}` = {shown!r} for meter {meter.name} is negative: a `weighted` "
+                        f"meter reports a level (a size), which cannot be below zero"), props
     return None, props
 
 

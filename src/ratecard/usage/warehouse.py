@@ -8,7 +8,7 @@ but the events table. Each dialect gets the same tree, adapted where the
 dialect lacks something (`dialects.adapt`).
 
 The result has the columns of `build_query` (kind, window, meter, d0..,
-quantity, events) plus one `scope` row: a fingerprint of the contracts,
+quantity, events, and `held_from`, `held_until` with a `weighted` meter) plus one `scope` row: a fingerprint of the contracts,
 windows and meters the query was printed for. Saved as CSV or Parquet, the
 result is what `ratecard invoice --aggregates` reads; the fingerprint lets
 it refuse aggregates computed for another `--through` or other contracts.
@@ -25,7 +25,7 @@ from sqlglot import exp
 
 from ..model import RatingPlan
 from .dialects import adapt
-from .query import QueryShape, Relations, build_query
+from .query import QueryShape, Relations, build_query, held_nulls
 from .records import ContractTerm, Window
 from .rows import needed_keys
 from .sources import Source
@@ -35,7 +35,8 @@ DIALECTS = ("duckdb", "spark", "clickhouse", "bigquery", "snowflake", "postgres"
 TIME_TYPES = ("text", "timestamp")
 RELATION_NAMES = ("rc_terms", "rc_windows", "rc_segments")
 # Names the query defines itself: an events table cannot be called that.
-RESERVED_NAMES = frozenset(RELATION_NAMES + ("ev", "dk", "dd", "cl", "result", "src", "kc", "tm", "w", "sg", "t0"))
+RESERVED_NAMES = frozenset(RELATION_NAMES + ("ev", "dk", "dd", "cl", "result", "src", "kc", "tm", "w", "sg", "t0",
+                                             "wr", "ew", "w1", "s1", "s2"))
 
 TERMS = (("contract", TEXT), ("customer", TEXT), ("plan", TEXT), ("starts", STAMP), ("ends", STAMP))
 WINDOWS = (("key", TEXT), ("contract", TEXT), ("start", STAMP), ("end", STAMP))
@@ -139,14 +140,15 @@ def scope_fingerprint(plan: RatingPlan, terms: Sequence[ContractTerm], windows: 
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _add_scope_row(query: exp.Select, width: int, fingerprint: str) -> None:
+def _add_scope_row(query: exp.Select, shape: QueryShape, fingerprint: str) -> None:
     """One more result row: kind `scope`, the fingerprint in `window`."""
     subquery = query.args["from_"].this
     scope = exp.select(alias(lit("scope"), "kind"), alias(cast(lit(fingerprint), TEXT), "window"),
                        alias(cast(exp.Null(), TEXT), "meter"),
-                       *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(width)],
+                       *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(shape.dimensions)],
                        alias(cast(exp.Null(), TEXT), "quantity"),
-                       alias(exp.Count(this=exp.Star()), "events")).from_("rc_terms")
+                       alias(exp.Count(this=exp.Star()), "events"),
+                       *(held_nulls() if shape.held else ())).from_("rc_terms")
     subquery.set("this", exp.union(subquery.this, scope, distinct=False))
 
 
@@ -160,7 +162,7 @@ def warehouse_query(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Se
     keys = tuple(needed_keys(plan) if keys is None else keys)
     query, shape = with_relations(plan, [table_source(table, keys, time_type)],
                                   inline_relations(terms, windows), keys)
-    _add_scope_row(query, shape.dimensions, scope_fingerprint(plan, terms, windows))
+    _add_scope_row(query, shape, scope_fingerprint(plan, terms, windows))
     return query, shape
 
 

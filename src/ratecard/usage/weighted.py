@@ -1,10 +1,14 @@
 """Time-weighted quantities (`weighted F per month|day|hour`): the exact integral of a
 step function, as LANGUAGE.md Part 2 and part2-decisions section 2 define it.
 
-NOT BILLED YET: billing/unsupported.py still refuses `weighted` (E970). This is the
-oracle's arithmetic, kept apart so that the engines' form (LEAD over time per key,
-clipped at period and month bounds) can be held equal to it, and so that an engine
-that returns the accepted reports can finish the integral here, exactly.
+Two ways to the same figure, held equal by the tests:
+
+- the oracle's (`reference`): a key's accepted reports -> `integral` / `line_quantity`
+  over a window, and `window_pieces` for what `explain` shows;
+- the engines' (`query.weighted_select`, docs/usage.md "Time-weighted meters"): the
+  query hands back, per window, the *pieces* of the step function (a value and the
+  stretch [start, end) it held, clipped to the window), and `line_from_pieces`
+  finishes the integral here, exactly (no SQL engine divides exactly).
 
 - Reports of one key (contract, meter, dimension values) are ordered by (time, id),
   ids as strings; at one instant the greater id holds (the other for zero time).
@@ -23,10 +27,12 @@ import calendar
 import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
-from typing import NamedTuple, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 PLACES = 9
 _SECOND = 1_000_000  # microseconds: the resolution of an event's time (docs/usage.md, "Times")
+_SCALE = 10 ** 18  # a quantity's decimal places at most (rows.QUANTITY_SCALE): values as whole numbers
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class Report(NamedTuple):
@@ -35,6 +41,30 @@ class Report(NamedTuple):
     time: dt.datetime
     id: str
     value: Decimal
+
+
+# One piece of a window's step function: (start, end, value, reported), a plain tuple.
+#
+# [start, end) is a stretch of one window over which one reported value held, in whole
+# microseconds since 1970-01-01 UTC (how the query hands instants over: exact, and cheap
+# to integrate; `instant` makes one a datetime again). `reported`: the report itself is
+# inside the window (at `start`); otherwise the value was reported before the window and
+# carried into it. A piece of zero length is a report that held for no time (a report
+# with a greater id at the same instant holds instead): it still makes its line exist
+# (decisions 2.7). A plain tuple, not a named one: a run builds one per report and
+# window, and in this order a window's pieces sort by time as they are, the one order
+# of every engine and the oracle.
+Piece = tuple[int, int, Decimal, bool]
+
+
+def micros(t: dt.datetime) -> int:
+    """A UTC datetime as whole microseconds since 1970 (negative before)."""
+    return _micros(EPOCH, t)
+
+
+def instant(us: int) -> dt.datetime:
+    """Microseconds since 1970-01-01 UTC as a UTC datetime."""
+    return EPOCH + dt.timedelta(microseconds=us)
 
 
 def _month_start(t: dt.datetime) -> dt.datetime:
@@ -98,3 +128,94 @@ def line_quantity(reports: Sequence[Report], start: dt.datetime, end: dt.datetim
     if exact == 0 and not any(start <= r.time < end for r in reports):
         return None
     return round_half_even(exact)
+
+
+def window_pieces(reports: Sequence[Report], start: dt.datetime, end: dt.datetime) -> list[Piece]:
+    """The oracle's pieces of the window [start, end): each report (ordered by time, then
+    id) holds until the next one; one inside the window gives a piece from its time,
+    one before it that still holds at `start` gives the piece it carries in."""
+    ordered = sorted(reports, key=lambda r: (r.time, r.id))
+    out = []
+    for i, r in enumerate(ordered):
+        until = ordered[i + 1].time if i + 1 < len(ordered) else None
+        inside = start <= r.time < end
+        if inside or (r.time < start and (until is None or until > start)):
+            out.append((micros(max(r.time, start)), micros(end if until is None else min(until, end)),
+                        r.value, inside))
+    return sorted(out)
+
+
+def _month_of(us: int) -> tuple[int, int]:
+    """[start, end) of the calendar month (UTC) that contains the instant `us`, in microseconds
+    (counted from the month's days, so December 9999 has an end too)."""
+    first = _month_start(instant(us))
+    start = micros(first)
+    return start, start + _unit_micros("month", first)
+
+
+def _divisor(per: str, month: tuple[int, int]) -> int:
+    if per == "month":
+        return month[1] - month[0]
+    return _unit_micros(per, EPOCH)
+
+
+def pieces_integral(pieces: Iterable[Piece], per: str) -> Fraction:
+    """The exact integral of the pieces in `per` units: value x microseconds summed as whole
+    numbers per calendar month (values scaled by 10**18), then each month's sum divided
+    once by its unit. The hot path of a weighted run: whole-number arithmetic, the month
+    of the last piece reused for the next (a line's pieces are in time order)."""
+    sums: dict[tuple[int, int], int | Fraction] = {}
+    lo = hi = 0
+    for start, end, value, _ in pieces:
+        if start >= end or not value:
+            continue
+        numerator, denominator = value.as_integer_ratio()
+        scaled, rest = divmod(_SCALE * numerator, denominator)  # whole for every quantity (18 places)
+        if rest:
+            scaled = Fraction(_SCALE * numerator, denominator)
+        while start < end:
+            if not lo <= start < hi:
+                lo, hi = _month_of(start)
+            stop = end if end <= hi else hi
+            month = lo, hi
+            sums[month] = sums.get(month, 0) + scaled * (stop - start)
+            start = stop
+    total = Fraction(0)
+    for month, weighed in sums.items():
+        total += Fraction(weighed) / (_SCALE * _divisor(per, month))
+    return total
+
+
+def line_from_pieces(pieces: Sequence[Piece], per: str) -> Decimal | None:
+    """A line's quantity from its window's pieces, rounded once; None when the line does
+    not exist (its integral is zero and no report is inside the window)."""
+    exact = pieces_integral(pieces, per)
+    if exact == 0 and not any(reported for _, _, _, reported in pieces):
+        return None
+    return round_half_even(exact)
+
+
+def month_pieces(piece: Piece, per: str) -> list[tuple[dt.datetime, dt.datetime, int, Fraction]]:
+    """A piece cut at calendar month bounds: (from, to, seconds of its unit, its exact
+    integral), what `explain` prints for a weighted line."""
+    out = []
+    start, end, value, _ = piece
+    while start < end:
+        month = _month_of(start)
+        stop = min(end, month[1])
+        unit = _divisor(per, month)
+        out.append((instant(start), instant(stop), unit // _SECOND, Fraction(value) * (stop - start) / unit))
+        start = stop
+    return out
+
+
+def joined(pieces: Sequence[Piece]) -> list[Piece]:
+    """Pieces in time order with a value carried across a cut (a segment's bound) made one
+    piece again: what adding segments back into one line shows."""
+    out: list[Piece] = []
+    for start, end, value, reported in pieces:
+        if out and not reported and out[-1][1] == start and out[-1][2] == value:
+            out[-1] = (out[-1][0], end, value, out[-1][3])
+        else:
+            out.append((start, end, value, reported))
+    return out

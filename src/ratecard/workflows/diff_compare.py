@@ -5,7 +5,8 @@
     sources_at_revision(rev, paths)         (diff_revision) the old side of `--old-rev`
 
 The figure compared is the **subtotal of the usage invoices** (fees, usage,
-minimum true-ups, before prepaid credits): that is what rates change. Totals
+minimum true-ups, before prepaid credits), and of the opening invoice of fees
+`in advance`: that is what rates change. Totals
 after credits are reported next to it, because a price cut on a customer with
 a prepaid commitment changes how fast the commitment burns, not what they pay
 this quarter. Credit purchase invoices are left out: rates do not change them.
@@ -141,8 +142,14 @@ class PricingDiff:
         return not self.lines and all(c.status == "unchanged" for c in self.contracts)
 
 
+BILLED = ("usage", "advance")  # the invoices a pricing change moves: not credit purchases
+
+
 def _key(inv: Invoice, line: Line, repeat: int = 0) -> LineKey:
-    segment = (line.segment.start, line.segment.end) if line.segment is not None else ()
+    # an advance fee line (or unused time) is matched by the period it is for as well: the two
+    # plan parts of the next period are two lines of one fee name
+    span = line.segment or line.service_period
+    segment = (span.start, span.end) if span is not None else ()
     return LineKey(inv.contract, inv.period.start, inv.period.end, segment, line.kind, line.charge,
                    tuple(sorted(line.dimensions.items())), repeat)
 
@@ -151,7 +158,7 @@ def _sides(evaluation: Evaluation, plan: RatingPlan) -> dict[LineKey, LineSide]:
     priced = {id(pl.line): pl for pl in evaluation.priced}
     out: dict[LineKey, LineSide] = {}
     for inv in evaluation.run.invoices:
-        if inv.kind != "usage":
+        if inv.kind not in BILLED:
             continue
         for line in inv.lines:
             key = _key(inv, line)
@@ -169,7 +176,7 @@ def _contracts(old: Evaluation, new: Evaluation, old_plan: RatingPlan,
                                  zero, zero, zero, zero) for name in names}
     for side, evaluation in (("old", old), ("new", new)):
         for inv in evaluation.run.invoices:
-            if inv.kind != "usage":
+            if inv.kind not in BILLED:
                 continue
             row = rows[inv.contract]
             setattr(row, f"{side}_subtotal", getattr(row, f"{side}_subtotal") + inv.subtotal)

@@ -152,7 +152,9 @@ def _line_view(c: LineChange, currency: str) -> LineView:
     k = c.key
     side = c.new or c.old
     period = f"{k.period_start} to {k.period_end}"
-    if k.segment:
+    if k.segment and side.line.segment is None:  # an advance fee: the period it pays for
+        period += f" (in advance for {k.segment[0]} to {k.segment[1]})"
+    elif k.segment:
         period += f" (segment {k.segment[0]} to {k.segment[1]})"
     # shown: every digit of the quantity billed, grouped; a prorated fee's exact share (7/30)
     shown = formatter(currency).quantity

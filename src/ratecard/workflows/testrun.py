@@ -4,8 +4,9 @@
     explain_check(result, check) -> str       the `explain` of the invoice/line involved
 
 Which invoices an expectation covers is decided in `_select` and documented in
-docs/testing.md: every usage invoice the test bills, or with `period DATE` the
-one whose period contains DATE.
+docs/testing.md: every invoice the test bills but credit purchases (the opening
+invoice of fees in advance included), or with `period DATE` the usage invoice
+whose period contains DATE.
 
 Usage lines become events of the meter they name, written to a JSONL file and
 read by the pure-Python reference aggregator (synthesized usage is tiny, so
@@ -145,11 +146,13 @@ def run_case(case: TestCase, workdir: str | Path, index: int = 0) -> TestResult:
 
 
 def _select(invoices: list[Invoice], exp: Expectation) -> list[Invoice]:
-    """The usage invoices an expectation covers: all of them, or the one of `period`."""
-    usage = [i for i in invoices if i.kind == "usage"]
+    """The invoices an expectation covers: every one but credit purchases (the opening invoice
+    of fees in advance too), or the usage invoice closing the period that contains `period`
+    (the opening invoice's period is the instant `starts`: it contains no date)."""
+    billed = [i for i in invoices if i.kind in ("usage", "advance")]
     if exp.period is None:
-        return usage
-    return [i for i in usage if i.period.start <= exp.period < i.period.end]
+        return billed
+    return [i for i in billed if i.period.start <= exp.period < i.period.end]
 
 
 def _line_matches(line: Line, exp: Expectation) -> bool:
@@ -168,7 +171,7 @@ def _check(case: TestCase, invoices: list[Invoice], exp: Expectation) -> Check:
     if exp.what == "due":
         if not selected:
             return Check(exp, False, exp.date.isoformat(), "no usage invoice", [])
-        last = max(selected, key=lambda i: i.period.start)
+        last = max(selected, key=lambda i: (i.period.start, i.issued))
         return Check(exp, last.due == exp.date, exp.date.isoformat(), last.due.isoformat(),
                      [last.number])
     expected = format_money(exp.money, currency)

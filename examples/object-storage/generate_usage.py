@@ -14,7 +14,7 @@ Also, on purpose: one report is delivered twice (same id: it counts once), and
 two reports of acme's `logs` bucket carry the same timestamp (the greater id
 wins, as for `latest`; docs/part2-decisions.md).
 
-    python examples/next/object-storage/generate_usage.py
+    python examples/object-storage/generate_usage.py
 """
 
 import datetime as dt

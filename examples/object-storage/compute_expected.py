@@ -8,7 +8,7 @@ mistake in the compiler cannot hide in both sides. The output has the shape of
 a conformance case (`{"args": [...], "expect": {...}}`): diff
 `ratecard invoice --format json` against it, or use it as a case.json.
 
-    python examples/next/object-storage/compute_expected.py
+    python examples/object-storage/compute_expected.py
 """
 
 import datetime as dt

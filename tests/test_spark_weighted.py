@@ -1,0 +1,43 @@
+"""`--engine spark` bills time-weighted meters as DuckDB does: the same step pieces (LEAD
+over (time, id), clipped to periods, segments and plan parts), so the same aggregates and
+byte-identical invoices. One small test: starting Spark is most of its cost (tests/test_spark.py
+has the rest of the Spark suite and how it starts a session). Skipped, with the reason, when
+pyspark or Java is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'ratecard[spark]')")
+if shutil.which("java") is None:
+    pytest.skip("no `java` on PATH: Spark needs Java 17 or later", allow_module_level=True)
+
+from ratecard.billing import evaluate  # noqa: E402
+from ratecard.usage import aggregate_usage  # noqa: E402
+from ratecard.usage import spark as spark_engine  # noqa: E402
+
+from test_weighted_engines import THROUGH, _fixed  # noqa: E402
+
+pytestmark = pytest.mark.slow
+MASTER = "local[2]"
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = spark_engine.session(MASTER)
+    yield session
+    session.stop()
+
+
+def test_spark_bills_weighted_meters_as_duckdb_does(spark, tmp_path):
+    plan, _, files = _fixed(tmp_path)
+    ours = evaluate(plan, files, THROUGH, aggregator=aggregate_usage)
+    theirs = evaluate(plan, files, THROUGH, aggregator=spark_engine.aggregate_usage)
+    assert ours.ok, ours.diagnostics
+    assert [d.message for d in theirs.diagnostics] == [d.message for d in ours.diagnostics]
+    assert theirs.usage.aggregates == ours.usage.aggregates  # quantities, events and pieces
+    assert any(a.held and "#" in a.window for a in ours.usage.aggregates), "a segment of a weighted line"
+    assert theirs.run.model_dump_json(indent=2) == ours.run.model_dump_json(indent=2)
