@@ -37,6 +37,10 @@ from ..usage.rating import PriceTables, RatingRequest, fits
 from .pricer import Pricer
 from .pricing import Priced, TierStep, full_tiers, label_of
 
+# Whether `evaluate` prices in the engine by default (`ratecard invoice --price-in` overrides it):
+# decided by measurement, end to end, in docs/scale.md ("Rating in the engine").
+PRICE_IN_ENGINE = True
+
 # Division that must terminate: a price per unit the engine multiplies by.
 _DIVIDE = decimal.Context(prec=60, traps=[decimal.Inexact, decimal.InvalidOperation, decimal.DivisionByZero,
                                           decimal.Overflow])

@@ -26,7 +26,7 @@ from . import parallel
 from .context import Drawn, RunContext
 from .credits import AllowanceUse, GrantLedger
 from .documents import Breakage, InvoiceRun, Reconciliation
-from .engine_rating import EnginePrices
+from .engine_rating import PRICE_IN_ENGINE, EnginePrices
 from .invoices import Billed, contract_invoices
 from .periods import plan_parts
 from .lines import PricedLine
@@ -59,7 +59,8 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
              progress: Told | None = None,
              sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
              only: str | None = None, drawn: Drawn | None = None,
-             spans: Mapping[str, Span] | None = None, price_in_engine: bool = True) -> Evaluation:
+             spans: Mapping[str, Span] | None = None,
+             price_in_engine: bool = PRICE_IN_ENGINE) -> Evaluation:
     """Price usage into invoices.
 
     A plan using a construct the pricer does not bill yet is refused first, one E970
@@ -90,7 +91,7 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     output is byte-identical to pricing them in one. "Large" is from the
     sink's `min_lines` usage lines (a sink that renders files splits sooner).
 
-    With `price_in_engine` (the default) and an aggregator that can price
+    With `price_in_engine` (default: `engine_rating.PRICE_IN_ENGINE`) and an aggregator that can price
     (`prices_lines`: embedded DuckDB), the usage engine prices the lines it can
     price exactly (`engine_rating.py`); without it every line is priced in
     Python (the oracle the engine's pricing is held to, tests/test_engine_rating.py).
