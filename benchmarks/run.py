@@ -176,6 +176,8 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=str(HERE / "data"))
     p.add_argument("--results", default=str(RESULTS),
                    help="the JSON file the figures are merged into (default benchmarks/results.json)")
+    p.add_argument("--price-in", choices=("engine", "python"), default=None,
+                   help="passed to `ratecard invoice` (default: its own default)")
     args = p.parse_args(argv)
     import duckdb  # the engine's version goes with its figures: the floor is DuckDB's own speed
 
@@ -191,7 +193,7 @@ def main(argv=None) -> int:
                      "memory_limit": args.memory_limit, "machine": platform.machine(),
                      "cpus": os.cpu_count(), "python": platform.python_version(),
                      "measured": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                     "duckdb": duckdb.__version__,
+                     "duckdb": duckdb.__version__, "price_in": args.price_in,
                      # the machine is shared: what else ran is part of the figures (1, 5, 15 minutes)
                      "load_average_before": [round(x, 2) for x in os.getloadavg()],
                      "formats": {}}
@@ -203,6 +205,8 @@ def main(argv=None) -> int:
                "--usage", str(usage), "--through", THROUGH, "--format", "json"]
         if args.memory_limit:
             cmd += ["--memory-limit", args.memory_limit]
+        if args.price_in:
+            cmd += ["--price-in", args.price_in]
         with open(out, "wb") as fh:
             ours = measure(cmd, stdout=fh)
         floor = measure([sys.executable, "-c", FLOOR, str(usage), args.memory_limit or ""])

@@ -132,7 +132,7 @@ def test_the_engine_prices_every_line_as_the_python_pricer_does(tmp_path_factory
     plan = compile_text(text)
     files = [write_events(tmp_path_factory.mktemp("u") / "u.jsonl", events)]
     through = dt.date(2026, 9, 1)
-    engine = evaluate(plan, files, through, aggregator=aggregate_usage)
+    engine = evaluate(plan, files, through, aggregator=aggregate_usage, price_in_engine=True)
     oracle = evaluate(plan, files, through, aggregator=aggregate_usage, price_in_engine=False)
     assert _diagnostics(engine) == _diagnostics(oracle)
     if oracle.run is None:
@@ -171,7 +171,7 @@ def test_the_engine_rounds_ties_in_the_project_mode(tmp_path, rounding, expected
     """0.025 and 0.045: a tie each; DuckDB's ROUND would give 0.03 and 0.05 in both modes."""
     plan, events = _plan_and_events("$0.005 per call", ["5", "9"], rounding)
     ev = evaluate(plan, [write_events(tmp_path / "u.jsonl", events)], dt.date(2026, 3, 1),
-                  aggregator=aggregate_usage)
+                  aggregator=aggregate_usage, price_in_engine=True)
     assert all(a.rated is not None for a in ev.usage.aggregates)  # the engine priced them
     assert [str(inv.lines[0].amount) for inv in ev.run.invoices] == expected
 
@@ -180,12 +180,12 @@ def test_lines_the_engine_cannot_price_exactly_go_to_the_python_pricer(tmp_path)
     """$1 per 3 calls does not divide exactly, a negative line is E510: neither is the engine's."""
     plan, events = _plan_and_events("$1 per 3 call", ["7"])
     ev = evaluate(plan, [write_events(tmp_path / "u.jsonl", events)], dt.date(2026, 2, 1),
-                  aggregator=aggregate_usage)
+                  aggregator=aggregate_usage, price_in_engine=True)
     assert [a.rated for a in ev.usage.aggregates] == [None]
     assert str(ev.run.invoices[0].lines[0].amount) == "2.33"
     plan, events = _plan_and_events("$1 per call", ["-2"])
     ev = evaluate(plan, [write_events(tmp_path / "v.jsonl", events)], dt.date(2026, 2, 1),
-                  aggregator=aggregate_usage)
+                  aggregator=aggregate_usage, price_in_engine=True)
     assert [d.code for d in ev.diagnostics] == ["E510"]
 
 
@@ -202,7 +202,7 @@ def test_weighted_lines_stay_with_the_python_pricer_beside_engine_priced_lines()
     compiled = compile_paths([str(project)])
     assert not [d for d in compiled.diagnostics if d.is_error]
     plan, files, through = compiled.plan, [str(project / "usage.jsonl")], dt.date(2026, 4, 1)
-    engine = evaluate(plan, files, through, aggregator=aggregate_usage)
+    engine = evaluate(plan, files, through, aggregator=aggregate_usage, price_in_engine=True)
     oracle = evaluate(plan, files, through, aggregator=aggregate_usage, price_in_engine=False)
     assert _diagnostics(engine) == _diagnostics(oracle) == []
     assert engine.run.model_dump_json(indent=2) == oracle.run.model_dump_json(indent=2)
@@ -210,3 +210,36 @@ def test_weighted_lines_stay_with_the_python_pricer_beside_engine_priced_lines()
     held = [a for a in engine.usage.aggregates if a.meter in weighted]
     assert held and all(a.held and a.rated is None for a in held)
     assert any(a.rated is not None for a in engine.usage.aggregates if a.meter not in weighted)
+
+
+def test_price_in_chooses_the_pricer_and_the_invoices_are_the_same(tmp_path, capsys):
+    """`--price-in engine|python` on the command line; without it, `PRICE_IN_ENGINE` (off:
+    docs/scale.md measured the engine's pricing as no cheaper end to end)."""
+    from ratecard.billing.engine_rating import PRICE_IN_ENGINE
+    from ratecard.cli import main
+
+    plan, events = _plan_and_events("graduated per call { up to 3 : $1  above : $0.5 + $2 }", ["5", "2.5"])
+    usage = write_events(tmp_path / "u.jsonl", events)
+    default = evaluate(plan, [usage], dt.date(2026, 3, 1), aggregator=aggregate_usage)
+    assert all((a.rated is not None) == PRICE_IN_ENGINE for a in default.usage.aggregates)
+    project = tmp_path / "p.pricing"
+    project.write_text("""
+currency USD
+meter CALLS { event "call"  sum n }
+plan p {
+  billing monthly
+  charge CALLS : graduated per call { up to 3 : $1  above : $0.5 + $2 }
+}
+contract a {
+  customer "ca"
+  plan p
+  starts 2026-01-01
+}
+""", encoding="utf-8")
+    outputs = []
+    for where in ("engine", "python"):
+        capsys.readouterr()
+        assert main(["invoice", str(project), "--usage", usage, "--through", "2026-03-01", "--format", "json",
+                     "--price-in", where]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and '"amount": "6.00"' in outputs[0]

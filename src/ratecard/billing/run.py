@@ -110,7 +110,7 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
               memory_limit: str | None, threads: int | None, progress: Told | None,
               sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
               only: str | None = None, drawn: Drawn | None = None,
-              price_in_engine: bool = True) -> Evaluation:
+              price_in_engine: bool = PRICE_IN_ENGINE) -> Evaluation:
     if aggregator is None:
         from ..usage import aggregate_usage as aggregator  # the DuckDB path
 
