@@ -174,7 +174,12 @@ def main(argv=None) -> int:
                    help="also run `--engine spark` (local[*]) on these formats, e.g. parquet: its time "
                         "is recorded, not targeted, and its invoices must be DuckDB's")
     p.add_argument("--data", default=str(HERE / "data"))
+    p.add_argument("--results", default=str(RESULTS),
+                   help="the JSON file the figures are merged into (default benchmarks/results.json)")
+    p.add_argument("--price-in", choices=("engine", "python"), default=None,
+                   help="passed to `ratecard invoice` (default: its own default)")
     args = p.parse_args(argv)
+    import duckdb  # the engine's version goes with its figures: the floor is DuckDB's own speed
 
     folder = Path(args.data) / str(args.events)
     if not all((folder / f"usage.{fmt}").exists() for fmt in args.formats.split(",")):
@@ -188,6 +193,9 @@ def main(argv=None) -> int:
                      "memory_limit": args.memory_limit, "machine": platform.machine(),
                      "cpus": os.cpu_count(), "python": platform.python_version(),
                      "measured": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "duckdb": duckdb.__version__, "price_in": args.price_in,
+                     # the machine is shared: what else ran is part of the figures (1, 5, 15 minutes)
+                     "load_average_before": [round(x, 2) for x in os.getloadavg()],
                      "formats": {}}
     digests = {}
     for fmt in args.formats.split(","):
@@ -197,6 +205,8 @@ def main(argv=None) -> int:
                "--usage", str(usage), "--through", THROUGH, "--format", "json"]
         if args.memory_limit:
             cmd += ["--memory-limit", args.memory_limit]
+        if args.price_in:
+            cmd += ["--price-in", args.price_in]
         with open(out, "wb") as fh:
             ours = measure(cmd, stdout=fh)
         floor = measure([sys.executable, "-c", FLOOR, str(usage), args.memory_limit or ""])
@@ -231,6 +241,7 @@ def main(argv=None) -> int:
                   f"ratio {row['spark_ratio_to_floor']:.2f}x; identical to DuckDB's: {row['spark_identical']}",
                   flush=True)
     figures["identical_across_formats"] = len(set(digests.values())) == 1
+    figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
 
     if not args.no_reference:
         usage = folder / "usage.parquet"
@@ -245,11 +256,12 @@ def main(argv=None) -> int:
               f"{figures.get('speedup_over_reference', '?')}x; identical: {figures['reference_identical']}")
     print(f"identical across formats: {figures['identical_across_formats']}")
 
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results_path = Path(args.results)
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
     key = f"usage_{n}" + (f"_limit_{args.memory_limit}" if args.memory_limit else "")
     results[key] = figures
-    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    print(f"written to {RESULTS} under {key!r}")
+    results_path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(f"written to {results_path} under {key!r}")
     return 0
 
 

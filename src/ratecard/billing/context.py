@@ -15,6 +15,7 @@ from typing import Callable, Mapping, Sequence
 
 from ..model import Contract, Plan, RatingPlan
 from ..usage.records import Aggregate
+from .engine_rating import EnginePrices
 from .periods import Period
 from .pricer import Pricer
 from .segments import Segment
@@ -38,6 +39,7 @@ class RunContext:
     money: Callable[[Decimal], Decimal]  # an exact amount rounded once, to the currency's minor unit
     keep_priced: bool  # a `PricedLine` per usage line: for explain, views, or the sink
     drawn: Drawn = field(default_factory=dict)  # credit draws made final already, by contract
+    engine: EnginePrices | None = None  # the prices the usage engine priced lines with, if it did
 
     def plan_of(self, contract: Contract) -> Plan:
         return self.plan.plans[contract.plan]

@@ -14,9 +14,9 @@ import os
 import tempfile
 from decimal import Decimal
 from fractions import Fraction
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_serializer
 
 from .sinks import InvoiceSink, SplittableSink
 
@@ -50,14 +50,39 @@ class PoolLine(Doc):
     lines: int
 
 
+def _plain_decimal(value: Decimal) -> str:
+    """A quantity as JSON: without an exponent (a weighted line's 0 to 9 places is
+    `0.000000000`, never `0E-9`); every other quantity as `str` writes it."""
+    return format(value, "f")
+
+
+def _absent(value) -> bool:
+    return value is None
+
+
+# Written without an exponent, in JSON only (Python dumps keep the Decimal).
+PlainQuantity = Annotated[Decimal, PlainSerializer(_plain_decimal, return_type=str, when_used="json")]
+
+
 class Line(Doc):
+    """One invoice line.
+
+    What the JSON leaves out is said field by field (`exclude_if`), never by a
+    model serializer: a `wrap` serializer hands every line to Python as a dict
+    on its way to JSON, which cost more than a third of writing the invoices
+    (docs/scale.md, "Rating in the engine"); field exclusions stay in
+    pydantic's own serializer. `plan` is written only on the lines of a period
+    a plan change splits (and on advance fee lines), `service_period` only on
+    advance fee and unused-time lines, and `pool` only on pooled lines, so
+    every other invoice's JSON stays as it was."""
+
     kind: Literal["usage", "fee", "minimum", "credit", "discount", "cap", "unused_time"]
     # the meter name; the fee's name; "minimum"; "credit"; a discount's description; "Spend cap";
     # "<fee> (unused time)"
     charge: str
     description: str
     dimensions: dict[str, str] = Field(default_factory=dict)
-    quantity: Decimal
+    quantity: PlainQuantity
     unit: str = ""
     unit_price: Decimal | None = None
     amount: Decimal
@@ -66,12 +91,13 @@ class Line(Doc):
     tiers: list[TierLine] = Field(default_factory=list)
     prorated: Decimal | None = None  # share of a cut-short period, for fees and minimums
     segment: PeriodRange | None = None  # when a period is split at a price change or a plan change
-    plan: str | None = None  # a plan part's line (`plan NAME from DATE` inside the period); absent otherwise
+    # a plan part's line (`plan NAME from DATE` inside the period); absent otherwise
+    plan: str | None = Field(default=None, exclude_if=_absent)
     # What an advance fee line (`in advance`) pays for, and an unused-time line gives back: a
     # period (or plan part) other than the invoice's own. Absent from the JSON of every other line.
-    service_period: PeriodRange | None = None
+    service_period: PeriodRange | None = Field(default=None, exclude_if=_absent)
     # A pooled line's pool; absent from the JSON of every other line (which keeps its shape).
-    pool: PoolLine | None = None
+    pool: PoolLine | None = Field(default=None, exclude_if=_absent)
     # A fee's exact share of its cadence (7/30 of a month), which the amount was computed
     # from; `quantity` is it cut to 10 decimals for the JSON. Not part of the JSON.
     share: Fraction | None = Field(default=None, exclude=True, repr=False)
@@ -79,29 +105,14 @@ class Line(Doc):
     # among the lines it covers: what `explain` prints. Not part of the JSON.
     notes: tuple[str, ...] = Field(default=(), exclude=True, repr=False)
 
-    @model_serializer(mode="wrap")
-    def _without_absent_parts(self, handler):
-        """`plan` is written only on the lines of a period a plan change splits (and on advance
-        fee lines), `service_period` only on advance fee and unused-time lines, and `pool` only
-        on pooled lines, so every other invoice's JSON stays as it was; a quantity is written
-        without an exponent. (One serializer: pydantic keeps only the last a model defines.)"""
-        data = handler(self)
-        if isinstance(data, dict):
-            if data.get("plan", "") is None:
-                del data["plan"]
-            if self.service_period is None:
-                data.pop("service_period", None)
-            if self.pool is None:
-                data.pop("pool", None)
-            if isinstance(data.get("quantity"), str) and "E" in data["quantity"]:
-                # a weighted line's 0 to 9 places is `0.000000000`, never `0E-9`
-                data["quantity"] = f"{self.quantity:f}"
-        return data
-
     @property
     def exact_quantity(self) -> Decimal | Fraction:
         """The quantity the amount was computed from: what a reader is shown."""
         return self.quantity if self.share is None else self.share
+
+
+def _a_grant(kind: str) -> bool:
+    return kind == "grant"
 
 
 class CreditApplied(Doc):
@@ -109,17 +120,10 @@ class CreditApplied(Doc):
     description: str
     applied: Decimal
     remaining: Decimal  # the grant's balance after this invoice (an allowance: what its period has left)
-    kind: Literal["grant", "allowance"] = "grant"
+    # written for allowances only: documents without one stay byte-identical
+    kind: Literal["grant", "allowance"] = Field(default="grant", exclude_if=_a_grant)
     # Why it burns at that point of the order, and which lines of its scope it paid (`explain`).
     notes: tuple[str, ...] = Field(default=(), exclude=True, repr=False)
-
-    @model_serializer(mode="wrap")
-    def _omit_grant_kind(self, handler):
-        """`kind` is written for allowances only: documents without one stay byte-identical."""
-        data = handler(self)
-        if self.kind == "grant":
-            data.pop("kind", None)
-        return data
 
 
 class Invoice(Doc):

@@ -244,16 +244,23 @@ def priced_line(run: RunContext, at: LineAt):
             hints=[f"add a `default` rule to meter `{agg.meter}`'s rate card or to plan "
                    f"`{run.plan_of(contract).name}`'s charge; ratecard never bills unpriced usage as zero"])
     resolution = facts.resolution
-    try:
-        priced = price_quantity(resolution.price, agg.quantity, already=at.already, total=at.total,
-                                final=at.final)
-    except BeyondLastTier as exc:
-        return agg, None, None, None, None, error(
-            "E503", f"usage beyond the last tier: {plain(exc.quantity)} units for "
-                    f"{_where(at)}, but the tiers stop at `up to {plain(exc.bound)}`",
-            hints=["add an `above : PRICE` tier"])
-    except NegativeQuantity:
-        return agg, None, None, None, None, _negative(run.plan, at)
+    rated = agg.rated  # the usage engine priced a whole-period line already (`engine_rating.py`)
+    priced = None if rated is None or run.engine is None else run.engine.priced(
+        resolution.price, agg.quantity, rated)
+    if priced is not None:
+        amount = rated[1]
+    else:
+        try:
+            priced = price_quantity(resolution.price, agg.quantity, already=at.already, total=at.total,
+                                    final=at.final)
+        except BeyondLastTier as exc:
+            return agg, None, None, None, None, error(
+                "E503", f"usage beyond the last tier: {plain(exc.quantity)} units for "
+                        f"{_where(at)}, but the tiers stop at `up to {plain(exc.bound)}`",
+                hints=["add an `above : PRICE` tier"])
+        except NegativeQuantity:
+            return agg, None, None, None, None, _negative(run.plan, at)
+        amount = run.money(priced.amount)
     exact = pricer.exact
     line = Line(
         kind="usage",
@@ -264,7 +271,7 @@ def priced_line(run: RunContext, at: LineAt):
         quantity=agg.quantity if agg.held else as_written(agg.quantity),
         unit=priced.unit_label,
         unit_price=exact(priced.unit_price) if priced.unit_price is not None else None,
-        amount=run.money(priced.amount),
+        amount=amount,
         rule=facts.rule,
         modifiers=facts.modifiers,
         tiers=[TierLine(

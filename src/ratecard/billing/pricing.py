@@ -100,7 +100,7 @@ class Priced:
 _LABELS: dict = {}
 
 
-def _label(unit) -> str:
+def label_of(unit) -> str:
     """A unit's label, computed once per distinct unit (labels are formatted text)."""
     found = _LABELS.get(id(unit))
     if found is None or found[0] is not unit:  # keep the unit alive so its id stays its own
@@ -125,7 +125,7 @@ def price_quantity(price: Price, quantity: Decimal, *, already: Decimal = ZERO,
         size = price.unit.size
         per = quantity if size == 1 else EXACT.divide(quantity, size)
         amount = EXACT.multiply(per, price.amount)
-        return Priced(amount, price.amount, _label(price.unit),
+        return Priced(amount, price.amount, label_of(price.unit),
                       derivation=("unit", quantity, size, price.amount))
     if isinstance(price, PackagePrice):
         return _package(price, quantity, already)
@@ -135,7 +135,7 @@ def price_quantity(price: Price, quantity: Decimal, *, already: Decimal = ZERO,
         else:
             steps = _volume(price, quantity, already + quantity if total is None else total, final)
         amount = sum((s.amount for s in steps), ZERO)
-        return Priced(amount, None, _label(price.unit), steps=tuple(steps),
+        return Priced(amount, None, label_of(price.unit), steps=tuple(steps),
                       derivation=("tiers", price.kind))
     raise TypeError(price)
 
@@ -180,6 +180,12 @@ def _graduated(price: TieredPrice, start: Decimal, end: Decimal) -> list[TierSte
             break
         lower = upper
     return steps
+
+
+def full_tiers(price: TieredPrice, bound: Decimal) -> tuple[TierStep, ...]:
+    """The steps of a graduated price's tiers wholly below `bound` (a tier's lower bound),
+    as `price_quantity` shows them: what every quantity above `bound` bills first."""
+    return tuple(_graduated(price, ZERO, bound)) if bound > 0 else ()
 
 
 def _volume(price: TieredPrice, quantity: Decimal, total: Decimal, final: bool) -> list[TierStep]:

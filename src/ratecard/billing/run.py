@@ -26,6 +26,7 @@ from . import parallel
 from .context import Drawn, RunContext
 from .credits import AllowanceUse, GrantLedger
 from .documents import Breakage, InvoiceRun, Reconciliation
+from .engine_rating import PRICE_IN_ENGINE, EnginePrices
 from .invoices import Billed, contract_invoices
 from .periods import plan_parts
 from .lines import PricedLine
@@ -58,7 +59,8 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
              progress: Told | None = None,
              sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
              only: str | None = None, drawn: Drawn | None = None,
-             spans: Mapping[str, Span] | None = None) -> Evaluation:
+             spans: Mapping[str, Span] | None = None,
+             price_in_engine: bool = PRICE_IN_ENGINE) -> Evaluation:
     """Price usage into invoices.
 
     A plan using a construct the pricer does not bill yet is refused first, one E970
@@ -88,6 +90,11 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     prices its contracts in that many processes (see `parallel.py`); the
     output is byte-identical to pricing them in one. "Large" is from the
     sink's `min_lines` usage lines (a sink that renders files splits sooner).
+
+    With `price_in_engine` (default: `engine_rating.PRICE_IN_ENGINE`) and an aggregator that can price
+    (`prices_lines`: embedded DuckDB), the usage engine prices the lines it can
+    price exactly (`engine_rating.py`); without it every line is priced in
+    Python (the oracle the engine's pricing is held to, tests/test_engine_rating.py).
     """
     refused = unsupported(plan, spans)
     if refused:
@@ -95,14 +102,15 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     with gc_paused(), exact_arithmetic():
         return _evaluate(plan, usage_files, through, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
                          memory_limit=memory_limit, threads=threads, progress=progress, sink=sink,
-                         workers=workers, only=only, drawn=drawn)
+                         workers=workers, only=only, drawn=drawn, price_in_engine=price_in_engine)
 
 
 def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
               aggregator: Aggregator | None, skip_bad_rows: str | None,
               memory_limit: str | None, threads: int | None, progress: Told | None,
               sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
-              only: str | None = None, drawn: Drawn | None = None) -> Evaluation:
+              only: str | None = None, drawn: Drawn | None = None,
+              price_in_engine: bool = PRICE_IN_ENGINE) -> Evaluation:
     if aggregator is None:
         from ..usage import aggregate_usage as aggregator  # the DuckDB path
 
@@ -111,8 +119,12 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
         contracts = [c for c in contracts if c.name == only]
     pricer = Pricer(plan, explain=sink is None)
     terms, windows, contract_periods, splits = scope(plan, through, pricer.changes_of)
+    engine, rating = None, {}
+    if price_in_engine and getattr(aggregator, "prices_lines", False):
+        engine = EnginePrices(plan, pricer)  # the engine prices whole-period lines (`engine_rating.py`)
+        rating = {"rating": engine.request(contracts)}
     report = aggregator(plan, terms, windows, list(usage_files), skip_bad_rows=skip_bad_rows,
-                        memory_limit=memory_limit, threads=threads)
+                        memory_limit=memory_limit, threads=threads, **rating)
     if has_errors(report.diagnostics):
         return Evaluation(None, list(report.diagnostics), report)
 
@@ -122,7 +134,7 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     wants_priced = isinstance(sink, PricedLinesSink) and sink.wants_priced
     run_ctx = RunContext(plan, through, pricer, contract_periods, splits, by_window,
                          rounder(plan.currency, plan.rounding),
-                         keep_priced=sink is None or wants_priced, drawn=drawn or {})
+                         keep_priced=sink is None or wants_priced, drawn=drawn or {}, engine=engine)
 
     splittable = sink if isinstance(sink, SplittableSink) else None
     ranges = [contracts]

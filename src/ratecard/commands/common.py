@@ -204,6 +204,10 @@ def add_evaluation_args(p, *, contract_required: bool = False) -> None:
     p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
                    help="where usage is aggregated: embedded DuckDB (default) or Spark (pip install "
                         "'ratecard[spark]'; see docs/scale.md)")
+    p.add_argument("--price-in", choices=("engine", "python"), default=None,
+                   help="with the embedded DuckDB engine: price the lines it can price exactly in the "
+                        "engine, or every line in Python (the default: see docs/scale.md); the "
+                        "invoices are the same, byte for byte")
     p.add_argument("--spark-master", metavar="URL",
                    help="with --engine spark: local[N], spark://HOST:PORT, yarn, or sc://HOST:PORT for "
                         "Spark Connect (default: $SPARK_REMOTE if set, else local[*])")
@@ -262,7 +266,7 @@ def evaluate_from_args(args, diag_format: str = "text", progress: Reporter | Non
     evaluation = evaluate(plan, args.usage or args.aggregates or [], through, skip_bad_rows=args.skip_bad_rows,
                           memory_limit=args.memory_limit, aggregator=aggregator,
                           progress=progress, sink=sink, workers=workers, only=args.contract, drawn=drawn,
-                          spans=compiled.spans)
+                          spans=compiled.spans, **_price_in(args))
     if progress is not None:
         progress.close()  # before any diagnostics are printed
     if evaluation.diagnostics:
@@ -270,6 +274,12 @@ def evaluate_from_args(args, diag_format: str = "text", progress: Reporter | Non
     if not evaluation.ok:
         return None
     return evaluation, plan
+
+
+def _price_in(args) -> dict:
+    """`--price-in`, as `evaluate`'s keyword (absent: its default)."""
+    where = getattr(args, "price_in", None)
+    return {} if where is None else {"price_in_engine": where == "engine"}
 
 
 def usage_aggregator(args):

@@ -23,6 +23,7 @@ from ..model import RatingPlan
 from .bad_rows import in_user_files, locate_bad_rows, write_clean_copy
 from .driver import EngineFailure, EngineStopped, FoundBadRows, aggregate
 from .query import Relations, build_query
+from .rating import RATED_COLUMNS, RatingRequest, rate
 from .records import ContractTerm, Counts, UsageReport, Window, memory_limit_problem, size_bytes
 from .result import QueryResult, read_columns
 from .row_reader import csv_header, has_rows, parquet_properties
@@ -211,23 +212,28 @@ def plain_json(conn, source: Source, keys: Sequence[str]) -> Source:
 
 
 def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Relations,
-              memory_limit: str | None = None) -> QueryResult:
+              memory_limit: str | None = None, rating: RatingRequest | None = None) -> QueryResult:
     """Execute the aggregation and read its result. When DuckDB's JSON
     reader refuses a file no line of which looked like it needed the exact reading
-    (`plain_json`), the file is read exactly, which names every bad line."""
+    (`plain_json`), the file is read exactly, which names every bad line. With
+    `rating`, the whole-period lines come back priced (`rating.py`)."""
     import duckdb
 
     query, shape = build_query(plan, sources, relations,
                                rank_every_event=not events_fit(sources, memory_limit))
     try:
-        # Arrow hands the result over in columns: far cheaper than Python tuples per row
-        table = conn.sql(query.sql(dialect="duckdb")).to_arrow_table()
+        if rating is not None:
+            table = rate(conn, query, shape.dimensions, rating, held=shape.held)
+        else:
+            # Arrow hands the result over in columns: far cheaper than Python tuples per row
+            table = conn.sql(query.sql(dialect="duckdb")).to_arrow_table()
     except duckdb.Error as exc:
         if any(not s.exact for s in sources):
             return run_query(conn, plan, [dataclasses.replace(s, exact=True) for s in sources], relations,
-                             memory_limit)
+                             memory_limit, rating)
         raise EngineFailure(first_line(exc)) from None
-    return read_columns(plan, [column.to_pylist() for column in table.columns], shape.dimensions)
+    return read_columns(plan, [column.to_pylist() for column in table.columns], shape.dimensions,
+                        len(RATED_COLUMNS) if rating is not None else 0)
 
 
 def replace_source(conn, source: Source, bad_lines: set[int] | None,
@@ -246,8 +252,9 @@ def replace_source(conn, source: Source, bad_lines: set[int] | None,
 class DuckDBEngine:
     """The usage stage's steps (`driver.UsageEngine`) in embedded DuckDB."""
 
-    def __init__(self, memory_limit: str | None = None, threads: int | None = None):
-        self.memory_limit, self.threads = memory_limit, threads
+    def __init__(self, memory_limit: str | None = None, threads: int | None = None,
+                 rating: RatingRequest | None = None):
+        self.memory_limit, self.threads, self.rating = memory_limit, threads, rating
         self.conn = None
         self.spill: str | None = None
         self.scratch: str | None = None
@@ -278,7 +285,7 @@ class DuckDBEngine:
         keys = needed_keys(plan)
         self.sources = [plain_json(self.conn, s, keys) for s in sources]
         self.relations = register_relations(self.conn, terms, windows)
-        return run_query(self.conn, plan, self.sources, self.relations, self.memory_limit)
+        return run_query(self.conn, plan, self.sources, self.relations, self.memory_limit, self.rating)
 
     def find_bad_rows(self, plan: RatingPlan, files: Sequence[str], sources: list[Source],
                       result: QueryResult | None, failure: EngineFailure | None, skipping: bool) -> FoundBadRows:
@@ -300,7 +307,7 @@ class DuckDBEngine:
         if not cleaned:
             return QueryResult([], {}, Counts()), set_aside
         try:
-            kept = run_query(self.conn, plan, cleaned, self.relations, self.memory_limit)
+            kept = run_query(self.conn, plan, cleaned, self.relations, self.memory_limit, self.rating)
         except EngineFailure as exc:
             raise EngineStopped(error("E501", f"cannot read usage: {in_user_files(str(exc), user, copy_lines)} "
                                               "(with the bad rows set aside)")) from None
@@ -320,7 +327,12 @@ class DuckDBEngine:
 
 def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[Window],
                     files: list[str], *, skip_bad_rows: str | None = None,
-                    memory_limit: str | None = None, threads: int | None = None) -> UsageReport:
+                    memory_limit: str | None = None, threads: int | None = None,
+                    rating: RatingRequest | None = None) -> UsageReport:
     """Usage files -> aggregates per (window, meter, dimension values), with every
-    event accounted for (see `records`), in embedded DuckDB."""
-    return aggregate(DuckDBEngine(memory_limit, threads), plan, terms, windows, files, skip_bad_rows)
+    event accounted for (see `records`), in embedded DuckDB; with `rating`, the
+    lines it covers priced by the engine (`rating.py`)."""
+    return aggregate(DuckDBEngine(memory_limit, threads, rating), plan, terms, windows, files, skip_bad_rows)
+
+
+aggregate_usage.prices_lines = True  # type: ignore[attr-defined]  # billing may hand it a `RatingRequest`

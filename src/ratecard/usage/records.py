@@ -92,6 +92,9 @@ class Aggregate(NamedTuple):
     # what its quantity was integrated from, for `explain` and for adding segments
     # back into one line exactly. Empty for every other meter.
     held: tuple["Piece", ...] = ()
+    # the engine's figures when it priced the line (`rating.RATED_COLUMNS`); None: billing
+    # prices it in Python (always so for a weighted line: its quantity is integrated in Python)
+    rated: tuple | None = None
 
 
 @dataclass(frozen=True)

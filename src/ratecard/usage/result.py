@@ -10,7 +10,7 @@ hands them over by columns (Arrow), Spark as rows; both end here.
 from __future__ import annotations
 
 from decimal import Decimal
-from itertools import groupby
+from itertools import groupby, repeat
 from operator import itemgetter
 from typing import Iterable, NamedTuple
 
@@ -73,24 +73,28 @@ def held_aggregates(plan: RatingPlan, keys: Iterable[tuple], pieces: Iterable[Pi
     return out
 
 
-def read_columns(plan: RatingPlan, columns: list[list], width: int) -> QueryResult:
+def read_columns(plan: RatingPlan, columns: list[list], width: int, rated_columns: int = 0) -> QueryResult:
     """The result by columns (kind, window, meter, d0.., quantity, events) ->
     (aggregates, reasons, counts).
 
     The query sorts its rows, so aggregates arrive in their final order. This
     runs once per invoice line of the run, before pricing can start: it works
     a column at a time (comprehensions, no per-row branching), and the
-    dimension tuples and quantities that repeat are built once.
+    dimension tuples and quantities that repeat are built once. The last
+    `rated_columns` columns, when there are any, are the engine's prices
+    (`rating.RATED_COLUMNS`), after the `held_*` columns of a weighted meter.
     """
     kinds, windows, meters = columns[0], columns[1], columns[2]
     dim_columns, quantities, events = columns[3:3 + width], columns[3 + width], columns[4 + width]
     steps = [i for i, kind in enumerate(kinds) if kind == "step"]
     held_columns = columns[5 + width:7 + width] if steps else []
+    rated = columns[len(columns) - rated_columns:] if rated_columns else []  # the engine's prices
     agg = [i for i, kind in enumerate(kinds) if kind == "agg"]
     if len(agg) != len(kinds):  # counts rows are few; keep the aggregate rows only
         windows, meters = [windows[i] for i in agg], [meters[i] for i in agg]
         dim_columns = [[col[i] for i in agg] for col in dim_columns]
         quantities, events = [quantities[i] for i in agg], [events[i] for i in agg]
+        rated = [[col[i] for i in agg] for col in rated]
     names = {m.name: m.dimension_names for m in plan.meters.values()}
     shapes: dict[tuple, tuple] = {}
 
@@ -109,7 +113,12 @@ def read_columns(plan: RatingPlan, columns: list[list], width: int) -> QueryResu
         return found
 
     dims = [dims_of(key) for key in zip(meters, *dim_columns)]
-    aggregates = list(map(Aggregate, windows, meters, dims, map(number, quantities), map(int, events)))
+    if rated:
+        prices = [None if row[0] is None else row for row in zip(*rated)]
+        aggregates = list(map(Aggregate, windows, meters, dims, map(number, quantities), map(int, events),
+                              repeat((), len(prices)), prices))
+    else:
+        aggregates = list(map(Aggregate, windows, meters, dims, map(number, quantities), map(int, events)))
     if steps:
         def picked(column: list) -> list:
             return [column[i] for i in steps]

@@ -1,0 +1,176 @@
+"""Billing's side of rating in the engine: the rules resolved once per key, as relations.
+
+The usage engine prices the usage lines of whole periods in SQL
+(`usage/rating.py`); what each line costs is still decided here, by the
+pricer (`pricer.py`), once per distinct key (line shape, meter, dimension
+values, and the day when the shape's rules are dated), never per line. The
+engine hands every line back with its exact and rounded amount, and
+`priced` turns those figures into the `Priced` the Python pricer would have
+built, so the line, `explain` and the views cannot tell the two apart.
+
+Which lines the engine prices (the rest go through `pricing.price_quantity`
+as before):
+- lines of a meter that is not `weighted` (its quantity is the integral of
+  step pieces, worked out in Python: `usage/result.held_aggregates`);
+- lines of a contract without plan changes, for a whole billing period (a
+  segment of a period split at a rate change, and a combined aggregate, are
+  priced in Python: their tiers continue across segments);
+- unit, package, graduated and volume prices whose per-unit price and unit
+  size divide exactly (`1 / size` terminates), every figure at most 18
+  decimals, none below zero; pooled tiers are priced in Python (a pool needs
+  the period's other lines);
+- lines the engine can compute exactly: a quantity at or above zero, within
+  the last tier, with no overflow. Anything else is left to Python, which
+  reports it (E502, E503, E510) as it always did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from decimal import Decimal
+from typing import Sequence
+
+from ..model import Contract, PackagePrice, Price, RatingPlan, TieredPrice, UnitPrice
+from ..money import EXACT, ZERO, minor_units, plain
+from ..usage.rating import PriceTables, RatingRequest, fits
+from .pricer import Pricer
+from .pricing import Priced, TierStep, full_tiers, label_of
+
+# Whether `evaluate` prices in the engine by default (`--price-in engine|python` overrides it).
+# Off: measured end to end, pricing in the engine is not cheaper than pricing in Python while
+# billing still builds a `Priced` and a `Line` per line from the engine's figures (docs/scale.md,
+# "Rating in the engine"); tests/test_engine_rating.py keeps holding it to the Python pricer.
+PRICE_IN_ENGINE = False
+
+# Division that must terminate: a price per unit the engine multiplies by.
+_DIVIDE = decimal.Context(prec=60, traps=[decimal.Inexact, decimal.InvalidOperation, decimal.DivisionByZero,
+                                          decimal.Overflow])
+_ONE = Decimal(1)
+
+
+def _divided(amount: Decimal, size: Decimal) -> Decimal | None:
+    """amount / size exactly, or None when it does not terminate (or cannot be held)."""
+    try:
+        value = _DIVIDE.divide(amount, size)
+    except decimal.DecimalException:
+        return None
+    return value if fits(value) else None
+
+
+class EnginePrices:
+    """The prices the engine was handed, by id, and what the documents show of each."""
+
+    def __init__(self, plan: RatingPlan, pricer: Pricer):
+        self.plan, self.pricer = plan, pricer
+        self.prices: list[Price] = []
+        self.ids: dict[int, int | None] = {}  # id(price) -> price id (None: not the engine's)
+        self.below: list[tuple[tuple[TierStep, ...], ...]] = []  # per price, per tier: the full tiers below
+        self.representative: dict[int, Contract] = {}  # shape -> a contract of that shape
+
+    def request(self, contracts: Sequence[Contract]) -> RatingRequest:
+        """Which (contract, meter) lines the engine may price, and how to resolve their keys."""
+        shapes = []
+        for contract in contracts:
+            if contract.plan_changes:  # each plan part is priced by its own plan: Python's
+                continue
+            for charge in self.plan.plans[contract.plan].charges:
+                meter = self.plan.meters.get(charge.meter)
+                if meter is None or meter.aggregation.function == "weighted":
+                    continue  # a weighted line's quantity is integrated (and priced) in Python
+                shape, dated = self.pricer.shape_of(contract, charge.meter)
+                self.representative.setdefault(shape, contract)
+                shapes.append((contract.name, charge.meter, shape, dated))
+        return RatingRequest(shapes, self.resolve, minor_units(self.plan.currency), self.plan.rounding)
+
+    def resolve(self, keys: list[tuple]) -> PriceTables:
+        """(shape, meter, day, d0..) -> the price of each key the engine can price exactly."""
+        rates: dict[int, tuple] = {}
+        tiers: list[tuple] = []
+        priced_keys = []
+        for shape, meter, day, *values in keys:
+            contract = self.representative[shape]
+            names = self.plan.meters[meter].dimension_names
+            dims = tuple(zip(names, values))
+            dated = day is not None
+            facts = self.pricer.facts(contract, meter, dims, day or dt.date.min, (shape, dated))
+            if facts is None:
+                continue  # unpriced: Python reports it (E502)
+            price_id = self._price_id(facts.resolution.price, rates, tiers)
+            if price_id is not None:
+                priced_keys.append((shape, meter, day, *values, price_id))
+        return PriceTables(priced_keys, rates, tiers)
+
+    def _price_id(self, price: Price, rates: dict[int, tuple], tiers: list[tuple]) -> int | None:
+        found = self.ids.get(id(price), -1)
+        if found != -1 and (found is None or found in rates):
+            return found
+        row, tier_rows = _relations(price)
+        if row is None:
+            self.ids[id(price)] = None
+            return None
+        if found == -1:
+            found = len(self.prices)
+            self.prices.append(price)
+            self.below.append(tuple(full_tiers(price, t[1]) for t in tier_rows)
+                              if isinstance(price, TieredPrice) and price.kind == "graduated" else ())
+            self.ids[id(price)] = found
+        rates[found] = row
+        tiers.extend((found, *t) for t in tier_rows)
+        return found
+
+    def priced(self, price: Price, quantity: Decimal, rated: tuple) -> Priced | None:
+        """The engine's figures for a line as the Python pricer's `Priced`; None when they are
+        not for this price (then the line is priced in Python)."""
+        price_id, _amount, exact, packages, tier, units, last = rated
+        if price_id >= len(self.prices) or self.prices[price_id] is not price:
+            return None
+        if isinstance(price, UnitPrice):
+            return Priced(exact, price.amount, label_of(price.unit),
+                          derivation=("unit", quantity, price.unit.size, price.amount))
+        if isinstance(price, PackagePrice):
+            return Priced(exact, price.amount, f"{plain(price.size)} {price.unit_name}", packages=packages,
+                          derivation=("package", quantity, ZERO, price.size, price.amount))
+        label = label_of(price.unit)
+        if tier is None:  # a zero quantity: no tier reached
+            return Priced(ZERO, None, label, derivation=("tiers", price.kind))
+        t = price.tiers[tier]
+        lower = price.tiers[tier - 1].up_to if tier else ZERO
+        if price.kind == "graduated":
+            steps = self.below[price_id][tier] + (TierStep(lower, t.up_to, units, t.amount, t.flat, last),)
+        else:
+            steps = (TierStep(lower, t.up_to, quantity, t.amount, t.flat, last),)
+        return Priced(exact, None, label, steps=steps, derivation=("tiers", price.kind))
+
+
+def _relations(price: Price) -> tuple[tuple | None, list[tuple]]:
+    """A price as the engine's rows: (form, rate, inverse size, amount) and its tiers
+    (index, lower, upper, rate, flat, base); (None, []) when the engine cannot price it exactly."""
+    # the Python pricer divides the quantity by the size first: only a size whose inverse
+    # terminates keeps that exact, and so the two sides equal to the last digit
+    if isinstance(price, (UnitPrice, TieredPrice)) and _divided(_ONE, price.unit.size) is None:
+        return None, []
+    if isinstance(price, UnitPrice):
+        rate = _divided(price.amount, price.unit.size)
+        return (("unit", rate, None, None) if rate is not None and fits(price.amount) else None), []
+    if isinstance(price, PackagePrice):
+        inverse = _divided(_ONE, price.size)
+        ok = inverse is not None and fits(price.amount)
+        return (("package", None, inverse, price.amount) if ok else None), []
+    if isinstance(price, TieredPrice) and not price.pooled:
+        rows = []
+        lower, below = ZERO, ZERO  # the cost of the full tiers below this one
+        for index, tier in enumerate(price.tiers):
+            rate = _divided(tier.amount, price.unit.size)
+            if rate is None or not fits(tier.flat) or not fits(lower) or not fits(tier.up_to):
+                return None, []
+            base = below + tier.flat
+            if not fits(base):
+                return None, []
+            rows.append((index, lower, tier.up_to, rate, tier.flat, base))
+            if tier.up_to is None:
+                break
+            below = base + EXACT.multiply(EXACT.divide(tier.up_to - lower, price.unit.size), tier.amount)
+            lower = tier.up_to
+        return (price.kind, None, None, None), rows
+    return None, []

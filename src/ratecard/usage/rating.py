@@ -1,0 +1,331 @@
+"""Rating in the engine: the aggregation's usage lines priced by DuckDB, exactly.
+
+Pricing a line in Python costs microseconds of interpreter time per line;
+the same arithmetic as DECIMAL expressions costs the engine almost nothing.
+Rule resolution stays in Python (billing's pricer), once per distinct
+*key* -- (line shape, meter, day when the shape's rules are dated, dimension
+values) -- not once per line; this module only runs SQL:
+
+    the aggregation -> rc_result (a temporary table)
+    rc_shapes (contract, meter -> shape, dated; from billing)
+    -> the distinct keys of rc_result's lines of whole periods     (few)
+    -> billing resolves each key to a price (`RatingRequest.resolve`)
+    -> rc_keyprices (key -> price), rc_rates (one row per price),
+       rc_tiers (one row per tier of a tiered price)
+    -> rc_result + per line: the exact amount, the amount rounded once, and
+       what the document shows (packages; the tier the quantity ends in)
+
+What the engine computes, exactly (DECIMAL, never DOUBLE: no division in
+SQL; billing hands over each price per unit, `amount / size`, already
+divided, and refuses a price whose division does not terminate):
+
+    unit        q x rate
+    package     CEIL(q x (1 / size)) packages x amount
+    graduated   base(tier) + (q - lower) x rate     (base: the full tiers
+                below, with their flat amounts, and this tier's flat amount)
+    volume      q x rate(tier) + flat(tier)          (q = 0 costs nothing)
+
+then rounds once to the currency's minor unit: half-even is spelled out
+(DuckDB's ROUND is half away from zero), half-up is floor(x + 0.5) on the
+non-negative amounts the engine prices. Any line the engine cannot price
+exactly -- a quantity below zero, beyond the last tier, with more digits than
+the columns hold, an overflow (`TRY`) -- is left unpriced (NULL) and billing
+prices it in Python, which reports it (E503, E510) as before. Billing keeps
+the Python pricer for everything this does not cover (docs/scale.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable, Sequence
+
+import sqlglot
+from sqlglot import exp
+
+from .query import HELD_COLUMNS
+
+# The columns rating adds to the aggregation's result, in this order.
+RATED_COLUMNS = ("rc_price", "rc_amount", "rc_exact", "rc_packages", "rc_tier", "rc_units", "rc_last")
+DIGITS = 38  # DuckDB's widest DECIMAL
+FORMS = ("unit", "package", "graduated", "volume")
+
+
+@dataclass(frozen=True)
+class PriceTables:
+    """What billing resolved the keys to.
+
+    keys: (shape, meter, day, d0.., price id) for each key a price covers
+    rates: price id -> (form, rate, inverse size, amount)
+    tiers: (price id, tier index, lower, upper or None, rate, flat, base)
+    """
+
+    keys: list[tuple]
+    rates: dict[int, tuple[str, Decimal | None, Decimal | None, Decimal | None]]
+    tiers: list[tuple] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RatingRequest:
+    """Billing's side of rating: which lines are its to price, and how.
+
+    `shapes` are (contract, meter, shape, dated) for every contract and
+    meter whose whole-period lines the engine may price; `resolve` takes the
+    distinct keys (shape, meter, day or None, d0..) and returns the prices.
+    """
+
+    shapes: Sequence[tuple[str, str, int, bool]]
+    resolve: Callable[[list[tuple]], PriceTables]
+    minor_units: int
+    rounding: str  # "half_even" | "half_up"
+
+
+def _scale(value: Decimal) -> int:
+    return max(0, -value.as_tuple().exponent)
+
+
+def _fits(value: Decimal, scale: int) -> bool:
+    """The value is exact in DECIMAL(38, scale)."""
+    digits = value.adjusted() + 1 if value else 1
+    return _scale(value) <= scale and max(digits, 1) + scale <= DIGITS
+
+
+def _decimal_type(values: Sequence[Decimal | None]) -> tuple[int, exp.DataType]:
+    scale = max((_scale(v) for v in values if v is not None), default=0)
+    return scale, exp.DataType.build(f"DECIMAL({DIGITS}, {scale})")
+
+
+def _create(conn, name: str, columns: Sequence[tuple[str, str, list]]) -> None:
+    """CREATE TEMPORARY TABLE name AS SELECT UNNEST(CAST(? AS type[])) ..., the values bound
+    as lists (decimals bound as text and cast: exact, as the column's scale holds them)."""
+    selects = []
+    params = []
+    for column, kind, values in columns:
+        if kind.startswith("DECIMAL"):
+            unnest = exp.Unnest(expressions=[exp.cast(exp.Placeholder(), exp.DataType.build("VARCHAR[]"))])
+            value = exp.cast(unnest, exp.DataType.build(kind))
+            params.append([None if v is None else format(v, "f") for v in values])
+        else:
+            value = exp.Unnest(expressions=[exp.cast(exp.Placeholder(),
+                                                     exp.DataType.build(f"{kind}[]", dialect="duckdb"))])
+            params.append(list(values))
+        selects.append(exp.alias_(value, column, quoted=True))
+    create = exp.Create(this=exp.to_table(name), kind="TABLE", expression=exp.select(*selects), replace=True,
+                        properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+    conn.execute(create.sql(dialect="duckdb", identify=True), params)
+
+
+def _sql(template: str) -> exp.Expression:
+    """A fixed piece of the rating query: names only, no values (those are relations)."""
+    return sqlglot.parse_one(template, dialect="duckdb")
+
+
+def _dims(width: int) -> list[str]:
+    return [f"d{i}" for i in range(width)]
+
+
+def _lines(outer: bool) -> exp.Select:
+    """rc_result with each whole-period usage line's shape and day (NULL for the other
+    rows, with `outer`; only those lines without)."""
+    kind = "left" if outer else "inner"
+    return exp.select(
+        "r.*", exp.alias_(exp.column("shape", "s"), "rc_shape"),
+        exp.alias_(_sql("CASE WHEN s.dated THEN CAST(w.start AS DATE) END"), "rc_day"),
+    ).from_(exp.alias_(exp.to_table("rc_result"), "r", table=True)).join(
+        exp.alias_(exp.to_table("rc_windows"), "w", table=True),
+        on=_sql("r.kind = 'agg' AND w.key = r.window"), join_type=kind,
+    ).join(
+        exp.alias_(exp.to_table("rc_shapes"), "s", table=True),
+        on=_sql("s.contract = w.contract AND s.meter = r.meter"), join_type=kind,
+    )
+
+
+def _keys_query(width: int) -> exp.Select:
+    return exp.select("rc_shape", "meter", "rc_day", *_dims(width)).distinct().from_(
+        _lines(outer=False).subquery("l"))
+
+
+_QUANTITY_SHAPE = "[0-9]+([.][0-9]+)?"
+
+
+def _quantity_scale(conn) -> int:
+    """The most fractional digits of any line's quantity (text, plain), to type it exactly."""
+    query = _sql("SELECT MAX(LENGTH(quantity) - STRPOS(quantity, '.')) FROM rc_result "
+                 "WHERE kind = 'agg' AND STRPOS(quantity, '.') > 0")
+    (found,), = conn.execute(query.sql(dialect="duckdb", identify=True)).fetchall()
+    return int(found or 0)
+
+
+def _try(e: exp.Expression) -> exp.Expression:
+    """NULL where DuckDB would fail (an overflow): that line is left to the Python pricer."""
+    return exp.Anonymous(this="TRY", expressions=[e])
+
+
+def _rounded(exact: exp.Expression, minor: int, rounding: str) -> exp.Expression:
+    """`exact` (>= 0) rounded once to `minor` decimals: half-even spelled out."""
+    whole = exp.DataType.build(f"DECIMAL({DIGITS}, 0)")
+    scaled = exp.Mul(this=exact, expression=exp.cast(exp.Literal.string(str(10 ** minor)), whole))
+    floor = exp.Floor(this=scaled.copy())
+    rest = exp.Sub(this=scaled.copy(), expression=floor.copy())
+    half = exp.cast(exp.Literal.string("0.5"), exp.DataType.build("DECIMAL(2, 1)"))
+    one = exp.Literal.number(1)
+    if rounding == "half_even":  # a tie goes to the even neighbour
+        tie = exp.Add(this=floor.copy(), expression=exp.Mod(this=floor.copy(), expression=exp.Literal.number(2)))
+    else:  # half_up: a tie goes up (the engine prices amounts >= 0 only)
+        tie = exp.Add(this=floor.copy(), expression=one.copy())
+    units = exp.Case(ifs=[
+        exp.If(this=exp.GT(this=rest.copy(), expression=half.copy()), true=exp.Add(this=floor.copy(), expression=one)),
+        exp.If(this=exp.LT(this=rest.copy(), expression=half.copy()), true=floor.copy()),
+    ], default=tie)
+    money = exp.DataType.build(f"DECIMAL({DIGITS}, {minor})")
+    quantum = exp.cast(exp.Literal.string(format(Decimal(1).scaleb(-minor), "f")), money)
+    return exp.cast(exp.Mul(this=exp.cast(units, whole), expression=quantum), money)
+
+
+def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int, rounding: str,
+                  held: bool = False) -> exp.Select:
+    """rc_result with the rated columns, in the aggregation's order (a weighted meter's
+    `held_*` columns kept before them: its step rows are never priced here)."""
+    quantity = exp.DataType.build(f"DECIMAL({DIGITS}, {quantity_scale})")
+    exact_type = exp.DataType.build(f"DECIMAL({DIGITS}, {exact_scale})")
+    q = exp.Case(ifs=[exp.If(
+        this=exp.Anonymous(this="REGEXP_FULL_MATCH", expressions=[exp.column("quantity", "l"),
+                                                                  exp.Literal.string(_QUANTITY_SHAPE)]),
+        true=exp.TryCast(this=exp.column("quantity", "l"), to=quantity))])
+    key_on = [_sql("k.shape = l.rc_shape AND k.meter = l.meter"),
+              exp.NullSafeEQ(this=exp.column("day", "k"), expression=exp.column("rc_day", "l"))]
+    key_on += [exp.NullSafeEQ(this=exp.column(d, "k"), expression=exp.column(d, "l")) for d in _dims(width)]
+    lines = exp.select("l.*", exp.alias_(q, "rc_q")).from_(_lines(outer=True).subquery("l"))
+    # every branch cast to the one exact type on its own: a CASE over DECIMALs of
+    # different types that no DECIMAL(38) holds would be typed DOUBLE
+    branches = {
+        "unit": "l.rc_q * p.rate",
+        "package": "CEIL(l.rc_q * p.inverse) * p.amount",
+        "graduated": "t.base + (l.rc_q - t.lower) * t.rate",
+        "volume": "l.rc_q * t.rate + t.flat",
+    }
+    zero = exp.EQ(this=exp.column("rc_q", "l"), expression=exp.Literal.number(0))
+    exact = exp.Case(this=exp.column("form", "p"), ifs=[
+        exp.If(this=exp.Literal.string(form), true=_try(exp.cast(_sql(text), exact_type)) if form in ("unit", "package")
+               else exp.Case(ifs=[exp.If(this=zero.copy(), true=exp.cast(exp.Literal.number(0), exact_type))],
+                             default=_try(exp.cast(_sql(text), exact_type))))  # tiers: zero costs nothing
+        for form, text in branches.items()])
+    last = exp.Case(this=exp.column("form", "p"), ifs=[
+        exp.If(this=exp.Literal.string(form), true=_try(exp.cast(_sql(text), exact_type)))
+        for form, text in (("graduated", "(l.rc_q - t.lower) * t.rate + t.flat"),
+                           ("volume", "l.rc_q * t.rate + t.flat"))])
+    units = exp.Case(this=exp.column("form", "p"), ifs=[
+        exp.If(this=exp.Literal.string(form), true=_try(exp.cast(_sql(text), quantity)))
+        for form, text in (("graduated", "l.rc_q - t.lower"), ("volume", "l.rc_q"))])
+    # each line's figures (NULL where the engine cannot give them)
+    figures = exp.select(
+        "l.*", exp.alias_(exp.column("form", "p"), "rc_form"),
+        exp.alias_(_sql("CASE WHEN l.rc_q IS NOT NULL THEN p.price END"), "rc_price0"),
+        exp.alias_(exact, "rc_exact0"),
+        exp.alias_(_sql("CASE WHEN p.form = 'package' THEN TRY(CEIL(l.rc_q * p.inverse)) END"), "rc_packages"),
+        exp.alias_(_sql("CASE WHEN p.form IN ('graduated', 'volume') THEN t.idx END"), "rc_tier"),
+        exp.alias_(units, "rc_units"),
+        exp.alias_(last, "rc_last"),
+    ).from_(lines.subquery("l")).join(
+        exp.alias_(exp.to_table("rc_keyprices"), "k", table=True), on=exp.and_(*key_on), join_type="left",
+    ).join(
+        exp.alias_(exp.to_table("rc_rates"), "p", table=True), on=_sql("p.price = k.price"), join_type="left",
+    ).join(
+        exp.alias_(exp.to_table("rc_tiers"), "t", table=True),
+        on=_sql("t.price = k.price AND l.rc_q > t.lower AND (t.upper IS NULL OR l.rc_q <= t.upper)"),
+        join_type="left",
+    )
+    rounded = exp.select("a.*", exp.alias_(_try(_rounded(exp.column("rc_exact0", "a"), minor, rounding)),
+                                           "rc_amount0")).from_(figures.subquery("a"))
+    # a line is the engine's only when every figure it needs is there; else billing prices it
+    complete = _sql(
+        "b.rc_price0 IS NOT NULL AND b.rc_exact0 IS NOT NULL AND b.rc_exact0 >= 0 AND b.rc_amount0 IS NOT NULL"
+        " AND (b.rc_form <> 'package' OR b.rc_packages IS NOT NULL)"
+        " AND (b.rc_form NOT IN ('graduated', 'volume') OR b.rc_q = 0"
+        "      OR (b.rc_tier IS NOT NULL AND b.rc_units IS NOT NULL AND b.rc_last IS NOT NULL))")
+    keep = {"rc_price": "rc_price0", "rc_amount": "rc_amount0", "rc_exact": "rc_exact0",
+            "rc_packages": "rc_packages", "rc_tier": "rc_tier", "rc_units": "rc_units", "rc_last": "rc_last"}
+    priced = exp.select(
+        *[exp.column(c, "b") for c in ("kind", "window", "meter", *_dims(width), "quantity", "events",
+                                       *(HELD_COLUMNS if held else ()))],
+        *[exp.alias_(exp.Case(ifs=[exp.If(this=complete.copy(), true=exp.column(keep[c], "b"))]), c)
+          for c in RATED_COLUMNS],
+    ).from_(rounded.subquery("b"))
+    order = [exp.Ordered(this=exp.column(c, "b"), nulls_first=True)
+             for c in ("kind", "window", "meter", *_dims(width))]
+    return priced.order_by(*order)
+
+
+def _register_prices(conn, width: int, tables: PriceTables) -> tuple[int, int]:
+    """rc_keyprices, rc_rates and rc_tiers; returns the scales of the rate and the
+    tier columns' largest exact products (for the exact amount's type)."""
+    usable = tables.rates
+    tiers = [t for t in tables.tiers if t[0] in usable]
+    keys = [k for k in tables.keys if k[-1] in usable]
+    rates = sorted(usable.items())
+    rate_scale, rate_type = _decimal_type([r[1][1] for r in rates] + [t[4] for t in tiers])
+    inverse_scale, inverse_type = _decimal_type([r[1][2] for r in rates])
+    amount_scale, amount_type = _decimal_type([r[1][3] for r in rates] + [t[5] for t in tiers] +
+                                              [t[6] for t in tiers])
+    bound_scale, bound_type = _decimal_type([t[2] for t in tiers] + [t[3] for t in tiers])
+    _create(conn, "rc_keyprices", [
+        ("shape", "INTEGER", [k[0] for k in keys]), ("meter", "VARCHAR", [k[1] for k in keys]),
+        ("day", "DATE", [k[2] for k in keys]),
+        *[(d, "VARCHAR", [k[3 + i] for k in keys]) for i, d in enumerate(_dims(width))],
+        ("price", "INTEGER", [k[-1] for k in keys])])
+    _create(conn, "rc_rates", [
+        ("price", "INTEGER", [p for p, _ in rates]), ("form", "VARCHAR", [r[0] for _, r in rates]),
+        ("rate", rate_type.sql(dialect="duckdb"), [r[1] for _, r in rates]),
+        ("inverse", inverse_type.sql(dialect="duckdb"), [r[2] for _, r in rates]),
+        ("amount", amount_type.sql(dialect="duckdb"), [r[3] for _, r in rates])])
+    _create(conn, "rc_tiers", [
+        ("price", "INTEGER", [t[0] for t in tiers]), ("idx", "INTEGER", [t[1] for t in tiers]),
+        ("lower", bound_type.sql(dialect="duckdb"), [t[2] for t in tiers]),
+        ("upper", bound_type.sql(dialect="duckdb"), [t[3] for t in tiers]),
+        ("rate", rate_type.sql(dialect="duckdb"), [t[4] for t in tiers]),
+        ("flat", amount_type.sql(dialect="duckdb"), [t[5] for t in tiers]),
+        ("base", amount_type.sql(dialect="duckdb"), [t[6] for t in tiers])])
+    return max(rate_scale, inverse_scale), max(amount_scale, bound_scale + rate_scale)
+
+
+def fits(value: Decimal | None) -> bool:
+    """A figure of a price the engine can hold exactly (DECIMAL(38, s) with room for a quantity)."""
+    return value is None or (value >= 0 and _fits(value, _scale(value)) and _scale(value) <= 18)
+
+
+def rate(conn, query: exp.Expression, width: int, request: RatingRequest, held: bool = False):
+    """Run the aggregation `query` and price its whole-period lines: the result (Arrow)
+    with `RATED_COLUMNS` after the aggregation's own columns. The aggregation's own
+    failures are the caller's (bad rows); a failure of the rating itself leaves every
+    line to the Python pricer rather than stop the run."""
+    import duckdb
+
+    conn.execute(exp.Create(this=exp.to_table("rc_result"), kind="TABLE", expression=query, replace=True,
+                            properties=exp.Properties(expressions=[exp.TemporaryProperty()])).sql(dialect="duckdb"))
+    try:
+        _create(conn, "rc_shapes", [
+            ("contract", "VARCHAR", [s[0] for s in request.shapes]),
+            ("meter", "VARCHAR", [s[1] for s in request.shapes]),
+            ("shape", "INTEGER", [s[2] for s in request.shapes]),
+            ("dated", "BOOLEAN", [s[3] for s in request.shapes])])
+        keys = conn.execute(_keys_query(width).sql(dialect="duckdb", identify=True)).fetchall()
+        tables = request.resolve([(k[0], k[1], _day(k[2]), *k[3:]) for k in keys])
+        quantity_scale = _quantity_scale(conn)
+        rate_scale, exact_scale = _register_prices(conn, width, tables)
+        exact_scale = max(exact_scale, quantity_scale + rate_scale, request.minor_units)
+        if exact_scale <= DIGITS:  # else the products could not be typed: Python prices every line
+            query = _priced_query(width, quantity_scale, exact_scale, request.minor_units, request.rounding, held)
+            return conn.sql(query.sql(dialect="duckdb", identify=True)).to_arrow_table()
+    except duckdb.Error:
+        pass
+    unpriced = exp.select("*", *[exp.alias_(exp.Null(), c) for c in RATED_COLUMNS]).from_("rc_result").order_by(
+        *[exp.Ordered(this=exp.column(c, quoted=True), nulls_first=True)
+          for c in ("kind", "window", "meter", *_dims(width))])
+    return conn.sql(unpriced.sql(dialect="duckdb", identify=True)).to_arrow_table()
+
+
+def _day(value) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
