@@ -39,6 +39,7 @@ test: $(STAMP) browser
 	$(BIN)/ratecard test examples/pricing-tests
 	$(BIN)/ratecard test examples/effective-dates
 	$(BIN)/ratecard test examples/llm-api
+	$(BIN)/ratecard test examples/saas-platform
 	$(BIN)/ratecard test examples/object-storage
 	@$(MAKE) --no-print-directory test-conformance
 

@@ -1,6 +1,7 @@
 """Part 2 periods: `billing ... on day D` (short first periods) and `plan NAME from DATE`
-(plan parts), at the level of periods and of whole runs; and the property the issue names:
-a plan change on a period's first day bills like starting on the new plan."""
+(plan parts), at the level of periods and of whole runs; and the properties the issue names:
+a plan change on a period's first day bills like starting on the new plan, and a change to
+the same plan bills exactly like no change."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from billing_helpers import D, compile_text, event, invoices, run, write_events
 from ratecard.billing import evaluate
 from ratecard.billing.periods import (contract_on, last_period_start_before, periods, plan_at,
                                       plan_parts)
+from ratecard.model import PlanChange
 
 d = dt.date.fromisoformat
 
@@ -175,6 +177,44 @@ def test_a_change_on_a_periods_first_day_bills_like_starting_on_the_new_plan(tmp
     a = [view(i) for i in invoices(ev, "a") if i.period.start >= first]
     b = [view(i) for i in invoices(ev, "b")]
     assert a == b and a
+
+
+BUDGETS = PLANS.replace('  charge PEAK : $0.10 per unit\n}\n',
+                        '  charge PEAK : $0.10 per unit\n  cap $20\n'
+                        '  allowance $4 per month { applies to CALLS }\n}\n').replace(
+    '  minimum $100\n}\n', '  minimum $100\n  allowance $7 per month\n}\n')
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(on=st.sampled_from(["basic", "plus"]), day=st.integers(1, 28), change=st.integers(1, 150),
+       usage=st.lists(st.tuples(st.integers(0, 150 * 86_400 - 1), st.integers(0, 3000)), max_size=8),
+       aligned=st.booleans())
+def test_a_change_to_the_same_plan_bills_exactly_like_no_change(tmp_path_factory, on, day, change, usage,
+                                                                aligned):
+    """A contract with a plan change to the plan it is on (the compiler refuses to write one,
+    E210, but a model built otherwise may hold it) gets exactly the invoices, credits and
+    reports of the contract without it: nothing that belongs to a period -- an amount
+    discount's budget, an allowance, the cap, the minimum, the tiers -- is granted, spent or
+    restarted twice."""
+    starts = dt.date(2026, 1, day)
+    billing = "  billing monthly on day 1\n" if aligned else ""
+    plan = compile_text(BUDGETS + f'contract gamma {{\n  customer "cus_gamma"\n  plan {on}\n'
+                                  f'  starts {starts}\n{billing}  discount $3\n'
+                                  f'  discount 10% {{\n    for 2 periods\n  }}\n'
+                                  f'  credit $50 {{\n    applies to PEAK\n  }}\n}}\n')
+    c = plan.contracts["gamma"]
+    same = c.model_copy(update={"plan_changes": (PlanChange(plan=c.plan, effective=starts + dt.timedelta(days=change),
+                                                            minimum=c.minimum, cap=c.cap),)})
+    changed = plan.model_copy(update={"contracts": {"gamma": same}})
+    base = dt.datetime.combine(starts, dt.time(), tzinfo=dt.UTC)
+    events = [event(f"e{i}", "cus_gamma", (base + dt.timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "api.call", n=n) for i, (second, n) in enumerate(usage)]
+    path = write_events(tmp_path_factory.mktemp("u") / "u.jsonl", events)
+    without, with_change = run(plan, [path], "2026-08-01"), run(changed, [path], "2026-08-01")
+    assert with_change.run.model_dump_json() == without.run.model_dump_json()
+    assert with_change.allowances == without.allowances
+    assert [(g.grant.id, g.balance, g.draws) for g in with_change.ledgers] == \
+        [(g.grant.id, g.balance, g.draws) for g in without.ledgers]
 
 
 def test_a_json_contracts_plan_change_bills_like_the_block(tmp_path):

@@ -442,7 +442,7 @@ def test_every_scenario_folder_is_tested_and_complete():
               "rate-card-overrides", "quarterly-fees-minimum", "contract-ends-mid-period",
               "credit-free-grant", "credit-purchased", "credit-expiry-breakage", "credit-two-grants",
               "credit-exceeds-invoice", "json-contract", "discount-cap-allowance", "derived-quantity",
-              "plan-change", "billing-day",  # these two: tests/test_golden_part2_periods.py
+              "plan-change", "billing-day", "plan-change-budgets",  # these three: test_golden_part2_periods.py
               "advance-fees"}  # tests/test_golden_advance.py
     folders = {p.name for p in SCENARIOS.iterdir() if p.is_dir()}
     assert folders == tested

@@ -364,3 +364,20 @@ def test_derived_quantities_alike_on_spark(spark, tmp_path):
     write_jsonl(tmp_path / "bad.jsonl", events + [{**events[0], "id": "d9", "properties": {"model": "a"}}])
     bad = _reports_agree(plan, [str(tmp_path / "bad.jsonl")], through)
     assert ["missing property" in d.message for d in bad.diagnostics] == [True]
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_a_plan_change_across_meters_bills_alike_on_spark(spark, monkeypatch, inline):
+    """Billability by the plan in effect at each event's time (the golden plan-change-budgets:
+    egress before the change and tickets after it are not in plan), with the relations
+    inlined as VALUES or sent as temp views."""
+    from pathlib import Path
+
+    from ratecard.compiler import compile_paths
+
+    if not inline:
+        monkeypatch.setattr(spark_engine, "INLINE_LIMIT", 0)
+    folder = Path(__file__).parent / "golden" / "invoices" / "plan-change-budgets"
+    plan = compile_paths([str(folder / "project.pricing")]).plan
+    ours = _reports_agree(plan, [str(folder / "usage.jsonl")], dt.date(2026, 4, 1))
+    assert ours.usage.rejected["not_in_plan"] == 3 and ours.usage.billed == 11

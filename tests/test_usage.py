@@ -397,6 +397,57 @@ def test_invoices_identical_across_formats_and_shuffles(plan, tmp_path):
     assert one.run.events.read == 300
 
 
+# A contract that changes plan twice, each time to a plan that charges other meters: the usage
+# stage decides billability by the plan in effect at each event's time.
+PLAN_CHANGES = """
+currency USD
+meter CALLS { event "api.request"  count  dimensions region  rates { default : $0.001 } }
+meter PEAK { event "storage.snapshot"  max gigabytes  rates { default : $0.10 } }
+meter SEATS { event "seats.set"  latest seats  rates { default : $5 } }
+plan calls_only { billing monthly  charge CALLS }
+plan storage { billing monthly  charge PEAK  charge SEATS }
+contract gamma {
+  customer "c_gamma"
+  plan calls_only
+  plan storage from 2026-01-11
+  plan calls_only from 2026-02-20
+  starts 2026-01-01
+}
+"""
+STORAGE_FROM, CALLS_AGAIN = dt.datetime(2026, 1, 11, tzinfo=UTC), dt.datetime(2026, 2, 20, tzinfo=UTC)
+
+
+def test_billability_follows_the_plan_in_effect_and_counts_reconcile(tmp_path, dedup_plan):
+    from ratecard.billing.scope import terms_and_windows
+
+    plan = compile_text(PLAN_CHANGES)
+    terms, windows = terms_and_windows(plan, dt.date(2026, 3, 1))
+    assert [(t.plan, t.charged_meters) for t in terms] == [
+        ("calls_only", ("CALLS",)), ("storage", ("PEAK", "SEATS")), ("calls_only", ("CALLS",))]
+    rng = random.Random(15)
+    events, billable = [], 0
+    instants = [STORAGE_FROM, CALLS_AGAIN, STORAGE_FROM - dt.timedelta(microseconds=1),
+                CALLS_AGAIN - dt.timedelta(microseconds=1)]
+    for i in range(120):
+        kind = rng.choice(["api.request", "storage.snapshot", "seats.set"])
+        when = instants[i] if i < len(instants) else \
+            dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=rng.randint(0, 60 * 24 * 68))
+        events.append(ev(i, "c_gamma", when.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), kind, region=rng.choice(["eu", "us"]),
+                         gigabytes=str(rng.randint(1, 900)), seats=str(rng.randint(1, 40))))
+        on_storage = STORAGE_FROM <= when < CALLS_AGAIN
+        billable += when < dt.datetime(2026, 3, 1, tzinfo=UTC) and on_storage == (kind != "api.request")
+    ours = aggregate_usage(plan, terms, windows, [_write_jsonl(tmp_path / "u.jsonl", events)])
+    oracle = reference.aggregate_usage(plan, terms, windows, [str(tmp_path / "u.jsonl")])
+    _same(ours, oracle)
+    assert ours.billed == billable
+    assert ours.billed + ours.rejected["not_in_plan"] + ours.rejected["not_yet_billable"] == 120
+    # no part's window has a meter its plan does not charge
+    parts = {"gamma@2026-01-01": {"CALLS"}, "gamma@2026-01-11": {"PEAK", "SEATS"},
+             "gamma@2026-02-01": {"PEAK", "SEATS"}, "gamma@2026-02-20": {"CALLS"}}
+    assert {a.window for a in ours.aggregates} == set(parts)
+    assert all(a.meter in parts[a.window] for a in ours.aggregates)
+
+
 def test_timestamp_typed_parquet_columns(plan, tmp_path):
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({

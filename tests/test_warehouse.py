@@ -279,6 +279,35 @@ def test_sql_command_reports_compile_errors(tmp_path, capsys, monkeypatch):
     assert code == 1 and "error[" in err and out == ""
 
 
+def test_duckdb_sql_bills_each_meter_while_a_plan_that_charges_it_is_in_effect(tmp_path, capsys, monkeypatch):
+    """A change to a plan that charges other meters (tests/golden/invoices/plan-change-budgets):
+    the printed query classifies every event by the plan in effect at its time, as the engine
+    does, and the invoices billed from its saved result are the engine's, byte for byte."""
+    folder = Path(__file__).parent / "golden" / "invoices" / "plan-change-budgets"
+    plan = compile_paths([str(folder / "project.pricing")]).plan
+    files = [str(folder / "usage.jsonl")]
+    _check_duckdb_sql(plan, files, dt.date(2026, 4, 1), tmp_path)
+    terms, _ = terms_and_windows(plan, dt.date(2026, 4, 1))
+    assert [(t.plan, t.charged_meters) for t in terms] == [("pro", ("CALLS", "TICKETS")), ("team", ("CALLS", "GB"))]
+    monkeypatch.chdir(folder)
+    args = ["invoice", "project.pricing", "--usage", "usage.jsonl", "--through", "2026-04-01", "--format", "json"]
+    code, expected, err = _cli(args, capsys)
+    assert code == 0, err
+    assert "3 not in plan" in err
+    keys = property_columns(needed_keys(plan))
+    result = _aggregates_file(tmp_path, ["project.pricing", "--through", "2026-04-01"], files, keys, "csv", capsys)
+    code, out, err2 = _cli([*args[:2], "--aggregates", str(result), *args[4:]], capsys)
+    assert code == 0, err2
+    assert out == expected and err2 == err
+    # egress aggregated in Pro's part of March: a result no query of this pricing gives
+    moved = _edit_csv(result, tmp_path / "moved.csv", lambda rows: [
+        [r[0], "lumen@2026-03-01", *r[2:]] if r[:3] == ["agg", "lumen@2026-03-11", "GB"] else r for r in rows])
+    code, out, err3 = _cli([*args[:2], "--aggregates", moved, *args[4:]], capsys)
+    assert code == 1 and out == ""
+    assert '"code": "E505"' in err3 and \
+        "contract `lumen`'s plan does not charge meter `GB` in window `lumen@2026-03-01`" in err3, err3
+
+
 # ----------------------------------------------------------------- --aggregates
 
 

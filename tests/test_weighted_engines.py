@@ -32,9 +32,11 @@ from warehouse_helpers import write_flat_csv
 
 UTC = dt.UTC
 
-# Three contracts: acme monthly from Jan 1 with a price change for bucket "b" from Feb 10
+# Four contracts: acme monthly from Jan 1 with a price change for bucket "b" from Feb 10
 # (segments), globex from Jan 15 (periods across two months) ending Mar 20, initech
-# changing plan on Feb 11 (plan parts). One meter per unit of time.
+# changing plan on Feb 11 (plan parts), hooli changing on Feb 11 to a plan that does not
+# charge STORAGE and back on Mar 15 (a STORAGE report in between is not in plan, and what
+# was reported before holds again from Mar 15). One meter per unit of time.
 PROJECT = """meter STORAGE {
   event "storage.reported"
   weighted gigabytes per month
@@ -51,6 +53,9 @@ plan store {
 plan bigger {
   charge STORAGE : $0.03 per GB-month
   charge DISK : $0.002 per GB-day
+}
+plan disks {
+  charge DISK : $0.003 per GB-day
 }
 contract acme {
   customer "cus_acme"
@@ -72,6 +77,13 @@ contract initech {
   starts 2026-01-01
   plan bigger from 2026-02-11
 }
+contract hooli {
+  customer "cus_hooli"
+  plan store
+  starts 2026-01-01
+  plan disks from 2026-02-11
+  plan store from 2026-03-15
+}
 """
 THROUGH = dt.date(2026, 4, 1)
 KEYS = ("bucket", "gigabytes", "size")
@@ -83,6 +95,7 @@ INSTANTS = [dt.datetime(2025, 12, 20, tzinfo=UTC), dt.datetime(2026, 1, 1, tzinf
             dt.datetime(2026, 1, 31, 9, 8, 17, tzinfo=UTC), dt.datetime(2026, 2, 1, tzinfo=UTC),
             dt.datetime(2026, 2, 10, tzinfo=UTC), dt.datetime(2026, 2, 11, tzinfo=UTC),
             dt.datetime(2026, 2, 15, tzinfo=UTC), dt.datetime(2026, 3, 1, tzinfo=UTC),
+            dt.datetime(2026, 3, 15, tzinfo=UTC),
             dt.datetime(2026, 3, 19, tzinfo=UTC), dt.datetime(2026, 4, 1, tzinfo=UTC),
             dt.datetime(2026, 4, 10, tzinfo=UTC)]
 START, SPAN = dt.datetime(2025, 12, 25, tzinfo=UTC), 110 * 86400 * 10**6
@@ -91,7 +104,7 @@ times = st.one_of(st.sampled_from(INSTANTS),
                   st.integers(0, SPAN).map(lambda us: START + dt.timedelta(microseconds=us)))
 values = st.one_of(st.just(0), st.integers(0, 10**6),
                    st.decimals(min_value=0, max_value=10**9, places=6, allow_nan=False, allow_infinity=False))
-reports = st.tuples(st.sampled_from(["cus_acme", "cus_globex", "cus_initech"]),
+reports = st.tuples(st.sampled_from(["cus_acme", "cus_globex", "cus_initech", "cus_hooli"]),
                     st.sampled_from(["storage.reported", "disk.reported"]),
                     st.sampled_from(["a", "b", None]), times, st.sampled_from(["1", "2", "10", "9", "x", "xb"]),
                     values)
@@ -171,7 +184,10 @@ FIXED = [("cus_acme", "storage.reported", "a", dt.datetime(2026, 1, 1, tzinfo=UT
          ("cus_globex", "storage.reported", None, dt.datetime(2026, 1, 20, 0, 0, 0, 1, tzinfo=UTC), "2", 310),
          ("cus_globex", "disk.reported", None, dt.datetime(2026, 3, 25, tzinfo=UTC), "3", 9),
          ("cus_initech", "disk.reported", None, dt.datetime(2026, 1, 5, 12, tzinfo=UTC), "4", "10.25"),
-         ("cus_initech", "storage.reported", "a", dt.datetime(2026, 2, 20, tzinfo=UTC), "5", 0)]
+         ("cus_initech", "storage.reported", "a", dt.datetime(2026, 2, 20, tzinfo=UTC), "5", 0),
+         ("cus_hooli", "storage.reported", "a", dt.datetime(2026, 1, 5, tzinfo=UTC), "6", 100),
+         ("cus_hooli", "storage.reported", "a", dt.datetime(2026, 2, 20, tzinfo=UTC), "7", 40),
+         ("cus_hooli", "disk.reported", None, dt.datetime(2026, 2, 12, tzinfo=UTC), "8", 3)]
 
 
 def _fixed(tmp_path: Path):
@@ -194,6 +210,12 @@ def test_the_printed_duckdb_sql_gives_the_engines_pieces(tmp_path):
     assert aggregates == reference_aggregate(plan, terms, windows, files).aggregates
     assert any(a.window.count("#") for a in aggregates), "a segment"
     assert reasons["outside_contract"] == 2 and counts.read == len(events)
+    # hooli's STORAGE: January's 100 GB in store's parts only (Jan 1 - Feb 11, Mar 15 - Apr 1),
+    # never in disks' part (Feb 11 - Mar 15), whose own STORAGE report is not in plan
+    hooli = sorted((a.window, str(a.quantity)) for a in aggregates if a.window.startswith("hooli")
+                   and a.meter == "STORAGE")
+    assert [w for w, _ in hooli] == ["hooli@2026-01-01", "hooli@2026-02-01", "hooli@2026-03-15"]
+    assert reasons["not_in_plan"] == 1
 
 
 def test_postgres_runs_the_weighted_query(postgres_server, tmp_path):

@@ -11,6 +11,14 @@ the spend cap").
 
 Only lines with a positive amount are covered: a negative usage line (a
 correction) is already a refund, and discounting it would bill more.
+
+A period a plan change cuts (`plan NAME from DATE`) is one sheet with one
+`SheetPart` per plan part. Discounts belong to the contract and the period: one
+line per discount per invoice over every part's lines, so an amount discount's
+budget (`$N` per period) is spent once, shared by the parts' lines in
+proportion to their nets, and a percentage is rounded once. The spend cap and
+the minimum belong to a plan: each part has its own, prorated by its days, over
+its own lines (docs/part2-decisions.md, sections 7-9 and 14.2).
 """
 
 from __future__ import annotations
@@ -28,16 +36,36 @@ from .periods import Period
 Money = Callable[[Decimal], Decimal]
 
 
+@dataclass(frozen=True)
+class SheetPart:
+    """One plan part of a sheet's period: its stretch (`period`, prorated by its days), the
+    contract as it stands there (its plan's cap and minimum: `periods.contract_on`), and
+    which of the sheet's fee and usage lines are its own; with fees `in advance`, what the
+    invoice before billed for it (`carried`: the nets of its advance fee lines) and, at an
+    early end, the unused time of those fees given back on this invoice (`unused`)."""
+
+    period: Period
+    contract: Contract
+    lines: tuple[int, ...]
+    carried: Decimal = ZERO
+    unused: tuple[Line, ...] = ()
+
+
 @dataclass
 class Sheet:
     """A period's invoice while the invoice-level steps run: its lines and their nets.
 
-    Most lines are for the sheet's own period (or plan part); an advance fee line is for
-    the next period (or, on the opening invoice, the first): `services` says, per line,
-    which period (or part) it is for. Discounts cover lines by that period; the minimum
-    compares the spend of the sheet's own part, which counts what an earlier invoice
-    billed in advance for it (`carried`) and the unused time given back here (`unused`,
-    added after the minimum true-up, as LANGUAGE.md orders the lines)."""
+    `parts` are the period's plan parts (one, the whole period, unless a plan change falls
+    inside it); without them the sheet is one part holding every line it starts with that
+    is for its own period.
+
+    Most lines are for the sheet's own period (its parts' fee and usage lines); an advance
+    fee line is for the next period (or, on the opening invoice, the first) and belongs to
+    no part: `services` says, per line, which period (or part) it is for. Discounts cover
+    lines by that period; each part's minimum compares the part's own spend, which counts
+    what an earlier invoice billed in advance for it (`SheetPart.carried`) and the unused
+    time given back here (`SheetPart.unused`, added after the minimum true-ups, as
+    LANGUAGE.md orders the lines)."""
 
     contract: Contract
     period: Period
@@ -48,25 +76,35 @@ class Sheet:
     origins: dict[str, str] = field(default_factory=dict)  # model id -> file:line
     unused_discounts: list[UnusedDiscount] = field(default_factory=list)
     services: list[Period] = field(default_factory=list)  # per line: the period (or part) it is for
-    carried: Decimal = ZERO  # the own part's advance fees, billed (net) on an earlier invoice
-    unused: list[Line] = field(default_factory=list)  # unused-time lines of the own part, added last
+    parts: list[SheetPart] = field(default_factory=list)
     # amount discounts' budgets left, per (discount id, period index), shared by the invoices
     # that carry lines of one period (the opening invoice and the first period's, ...)
     budgets: dict[tuple[str, int], Decimal] = field(default_factory=dict)
     # the index of the period whose last lines this sheet carries (its amount discounts'
-    # budgets close here); None on the opening invoice and the earlier parts of a split period
+    # budgets close here); None on the opening invoice
     closes: int | None = None
 
     def __post_init__(self) -> None:
         self.nets = [ln.amount for ln in self.lines]
         self.services = self.services + [self.period] * (len(self.lines) - len(self.services))
+        if not self.parts:
+            self.parts = [SheetPart(self.period, self.contract,
+                                    tuple(i for i in range(len(self.lines)) if self.own(i)))]
+
+    @property
+    def split(self) -> bool:
+        """A plan change cuts the period: each part's own lines say which plan they are for."""
+        return len(self.parts) > 1
 
     @property
     def running_total(self) -> Decimal:
         return sum((ln.amount for ln in self.lines), ZERO)
 
-    def add(self, line: Line) -> None:
-        """An adjustment or true-up line (of the sheet's own part); its own net is its amount."""
+    def add(self, line: Line, part: SheetPart | None = None) -> None:
+        """An adjustment or true-up line (of one plan part, for the cap and the minimum); its
+        own net is its amount. It is for the sheet's own period."""
+        if part is not None and self.split:
+            line = in_part(line, part.period)
         self.lines.append(line)
         self.nets.append(line.amount)
         self.services.append(self.period)
@@ -74,6 +112,13 @@ class Sheet:
     def own(self, index: int) -> bool:
         """Is line `index` for the sheet's own period (not paid in advance for another)?"""
         return self.services[index].index == self.period.index
+
+
+def in_part(line: Line, part: Period) -> Line:
+    """`line` marked as one plan part's: its plan, and its segment (the part, unless a rate
+    change inside the part narrowed it already)."""
+    segment = line.segment or PeriodRange(start=part.start, end=part.end)
+    return line.model_copy(update={"plan": part.plan, "segment": segment})
 
 
 def in_scope(line: Line, applies_to: tuple[str, ...], *, minimum: bool) -> bool:
@@ -232,26 +277,34 @@ def cap_fraction(period: Period) -> Fraction:
 
 
 def cap_line(sheet: Sheet) -> None:
-    """`cap $N`: the usage lines' nets above the period's limit come off in one line."""
-    cap = sheet.contract.cap
+    """`cap $N`: each plan part's usage nets above its limit come off in one line (a cap is
+    its plan's, prorated by the part's days; one part, one line, on an unsplit period)."""
+    for part in sheet.parts:
+        _part_cap(sheet, part)
+
+
+def _part_cap(sheet: Sheet, part: SheetPart) -> None:
+    cap = part.contract.cap
     if cap is None:
         return
-    fraction = cap_fraction(sheet.period)
+    fraction = cap_fraction(part.period)
     limit = EXACT.divide(EXACT.multiply(cap, Decimal(fraction.numerator)), Decimal(fraction.denominator))
-    usage = [i for i, ln in enumerate(sheet.lines) if ln.kind == "usage" and ln.amount > 0]
-    base = sum((sheet.nets[i] for i, ln in enumerate(sheet.lines) if ln.kind == "usage"), ZERO)
+    usage = [i for i in part.lines if sheet.lines[i].kind == "usage" and sheet.lines[i].amount > 0]
+    base = sum((sheet.nets[i] for i in part.lines if sheet.lines[i].kind == "usage"), ZERO)
     if base <= limit:
         return
     amount = min(sheet.money(base - limit), sum((sheet.nets[i] for i in usage), ZERO))
     if amount <= 0:
         return
-    where = sheet.origins.get(f"contract:{sheet.contract.name}/cap") \
-        or sheet.origins.get(f"plan:{sheet.contract.plan}/cap")
+    where = sheet.origins.get(f"contract:{part.contract.name}/cap") \
+        or sheet.origins.get(f"plan:{part.contract.plan}/cap")
     prorated = "" if fraction == 1 else f" x {fraction.numerator}/{fraction.denominator} of a period"
-    notes = (f"spend cap {plain(cap)} per period{prorated}: limit {plain(limit)}",
+    whose = f" (plan {part.contract.plan}'s part, {part.period.start} to {part.period.end})" if sheet.split else ""
+    notes = (f"spend cap {plain(cap)} per period{prorated}{whose}: limit {plain(limit)}",
              f"usage after discounts {base} - limit {plain(limit)} = {plain(base - limit)}, rounded once "
              f"to {amount}; fees and the minimum are not capped",
-             "shared among the usage lines, by their nets (largest remainder):",
+             "shared among the usage lines" + (" of the part" if sheet.split else "")
+             + ", by their nets (largest remainder):",
              *_take(sheet, usage, amount))
     sheet.add(Line(kind="cap", charge="Spend cap", description="Spend cap", quantity=Decimal(1),
-                   unit="", unit_price=-amount, amount=-amount, rule=where, notes=notes))
+                   unit="", unit_price=-amount, amount=-amount, rule=where, notes=notes), part)

@@ -2,7 +2,9 @@
 
 A grant is active over `[granted, expires)`. It burns the usage invoices
 whose billing period overlaps that window, in period order. On one invoice
-the plan's allowances burn first (each period's own, in plan order), then the
+the plan's allowances burn first (each period's own, in plan order; on a
+period a plan change cuts, each part's plan's, prorated by the part's days,
+the old part's first, pooled over the period's lines), then the
 grants by `priority` (lower first, grants without one last), then soonest
 expiry (never-expiring last), then earliest grant, then contract order.
 Burning is per line: a grant walks the invoice's lines in order and pays the
@@ -62,6 +64,9 @@ class Bill:
     period: Period | None = None
     kind: str = "usage"  # or "advance": the opening invoice, a point at `starts`
     services: tuple[Period, ...] = ()  # per line, the whole period it is for (default: `period`)
+    # the allowances granted for the periods its lines are for (its own, and the next one's
+    # when it bills advance fees): each plan part's plan's, by period, old part first
+    allowances: tuple["AllowanceGrant", ...] = ()
 
     @property
     def draw_key(self) -> tuple[str, dt.date]:
@@ -71,6 +76,23 @@ class Bill:
 
     def service(self, index: int) -> Period | None:
         return self.services[index] if self.services else self.period
+
+
+@dataclass(frozen=True)
+class AllowanceGrant:
+    """A plan's allowance for one plan part of a period (the whole period when no plan change
+    cuts it): `A x months x the part's days / the period's full days`, rounded once. The
+    grants of one period pool together: each pays any line *for* that period in its scope,
+    in part order, on whichever invoice carries the line (docs/part2-decisions.md 10.4)."""
+
+    allowance: Allowance
+    plan: str
+    part: Period
+
+    @property
+    def key(self) -> tuple[str, dt.date]:
+        """The same grant on every invoice that carries lines of its period."""
+        return (self.allowance.id, self.part.start)
 
 
 @dataclass(frozen=True)
@@ -203,12 +225,36 @@ def covers(grant: CreditGrant, start: dt.date, end: dt.date) -> bool:
     return grant.expires is None or grant.expires > midnight(start)
 
 
+def _allowance(bill: Bill, grant: AllowanceGrant, own: int | None, unpaid: list[Decimal], owed: Decimal,
+               spent: dict[tuple[str, dt.date], Decimal], draws: list[Applied], round_amount) -> Decimal:
+    """One part's allowance on one invoice: it pays the lines for its period only (an advance
+    fee line is for the period it pays for), up to what it has left after the invoices
+    before; returns what it paid."""
+    allowance, part = grant.allowance, grant.part
+    granted = allowance_amount(allowance, part, round_amount)
+    before = spent.get(grant.key, ZERO)
+    used, notes = (_pay(bill, unpaid, owed, granted - before, allowance.applies_to, part.index)
+                   if granted - before > 0 and owed > 0 else (ZERO, []))
+    spent[grant.key] = before + used
+    if used > 0:
+        here = part.index == own
+        whose = "this period" if here else f"period {part.index + 1}, {part.start} to {part.end}"
+        if part.part_of is not None:
+            whose = (f"plan {grant.plan}'s part of {whose}" + (f", {part.start} to {part.end}" if here else "")
+                     + f", {part.days}/{part.full_days} days")
+        which = (f"allowance of {whose} ({granted}" + (f", {granted - before} left" if before else "") + ")"
+                 + ("" if here else ", for that period's lines"))
+        draws.append(Applied(allowance.id, allowance.description or "Allowance", "allowance", used,
+                             granted - spent[grant.key],
+                             (f"{which}, burns before every grant; {_scope(allowance.applies_to)}", *notes)))
+    return used
+
+
 def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
          drawn: Mapping[tuple[str, dt.date], Sequence[tuple[str, Decimal]]] | None = None,
-         allowances: Sequence[Allowance] = (), plan: str = "",
          ) -> tuple[dict[str, list[Applied]], list[GrantLedger], list[AllowanceUse]]:
-    """Apply the plan's allowances and the contract's grants to its usage invoices (in period
-    order, the opening invoice first).
+    """Apply each period's allowances (`Bill.allowances`) and the contract's grants to its
+    usage invoices (in period order, the opening invoice first).
 
     `drawn` ((invoice kind, period start) -> (grant id, amount) pairs) are draws
     made final already: that invoice draws them as they are, and takes
@@ -241,37 +287,17 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
             reserved[grant_id] = reserved.get(grant_id, ZERO) + amount
     applied: dict[str, list[Applied]] = {}
     uses: list[AllowanceUse] = []
-    spent: dict[tuple[str, int], list[Decimal]] = {}  # (allowance id, period index) -> [granted, used]
+    spent: dict[tuple[str, dt.date], Decimal] = {}  # AllowanceGrant.key -> used so far
     for bill in sorted(bills, key=lambda b: (b.start, b.kind != "advance")):
         draws = applied.setdefault(bill.key, [])
         unpaid = [max(n, ZERO) for n in bill.nets]
         owed = bill.subtotal
-        own = bill.period if bill.kind == "usage" else None
-        served: dict[int, Period] = {}  # the periods this invoice's lines are for, by index
-        if allowances and bill.period is not None:
-            served = {p.index: p for p in (bill.service(i) for i in range(len(bill.lines))) if p is not None}
-            if own is not None:
-                served.setdefault(own.index, own)
-        for k, period in sorted(served.items()):
-            for allowance in allowances:
-                state = spent.setdefault((allowance.id, k), [allowance_amount(allowance, period, round_amount), ZERO])
-                granted, before = state
-                used, notes = (_pay(bill, unpaid, owed, granted - before, allowance.applies_to, k)
-                               if granted - before > 0 and owed > 0 else (ZERO, []))
-                owed -= used
-                state[1] += used
-                if used > 0:
-                    which = (f"allowance of this period ({granted})" if own is not None and k == own.index
-                             and not before else
-                             f"allowance of period {k + 1}, {period.start} to {period.end} ({granted}"
-                             + (f", {granted - before} left" if before else "") + "), for that period's lines")
-                    draws.append(Applied(allowance.id, allowance.description or "Allowance", "allowance", used,
-                                         granted - state[1], (f"{which}, burns before every grant; "
-                                                              f"{_scope(allowance.applies_to)}", *notes)))
+        own = bill.period.index if bill.kind == "usage" and bill.period is not None else None
+        for grant in bill.allowances:
+            owed -= _allowance(bill, grant, own, unpaid, owed, spent, draws, round_amount)
         if own is not None:
-            for allowance in allowances:
-                granted, used = spent.get((allowance.id, own.index), (ZERO, ZERO))
-                uses.append(AllowanceUse(allowance, plan, own, granted, used))
+            uses.extend(AllowanceUse(g.allowance, g.plan, g.part, allowance_amount(g.allowance, g.part, round_amount),
+                                     spent.get(g.key, ZERO)) for g in bill.allowances if g.part.index == own)
         if bill.draw_key in fixed:
             for grant_id, amount in fixed[bill.draw_key]:
                 ledger = by_id.get(grant_id)

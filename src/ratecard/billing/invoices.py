@@ -2,10 +2,13 @@
 
     fees `in advance`: the opening invoice, dated `starts` (`advance.py`)
     for each period that has ended, for each of its plan parts (one, unless
-    `plan NAME from DATE` falls inside it): fee lines in arrears (+ on the
-    last part, the next period's fees in advance) + usage lines (`lines.py`)
-      -> invoice-level steps over the part's priced lines (`invoice_steps.py`)
-      -> the period's charges (`PeriodCharges`: its lines and subtotal)
+    `plan NAME from DATE` falls inside it): fee lines in arrears + usage lines
+    (`lines.py`); the period's lines: every part's arrears fees, the next
+    period's fees in advance, every part's usage lines (old part first)
+      -> invoice-level steps over the period's lines (`invoice_steps.py`):
+         discounts over the whole invoice, the cap, the minimum and the unused
+         time per part
+      -> the period's charges (`PeriodCharges`: its lines, subtotal, allowances)
     -> credit purchases, then credit burn-down over the periods' charges
        (`credits.burn`) -> the invoices, in run order
 
@@ -16,10 +19,12 @@ period's minimum counts it, and at an early end the last invoice gives its
 unused days back (part2-decisions 5).
 
 A period a plan change cuts carries both plans' lines, the old part's first,
-each fee and minimum prorated by its part's days over the full period's, each
-usage line aggregated over its part only (tiers start afresh); every such line
-says which `plan` and `segment` it is for. The invoice's `plan` is the plan in
-effect at the period's end.
+each fee, minimum, cap and allowance prorated by its part's days over the full
+period's, each usage line aggregated over its part only (tiers start afresh);
+every such line says which `plan` and `segment` it is for. What belongs to the
+period rather than a plan -- a discount, whose amount `$N` is a budget per
+period -- is applied once over both parts' lines. The invoice's `plan` is the
+plan in effect at the period's end.
 
 Subtotals and totals are sums of rounded lines. A line that cannot be priced
 becomes a diagnostic in the contract's `Billed`, never a line billed as zero.
@@ -30,15 +35,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
 
 from ..diagnostics import Diagnostic, error
 from ..model import Contract
 from ..money import ZERO
 from .context import RunContext
-from .adjustments import Sheet, discount_lines
+from .adjustments import Sheet, SheetPart, discount_lines, in_part
 from .advance import AdvanceLine, PaidAhead, advance_lines, bills_in_advance, paid_period, unused_time_lines
-from .credits import AllowanceUse, Bill, GrantLedger, burn, purchase_number
+from .credits import AllowanceGrant, AllowanceUse, Bill, GrantLedger, burn, purchase_number
 from .documents import (Breakage, CreditApplied, Invoice, Line, PeriodRange, UnusedAllowance,
                         UnusedDiscount)
 from .invoice_steps import apply_invoice_steps
@@ -76,6 +80,9 @@ class PeriodCharges:
     nets: list[Decimal] = field(default_factory=list)  # per line, after discounts and cap
     kind: str = "usage"  # or "advance": the opening invoice, dated `starts`
     services: list[Period] = field(default_factory=list)  # per line, the (whole) period it is for
+    # the allowances of the periods its lines are for (its own, and the next one's when it
+    # bills advance fees): each plan part's plan's, by period, old part first
+    allowances: tuple[AllowanceGrant, ...] = ()
 
     @property
     def key(self) -> str:
@@ -89,7 +96,7 @@ class PeriodCharges:
     def bill(self) -> Bill:
         """What credits need to know of it."""
         return Bill(self.key, self.number, *self.span, self.subtotal, tuple(self.lines), tuple(self.nets),
-                    self.period, self.kind, tuple(self.services))
+                    self.period, self.kind, tuple(self.services), self.allowances)
 
 
 def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple[list[Invoice], list[GrantLedger]]:
@@ -98,7 +105,6 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
     in `out`."""
     plan, money, through = run.plan, run.money, run.through
     currency = plan.currency
-    plan_obj = run.plan_of(contract)  # allowances are the first plan's (a change to a plan with one is refused)
     late = _due_beyond_calendar(contract, run.contract_periods[contract.name], through)
     if late is not None:
         out.diagnostics.append(late)
@@ -117,29 +123,29 @@ def contract_invoices(run: RunContext, contract: Contract, out: Billed) -> tuple
     for period in run.contract_periods[contract.name]:
         number = f"{contract.name}-{period.start:%Y%m%d}"
         parts = plan_parts(contract, period)
+        on_plan = [contract_on(contract, part) for part in parts]
+        each = [_part_lines(run, on, part, len(parts) > 1, out, keep) for on, part in zip(on_plan, parts)]
         ahead, after = _next_period(run, contract, period) if advance else ([], period)
         unused = unused_time_lines(contract, paid, period, money) if paid else []
-        each = []
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            extra = PartExtra(ahead if last else [], sum((p.net for p in paid if _same_part(p, part)), ZERO),
-                              [ln for start, ln in unused if start == part.start], budgets,
-                              period.index if last else None)
-            each.append(_part_lines(run, contract_on(contract, part), part, len(parts) > 1, out, keep, extra))
-        # arrears fees of every part, the next period's advance fees, usage lines, then what
-        # the steps added (old part first in each)
-        order = [(kind, i) for kind in range(4) for i in range(len(each))]
-        lines = [ln for kind, i in order for ln in each[i].lines[kind]]
-        nets = [net for kind, i in order for net in each[i].nets[kind]]
-        services = [after if kind == 1 else period for kind, i in order for _ in each[i].lines[kind]]
-        subtotal = sum((ln.amount for ln in lines), money(ZERO))
-        charges.append(PeriodCharges(period, number, lines, subtotal, parts[-1].plan or contract.plan, nets,
-                                     services=services))
-        ahead_nets = [net for i in range(len(each)) for net in each[i].nets[1]]
-        paid = [PaidAhead(a, net, number) for a, net in zip(ahead, ahead_nets)]
+        # every part's arrears fees, the next period's advance fees, every part's usage lines
+        # (old part first in each); the steps add theirs
+        fees = [ln for part_fees, _ in each for ln in part_fees]
+        usage = [ln for _, part_usage in each for ln in part_usage]
+        sheet = apply_invoice_steps(Sheet(
+            contract, period, currency, money, fees + [a.line for a in ahead] + usage, origins=plan.origins,
+            services=[period] * len(fees) + [a.part for a in ahead], budgets=budgets, closes=period.index,
+            parts=_sheet_parts(parts, on_plan, each, len(ahead), paid, unused)))
+        out.unused_discounts.extend(sheet.unused_discounts)
+        subtotal = sum((ln.amount for ln in sheet.lines), money(ZERO))
+        grants = _allowances(run, contract, period) + (_allowances(run, contract, after) if ahead else ())
+        charges.append(PeriodCharges(period, number, sheet.lines, subtotal, parts[-1].plan or contract.plan,
+                                     sheet.nets, services=[period if sheet.own(i) else after
+                                                           for i in range(len(sheet.lines))],
+                                     allowances=grants))
+        paid = [PaidAhead(a, sheet.nets[len(fees) + j], number) for j, a in enumerate(ahead)]
 
     applied, ledgers, uses = burn(contract, [c.bill() for c in charges], through, money,
-                                  run.drawn.get(contract.name), plan_obj.allowances, plan_obj.name)
+                                  run.drawn.get(contract.name))
     out.unused_allowances.extend(_unused(contract, use) for use in uses if use.unused > 0)
     out.allowances.extend((contract.name, use) for use in uses)
 
@@ -201,7 +207,8 @@ def _opening(run: RunContext, contract: Contract, budgets: dict,
     billed = period_number(contract, 0) or first  # the first period as billed (cut by `ends`)
     subtotal = sum((ln.amount for ln in sheet.lines), run.money(ZERO))
     return PeriodCharges(billed, f"{contract.name}-{contract.starts:%Y%m%d}-A", sheet.lines, subtotal,
-                         first.plan or contract.plan, sheet.nets, "advance", [billed] * len(sheet.lines)), ahead
+                         first.plan or contract.plan, sheet.nets, "advance", [billed] * len(sheet.lines),
+                         _allowances(run, contract, billed)), ahead
 
 
 def _next_period(run: RunContext, contract: Contract, period: Period) -> tuple[list[AdvanceLine], Period]:
@@ -235,34 +242,14 @@ def _due_beyond_calendar(contract: Contract, periods: list[Period], through: dt.
     return None
 
 
-class PartLines(NamedTuple):
-    """One plan part's lines in four runs (arrears fees, the next period's advance fees,
-    usage, what the invoice-level steps added) and, run for run, each line's net after
-    discounts and the spend cap."""
-
-    lines: tuple[list[Line], list[Line], list[Line], list[Line]]
-    nets: tuple[list[Decimal], list[Decimal], list[Decimal], list[Decimal]]
-
-
-class PartExtra(NamedTuple):
-    """What a part's invoice-level steps need besides its own lines (fees in advance)."""
-
-    ahead: list[AdvanceLine]  # the next period's advance fees (on the period's last part)
-    carried: Decimal  # this part's advance fees, billed (net) on the invoice before
-    unused: list[Line]  # this part's unused time at an early end
-    budgets: dict[tuple[str, int], Decimal]  # amount discounts' budgets, shared by the invoices
-    closes: int | None  # the period whose budgets this part closes (its last part)
-
-
 def _part_lines(run: RunContext, contract: Contract, part: Period, split: bool, out: Billed,
-                keep: list[PricedLine] | None, extra: PartExtra) -> PartLines:
-    """One plan part's lines, for `contract` as it stands in the part: the minimum is the
-    part's, prorated like its fees, and compared with the part's lines; pools are filled
-    by the part's lines (tiers start afresh on the new plan). On a split period every
-    line says which plan and part it is for."""
+                keep: list[PricedLine] | None) -> tuple[list[Line], list[Line]]:
+    """One plan part's fee lines (in arrears) and usage lines, for `contract` as it stands in
+    the part: fees prorated by the part's days, pools filled by the part's lines (tiers
+    start afresh on the new plan). On a split period every line says which plan and part it
+    is for."""
     fees = fee_lines(run.plan_of(contract), part, run.money)
-    ahead = [a.line for a in extra.ahead]
-    lines = list(fees) + ahead
+    usage = []
     # pooled lines are priced together once the part's lines are known (`pools.py`)
     items, pooled = share_pools(run, list(usage_lines(run, contract, part)))
     for index, (agg, line, priced, resolution, info, problem) in enumerate(items):
@@ -273,32 +260,43 @@ def _part_lines(run: RunContext, contract: Contract, part: Period, split: bool, 
             continue
         if split:
             line = in_part(line, part)
-        lines.append(line)
+        usage.append(line)
         if keep is not None:
             pool = pooled.get(index)
             keep.append(PricedLine(contract.name, part, line, agg, resolution, priced,
                                    priced.amount if pool is None else exact_decimal(pool.exact_share),
                                    info, pool))
-    priced = len(lines)
-    sheet = apply_invoice_steps(Sheet(contract, part, run.plan.currency, run.money, lines,
-                                      origins=run.plan.origins,
-                                      services=[part] * len(fees) + [a.part for a in extra.ahead],
-                                      carried=extra.carried, unused=extra.unused, budgets=extra.budgets,
-                                      closes=extra.closes))
-    out.unused_discounts.extend(sheet.unused_discounts)
-    lines = sheet.lines
     if split:
-        lines = [ln if ln.plan is not None else in_part(ln, part) for ln in lines]
-    cuts = (0, len(fees), len(fees) + len(ahead), priced, len(lines))
-    runs = tuple(zip(cuts, cuts[1:]))
-    return PartLines(tuple(lines[a:b] for a, b in runs), tuple(sheet.nets[a:b] for a, b in runs))
+        fees = [in_part(ln, part) for ln in fees]
+    return fees, usage
 
 
-def in_part(line: Line, part: Period) -> Line:
-    """`line` marked as one plan part's: its plan, and its segment (the part, unless a rate
-    change inside the part narrowed it already)."""
-    segment = line.segment or PeriodRange(start=part.start, end=part.end)
-    return line.model_copy(update={"plan": part.plan, "segment": segment})
+def _sheet_parts(parts: tuple[Period, ...], on_plan: list[Contract], each: list[tuple[list[Line], list[Line]]],
+                 ahead: int, paid: list[PaidAhead], unused: list[tuple[dt.date, Line]]) -> list[SheetPart]:
+    """Each part's fee and usage lines as positions on the sheet, which holds every part's
+    fee lines first, then the next period's `ahead` advance fee lines (no part's), then
+    every part's usage lines; and what fees in advance tie to the part: what the invoice
+    before billed for it (net), and its unused time at an early end."""
+    usage_from = sum(len(fees) for fees, _ in each) + ahead
+    # each unused-time line goes to the part its days were billed for (the part that starts
+    # where the advance fee's part did; the one it falls in, so that none is left out)
+    back = [max(i for i, part in enumerate(parts) if part.start <= start) for start, _ in unused]
+    fee_at = usage_at = 0
+    out = []
+    for k, (part, on, (fees, usage)) in enumerate(zip(parts, on_plan, each)):
+        own = [*range(fee_at, fee_at + len(fees)), *range(usage_from + usage_at, usage_from + usage_at + len(usage))]
+        out.append(SheetPart(part, on, tuple(own), sum((p.net for p in paid if _same_part(p, part)), ZERO),
+                             tuple(ln for (_, ln), i in zip(unused, back) if i == k)))
+        fee_at += len(fees)
+        usage_at += len(usage)
+    return out
+
+
+def _allowances(run: RunContext, contract: Contract, period: Period) -> tuple[AllowanceGrant, ...]:
+    """The allowances granted for `period` (as billed, cut by `ends`): each plan part's
+    plan's, prorated by the part's days, old part first (part2-decisions 10.4)."""
+    return tuple(AllowanceGrant(allowance, on.plan, part) for part in plan_parts(contract, period)
+                 for on in (contract_on(contract, part),) for allowance in run.plan_of(on).allowances)
 
 
 def _heading(contract: Contract, currency: str, start: dt.date, end: dt.date, *, issued: dt.date,

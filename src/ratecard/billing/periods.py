@@ -177,13 +177,37 @@ def plan_at(contract: Contract, day: dt.date) -> str:
     return name
 
 
+def switches(contract: Contract) -> list[dt.date]:
+    """The days the plan in effect changes, in date order: every `plan NAME from DATE` except
+    one to the plan already in effect. The compiler refuses to write that one (E210); a
+    model built otherwise may hold it, and it changes nothing -- same charges, prices, fees,
+    minimum and cap -- so it must not cut a period either (a cut would restart tiers and
+    split fee lines: a different bill for no change)."""
+    days, name = [], contract.plan
+    for change in contract.plan_changes:  # in date order
+        if change.plan != name:
+            days.append(change.effective)
+        name = change.plan
+    return days
+
+
+def plan_stretches(contract: Contract) -> list[tuple[dt.date, dt.date | None, str]]:
+    """(start, end or None when open-ended, plan) of each stretch of the contract's time on one
+    plan, in time order: they tile `[starts, end_exclusive)`. The usage stage decides with
+    them whether an event is billable: by the plan in effect at the event's time."""
+    bounds = [contract.starts, *switches(contract)]
+    ends = [*bounds[1:], contract.end_exclusive]
+    return [(a, b, plan_at(contract, a)) for a, b in zip(bounds, ends)]
+
+
 def plan_parts(contract: Contract, period: Period) -> tuple[Period, ...]:
     """The period cut at each plan change strictly inside it: its plan parts, in time order,
     each a `Period` with its own plan and key and the whole period's `full_days` (so a
     part's fees and minimum are prorated by its days over the full period's). A period
     without a change inside it is its own single part. A change on a period's first day
-    cuts nothing: the whole period is on the new plan."""
-    days = [c.effective for c in contract.plan_changes if period.start < c.effective < period.end]
+    cuts nothing: the whole period is on the new plan; nor does a change to the plan
+    already in effect (`switches`)."""
+    days = [day for day in switches(contract) if period.start < day < period.end]
     if not days:
         return (period,)
     bounds = [period.start, *days, period.end]

@@ -7,7 +7,11 @@ A plan change strictly inside a period (`plan NAME from DATE`) cuts it into
 plan parts (`periods.plan_parts`): each part is a window of its own (a
 period window, `meter=None`), so every meter's usage -- a `max` or `unique`
 too -- is aggregated per part, split at the change's instant, and rate
-changes split a part, not the whole period.
+changes split a part, not the whole period. The contract terms are one per stretch of
+the contract's time over which the same meters are billable (`contract_terms`): the usage
+stage bills an event when the plan in effect at its time charges its meter, and reports
+it `not_in_plan` otherwise, so a change to a plan that charges other meters bills each
+plan's meters in its own stretch only.
 The usage stage aggregates per window; `ratecard sql` prints those same
 windows into a warehouse query, and `--aggregates` checks a precomputed
 result against them, so all three must agree with `evaluate` exactly.
@@ -15,12 +19,13 @@ result against them, so all three must agree with `evaluate` exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from .. import rules
 from ..model import Contract, RatingPlan
 from ..usage.records import ContractTerm, Window
-from .periods import Period, contract_on, midnight, periods, plan_parts
+from .periods import Period, contract_on, midnight, periods, plan_parts, plan_stretches
 from .segments import SPLIT_AGGREGATIONS, Segment, changes, split, within
 
 
@@ -59,19 +64,26 @@ def scope(plan: RatingPlan, through: dt.date, changes_of=None):
                     splits.setdefault(p.key, {})[meter.name] = segments
                     windows.extend(Window(s.key, c.name, midnight(s.start), midnight(s.end), meter.name)
                                    for s in segments)
-    terms = [
-        ContractTerm(
-            contract=c.name,
-            customer=c.customer,
-            plan=c.plan,
-            starts=midnight(c.starts),
-            ends=midnight(c.end_exclusive) if c.end_exclusive else None,
-            charged_meters=tuple(dict.fromkeys(
-                ch.meter for name in (c.plan, *(x.plan for x in c.plan_changes)) for ch in plan.plans[name].charges)),
-        )
-        for c in contracts
-    ]
+    terms = [term for c in contracts for term in contract_terms(plan, c)]
     return terms, windows, contract_periods, splits
+
+
+def contract_terms(plan: RatingPlan, contract: Contract) -> list[ContractTerm]:
+    """The contract's terms: one per stretch of its time over which the same meters are
+    billable. An event is billable when the plan in effect at its time charges one of its
+    meters, so a change to a plan that charges other meters starts a new term; a change
+    between plans that charge the same meters bills the same events and keeps one term
+    (the usage query, and the fingerprint of its precomputed results, stay as they were)."""
+    terms: list[ContractTerm] = []
+    for start, end, name in plan_stretches(contract):
+        meters = tuple(dict.fromkeys(ch.meter for ch in plan.plans[name].charges))
+        ends = midnight(end) if end else None
+        if terms and set(terms[-1].charged_meters) == set(meters):
+            terms[-1] = dataclasses.replace(terms[-1], ends=ends)
+            continue
+        terms.append(ContractTerm(contract=contract.name, customer=contract.customer, plan=name,
+                                  starts=midnight(start), ends=ends, charged_meters=meters))
+    return terms
 
 
 def _charged_meters(plan: RatingPlan, contract: Contract):

@@ -34,47 +34,10 @@ def _multiplies(expr: Expression) -> bool:
     return False
 
 
-
-
-def _plan_changes_across_meters(plan: RatingPlan) -> Iterator[str]:
-    """Plan changes are billed; what is not yet is a change between plans that charge
-    different meters: the warehouse query decides whether an event is billable by the
-    contract's first plan alone, so a meter only the new plan charges would go unbilled."""
-    for c in plan.contracts.values():
-        if not c.plan_changes:
-            continue
-        charged = {frozenset(ch.meter for ch in plan.plans[name].charges)
-                   for name in (c.plan, *(x.plan for x in c.plan_changes)) if name in plan.plans}
-        if len(charged) > 1:  # (ids are positions as written; the model keeps date order)
-            yield from (k for k in plan.origins if k.startswith(f"contract:{c.name}/plan_change/"))
-
-
-def _amount_discounts_with_plan_changes(plan: RatingPlan) -> Iterator[str]:
-    """An amount discount is a budget per period, and the invoice-level steps run once per
-    plan part: a period a plan change splits would spend the budget once per part."""
-    for c in plan.contracts.values():
-        if c.plan_changes:
-            yield from (d.id for d in c.discounts if d.amount is not None)
-
-
-def _allowances_with_plan_changes(plan: RatingPlan) -> Iterator[str]:
-    """Allowances are granted by the contract's first plan for every period; a contract that
-    changes plan would keep the first plan's allowance, or miss the new plan's."""
-    for c in plan.contracts.values():
-        names = (c.plan, *(x.plan for x in c.plan_changes)) if c.plan_changes else ()
-        for name in names:
-            p = plan.plans.get(name)
-            if p is not None:
-                yield from (f"plan:{p.name}/allowance/{i}" for i in range(len(p.allowances)))
-
-
 # What the pricer does not bill yet: (the construct as the user writes it, where it is used).
 # Later engineers: remove an entry when the pricer bills that construct.
 FEATURES: tuple[tuple[str, Callable[[RatingPlan], Iterator[str]]], ...] = (
     ("`*` or `/` in a derived quantity", _derived_products),
-    ("a plan change to a plan that charges other meters", _plan_changes_across_meters),
-    ("an amount discount in a contract with a plan change", _amount_discounts_with_plan_changes),
-    ("an allowance of a plan a contract changes from or to", _allowances_with_plan_changes),
 )
 
 

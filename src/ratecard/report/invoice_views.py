@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from ..billing.credits import purchase_number
 from ..billing.documents import Invoice, InvoiceRun, Line, TierLine
+from ..billing.invoice_steps import stated_minimum
 from ..model import CreditGrant, RatingPlan
 from ..money import EXACT, ZERO, plain, round_money, rounder
 from .formatter import DEFAULT_LOCALE, Formatter, compact_unit, expiry_text
@@ -274,23 +275,22 @@ def _unit_price(value: Decimal, fmt: Formatter) -> str:
     return "free" if value.is_zero() else fmt.price(value)
 
 
-_FLOOR = re.compile(r"\(minimum (-?\d+(?:\.\d+)?)\)$")
-
-
 def minimum_floor(minimum: Line, inv: Invoice) -> Decimal:
     """The (prorated) minimum a true-up line brings its period (or plan part) up to, as the
     pricer wrote it on the line ("Minimum commitment true-up (minimum 21.29)"). It is not
     always what the invoice's lines add up to: a period's fees billed in advance are on the
-    invoice before, and the next period's on this one."""
-    found = _FLOOR.search(minimum.description)
-    if found is not None:
-        return Decimal(found.group(1)).quantize(minimum.amount)
+    invoice before, and the next period's on this one; an invoice-wide discount's share of
+    a part's lines is not on the invoice; and a document read back from the ledger keeps
+    only what it states."""
+    stated = stated_minimum(minimum)
+    if stated is not None:  # written plain (`63`): shown in the currency's places, like the line
+        return stated.quantize(minimum.amount)
     return part_minimum(minimum, inv) if minimum.plan is not None else inv.subtotal
 
 
 def part_minimum(minimum: Line, inv: Invoice) -> Decimal:
-    """The (prorated) minimum of the plan part a true-up line belongs to: the part's other
-    lines plus the true-up."""
+    """The minimum of the plan part a true-up line belongs to, when the line does not state
+    it: the part's other lines plus the true-up."""
     part = [ln.amount for ln in inv.lines
             if ln.plan == minimum.plan and ln.segment == minimum.segment and ln is not minimum]
     return sum(part, minimum.amount)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from ..diagnostics import Diagnostic, Span, error, first_line
 from ..model import RatingPlan
@@ -176,6 +176,15 @@ def _events(value) -> int:
     return number
 
 
+def _charged_in(terms: Sequence[ContractTerm], window: Window) -> tuple[str, ...]:
+    """The meters billable in a window: those of the contract's term that holds it (a window
+    never straddles a change of them: billing cuts periods into plan parts at a plan change)."""
+    for t in terms:
+        if t.starts <= window.start and (t.ends is None or window.start < t.ends):
+            return t.charged_meters
+    return ()
+
+
 def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Window],
                    files: list[str], *, skip_bad_rows: str | None = None,
                    memory_limit: str | None = None, threads: int | None = None) -> UsageReport:
@@ -185,8 +194,9 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
     meters = sorted(plan.meters.values(), key=lambda m: m.name)
     width = max((len(m.dimensions) for m in meters), default=0)
     by_key = {w.key: w for w in windows}
-    plan_of = {t.contract: t.plan for t in terms}
-    charged = {p.name: {c.meter for c in p.charges} for p in plan.plans.values()}
+    terms_of: dict[str, list[ContractTerm]] = {}
+    for t in terms:
+        terms_of.setdefault(t.contract, []).append(t)
     expected_scope = scope_fingerprint(plan, terms, windows)
 
     held = any(m.aggregation.function == "weighted" for m in meters)
@@ -245,9 +255,9 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                 problems.add("E505", path, line, f"window `{window_key}` is a segment of meter "
                                                  f"`{window.meter}`, not of `{meter.name}`")
                 continue
-            if meter.name not in charged.get(plan_of.get(window.contract, ""), set()):
-                problems.add("E505", path, line, f"contract `{window.contract}`'s plan does not charge "
-                                                 f"meter `{meter.name}`")
+            if meter.name not in _charged_in(terms_of.get(window.contract, ()), window):
+                problems.add("E505", path, line, f"contract `{window.contract}`'s plan does not charge meter "
+                                                 f"`{meter.name}` in window `{window.key}`")
                 continue
             names = meter.dimension_names
             if any(v is not None for v in dims[len(names):]):

@@ -3,6 +3,12 @@
     sources (files or a table) -> events: id, type, customer, t, p0..pn (text)
       -> bad-row flags -> dedup on (customer, id) (see `dedup`) -> classification
          (contract term, billing window, reason) -> one GROUP BY per meter
+
+A contract has a term per stretch of time over which the same meters are
+billable (`records.ContractTerm`): the term an event joins is the one in effect
+at its time, so whether it is billed follows the plan in effect then (a plan
+change to one that charges other meters starts a new term), never the
+contract's first plan alone.
       -> a single result: aggregate rows, then counts by reason
 
 Each source is read by `sources.source_select`; the building blocks are in
@@ -150,6 +156,8 @@ def member(e: exp.Expression, values: Sequence[str]) -> exp.Expression:
 
 
 def _plans_charging(plan: RatingPlan, meter: str) -> list[str]:
+    """The plans that charge `meter`: an event is billable for it when its term's plan (the
+    plan in effect at the event's time) is one of them."""
     return sorted(p.name for p in plan.plans.values() if any(c.meter == meter for c in p.charges))
 
 
@@ -406,6 +414,14 @@ def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relat
                                       true=end.copy())], default=u.copy())
     inside = exp.Case(ifs=[exp.If(this=exp.GTE(this=t.copy(), expression=start.copy()), true=lit(1))],
                       default=lit(0))
+    # only the windows of a term whose plan charges the meter: after a change to a plan that
+    # does not, what the last report held is no one's usage (part2-decisions 6.9)
+    charging = exp.and_(
+        exp.EQ(this=col("contract", "wt"), expression=col("contract", "ew")),
+        exp.LTE(this=col("starts", "wt"), expression=start.copy()),
+        exp.Paren(this=exp.or_(exp.Is(this=col("ends", "wt"), expression=exp.Null()),
+                               exp.GT(this=col("ends", "wt"), expression=start.copy()))),
+        member(col("plan", "wt"), _plans_charging(plan, m.name)))
     return (exp.select(
         alias(lit("step"), "kind"), alias(col("key", "ew"), "window"), alias(lit(m.name), "meter"),
         *[alias(col(f"d{i}", "wr"), f"d{i}") for i in range(len(dims))],
@@ -415,4 +431,5 @@ def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relat
         alias(exp.UnixMicros(this=held_from), HELD_COLUMNS[0]),
         alias(exp.UnixMicros(this=held_until), HELD_COLUMNS[1]),
     ).from_(reports.subquery("wr")).join(_weighted_windows(m, relations).subquery("ew"), on=overlaps,
-                                         join_type="inner"))
+                                         join_type="inner")
+     .join(_as(relations.terms, "wt"), on=charging, join_type="inner"))

@@ -32,20 +32,29 @@ REJECTION_REASONS = (
     "not_yet_billable",   # in a contract period that has not ended by --through
     "no_meter",           # no meter reads its event type
     "filtered",           # meters read its type, but every `where` excludes it
-    "not_in_plan",        # its meters are not charged by the contract's plan
+    "not_in_plan",        # its meters are not charged by the plan in effect at its time
 )
 
 
 @dataclass(frozen=True)
 class ContractTerm:
-    """A contract's customer and dates, for classifying events."""
+    """A stretch of a contract's time over which one set of meters is billable: its customer,
+    dates, and the meters the plan in effect charges, for classifying events.
+
+    A contract that changes plan (`plan NAME from DATE`) to one that charges other meters
+    has a term per stretch, in time order; they tile the contract's dates, so an event
+    falls in at most one. An event is billable when its term's plan charges a meter that
+    reads it, and `not_in_plan` otherwise: billability follows the plan in effect at the
+    event's time, never the contract's first plan alone. (Stretches whose plans charge the
+    same meters are one term, named by the first plan: they bill the same events.)
+    """
 
     contract: str
     customer: str
-    plan: str
+    plan: str                    # the plan in effect from `starts` (see above)
     starts: dt.datetime          # UTC, inclusive
     ends: dt.datetime | None     # UTC, exclusive (None: open-ended)
-    charged_meters: tuple[str, ...]
+    charged_meters: tuple[str, ...]  # the meters that plan charges
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,8 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
         if not passing:
             report.rejected["filtered"] += 1
             continue
+        # the term in effect at the event's time: a plan change to a plan that charges other
+        # meters starts a new term, so this is the plan in effect then, not the first plan
         charged = [m for m in passing if m.name in term.charged_meters]
         if not charged:
             report.rejected["not_in_plan"] += 1
@@ -147,7 +149,7 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
 
     with localcontext(EXACT):
         _quantities(plan, groups, report)
-    _weighted(plan, held, windows_by_contract, segments, report)
+    _weighted(plan, held, windows_by_contract, segments, terms, report)
     report.aggregates.sort(key=lambda a: (a.window, a.meter,
                                           tuple((k, v is not None, v or "") for k, v in a.dimensions)))
     return report
@@ -178,14 +180,21 @@ def _quantities(plan: RatingPlan, groups: dict, report: UsageReport) -> None:
         report.aggregates.append(Aggregate(window, meter_name, dims, q, g["events"]))
 
 
-def _weighted(plan: RatingPlan, held: dict, windows_by_contract: dict, segments: dict, report: UsageReport) -> None:
-    """Each weighted key's line in every window of its contract (its meter's segments where
-    a rate change splits a period part, else the part): the integral of its reports over
-    the window, from the reports themselves (`weighted.line_quantity`)."""
+def _weighted(plan: RatingPlan, held: dict, windows_by_contract: dict, segments: dict,
+              terms: list[ContractTerm], report: UsageReport) -> None:
+    """Each weighted key's line in every window of its contract whose plan charges the meter
+    (its meter's segments where a rate change splits a period part, else the part): the
+    integral of its reports over the window, from the reports themselves
+    (`weighted.line_quantity`). After a change to a plan that does not charge the meter, what
+    the last report held is no one's usage (part2-decisions 6.9)."""
     for (contract, meter_name, dims), reports in held.items():
         per = plan.meters[meter_name].aggregation.per
         own = segments.get((contract, meter_name), ())
         for w in windows_by_contract.get(contract, ()):
+            term = next((t for t in terms if t.contract == contract and t.starts <= w.start
+                         and (t.ends is None or w.start < t.ends)), None)
+            if term is None or meter_name not in term.charged_meters:
+                continue
             for part in [s for s in own if w.start <= s.start < w.end] or [w]:
                 q = line_quantity(reports, part.start, part.end, per)
                 if q is not None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from ..billing.periods import Period, midnight, periods
+from ..billing.periods import Period, midnight, periods, plan_at
 from ..compiler import Compiled, checks
 from ..compiler import literals as lit
 from ..compiler.build import build_contract
@@ -278,8 +278,10 @@ def _inside(span: Span, outer: Span) -> bool:
             and (span.end_line, span.end_col) <= (outer.end_line, outer.end_col))
 
 
-def _meter(scope: BlockScope, ident: n.Ident) -> Meter | None:
-    """The meter a usage or expect line names, which the contract's plan must charge."""
+def _meter(scope: BlockScope, ident: n.Ident, at: dt.datetime | None = None) -> Meter | None:
+    """The meter a usage or expect line names, which the contract's plan must charge: for a
+    usage line at `at`, the plan in effect then (usage another plan charges would not be
+    billed: `not_in_plan`); for an `expect line`, one of the contract's plans."""
     ctx, plan, contract = scope.ctx, scope.plan, scope.contract
     meter = plan.meters.get(ident.name)
     if meter is None:
@@ -288,11 +290,19 @@ def _meter(scope: BlockScope, ident: n.Ident) -> Meter | None:
                          + (f" (did you mean `{guess}`?)" if guess else ""), ident.span,
                          hints=[] if guess else ["no meter of that name is defined in this project"]))
         return None
-    if contract is not None and plan.plans[contract.plan].charge(meter.name) is None:
-        charged = ", ".join(c.meter for c in plan.plans[contract.plan].charges) or "nothing"
-        ctx.report(error("E801", f"plan `{contract.plan}` of contract `{contract.name}` does not charge "
-                                 f"meter `{meter.name}`", ident.span,
-                         hints=[f"plan `{contract.plan}` charges: {charged}"]))
+    if contract is None:
+        return meter
+    if at is not None:
+        names = [plan_at(contract, at.astimezone(dt.UTC).date())]
+    else:
+        names = list(dict.fromkeys([contract.plan, *(c.plan for c in contract.plan_changes)]))
+    if all(plan.plans[name].charge(meter.name) is None for name in names):
+        name = names[0]
+        charged = ", ".join(c.meter for c in plan.plans[name].charges) or "nothing"
+        when = f" on {at.date()}" if at is not None and contract.plan_changes else ""
+        ctx.report(error("E801", f"plan `{name}` of contract `{contract.name}` does not charge "
+                                 f"meter `{meter.name}`{when}", ident.span,
+                         hints=[f"plan `{name}` charges: {charged}"]))
         return None
     return meter
 
@@ -349,7 +359,7 @@ def _later(day: dt.date) -> dt.date:
 
 def _usage(scope: BlockScope, node: n.Usage, at: dt.datetime | None) -> SyntheticUsage | None:
     ctx, contract, through = scope.ctx, scope.contract, scope.through
-    meter = _meter(scope, node.meter)
+    meter = _meter(scope, node.meter, at)
     if meter is None:
         return None
     where_keys = [c.key for c in meter.where]

@@ -10,7 +10,7 @@ day per kind, stamped 23:59:00 UTC so it falls in the day it sums up:
 - `auth.daily_summary` (`monthly_active_users`): the month-to-date MAU count
   (the meter takes the maximum over the period).
 
-    python examples/next/saas-platform/generate_usage.py
+    python examples/saas-platform/generate_usage.py
 """
 
 import datetime as dt

@@ -9,7 +9,7 @@ compiler cannot hide in both sides. The output has the shape of a conformance
 case (`{"args": [...], "expect": {...}}`); `notes` adds what the case format
 cannot hold (unused allowances and discounts, each line's allocations).
 
-    python examples/next/saas-platform/compute_expected.py
+    python examples/saas-platform/compute_expected.py
 """
 
 import datetime as dt
