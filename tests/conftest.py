@@ -14,7 +14,10 @@ import os
 
 import pytest
 
+from spark_helpers import CONNECT_MODE, LocalSpark, use_test_jvm_options
+
 CI_VARIABLE = "RATECARD_CI"
+use_test_jvm_options()  # before any test starts a JVM
 
 
 def pytest_addoption(parser):
@@ -43,6 +46,37 @@ def postgres_server():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def local_spark():
+    """The one local Spark session of the test run (tests/spark_helpers.py): starting
+    a SparkContext and warming its JVM up is most of a small Spark test's cost."""
+    holder = LocalSpark()
+    yield holder
+    holder.stop()
+
+
+@pytest.fixture
+def spark(local_spark):
+    """The local `local[2]` Spark session, started by the first test that needs it."""
+    return local_spark.start()
+
+
+@pytest.fixture(scope="module")
+def no_local_spark(local_spark):
+    """For a Spark Connect client in this process: no local session while it lives,
+    and a local session may start again after it."""
+    was_set = CONNECT_MODE in os.environ
+    local_spark.stop()
+    yield
+    local_spark.connect_done(was_set)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Spark Connect's tests after every other Spark test, so that the local session
+    starts once (see `no_local_spark`); every other test keeps its place."""
+    items.sort(key=lambda item: item.get_closest_marker("spark_connect") is not None)
 
 
 def under_ci() -> bool:

@@ -1,7 +1,7 @@
 """`--engine spark`: the same query on Spark (local mode) gives byte-identical invoices.
 
-One local[2] Spark session serves the whole module (starting the JVM is most
-of the cost). Skipped, with the reason, when pyspark or Java is missing:
+One local[2] Spark session serves the whole test run (the `spark` fixture,
+tests/conftest.py: starting the JVM is most of the cost). Skipped, with the reason, when pyspark or Java is missing:
 `pip install 'ratecard[spark]'` and a Java 17+ runtime enable them.
 """
 
@@ -38,16 +38,9 @@ from warehouse_helpers import (  # noqa: E402
     write_parquet,
 )
 
-pytestmark = pytest.mark.slow
-MASTER = "local[2]"
+from spark_helpers import MASTER  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_engine.session(MASTER)
-    yield session
-    session.stop()
-
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
 
 def _both(args, cwd, monkeypatch, capsys):

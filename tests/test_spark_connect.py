@@ -1,7 +1,9 @@
 """`--engine spark` over Spark Connect: a Connect server on this machine (the one
 pyspark ships, started with `spark-submit`, `local[2]`) gives DuckDB's invoices.
 
-One server serves the module (its JVM takes seconds to start). Skipped, with the
+One server serves the module (its JVM takes seconds to start), with the JVM
+options of every Spark JVM the tests start (tests/spark_helpers.py). This
+process holds no local session while the client lives (`no_local_spark`). Skipped, with the
 reason, when pyspark, its Connect client (`pip install 'pyspark[connect]'`) or
 Java is missing.
 """
@@ -27,9 +29,10 @@ if shutil.which("java") is None:
 from ratecard.usage import spark as spark_engine  # noqa: E402
 
 from render_helpers import run_cli  # noqa: E402
+from spark_helpers import JVM_OPTIONS  # noqa: E402
 from warehouse_helpers import CASES, CONFORMANCE, case_args, split_args  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.spark_connect, pytest.mark.xdist_group("spark-connect")]
 SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
@@ -40,7 +43,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def connect_url(tmp_path_factory):
+def connect_url(tmp_path_factory, no_local_spark):
     home = Path(pyspark.__file__).parent
     submit = home / "bin" / "spark-submit"
     if not submit.exists():
@@ -49,7 +52,7 @@ def connect_url(tmp_path_factory):
     log = tmp_path_factory.mktemp("connect") / "server.log"
     with open(log, "wb") as err:
         server = subprocess.Popen(
-            [str(submit), "--class", SERVER, "--master", "local[2]",
+            [str(submit), "--class", SERVER, "--master", "local[2]", "--driver-java-options", JVM_OPTIONS,
              "--conf", f"spark.connect.grpc.binding.port={port}",
              "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.ui.enabled=false"],
             env={**os.environ, "SPARK_HOME": str(home)}, stdout=subprocess.DEVNULL, stderr=err,

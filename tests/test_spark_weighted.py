@@ -1,8 +1,8 @@
 """`--engine spark` bills time-weighted meters as DuckDB does: the same step pieces (LEAD
 over (time, id), clipped to periods, segments and plan parts), so the same aggregates and
-byte-identical invoices. One small test: starting Spark is most of its cost (tests/test_spark.py
-has the rest of the Spark suite and how it starts a session). Skipped, with the reason, when
-pyspark or Java is missing.
+byte-identical invoices. One small test on the test run's one local Spark session (the `spark`
+fixture, tests/conftest.py; tests/test_spark.py has the rest of the Spark suite). Skipped, with
+the reason, when pyspark or Java is missing.
 """
 
 from __future__ import annotations
@@ -21,15 +21,7 @@ from ratecard.usage import spark as spark_engine  # noqa: E402
 
 from test_weighted_engines import THROUGH, _fixed  # noqa: E402
 
-pytestmark = pytest.mark.slow
-MASTER = "local[2]"
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_engine.session(MASTER)
-    yield session
-    session.stop()
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
 
 def test_spark_bills_weighted_meters_as_duckdb_does(spark, tmp_path):

@@ -1,0 +1,56 @@
+"""How the tests start Spark: one local session for the whole test run, and the
+JVM options every Spark JVM the tests start is given (the local session's and
+the Spark Connect server's).
+
+The tests' Spark work is many small queries, each planned and code-generated
+anew, not long jobs: the JVM's optimizing (C2) compiler spends more CPU
+compiling than its code ever saves, and on a busy machine with two cores its
+threads and the parallel collector's compete with the query itself. C1 only and
+the serial collector halve the Spark tests' time (tests/test_spark.py, measured
+back to back) and change nothing a query computes. A developer's own
+PYSPARK_SUBMIT_ARGS, if set, is kept.
+"""
+
+from __future__ import annotations
+
+import os
+
+MASTER = "local[2]"
+JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# set by pyspark once a process has made a Spark Connect session: from then on it
+# refuses to start a classic (local) session in that process
+CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
+
+
+def use_test_jvm_options() -> None:
+    """The local session's JVM (started by pyspark through spark-submit) gets JVM_OPTIONS."""
+    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", f'--driver-java-options "{JVM_OPTIONS}" pyspark-shell')
+
+
+class LocalSpark:
+    """The test run's one local Spark session, started when a test first needs it.
+
+    A Python process holds either classic sessions or a Spark Connect client, not
+    both (pyspark refuses): `stop` ends the local one before the Connect tests make
+    their client, and `connect_done` lets the next test start a local one again.
+    """
+
+    def __init__(self) -> None:
+        self.session = None
+
+    def start(self):
+        from ratecard.usage import spark as spark_engine
+
+        if self.session is None:
+            self.session = spark_engine.session(MASTER)
+        return self.session
+
+    def stop(self) -> None:
+        if self.session is not None:
+            self.session.stop()
+            self.session = None
+
+    @staticmethod
+    def connect_done(was_set: bool) -> None:
+        if not was_set:
+            os.environ.pop(CONNECT_MODE, None)
