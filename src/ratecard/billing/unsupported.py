@@ -17,23 +17,7 @@ from __future__ import annotations
 from typing import Callable, Iterator, Mapping
 
 from ..diagnostics import Diagnostic, Span, error
-from ..model import Expression, Operation, RatingPlan
-
-
-def _derived_products(plan: RatingPlan) -> Iterator[str]:
-    """`+` and `-` are billed; `*` and `/` are not yet: their exact value needs more digits
-    than the engines' DECIMAL(38, 18) holds (docs/usage.md, "Derived quantities")."""
-    for meter in plan.meters.values():
-        if meter.aggregation.expression is not None and _multiplies(meter.aggregation.expression):
-            yield f"meter:{meter.name}/aggregation"
-
-
-def _multiplies(expr: Expression) -> bool:
-    if isinstance(expr, Operation):
-        return expr.op in "*/" or _multiplies(expr.left) or _multiplies(expr.right)
-    return False
-
-
+from ..model import RatingPlan
 
 
 def _plan_changes_across_meters(plan: RatingPlan) -> Iterator[str]:
@@ -71,7 +55,6 @@ def _allowances_with_plan_changes(plan: RatingPlan) -> Iterator[str]:
 # What the pricer does not bill yet: (the construct as the user writes it, where it is used).
 # Later engineers: remove an entry when the pricer bills that construct.
 FEATURES: tuple[tuple[str, Callable[[RatingPlan], Iterator[str]]], ...] = (
-    ("`*` or `/` in a derived quantity", _derived_products),
     ("a plan change to a plan that charges other meters", _plan_changes_across_meters),
     ("an amount discount in a contract with a plan change", _amount_discounts_with_plan_changes),
     ("an allowance of a plan a contract changes from or to", _allowances_with_plan_changes),
