@@ -34,7 +34,7 @@ FACTOR = exp.DataType.build(f"DECIMAL(38, {FACTOR_SCALE})")
 WHOLE = exp.DataType.build("INT128")
 # One unit of the 18th place, to turn a whole number of 10**-18 into a quantity by a
 # multiplication (exact in every engine) rather than a division.
-_UNIT = exp.DataType.build(f"DECIMAL({QUANTITY_SCALE + 1}, {QUANTITY_SCALE})")
+UNIT = exp.DataType.build(f"DECIMAL({QUANTITY_SCALE + 1}, {QUANTITY_SCALE})")
 _STEP = 10 ** FACTOR_SCALE
 
 Props = Callable[[str], exp.Expression]
@@ -123,7 +123,7 @@ def _quotient(left: exp.Expression, right: exp.Expression) -> exp.Expression:
         exp.and_(exp.EQ(this=twice.copy(), expression=divisor.copy()),
                  exp.EQ(this=_mod(quotients[-1].copy(), _n(2)), expression=_n(1)))), true=_n(1))], default=_n(0))
     rounded = _whole(exp.Add(this=whole, expression=up))
-    unit = cast(lit("0." + "0" * (QUANTITY_SCALE - 1) + "1"), _UNIT)
+    unit = cast(lit("0." + "0" * (QUANTITY_SCALE - 1) + "1"), UNIT)
     magnitude = cast(exp.Paren(this=exp.Mul(this=cast(rounded, exp.DataType.build("DECIMAL(38, 0)")),
                                             expression=unit)), QUANTITY)
     opposite = exp.NEQ(this=exp.Paren(this=exp.LT(this=left.copy(), expression=lit(0))),

@@ -108,7 +108,8 @@ def bad_row(plan: RatingPlan, props: _Props) -> exp.Expression:
     parts.append(col("row_bad"))
     for m in sorted(plan.meters.values(), key=lambda m: m.name):
         if m.aggregation.expression is not None:
-            operands = exp.or_(*[_bad_quantity(props(k)) for k in expression_properties(m.aggregation.expression)])
+            bad = [_bad_quantity(props(k)) for k in expression_properties(m.aggregation.expression)]
+            operands = exp.or_(*bad) if bad else exp.false()  # (`sum 2 * 3` reads no property)
             parts.append(exp.Paren(this=exp.and_(reads(m, props, col("type")), operands)))
             flagged = derived_sql.problem(m.aggregation.expression, props)
             if flagged is not None:  # (a CASE: computed only from good operands of the meter's events)
