@@ -15,7 +15,13 @@ Every value is DECIMAL(38, 18) (docs/usage.md, "Derived quantities"):
   used: DuckDB's gives a DOUBLE and Spark's, Snowflake's and BigQuery's round.
 
 `problem` is what makes the event a bad row here rather than a stopped query: a zero
-divisor, an operand of `*` or `/` with more than 9 decimal places.
+divisor, an operand of `*` or `/` with more than 9 decimal places, a value past DECIMAL(38, 18)
+or an operand of `+`/`-` past DECIMAL(37, 18). None of these tests relies on a cast's
+precision or scale: BigQuery's SQL has no parameterized type in a CAST (sqlglot writes plain
+BIGNUMERIC, which keeps 38 places and 38 integer digits), so a cast there neither rounds an
+operand to 9 places nor stops at 20 integer digits. Places are tested on the value itself
+(`|v| * 10**9` is a whole number: its fraction, scaled, equals its own FLOOR) and the
+ranges by comparison; a magnitude becomes a whole number of 10**-9 by an explicit FLOOR.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Callable
 from sqlglot import exp
 
 from ..model import Expression, Number, Operation, Property
-from .rows import FACTOR_SCALE, QUANTITY_SCALE
+from .rows import FACTOR_SCALE, QUANTITY_DIGITS, QUANTITY_SCALE
 from .sql import OPERAND, QUANTITY, cast, lit
 
 # An operand of `*` or `/`: whole numbers of 10**-9 (a value with more places is a bad row).
@@ -61,19 +67,60 @@ def value(expr: Expression, props: Props) -> exp.Expression:
     return _quotient(left, right)
 
 
+# The largest value of DECIMAL(38, 18) and of DECIMAL(37, 18) (an operand of `+`/`-`): a value
+# the query keeps has at most 18 places, so `|v| > LARGEST` is `|v| >= 10**20`, and the
+# literal itself is a quantity in every dialect (10**20 is not, nor an INT64 in BigQuery).
+LARGEST = "9" * (QUANTITY_DIGITS - QUANTITY_SCALE) + "." + "9" * QUANTITY_SCALE
+LARGEST_OPERAND = LARGEST[1:]
+
+
 def problem(expr: Expression, props: Props) -> exp.Expression | None:
-    """TRUE when the event's value is a bad row for a reason the query flags (a zero
-    divisor, an operand of `*` or `/` with more than 9 places); None for an expression
-    without `*` or `/`. NULL only where an inner divisor is zero, which is flagged too."""
+    """TRUE when the event's value is a bad row (`rows.derived_value`): a zero divisor, an
+    operand of `*` or `/` with more than 9 places, an operand of `+`/`-` of 19 integer digits
+    or more, a value of 20 or more; None for a property or a number. NULL only where an inner
+    divisor is zero, which is flagged too. Explicit tests, not casts (the module's docstring)."""
     if not isinstance(expr, Operation):
         return None
-    parts = [p for p in (problem(expr.left, props), problem(expr.right, props)) if p is not None]
-    if expr.op in "*/":
-        left, right = value(expr.left, props), value(expr.right, props)
-        parts += [exp.NEQ(this=cast(cast(v.copy(), FACTOR), QUANTITY), expression=v) for v in (left, right)]
-        if expr.op == "/":
-            parts.append(exp.EQ(this=right.copy(), expression=lit(0)))
-    return exp.Paren(this=exp.or_(*parts)) if parts else None
+    parts = [_inner(expr, props)]
+    if expr.op in "*/":  # (a sum or difference of operands below 10**19 is below 10**20)
+        parts.append(_beyond(value(expr, props), LARGEST))
+    return exp.Paren(this=exp.or_(*parts))
+
+
+def _inner(expr: Operation, props: Props) -> exp.Expression:
+    """`problem` without the range of `expr`'s own value, which its parent tests (each
+    test repeats the value's SQL, and a quotient's is large)."""
+    parts = [_inner(e, props) for e in (expr.left, expr.right) if isinstance(e, Operation)]
+    for side in (expr.left, expr.right):
+        v = value(side, props)
+        if expr.op in "+-":
+            parts.append(_beyond(v, LARGEST_OPERAND))
+        else:
+            parts.append(_more_places(v))
+            if not isinstance(side, Property):  # (a property is a quantity: below 10**20)
+                parts.append(_beyond(v, LARGEST))
+    if expr.op == "/":
+        parts.append(exp.EQ(this=value(expr.right, props), expression=lit(0)))
+    return exp.Paren(this=exp.or_(*parts))
+
+
+def _beyond(v: exp.Expression, largest: str) -> exp.Expression:
+    return exp.GT(this=exp.Abs(this=v.copy()), expression=cast(lit(largest), QUANTITY))
+
+
+def _scale(v: exp.Expression) -> exp.Expression:
+    """`v * 10**9`, exact: 10**9 as DECIMAL(10, 0), whose product with DECIMAL(38, 9)
+    (or with a fraction in DECIMAL(38, 18)) still fits 38 digits."""
+    return exp.Mul(this=v, expression=cast(lit(str(_STEP)), exp.DataType.build("DECIMAL(10, 0)")))
+
+
+def _more_places(v: exp.Expression) -> exp.Expression:
+    """`v` has more than 9 decimal places: the fraction of |v| (below 1, so its product with
+    10**9 fits DECIMAL(38, 18) in every engine), times 10**9, is not its own FLOOR."""
+    magnitude = exp.Abs(this=v.copy())
+    fraction = exp.Paren(this=exp.Sub(this=magnitude, expression=exp.Floor(this=magnitude.copy())))
+    scaled = _scale(fraction)
+    return exp.NEQ(this=scaled, expression=exp.Floor(this=scaled.copy()))
 
 
 def _whole(e: exp.Expression) -> exp.Expression:
@@ -95,8 +142,9 @@ def _n(k: int) -> exp.Expression:
 def _quotient(left: exp.Expression, right: exp.Expression) -> exp.Expression:
     """`left / right` to 18 places, half-even (`rows.quotient`, step for step)."""
     def scaled(v: exp.Expression) -> exp.Expression:  # |v| as a whole number of 10**-9, below 10**29
-        factor = cast(lit(str(_STEP)), exp.DataType.build("DECIMAL(10, 0)"))
-        return _whole(exp.Mul(this=exp.Abs(this=cast(v.copy(), FACTOR)), expression=factor))
+        # FLOOR: truncated here, not by a cast (which rounds in some engines and, in
+        # BigQuery, has no scale); a value it changes is a bad row (`_more_places`)
+        return _whole(exp.Floor(this=_scale(exp.Abs(this=cast(v.copy(), FACTOR)))))
 
     dividend = scaled(left)
     # a zero divisor gives NULL, never an error: the event is flagged by `problem`

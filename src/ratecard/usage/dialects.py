@@ -12,10 +12,10 @@ from sqlglot import exp
 
 from .rows import NUMBER_PATTERN, QUANTITY_DIGITS, QUANTITY_SCALE, TIME_PATTERN
 from .derived_sql import FACTOR, UNIT, WHOLE
-from .sql import QUANTITY, lit
+from .sql import OPERAND, QUANTITY, lit
 
-# Decimal types only a derived quantity's `*` and `/` use, BIGNUMERIC in BigQuery.
-_BIG = (FACTOR, UNIT, exp.DataType.build("DECIMAL(38, 0)"), exp.DataType.build("DECIMAL(10, 0)"))
+# Decimal types only a derived quantity uses, BIGNUMERIC in BigQuery (`_bigquery_decimal`).
+_BIG = (OPERAND, FACTOR, UNIT, exp.DataType.build("DECIMAL(38, 0)"), exp.DataType.build("DECIMAL(10, 0)"))
 
 
 def adapt(tree: exp.Expression, dialect: str) -> exp.Expression:
@@ -78,10 +78,6 @@ def _whole_numbers(tree: exp.Expression, dialect: str) -> None:
                 this=exp.Mod(this=a.copy(), expression=b.copy())))), expression=b.copy()))
         elif dialect == "clickhouse":
             node.replace(exp.Anonymous(this="intDiv", expressions=[a.copy(), b.copy()]))
-    if dialect == "bigquery":  # NUMERIC keeps 9 places and 29 digits: the division's own types
-        for node in list(tree.find_all(exp.DataType)):
-            if node.this == exp.DataType.Type.DECIMAL and node in _BIG:
-                node.replace(exp.DataType.build(node.sql().replace("DECIMAL", "BIGNUMERIC"), dialect="bigquery"))
 
 
 def _unix_micros(tree: exp.Expression, dialect: str) -> None:
@@ -122,11 +118,14 @@ def _partial_regex(tree: exp.Expression) -> None:
 
 
 def _bigquery_decimal(tree: exp.Expression) -> None:
-    """BigQuery's NUMERIC keeps 9 decimals; BIGNUMERIC(38, 18) holds the quantities."""
-    target = exp.DataType.build(f"BIGNUMERIC({QUANTITY_DIGITS}, {QUANTITY_SCALE})", dialect="bigquery")
+    """BigQuery's NUMERIC keeps 9 decimals, so a product of two NUMERICs is rounded to 9
+    places: the quantities, the operands of `+ - * /` and the division's own types are
+    BIGNUMERIC. sqlglot writes each as plain BIGNUMERIC (BigQuery allows no precision or
+    scale in a CAST), which holds 38 places and 38 integer digits: exact for every value
+    the query keeps, and `derived_sql.problem` tests places and ranges without a cast."""
     for node in list(tree.find_all(exp.DataType)):
-        if node == QUANTITY:
-            node.replace(target.copy())
+        if node == QUANTITY or node in _BIG:
+            node.replace(exp.DataType.build(node.sql().replace("DECIMAL", "BIGNUMERIC"), dialect="bigquery"))
 
 
 def _clickhouse(tree: exp.Expression) -> None:
