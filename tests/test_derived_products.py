@@ -171,3 +171,12 @@ def test_the_printed_duckdb_sql_gives_the_engines_quantities(tmp_path):
     assert aggregates == reference_aggregate(plan, terms, windows, files).aggregates
     # 1.5*2/7 = 0.428571428571428571(43) -> ...571; -0.75/0.3 = -2.5; 25/-8 = -3.125
     assert [a.quantity for a in aggregates] == [Decimal("0.428571428571428571") - Decimal("2.5") - Decimal("3.125")]
+
+
+def test_a_number_with_ten_places_in_a_product_is_a_compile_error(tmp_path):
+    from ratecard.compiler import compile_paths
+    src = tmp_path / "p.pricing"
+    src.write_text(PRICING.replace("EXPR", "a * 0.0000000001"), encoding="utf-8")
+    result = compile_paths([str(src)])
+    (d,) = [d for d in result.diagnostics if d.code == "E317"]
+    assert (d.span.line, d.span.col) == (3, 11) and d.hints
