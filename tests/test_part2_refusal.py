@@ -27,8 +27,10 @@ CONTRACT = 'contract beta {\n  customer "cus_beta"\n  plan pro\n  starts 2026-01
 
 # construct -> (the pricing, the line:col of the one use, what the message names)
 CASES = {
-    "derived product": (BASE.replace("  count\n", "  sum a * b\n") + CONTRACT + "}\n", "3:3",
-                        "`*` or `/` in a derived quantity"),
+    # `*` and `/` in a derived quantity are billed (tests/test_derived_products.py), except a
+    # quotient inside an operand of `/`
+    "quotient of a quotient": (BASE.replace("  count\n", "  sum a / (b / 2)\n") + CONTRACT + "}\n", "3:3",
+                               "a quotient inside an operand of `/` in a derived quantity"),
     # `weighted` is billed: tests/test_weighted_billing.py
     # fees `in advance` are billed (tests/test_billing_advance.py)
     # plan changes are billed (tests/test_billing_plan_change.py), across meters too, with amount discounts

@@ -37,6 +37,8 @@ MONEY_DECIMALS = 12  # e.g. $0.000000000023 per byte
 # test usage): what a usage quantity may be, DECIMAL(38, 18)
 QUANTITY_INTEGER_DIGITS = 20
 QUANTITY_DECIMALS = 18
+# An operand of `*` or `/` in a derived quantity: whole numbers of 10**-9 (usage.rows.FACTOR_SCALE).
+FACTOR_DECIMALS = 9
 
 # percentages of a modifier: `N% off` up to 100, `N% up` up to 1000 (x11)
 MAX_PERCENT_UP = Decimal(1000)

@@ -110,11 +110,24 @@ def expression(ctx: Context, node: n.Expr) -> Expression | None:
     left, right = expression(ctx, node.left), expression(ctx, node.right)
     if left is None or right is None:
         return None
+    for side, typed in ((node.left, left), (node.right, right)):
+        if node.op in "*/" and isinstance(typed, Number) and _places(typed.value) > limits.FACTOR_DECIMALS:
+            ctx.report(error("E317", f"an operand of `{node.op}` with more than {limits.FACTOR_DECIMALS} "
+                             "decimal places", side.span,
+                             hints=[f"`*` and `/` work on whole numbers of 10^-{limits.FACTOR_DECIMALS}: "
+                                    "scale the other operand instead (`a * 0.0000000001` is "
+                                    "`a / 10_000_000_000`)"]))
+            return None
     if node.op == "/" and _constant(right) == 0:
         ctx.report(error("E313", "division by zero: the divisor is always 0", node.right.span,
                          hints=["a division by zero would make every event a bad row"]))
         return None
     return Operation(op=node.op, left=left, right=right)
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 def _constant(expr: Expression) -> Decimal | None:

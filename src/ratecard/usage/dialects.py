@@ -11,12 +11,18 @@ from __future__ import annotations
 from sqlglot import exp
 
 from .rows import NUMBER_PATTERN, QUANTITY_DIGITS, QUANTITY_SCALE, TIME_PATTERN
-from .sql import QUANTITY, lit
+from .derived_sql import FACTOR, UNIT, WHOLE
+from .sql import OPERAND, QUANTITY, lit
+
+# Decimal types only a derived quantity uses, BIGNUMERIC in BigQuery (`_bigquery_decimal`).
+_BIG = (OPERAND, FACTOR, UNIT, exp.DataType.build("DECIMAL(38, 0)"), exp.DataType.build("DECIMAL(10, 0)"))
 
 
 def adapt(tree: exp.Expression, dialect: str) -> exp.Expression:
     """The tree with what `dialect` lacks rewritten (a copy; `tree` is left alone)."""
     tree = tree.copy()
+    if dialect != "duckdb":
+        _whole_numbers(tree, dialect)
     if dialect == "spark":
         return spark_tree(tree)
     if dialect not in ("duckdb", "postgres"):
@@ -48,6 +54,30 @@ _MICROS = {
     "snowflake": lambda t: exp.Anonymous(this="DATE_PART", expressions=[exp.var("EPOCH_MICROSECOND"), t]),
     "clickhouse": lambda t: exp.Anonymous(this="toUnixTimestamp64Micro", expressions=[t]),
 }
+
+
+# The whole numbers a derived quantity's `/` divides (`derived_sql.WHOLE`, below 10**38):
+# DuckDB's HUGEINT; each dialect's 128-bit integer or 38-digit decimal.
+_WHOLE = {"spark": "DECIMAL(38, 0)", "postgres": "NUMERIC(38, 0)", "snowflake": "NUMBER(38, 0)",
+          "bigquery": "BIGNUMERIC(38, 0)", "clickhouse": "Int128"}
+
+
+def _whole_numbers(tree: exp.Expression, dialect: str) -> None:
+    """`//` on whole numbers, exact in each dialect: sqlglot writes Snowflake's as TRUNC of
+    a decimal division (rounded to 6 places first) and ClickHouse's as a float division."""
+    if not any(True for _ in tree.find_all(exp.IntDiv)):
+        return
+    whole = exp.DataType.build(_WHOLE[dialect], dialect=dialect)
+    for node in list(tree.find_all(exp.DataType)):
+        if node == WHOLE:
+            node.replace(whole.copy())
+    for node in list(tree.find_all(exp.IntDiv)):
+        a, b = node.this, node.expression
+        if dialect == "snowflake":  # an exact division: the dividend less its remainder
+            node.replace(exp.Div(this=exp.Paren(this=exp.Sub(this=a.copy(), expression=exp.Paren(
+                this=exp.Mod(this=a.copy(), expression=b.copy())))), expression=b.copy()))
+        elif dialect == "clickhouse":
+            node.replace(exp.Anonymous(this="intDiv", expressions=[a.copy(), b.copy()]))
 
 
 def _unix_micros(tree: exp.Expression, dialect: str) -> None:
@@ -88,11 +118,14 @@ def _partial_regex(tree: exp.Expression) -> None:
 
 
 def _bigquery_decimal(tree: exp.Expression) -> None:
-    """BigQuery's NUMERIC keeps 9 decimals; BIGNUMERIC(38, 18) holds the quantities."""
-    target = exp.DataType.build(f"BIGNUMERIC({QUANTITY_DIGITS}, {QUANTITY_SCALE})", dialect="bigquery")
+    """BigQuery's NUMERIC keeps 9 decimals, so a product of two NUMERICs is rounded to 9
+    places: the quantities, the operands of `+ - * /` and the division's own types are
+    BIGNUMERIC. sqlglot writes each as plain BIGNUMERIC (BigQuery allows no precision or
+    scale in a CAST), which holds 38 places and 38 integer digits: exact for every value
+    the query keeps, and `derived_sql.problem` tests places and ranges without a cast."""
     for node in list(tree.find_all(exp.DataType)):
-        if node == QUANTITY:
-            node.replace(target.copy())
+        if node == QUANTITY or node in _BIG:
+            node.replace(exp.DataType.build(node.sql().replace("DECIMAL", "BIGNUMERIC"), dialect="bigquery"))
 
 
 def _clickhouse(tree: exp.Expression) -> None:

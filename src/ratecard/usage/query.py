@@ -37,10 +37,12 @@ from typing import Sequence
 
 from sqlglot import exp
 
-from ..model import Condition, Expression, Meter, Number, Operation, Property, RatingPlan, expression_properties
+from ..model import Condition, Meter, RatingPlan, expression_properties
+from . import derived_sql
+from .derived_sql import quantity_value
 from .rows import NEGATIVE_PATTERN, QUANTITY_FUNCTIONS, QUANTITY_PATTERN, needed_keys
 from .sources import Source, source_select
-from .sql import OPERAND, QUANTITY, TEXT, alias, cast, col, exponent_quantity, fn, lit, regex, strip_zeros
+from .sql import TEXT, alias, cast, col, exponent_quantity, fn, lit, regex, strip_zeros
 
 
 @dataclass(frozen=True)
@@ -105,29 +107,6 @@ def _bad_quantity(value: exp.Expression) -> exp.Expression:
     return exp.Paren(this=exp.or_(exp.Is(this=value.copy(), expression=exp.Null()), unreadable))
 
 
-def quantity_value(value: exp.Expression) -> exp.Expression:
-    """A (good) quantity's text as DECIMAL(38, 18), exactly (an exponent too)."""
-    return cast(exp.Trim(this=value.copy()), QUANTITY)
-
-
-def derived_value(expr: Expression, props: _Props) -> exp.Expression:
-    """A derived quantity per event in DECIMAL(38, 18), exactly, in every engine: each
-    operand of `+` or `-` is cast to DECIMAL(37, 18) so that the result type is
-    DECIMAL(38, 18) whatever the engine's rules for the result's precision (Spark's
-    would otherwise drop a decimal place past 38 digits). An operand of 19 or more
-    integer digits, or a result past 20, stops the engine; the row reader then names
-    the row (`rows.derived_value` has the same bounds). `*` and `/` are not billed yet
-    (billing/unsupported.py): their exact result needs more than 38 digits."""
-    if isinstance(expr, Property):
-        return quantity_value(props(expr.name))
-    if isinstance(expr, Number):
-        return cast(lit(format(expr.value, "f")), QUANTITY)
-    assert isinstance(expr, Operation) and expr.op in "+-", expr
-    node = exp.Add if expr.op == "+" else exp.Sub
-    left, right = (cast(derived_value(e, props), OPERAND) for e in (expr.left, expr.right))
-    return cast(exp.Paren(this=node(this=left, expression=right)), QUANTITY)
-
-
 def bad_row(plan: RatingPlan, props: _Props) -> exp.Expression:
     """The SQL twin of rows.row_problem (is this row bad at all)."""
     parts: list[exp.Expression] = [exp.Is(this=col(n), expression=exp.Null()) for n in ("id", "type", "customer")]
@@ -135,8 +114,13 @@ def bad_row(plan: RatingPlan, props: _Props) -> exp.Expression:
     parts.append(col("row_bad"))
     for m in sorted(plan.meters.values(), key=lambda m: m.name):
         if m.aggregation.expression is not None:
-            operands = [_bad_quantity(props(k)) for k in expression_properties(m.aggregation.expression)]
-            parts.append(exp.Paren(this=exp.and_(reads(m, props, col("type")), exp.or_(*operands))))
+            bad = [_bad_quantity(props(k)) for k in expression_properties(m.aggregation.expression)]
+            operands = exp.or_(*bad) if bad else exp.false()  # (`sum 2 * 3` reads no property)
+            parts.append(exp.Paren(this=exp.and_(reads(m, props, col("type")), operands)))
+            flagged = derived_sql.problem(m.aggregation.expression, props)
+            if flagged is not None:  # (a CASE: computed only from good operands of the meter's events)
+                good = exp.and_(reads(m, props, col("type")), exp.Not(this=exp.Paren(this=operands.copy())))
+                parts.append(exp.Case(ifs=[exp.If(this=good, true=flagged)], default=exp.false()))
         elif m.aggregation.function in QUANTITY_FUNCTIONS:
             bad = _bad_quantity(props(m.aggregation.field))
             if m.aggregation.function == "weighted":  # a level below zero (rows.row_problem)
@@ -324,7 +308,7 @@ def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
         quantity = exp.Count(this=exp.Distinct(expressions=[cprops(field)]))
     else:
         if m.aggregation.expression is not None:
-            value = derived_value(m.aggregation.expression, cprops)
+            value = derived_sql.value(m.aggregation.expression, cprops)
         else:
             value = quantity_value(cprops(field))
         if fn_name == "sum":

@@ -272,32 +272,67 @@ def needed_keys(plan: RatingPlan) -> tuple[str, ...]:
 # ----------------------------------------------------------------- derived quantities
 
 
-def quantity_fits(value: Decimal) -> bool:
-    """What DECIMAL(38, 18) holds exactly: at most 18 decimal places and 20 integer digits."""
-    exponent = value.as_tuple().exponent
-    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    if places > QUANTITY_SCALE:
-        value = value.normalize()
-        exponent = value.as_tuple().exponent
-        places = -exponent if exponent < 0 else 0
-    return places <= QUANTITY_SCALE and abs(value) < Decimal(10) ** (QUANTITY_DIGITS - QUANTITY_SCALE)
+# A `*` or `/` computes on its operands as whole numbers of 10**-9 (part2-decisions 1.1):
+# an operand with more decimal places than this makes the event a bad row.
+FACTOR_SCALE = 9
+_BOUND = Decimal(10) ** (QUANTITY_DIGITS - QUANTITY_SCALE)        # every value: DECIMAL(38, 18)
+_OPERAND_BOUND = Decimal(10) ** (QUANTITY_DIGITS - 1 - QUANTITY_SCALE)  # of `+`/`-`: DECIMAL(37, 18)
 
 
-def _operands_fit(expr: Expression, values: dict[str, Decimal]) -> bool:
-    """Every operand of an operation below 10**19 (DECIMAL(37, 18), what the engines add in)."""
+class _BadValue(Exception):
+    """Why one event's derived quantity has no value (the message's tail)."""
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def quotient(left: Decimal, right: Decimal) -> Decimal:
+    """`left / right` for operands of at most 9 decimal places, to 18 places, a quotient
+    that does not end there rounded once, half-even: long division on the operands as
+    whole numbers of 10**-9, which the query does in 9-digit steps (`derived_sql`),
+    so the two agree to the last digit. `right` is not zero."""
+    scale = Decimal(10) ** FACTOR_SCALE
+    dividend, divisor = int(abs(left) * scale), int(abs(right) * scale)
+    whole, rest = divmod(dividend * 10 ** QUANTITY_SCALE, divisor)
+    if 2 * rest > divisor or (2 * rest == divisor and whole % 2):
+        whole += 1
+    negative = (left < 0) != (right < 0) and whole != 0
+    return Decimal(-whole if negative else whole).scaleb(-QUANTITY_SCALE)
+
+
+def _derived(expr: Expression, values: dict[str, Decimal]) -> Decimal:
+    """The value the query computes, or `_BadValue` where it stops or flags the event."""
     if not isinstance(expr, Operation):
-        return True
-    with localcontext(EXACT):
-        sides = [evaluate_expression(e, values) for e in (expr.left, expr.right)]
-    bound = Decimal(10) ** (QUANTITY_DIGITS - 1 - QUANTITY_SCALE)
-    return all(abs(v) < bound for v in sides) and _operands_fit(expr.left, values) \
-        and _operands_fit(expr.right, values)
+        return evaluate_expression(expr, values)
+    left, right = _derived(expr.left, values), _derived(expr.right, values)
+    if expr.op in "+-":
+        if abs(left) >= _OPERAND_BOUND or abs(right) >= _OPERAND_BOUND:
+            raise _BadValue("range")
+        result = left + right if expr.op == "+" else left - right
+    else:
+        for side, value in ((expr.left, left), (expr.right, right)):
+            if _places(value) > FACTOR_SCALE:
+                raise _BadValue(f"the operand `{expression_text(side)}` = {format(value, 'f')} of `{expr.op}` has more than "
+                                f"{FACTOR_SCALE} decimal places")
+        if expr.op == "*":
+            result = left * right
+        elif right == 0:
+            raise _BadValue("division by zero")
+        else:
+            result = quotient(left, right)
+    if abs(result) >= _BOUND:
+        raise _BadValue("range")
+    return result if result else abs(result)  # no -0
 
 
 def derived_value(meter: Meter, props: dict[str, str]) -> tuple[Decimal | None, str | None]:
-    """The exact value of a meter's derived quantity for one event, or why the event is a
-    bad row: a property missing or not a quantity, a division by zero, or a value that
-    is not a quantity (ratecard never rounds one; the engines hold DECIMAL(38, 18))."""
+    """The value of a meter's derived quantity for one event, or why the event is a bad
+    row: a property missing or not a quantity, a division by zero, an operand of `*` or
+    `/` with more than 9 decimal places, or a value past DECIMAL(38, 18) (docs/usage.md,
+    "Derived quantities"). `+ - *` are exact; a quotient is exact to 18 places and
+    rounded once there, half-even."""
     expr = meter.aggregation.expression
     shown = expression_text(expr)
     values = {}
@@ -313,14 +348,17 @@ def derived_value(meter: Meter, props: dict[str, str]) -> tuple[Decimal | None, 
     with localcontext(EXACT) as ctx:
         ctx.traps[decimal_inexact] = True
         try:
-            result = evaluate_expression(expr, values)
-        except ZeroDivisionError:
-            return None, f"division by zero in the derived quantity `{shown}` of meter {meter.name}"
-        except ArithmeticError:  # decimal.Inexact: beyond 60 digits, so not a quantity either
-            result = None
-    if result is None or not quantity_fits(result) or not _operands_fit(expr, values):
-        return None, (f"the derived quantity `{shown}` of meter {meter.name} is not a decimal number with at "
-                      f"most {QUANTITY_SCALE} decimal places and {QUANTITY_DIGITS - QUANTITY_SCALE} integer "
-                      f"digits (each operand fewer than {QUANTITY_DIGITS - QUANTITY_SCALE}) for this event "
-                      "(ratecard never rounds a quantity)")
-    return result, None
+            return _derived(expr, values), None
+        except _BadValue as exc:
+            reason = str(exc)
+        except ArithmeticError:  # decimal.Inexact: beyond 60 digits, so past DECIMAL(38, 18) too
+            reason = "range"
+    if reason == "division by zero":
+        return None, f"division by zero in the derived quantity `{shown}` of meter {meter.name}"
+    if reason != "range":
+        return None, (f"in the derived quantity `{shown}` of meter {meter.name}, {reason}: `*` and `/` "
+                      f"compute on whole numbers of 10^-{FACTOR_SCALE} (ratecard never rounds an operand)")
+    return None, (f"the derived quantity `{shown}` of meter {meter.name} is not a decimal number with at "
+                  f"most {QUANTITY_SCALE} decimal places and {QUANTITY_DIGITS - QUANTITY_SCALE} integer "
+                  f"digits (each operand fewer than {QUANTITY_DIGITS - QUANTITY_SCALE}) for this event "
+                  "(ratecard never rounds a quantity)")
