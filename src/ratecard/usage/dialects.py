@@ -21,10 +21,10 @@ _BIG = (OPERAND, FACTOR, UNIT, exp.DataType.build("DECIMAL(38, 0)"), exp.DataTyp
 def adapt(tree: exp.Expression, dialect: str) -> exp.Expression:
     """The tree with what `dialect` lacks rewritten (a copy; `tree` is left alone)."""
     tree = tree.copy()
-    if dialect != "duckdb":
-        _whole_numbers(tree, dialect)
     if dialect == "spark":
         return spark_tree(tree)
+    if dialect != "duckdb":
+        _whole_numbers(tree, dialect)
     if dialect not in ("duckdb", "postgres"):
         for cte in tree.find_all(exp.CTE):  # MATERIALIZED is DuckDB and PostgreSQL only
             cte.set("materialized", None)
@@ -164,7 +164,10 @@ def spark_tree(tree: exp.Expression) -> exp.Expression:
     - TIMESTAMPTZ (-> TIMESTAMP, read in the session time
       zone, which the engine sets to UTC), REGEXP_MATCHES (-> RLIKE; the
       patterns are plain, the same in Java) are transpiled by sqlglot itself.
+    - The whole numbers a derived quantity's `/` divides: DECIMAL(38, 0) (`_whole_numbers`;
+      the Spark engine runs this adaptation, not `adapt`, so it is applied here).
     """
+    _whole_numbers(tree, "spark")
     for cte in tree.find_all(exp.CTE):
         cte.set("materialized", None)
     for node in tree.find_all(exp.TryCast):
