@@ -34,7 +34,7 @@ ROWS = [
 ]
 
 
-@pytest.mark.parametrize("expr, bad", [("a / b", 2), ("a * b + a / 4", 1), ("(a * b) / (b - 1)", 1)])
+@pytest.mark.parametrize("expr, bad", [("a / b", 2), ("a * b + a / 4", 1)])
 def test_spark_computes_products_and_quotients_as_duckdb_does(spark, tmp_path, expr, bad):
     plan = compile_text(PRICING.replace("EXPR", expr))
     files = [write_events(tmp_path / "u.jsonl", [event(f"e{i}", "c", f"2026-01-{2 + i:02d}T10:00:00Z", "e", **r)
