@@ -34,8 +34,12 @@ browser:
 
 # -rs prints why each skipped test was skipped. Under CI (RATECARD_CI=1, set by
 # .ci/run) a skip is a failure (tests/conftest.py), and so is a missing conformance suite.
+# pytest-xdist runs the tests on TEST_WORKERS processes (CI has 2 cores); every
+# Spark test runs in one of them (`xdist_group("spark")`), which starts the one
+# local session. TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -rs
+	$(BIN)/python -m pytest -rs -n $(TEST_WORKERS) --dist loadgroup
 	$(BIN)/ratecard test examples/pricing-tests
 	$(BIN)/ratecard test examples/effective-dates
 	$(BIN)/ratecard test examples/llm-api

@@ -9,6 +9,12 @@ threads and the parallel collector's compete with the query itself. C1 only and
 the serial collector halve the Spark tests' time (tests/test_spark.py, measured
 back to back) and change nothing a query computes. A developer's own
 PYSPARK_SUBMIT_ARGS, if set, is kept.
+
+The one session runs every Spark test of the run, some of them the long
+division SQL of derived quantities, whose generated code is large: with
+Spark's default 1 GB driver heap the JVM ran out of heap (`OutOfMemoryError:
+Java heap space`) late in a CI run and died, failing the tests after it.
+DRIVER_MEMORY gives it room; the machines have 24 GiB.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import os
 
 MASTER = "local[2]"
 JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+DRIVER_MEMORY = "3g"
 # set by pyspark once a process has made a Spark Connect session: from then on it
 # refuses to start a classic (local) session in that process
 CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
@@ -24,7 +31,7 @@ CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
 
 def use_test_jvm_options() -> None:
     """The local session's JVM (started by pyspark through spark-submit) gets JVM_OPTIONS."""
-    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", f'--driver-java-options "{JVM_OPTIONS}" pyspark-shell')
+    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", f'--driver-memory {DRIVER_MEMORY} --driver-java-options "{JVM_OPTIONS}" pyspark-shell')
 
 
 class LocalSpark:
@@ -46,11 +53,43 @@ class LocalSpark:
         return self.session
 
     def stop(self) -> None:
-        if self.session is not None:
-            self.session.stop()
-            self.session = None
+        """End the local session. A JVM that already died (it is a separate process)
+        cannot be asked to stop: pyspark's handles on it are dropped instead, so that
+        the Connect tests, and a later local session, still start."""
+        if self.session is None:
+            return
+        session, self.session = self.session, None
+        try:
+            session.stop()
+        except Exception:  # noqa: BLE001 - py4j raises plain connection errors for a dead JVM
+            _forget_dead_jvm(session)
 
     @staticmethod
     def connect_done(was_set: bool) -> None:
         if not was_set:
             os.environ.pop(CONNECT_MODE, None)
+
+
+def _forget_dead_jvm(session) -> None:
+    """Drop pyspark's process-wide handles on a JVM that is gone, as `stop` would have."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+    from pyspark.sql.context import SQLContext
+
+    context = session.sparkContext
+    try:
+        context.stop()  # its JVM handle is already cleared: this ends the Python side only
+    except Exception:  # noqa: BLE001
+        pass
+    gateway = SparkContext._gateway
+    if gateway is not None:
+        try:
+            gateway.shutdown()
+        except Exception:  # noqa: BLE001 - the gateway's process is already gone
+            pass
+    SparkContext._active_spark_context = None
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
+    SQLContext._instantiatedContext = None

@@ -29,10 +29,10 @@ if shutil.which("java") is None:
 from ratecard.usage import spark as spark_engine  # noqa: E402
 
 from render_helpers import run_cli  # noqa: E402
-from spark_helpers import JVM_OPTIONS  # noqa: E402
+from spark_helpers import DRIVER_MEMORY, JVM_OPTIONS  # noqa: E402
 from warehouse_helpers import CASES, CONFORMANCE, case_args, split_args  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.spark_connect, pytest.mark.xdist_group("spark-connect")]
+pytestmark = [pytest.mark.slow, pytest.mark.spark_connect, pytest.mark.xdist_group("spark")]
 SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
@@ -52,7 +52,8 @@ def connect_url(tmp_path_factory, no_local_spark):
     log = tmp_path_factory.mktemp("connect") / "server.log"
     with open(log, "wb") as err:
         server = subprocess.Popen(
-            [str(submit), "--class", SERVER, "--master", "local[2]", "--driver-java-options", JVM_OPTIONS,
+            [str(submit), "--class", SERVER, "--master", "local[2]", "--driver-memory", DRIVER_MEMORY,
+             "--driver-java-options", JVM_OPTIONS,
              "--conf", f"spark.connect.grpc.binding.port={port}",
              "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.ui.enabled=false"],
             env={**os.environ, "SPARK_HOME": str(home)}, stdout=subprocess.DEVNULL, stderr=err,
