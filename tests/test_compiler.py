@@ -216,6 +216,10 @@ CASES = [
      ["`unique` takes one property, not an expression"]),
     ("E316", 'meter M {\n  event "e"\n  sum a - b\n  dimensions b\n}\n' + PLAN, "E316", "3:11",
      ["`b` is both in the derived quantity and a dimension of the meter"]),
+    ("E317", 'meter M {\n  event "e"\n  sum a * 0.0000000001\n}\n' + PLAN, "E317", "3:11",
+     ["an operand of `*` with more than 9 decimal places"]),
+    ("E317/", 'meter M {\n  event "e"\n  sum 1.5 / a + 0.1234567891 / b\n}\n' + PLAN, "E317", "3:17",
+     ["an operand of `/` with more than 9 decimal places"]),
     ("W010", 'meter M {\n  event "e"\n  count\n  dimensions batch\n  rates {\n    default : $1\n'
      '    batch = "true" : 50% off\n  }\n}\nplan pro {\n  charge M : 50% off\n}\n', "W010", "11:14",
      ["`50% off` of plan `pro` and `50% off` of meter `M` both apply to batch = \"true\": together 75% off"]),
