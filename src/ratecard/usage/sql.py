@@ -9,6 +9,8 @@ number's text as the row reader does.
 
 from __future__ import annotations
 
+import functools
+
 from sqlglot import exp
 
 from .rows import EXPONENT_PATTERN, QUANTITY_DIGITS, QUANTITY_SCALE
@@ -95,9 +97,12 @@ def _struct(**fields: exp.Expression) -> exp.Expression:
                                    for k, v in fields.items()])
 
 
-def plain_number(text: exp.Expression) -> exp.Expression:
+def plain_number(text: exp.Expression, checked: bool = False) -> exp.Expression:
     """The DuckDB twin of `rows.plain_number`, step for step: `1.5e3` -> `1500`; text
-    without an exponent (of one to three digits) is left as it is."""
+    without an exponent (of one to three digits) is left as it is. `checked`: the
+    caller has matched `text` against the exponent form already (`number_text`), so
+    the point is moved without asking again. Each intermediate value is bound once
+    (`_let`): the expression names `text` once or, unchecked, three times more."""
     parts = exp.RegexpExtract(this=text.copy(), expression=lit(r"^([+-]?)([0-9]*)[.]?([0-9]*)[eE]([+-]?[0-9]+)$"),
                               group=exp.Array(expressions=[lit("s"), lit("i"), lit("f"), lit("x")]))
     digits, point, size = _field("q", "d"), _field("q", "pt"), exp.Length(this=_field("q", "d"))
@@ -114,6 +119,8 @@ def plain_number(text: exp.Expression) -> exp.Expression:
     moved = _let(_struct(s=_field("p", "s"), d=_concat(_field("p", "i"), _field("p", "f")),
                          pt=exp.Add(this=exp.Length(this=_field("p", "i")), expression=cast(_field("p", "x"), INT))),
                  "q", _concat(_field("q", "s"), exp.Paren(this=body)))
+    if checked:
+        return _let(parts, "p", moved)
     return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=_let(parts, "p", moved))], default=text.copy())
 
 
@@ -139,16 +146,19 @@ def fast_number_text(text: exp.Expression) -> exp.Expression:
 
 def number_text(text: exp.Expression) -> exp.Expression:
     """The DuckDB twin of `rows.number_text`: a number's text as rules and dimensions
-    compare it (the plain decimal, no storage zeros, zero as "0")."""
+    compare it (the plain decimal, no storage zeros, zero as "0"). The written-out
+    number, its sign and its digits are each bound once (`_let`), so `text` is named
+    only by the tests that pick the branch and the branches themselves."""
     sign = exp.Left(this=col("n"), expression=exp.Literal.number(1))
     signed = exp.In(this=sign, expressions=[lit("+"), lit("-")])
     body = exp.func("LTRIM", exp.func("LTRIM", col("n"), lit("+-")), lit("0"))
     leading = _let(body, "b", exp.Case(ifs=[exp.If(this=exp.or_(exp.EQ(this=col("b"), expression=lit("")),
                                                                   like(col("b"), ".%")),
                                                    true=_concat(lit("0"), col("b")))], default=col("b")))
-    written_out = _let(plain_number(text), "n", _concat(
+    written_out = _let(plain_number(text, checked=True), "n", _concat(
         exp.Case(ifs=[exp.If(this=signed, true=sign.copy())], default=lit("")), leading))
-    return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=zero(strip_zeros(exp.Paren(this=written_out)))),
+    canonical = _let(written_out, "w", _let(strip_zeros(col("w")), "z", zero(col("z"))))
+    return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=canonical),
                          exp.If(this=like(text, "%.%"), true=strip_zeros(text))],
                     default=text.copy())
 
@@ -158,10 +168,16 @@ def number_text(text: exp.Expression) -> exp.Expression:
 NUMBER_TEXT = "rc_number_text"
 
 
-def macros() -> list[str]:
-    """The statements that define the macros the DuckDB readers call, for `duckdb.connect`."""
+@functools.cache
+def _macro_statements() -> tuple[str, ...]:
     body = number_text(exp.column("text")).sql(dialect="duckdb")
-    return [f"CREATE OR REPLACE TEMPORARY MACRO {NUMBER_TEXT}(text) AS {body}"]
+    return (f"CREATE OR REPLACE TEMPORARY MACRO {NUMBER_TEXT}(text) AS {body}",)
+
+
+def macros() -> list[str]:
+    """The statements that define the macros the DuckDB readers call, for `duckdb.connect`
+    (built once per process: the text never changes)."""
+    return list(_macro_statements())
 
 
 def exponent_quantity(text: exp.Expression) -> exp.Expression:
