@@ -22,6 +22,7 @@ from .sql import (
     STAMP,
     TEXT,
     alias,
+    and_,
     cast,
     col,
     fast_number_text,
@@ -29,6 +30,7 @@ from .sql import (
     index,
     like,
     lit,
+    or_,
     regex,
     zero,
 )
@@ -140,7 +142,7 @@ def json_lax(doc: exp.Expression, levels: Sequence[tuple[str, Sequence[str]]]) -
                 last = exp.Sub(this=exp.Add(this=exp.Length(this=level.copy()), expression=exp.Literal.number(1)),
                                expression=fn("list_position", fn("list_reverse", level.copy()), lit(name)))
                 parts.append(exp.NullSafeNEQ(this=first, expression=last))
-    return exp.func("COALESCE", exp.Paren(this=exp.or_(*parts)), exp.true())
+    return exp.func("COALESCE", exp.Paren(this=or_(*parts)), exp.true())
 
 
 def _json_value(kind: exp.Expression, text: exp.Expression) -> exp.Expression:
@@ -265,15 +267,15 @@ def _time(source: Source, time: exp.Expression | None = None) -> tuple[exp.Expre
     else:
         text = cast(time, TEXT)
         t = cast(text, STAMP, safe=True)
-        bad = exp.or_(exp.Is(this=t.copy(), expression=exp.Null()),
+        bad = or_(exp.Is(this=t.copy(), expression=exp.Null()),
                       exp.Not(this=regex(text, TIME_PATTERN)))
-    bounds = exp.or_(exp.LT(this=t.copy(), expression=cast(lit(_stamp(TIME_MIN)), STAMP)),
+    bounds = or_(exp.LT(this=t.copy(), expression=cast(lit(_stamp(TIME_MIN)), STAMP)),
                      exp.GT(this=t.copy(), expression=cast(lit(_stamp(TIME_MAX)), STAMP)))
     if not (kind.startswith("TIMESTAMP") or kind == "DATE"):
         # only the first and the last day can cross the years 0001-9999 (an offset is under 24 hours)
-        edge = exp.or_(like(text, "0001-01-01%"), like(text, "9999-12-31%"))
+        edge = or_(like(text, "0001-01-01%"), like(text, "9999-12-31%"))
         bounds = exp.Case(ifs=[exp.If(this=edge, true=bounds)], default=exp.false())
-    return t, exp.or_(bad, exp.Paren(this=bounds))
+    return t, or_(bad, exp.Paren(this=bounds))
 
 
 def _floor_to_micros(time: exp.Expression) -> exp.Expression:
@@ -307,7 +309,7 @@ def source_select(source: Source, keys: Sequence[str]) -> exp.Select:
     nested = [bad for _, bad in properties if bad is not None]
     nested += [exp.Not(this=exp.Is(this=col(n), expression=exp.Null()))
                for n in ("id", "type", "customer", "time") if _nested_type(source.column_type(n))]
-    fields.append(alias(exp.func("COALESCE", exp.Paren(this=exp.or_(*nested)), exp.false())
+    fields.append(alias(exp.func("COALESCE", exp.Paren(this=or_(*nested)), exp.false())
                         if nested else exp.false(), "row_bad"))
     fields += [alias(value, f"p{i}") for i, (value, _) in enumerate(properties)]
     return exp.select(*fields).from_(exp.Table(this=_reader(source, keys)) if source.kind != "table"
@@ -340,11 +342,11 @@ def _plain_value(raw: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
 
     def starts(prefix: str) -> exp.Expression:  # (cheaper than taking the first character)
         return fn("STARTS_WITH", text.copy(), lit(prefix))
-    nested = exp.or_(starts("{"), starts("["))
+    nested = or_(starts("{"), starts("["))
     value = exp.Case(ifs=[
         exp.If(this=starts('"'), true=unquoted),
         exp.If(this=exp.In(this=text.copy(), expressions=[lit("true"), lit("false")]), true=text.copy()),
-        exp.If(this=exp.or_(exp.EQ(this=text.copy(), expression=lit("null")), nested), true=cast(exp.Null(), TEXT)),
+        exp.If(this=or_(exp.EQ(this=text.copy(), expression=lit("null")), nested), true=cast(exp.Null(), TEXT)),
     ], default=fast_number_text(text))
     return value, exp.Paren(this=nested.copy())
 
@@ -361,9 +363,9 @@ def _jsonl_plain_select(source: Source, keys: Sequence[str]) -> exp.Select:
     nested = [bad for _, bad in props] or [exp.false()]
     fields = [alias(exp.Nullif(this=col(f), expression=lit("")), f) for f in ("id", "type", "customer")]
     fields.append(alias(t, "t"))
-    fields.append(alias(exp.or_(exp.Is(this=time.copy(), expression=exp.Null()), exp.Paren(this=time_bad)),
+    fields.append(alias(or_(exp.Is(this=time.copy(), expression=exp.Null()), exp.Paren(this=time_bad)),
                         "time_bad"))
-    fields.append(alias(exp.func("COALESCE", exp.Paren(this=exp.or_(*nested)), exp.false()), "row_bad"))
+    fields.append(alias(exp.func("COALESCE", exp.Paren(this=or_(*nested)), exp.false()), "row_bad"))
     fields += [alias(value, f"p{i}") for i, (value, _) in enumerate(props)]
     return exp.select(*fields).from_(exp.Table(this=_reader(source, keys)), copy=False)
 
@@ -380,7 +382,7 @@ def _source_time(source: Source) -> tuple[exp.Expression, exp.Expression]:
     if source.kind != "table" and source.column_type("time") is None:
         return cast(exp.Null(), STAMP), exp.true()
     t, bad = _time(source)
-    return t, exp.or_(exp.Is(this=_text_column(source, "time"), expression=exp.Null()), exp.Paren(this=bad))
+    return t, or_(exp.Is(this=_text_column(source, "time"), expression=exp.Null()), exp.Paren(this=bad))
 
 
 def _json_select(source: Source, keys: Sequence[str]) -> exp.Select:
@@ -413,7 +415,7 @@ def _json_select(source: Source, keys: Sequence[str]) -> exp.Select:
         props = [(index(kinds, 7 + i), index(texts, 5 + i)) for i in range(len(keys))]
         text = {f: exp.Nullif(this=_json_value(k, s), expression=lit("")) for f, (k, s) in required.items()}
         t, time_bad = _time(source, text["time"])
-        time_bad = exp.or_(exp.Is(this=text["time"].copy(), expression=exp.Null()), exp.Paren(this=time_bad))
+        time_bad = or_(exp.Is(this=text["time"].copy(), expression=exp.Null()), exp.Paren(this=time_bad))
     else:  # Parquet, `properties` as JSON text
         doc = cast(col("properties"), TEXT)
         type_paths = ["$", *(f"$.{_path(k)}" for k in keys)]
@@ -425,8 +427,8 @@ def _json_select(source: Source, keys: Sequence[str]) -> exp.Select:
             .from_(flagged.subquery("f", copy=False), copy=False)
         kinds = col(_K)
         present = exp.Not(this=exp.Is(this=col("properties"), expression=exp.Null()))
-        structure = [exp.and_(present, exp.Is(this=kinds.copy(), expression=exp.Null())),
-                     exp.and_(present.copy(), exp.Not(this=exp.In(
+        structure = [and_(present, exp.Is(this=kinds.copy(), expression=exp.Null())),
+                     and_(present.copy(), exp.Not(this=exp.In(
                          this=exp.func("COALESCE", index(kinds, 1), lit("NULL")),
                          expressions=[lit("OBJECT"), lit("NULL")])))]
         structure += [exp.Not(this=exp.Is(this=col(n), expression=exp.Null()))
@@ -439,6 +441,6 @@ def _json_select(source: Source, keys: Sequence[str]) -> exp.Select:
     fields = [alias(text[f], f) for f in ("id", "type", "customer")]
     fields.append(alias(t, "t"))
     fields.append(alias(time_bad, "time_bad"))
-    fields.append(alias(exp.func("COALESCE", exp.Paren(this=exp.or_(*structure)), exp.true()), "row_bad"))
+    fields.append(alias(exp.func("COALESCE", exp.Paren(this=or_(*structure)), exp.true()), "row_bad"))
     fields += [alias(_json_value(k, s), f"p{i}") for i, (k, s) in enumerate(props)]
     return exp.select(*fields).from_(parsed.subquery("j", copy=False), copy=False)

@@ -51,7 +51,22 @@ def cast(e: exp.Expression, to: exp.DataType, safe: bool = False) -> exp.Express
 
 
 def alias(e: exp.Expression, name: str) -> exp.Alias:
-    return exp.alias_(e, name, quoted=True)
+    return exp.alias_(e, name, quoted=True, copy=False)
+
+
+# The builders below take their operands as they are, never a deep copy: every
+# expression of the usage query is built fresh for the one place it goes (a node
+# wanted twice is `.copy()`-ed where it is reused), and copying the operands at
+# every step cost more than a second per run on a query with a derived quotient.
+# tests/test_query_structure.py holds the built trees to it (no node in two places).
+
+
+def and_(*parts: exp.Expression) -> exp.Expression:
+    return exp.and_(*parts, copy=False)
+
+
+def or_(*parts: exp.Expression) -> exp.Expression:
+    return exp.or_(*parts, copy=False)
 
 
 def index(items: exp.Expression, i: int) -> exp.Expression:
@@ -70,7 +85,7 @@ def regex(text: exp.Expression, pattern: str) -> exp.Expression:
 def _has_exponent(text: exp.Expression) -> exp.Expression:
     """Cheap first: `e` in the text at all, then the whole exponent form (a CASE:
     DuckDB evaluates both sides of an AND for every row)."""
-    return exp.Case(ifs=[exp.If(this=exp.or_(like(text, "%e%"), like(text, "%E%")),
+    return exp.Case(ifs=[exp.If(this=or_(like(text, "%e%"), like(text, "%E%")),
                                 true=regex(text, EXPONENT_PATTERN))], default=exp.false())
 
 
@@ -133,14 +148,14 @@ def strip_zeros(text: exp.Expression) -> exp.Expression:
     """`2.0` -> `2`, `1.50` -> `1.5`, `-0.0` -> `0` (text without an exponent). Only text
     that ends in a storage zero or a point is trimmed: trimming copies the text."""
     stripped = exp.func("RTRIM", exp.func("RTRIM", text.copy(), lit("0")), lit("."))
-    ends = exp.or_(like(text, "%.%0"), like(text, "%."))
+    ends = or_(like(text, "%.%0"), like(text, "%."))
     return exp.Case(ifs=[exp.If(this=ends, true=zero(stripped))], default=text.copy())
 
 
 def fast_number_text(text: exp.Expression) -> exp.Expression:
     """`number_text` (the macro) called only for text with an `e` in it: plain numbers,
     nearly all of them, are only stripped of storage zeros."""
-    exponent = exp.or_(like(text, "%e%"), like(text, "%E%"))
+    exponent = or_(like(text, "%e%"), like(text, "%E%"))
     return exp.Case(ifs=[exp.If(this=exponent, true=fn(NUMBER_TEXT, text.copy()))], default=strip_zeros(text))
 
 
@@ -152,7 +167,7 @@ def number_text(text: exp.Expression) -> exp.Expression:
     sign = exp.Left(this=col("n"), expression=exp.Literal.number(1))
     signed = exp.In(this=sign, expressions=[lit("+"), lit("-")])
     body = exp.func("LTRIM", exp.func("LTRIM", col("n"), lit("+-")), lit("0"))
-    leading = _let(body, "b", exp.Case(ifs=[exp.If(this=exp.or_(exp.EQ(this=col("b"), expression=lit("")),
+    leading = _let(body, "b", exp.Case(ifs=[exp.If(this=or_(exp.EQ(this=col("b"), expression=lit("")),
                                                                   like(col("b"), ".%")),
                                                    true=_concat(lit("0"), col("b")))], default=col("b")))
     written_out = _let(plain_number(text, checked=True), "n", _concat(
@@ -193,6 +208,6 @@ def exponent_quantity(text: exp.Expression) -> exp.Expression:
                                                              lit("."), lit("")), lit("0")))
     places = exp.Sub(this=fraction.copy(), expression=exponent.copy())
     integer = exp.Add(this=exp.Sub(this=significant, expression=fraction.copy()), expression=exponent.copy())
-    fits = exp.and_(exp.LTE(this=places, expression=exp.Literal.number(QUANTITY_SCALE)),
+    fits = and_(exp.LTE(this=places, expression=exp.Literal.number(QUANTITY_SCALE)),
                     exp.LTE(this=integer, expression=exp.Literal.number(QUANTITY_DIGITS - QUANTITY_SCALE)))
     return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=exp.Paren(this=fits))], default=exp.false())
