@@ -63,6 +63,8 @@ class QueryShape:
 
 
 HELD_COLUMNS = ("held_from", "held_until")
+# A meter's aggregate as text, before its storage zeros are trimmed (`_meter_select`).
+AGGREGATE = "g_quantity"
 BIGINT = exp.DataType.build("BIGINT")
 
 
@@ -325,7 +327,7 @@ def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
         alias(lit("agg"), "kind"), alias(window, "window"), alias(lit(m.name), "meter"),
         *[alias(d, f"d{i}") for i, d in enumerate(dims)],
         *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(len(dims), width)],
-        alias(strip_zeros(cast(quantity, TEXT)), "quantity"),
+        alias(cast(quantity, TEXT), AGGREGATE),
         alias(exp.Count(this=exp.Star()), "events"), copy=False
     ).from_(cl, copy=False).join(_as(relations.segments, "sg"), on=in_segment, join_type="left", copy=False)
     charged = _plans_charging(plan, m.name)
@@ -333,7 +335,12 @@ def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
         exp.EQ(this=col("reason", cl), expression=lit("billed")),
         reads(m, cprops, col("type", cl)),
         member(col("plan", cl), charged)), copy=False)
-    return select.group_by(window.copy(), *[d.copy() for d in dims], copy=False)
+    grouped = select.group_by(window.copy(), *[d.copy() for d in dims], copy=False)
+    # the aggregate is named once (`g_quantity`) and its storage zeros trimmed outside the
+    # GROUP BY: `strip_zeros` reads its text five times, and a derived quantity's is large
+    return exp.select(*[col(c) for c in ("kind", "window", "meter", *[f"d{i}" for i in range(width)])],
+                      alias(strip_zeros(col(AGGREGATE)), "quantity"), col("events"), copy=False) \
+        .from_(grouped.subquery("g", copy=False), copy=False)
 
 
 # ----------------------------------------------------------------- time-weighted meters
