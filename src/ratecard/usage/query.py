@@ -167,7 +167,8 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
     union: exp.Expression = source_select(sources[0], keys)
     for s in sources[1:]:
         union = exp.union(union, source_select(s, keys), distinct=False, copy=False)
-    events = exp.select("*", alias(bad_row(plan, props), "bad"), copy=False).from_(union.subquery("src", copy=False), copy=False)
+    events = exp.select("*", alias(bad_row(plan, props), "bad"), copy=False) \
+        .from_(union.subquery("src", copy=False), copy=False)
 
     kept, dup_keys = dedup(keys, rank_every_event)
 
@@ -206,7 +207,8 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
                    alias(col("contract", "tm"), "contract"), alias(col("plan", "tm"), "plan"),
                    alias(col("key", "w"), "wkey"), alias(reason, "reason"), copy=False)
         .from_(exp.to_table(e), copy=False)
-        .join(customers.subquery("kc", copy=False), on=exp.EQ(this=col("customer", "kc"), expression=col("customer", e)),
+        .join(customers.subquery("kc", copy=False),
+              on=exp.EQ(this=col("customer", "kc"), expression=col("customer", e)),
               join_type="left", copy=False)
         .join(_as(relations.terms, "tm"), on=in_term, join_type="left", copy=False)
         .join(_as(relations.windows, "w"), on=in_window, join_type="left", copy=False)
@@ -246,7 +248,8 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
     order = [exp.Ordered(this=col(c), nulls_first=True)
              for c in ("kind", "window", "meter", *[f"d{i}" for i in range(width)],
                        *(HELD_COLUMNS if shape.held else ()))]
-    query = exp.select("*", copy=False).from_(body.subquery("result", copy=False), copy=False).order_by(*order, copy=False).with_("ev", as_=events, copy=False)
+    query = (exp.select("*", copy=False).from_(body.subquery("result", copy=False), copy=False)
+             .order_by(*order, copy=False).with_("ev", as_=events, copy=False))
     if dup_keys is not None:
         query = query.with_("dk", as_=dup_keys, copy=False)
     query = query.with_("dd", as_=kept, copy=False).with_("cl", as_=classified, materialized=True, copy=False)
@@ -356,12 +359,14 @@ def _weighted_windows(m: Meter, relations: Relations) -> exp.Expression:
     rate change inside a period part splits it there) and every period part without
     any (a part's first segment starts where the part does)."""
     names = ("key", "contract", "start", "end")
-    own = (exp.select(*[alias(col(c, "s1"), c) for c in names], copy=False).from_(_as(relations.segments, "s1"), copy=False)
+    own = (exp.select(*[alias(col(c, "s1"), c) for c in names], copy=False)
+           .from_(_as(relations.segments, "s1"), copy=False)
            .where(exp.EQ(this=col("meter", "s1"), expression=lit(m.name)), copy=False))
     split = and_(exp.EQ(this=col("contract", "s2"), expression=col("contract", "w1")),
                      exp.EQ(this=col("meter", "s2"), expression=lit(m.name)),
                      exp.EQ(this=col("start", "s2"), expression=col("start", "w1")))
-    whole = (exp.select(*[alias(col(c, "w1"), c) for c in names], copy=False).from_(_as(relations.windows, "w1"), copy=False)
+    whole = (exp.select(*[alias(col(c, "w1"), c) for c in names], copy=False)
+             .from_(_as(relations.windows, "w1"), copy=False)
              .join(_as(relations.segments, "s2"), on=split, join_type="left", copy=False)
              .where(exp.Is(this=col("key", "s2"), expression=exp.Null()), copy=False))
     return exp.union(own, whole, distinct=False, copy=False)
@@ -381,7 +386,8 @@ def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relat
     cl = "cl"
     cprops = _Props(props.index.keys(), cl)
     dims = [cprops(d) for d in m.dimension_names]
-    following = exp.Window(this=exp.Lead(this=col("t", cl)), partition_by=[col("contract", cl), *[d.copy() for d in dims]],
+    following = exp.Window(this=exp.Lead(this=col("t", cl)),
+                           partition_by=[col("contract", cl), *[d.copy() for d in dims]],
                            order=exp.Order(expressions=[exp.Ordered(this=col("t", cl)),
                                                         exp.Ordered(this=col("id", cl))]))
     reports = (exp.select(alias(col("contract", cl), "contract"), *[alias(d, f"d{i}") for i, d in enumerate(dims)],
@@ -421,6 +427,6 @@ def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relat
         alias(cast(inside, BIGINT), "events"),
         alias(exp.UnixMicros(this=held_from), HELD_COLUMNS[0]),
         alias(exp.UnixMicros(this=held_until), HELD_COLUMNS[1]), copy=False
-    ).from_(reports.subquery("wr", copy=False), copy=False).join(_weighted_windows(m, relations).subquery("ew", copy=False), on=overlaps,
-                                         join_type="inner", copy=False)
+    ).from_(reports.subquery("wr", copy=False), copy=False)
+     .join(_weighted_windows(m, relations).subquery("ew", copy=False), on=overlaps, join_type="inner", copy=False)
      .join(_as(relations.terms, "wt"), on=charging, join_type="inner", copy=False))

@@ -97,7 +97,7 @@ def _lambda(name: str, body: exp.Expression) -> exp.Lambda:
     return exp.Lambda(this=body, expressions=[exp.to_identifier(name)])
 
 
-def _let(value: exp.Expression, name: str, body: exp.Expression) -> exp.Expression:
+def let(value: exp.Expression, name: str, body: exp.Expression) -> exp.Expression:
     """`body` with `name` bound to `value`, computed once (DuckDB: a one-element list
     transformed by a lambda): keeps an expression that reads `value` often small."""
     return index(fn("list_transform", exp.Array(expressions=[value]), _lambda(name, body)), 1)
@@ -117,7 +117,7 @@ def plain_number(text: exp.Expression, checked: bool = False) -> exp.Expression:
     without an exponent (of one to three digits) is left as it is. `checked`: the
     caller has matched `text` against the exponent form already (`number_text`), so
     the point is moved without asking again. Each intermediate value is bound once
-    (`_let`): the expression names `text` once or, unchecked, three times more."""
+    (`let`): the expression names `text` once or, unchecked, three times more."""
     parts = exp.RegexpExtract(this=text.copy(), expression=lit(r"^([+-]?)([0-9]*)[.]?([0-9]*)[eE]([+-]?[0-9]+)$"),
                               group=exp.Array(expressions=[lit("s"), lit("i"), lit("f"), lit("x")]))
     digits, point, size = _field("q", "d"), _field("q", "pt"), exp.Length(this=_field("q", "d"))
@@ -131,12 +131,12 @@ def plain_number(text: exp.Expression, checked: bool = False) -> exp.Expression:
     ], default=_concat(exp.Substring(this=digits.copy(), start=exp.Literal.number(1), length=point.copy()), lit("."),
                        exp.Substring(this=digits.copy(), start=exp.Add(this=point.copy(),
                                                                        expression=exp.Literal.number(1)))))
-    moved = _let(_struct(s=_field("p", "s"), d=_concat(_field("p", "i"), _field("p", "f")),
+    moved = let(_struct(s=_field("p", "s"), d=_concat(_field("p", "i"), _field("p", "f")),
                          pt=exp.Add(this=exp.Length(this=_field("p", "i")), expression=cast(_field("p", "x"), INT))),
                  "q", _concat(_field("q", "s"), exp.Paren(this=body)))
     if checked:
-        return _let(parts, "p", moved)
-    return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=_let(parts, "p", moved))], default=text.copy())
+        return let(parts, "p", moved)
+    return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=let(parts, "p", moved))], default=text.copy())
 
 
 def zero(text: exp.Expression) -> exp.Expression:
@@ -162,17 +162,17 @@ def fast_number_text(text: exp.Expression) -> exp.Expression:
 def number_text(text: exp.Expression) -> exp.Expression:
     """The DuckDB twin of `rows.number_text`: a number's text as rules and dimensions
     compare it (the plain decimal, no storage zeros, zero as "0"). The written-out
-    number, its sign and its digits are each bound once (`_let`), so `text` is named
+    number, its sign and its digits are each bound once (`let`), so `text` is named
     only by the tests that pick the branch and the branches themselves."""
     sign = exp.Left(this=col("n"), expression=exp.Literal.number(1))
     signed = exp.In(this=sign, expressions=[lit("+"), lit("-")])
     body = exp.func("LTRIM", exp.func("LTRIM", col("n"), lit("+-")), lit("0"))
-    leading = _let(body, "b", exp.Case(ifs=[exp.If(this=or_(exp.EQ(this=col("b"), expression=lit("")),
+    leading = let(body, "b", exp.Case(ifs=[exp.If(this=or_(exp.EQ(this=col("b"), expression=lit("")),
                                                                   like(col("b"), ".%")),
                                                    true=_concat(lit("0"), col("b")))], default=col("b")))
-    written_out = _let(plain_number(text, checked=True), "n", _concat(
+    written_out = let(plain_number(text, checked=True), "n", _concat(
         exp.Case(ifs=[exp.If(this=signed, true=sign.copy())], default=lit("")), leading))
-    canonical = _let(written_out, "w", _let(strip_zeros(col("w")), "z", zero(col("z"))))
+    canonical = let(written_out, "w", let(strip_zeros(col("w")), "z", zero(col("z"))))
     return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=canonical),
                          exp.If(this=like(text, "%.%"), true=strip_zeros(text))],
                     default=text.copy())
