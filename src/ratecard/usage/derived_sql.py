@@ -32,7 +32,7 @@ from sqlglot import exp
 
 from ..model import Expression, Number, Operation, Property
 from .rows import FACTOR_SCALE, QUANTITY_DIGITS, QUANTITY_SCALE
-from .sql import OPERAND, QUANTITY, cast, lit
+from .sql import OPERAND, QUANTITY, and_, cast, lit, or_
 
 # An operand of `*` or `/`: whole numbers of 10**-9 (a value with more places is a bad row).
 FACTOR = exp.DataType.build(f"DECIMAL(38, {FACTOR_SCALE})")
@@ -84,7 +84,7 @@ def problem(expr: Expression, props: Props) -> exp.Expression | None:
     parts = [_inner(expr, props)]
     if expr.op in "*/":  # (a sum or difference of operands below 10**19 is below 10**20)
         parts.append(_beyond(value(expr, props), LARGEST))
-    return exp.Paren(this=exp.or_(*parts))
+    return exp.Paren(this=or_(*parts))
 
 
 def _inner(expr: Operation, props: Props) -> exp.Expression:
@@ -101,7 +101,7 @@ def _inner(expr: Operation, props: Props) -> exp.Expression:
                 parts.append(_beyond(v, LARGEST))
     if expr.op == "/":
         parts.append(exp.EQ(this=value(expr.right, props), expression=lit(0)))
-    return exp.Paren(this=exp.or_(*parts))
+    return exp.Paren(this=or_(*parts))
 
 
 def _beyond(v: exp.Expression, largest: str) -> exp.Expression:
@@ -166,9 +166,9 @@ def _quotient(left: exp.Expression, right: exp.Expression) -> exp.Expression:
     for q in quotients[1:]:
         whole = _whole(exp.Add(this=exp.Mul(this=whole, expression=_n(_STEP)), expression=q))
     twice = exp.Mul(this=rest, expression=_n(2))
-    up = exp.Case(ifs=[exp.If(this=exp.or_(
+    up = exp.Case(ifs=[exp.If(this=or_(
         exp.GT(this=twice, expression=divisor.copy()),
-        exp.and_(exp.EQ(this=twice.copy(), expression=divisor.copy()),
+        and_(exp.EQ(this=twice.copy(), expression=divisor.copy()),
                  exp.EQ(this=_mod(quotients[-1].copy(), _n(2)), expression=_n(1)))), true=_n(1))], default=_n(0))
     rounded = _whole(exp.Add(this=whole, expression=up))
     unit = cast(lit("0." + "0" * (QUANTITY_SCALE - 1) + "1"), UNIT)

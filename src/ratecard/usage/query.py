@@ -42,7 +42,7 @@ from . import derived_sql
 from .derived_sql import quantity_value
 from .rows import NEGATIVE_PATTERN, QUANTITY_FUNCTIONS, QUANTITY_PATTERN, needed_keys
 from .sources import Source, source_select
-from .sql import TEXT, alias, cast, col, exponent_quantity, fn, lit, regex, strip_zeros
+from .sql import TEXT, alias, and_, cast, col, exponent_quantity, fn, lit, or_, regex, strip_zeros
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class QueryShape:
 
 
 HELD_COLUMNS = ("held_from", "held_until")
+# A meter's aggregate as text, before its storage zeros are trimmed (`_meter_select`).
+AGGREGATE = "g_quantity"
 BIGINT = exp.DataType.build("BIGINT")
 
 
@@ -86,15 +88,15 @@ def condition(c: Condition, props: _Props) -> exp.Expression:
     members = exp.In(this=value.copy(), expressions=[lit(v) for v in c.values])
     present = exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))
     if c.positive:
-        return exp.Paren(this=exp.and_(present, members))
-    return exp.Paren(this=exp.or_(exp.Is(this=value.copy(), expression=exp.Null()), exp.Not(this=members)))
+        return exp.Paren(this=and_(present, members))
+    return exp.Paren(this=or_(exp.Is(this=value.copy(), expression=exp.Null()), exp.Not(this=members)))
 
 
 def reads(meter: Meter, props: _Props, type_col: exp.Expression) -> exp.Expression:
     """The event is of the meter's type and passes its `where`."""
     parts = [exp.EQ(this=type_col.copy(), expression=lit(meter.event))]
     parts += [condition(c, props) for c in meter.where]
-    return exp.Paren(this=exp.and_(*parts))
+    return exp.Paren(this=and_(*parts))
 
 
 def _bad_quantity(value: exp.Expression) -> exp.Expression:
@@ -104,7 +106,7 @@ def _bad_quantity(value: exp.Expression) -> exp.Expression:
     # a CASE, not AND: DuckDB evaluates both sides of an AND for every row
     unreadable = exp.Case(ifs=[exp.If(this=regex(trimmed, QUANTITY_PATTERN), true=exp.false())],
                           default=exp.Not(this=exponent_quantity(trimmed)))
-    return exp.Paren(this=exp.or_(exp.Is(this=value.copy(), expression=exp.Null()), unreadable))
+    return exp.Paren(this=or_(exp.Is(this=value.copy(), expression=exp.Null()), unreadable))
 
 
 def bad_row(plan: RatingPlan, props: _Props) -> exp.Expression:
@@ -115,18 +117,18 @@ def bad_row(plan: RatingPlan, props: _Props) -> exp.Expression:
     for m in sorted(plan.meters.values(), key=lambda m: m.name):
         if m.aggregation.expression is not None:
             bad = [_bad_quantity(props(k)) for k in expression_properties(m.aggregation.expression)]
-            operands = exp.or_(*bad) if bad else exp.false()  # (`sum 2 * 3` reads no property)
-            parts.append(exp.Paren(this=exp.and_(reads(m, props, col("type")), operands)))
+            operands = or_(*bad) if bad else exp.false()  # (`sum 2 * 3` reads no property)
+            parts.append(exp.Paren(this=and_(reads(m, props, col("type")), operands)))
             flagged = derived_sql.problem(m.aggregation.expression, props)
             if flagged is not None:  # (a CASE: computed only from good operands of the meter's events)
-                good = exp.and_(reads(m, props, col("type")), exp.Not(this=exp.Paren(this=operands.copy())))
+                good = and_(reads(m, props, col("type")), exp.Not(this=exp.Paren(this=operands.copy())))
                 parts.append(exp.Case(ifs=[exp.If(this=good, true=flagged)], default=exp.false()))
         elif m.aggregation.function in QUANTITY_FUNCTIONS:
             bad = _bad_quantity(props(m.aggregation.field))
             if m.aggregation.function == "weighted":  # a level below zero (rows.row_problem)
-                bad = exp.or_(bad, regex(exp.Trim(this=props(m.aggregation.field)), NEGATIVE_PATTERN))
-            parts.append(exp.Paren(this=exp.and_(reads(m, props, col("type")), bad)))
-    return exp.func("COALESCE", exp.Paren(this=exp.or_(*parts)), exp.true())
+                bad = or_(bad, regex(exp.Trim(this=props(m.aggregation.field)), NEGATIVE_PATTERN))
+            parts.append(exp.Paren(this=and_(reads(m, props, col("type")), bad)))
+    return exp.func("COALESCE", exp.Paren(this=or_(*parts)), exp.true())
 
 
 # ----------------------------------------------------------------- the query
@@ -146,7 +148,7 @@ def _plans_charging(plan: RatingPlan, meter: str) -> list[str]:
 
 
 def _in_window(t: exp.Expression, table: str) -> exp.Expression:
-    return exp.and_(exp.LTE(this=col("start", table), expression=t.copy()),
+    return and_(exp.LTE(this=col("start", table), expression=t.copy()),
                     exp.GT(this=col("end", table), expression=t.copy()))
 
 
@@ -165,23 +167,24 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
     union: exp.Expression = source_select(sources[0], keys)
     for s in sources[1:]:
         union = exp.union(union, source_select(s, keys), distinct=False, copy=False)
-    events = exp.select("*", alias(bad_row(plan, props), "bad")).from_(union.subquery("src", copy=False), copy=False)
+    events = exp.select("*", alias(bad_row(plan, props), "bad"), copy=False) \
+        .from_(union.subquery("src", copy=False), copy=False)
 
     kept, dup_keys = dedup(keys, rank_every_event)
 
     # classification
     e = "dd"
-    in_term = exp.and_(
+    in_term = and_(
         exp.EQ(this=col("customer", "tm"), expression=col("customer", e)),
         exp.LTE(this=col("starts", "tm"), expression=col("t", e)),
-        exp.Paren(this=exp.or_(exp.Is(this=col("ends", "tm"), expression=exp.Null()),
+        exp.Paren(this=or_(exp.Is(this=col("ends", "tm"), expression=exp.Null()),
                                exp.GT(this=col("ends", "tm"), expression=col("t", e)))))
-    in_window = exp.and_(exp.EQ(this=col("contract", "w"), expression=col("contract", "tm")),
+    in_window = and_(exp.EQ(this=col("contract", "w"), expression=col("contract", "tm")),
                          _in_window(col("t", e), "w"))
     eprops = _Props(keys, e)
     types = sorted({m.event for m in meters})
     passing = [reads(m, eprops, col("type", e)) for m in meters]
-    charged = [exp.Paren(this=exp.and_(reads(m, eprops, col("type", e)),
+    charged = [exp.Paren(this=and_(reads(m, eprops, col("type", e)),
                                        member(col("plan", "tm"), _plans_charging(plan, m.name))))
                for m in meters]
     reason = exp.Case(ifs=[
@@ -192,22 +195,23 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
         exp.If(this=exp.Is(this=col("key", "w"), expression=exp.Null()), true=lit("not_yet_billable")),
         exp.If(this=exp.Not(this=member(col("type", e), types)),
                true=lit("no_meter")),
-        exp.If(this=exp.Not(this=exp.Paren(this=exp.or_(*passing) if passing else exp.false())),
+        exp.If(this=exp.Not(this=exp.Paren(this=or_(*passing) if passing else exp.false())),
                true=lit("filtered")),
-        exp.If(this=exp.Not(this=exp.Paren(this=exp.or_(*charged) if charged else exp.false())),
+        exp.If(this=exp.Not(this=exp.Paren(this=or_(*charged) if charged else exp.false())),
                true=lit("not_in_plan")),
     ], default=lit("billed"))
-    customers = exp.select(alias(col("customer"), "customer")).distinct().from_(
-        _as(relations.terms, "t0"))
+    customers = exp.select(alias(col("customer"), "customer"), copy=False).distinct(copy=False).from_(
+        _as(relations.terms, "t0"), copy=False)
     classified = (
         exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(e)),
                    alias(col("contract", "tm"), "contract"), alias(col("plan", "tm"), "plan"),
-                   alias(col("key", "w"), "wkey"), alias(reason, "reason"))
-        .from_(exp.to_table(e))
-        .join(customers.subquery("kc"), on=exp.EQ(this=col("customer", "kc"), expression=col("customer", e)),
-              join_type="left")
-        .join(_as(relations.terms, "tm"), on=in_term, join_type="left")
-        .join(_as(relations.windows, "w"), on=in_window, join_type="left")
+                   alias(col("key", "w"), "wkey"), alias(reason, "reason"), copy=False)
+        .from_(exp.to_table(e), copy=False)
+        .join(customers.subquery("kc", copy=False),
+              on=exp.EQ(this=col("customer", "kc"), expression=col("customer", e)),
+              join_type="left", copy=False)
+        .join(_as(relations.terms, "tm"), on=in_term, join_type="left", copy=False)
+        .join(_as(relations.windows, "w"), on=in_window, join_type="left", copy=False)
     )
 
     parts: list[exp.Select] = []
@@ -221,9 +225,9 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
                          alias(col("reason"), "meter"),
                          *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(width)],
                          alias(cast(exp.Null(), TEXT), "quantity"),
-                         alias(exp.Count(this=exp.Star()), "events"))
-              .from_("cl").where(exp.Not(this=member(col("reason"), ["bad", "duplicate"])))
-              .group_by(col("reason")))
+                         alias(exp.Count(this=exp.Star()), "events"), copy=False)
+              .from_("cl", copy=False).where(exp.Not(this=member(col("reason"), ["bad", "duplicate"])), copy=False)
+              .group_by(col("reason"), copy=False))
     parts.append(counts)
     not_kept = member(col("reason"), ["bad", "duplicate"])
     for kind, rel, where in (("read", "cl", None), ("bad", "cl", exp.EQ(this=col("reason"), expression=lit("bad"))),
@@ -232,22 +236,23 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
                        alias(cast(exp.Null(), TEXT), "meter"),
                        *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(width)],
                        alias(cast(exp.Null(), TEXT), "quantity"),
-                       alias(exp.Count(this=exp.Star()), "events")).from_(rel)
-        parts.append(q.where(where) if where is not None else q)
+                       alias(exp.Count(this=exp.Star()), "events"), copy=False).from_(rel, copy=False)
+        parts.append(q.where(where, copy=False) if where is not None else q)
 
     if shape.held:  # every other row has no piece of a step function
         parts = [p.select(*held_nulls(), copy=False) for p in parts]
     body: exp.Expression = parts[0]
     for p in parts[1:] + steps:
-        body = exp.union(body, p, distinct=False)
+        body = exp.union(body, p, distinct=False, copy=False)
     # sorted here, once, by the engine: the Python side reads the rows in order
     order = [exp.Ordered(this=col(c), nulls_first=True)
              for c in ("kind", "window", "meter", *[f"d{i}" for i in range(width)],
                        *(HELD_COLUMNS if shape.held else ()))]
-    query = exp.select("*").from_(body.subquery("result")).order_by(*order).with_("ev", as_=events)
+    query = (exp.select("*", copy=False).from_(body.subquery("result", copy=False), copy=False)
+             .order_by(*order, copy=False).with_("ev", as_=events, copy=False))
     if dup_keys is not None:
-        query = query.with_("dk", as_=dup_keys)
-    query = query.with_("dd", as_=kept).with_("cl", as_=classified, materialized=True)
+        query = query.with_("dk", as_=dup_keys, copy=False)
+    query = query.with_("dd", as_=kept, copy=False).with_("cl", as_=classified, materialized=True, copy=False)
     return query, shape
 
 
@@ -273,25 +278,25 @@ def dedup(keys: Sequence[str], rank_every_event: bool) -> tuple[exp.Expression, 
                       partition_by=[col("customer", table), col("id", table)],
                       order=exp.Order(expressions=order))
     if rank_every_event:
-        return exp.select("*", alias(rank, "rn")).from_("ev"), None
-    dup_keys = (exp.select(col("customer"), col("id")).from_("ev")
-                .group_by(col("customer"), col("id"))
-                .having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1))))
-    same_key = exp.and_(exp.EQ(this=col("customer", "dk"), expression=col("customer", "ev")),
+        return exp.select("*", alias(rank, "rn"), copy=False).from_("ev", copy=False), None
+    dup_keys = (exp.select(col("customer"), col("id"), copy=False).from_("ev", copy=False)
+                .group_by(col("customer"), col("id"), copy=False)
+                .having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1)), copy=False))
+    same_key = and_(exp.EQ(this=col("customer", "dk"), expression=col("customer", "ev")),
                         exp.EQ(this=col("id", "dk"), expression=col("id", "ev")))
     every = exp.Column(this=exp.Star(), table=exp.to_identifier("ev"))
-    once = (exp.select(every, alias(lit(1), "rn")).from_("ev")
-            .join(exp.to_table("dk"), on=same_key, join_type="left")
-            .where(exp.Is(this=col("customer", "dk"), expression=exp.Null())))
-    resent = (exp.select(every.copy(), alias(rank, "rn")).from_("ev")
-              .join(exp.to_table("dk"), on=same_key.copy(), join_type="inner"))
-    return exp.union(once, resent, distinct=False), dup_keys
+    once = (exp.select(every, alias(lit(1), "rn"), copy=False).from_("ev", copy=False)
+            .join(exp.to_table("dk"), on=same_key, join_type="left", copy=False)
+            .where(exp.Is(this=col("customer", "dk"), expression=exp.Null()), copy=False))
+    resent = (exp.select(every.copy(), alias(rank, "rn"), copy=False).from_("ev", copy=False)
+              .join(exp.to_table("dk"), on=same_key.copy(), join_type="inner", copy=False))
+    return exp.union(once, resent, distinct=False, copy=False), dup_keys
 
 
 def _as(relation: exp.Expression, name: str) -> exp.Expression:
     if isinstance(relation, exp.Table):
         return relation.copy().as_(name)
-    return relation.copy().subquery(name)
+    return relation.copy().subquery(name, copy=False)
 
 
 def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
@@ -317,7 +322,7 @@ def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
             quantity = exp.Max(this=value)
         else:  # latest: the greatest time, ties broken by the greatest id
             quantity = exp.ArgMax(this=value, expression=fn("ROW", col("t", cl), col("id", cl)))
-    in_segment = exp.and_(
+    in_segment = and_(
         exp.EQ(this=col("contract", "sg"), expression=col("contract", cl)),
         exp.EQ(this=col("meter", "sg"), expression=lit(m.name)),
         _in_window(col("t", cl), "sg"))
@@ -325,15 +330,20 @@ def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
         alias(lit("agg"), "kind"), alias(window, "window"), alias(lit(m.name), "meter"),
         *[alias(d, f"d{i}") for i, d in enumerate(dims)],
         *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(len(dims), width)],
-        alias(strip_zeros(cast(quantity, TEXT)), "quantity"),
-        alias(exp.Count(this=exp.Star()), "events"),
-    ).from_(cl).join(_as(relations.segments, "sg"), on=in_segment, join_type="left")
+        alias(cast(quantity, TEXT), AGGREGATE),
+        alias(exp.Count(this=exp.Star()), "events"), copy=False
+    ).from_(cl, copy=False).join(_as(relations.segments, "sg"), on=in_segment, join_type="left", copy=False)
     charged = _plans_charging(plan, m.name)
-    select = select.where(exp.and_(
+    select = select.where(and_(
         exp.EQ(this=col("reason", cl), expression=lit("billed")),
         reads(m, cprops, col("type", cl)),
-        member(col("plan", cl), charged)))
-    return select.group_by(window.copy(), *[d.copy() for d in dims])
+        member(col("plan", cl), charged)), copy=False)
+    grouped = select.group_by(window.copy(), *[d.copy() for d in dims], copy=False)
+    # the aggregate is named once (`g_quantity`) and its storage zeros trimmed outside the
+    # GROUP BY: `strip_zeros` reads its text five times, and a derived quantity's is large
+    return exp.select(*[col(c) for c in ("kind", "window", "meter", *[f"d{i}" for i in range(width)])],
+                      alias(strip_zeros(col(AGGREGATE)), "quantity"), col("events"), copy=False) \
+        .from_(grouped.subquery("g", copy=False), copy=False)
 
 
 # ----------------------------------------------------------------- time-weighted meters
@@ -349,15 +359,17 @@ def _weighted_windows(m: Meter, relations: Relations) -> exp.Expression:
     rate change inside a period part splits it there) and every period part without
     any (a part's first segment starts where the part does)."""
     names = ("key", "contract", "start", "end")
-    own = (exp.select(*[alias(col(c, "s1"), c) for c in names]).from_(_as(relations.segments, "s1"))
-           .where(exp.EQ(this=col("meter", "s1"), expression=lit(m.name))))
-    split = exp.and_(exp.EQ(this=col("contract", "s2"), expression=col("contract", "w1")),
+    own = (exp.select(*[alias(col(c, "s1"), c) for c in names], copy=False)
+           .from_(_as(relations.segments, "s1"), copy=False)
+           .where(exp.EQ(this=col("meter", "s1"), expression=lit(m.name)), copy=False))
+    split = and_(exp.EQ(this=col("contract", "s2"), expression=col("contract", "w1")),
                      exp.EQ(this=col("meter", "s2"), expression=lit(m.name)),
                      exp.EQ(this=col("start", "s2"), expression=col("start", "w1")))
-    whole = (exp.select(*[alias(col(c, "w1"), c) for c in names]).from_(_as(relations.windows, "w1"))
-             .join(_as(relations.segments, "s2"), on=split, join_type="left")
-             .where(exp.Is(this=col("key", "s2"), expression=exp.Null())))
-    return exp.union(own, whole, distinct=False)
+    whole = (exp.select(*[alias(col(c, "w1"), c) for c in names], copy=False)
+             .from_(_as(relations.windows, "w1"), copy=False)
+             .join(_as(relations.segments, "s2"), on=split, join_type="left", copy=False)
+             .where(exp.Is(this=col("key", "s2"), expression=exp.Null()), copy=False))
+    return exp.union(own, whole, distinct=False, copy=False)
 
 
 def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relations: Relations) -> exp.Select:
@@ -374,36 +386,37 @@ def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relat
     cl = "cl"
     cprops = _Props(props.index.keys(), cl)
     dims = [cprops(d) for d in m.dimension_names]
-    following = exp.Window(this=exp.Lead(this=col("t", cl)), partition_by=[col("contract", cl), *dims],
+    following = exp.Window(this=exp.Lead(this=col("t", cl)),
+                           partition_by=[col("contract", cl), *[d.copy() for d in dims]],
                            order=exp.Order(expressions=[exp.Ordered(this=col("t", cl)),
                                                         exp.Ordered(this=col("id", cl))]))
     reports = (exp.select(alias(col("contract", cl), "contract"), *[alias(d, f"d{i}") for i, d in enumerate(dims)],
                           alias(col("t", cl), "t"), alias(quantity_value(cprops(m.aggregation.field)), "v"),
-                          alias(following, "u"))
-               .from_(cl)
-               .where(exp.and_(exp.EQ(this=col("reason", cl), expression=lit("billed")),
+                          alias(following, "u"), copy=False)
+               .from_(cl, copy=False)
+               .where(and_(exp.EQ(this=col("reason", cl), expression=lit("billed")),
                                reads(m, cprops, col("type", cl)),
-                               member(col("plan", cl), _plans_charging(plan, m.name)))))
+                               member(col("plan", cl), _plans_charging(plan, m.name))), copy=False))
     t, u = col("t", "wr"), col("u", "wr")
     start, end = col("start", "ew"), col("end", "ew")
     forever = exp.Is(this=u.copy(), expression=exp.Null())
-    overlaps = exp.and_(
+    overlaps = and_(
         exp.EQ(this=col("contract", "ew"), expression=col("contract", "wr")),
         exp.LT(this=t.copy(), expression=end.copy()),
-        exp.Paren(this=exp.or_(exp.GTE(this=t.copy(), expression=start.copy()), forever.copy(),
+        exp.Paren(this=or_(exp.GTE(this=t.copy(), expression=start.copy()), forever.copy(),
                                exp.GT(this=u.copy(), expression=start.copy()))))
     held_from = exp.Case(ifs=[exp.If(this=exp.GT(this=t.copy(), expression=start.copy()), true=t.copy())],
                          default=start.copy())
-    held_until = exp.Case(ifs=[exp.If(this=exp.or_(forever.copy(), exp.GT(this=u.copy(), expression=end.copy())),
+    held_until = exp.Case(ifs=[exp.If(this=or_(forever.copy(), exp.GT(this=u.copy(), expression=end.copy())),
                                       true=end.copy())], default=u.copy())
     inside = exp.Case(ifs=[exp.If(this=exp.GTE(this=t.copy(), expression=start.copy()), true=lit(1))],
                       default=lit(0))
     # only the windows of a term whose plan charges the meter: after a change to a plan that
     # does not, what the last report held is no one's usage (part2-decisions 6.9)
-    charging = exp.and_(
+    charging = and_(
         exp.EQ(this=col("contract", "wt"), expression=col("contract", "ew")),
         exp.LTE(this=col("starts", "wt"), expression=start.copy()),
-        exp.Paren(this=exp.or_(exp.Is(this=col("ends", "wt"), expression=exp.Null()),
+        exp.Paren(this=or_(exp.Is(this=col("ends", "wt"), expression=exp.Null()),
                                exp.GT(this=col("ends", "wt"), expression=start.copy()))),
         member(col("plan", "wt"), _plans_charging(plan, m.name)))
     return (exp.select(
@@ -413,7 +426,7 @@ def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relat
         alias(strip_zeros(cast(col("v", "wr"), TEXT)), "quantity"),
         alias(cast(inside, BIGINT), "events"),
         alias(exp.UnixMicros(this=held_from), HELD_COLUMNS[0]),
-        alias(exp.UnixMicros(this=held_until), HELD_COLUMNS[1]),
-    ).from_(reports.subquery("wr")).join(_weighted_windows(m, relations).subquery("ew"), on=overlaps,
-                                         join_type="inner")
-     .join(_as(relations.terms, "wt"), on=charging, join_type="inner"))
+        alias(exp.UnixMicros(this=held_until), HELD_COLUMNS[1]), copy=False
+    ).from_(reports.subquery("wr", copy=False), copy=False)
+     .join(_weighted_windows(m, relations).subquery("ew", copy=False), on=overlaps, join_type="inner", copy=False)
+     .join(_as(relations.terms, "wt"), on=charging, join_type="inner", copy=False))

@@ -22,13 +22,16 @@ from .sql import (
     STAMP,
     TEXT,
     alias,
+    and_,
     cast,
     col,
     fast_number_text,
     fn,
     index,
+    let,
     like,
     lit,
+    or_,
     regex,
     zero,
 )
@@ -67,6 +70,7 @@ class Source:
 # Column names the reading steps add to a source's own columns (a file's columns
 # cannot be called that).
 _K, _S, _FLAG, _LAX, _LINE = "__rc_kinds", "__rc_texts", "__rc_flag", "__rc_lax", "__rc_line"
+_KEYS = "__rc_keys"  # (a lambda's parameter in `json_lax`)
 _BOM = "\ufeff"
 # JSON text: one string, quotes and escapes included (RE2 and Java read it alike).
 _JSON_STRING = r'"(?:[^"\\]|\\.)*"'
@@ -132,15 +136,18 @@ def json_lax(doc: exp.Expression, levels: Sequence[tuple[str, Sequence[str]]]) -
     parts = [regex(no_strings, r",[ \t\n\r]*[}\]]"), regex(no_strings.copy(), "(?i)nan|inf")]
     levels = [(path, names) for path, names in levels if names]
     if levels:
+        # the keys of every level read once (`let`), each name looked up in them
         keys = fn("TRY", fn("json_keys", doc.copy(), exp.Array(expressions=[lit(p) for p, _ in levels])))
+        twice = []
         for i, (_, names) in enumerate(levels, start=1):
-            level = index(keys, i)
+            level = index(col(_KEYS), i)
             for name in names:
                 first = fn("list_position", level.copy(), lit(name))
                 last = exp.Sub(this=exp.Add(this=exp.Length(this=level.copy()), expression=exp.Literal.number(1)),
                                expression=fn("list_position", fn("list_reverse", level.copy()), lit(name)))
-                parts.append(exp.NullSafeNEQ(this=first, expression=last))
-    return exp.func("COALESCE", exp.Paren(this=exp.or_(*parts)), exp.true())
+                twice.append(exp.NullSafeNEQ(this=first, expression=last))
+        parts.append(let(keys, _KEYS, or_(*twice)))
+    return exp.func("COALESCE", exp.Paren(this=or_(*parts)), exp.true())
 
 
 def _json_value(kind: exp.Expression, text: exp.Expression) -> exp.Expression:
@@ -265,15 +272,15 @@ def _time(source: Source, time: exp.Expression | None = None) -> tuple[exp.Expre
     else:
         text = cast(time, TEXT)
         t = cast(text, STAMP, safe=True)
-        bad = exp.or_(exp.Is(this=t.copy(), expression=exp.Null()),
+        bad = or_(exp.Is(this=t.copy(), expression=exp.Null()),
                       exp.Not(this=regex(text, TIME_PATTERN)))
-    bounds = exp.or_(exp.LT(this=t.copy(), expression=cast(lit(_stamp(TIME_MIN)), STAMP)),
+    bounds = or_(exp.LT(this=t.copy(), expression=cast(lit(_stamp(TIME_MIN)), STAMP)),
                      exp.GT(this=t.copy(), expression=cast(lit(_stamp(TIME_MAX)), STAMP)))
     if not (kind.startswith("TIMESTAMP") or kind == "DATE"):
         # only the first and the last day can cross the years 0001-9999 (an offset is under 24 hours)
-        edge = exp.or_(like(text, "0001-01-01%"), like(text, "9999-12-31%"))
+        edge = or_(like(text, "0001-01-01%"), like(text, "9999-12-31%"))
         bounds = exp.Case(ifs=[exp.If(this=edge, true=bounds)], default=exp.false())
-    return t, exp.or_(bad, exp.Paren(this=bounds))
+    return t, or_(bad, exp.Paren(this=bounds))
 
 
 def _floor_to_micros(time: exp.Expression) -> exp.Expression:
@@ -307,7 +314,7 @@ def source_select(source: Source, keys: Sequence[str]) -> exp.Select:
     nested = [bad for _, bad in properties if bad is not None]
     nested += [exp.Not(this=exp.Is(this=col(n), expression=exp.Null()))
                for n in ("id", "type", "customer", "time") if _nested_type(source.column_type(n))]
-    fields.append(alias(exp.func("COALESCE", exp.Paren(this=exp.or_(*nested)), exp.false())
+    fields.append(alias(exp.func("COALESCE", exp.Paren(this=or_(*nested)), exp.false())
                         if nested else exp.false(), "row_bad"))
     fields += [alias(value, f"p{i}") for i, (value, _) in enumerate(properties)]
     return exp.select(*fields).from_(exp.Table(this=_reader(source, keys)) if source.kind != "table"
@@ -340,11 +347,11 @@ def _plain_value(raw: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
 
     def starts(prefix: str) -> exp.Expression:  # (cheaper than taking the first character)
         return fn("STARTS_WITH", text.copy(), lit(prefix))
-    nested = exp.or_(starts("{"), starts("["))
+    nested = or_(starts("{"), starts("["))
     value = exp.Case(ifs=[
         exp.If(this=starts('"'), true=unquoted),
         exp.If(this=exp.In(this=text.copy(), expressions=[lit("true"), lit("false")]), true=text.copy()),
-        exp.If(this=exp.or_(exp.EQ(this=text.copy(), expression=lit("null")), nested), true=cast(exp.Null(), TEXT)),
+        exp.If(this=or_(exp.EQ(this=text.copy(), expression=lit("null")), nested), true=cast(exp.Null(), TEXT)),
     ], default=fast_number_text(text))
     return value, exp.Paren(this=nested.copy())
 
@@ -361,9 +368,9 @@ def _jsonl_plain_select(source: Source, keys: Sequence[str]) -> exp.Select:
     nested = [bad for _, bad in props] or [exp.false()]
     fields = [alias(exp.Nullif(this=col(f), expression=lit("")), f) for f in ("id", "type", "customer")]
     fields.append(alias(t, "t"))
-    fields.append(alias(exp.or_(exp.Is(this=time.copy(), expression=exp.Null()), exp.Paren(this=time_bad)),
+    fields.append(alias(or_(exp.Is(this=time.copy(), expression=exp.Null()), exp.Paren(this=time_bad)),
                         "time_bad"))
-    fields.append(alias(exp.func("COALESCE", exp.Paren(this=exp.or_(*nested)), exp.false()), "row_bad"))
+    fields.append(alias(exp.func("COALESCE", exp.Paren(this=or_(*nested)), exp.false()), "row_bad"))
     fields += [alias(value, f"p{i}") for i, (value, _) in enumerate(props)]
     return exp.select(*fields).from_(exp.Table(this=_reader(source, keys)), copy=False)
 
@@ -380,12 +387,20 @@ def _source_time(source: Source) -> tuple[exp.Expression, exp.Expression]:
     if source.kind != "table" and source.column_type("time") is None:
         return cast(exp.Null(), STAMP), exp.true()
     t, bad = _time(source)
-    return t, exp.or_(exp.Is(this=_text_column(source, "time"), expression=exp.Null()), exp.Paren(this=bad))
+    return t, or_(exp.Is(this=_text_column(source, "time"), expression=exp.Null()), exp.Paren(this=bad))
 
 
 def _json_select(source: Source, keys: Sequence[str]) -> exp.Select:
     """A JSONL file (each line an event) or a Parquet file with JSON text `properties`,
     read exactly (`_json_documents`): every JSON number as the text it was written with."""
+    named: dict[str, exp.Expression] = {}
+
+    def piece(items: str, i: int) -> exp.Expression:
+        """`items[i]`, named once in step `n` (each is read several times below)."""
+        name = f"{items}_{i}"
+        named.setdefault(name, index(col(items), i))
+        return col(name)
+
     if source.kind == "jsonl":
         line = col(_LINE)
         fields = ["id", "type", "customer", "time"]
@@ -404,16 +419,16 @@ def _json_select(source: Source, keys: Sequence[str]) -> exp.Select:
         parsed = exp.select(*_json_documents(line, type_paths, text_paths, levels)).from_(
             flagged.subquery("f", copy=False), copy=False)
         kinds, texts = col(_K), col(_S)
-        required = {f: (index(kinds, i + 2), index(texts, i + 1)) for i, f in enumerate(fields)}
+        required = {f: (piece(_K, i + 2), piece(_S, i + 1)) for i, f in enumerate(fields)}
         structure = [exp.Is(this=kinds.copy(), expression=exp.Null()),
-                     exp.NEQ(this=index(kinds, 1), expression=lit("OBJECT")),
-                     exp.Not(this=exp.In(this=exp.func("COALESCE", index(kinds, 6), lit("NULL")),
+                     exp.NEQ(this=piece(_K, 1), expression=lit("OBJECT")),
+                     exp.Not(this=exp.In(this=exp.func("COALESCE", piece(_K, 6), lit("NULL")),
                                          expressions=[lit("OBJECT"), lit("NULL")])),
                      *[_nested_kind(k) for k, _ in required.values()]]
-        props = [(index(kinds, 7 + i), index(texts, 5 + i)) for i in range(len(keys))]
+        props = [(piece(_K, 7 + i), piece(_S, 5 + i)) for i in range(len(keys))]
         text = {f: exp.Nullif(this=_json_value(k, s), expression=lit("")) for f, (k, s) in required.items()}
         t, time_bad = _time(source, text["time"])
-        time_bad = exp.or_(exp.Is(this=text["time"].copy(), expression=exp.Null()), exp.Paren(this=time_bad))
+        time_bad = or_(exp.Is(this=text["time"].copy(), expression=exp.Null()), exp.Paren(this=time_bad))
     else:  # Parquet, `properties` as JSON text
         doc = cast(col("properties"), TEXT)
         type_paths = ["$", *(f"$.{_path(k)}" for k in keys)]
@@ -425,13 +440,13 @@ def _json_select(source: Source, keys: Sequence[str]) -> exp.Select:
             .from_(flagged.subquery("f", copy=False), copy=False)
         kinds = col(_K)
         present = exp.Not(this=exp.Is(this=col("properties"), expression=exp.Null()))
-        structure = [exp.and_(present, exp.Is(this=kinds.copy(), expression=exp.Null())),
-                     exp.and_(present.copy(), exp.Not(this=exp.In(
-                         this=exp.func("COALESCE", index(kinds, 1), lit("NULL")),
+        structure = [and_(present, exp.Is(this=kinds.copy(), expression=exp.Null())),
+                     and_(present.copy(), exp.Not(this=exp.In(
+                         this=exp.func("COALESCE", piece(_K, 1), lit("NULL")),
                          expressions=[lit("OBJECT"), lit("NULL")])))]
         structure += [exp.Not(this=exp.Is(this=col(n), expression=exp.Null()))
                       for n in ("id", "type", "customer", "time") if _nested_type(source.column_type(n))]
-        props = [(index(kinds, 2 + i), index(col(_S), 1 + i)) for i in range(len(keys))]
+        props = [(piece(_K, 2 + i), piece(_S, 1 + i)) for i in range(len(keys))]
         text = {f: _text_column(source, f) for f in ("id", "type", "customer")}
         t, time_bad = _source_time(source)
     structure += [_nested_kind(k) for k, _ in props]
@@ -439,6 +454,8 @@ def _json_select(source: Source, keys: Sequence[str]) -> exp.Select:
     fields = [alias(text[f], f) for f in ("id", "type", "customer")]
     fields.append(alias(t, "t"))
     fields.append(alias(time_bad, "time_bad"))
-    fields.append(alias(exp.func("COALESCE", exp.Paren(this=exp.or_(*structure)), exp.true()), "row_bad"))
+    fields.append(alias(exp.func("COALESCE", exp.Paren(this=or_(*structure)), exp.true()), "row_bad"))
     fields += [alias(_json_value(k, s), f"p{i}") for i, (k, s) in enumerate(props)]
-    return exp.select(*fields).from_(parsed.subquery("j", copy=False), copy=False)
+    pieces = exp.select(exp.Star(), *[alias(e, name) for name, e in named.items()], copy=False) \
+        .from_(parsed.subquery("j", copy=False), copy=False)
+    return exp.select(*fields).from_(pieces.subquery("n", copy=False), copy=False)

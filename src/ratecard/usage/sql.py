@@ -9,6 +9,8 @@ number's text as the row reader does.
 
 from __future__ import annotations
 
+import functools
+
 from sqlglot import exp
 
 from .rows import EXPONENT_PATTERN, QUANTITY_DIGITS, QUANTITY_SCALE
@@ -49,7 +51,22 @@ def cast(e: exp.Expression, to: exp.DataType, safe: bool = False) -> exp.Express
 
 
 def alias(e: exp.Expression, name: str) -> exp.Alias:
-    return exp.alias_(e, name, quoted=True)
+    return exp.alias_(e, name, quoted=True, copy=False)
+
+
+# The builders below take their operands as they are, never a deep copy: every
+# expression of the usage query is built fresh for the one place it goes (a node
+# wanted twice is `.copy()`-ed where it is reused), and copying the operands at
+# every step cost more than a second per run on a query with a derived quotient.
+# tests/test_query_structure.py holds the built trees to it (no node in two places).
+
+
+def and_(*parts: exp.Expression) -> exp.Expression:
+    return exp.and_(*parts, copy=False)
+
+
+def or_(*parts: exp.Expression) -> exp.Expression:
+    return exp.or_(*parts, copy=False)
 
 
 def index(items: exp.Expression, i: int) -> exp.Expression:
@@ -68,7 +85,7 @@ def regex(text: exp.Expression, pattern: str) -> exp.Expression:
 def _has_exponent(text: exp.Expression) -> exp.Expression:
     """Cheap first: `e` in the text at all, then the whole exponent form (a CASE:
     DuckDB evaluates both sides of an AND for every row)."""
-    return exp.Case(ifs=[exp.If(this=exp.or_(like(text, "%e%"), like(text, "%E%")),
+    return exp.Case(ifs=[exp.If(this=or_(like(text, "%e%"), like(text, "%E%")),
                                 true=regex(text, EXPONENT_PATTERN))], default=exp.false())
 
 
@@ -80,7 +97,7 @@ def _lambda(name: str, body: exp.Expression) -> exp.Lambda:
     return exp.Lambda(this=body, expressions=[exp.to_identifier(name)])
 
 
-def _let(value: exp.Expression, name: str, body: exp.Expression) -> exp.Expression:
+def let(value: exp.Expression, name: str, body: exp.Expression) -> exp.Expression:
     """`body` with `name` bound to `value`, computed once (DuckDB: a one-element list
     transformed by a lambda): keeps an expression that reads `value` often small."""
     return index(fn("list_transform", exp.Array(expressions=[value]), _lambda(name, body)), 1)
@@ -95,9 +112,12 @@ def _struct(**fields: exp.Expression) -> exp.Expression:
                                    for k, v in fields.items()])
 
 
-def plain_number(text: exp.Expression) -> exp.Expression:
+def plain_number(text: exp.Expression, checked: bool = False) -> exp.Expression:
     """The DuckDB twin of `rows.plain_number`, step for step: `1.5e3` -> `1500`; text
-    without an exponent (of one to three digits) is left as it is."""
+    without an exponent (of one to three digits) is left as it is. `checked`: the
+    caller has matched `text` against the exponent form already (`number_text`), so
+    the point is moved without asking again. Each intermediate value is bound once
+    (`let`): the expression names `text` once or, unchecked, three times more."""
     parts = exp.RegexpExtract(this=text.copy(), expression=lit(r"^([+-]?)([0-9]*)[.]?([0-9]*)[eE]([+-]?[0-9]+)$"),
                               group=exp.Array(expressions=[lit("s"), lit("i"), lit("f"), lit("x")]))
     digits, point, size = _field("q", "d"), _field("q", "pt"), exp.Length(this=_field("q", "d"))
@@ -111,10 +131,12 @@ def plain_number(text: exp.Expression) -> exp.Expression:
     ], default=_concat(exp.Substring(this=digits.copy(), start=exp.Literal.number(1), length=point.copy()), lit("."),
                        exp.Substring(this=digits.copy(), start=exp.Add(this=point.copy(),
                                                                        expression=exp.Literal.number(1)))))
-    moved = _let(_struct(s=_field("p", "s"), d=_concat(_field("p", "i"), _field("p", "f")),
+    moved = let(_struct(s=_field("p", "s"), d=_concat(_field("p", "i"), _field("p", "f")),
                          pt=exp.Add(this=exp.Length(this=_field("p", "i")), expression=cast(_field("p", "x"), INT))),
                  "q", _concat(_field("q", "s"), exp.Paren(this=body)))
-    return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=_let(parts, "p", moved))], default=text.copy())
+    if checked:
+        return let(parts, "p", moved)
+    return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=let(parts, "p", moved))], default=text.copy())
 
 
 def zero(text: exp.Expression) -> exp.Expression:
@@ -126,29 +148,32 @@ def strip_zeros(text: exp.Expression) -> exp.Expression:
     """`2.0` -> `2`, `1.50` -> `1.5`, `-0.0` -> `0` (text without an exponent). Only text
     that ends in a storage zero or a point is trimmed: trimming copies the text."""
     stripped = exp.func("RTRIM", exp.func("RTRIM", text.copy(), lit("0")), lit("."))
-    ends = exp.or_(like(text, "%.%0"), like(text, "%."))
+    ends = or_(like(text, "%.%0"), like(text, "%."))
     return exp.Case(ifs=[exp.If(this=ends, true=zero(stripped))], default=text.copy())
 
 
 def fast_number_text(text: exp.Expression) -> exp.Expression:
     """`number_text` (the macro) called only for text with an `e` in it: plain numbers,
     nearly all of them, are only stripped of storage zeros."""
-    exponent = exp.or_(like(text, "%e%"), like(text, "%E%"))
+    exponent = or_(like(text, "%e%"), like(text, "%E%"))
     return exp.Case(ifs=[exp.If(this=exponent, true=fn(NUMBER_TEXT, text.copy()))], default=strip_zeros(text))
 
 
 def number_text(text: exp.Expression) -> exp.Expression:
     """The DuckDB twin of `rows.number_text`: a number's text as rules and dimensions
-    compare it (the plain decimal, no storage zeros, zero as "0")."""
+    compare it (the plain decimal, no storage zeros, zero as "0"). The written-out
+    number, its sign and its digits are each bound once (`let`), so `text` is named
+    only by the tests that pick the branch and the branches themselves."""
     sign = exp.Left(this=col("n"), expression=exp.Literal.number(1))
     signed = exp.In(this=sign, expressions=[lit("+"), lit("-")])
     body = exp.func("LTRIM", exp.func("LTRIM", col("n"), lit("+-")), lit("0"))
-    leading = _let(body, "b", exp.Case(ifs=[exp.If(this=exp.or_(exp.EQ(this=col("b"), expression=lit("")),
+    leading = let(body, "b", exp.Case(ifs=[exp.If(this=or_(exp.EQ(this=col("b"), expression=lit("")),
                                                                   like(col("b"), ".%")),
                                                    true=_concat(lit("0"), col("b")))], default=col("b")))
-    written_out = _let(plain_number(text), "n", _concat(
+    written_out = let(plain_number(text, checked=True), "n", _concat(
         exp.Case(ifs=[exp.If(this=signed, true=sign.copy())], default=lit("")), leading))
-    return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=zero(strip_zeros(exp.Paren(this=written_out)))),
+    canonical = let(written_out, "w", let(strip_zeros(col("w")), "z", zero(col("z"))))
+    return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=canonical),
                          exp.If(this=like(text, "%.%"), true=strip_zeros(text))],
                     default=text.copy())
 
@@ -158,10 +183,16 @@ def number_text(text: exp.Expression) -> exp.Expression:
 NUMBER_TEXT = "rc_number_text"
 
 
-def macros() -> list[str]:
-    """The statements that define the macros the DuckDB readers call, for `duckdb.connect`."""
+@functools.cache
+def _macro_statements() -> tuple[str, ...]:
     body = number_text(exp.column("text")).sql(dialect="duckdb")
-    return [f"CREATE OR REPLACE TEMPORARY MACRO {NUMBER_TEXT}(text) AS {body}"]
+    return (f"CREATE OR REPLACE TEMPORARY MACRO {NUMBER_TEXT}(text) AS {body}",)
+
+
+def macros() -> list[str]:
+    """The statements that define the macros the DuckDB readers call, for `duckdb.connect`
+    (built once per process: the text never changes)."""
+    return list(_macro_statements())
 
 
 def exponent_quantity(text: exp.Expression) -> exp.Expression:
@@ -177,6 +208,6 @@ def exponent_quantity(text: exp.Expression) -> exp.Expression:
                                                              lit("."), lit("")), lit("0")))
     places = exp.Sub(this=fraction.copy(), expression=exponent.copy())
     integer = exp.Add(this=exp.Sub(this=significant, expression=fraction.copy()), expression=exponent.copy())
-    fits = exp.and_(exp.LTE(this=places, expression=exp.Literal.number(QUANTITY_SCALE)),
+    fits = and_(exp.LTE(this=places, expression=exp.Literal.number(QUANTITY_SCALE)),
                     exp.LTE(this=integer, expression=exp.Literal.number(QUANTITY_DIGITS - QUANTITY_SCALE)))
     return exp.Case(ifs=[exp.If(this=_has_exponent(text), true=exp.Paren(this=fits))], default=exp.false())
