@@ -22,10 +22,10 @@ from ..model import Expression, Operation, RatingPlan
 
 def _nested_quotients(plan: RatingPlan) -> Iterator[str]:
     """`*` and `/` are billed; a quotient inside an operand of another `/` (`a / b / c`) is
-    not yet: the query writes each division out as a long division that repeats its
-    operands (usage/derived_sql.py), so a division of a division is some 25 times larger
-    per level (megabytes of SQL) until the query computes operands once, in a stage of
-    their own (docs/usage.md, "Derived quantities")."""
+    not yet. The reason was the size of the SQL (each division written out as a long
+    division repeating its operands: megabytes for a division of a division); the query
+    now computes each node once, as a column (usage/derived_sql.py, `Nodes`), so lifting
+    this refusal is a change of its own (docs/usage.md, "Derived quantities")."""
     for meter in plan.meters.values():
         if meter.aggregation.expression is not None and _divides_a_quotient(meter.aggregation.expression):
             yield f"meter:{meter.name}/aggregation"

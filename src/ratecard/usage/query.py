@@ -109,6 +109,26 @@ def _bad_quantity(value: exp.Expression) -> exp.Expression:
     return exp.Paren(this=or_(exp.Is(this=value.copy(), expression=exp.Null()), unreadable))
 
 
+def _bad_operands(m: Meter, props: _Props) -> exp.Expression:
+    bad = [_bad_quantity(props(k)) for k in expression_properties(m.aggregation.expression)]
+    return exp.or_(*bad) if bad else exp.false()  # (`sum 2 * 3` reads no property)
+
+
+def derived_nodes(plan: RatingPlan) -> dict[str, derived_sql.Nodes]:
+    """Each derived meter's nodes, as the columns `dq<i>_<k>` (i: the meter's place by name)."""
+    meters = sorted(plan.meters.values(), key=lambda m: m.name)
+    return {m.name: derived_sql.Nodes(m.aggregation.expression, f"dq{i}")
+            for i, m in enumerate(meters) if m.aggregation.expression is not None}
+
+
+def derived_columns(plan: RatingPlan, props: _Props) -> list[list[list[exp.Expression]]]:
+    """The node columns of every derived meter (`derived_sql.Nodes.levels`), each guarded by
+    the meter reading the event and its operands being quantities."""
+    return [nodes.levels(props, exp.and_(reads(plan.meters[name], props, col("type")),
+                                         exp.Not(this=exp.Paren(this=_bad_operands(plan.meters[name], props)))))
+            for name, nodes in derived_nodes(plan).items()]
+
+
 def bad_row(plan: RatingPlan, props: _Props) -> exp.Expression:
     """The SQL twin of rows.row_problem (is this row bad at all)."""
     parts: list[exp.Expression] = [exp.Is(this=col(n), expression=exp.Null()) for n in ("id", "type", "customer")]
@@ -116,13 +136,11 @@ def bad_row(plan: RatingPlan, props: _Props) -> exp.Expression:
     parts.append(col("row_bad"))
     for m in sorted(plan.meters.values(), key=lambda m: m.name):
         if m.aggregation.expression is not None:
-            bad = [_bad_quantity(props(k)) for k in expression_properties(m.aggregation.expression)]
-            operands = or_(*bad) if bad else exp.false()  # (`sum 2 * 3` reads no property)
-            parts.append(exp.Paren(this=and_(reads(m, props, col("type")), operands)))
-            flagged = derived_sql.problem(m.aggregation.expression, props)
-            if flagged is not None:  # (a CASE: computed only from good operands of the meter's events)
-                good = and_(reads(m, props, col("type")), exp.Not(this=exp.Paren(this=operands.copy())))
-                parts.append(exp.Case(ifs=[exp.If(this=good, true=flagged)], default=exp.false()))
+            nodes = derived_nodes(plan)[m.name]
+            parts.append(exp.Paren(this=exp.and_(reads(m, props, col("type")), _bad_operands(m, props))))
+            flagged = derived_sql.problem(nodes)
+            if flagged is not None:  # (a CASE: the node columns are NULL unless the guard holds)
+                parts.append(exp.Case(ifs=[exp.If(this=col(nodes.guard), true=flagged)], default=exp.false()))
         elif m.aggregation.function in QUANTITY_FUNCTIONS:
             bad = _bad_quantity(props(m.aggregation.field))
             if m.aggregation.function == "weighted":  # a level below zero (rows.row_problem)
@@ -167,6 +185,7 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
     union: exp.Expression = source_select(sources[0], keys)
     for s in sources[1:]:
         union = exp.union(union, source_select(s, keys), distinct=False, copy=False)
+    union = derived_sql.with_levels(union, derived_columns(plan, props))  # each node once per event
     events = exp.select("*", alias(bad_row(plan, props), "bad"), copy=False) \
         .from_(union.subquery("src", copy=False), copy=False)
 
@@ -313,7 +332,8 @@ def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
         quantity = exp.Count(this=exp.Distinct(expressions=[cprops(field)]))
     else:
         if m.aggregation.expression is not None:
-            value = derived_sql.value(m.aggregation.expression, cprops)
+            nodes = derived_nodes(plan)[m.name]
+            value = nodes.ref(nodes.expr, cl)  # (its column: the event is billed, so good)
         else:
             value = quantity_value(cprops(field))
         if fn_name == "sum":

@@ -35,7 +35,7 @@ DIALECTS = ("duckdb", "spark", "clickhouse", "bigquery", "snowflake", "postgres"
 TIME_TYPES = ("text", "timestamp")
 RELATION_NAMES = ("rc_terms", "rc_windows", "rc_segments")
 # Names the query defines itself: an events table cannot be called that.
-RESERVED_NAMES = frozenset(RELATION_NAMES + ("ev", "dk", "dd", "cl", "result", "src", "kc", "tm", "w", "sg", "t0",
+RESERVED_NAMES = frozenset(RELATION_NAMES + ("ev", "dk", "dd", "cl", "result", "src", "lv", "kc", "tm", "w", "sg", "t0",
                                              "wr", "ew", "w1", "s1", "s2"))
 
 TERMS = (("contract", TEXT), ("customer", TEXT), ("plan", TEXT), ("starts", STAMP), ("ends", STAMP))
