@@ -73,10 +73,19 @@ def no_local_spark(local_spark):
     local_spark.connect_done(was_set)
 
 
+def _spark_group(item) -> bool:
+    marker = item.get_closest_marker("xdist_group")
+    return marker is not None and (marker.args[:1] or [marker.kwargs.get("name")])[0] == "spark"
+
+
 def pytest_collection_modifyitems(config, items):
-    """Spark Connect's tests after every other Spark test, so that the local session
-    starts once (see `no_local_spark`); every other test keeps its place."""
-    items.sort(key=lambda item: item.get_closest_marker("spark_connect") is not None)
+    """The Spark tests first, Spark Connect's last among them, so that the local session
+    starts once (see `no_local_spark`); every other test keeps its place.
+
+    First, because under pytest-xdist (`make test`) one worker runs the whole `spark`
+    group, the longest unit of the run: begun first, it runs beside everything else
+    instead of after it (work units are handed out in collection order)."""
+    items.sort(key=lambda item: (not _spark_group(item), item.get_closest_marker("spark_connect") is not None))
 
 
 def under_ci() -> bool:
