@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from spark_helpers import CONNECT_MODE, LocalSpark, use_test_jvm_options
+from spark_helpers import CONNECT_MODE, SPARK_GROUPS, LocalSpark, use_test_jvm_options
 
 CI_VARIABLE = "RATECARD_CI"
 use_test_jvm_options()  # before any test starts a JVM
@@ -75,16 +75,17 @@ def no_local_spark(local_spark):
 
 def _spark_group(item) -> bool:
     marker = item.get_closest_marker("xdist_group")
-    return marker is not None and (marker.args[:1] or [marker.kwargs.get("name")])[0] == "spark"
+    return marker is not None and (marker.args[:1] or [marker.kwargs.get("name")])[0] in SPARK_GROUPS
 
 
 def pytest_collection_modifyitems(config, items):
     """The Spark tests first, Spark Connect's last among them, so that the local session
     starts once (see `no_local_spark`); every other test keeps its place.
 
-    First, because under pytest-xdist (`make test`) one worker runs the whole `spark`
-    group, the longest unit of the run: begun first, it runs beside everything else
-    instead of after it (work units are handed out in collection order)."""
+    First, because under pytest-xdist (`make test`) one worker runs each Spark group
+    (tests/spark_helpers.py), the longest units of the run: begun first, one on each
+    worker, they run beside everything else instead of after it (xdist hands the
+    units out in collection order, one to each worker in turn)."""
     items.sort(key=lambda item: (not _spark_group(item), item.get_closest_marker("spark_connect") is not None))
 
 

@@ -22,6 +22,12 @@ from __future__ import annotations
 import os
 
 MASTER = "local[2]"
+# The pytest-xdist groups of the Spark tests (`make test` runs two workers): each
+# group runs in one worker, which starts its own local session; the two together
+# are most of the suite's time, so each worker takes one, first. Spark Connect's
+# tests are in SPARK, after its local tests (tests/conftest.py).
+SPARK, SPARK_2 = "spark", "spark-2"
+SPARK_GROUPS = (SPARK, SPARK_2)
 JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 DRIVER_MEMORY = "3g"
 # set by pyspark once a process has made a Spark Connect session: from then on it

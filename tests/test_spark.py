@@ -38,9 +38,11 @@ from warehouse_helpers import (  # noqa: E402
     write_parquet,
 )
 
-from spark_helpers import MASTER  # noqa: E402
+from spark_helpers import MASTER, SPARK, SPARK_2  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(SPARK)]
+# about half of this module runs in the second Spark group (tests/spark_helpers.py)
+second_worker = pytest.mark.xdist_group(SPARK_2)
 
 
 def _both(args, cwd, monkeypatch, capsys):
@@ -51,6 +53,7 @@ def _both(args, cwd, monkeypatch, capsys):
 
 @pytest.mark.skipif(not CASES, reason=f"no conformance cases at {CONFORMANCE}")
 @pytest.mark.parametrize("name", CASES)
+@second_worker
 def test_conformance_invoices_are_identical(name, spark, monkeypatch, capsys):
     if name.startswith("05"):  # one case sends the relations as temp views, not as VALUES
         monkeypatch.setattr(spark_engine, "INLINE_LIMIT", 0)
@@ -81,6 +84,7 @@ def _reports_agree(plan, files, through, **kw):
     return ours
 
 
+@second_worker
 def test_generated_scenario_in_every_file_layout(spark, tmp_path):
     """Every meter kind, segments, every rejection reason, JSON numbers, hostile
     values; JSONL, CSV and Parquet (struct, flat with TIMESTAMP time, JSON text)."""
@@ -243,6 +247,7 @@ def _reading_cases():
     return reading
 
 
+@second_worker
 def test_every_properties_layout_reads_alike_on_spark(spark, tmp_path):
     """Parquet MAP, STRUCT, JSON text and flat columns, CSV and JSONL: the same
     invoices as DuckDB (which agrees with the reference, test_usage_reading)."""
@@ -306,6 +311,7 @@ def test_numbers_times_and_bad_rows_read_alike_on_spark(spark, tmp_path):
     assert calls["acme@2026-01-01"] >= 3 and skipped.run.events.balanced
 
 
+@second_worker
 def test_a_usage_name_is_a_path_on_spark(spark, tmp_path):
     reading = _reading_cases()
     plan = compile_text(reading.PRICING)
@@ -340,6 +346,7 @@ contract acme {
 """
 
 
+@second_worker
 def test_derived_quantities_alike_on_spark(spark, tmp_path):
     """A derived quantity per event, exact (DECIMAL(38, 18)), and its bad rows named alike."""
     plan = compile_text(DERIVED)

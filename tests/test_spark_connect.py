@@ -29,10 +29,10 @@ if shutil.which("java") is None:
 from ratecard.usage import spark as spark_engine  # noqa: E402
 
 from render_helpers import run_cli  # noqa: E402
-from spark_helpers import DRIVER_MEMORY, JVM_OPTIONS  # noqa: E402
+from spark_helpers import DRIVER_MEMORY, JVM_OPTIONS, SPARK  # noqa: E402
 from warehouse_helpers import CASES, CONFORMANCE, case_args, split_args  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.spark_connect, pytest.mark.xdist_group("spark")]
+pytestmark = [pytest.mark.slow, pytest.mark.spark_connect, pytest.mark.xdist_group(SPARK)]
 SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 

@@ -22,7 +22,9 @@ from ratecard.usage import spark as spark_engine  # noqa: E402
 
 from test_derived_products import PRICING, THROUGH  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
+from spark_helpers import SPARK_2  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(SPARK_2)]
 
 ROWS = [
     {"a": "1", "b": "3"}, {"a": "2", "b": "3"},                        # ...333 + ...667

@@ -21,7 +21,9 @@ from ratecard.usage import spark as spark_engine  # noqa: E402
 
 from test_weighted_engines import THROUGH, _fixed  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
+from spark_helpers import SPARK_2  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(SPARK_2)]
 
 
 def test_spark_bills_weighted_meters_as_duckdb_does(spark, tmp_path):
