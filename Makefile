@@ -34,9 +34,9 @@ browser:
 
 # -rs prints why each skipped test was skipped. Under CI (RATECARD_CI=1, set by
 # .ci/run) a skip is a failure (tests/conftest.py), and so is a missing conformance suite.
-# pytest-xdist runs the tests on TEST_WORKERS processes (CI has 2 cores); every
-# Spark test runs in one of them (`xdist_group("spark")`), which starts the one
-# local session. TEST_WORKERS=0 runs them in this process.
+# pytest-xdist runs the tests on TEST_WORKERS processes (CI has 2 cores); the Spark
+# tests run in two groups, each in one process with its own local session
+# (docs/testing.md). TEST_WORKERS=0 runs them all in this process.
 TEST_WORKERS ?= 2
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -rs -n $(TEST_WORKERS) --dist loadgroup
