@@ -121,22 +121,24 @@ def derived_nodes(plan: RatingPlan) -> dict[str, derived_sql.Nodes]:
             for i, m in enumerate(meters) if m.aggregation.expression is not None}
 
 
-def derived_columns(plan: RatingPlan, props: _Props) -> list[list[list[exp.Expression]]]:
+def derived_columns(plan: RatingPlan, props: _Props,
+                    derived: dict[str, derived_sql.Nodes]) -> list[list[list[exp.Expression]]]:
     """The node columns of every derived meter (`derived_sql.Nodes.levels`), each guarded by
     the meter reading the event and its operands being quantities."""
     return [nodes.levels(props, exp.and_(reads(plan.meters[name], props, col("type")),
                                          exp.Not(this=exp.Paren(this=_bad_operands(plan.meters[name], props)))))
-            for name, nodes in derived_nodes(plan).items()]
+            for name, nodes in derived.items()]
 
 
-def bad_row(plan: RatingPlan, props: _Props) -> exp.Expression:
-    """The SQL twin of rows.row_problem (is this row bad at all)."""
+def bad_row(plan: RatingPlan, props: _Props, derived: dict[str, derived_sql.Nodes]) -> exp.Expression:
+    """The SQL twin of rows.row_problem (is this row bad at all); `derived`: the derived
+    meters' node columns (`derived_nodes`)."""
     parts: list[exp.Expression] = [exp.Is(this=col(n), expression=exp.Null()) for n in ("id", "type", "customer")]
     parts.append(col("time_bad"))
     parts.append(col("row_bad"))
     for m in sorted(plan.meters.values(), key=lambda m: m.name):
         if m.aggregation.expression is not None:
-            nodes = derived_nodes(plan)[m.name]
+            nodes = derived[m.name]
             parts.append(exp.Paren(this=exp.and_(reads(m, props, col("type")), _bad_operands(m, props))))
             flagged = derived_sql.problem(nodes)
             if flagged is not None:  # (a CASE: the node columns are NULL unless the guard holds)
@@ -185,8 +187,9 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
     union: exp.Expression = source_select(sources[0], keys)
     for s in sources[1:]:
         union = exp.union(union, source_select(s, keys), distinct=False, copy=False)
-    union = derived_sql.with_levels(union, derived_columns(plan, props))  # each node once per event
-    events = exp.select("*", alias(bad_row(plan, props), "bad"), copy=False) \
+    derived = derived_nodes(plan)
+    union = derived_sql.with_levels(union, derived_columns(plan, props, derived))  # each node once per event
+    events = exp.select("*", alias(bad_row(plan, props, derived), "bad"), copy=False) \
         .from_(union.subquery("src", copy=False), copy=False)
 
     kept, dup_keys = dedup(keys, rank_every_event)
@@ -239,7 +242,7 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
         if m.aggregation.function == "weighted":
             steps.append(weighted_select(plan, m, props, width, relations))
         else:
-            parts.append(_meter_select(plan, m, props, width, relations))
+            parts.append(_meter_select(plan, m, props, width, relations, derived.get(m.name)))
     counts = (exp.select(alias(lit("reason"), "kind"), alias(cast(exp.Null(), TEXT), "window"),
                          alias(col("reason"), "meter"),
                          *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(width)],
@@ -319,8 +322,9 @@ def _as(relation: exp.Expression, name: str) -> exp.Expression:
 
 
 def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
-                  relations: Relations) -> exp.Select:
-    """One meter's GROUP BY: per (window or segment, dimension values)."""
+                  relations: Relations, nodes: derived_sql.Nodes | None) -> exp.Select:
+    """One meter's GROUP BY: per (window or segment, dimension values); `nodes`, a derived
+    meter's node columns."""
     cl = "cl"
     cprops = _Props(props.index.keys(), cl)
     window = exp.func("COALESCE", col("key", "sg"), col("wkey", cl))
@@ -331,8 +335,7 @@ def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
     elif fn_name == "unique":
         quantity = exp.Count(this=exp.Distinct(expressions=[cprops(field)]))
     else:
-        if m.aggregation.expression is not None:
-            nodes = derived_nodes(plan)[m.name]
+        if nodes is not None:
             value = nodes.ref(nodes.expr, cl)  # (its column: the event is billed, so good)
         else:
             value = quantity_value(cprops(field))
