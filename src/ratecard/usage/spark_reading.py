@@ -44,8 +44,11 @@ _CANON = (
     "'b', regexp_replace(regexp_replace(n, '^[+-]', ''), '^0+', ''))), "
     "c -> concat(c.s, CASE WHEN c.b = '' OR c.b LIKE '.%' THEN concat('0', c.b) ELSE c.b END))[0])[0]"
 )
+# the written-out number bound once (a one-element array transformed by a lambda, as
+# `sql.let` does for DuckDB): `_STRIP` reads its text four times
 NUMBER_TEXT_SQL = ("CASE WHEN {t} RLIKE '" + EXPONENT_PATTERN + "' THEN "
-                   + _STRIP.replace("{t}", "(" + _CANON + ")") + " ELSE " + _STRIP + " END")
+                   + "transform(array(" + _CANON + "), w -> " + _STRIP.replace("{t}", "w") + ")[0]"
+                   + " ELSE " + _STRIP + " END")
 # JSON text with every number written as a JSON string of its exact text (the twin
 # of `sources._quote_numbers`; possessive, so Java matches long lines without recursing).
 _JSON_NUMBERS_JAVA = r'((?:"(?:[^"\\]|\\.)*+"|[^"0-9\-])*+)(-?[0-9][0-9.eE+\-]*+)?'
