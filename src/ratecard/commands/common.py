@@ -300,7 +300,9 @@ def usage_aggregator(args):
 
         from ..usage.spark import aggregate_usage
 
-        return partial(aggregate_usage, master=args.spark_master, tables=tables or ())
+        chosen = partial(aggregate_usage, master=args.spark_master, tables=tables or ())
+        chosen.prices_lines = aggregate_usage.prices_lines  # type: ignore[attr-defined]  # (`--price-in engine`)
+        return chosen
     if getattr(args, "spark_master", None):
         raise UsageError("--spark-master needs --engine spark")
     return AGGREGATOR
