@@ -27,6 +27,7 @@ type, or any Spark error in the rating itself, leaves every line to Python
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Sequence
 
 from .rating import (DIGITS, RatingRequest, _keys_query, _priced_query, _quantity_scale_query, price_relations,
@@ -104,7 +105,7 @@ def _priced(spark, names: dict[str, str], width: int, request: RatingRequest, wi
     periods = [w for w in windows if w.meter is None]
     _view(spark, names["rc_windows"], [("key", "VARCHAR", [w.key for w in periods]),
                                        ("contract", "VARCHAR", [w.contract for w in periods]),
-                                       ("start", "TIMESTAMP", [w.start for w in periods])])
+                                       ("start", "TIMESTAMP", [_utc(w.start) for w in periods])])
     created.append((names["rc_windows"], False))
     _view(spark, names["rc_shapes"], shape_relation(request))
     created.append((names["rc_shapes"], False))
@@ -126,6 +127,11 @@ def _priced(spark, names: dict[str, str], width: int, request: RatingRequest, wi
     if not _exact_types(priced.schema, quantity_scale, exact_scale, request.minor_units):
         return None
     return priced.collect()
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """An instant pyspark sends as itself: a naive datetime it would read in the local time zone."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _exact_types(schema, quantity_scale: int, exact_scale: int, minor: int) -> bool:
