@@ -3,7 +3,8 @@
 The same rating queries as DuckDB's (`rating.py`: one sqlglot builder),
 written for Spark SQL by `rating.spark_sql`, over the run's temp views:
 
-    the aggregation's final SELECT -> rc_result (a cached temp view)
+    the aggregation's final SELECT -> rc_result (a temp view of its rows, checkpointed:
+      computed once, and planned as rows, not as the aggregation's whole plan)
     rc_windows (the billing periods), rc_shapes (from billing): DataFrames
     -> the distinct keys of the whole-period lines, collected    (few)
     -> billing resolves each key to a price (`RatingRequest.resolve`)
@@ -88,9 +89,10 @@ def rate(spark, final: str, width: int, request: RatingRequest, windows: Sequenc
     own failures are the caller's; a failure of the rating leaves every line to Python."""
     names = {n: f"ratecard_{n}_{run}" for n in NAMES}
     result = names["rc_result"]
-    spark.sql(final).createOrReplaceTempView(result)
-    created.append((result, True))
-    spark.sql(f"CACHE TABLE `{result}`")  # the aggregation runs here, once; rating reads it three times
+    # the aggregation runs here, once (rating reads it three times), and its lines are then a
+    # relation of their own: each rating query plans against them, not the aggregation's plan
+    spark.sql(final).localCheckpoint(eager=True).createOrReplaceTempView(result)
+    created.append((result, False))
     try:
         rows = _priced(spark, names, width, request, windows, created, held)
     except _spark_errors():
