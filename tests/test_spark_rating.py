@@ -195,6 +195,24 @@ def test_rating_with_precision_loss_allowed_leaves_every_line_to_python(spark, t
     assert ev.run.model_dump_json(indent=2) == oracle.run.model_dump_json(indent=2)
 
 
+def test_a_rating_query_spark_refuses_leaves_every_line_to_python(spark, tmp_path, monkeypatch):
+    """An error Spark raises in the rating itself (here: a priced query naming a column that is
+    not there) is not the run's failure: billing prices every line in Python, the same invoices."""
+    from sqlglot import exp
+
+    def broken(*args, **kwargs):
+        return exp.select(exp.column("no_such_column")).from_("rc_result")
+
+    monkeypatch.setattr(spark_rating, "_priced_query", broken)
+    plan = compile_text(_FIXED.format(rounding="half_even"))
+    usage = [write_events(tmp_path / "u.jsonl", [e for e in _fixed_events() if e["type"] in ("tie", "vol")])]
+    ev = evaluate(plan, usage, dt.date(2026, 3, 1), aggregator=_spark_rated(spark), price_in_engine=True)
+    oracle = evaluate(plan, usage, dt.date(2026, 3, 1), aggregator=aggregate_usage, price_in_engine=False)
+    assert _diagnostics(ev) == []
+    assert ev.usage.aggregates and all(a.rated is None for a in ev.usage.aggregates)
+    assert ev.run.model_dump_json(indent=2) == oracle.run.model_dump_json(indent=2)
+
+
 def test_engine_spark_price_in_engine_end_to_end(spark, tmp_path, capsys, monkeypatch):
     """`ratecard invoice --engine spark --price-in engine`: the Spark aggregator (through the
     command line's partial) is handed billing's request, its own aggregation is rated on
