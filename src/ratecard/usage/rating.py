@@ -32,6 +32,9 @@ exactly -- a quantity below zero, beyond the last tier, with more digits than
 the columns hold, an overflow (`TRY`) -- is left unpriced (NULL) and billing
 prices it in Python, which reports it (E503, E510) as before. Billing keeps
 the Python pricer for everything this does not cover (docs/scale.md).
+
+Spark runs the same queries (`spark_rating.py`): `spark_sql` writes this
+module's trees for Spark SQL, with what DuckDB spells otherwise rewritten.
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ def _run_staged(spark, steps, final: str, created: list[tuple[str, bool]], rated
         spark.sql(select).createOrReplaceTempView(name)
         if cache:
             spark.sql(f"CACHE TABLE {name}")
-    if rated is not None:  # (spark_rating.rate's arguments but for the final SELECT's)
+    if rated is not None:  # the final SELECT's lines priced on Spark (`spark_rating.rate`)
         return rated(final)
     return spark.sql(final).collect()
 
