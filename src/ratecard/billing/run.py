@@ -92,7 +92,7 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     sink's `min_lines` usage lines (a sink that renders files splits sooner).
 
     With `price_in_engine` (default: `engine_rating.PRICE_IN_ENGINE`) and an aggregator that can price
-    (`prices_lines`: embedded DuckDB), the usage engine prices the lines it can
+    (`prices_lines`: embedded DuckDB, Spark), the usage engine prices the lines it can
     price exactly (`engine_rating.py`); without it every line is priced in
     Python (the oracle the engine's pricing is held to, tests/test_engine_rating.py).
     """

@@ -205,7 +205,7 @@ def add_evaluation_args(p, *, contract_required: bool = False) -> None:
                    help="where usage is aggregated: embedded DuckDB (default) or Spark (pip install "
                         "'ratecard[spark]'; see docs/scale.md)")
     p.add_argument("--price-in", choices=("engine", "python"), default=None,
-                   help="with the embedded DuckDB engine: price the lines it can price exactly in the "
+                   help="with the embedded DuckDB engine or Spark: price the lines it can price exactly in the "
                         "engine, or every line in Python (the default: see docs/scale.md); the "
                         "invoices are the same, byte for byte")
     p.add_argument("--spark-master", metavar="URL",
@@ -300,7 +300,9 @@ def usage_aggregator(args):
 
         from ..usage.spark import aggregate_usage
 
-        return partial(aggregate_usage, master=args.spark_master, tables=tables or ())
+        chosen = partial(aggregate_usage, master=args.spark_master, tables=tables or ())
+        chosen.prices_lines = aggregate_usage.prices_lines  # type: ignore[attr-defined]  # (`--price-in engine`)
+        return chosen
     if getattr(args, "spark_master", None):
         raise UsageError("--spark-master needs --engine spark")
     return AGGREGATOR

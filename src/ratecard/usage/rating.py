@@ -32,6 +32,9 @@ exactly -- a quantity below zero, beyond the last tier, with more digits than
 the columns hold, an overflow (`TRY`) -- is left unpriced (NULL) and billing
 prices it in Python, which reports it (E503, E510) as before. Billing keeps
 the Python pricer for everything this does not cover (docs/scale.md).
+
+Spark runs the same queries (`spark_rating.py`): `spark_sql` writes this
+module's trees for Spark SQL, with what DuckDB spells otherwise rewritten.
 """
 
 from __future__ import annotations
@@ -149,11 +152,14 @@ def _keys_query(width: int) -> exp.Select:
 _QUANTITY_SHAPE = "[0-9]+([.][0-9]+)?"
 
 
-def _quantity_scale(conn) -> int:
+def _quantity_scale_query() -> exp.Select:
     """The most fractional digits of any line's quantity (text, plain), to type it exactly."""
-    query = _sql("SELECT MAX(LENGTH(quantity) - STRPOS(quantity, '.')) FROM rc_result "
-                 "WHERE kind = 'agg' AND STRPOS(quantity, '.') > 0")
-    (found,), = conn.execute(query.sql(dialect="duckdb", identify=True)).fetchall()
+    return _sql("SELECT MAX(LENGTH(quantity) - STRPOS(quantity, '.')) FROM rc_result "
+                "WHERE kind = 'agg' AND STRPOS(quantity, '.') > 0")
+
+
+def _quantity_scale(conn) -> int:
+    (found,), = conn.execute(_quantity_scale_query().sql(dialect="duckdb", identify=True)).fetchall()
     return int(found or 0)
 
 
@@ -257,9 +263,10 @@ def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int,
     return priced.order_by(*order)
 
 
-def _register_prices(conn, width: int, tables: PriceTables) -> tuple[int, int]:
-    """rc_keyprices, rc_rates and rc_tiers; returns the scales of the rate and the
-    tier columns' largest exact products (for the exact amount's type)."""
+def price_relations(width: int, tables: PriceTables) -> tuple[list[tuple[str, list]], int, int]:
+    """rc_keyprices, rc_rates and rc_tiers as (name, [(column, type, values)]), for any
+    engine to create; with the scales of the rate and the tier columns' largest exact
+    products (for the exact amount's type)."""
     usable = tables.rates
     tiers = [t for t in tables.tiers if t[0] in usable]
     keys = [k for k in tables.keys if k[-1] in usable]
@@ -269,24 +276,92 @@ def _register_prices(conn, width: int, tables: PriceTables) -> tuple[int, int]:
     amount_scale, amount_type = _decimal_type([r[1][3] for r in rates] + [t[5] for t in tiers] +
                                               [t[6] for t in tiers])
     bound_scale, bound_type = _decimal_type([t[2] for t in tiers] + [t[3] for t in tiers])
-    _create(conn, "rc_keyprices", [
-        ("shape", "INTEGER", [k[0] for k in keys]), ("meter", "VARCHAR", [k[1] for k in keys]),
-        ("day", "DATE", [k[2] for k in keys]),
-        *[(d, "VARCHAR", [k[3 + i] for k in keys]) for i, d in enumerate(_dims(width))],
-        ("price", "INTEGER", [k[-1] for k in keys])])
-    _create(conn, "rc_rates", [
-        ("price", "INTEGER", [p for p, _ in rates]), ("form", "VARCHAR", [r[0] for _, r in rates]),
-        ("rate", rate_type.sql(dialect="duckdb"), [r[1] for _, r in rates]),
-        ("inverse", inverse_type.sql(dialect="duckdb"), [r[2] for _, r in rates]),
-        ("amount", amount_type.sql(dialect="duckdb"), [r[3] for _, r in rates])])
-    _create(conn, "rc_tiers", [
-        ("price", "INTEGER", [t[0] for t in tiers]), ("idx", "INTEGER", [t[1] for t in tiers]),
-        ("lower", bound_type.sql(dialect="duckdb"), [t[2] for t in tiers]),
-        ("upper", bound_type.sql(dialect="duckdb"), [t[3] for t in tiers]),
-        ("rate", rate_type.sql(dialect="duckdb"), [t[4] for t in tiers]),
-        ("flat", amount_type.sql(dialect="duckdb"), [t[5] for t in tiers]),
-        ("base", amount_type.sql(dialect="duckdb"), [t[6] for t in tiers])])
-    return max(rate_scale, inverse_scale), max(amount_scale, bound_scale + rate_scale)
+    relations = [
+        ("rc_keyprices", [
+            ("shape", "INTEGER", [k[0] for k in keys]), ("meter", "VARCHAR", [k[1] for k in keys]),
+            ("day", "DATE", [k[2] for k in keys]),
+            *[(d, "VARCHAR", [k[3 + i] for k in keys]) for i, d in enumerate(_dims(width))],
+            ("price", "INTEGER", [k[-1] for k in keys])]),
+        ("rc_rates", [
+            ("price", "INTEGER", [p for p, _ in rates]), ("form", "VARCHAR", [r[0] for _, r in rates]),
+            ("rate", rate_type.sql(dialect="duckdb"), [r[1] for _, r in rates]),
+            ("inverse", inverse_type.sql(dialect="duckdb"), [r[2] for _, r in rates]),
+            ("amount", amount_type.sql(dialect="duckdb"), [r[3] for _, r in rates])]),
+        ("rc_tiers", [
+            ("price", "INTEGER", [t[0] for t in tiers]), ("idx", "INTEGER", [t[1] for t in tiers]),
+            ("lower", bound_type.sql(dialect="duckdb"), [t[2] for t in tiers]),
+            ("upper", bound_type.sql(dialect="duckdb"), [t[3] for t in tiers]),
+            ("rate", rate_type.sql(dialect="duckdb"), [t[4] for t in tiers]),
+            ("flat", amount_type.sql(dialect="duckdb"), [t[5] for t in tiers]),
+            ("base", amount_type.sql(dialect="duckdb"), [t[6] for t in tiers])]),
+    ]
+    return relations, max(rate_scale, inverse_scale), max(amount_scale, bound_scale + rate_scale)
+
+
+def shape_relation(request: RatingRequest) -> list:
+    """rc_shapes' columns: (contract, meter) -> shape, dated."""
+    return [("contract", "VARCHAR", [s[0] for s in request.shapes]),
+            ("meter", "VARCHAR", [s[1] for s in request.shapes]),
+            ("shape", "INTEGER", [s[2] for s in request.shapes]),
+            ("dated", "BOOLEAN", [s[3] for s in request.shapes])]
+
+
+# Spark SQL has no `TRY`: each operation that can overflow inside one is its own try_ function
+# (NULL on overflow, with ANSI on), and each cast a try_cast.
+_SPARK_TRIED = {exp.Mul: "try_multiply", exp.Add: "try_add", exp.Sub: "try_subtract"}
+
+
+def _spark_tried(tree: exp.Expression) -> exp.Expression:
+    """`tree` with its arithmetic and casts as Spark's try_ forms, children first."""
+    for node in reversed(list(tree.dfs())):
+        if type(node) in _SPARK_TRIED:
+            tried = exp.Anonymous(this=_SPARK_TRIED[type(node)], expressions=[node.this, node.expression])
+        elif isinstance(node, exp.Cast):  # TryCast included
+            tried = exp.TryCast(this=node.this, to=node.to, safe=True)
+        else:
+            continue
+        if node is tree:
+            tree = tried
+        else:
+            node.replace(tried)
+    return tree
+
+
+def spark_sql(tree: exp.Expression, names: dict[str, str]) -> str:
+    """A rating query in Spark SQL, its relations renamed (`names`: rc_x -> the run's view).
+
+    - `TRY(e)`: `e` with try_multiply / try_add / try_subtract / try_cast (NULL on
+      overflow, with ANSI on as the run sets it); then billing prices the line;
+    - `REGEXP_FULL_MATCH(s, p)`: `s RLIKE '^(p)$'` (RLIKE searches);
+    - `TRY_CAST`: Spark's try_cast (sqlglot writes a plain CAST unless marked `safe`).
+    The rest (CEIL and FLOOR of DECIMALs, `<=>`, CASE over one exact type) Spark
+    types as DuckDB does, with `spark.sql.decimalOperations.allowPrecisionLoss` off."""
+    tree = tree.copy()
+    for node in list(tree.find_all(exp.Try)):
+        node.replace(_spark_tried(node.this))
+    for node in list(tree.find_all(exp.Anonymous)):
+        name = node.name.upper()
+        if name == "TRY":
+            node.replace(_spark_tried(node.expressions[0]))
+        elif name == "REGEXP_FULL_MATCH":
+            text, pattern = node.expressions
+            node.replace(exp.RegexpLike(this=text, expression=exp.Literal.string(f"^({pattern.this})$")))
+    for node in tree.find_all(exp.TryCast):
+        node.set("safe", True)
+    for table in list(tree.find_all(exp.Table)):
+        if table.name in names:
+            original = table.name
+            table.set("this", exp.to_identifier(names[original]))
+            if not table.alias:
+                table.set("alias", exp.TableAlias(this=exp.to_identifier(original)))
+    return tree.sql(dialect="spark", identify=True)
+
+
+def _register_prices(conn, width: int, tables: PriceTables) -> tuple[int, int]:
+    relations, rate_scale, exact_scale = price_relations(width, tables)
+    for name, columns in relations:
+        _create(conn, name, columns)
+    return rate_scale, exact_scale
 
 
 def fits(value: Decimal | None) -> bool:
@@ -304,11 +379,7 @@ def rate(conn, query: exp.Expression, width: int, request: RatingRequest, held: 
     conn.execute(exp.Create(this=exp.to_table("rc_result"), kind="TABLE", expression=query, replace=True,
                             properties=exp.Properties(expressions=[exp.TemporaryProperty()])).sql(dialect="duckdb"))
     try:
-        _create(conn, "rc_shapes", [
-            ("contract", "VARCHAR", [s[0] for s in request.shapes]),
-            ("meter", "VARCHAR", [s[1] for s in request.shapes]),
-            ("shape", "INTEGER", [s[2] for s in request.shapes]),
-            ("dated", "BOOLEAN", [s[3] for s in request.shapes])])
+        _create(conn, "rc_shapes", shape_relation(request))
         keys = conn.execute(_keys_query(width).sql(dialect="duckdb", identify=True)).fetchall()
         tables = request.resolve([(k[0], k[1], _day(k[2]), *k[3:]) for k in keys])
         quantity_scale = _quantity_scale(conn)
@@ -319,10 +390,14 @@ def rate(conn, query: exp.Expression, width: int, request: RatingRequest, held: 
             return conn.sql(query.sql(dialect="duckdb", identify=True)).to_arrow_table()
     except duckdb.Error:
         pass
-    unpriced = exp.select("*", *[exp.alias_(exp.Null(), c) for c in RATED_COLUMNS]).from_("rc_result").order_by(
+    return conn.sql(unpriced_query(width).sql(dialect="duckdb", identify=True)).to_arrow_table()
+
+
+def unpriced_query(width: int) -> exp.Select:
+    """rc_result with every rated column NULL: billing prices every line."""
+    return exp.select("*", *[exp.alias_(exp.Null(), c) for c in RATED_COLUMNS]).from_("rc_result").order_by(
         *[exp.Ordered(this=exp.column(c, quoted=True), nulls_first=True)
           for c in ("kind", "window", "meter", *_dims(width))])
-    return conn.sql(unpriced.sql(dialect="duckdb", identify=True)).to_arrow_table()
 
 
 def _day(value) -> dt.date | None:

@@ -27,11 +27,12 @@ class QueryResult(NamedTuple):
     counts: Counts
 
 
-def read_result(plan: RatingPlan, rows, width: int) -> QueryResult:
-    """Result rows (kind, window, meter, d0.., quantity, events) -> Python values."""
+def read_result(plan: RatingPlan, rows, width: int, rated_columns: int = 0) -> QueryResult:
+    """Result rows (kind, window, meter, d0.., quantity, events) -> Python values; the
+    last `rated_columns` the engine's prices (`read_columns`)."""
     rows = list(rows)
-    columns = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(width + 5)]
-    return read_columns(plan, columns, width)
+    columns = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(width + 5 + rated_columns)]
+    return read_columns(plan, columns, width, rated_columns)
 
 
 def aggregate_order(a: Aggregate) -> tuple:

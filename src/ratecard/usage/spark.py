@@ -9,6 +9,8 @@ The same `build_query` tree the DuckDB engine runs, generated for Spark SQL:
     the query (adapted by `dialects.spark_tree`, run in steps: `staged`) ->
       only the aggregate and count rows come back (`collect()`) ->
       `result.read_result`, as for DuckDB
+    with billing's `RatingRequest` (`--price-in engine`): the whole-period
+      lines priced on the executors before they come back (`spark_rating`)
 
 The flow is `driver.aggregate`'s; `SparkEngine` holds its steps on Spark. The
 query keeps bad rows out of dedup and of every aggregate, so when it counts
@@ -33,6 +35,7 @@ from .bad_rows import locate_bad_rows
 from .dialects import spark_tree
 from .driver import EngineFailure, EngineStopped, FoundBadRows, aggregate
 from .query import Relations, build_query
+from .rating import RATED_COLUMNS, RatingRequest
 from .records import ContractTerm, Counts, UsageReport, Window
 from .result import QueryResult, read_result
 from .row_reader import has_rows
@@ -81,7 +84,7 @@ def _query(plan, terms, windows, table, keys, relations):
         query, shape = with_relations(plan, [source], inline_relations(terms, windows), keys)
     else:
         query, shape = build_query(plan, [source], relations, keys)
-    return query, shape.dimensions
+    return query, shape
 
 
 def staged(query: exp.Select, suffix: str) -> tuple[list[tuple[str, str, bool]], str]:
@@ -119,7 +122,7 @@ def _rename(tree: exp.Expression, renames: dict[str, str]) -> None:
                 table.set("alias", exp.TableAlias(this=exp.to_identifier(original)))
 
 
-def _run_staged(spark, steps, final: str, created: list[tuple[str, bool]]):
+def _run_staged(spark, steps, final: str, created: list[tuple[str, bool]], rated=None):
     """Each step a temp view of its DataFrame, not of its SQL text: a view made by
     `CREATE VIEW ... AS SELECT` keeps only its text, and Spark analyzes it again at
     every reference, with every view under it (the final SELECT reads `cl` once per
@@ -130,6 +133,8 @@ def _run_staged(spark, steps, final: str, created: list[tuple[str, bool]]):
         spark.sql(select).createOrReplaceTempView(name)
         if cache:
             spark.sql(f"CACHE TABLE {name}")
+    if rated is not None:  # the final SELECT's lines priced on Spark (`spark_rating.rate`)
+        return rated(final)
     return spark.sql(final).collect()
 
 
@@ -140,8 +145,9 @@ class SparkEngine:
     """The usage stage's steps (`driver.UsageEngine`) on Spark. `tables` are Spark
     tables or views of events (`--usage-table`), read besides the files."""
 
-    def __init__(self, master: str | None = None, threads: int | None = None, tables: Sequence[str] = ()):
-        self.master, self.threads, self.tables = master, threads, tuple(tables)
+    def __init__(self, master: str | None = None, threads: int | None = None, tables: Sequence[str] = (),
+                 rating: RatingRequest | None = None):
+        self.master, self.threads, self.tables, self.rating = master, threads, tuple(tables), rating
 
     def start(self) -> None:
         """Nothing yet: the session starts once the files are known to be readable (`run`)."""
@@ -196,15 +202,22 @@ class SparkEngine:
             if len(terms) + len(windows) > INLINE_LIMIT:
                 relations = _relation_views(spark, terms, windows, names)
                 created += [(n, False) for n in names]
-            query, width = _query(plan, terms, windows, events, keys, relations)
+            query, shape = _query(plan, terms, windows, events, keys, relations)
+            width = shape.dimensions
             steps, final = staged(query, run)
+            rated = None
+            if self.rating is not None:
+                from .spark_rating import rate
+
+                def rated(final):
+                    return rate(spark, final, width, self.rating, windows, run, created, held=shape.held)
             try:
-                rows = _run_staged(spark, steps, final, created)
+                rows = _run_staged(spark, steps, final, created, rated)
             except Exception as exc:
                 raise EngineStopped(error("E501", f"cannot read usage: {first_line(exc)}")) from None
         finally:
             _clean_up(spark, created, saved)
-        return read_result(plan, rows, width)  # Row is a tuple
+        return read_result(plan, rows, width, len(RATED_COLUMNS) if self.rating is not None else 0)  # Row: a tuple
 
     def find_bad_rows(self, plan: RatingPlan, files: Sequence[str], sources: list[Source],
                       result: QueryResult | None, failure: EngineFailure | None, skipping: bool) -> FoundBadRows:
@@ -260,7 +273,12 @@ def _clean_up(spark, created: list[tuple[str, bool]], saved: dict[str, str | Non
 def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[Window],
                     files: list[str], *, skip_bad_rows: str | None = None,
                     memory_limit: str | None = None, threads: int | None = None,
-                    master: str | None = None, tables: Sequence[str] = ()) -> UsageReport:
+                    master: str | None = None, tables: Sequence[str] = (),
+                    rating: RatingRequest | None = None) -> UsageReport:
     """The usage stage on Spark: same contract as `usage.aggregate_usage`. `tables`
-    are Spark tables or views of events (`--usage-table`), read besides `files`."""
-    return aggregate(SparkEngine(master, threads, tables), plan, terms, windows, files, skip_bad_rows)
+    are Spark tables or views of events (`--usage-table`), read besides `files`; with
+    `rating`, the lines it covers priced on the executors (`spark_rating`)."""
+    return aggregate(SparkEngine(master, threads, tables, rating), plan, terms, windows, files, skip_bad_rows)
+
+
+aggregate_usage.prices_lines = True  # type: ignore[attr-defined]  # billing may hand it a `RatingRequest`
