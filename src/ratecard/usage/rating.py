@@ -146,7 +146,10 @@ def _keys_query(width: int) -> exp.Select:
         _lines(outer=False).subquery("l"))
 
 
-_QUANTITY_SHAPE = "[0-9]+([.][0-9]+)?"
+def _quantity_shape(scale: int) -> str:
+    """A plain quantity of at most `scale` decimals: held exactly by DECIMAL(38, scale) (a cast
+    of one with more would round it; such a line is left to the Python pricer)."""
+    return "[0-9]+" if scale == 0 else f"[0-9]+([.][0-9]{{1,{scale}}})?"
 
 
 def _quantity_scale(conn) -> int:
@@ -184,18 +187,26 @@ def _rounded(exact: exp.Expression, minor: int, rounding: str) -> exp.Expression
 
 
 def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int, rounding: str,
-                  held: bool = False) -> exp.Select:
+                  held: bool = False, classes: Sequence[exp.Expression] | None = None,
+                  fingerprint: str | None = None) -> exp.Select:
     """rc_result with the rated columns, in the aggregation's order (a weighted meter's
-    `held_*` columns kept before them: its step rows are never priced here)."""
+    `held_*` columns kept before them: its step rows are never priced here).
+
+    The one builder of the priced select, for DuckDB's own run (`rate`) and the printed
+    query (`printed_query`): with `classes`, a line's dimension values are matched to
+    rc_keyprices through those expressions (each value the rules name is itself, every
+    other value one class, `PrintedRating`), and `fingerprint` adds the `rc_prices` column."""
     quantity = exp.DataType.build(f"DECIMAL({DIGITS}, {quantity_scale})")
     exact_type = exp.DataType.build(f"DECIMAL({DIGITS}, {exact_scale})")
     q = exp.Case(ifs=[exp.If(
-        this=exp.Anonymous(this="REGEXP_FULL_MATCH", expressions=[exp.column("quantity", "l"),
-                                                                  exp.Literal.string(_QUANTITY_SHAPE)]),
+        this=exp.Anonymous(this="REGEXP_FULL_MATCH", expressions=[
+            exp.column("quantity", "l"), exp.Literal.string(_quantity_shape(quantity_scale))]),
         true=exp.TryCast(this=exp.column("quantity", "l"), to=quantity))])
     key_on = [_sql("k.shape = l.rc_shape AND k.meter = l.meter"),
               exp.NullSafeEQ(this=exp.column("day", "k"), expression=exp.column("rc_day", "l"))]
-    key_on += [exp.NullSafeEQ(this=exp.column(d, "k"), expression=exp.column(d, "l")) for d in _dims(width)]
+    key_on += [exp.NullSafeEQ(this=exp.column(d, "k"),
+                              expression=exp.column(d, "l") if classes is None else classes[i].copy())
+               for i, d in enumerate(_dims(width))]
     lines = exp.select("l.*", exp.alias_(q, "rc_q")).from_(_lines(outer=True).subquery("l"))
     # every branch cast to the one exact type on its own: a CASE over DECIMALs of
     # different types that no DECIMAL(38) holds would be typed DOUBLE
@@ -251,15 +262,17 @@ def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int,
                                        *(HELD_COLUMNS if held else ()))],
         *[exp.alias_(exp.Case(ifs=[exp.If(this=complete.copy(), true=exp.column(keep[c], "b"))]), c)
           for c in RATED_COLUMNS],
+        *([exp.alias_(exp.cast(exp.Literal.string(fingerprint), exp.DataType.build("VARCHAR")), "rc_prices")]
+          if fingerprint is not None else []),
     ).from_(rounded.subquery("b"))
     order = [exp.Ordered(this=exp.column(c, "b"), nulls_first=True)
              for c in ("kind", "window", "meter", *_dims(width))]
     return priced.order_by(*order)
 
 
-def _register_prices(conn, width: int, tables: PriceTables) -> tuple[int, int]:
-    """rc_keyprices, rc_rates and rc_tiers; returns the scales of the rate and the
-    tier columns' largest exact products (for the exact amount's type)."""
+def _price_columns(width: int, tables: PriceTables) -> tuple[list[tuple[str, list[tuple[str, str, list]]]], int, int]:
+    """rc_keyprices, rc_rates and rc_tiers as (name, [(column, type, values)]); and the scales of
+    the rate and of the tier columns' largest exact products (for the exact amount's type)."""
     usable = tables.rates
     tiers = [t for t in tables.tiers if t[0] in usable]
     keys = [k for k in tables.keys if k[-1] in usable]
@@ -269,24 +282,34 @@ def _register_prices(conn, width: int, tables: PriceTables) -> tuple[int, int]:
     amount_scale, amount_type = _decimal_type([r[1][3] for r in rates] + [t[5] for t in tiers] +
                                               [t[6] for t in tiers])
     bound_scale, bound_type = _decimal_type([t[2] for t in tiers] + [t[3] for t in tiers])
-    _create(conn, "rc_keyprices", [
-        ("shape", "INTEGER", [k[0] for k in keys]), ("meter", "VARCHAR", [k[1] for k in keys]),
-        ("day", "DATE", [k[2] for k in keys]),
-        *[(d, "VARCHAR", [k[3 + i] for k in keys]) for i, d in enumerate(_dims(width))],
-        ("price", "INTEGER", [k[-1] for k in keys])])
-    _create(conn, "rc_rates", [
-        ("price", "INTEGER", [p for p, _ in rates]), ("form", "VARCHAR", [r[0] for _, r in rates]),
-        ("rate", rate_type.sql(dialect="duckdb"), [r[1] for _, r in rates]),
-        ("inverse", inverse_type.sql(dialect="duckdb"), [r[2] for _, r in rates]),
-        ("amount", amount_type.sql(dialect="duckdb"), [r[3] for _, r in rates])])
-    _create(conn, "rc_tiers", [
-        ("price", "INTEGER", [t[0] for t in tiers]), ("idx", "INTEGER", [t[1] for t in tiers]),
-        ("lower", bound_type.sql(dialect="duckdb"), [t[2] for t in tiers]),
-        ("upper", bound_type.sql(dialect="duckdb"), [t[3] for t in tiers]),
-        ("rate", rate_type.sql(dialect="duckdb"), [t[4] for t in tiers]),
-        ("flat", amount_type.sql(dialect="duckdb"), [t[5] for t in tiers]),
-        ("base", amount_type.sql(dialect="duckdb"), [t[6] for t in tiers])])
-    return max(rate_scale, inverse_scale), max(amount_scale, bound_scale + rate_scale)
+    relations = [
+        ("rc_keyprices", [
+            ("shape", "INTEGER", [k[0] for k in keys]), ("meter", "VARCHAR", [k[1] for k in keys]),
+            ("day", "DATE", [k[2] for k in keys]),
+            *[(d, "VARCHAR", [k[3 + i] for k in keys]) for i, d in enumerate(_dims(width))],
+            ("price", "INTEGER", [k[-1] for k in keys])]),
+        ("rc_rates", [
+            ("price", "INTEGER", [p for p, _ in rates]), ("form", "VARCHAR", [r[0] for _, r in rates]),
+            ("rate", rate_type.sql(dialect="duckdb"), [r[1] for _, r in rates]),
+            ("inverse", inverse_type.sql(dialect="duckdb"), [r[2] for _, r in rates]),
+            ("amount", amount_type.sql(dialect="duckdb"), [r[3] for _, r in rates])]),
+        ("rc_tiers", [
+            ("price", "INTEGER", [t[0] for t in tiers]), ("idx", "INTEGER", [t[1] for t in tiers]),
+            ("lower", bound_type.sql(dialect="duckdb"), [t[2] for t in tiers]),
+            ("upper", bound_type.sql(dialect="duckdb"), [t[3] for t in tiers]),
+            ("rate", rate_type.sql(dialect="duckdb"), [t[4] for t in tiers]),
+            ("flat", amount_type.sql(dialect="duckdb"), [t[5] for t in tiers]),
+            ("base", amount_type.sql(dialect="duckdb"), [t[6] for t in tiers])]),
+    ]
+    return relations, max(rate_scale, inverse_scale), max(amount_scale, bound_scale + rate_scale)
+
+
+def _register_prices(conn, width: int, tables: PriceTables) -> tuple[int, int]:
+    """rc_keyprices, rc_rates and rc_tiers as temporary tables; the scales (`_price_columns`)."""
+    relations, rate_scale, exact_scale = _price_columns(width, tables)
+    for name, columns in relations:
+        _create(conn, name, columns)
+    return rate_scale, exact_scale
 
 
 def fits(value: Decimal | None) -> bool:
@@ -329,3 +352,106 @@ def _day(value) -> dt.date | None:
     if value is None or isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value))
+
+
+# ----------------------------------------------------------------- the printed rating (`ratecard sql --priced`)
+
+# The decimals of a quantity the printed query prices (a line with more is left to the
+# Python pricer): it cannot look at the usage first, as `rate` does.
+PRINTED_QUANTITY_SCALE = 9
+
+
+@dataclass(frozen=True)
+class PrintedRating:
+    """The whole rating of a printed query, resolved by billing before any usage is seen
+    (`engine_rating.EnginePrices.printed`): every key class (shape, meter, day, classes
+    of the dimension values) with its price.
+
+    named: meter -> per dimension, the values some rule or modifier of its layers names;
+    every other value of that dimension resolves alike, as the one class `other`.
+    """
+
+    shapes: Sequence[tuple[str, str, int, bool]]
+    tables: PriceTables
+    named: dict[str, tuple[frozenset[str], ...]]
+    other: str
+    minor_units: int
+    rounding: str
+
+
+def _class_of(index: int, named: dict[str, tuple[frozenset[str], ...]], other: str) -> exp.Expression:
+    """A line's value of dimension `index` as its key class: itself when a rule of its
+    meter names it, else `other` (absent stays absent)."""
+    value = exp.column(f"d{index}", "l")
+    tests = [exp.and_(exp.EQ(this=exp.column("meter", "l"), expression=exp.Literal.string(meter)),
+                      exp.In(this=value.copy(), expressions=[exp.Literal.string(v) for v in sorted(sets[index])]))
+             for meter, sets in sorted(named.items()) if index < len(sets) and sets[index]]
+    ifs = [exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.Null())]
+    if tests:
+        ifs.append(exp.If(this=exp.or_(*tests) if len(tests) > 1 else tests[0], true=value.copy()))
+    return exp.Case(ifs=ifs, default=exp.Literal.string(other))
+
+
+def _values(columns: Sequence[tuple[str, str, list]]) -> exp.Select:
+    """A relation as typed VALUES, every cell cast to its column's type (a decimal written
+    as its exact text), typed even when empty (one row of NULLs, `WHERE FALSE`)."""
+    from .sql import alias, cast, col, lit
+
+    types = [(name, exp.DataType.build(kind)) for name, kind, _ in columns]
+
+    def cell(value, kind: exp.DataType) -> exp.Expression:
+        if isinstance(value, Decimal):
+            value = format(value, "f")
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        return cast(lit(value), kind)
+
+    rows = list(zip(*[values for _, _, values in columns]))
+    cells = rows or [[None] * len(columns)]
+    values = exp.values([tuple(cell(v, kind) for v, (_, kind) in zip(row, types)) for row in cells],
+                        alias="v", columns=[exp.to_identifier(n, quoted=True) for n, _ in types])
+    select = exp.select(*[alias(cast(col(n), kind), n) for n, kind in types]).from_(values)
+    return select.where(exp.false()) if not rows else select
+
+
+def _printed_parts(printed: PrintedRating, width: int, held: bool) -> tuple[list[exp.CTE], Callable]:
+    """The price relations as CTEs, and the priced select given its fingerprint."""
+    shapes = printed.shapes
+    relations, rate_scale, exact_scale = _price_columns(width, printed.tables)
+    relations.insert(0, ("rc_shapes", [
+        ("contract", "VARCHAR", [s[0] for s in shapes]), ("meter", "VARCHAR", [s[1] for s in shapes]),
+        ("shape", "INTEGER", [s[2] for s in shapes]), ("dated", "BOOLEAN", [s[3] for s in shapes])]))
+    exact_scale = max(exact_scale, PRINTED_QUANTITY_SCALE + rate_scale, printed.minor_units)
+    classes = [_class_of(i, printed.named, printed.other) for i in range(width)]
+    ctes = [exp.CTE(this=_values(columns), alias=exp.TableAlias(this=exp.to_identifier(name)))
+            for name, columns in relations]
+
+    def select(fingerprint: str | None) -> exp.Select:
+        return _priced_query(width, PRINTED_QUANTITY_SCALE, exact_scale, printed.minor_units, printed.rounding,
+                             held, classes, fingerprint)
+    return ctes, select
+
+
+def printed_fingerprint(printed: PrintedRating, width: int, held: bool) -> str:
+    """What the printed rating prices with: `sha256:` + 16 hex digits of its price
+    relations and priced select (DuckDB's text); the `rc_prices` column carries it."""
+    import hashlib
+
+    ctes, select = _printed_parts(printed, width, held)
+    query = select(None)
+    query.set("with_", exp.With(expressions=ctes))
+    return "sha256:" + hashlib.sha256(query.sql(dialect="duckdb").encode("utf-8")).hexdigest()[:16]
+
+
+def printed_query(aggregation: exp.Select, printed: PrintedRating, width: int, held: bool) -> exp.Select:
+    """The aggregation and its rating as one query: the aggregation's CTEs, the aggregation
+    itself as rc_result, the price relations as VALUES, then the priced select with the
+    `rc_prices` fingerprint on every row."""
+    ctes, select = _printed_parts(printed, width, held)
+    query = select(printed_fingerprint(printed, width, held))
+    aggregation = aggregation.copy()
+    own = aggregation.args.get("with_")
+    aggregation.set("with_", None)
+    result = exp.CTE(this=aggregation, alias=exp.TableAlias(this=exp.to_identifier("rc_result")))
+    query.set("with_", exp.With(expressions=[*(own.expressions if own else []), result, *ctes]))
+    return query
