@@ -101,7 +101,7 @@ class EnginePrices:
         return RatingRequest(shapes, self.resolve, minor_units(self.plan.currency), self.plan.rounding)
 
     def printed(self, contracts: Sequence[Contract], windows: Sequence[Window],
-                bound: int = MAX_PRINTED_KEYS) -> PrintedRating:
+                bound: int | None = None) -> PrintedRating:
         """The whole rating for a query printed before any usage is seen (`ratecard sql
         --priced`), resolved once per key *class*, never per line.
 
@@ -112,7 +112,8 @@ class EnginePrices:
         its contracts' billing periods (a whole-period line is priced as of that day).
         Deterministic: the same plan, contracts and windows give the same relations, so
         `invoice --aggregates` recomputes them to check the file's fingerprint.
-        Raises `TooManyKeys` beyond `bound` classes."""
+        Raises `TooManyKeys` beyond `bound` classes (default `MAX_PRINTED_KEYS`)."""
+        bound = MAX_PRINTED_KEYS if bound is None else bound
         request = self.request(contracts)
         width = max((len(m.dimensions) for m in self.plan.meters.values()), default=0)
         named: dict[str, list[set[str]]] = {}
