@@ -14,6 +14,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 import sqlglot
+from hypothesis import HealthCheck, event, given, settings
 
 from ratecard.billing import engine_rating, evaluate
 from ratecard.cli import main
@@ -23,6 +24,8 @@ from ratecard.usage.rating import RATED_COLUMNS
 from ratecard.usage.rows import needed_keys
 from ratecard.usage.warehouse import DIALECTS, PRICED_DIALECTS, property_columns
 
+from billing_helpers import compile_text, write_events
+from test_engine_rating import _diagnostics, _explained, scenarios
 from warehouse_helpers import CASES, CONFORMANCE, case_args, split_args, write_flat_csv
 
 THROUGH = "2026-05-01"
@@ -356,3 +359,42 @@ def test_conformance_invoices_from_priced_aggregates(name, tmp_path, capsys, mon
     code, out, err2 = _cli(swapped, capsys)
     assert code == 0, err2
     assert out == expected and err2 == err
+
+
+# ----------------------------------------------------------------- the property
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(scenarios())
+def test_priced_aggregates_bill_as_the_python_pricer_does(tmp_path_factory, scenario):
+    """Generated plans and usage (tests/test_engine_rating.py's): the printed rating run in
+    DuckDB, billed from its saved result, gives the invoices, diagnostics and `explain`
+    arithmetic of every line priced in Python from the usage."""
+    from ratecard.billing.pricer import Pricer
+    from ratecard.billing.scope import terms_and_windows
+    from ratecard.usage import aggregate_usage
+    from ratecard.usage.warehouse import warehouse_sql
+
+    text, events = scenario
+    plan = compile_text(text)
+    folder = tmp_path_factory.mktemp("p")
+    files = [write_events(folder / "u.jsonl", events)]
+    through = dt.date(2026, 9, 1)
+    terms, windows = terms_and_windows(plan, through)
+    contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
+    printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(contracts, windows)
+    keys = needed_keys(plan)
+    sql = warehouse_sql(plan, terms, windows, "duckdb", keys=keys, priced=printed)
+    result = _run_printed(sql, folder, events, property_columns(keys), "parquet")
+    billed = evaluate(plan, [str(result)], through, aggregator=aggregate_file)
+    oracle = evaluate(plan, files, through, aggregator=aggregate_usage, price_in_engine=False)
+    assert _diagnostics(billed) == _diagnostics(oracle)
+    if oracle.run is None:
+        assert billed.run is None
+        event("refused (E503/E510/...)")
+        return
+    assert billed.run.model_dump_json(indent=2) == oracle.run.model_dump_json(indent=2)
+    assert _explained(billed) == _explained(oracle)
+    rated = sum(a.rated is not None for a in billed.usage.aggregates)
+    event(f"lines priced by the query: {'none' if not rated else 'some'}")

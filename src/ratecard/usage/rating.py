@@ -187,15 +187,14 @@ def _rounded(exact: exp.Expression, minor: int, rounding: str) -> exp.Expression
 
 
 def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int, rounding: str,
-                  held: bool = False, classes: Sequence[exp.Expression] | None = None,
-                  fingerprint: str | None = None) -> exp.Select:
+                  held: bool = False, classes: Sequence[exp.Expression] | None = None) -> exp.Select:
     """rc_result with the rated columns, in the aggregation's order (a weighted meter's
     `held_*` columns kept before them: its step rows are never priced here).
 
     The one builder of the priced select, for DuckDB's own run (`rate`) and the printed
     query (`printed_query`): with `classes`, a line's dimension values are matched to
     rc_keyprices through those expressions (each value the rules name is itself, every
-    other value one class, `PrintedRating`), and `fingerprint` adds the `rc_prices` column."""
+    other value one class, `PrintedRating`)."""
     quantity = exp.DataType.build(f"DECIMAL({DIGITS}, {quantity_scale})")
     exact_type = exp.DataType.build(f"DECIMAL({DIGITS}, {exact_scale})")
     q = exp.Case(ifs=[exp.If(
@@ -262,8 +261,6 @@ def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int,
                                        *(HELD_COLUMNS if held else ()))],
         *[exp.alias_(exp.Case(ifs=[exp.If(this=complete.copy(), true=exp.column(keep[c], "b"))]), c)
           for c in RATED_COLUMNS],
-        *([exp.alias_(exp.cast(exp.Literal.string(fingerprint), exp.DataType.build("VARCHAR")), "rc_prices")]
-          if fingerprint is not None else []),
     ).from_(rounded.subquery("b"))
     order = [exp.Ordered(this=exp.column(c, "b"), nulls_first=True)
              for c in ("kind", "window", "meter", *_dims(width))]
@@ -414,8 +411,8 @@ def _values(columns: Sequence[tuple[str, str, list]]) -> exp.Select:
     return select.where(exp.false()) if not rows else select
 
 
-def _printed_parts(printed: PrintedRating, width: int, held: bool) -> tuple[list[exp.CTE], Callable]:
-    """The price relations as CTEs, and the priced select given its fingerprint."""
+def _printed_parts(printed: PrintedRating, width: int, held: bool) -> exp.Select:
+    """The priced select with the price relations as its CTEs (no fingerprint yet)."""
     shapes = printed.shapes
     relations, rate_scale, exact_scale = _price_columns(width, printed.tables)
     relations.insert(0, ("rc_shapes", [
@@ -423,35 +420,38 @@ def _printed_parts(printed: PrintedRating, width: int, held: bool) -> tuple[list
         ("shape", "INTEGER", [s[2] for s in shapes]), ("dated", "BOOLEAN", [s[3] for s in shapes])]))
     exact_scale = max(exact_scale, PRINTED_QUANTITY_SCALE + rate_scale, printed.minor_units)
     classes = [_class_of(i, printed.named, printed.other) for i in range(width)]
-    ctes = [exp.CTE(this=_values(columns), alias=exp.TableAlias(this=exp.to_identifier(name)))
-            for name, columns in relations]
+    query = _priced_query(width, PRINTED_QUANTITY_SCALE, exact_scale, printed.minor_units, printed.rounding,
+                          held, classes)
+    query.set("with_", exp.With(expressions=[
+        exp.CTE(this=_values(columns), alias=exp.TableAlias(this=exp.to_identifier(name)))
+        for name, columns in relations]))
+    return query
 
-    def select(fingerprint: str | None) -> exp.Select:
-        return _priced_query(width, PRINTED_QUANTITY_SCALE, exact_scale, printed.minor_units, printed.rounding,
-                             held, classes, fingerprint)
-    return ctes, select
+
+def _fingerprint(query: exp.Select) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(query.sql(dialect="duckdb").encode("utf-8")).hexdigest()[:16]
 
 
 def printed_fingerprint(printed: PrintedRating, width: int, held: bool) -> str:
     """What the printed rating prices with: `sha256:` + 16 hex digits of its price
     relations and priced select (DuckDB's text); the `rc_prices` column carries it."""
-    import hashlib
-
-    ctes, select = _printed_parts(printed, width, held)
-    query = select(None)
-    query.set("with_", exp.With(expressions=ctes))
-    return "sha256:" + hashlib.sha256(query.sql(dialect="duckdb").encode("utf-8")).hexdigest()[:16]
+    return _fingerprint(_printed_parts(printed, width, held))
 
 
 def printed_query(aggregation: exp.Select, printed: PrintedRating, width: int, held: bool) -> exp.Select:
     """The aggregation and its rating as one query: the aggregation's CTEs, the aggregation
     itself as rc_result, the price relations as VALUES, then the priced select with the
     `rc_prices` fingerprint on every row."""
-    ctes, select = _printed_parts(printed, width, held)
-    query = select(printed_fingerprint(printed, width, held))
+    query = _printed_parts(printed, width, held)
+    fingerprint = _fingerprint(query)
+    query.select(exp.alias_(exp.cast(exp.Literal.string(fingerprint), exp.DataType.build("VARCHAR")), "rc_prices"),
+                 copy=False)
     aggregation = aggregation.copy()
     own = aggregation.args.get("with_")
     aggregation.set("with_", None)
     result = exp.CTE(this=aggregation, alias=exp.TableAlias(this=exp.to_identifier("rc_result")))
-    query.set("with_", exp.With(expressions=[*(own.expressions if own else []), result, *ctes]))
+    query.set("with_", exp.With(expressions=[*(own.expressions if own else []), result,
+                                             *query.args["with_"].expressions]))
     return query
