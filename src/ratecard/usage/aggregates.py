@@ -61,8 +61,9 @@ class _Problems:
         return self.items
 
 
-def _rows(path: str, problems: _Problems) -> Iterator[tuple[int, dict]]:
-    """(line or row number, {lowercase column: value}) for each row of an aggregates file."""
+def _rows(path: str, problems: _Problems, wanted: Sequence[str] | None = None) -> Iterator[tuple[int, dict]]:
+    """(line or row number, {lowercase column: value}) for each row of an aggregates file
+    (of Parquet, only the `wanted` columns are read, when given)."""
     kind = _SUFFIXES.get(Path(path).suffix.lower())
     if kind is None:
         problems.add("E504", path, None, f"unsupported file type `{Path(path).suffix or path}` "
@@ -76,6 +77,9 @@ def _rows(path: str, problems: _Problems) -> Iterator[tuple[int, dict]]:
         except Exception as exc:  # pyarrow.ArrowInvalid and friends: not Parquet
             problems.add("E504", path, None, f"cannot read as Parquet: {first_line(exc)}")
             return
+        if wanted is not None:
+            keep = set(wanted)
+            table = table.select([i for i, n in enumerate(table.column_names) if n.lower() in keep])
         names = [n.lower() for n in table.column_names]
         for i, row in enumerate(table.to_pylist(), start=1):
             yield i, dict(zip(names, row.values()))
@@ -165,6 +169,8 @@ def _decimal(value, what: str) -> Decimal | None:
     """A rated figure: DECIMAL or its text (never a binary float); None when empty."""
     if value is None:
         return None
+    if isinstance(value, Decimal) and value.is_finite():  # a DECIMAL column
+        return value
     if isinstance(value, (float, bool)):
         raise ValueError(f"{what} is not a decimal number ({value!r}); write it as text or DECIMAL")
     try:
@@ -177,6 +183,8 @@ def _decimal(value, what: str) -> Decimal | None:
 
 
 def _whole(value, what: str) -> int | None:
+    if type(value) is int and value >= 0:  # an INTEGER column
+        return value
     number = _decimal(value, what)
     if number is None:
         return None
@@ -273,7 +281,8 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
         if rated and not prices:
             prices.append(rating(width, held))
         stale = False
-        for line, row in _rows(path, problems):
+        wanted = (*header[0], *((*RATED_COLUMNS, "rc_prices") if rated else ())) if header[0] else None
+        for line, row in _rows(path, problems, wanted):
             where = f"{path}:{line}"
             try:
                 kind = _text(row.get("kind"), "`kind`")

@@ -401,6 +401,8 @@ def _values(columns: Sequence[tuple[str, str, list]]) -> exp.Select:
             value = format(value, "f")
         elif isinstance(value, dt.date):
             value = value.isoformat()
+        elif value is not None:  # text, a whole number, a boolean: typed as the literal is
+            return lit(value)
         return cast(lit(value), kind)
 
     rows = list(zip(*[values for _, _, values in columns]))
@@ -411,8 +413,14 @@ def _values(columns: Sequence[tuple[str, str, list]]) -> exp.Select:
     return select.where(exp.false()) if not rows else select
 
 
-def _printed_parts(printed: PrintedRating, width: int, held: bool) -> exp.Select:
-    """The priced select with the price relations as its CTEs (no fingerprint yet)."""
+def _printed_parts(printed: PrintedRating, width: int, held: bool,
+                   ctes: bool = True) -> tuple[exp.Select, str]:
+    """The priced select with the price relations as its CTEs (no `rc_prices` column yet),
+    and its fingerprint: `sha256:` + 16 hex digits of the select's DuckDB text and the
+    relations' rows (their columns, types and values as text; cheaper than their SQL)."""
+    import hashlib
+    import json
+
     shapes = printed.shapes
     relations, rate_scale, exact_scale = _price_columns(width, printed.tables)
     relations.insert(0, ("rc_shapes", [
@@ -422,34 +430,30 @@ def _printed_parts(printed: PrintedRating, width: int, held: bool) -> exp.Select
     classes = [_class_of(i, printed.named, printed.other) for i in range(width)]
     query = _priced_query(width, PRINTED_QUANTITY_SCALE, exact_scale, printed.minor_units, printed.rounding,
                           held, classes)
-    query.set("with_", exp.With(expressions=[
-        exp.CTE(this=_values(columns), alias=exp.TableAlias(this=exp.to_identifier(name)))
-        for name, columns in relations]))
-    return query
-
-
-def _fingerprint(query: exp.Select) -> str:
-    import hashlib
-
-    return "sha256:" + hashlib.sha256(query.sql(dialect="duckdb").encode("utf-8")).hexdigest()[:16]
+    digest = hashlib.sha256(query.sql(dialect="duckdb").encode("utf-8"))
+    digest.update(json.dumps([[name, [[c, kind, [None if v is None else str(v) for v in values]]
+                                      for c, kind, values in columns]] for name, columns in relations],
+                             separators=(",", ":")).encode("utf-8"))
+    if ctes:
+        query.set("with_", exp.With(expressions=[
+            exp.CTE(this=_values(columns), alias=exp.TableAlias(this=exp.to_identifier(name)))
+            for name, columns in relations]))
+    return query, "sha256:" + digest.hexdigest()[:16]
 
 
 def printed_fingerprint(printed: PrintedRating, width: int, held: bool) -> str:
-    """What the printed rating prices with: `sha256:` + 16 hex digits of its price
-    relations and priced select (DuckDB's text); the `rc_prices` column carries it."""
-    return _fingerprint(_printed_parts(printed, width, held))
+    """What the printed rating prices with (`_printed_parts`); the `rc_prices` column carries it."""
+    return _printed_parts(printed, width, held, ctes=False)[1]
 
 
 def printed_query(aggregation: exp.Select, printed: PrintedRating, width: int, held: bool) -> exp.Select:
     """The aggregation and its rating as one query: the aggregation's CTEs, the aggregation
     itself as rc_result, the price relations as VALUES, then the priced select with the
-    `rc_prices` fingerprint on every row."""
-    query = _printed_parts(printed, width, held)
-    fingerprint = _fingerprint(query)
+    `rc_prices` fingerprint on every row. `aggregation` becomes part of it (not copied)."""
+    query, fingerprint = _printed_parts(printed, width, held)
     query.select(exp.alias_(exp.cast(exp.Literal.string(fingerprint), exp.DataType.build("VARCHAR")), "rc_prices"),
                  copy=False)
-    aggregation = aggregation.copy()
-    own = aggregation.args.get("with_")
+    own = aggregation.args.get("with_")  # the aggregation is taken over, not copied
     aggregation.set("with_", None)
     result = exp.CTE(this=aggregation, alias=exp.TableAlias(this=exp.to_identifier("rc_result")))
     query.set("with_", exp.With(expressions=[*(own.expressions if own else []), result,

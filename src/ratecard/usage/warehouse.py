@@ -191,5 +191,5 @@ def warehouse_sql(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Sequ
 
         if dialect not in PRICED_DIALECTS:
             raise ValueError(f"the priced query is for {', '.join(PRICED_DIALECTS)} only")
-        query = printed_query(adapt(query, dialect), priced, shape.dimensions, shape.held)
+        query = printed_query(query, priced, shape.dimensions, shape.held)  # (takes `query` over)
     return adapt(query, dialect).sql(dialect=dialect, pretty=True) + ";\n"
