@@ -398,3 +398,50 @@ def test_priced_aggregates_bill_as_the_python_pricer_does(tmp_path_factory, scen
     assert _explained(billed) == _explained(oracle)
     rated = sum(a.rated is not None for a in billed.usage.aggregates)
     event(f"lines priced by the query: {'none' if not rated else 'some'}")
+
+
+FRACTIONAL_BOUNDS = """
+currency USD
+meter CALLS { event "call"  sum n }
+plan p {
+  billing monthly
+  charge CALLS : graduated per call { up to 2.5 : $1  up to 7.125 : $0.75  above : $0.5 }
+}
+contract a {
+  customer "ca"
+  plan p
+  starts 2026-01-01
+}
+"""
+
+
+def test_units_in_a_tier_keep_the_bounds_decimals(tmp_path):
+    """A tier bound with more decimals than the quantities (up to 2.5, quantities 5 and 9):
+    the units in the last tier are 2.5 and 1.875, not rounded to the quantity's decimals (3
+    and 2 with the engine's rating before: the amount right, the tier step shown wrong)."""
+    from ratecard.billing.pricer import Pricer
+    from ratecard.billing.scope import terms_and_windows
+    from ratecard.usage import aggregate_usage
+    from ratecard.usage.warehouse import warehouse_sql
+
+    plan = compile_text(FRACTIONAL_BOUNDS)
+    events = [{"id": f"e{i}", "type": "call", "customer": "ca", "time": f"2026-0{i + 1}-02T00:00:00Z",
+               "properties": {"n": n}} for i, n in enumerate([5, 9])]
+    files = [write_events(tmp_path / "u.jsonl", events)]
+    through = dt.date(2026, 3, 1)
+    oracle = evaluate(plan, files, through, aggregator=aggregate_usage, price_in_engine=False)
+    engine = evaluate(plan, files, through, aggregator=aggregate_usage, price_in_engine=True)
+    terms, windows = terms_and_windows(plan, through)
+    printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(list(plan.contracts.values()),
+                                                                                   windows)
+    keys = needed_keys(plan)
+    sql = warehouse_sql(plan, terms, windows, "duckdb", keys=keys, priced=printed)
+    result = _run_printed(sql, tmp_path, events, property_columns(keys), "parquet")
+    billed = evaluate(plan, [str(result)], through, aggregator=aggregate_file)
+    expected = oracle.run.model_dump_json(indent=2)
+    assert [[str(s.quantity) for s in pl.priced.steps] for pl in oracle.priced] == \
+        [["2.5", "2.5"], ["2.5", "4.625", "1.875"]]
+    for ev in (engine, billed):
+        assert all(a.rated is not None for a in ev.usage.aggregates)
+        assert ev.run.model_dump_json(indent=2) == expected
+        assert _explained(ev) == _explained(oracle)

@@ -187,16 +187,20 @@ def _rounded(exact: exp.Expression, minor: int, rounding: str) -> exp.Expression
 
 
 def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int, rounding: str,
-                  held: bool = False, classes: Sequence[exp.Expression] | None = None) -> exp.Select:
+                  held: bool = False, classes: Sequence[exp.Expression] | None = None,
+                  bound_scale: int = 0) -> exp.Select:
     """rc_result with the rated columns, in the aggregation's order (a weighted meter's
     `held_*` columns kept before them: its step rows are never priced here).
 
     The one builder of the priced select, for DuckDB's own run (`rate`) and the printed
     query (`printed_query`): with `classes`, a line's dimension values are matched to
     rc_keyprices through those expressions (each value the rules name is itself, every
-    other value one class, `PrintedRating`)."""
+    other value one class, `PrintedRating`). A graduated line's units in its tier (`rc_units`,
+    quantity - lower) are typed with the decimals of the quantity and of the tier bounds
+    (`bound_scale`): a bound of 2.5 below a quantity of 5 leaves 2.5 units, not 3."""
     quantity = exp.DataType.build(f"DECIMAL({DIGITS}, {quantity_scale})")
     exact_type = exp.DataType.build(f"DECIMAL({DIGITS}, {exact_scale})")
+    units_type = exp.DataType.build(f"DECIMAL({DIGITS}, {max(quantity_scale, bound_scale)})")
     q = exp.Case(ifs=[exp.If(
         this=exp.Anonymous(this="REGEXP_FULL_MATCH", expressions=[
             exp.column("quantity", "l"), exp.Literal.string(_quantity_shape(quantity_scale))]),
@@ -226,7 +230,7 @@ def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int,
         for form, text in (("graduated", "(l.rc_q - t.lower) * t.rate + t.flat"),
                            ("volume", "l.rc_q * t.rate + t.flat"))])
     units = exp.Case(this=exp.column("form", "p"), ifs=[
-        exp.If(this=exp.Literal.string(form), true=_try(exp.cast(_sql(text), quantity)))
+        exp.If(this=exp.Literal.string(form), true=_try(exp.cast(_sql(text), units_type)))
         for form, text in (("graduated", "l.rc_q - t.lower"), ("volume", "l.rc_q"))])
     # each line's figures (NULL where the engine cannot give them)
     figures = exp.select(
@@ -267,7 +271,8 @@ def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int,
     return priced.order_by(*order)
 
 
-def _price_columns(width: int, tables: PriceTables) -> tuple[list[tuple[str, list[tuple[str, str, list]]]], int, int]:
+def _price_columns(width: int, tables: PriceTables) -> tuple[list[tuple[str, list[tuple[str, str, list]]]],
+                                                             int, int, int]:
     """rc_keyprices, rc_rates and rc_tiers as (name, [(column, type, values)]); and the scales of
     the rate and of the tier columns' largest exact products (for the exact amount's type)."""
     usable = tables.rates
@@ -298,15 +303,15 @@ def _price_columns(width: int, tables: PriceTables) -> tuple[list[tuple[str, lis
             ("flat", amount_type.sql(dialect="duckdb"), [t[5] for t in tiers]),
             ("base", amount_type.sql(dialect="duckdb"), [t[6] for t in tiers])]),
     ]
-    return relations, max(rate_scale, inverse_scale), max(amount_scale, bound_scale + rate_scale)
+    return relations, max(rate_scale, inverse_scale), max(amount_scale, bound_scale + rate_scale), bound_scale
 
 
-def _register_prices(conn, width: int, tables: PriceTables) -> tuple[int, int]:
+def _register_prices(conn, width: int, tables: PriceTables) -> tuple[int, int, int]:
     """rc_keyprices, rc_rates and rc_tiers as temporary tables; the scales (`_price_columns`)."""
-    relations, rate_scale, exact_scale = _price_columns(width, tables)
+    relations, rate_scale, exact_scale, bound_scale = _price_columns(width, tables)
     for name, columns in relations:
         _create(conn, name, columns)
-    return rate_scale, exact_scale
+    return rate_scale, exact_scale, bound_scale
 
 
 def fits(value: Decimal | None) -> bool:
@@ -332,10 +337,11 @@ def rate(conn, query: exp.Expression, width: int, request: RatingRequest, held: 
         keys = conn.execute(_keys_query(width).sql(dialect="duckdb", identify=True)).fetchall()
         tables = request.resolve([(k[0], k[1], _day(k[2]), *k[3:]) for k in keys])
         quantity_scale = _quantity_scale(conn)
-        rate_scale, exact_scale = _register_prices(conn, width, tables)
+        rate_scale, exact_scale, bound_scale = _register_prices(conn, width, tables)
         exact_scale = max(exact_scale, quantity_scale + rate_scale, request.minor_units)
         if exact_scale <= DIGITS:  # else the products could not be typed: Python prices every line
-            query = _priced_query(width, quantity_scale, exact_scale, request.minor_units, request.rounding, held)
+            query = _priced_query(width, quantity_scale, exact_scale, request.minor_units, request.rounding, held,
+                                  bound_scale=bound_scale)
             return conn.sql(query.sql(dialect="duckdb", identify=True)).to_arrow_table()
     except duckdb.Error:
         pass
@@ -422,14 +428,14 @@ def _printed_parts(printed: PrintedRating, width: int, held: bool,
     import json
 
     shapes = printed.shapes
-    relations, rate_scale, exact_scale = _price_columns(width, printed.tables)
+    relations, rate_scale, exact_scale, bound_scale = _price_columns(width, printed.tables)
     relations.insert(0, ("rc_shapes", [
         ("contract", "VARCHAR", [s[0] for s in shapes]), ("meter", "VARCHAR", [s[1] for s in shapes]),
         ("shape", "INTEGER", [s[2] for s in shapes]), ("dated", "BOOLEAN", [s[3] for s in shapes])]))
     exact_scale = max(exact_scale, PRINTED_QUANTITY_SCALE + rate_scale, printed.minor_units)
     classes = [_class_of(i, printed.named, printed.other) for i in range(width)]
     query = _priced_query(width, PRINTED_QUANTITY_SCALE, exact_scale, printed.minor_units, printed.rounding,
-                          held, classes)
+                          held, classes, bound_scale)
     digest = hashlib.sha256(query.sql(dialect="duckdb").encode("utf-8"))
     digest.update(json.dumps([[name, [[c, kind, [None if v is None else str(v) for v in values]]
                                       for c, kind, values in columns]] for name, columns in relations],
