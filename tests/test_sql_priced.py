@@ -289,13 +289,49 @@ def test_one_contract_from_priced_aggregates(priced, capsys):
     assert out == expected
 
 
+def test_postgres_runs_the_priced_query(postgres_server, priced, capsys):
+    """The printed rating in PostgreSQL (NUMERIC arithmetic, the casts guarded instead of
+    TRY-ed, `rating.portable`): its CSV result bills byte for byte as the usage does, with
+    the figures of every line DuckDB rates too."""
+    import subprocess
+
+    folder, _, parquet, _ = priced
+    code, sql, err = _cli(["sql", str(folder / "t.pricing"), "--through", THROUGH, "--priced", "--dialect",
+                           "postgres"], capsys)
+    assert code == 0, err
+    assert "TRY" not in sql and "REGEXP_FULL_MATCH" not in sql
+    _, keys = _keys(folder / "t.pricing")
+    table = write_flat_csv(folder / "pg_table.csv", _events(), keys)
+    psql = postgres_server.psql
+    columns = ", ".join(f'"{c}" text' for c in ["id", "type", "customer", "time", *keys])
+    subprocess.run(psql + ["-c", f"DROP TABLE IF EXISTS usage_events; CREATE TABLE usage_events ({columns})"],
+                   check=True, capture_output=True)
+    with open(table, "rb") as fh:
+        subprocess.run(psql + ["-c", "COPY usage_events FROM STDIN WITH (FORMAT csv, HEADER true)"],
+                       stdin=fh, check=True, capture_output=True)
+    done = subprocess.run(psql + ["--csv", "-c", "SET TIME ZONE 'UTC'", "-c", sql.rstrip().rstrip(";")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = folder / "pg.csv"
+    result.write_text(done.stdout, encoding="utf-8")
+    base = ["invoice", str(folder / "t.pricing"), "--through", THROUGH, "--format", "json"]
+    code, expected, _ = _cli([*base, "--usage", str(folder / "usage.jsonl")], capsys)
+    assert code == 0
+    with _spy() as seen:
+        code, out, err = _cli([*base, "--aggregates", str(result)], capsys)
+    assert code == 0, err
+    assert out == expected
+    duck = [r for r in pq.read_table(parquet).to_pylist() if r["kind"] == "agg" and r["rc_price"] is not None]
+    assert seen["taken"] == seen["offered"] == len(duck), seen
+
+
 @pytest.mark.parametrize("dialect", [d for d in DIALECTS if d not in PRICED_DIALECTS])
 def test_other_dialects_are_refused_clearly(dialect, tmp_path, capsys, monkeypatch):
     _write(tmp_path, PRICING, [])
     monkeypatch.chdir(tmp_path)
     code, out, err = _cli(["sql", "t.pricing", "--through", THROUGH, "--priced", "--dialect", dialect], capsys)
     assert code == 2 and out == "" and "Traceback" not in err
-    assert f"--priced prints the rating for duckdb only: in {dialect}" in err, err
+    assert f"--priced prints the rating for {', '.join(PRICED_DIALECTS)} only: in {dialect}" in err, err
     # the aggregation alone still prints for it
     code, out, _ = _cli(["sql", "t.pricing", "--through", THROUGH, "--dialect", dialect], capsys)
     assert code == 0 and sqlglot.parse(out, read=dialect)

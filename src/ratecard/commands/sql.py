@@ -42,7 +42,7 @@ def register(sub) -> None:
     p.add_argument("--time-type", choices=TIME_TYPES, default="text",
                    help="how the table stores `time`: RFC 3339 text (default) or a timestamp column")
     p.add_argument("--priced", action="store_true",
-                   help="price the whole-period lines in the query too (duckdb only): the result carries "
+                   help="price the whole-period lines in the query too (duckdb, postgres): the result carries "
                         "each line's amount (rc_amount, ...) and a fingerprint of the prices (rc_prices); "
                         "`invoice --aggregates` bills with those amounts and refuses a result priced with "
                         "other prices. Lines it cannot price exactly are priced by `invoice` (docs/scale.md)")

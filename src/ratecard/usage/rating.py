@@ -465,3 +465,39 @@ def printed_query(aggregation: exp.Select, printed: PrintedRating, width: int, h
     query.set("with_", exp.With(expressions=[*(own.expressions if own else []), result,
                                              *query.args["with_"].expressions]))
     return query
+
+
+def portable(tree: exp.Expression, dialect: str) -> exp.Expression:
+    """The printed rating's DuckDB forms rewritten for `dialect` (PostgreSQL), in place.
+
+    PostgreSQL's NUMERIC arithmetic is exact at any size, so a product never overflows
+    and never rounds; only the cast to DECIMAL(38, s) can fail, where DuckDB's `TRY`
+    gives NULL. That cast is guarded instead -- `CASE WHEN ABS(x) < 10^(38-s) THEN
+    CAST(x AS NUMERIC(38, s)) END` -- exact, since every value the query casts has at
+    most s decimals (the scales are worked out from the relations, `_price_columns`).
+    `TRY(CEIL(...))` is CEIL itself; `REGEXP_FULL_MATCH(x, p)` is `x ~ '^(p)$'`."""
+    if dialect != "postgres":
+        raise ValueError(f"the priced query has no {dialect} form")
+    for node in list(tree.find_all(exp.Try)):  # TRY as DuckDB's parser reads it (`_sql`)
+        if not isinstance(node.this, exp.Ceil):
+            raise ValueError(f"no {dialect} form for TRY({node.this.sql()})")
+        node.replace(node.this.copy())
+    for node in list(tree.find_all(exp.Anonymous)):
+        name = node.name.upper()
+        if name == "REGEXP_FULL_MATCH":
+            value, pattern = node.expressions
+            node.replace(exp.RegexpLike(this=value.copy(),
+                                        expression=exp.Literal.string(f"^({pattern.name})$")))
+        elif name == "TRY":
+            inner = node.expressions[0]
+            if isinstance(inner, exp.Cast) and inner.to.is_type(exp.DataType.Type.DECIMAL):
+                scale = int(inner.to.expressions[1].name)
+                bound = exp.cast(exp.Literal.string("1" + "0" * (DIGITS - scale)),
+                                 exp.DataType.build(f"DECIMAL({DIGITS + 1}, 0)"))
+                fits = exp.LT(this=exp.Abs(this=inner.this.copy()), expression=bound)
+                node.replace(exp.Case(ifs=[exp.If(this=fits, true=inner.copy())]))
+            elif isinstance(inner, exp.Ceil):
+                node.replace(inner.copy())
+            else:
+                raise ValueError(f"no {dialect} form for TRY({inner.sql()})")
+    return tree

@@ -41,7 +41,7 @@ TIME_TYPES = ("text", "timestamp")
 # to Python (PostgreSQL, ClickHouse, BigQuery's SAFE covers functions, not arithmetic),
 # DECIMAL products that lose digits past 38 (Spark's precision loss, Snowflake's and
 # BigQuery's scale limits) -- so the rated columns could be wrong where DuckDB's are NULL.
-PRICED_DIALECTS = ("duckdb",)
+PRICED_DIALECTS = ("duckdb", "postgres")
 RELATION_NAMES = ("rc_terms", "rc_windows", "rc_segments")
 # Names the query defines itself: an events table cannot be called that.
 RESERVED_NAMES = frozenset(RELATION_NAMES + ("ev", "dk", "dd", "cl", "result", "src", "lv", "kc", "tm", "w", "sg", "t0",
@@ -187,9 +187,11 @@ def warehouse_sql(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Sequ
         raise ValueError(f"unsupported dialect `{dialect}` (use one of {', '.join(DIALECTS)})")
     query, shape = warehouse_query(plan, terms, windows, table, keys, time_type)
     if priced is not None:
-        from .rating import printed_query
+        from .rating import portable, printed_query
 
         if dialect not in PRICED_DIALECTS:
             raise ValueError(f"the priced query is for {', '.join(PRICED_DIALECTS)} only")
         query = printed_query(query, priced, shape.dimensions, shape.held)  # (takes `query` over)
+        if dialect != "duckdb":
+            return portable(adapt(query, dialect), dialect).sql(dialect=dialect, pretty=True) + ";\n"
     return adapt(query, dialect).sql(dialect=dialect, pretty=True) + ";\n"
