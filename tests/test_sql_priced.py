@@ -293,27 +293,13 @@ def test_postgres_runs_the_priced_query(postgres_server, priced, capsys):
     """The printed rating in PostgreSQL (NUMERIC arithmetic, the casts guarded instead of
     TRY-ed, `rating.portable`): its CSV result bills byte for byte as the usage does, with
     the figures of every line DuckDB rates too."""
-    import subprocess
-
     folder, _, parquet, _ = priced
     code, sql, err = _cli(["sql", str(folder / "t.pricing"), "--through", THROUGH, "--priced", "--dialect",
                            "postgres"], capsys)
     assert code == 0, err
     assert "TRY" not in sql and "REGEXP_FULL_MATCH" not in sql
     _, keys = _keys(folder / "t.pricing")
-    table = write_flat_csv(folder / "pg_table.csv", _events(), keys)
-    psql = postgres_server.psql
-    columns = ", ".join(f'"{c}" text' for c in ["id", "type", "customer", "time", *keys])
-    subprocess.run(psql + ["-c", f"DROP TABLE IF EXISTS usage_events; CREATE TABLE usage_events ({columns})"],
-                   check=True, capture_output=True)
-    with open(table, "rb") as fh:
-        subprocess.run(psql + ["-c", "COPY usage_events FROM STDIN WITH (FORMAT csv, HEADER true)"],
-                       stdin=fh, check=True, capture_output=True)
-    done = subprocess.run(psql + ["--csv", "-c", "SET TIME ZONE 'UTC'", "-c", sql.rstrip().rstrip(";")],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    result = folder / "pg.csv"
-    result.write_text(done.stdout, encoding="utf-8")
+    result = _postgres_result(postgres_server.psql, sql, folder, _events(), keys)
     base = ["invoice", str(folder / "t.pricing"), "--through", THROUGH, "--format", "json"]
     code, expected, _ = _cli([*base, "--usage", str(folder / "usage.jsonl")], capsys)
     assert code == 0
@@ -400,13 +386,28 @@ def test_conformance_invoices_from_priced_aggregates(name, tmp_path, capsys, mon
 # ----------------------------------------------------------------- the property
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(scenarios())
-def test_priced_aggregates_bill_as_the_python_pricer_does(tmp_path_factory, scenario):
-    """Generated plans and usage (tests/test_engine_rating.py's): the printed rating run in
-    DuckDB, billed from its saved result, gives the invoices, diagnostics and `explain`
-    arithmetic of every line priced in Python from the usage."""
+def _postgres_result(psql, sql: str, folder: Path, events: list[dict], keys) -> Path:
+    """The printed query run in PostgreSQL over the flat events table: its CSV result."""
+    import subprocess
+
+    table = write_flat_csv(folder / "pg_table.csv", events, keys)
+    columns = ", ".join(f'"{c}" text' for c in ["id", "type", "customer", "time", *keys])
+    subprocess.run(psql + ["-c", f"DROP TABLE IF EXISTS usage_events; CREATE TABLE usage_events ({columns})"],
+                   check=True, capture_output=True)
+    with open(table, "rb") as fh:
+        subprocess.run(psql + ["-c", "COPY usage_events FROM STDIN WITH (FORMAT csv, HEADER true)"],
+                       stdin=fh, check=True, capture_output=True)
+    done = subprocess.run(psql + ["--csv", "-c", "SET TIME ZONE 'UTC'", "-c", sql.rstrip().rstrip(";")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = folder / "pg.csv"
+    result.write_text(done.stdout, encoding="utf-8")
+    return result
+
+
+def _billed_like_python(scenario, folder: Path, dialect: str, psql=None) -> None:
+    """The property: the printed rating run in `dialect`, billed from its saved result, gives
+    the invoices, diagnostics and `explain` arithmetic of every line priced in Python."""
     from ratecard.billing.pricer import Pricer
     from ratecard.billing.scope import terms_and_windows
     from ratecard.usage import aggregate_usage
@@ -414,15 +415,17 @@ def test_priced_aggregates_bill_as_the_python_pricer_does(tmp_path_factory, scen
 
     text, events = scenario
     plan = compile_text(text)
-    folder = tmp_path_factory.mktemp("p")
     files = [write_events(folder / "u.jsonl", events)]
     through = dt.date(2026, 9, 1)
     terms, windows = terms_and_windows(plan, through)
     contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
     printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(contracts, windows)
     keys = needed_keys(plan)
-    sql = warehouse_sql(plan, terms, windows, "duckdb", keys=keys, priced=printed)
-    result = _run_printed(sql, folder, events, property_columns(keys), "parquet")
+    sql = warehouse_sql(plan, terms, windows, dialect, keys=keys, priced=printed)
+    if dialect == "duckdb":
+        result = _run_printed(sql, folder, events, property_columns(keys), "parquet")
+    else:
+        result = _postgres_result(psql, sql, folder, events, property_columns(keys))
     billed = evaluate(plan, [str(result)], through, aggregator=aggregate_file)
     oracle = evaluate(plan, files, through, aggregator=aggregate_usage, price_in_engine=False)
     assert _diagnostics(billed) == _diagnostics(oracle)
@@ -434,6 +437,23 @@ def test_priced_aggregates_bill_as_the_python_pricer_does(tmp_path_factory, scen
     assert _explained(billed) == _explained(oracle)
     rated = sum(a.rated is not None for a in billed.usage.aggregates)
     event(f"lines priced by the query: {'none' if not rated else 'some'}")
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(scenarios())
+def test_priced_aggregates_bill_as_the_python_pricer_does(tmp_path_factory, scenario):
+    """Generated plans and usage (tests/test_engine_rating.py's), the query run in DuckDB."""
+    _billed_like_python(scenario, tmp_path_factory.mktemp("p"), "duckdb")
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(scenarios())
+def test_priced_aggregates_from_postgres_bill_as_the_python_pricer_does(postgres_server, tmp_path_factory,
+                                                                        scenario):
+    """The same, the query run in PostgreSQL (USD / JPY / BHD, both roundings, every form)."""
+    _billed_like_python(scenario, tmp_path_factory.mktemp("pg"), "postgres", postgres_server.psql)
 
 
 FRACTIONAL_BOUNDS = """
