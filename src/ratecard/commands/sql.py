@@ -6,7 +6,7 @@ per event property the meters read), with the contract terms and billing
 windows of the run written into it. Save its result as Parquet or CSV and
 bill it with `ratecard invoice ... --aggregates FILE`. See docs/scale.md.
 
-With `--priced` (DuckDB), the query prices the whole-period lines too: the
+With `--priced` (DuckDB, PostgreSQL), the query prices the whole-period lines too: the
 rules are resolved here, once per key class (`EnginePrices.printed`), and
 written into the query as VALUES relations; the result carries the rated
 columns and their fingerprint (`rc_prices`), which `invoice --aggregates`
@@ -28,7 +28,9 @@ def register(sub) -> None:
                        description="Print the query that aggregates usage for `invoice`, for a warehouse "
                                    "table of events, with the contract terms and billing windows of the run "
                                    "written into it. Save its result as .parquet or .csv and bill it with "
-                                   "`ratecard invoice ... --aggregates FILE` (docs/scale.md).")
+                                   "`ratecard invoice ... --aggregates FILE` (docs/scale.md). With --priced "
+                                   "the query prices the lines of whole periods too, and `invoice` bills "
+                                   "with its amounts.")
     p.add_argument("paths", nargs="+", metavar="PATH", help=".pricing files or directories")
     p.add_argument("--through", required=True, metavar="DATE",
                    help="bill every period that has ended on or before DATE (as `invoice` will)")

@@ -36,16 +36,18 @@ if TYPE_CHECKING:
 
 DIALECTS = ("duckdb", "spark", "clickhouse", "bigquery", "snowflake", "postgres")
 TIME_TYPES = ("text", "timestamp")
-# Where the rating can be printed too (`sql --priced`). The others are refused: their
-# arithmetic cannot be held to DuckDB's exactness -- no TRY to leave an overflowing line
-# to Python (PostgreSQL, ClickHouse, BigQuery's SAFE covers functions, not arithmetic),
-# DECIMAL products that lose digits past 38 (Spark's precision loss, Snowflake's and
-# BigQuery's scale limits) -- so the rated columns could be wrong where DuckDB's are NULL.
+# Where the rating can be printed too (`sql --priced`): DuckDB (`TRY` leaves an overflowing
+# line to Python) and PostgreSQL (exact NUMERIC, the casts guarded: `rating.portable`). The
+# others are refused: their DECIMAL arithmetic cannot be held exact the same way (no
+# overflow-safe form in ClickHouse, Spark's precision loss past 38 digits, BigQuery's and
+# Snowflake's scale limits), so a rated column could be wrong where DuckDB's is NULL.
 PRICED_DIALECTS = ("duckdb", "postgres")
 RELATION_NAMES = ("rc_terms", "rc_windows", "rc_segments")
 # Names the query defines itself: an events table cannot be called that.
 RESERVED_NAMES = frozenset(RELATION_NAMES + ("ev", "dk", "dd", "cl", "result", "src", "lv", "kc", "tm", "w", "sg", "t0",
-                                             "wr", "ew", "w1", "s1", "s2"))
+                                             "wr", "ew", "w1", "s1", "s2")
+                           # and the priced query's (`sql --priced`, `rating.printed_query`)
+                           + ("rc_result", "rc_shapes", "rc_keyprices", "rc_rates", "rc_tiers"))
 
 TERMS = (("contract", TEXT), ("customer", TEXT), ("plan", TEXT), ("starts", STAMP), ("ends", STAMP))
 WINDOWS = (("key", TEXT), ("contract", TEXT), ("start", STAMP), ("end", STAMP))
@@ -182,7 +184,7 @@ def warehouse_sql(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Sequ
 
     With `priced` (`sql --priced`), the query rates its whole-period lines too
     (`rating.printed_query`): the result has `rating.RATED_COLUMNS` and `rc_prices`
-    after the aggregation's columns. DuckDB only (`PRICED_DIALECTS`)."""
+    after the aggregation's columns. DuckDB and PostgreSQL (`PRICED_DIALECTS`)."""
     if dialect not in DIALECTS:
         raise ValueError(f"unsupported dialect `{dialect}` (use one of {', '.join(DIALECTS)})")
     query, shape = warehouse_query(plan, terms, windows, table, keys, time_type)
