@@ -8,6 +8,12 @@ function, integrated here as the engines' are, `result.held_aggregates`; see
 `usage.query`), plus the `scope` row that fingerprints the contracts, windows
 and meters the query was printed for.
 
+A result of `ratecard sql --priced` also has the rated columns
+(`rating.RATED_COLUMNS`) and `rc_prices`, the fingerprint of the prices it
+was rated with: billing bills its rated lines with those figures when the
+fingerprint is the one it works out for this pricing (`rating`), and a
+result rated with other prices is refused (E505), never billed.
+
 `aggregate_file` has the signature of `usage.aggregate_usage`, so billing
 takes it as its aggregator; the "usage files" it is given are the aggregates
 files. Nothing in the file is trusted: every row is checked against the plan
