@@ -28,12 +28,15 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import itertools
+import math
 from decimal import Decimal
 from typing import Sequence
 
 from ..model import Contract, PackagePrice, Price, RatingPlan, TieredPrice, UnitPrice
 from ..money import EXACT, ZERO, minor_units, plain
-from ..usage.rating import PriceTables, RatingRequest, fits
+from ..usage.rating import PriceTables, PrintedRating, RatingRequest, fits
+from ..usage.records import Window
 from .pricer import Pricer
 from .pricing import Priced, TierStep, full_tiers, label_of
 
@@ -42,6 +45,20 @@ from .pricing import Priced, TierStep, full_tiers, label_of
 # billing still builds a `Priced` and a `Line` per line from the engine's figures (docs/scale.md,
 # "Rating in the engine"); tests/test_engine_rating.py keeps holding it to the Python pricer.
 PRICE_IN_ENGINE = False
+
+# The most key classes `printed` resolves (each is one rule resolution, and one row of the
+# printed query): beyond it `sql --priced` is refused, naming the meter with the most.
+MAX_PRINTED_KEYS = 100_000
+OTHER = "(any other value)"  # the class of the dimension values no rule names (made unique below)
+
+
+class TooManyKeys(Exception):
+    """The printed rating would enumerate more key classes than `MAX_PRINTED_KEYS`."""
+
+    def __init__(self, meter: str, count: int, total: int):
+        super().__init__(meter, count, total)
+        self.meter, self.count, self.total = meter, count, total
+
 
 # Division that must terminate: a price per unit the engine multiplies by.
 _DIVIDE = decimal.Context(prec=60, traps=[decimal.Inexact, decimal.InvalidOperation, decimal.DivisionByZero,
@@ -83,6 +100,63 @@ class EnginePrices:
                 shapes.append((contract.name, charge.meter, shape, dated))
         return RatingRequest(shapes, self.resolve, minor_units(self.plan.currency), self.plan.rounding)
 
+    def printed(self, contracts: Sequence[Contract], windows: Sequence[Window],
+                bound: int | None = None) -> PrintedRating:
+        """The whole rating for a query printed before any usage is seen (`ratecard sql
+        --priced`), resolved once per key *class*, never per line.
+
+        For a (shape, meter), the dimension values that no condition of its layers' rules
+        names all resolve alike: each value some rule names is its own class, every other
+        value one class (`other`), and an absent value its own. The classes are the product
+        of those per dimension, times, when the shape's rules are dated, the first days of
+        its contracts' billing periods (a whole-period line is priced as of that day).
+        Deterministic: the same plan, contracts and windows give the same relations, so
+        `invoice --aggregates` recomputes them to check the file's fingerprint.
+        Raises `TooManyKeys` beyond `bound` classes (default `MAX_PRINTED_KEYS`)."""
+        bound = MAX_PRINTED_KEYS if bound is None else bound
+        request = self.request(contracts)
+        width = max((len(m.dimensions) for m in self.plan.meters.values()), default=0)
+        named: dict[str, list[set[str]]] = {}
+        contract_of = {c.name: c for c in contracts}
+        for contract_name, meter, _shape, _dated in request.shapes:
+            names = self.plan.meters[meter].dimension_names
+            sets = named.setdefault(meter, [set() for _ in names])
+            for layer in self.pricer.layers_of(contract_of[contract_name], meter):
+                for rule in layer.card.rules:
+                    for condition in rule.conditions:
+                        if condition.key in names:
+                            sets[names.index(condition.key)].update(condition.values)
+        other = OTHER
+        while any(other in s for sets in named.values() for s in sets):
+            other += "~"
+        days: dict[int, set[dt.date]] = {}
+        periods: dict[str, set[dt.date]] = {}
+        for w in windows:
+            if w.meter is None:
+                start = w.start if w.start.tzinfo is None else w.start.astimezone(dt.UTC)
+                periods.setdefault(w.contract, set()).add(start.date())
+        classes: dict[tuple[int, str], tuple[bool, list]] = {}
+        for contract_name, meter, shape, dated in request.shapes:
+            if dated:
+                days.setdefault(shape, set()).update(periods.get(contract_name, ()))
+            classes.setdefault((shape, meter), (dated, [[None, *sorted(s), other] for s in named[meter]]))
+        counts: dict[str, int] = {}
+        for (shape, meter), (dated, values) in classes.items():
+            count = math.prod(len(v) for v in values) * (len(days.get(shape, ())) if dated else 1)
+            counts[meter] = counts.get(meter, 0) + count
+        total = sum(counts.values())
+        if total > bound:
+            meter = max(sorted(counts), key=lambda m: counts[m])
+            raise TooManyKeys(meter, counts[meter], total)
+        keys = []
+        for (shape, meter), (dated, values) in classes.items():
+            pad = (None,) * (width - len(values))
+            for day in (sorted(days.get(shape, ())) if dated else [None]):
+                keys.extend((shape, meter, day, *combo, *pad) for combo in itertools.product(*values))
+        frozen = {m: tuple(frozenset(s) for s in sets) for m, sets in named.items()}
+        return PrintedRating(request.shapes, self.resolve(keys), frozen, other, request.minor_units,
+                             request.rounding)
+
     def resolve(self, keys: list[tuple]) -> PriceTables:
         """(shape, meter, day, d0..) -> the price of each key the engine can price exactly."""
         rates: dict[int, tuple] = {}
@@ -123,7 +197,10 @@ class EnginePrices:
         """The engine's figures for a line as the Python pricer's `Priced`; None when they are
         not for this price (then the line is priced in Python)."""
         price_id, _amount, exact, packages, tier, units, last = rated
-        if price_id >= len(self.prices) or self.prices[price_id] is not price:
+        if price_id >= len(self.prices):
+            return None
+        known = self.prices[price_id]
+        if known is not price and known != price:  # (a modifier scales a copy per resolution)
             return None
         if isinstance(price, UnitPrice):
             return Priced(exact, price.amount, label_of(price.unit),
@@ -132,6 +209,8 @@ class EnginePrices:
             return Priced(exact, price.amount, f"{plain(price.size)} {price.unit_name}", packages=packages,
                           derivation=("package", quantity, ZERO, price.size, price.amount))
         label = label_of(price.unit)
+        if tier is not None and not (0 <= tier < len(price.tiers) and units is not None and last is not None):
+            return None  # not figures this price gives (a file edited by hand): priced in Python
         if tier is None:  # a zero quantity: no tier reached
             return Priced(ZERO, None, label, derivation=("tiers", price.kind))
         t = price.tiers[tier]

@@ -26,7 +26,7 @@ from . import parallel
 from .context import Drawn, RunContext
 from .credits import AllowanceUse, GrantLedger
 from .documents import Breakage, InvoiceRun, Reconciliation
-from .engine_rating import PRICE_IN_ENGINE, EnginePrices
+from .engine_rating import PRICE_IN_ENGINE, EnginePrices, TooManyKeys
 from .invoices import Billed, contract_invoices
 from .periods import plan_parts
 from .lines import PricedLine
@@ -60,7 +60,7 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
              sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
              only: str | None = None, drawn: Drawn | None = None,
              spans: Mapping[str, Span] | None = None,
-             price_in_engine: bool = PRICE_IN_ENGINE) -> Evaluation:
+             price_in_engine: bool | None = None) -> Evaluation:
     """Price usage into invoices.
 
     A plan using a construct the pricer does not bill yet is refused first, one E970
@@ -95,6 +95,8 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     (`prices_lines`: embedded DuckDB, Spark), the usage engine prices the lines it can
     price exactly (`engine_rating.py`); without it every line is priced in
     Python (the oracle the engine's pricing is held to, tests/test_engine_rating.py).
+    An aggregates file priced by `ratecard sql --priced` (`reads_rated`) is billed with
+    its figures unless `price_in_engine` is False (then every line is priced in Python).
     """
     refused = unsupported(plan, spans)
     if refused:
@@ -110,7 +112,7 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
               memory_limit: str | None, threads: int | None, progress: Told | None,
               sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
               only: str | None = None, drawn: Drawn | None = None,
-              price_in_engine: bool = PRICE_IN_ENGINE) -> Evaluation:
+              price_in_engine: bool | None = None) -> Evaluation:
     if aggregator is None:
         from ..usage import aggregate_usage as aggregator  # the DuckDB path
 
@@ -120,7 +122,12 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     pricer = Pricer(plan, explain=sink is None)
     terms, windows, contract_periods, splits = scope(plan, through, pricer.changes_of)
     engine, rating = None, {}
-    if price_in_engine and getattr(aggregator, "prices_lines", False):
+    if getattr(aggregator, "reads_rated", False):
+        if price_in_engine is not False:  # a file from `sql --priced`: its figures, checked
+            engine = EnginePrices(plan, pricer)
+            rating = {"rating": _printed_fingerprint(engine, plan, windows)}
+    elif (PRICE_IN_ENGINE if price_in_engine is None else price_in_engine) and \
+            getattr(aggregator, "prices_lines", False):
         engine = EnginePrices(plan, pricer)  # the engine prices whole-period lines (`engine_rating.py`)
         rating = {"rating": engine.request(contracts)}
     report = aggregator(plan, terms, windows, list(usage_files), skip_bad_rows=skip_bad_rows,
@@ -170,6 +177,22 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     )
     return Evaluation(run, diagnostics, report, priced_lines, all_ledgers,
                       [a for billed in shares for a in billed.allowances])
+
+
+def _printed_fingerprint(engine: EnginePrices, plan: RatingPlan, windows):
+    """`rating(width, held)` for `aggregates.aggregate_file`: the fingerprint of the rating
+    `ratecard sql --priced` prints for this pricing (every contract, whatever `only` is),
+    its prices registered with `engine` so that `engine.priced` takes the file's figures."""
+    def fingerprint(width: int, held: bool) -> str | None:
+        from ..usage.rating import printed_fingerprint
+
+        everyone = sorted(plan.contracts.values(), key=lambda c: c.name)
+        try:
+            printed = engine.printed(everyone, windows)
+        except TooManyKeys:
+            return None
+        return printed_fingerprint(printed, width, held)
+    return fingerprint
 
 
 def _bill_in_parts(run: RunContext, ranges: list[list[Contract]], sink: SplittableSink, progress: Told | None,

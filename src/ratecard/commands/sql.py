@@ -5,6 +5,12 @@ Prints the query the DuckDB engine runs, for usage kept in a warehouse table
 per event property the meters read), with the contract terms and billing
 windows of the run written into it. Save its result as Parquet or CSV and
 bill it with `ratecard invoice ... --aggregates FILE`. See docs/scale.md.
+
+With `--priced` (DuckDB, PostgreSQL), the query prices the whole-period lines too: the
+rules are resolved here, once per key class (`EnginePrices.printed`), and
+written into the query as VALUES relations; the result carries the rated
+columns and their fingerprint (`rc_prices`), which `invoice --aggregates`
+checks against the pricing it bills with.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ def register(sub) -> None:
                        description="Print the query that aggregates usage for `invoice`, for a warehouse "
                                    "table of events, with the contract terms and billing windows of the run "
                                    "written into it. Save its result as .parquet or .csv and bill it with "
-                                   "`ratecard invoice ... --aggregates FILE` (docs/scale.md).")
+                                   "`ratecard invoice ... --aggregates FILE` (docs/scale.md). With --priced "
+                                   "the query prices the lines of whole periods too, and `invoice` bills "
+                                   "with its amounts.")
     p.add_argument("paths", nargs="+", metavar="PATH", help=".pricing files or directories")
     p.add_argument("--through", required=True, metavar="DATE",
                    help="bill every period that has ended on or before DATE (as `invoice` will)")
@@ -35,6 +43,11 @@ def register(sub) -> None:
                         "quoted) (default usage_events)")
     p.add_argument("--time-type", choices=TIME_TYPES, default="text",
                    help="how the table stores `time`: RFC 3339 text (default) or a timestamp column")
+    p.add_argument("--priced", action="store_true",
+                   help="price the whole-period lines in the query too (duckdb, postgres): the result carries "
+                        "each line's amount (rc_amount, ...) and a fingerprint of the prices (rc_prices); "
+                        "`invoice --aggregates` bills with those amounts and refuses a result priced with "
+                        "other prices. Lines it cannot price exactly are priced by `invoice` (docs/scale.md)")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="write the query to FILE (atomically; not an input) instead of standard output")
     p.set_defaults(run=run, outputs=(Output("output", "-o"),))
@@ -44,9 +57,13 @@ def run(args) -> int:
     from ..billing.scope import terms_and_windows
     from ..billing.unsupported import unsupported
     from ..usage.rows import needed_keys
-    from ..usage.warehouse import RESERVED_NAMES, property_columns, warehouse_sql
+    from ..usage.warehouse import PRICED_DIALECTS, RESERVED_NAMES, property_columns, warehouse_sql
 
     through = parse_date(args.through)
+    if args.priced and args.dialect not in PRICED_DIALECTS:
+        raise UsageError(f"--priced prints the rating for {', '.join(PRICED_DIALECTS)} only: in {args.dialect} "
+                         "its DECIMAL arithmetic cannot be held exact (no TRY for an overflow, digits lost past "
+                         "38); print the aggregation alone (without --priced) and let `invoice` price it")
     table = table_name(args.table, args.dialect)
     if "." not in table and table.strip('"').lower() in RESERVED_NAMES:
         raise UsageError(f"--table `{args.table}`: the query uses that name itself; "
@@ -60,12 +77,14 @@ def run(args) -> int:
         print_diagnostics(refused, compiled.sources)
         return EXIT_INPUT
     terms, windows = terms_and_windows(plan, through)
+    priced = _printed_rating(plan, windows) if args.priced else None
     keys = needed_keys(plan)
     columns = ["id", "type", "customer", f"time ({'RFC 3339 text' if args.time_type == 'text' else 'timestamp'})"]
     columns += [f"{k} (text)" for k in property_columns(keys)]
     periods = sum(1 for w in windows if w.meter is None)
     header = [
-        f"ratecard sql ({args.dialect}): usage aggregation through {through.isoformat()}, "
+        f"ratecard sql ({args.dialect}): usage aggregation{' and rating' if priced else ''} "
+        f"through {through.isoformat()}, "
         f"{len(terms)} contracts, {periods} billing periods, {len(windows) - periods} segments",
         f"reads table {args.table}: " + ", ".join(columns),
         "run it with the session time zone set to UTC, save the whole result as .parquet or .csv, then:",
@@ -75,12 +94,28 @@ def run(args) -> int:
     ]
     text = "".join(f"-- {_one_line(line)}\n" for line in header)
     text += warehouse_sql(plan, terms, windows, args.dialect, table=table, keys=keys,
-                          time_type=args.time_type)
+                          time_type=args.time_type, priced=priced)
     if args.output:
         write_atomic(args.output, text)  # a failure is `io.OutputError`: E001 (cli.main)
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _printed_rating(plan, windows):
+    """The rating the printed query carries (`EnginePrices.printed`), or a UsageError when
+    it would enumerate too many key classes."""
+    from ..billing.engine_rating import MAX_PRINTED_KEYS, EnginePrices, TooManyKeys
+    from ..billing.pricer import Pricer
+
+    contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
+    try:
+        return EnginePrices(plan, Pricer(plan, explain=False)).printed(contracts, windows)
+    except TooManyKeys as exc:
+        raise UsageError(f"--priced: meter `{exc.meter}` alone has {exc.count} key classes (dimension values "
+                         f"its rules name x billing-period days of dated rules; {exc.total} in all, more than "
+                         f"{MAX_PRINTED_KEYS}): print the aggregation alone (without --priced) and let "
+                         "`invoice` price it") from None
 
 
 def table_name(text: str, dialect: str) -> str:

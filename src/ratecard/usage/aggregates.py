@@ -8,6 +8,12 @@ function, integrated here as the engines' are, `result.held_aggregates`; see
 `usage.query`), plus the `scope` row that fingerprints the contracts, windows
 and meters the query was printed for.
 
+A result of `ratecard sql --priced` also has the rated columns
+(`rating.RATED_COLUMNS`) and `rc_prices`, the fingerprint of the prices it
+was rated with: billing bills its rated lines with those figures when the
+fingerprint is the one it works out for this pricing (`rating`), and a
+result rated with other prices is refused (E505), never billed.
+
 `aggregate_file` has the signature of `usage.aggregate_usage`, so billing
 takes it as its aggregator; the "usage files" it is given are the aggregates
 files. Nothing in the file is trusted: every row is checked against the plan
@@ -21,11 +27,13 @@ from __future__ import annotations
 import csv
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from ..diagnostics import Diagnostic, Span, error, first_line
 from ..model import RatingPlan
+from ..money import minor_units
 from .query import HELD_COLUMNS
+from .rating import RATED_COLUMNS
 from .records import REJECTION_REASONS, Aggregate, ContractTerm, Counts, UsageReport, Window, fill_report, write_bad_rows
 from .result import aggregate_order, held_aggregates
 from .rows import strip_zeros, text_value
@@ -59,8 +67,9 @@ class _Problems:
         return self.items
 
 
-def _rows(path: str, problems: _Problems) -> Iterator[tuple[int, dict]]:
-    """(line or row number, {lowercase column: value}) for each row of an aggregates file."""
+def _rows(path: str, problems: _Problems, wanted: Sequence[str] | None = None) -> Iterator[tuple[int, dict]]:
+    """(line or row number, {lowercase column: value}) for each row of an aggregates file
+    (of Parquet, only the `wanted` columns are read, when given)."""
     kind = _SUFFIXES.get(Path(path).suffix.lower())
     if kind is None:
         problems.add("E504", path, None, f"unsupported file type `{Path(path).suffix or path}` "
@@ -74,6 +83,9 @@ def _rows(path: str, problems: _Problems) -> Iterator[tuple[int, dict]]:
         except Exception as exc:  # pyarrow.ArrowInvalid and friends: not Parquet
             problems.add("E504", path, None, f"cannot read as Parquet: {first_line(exc)}")
             return
+        if wanted is not None:
+            keep = set(wanted)
+            table = table.select([i for i, n in enumerate(table.column_names) if n.lower() in keep])
         names = [n.lower() for n in table.column_names]
         for i, row in enumerate(table.to_pylist(), start=1):
             yield i, dict(zip(names, row.values()))
@@ -94,8 +106,9 @@ def _rows(path: str, problems: _Problems) -> Iterator[tuple[int, dict]]:
         problems.add("E504", path, None, f"cannot read as CSV: {exc}")
 
 
-def _columns(path: str, problems: _Problems, width: int, held: bool) -> tuple[str, ...] | None:
-    """The columns the file must have, checked against its header; None when it does not fit."""
+def _columns(path: str, problems: _Problems, width: int, held: bool) -> tuple[tuple[str, ...], bool] | None:
+    """The columns the file must have, checked against its header, and whether it carries the
+    rated columns of `ratecard sql --priced`; None when it does not fit."""
     kind = _SUFFIXES.get(Path(path).suffix.lower())
     try:
         if kind == "parquet":
@@ -106,9 +119,9 @@ def _columns(path: str, problems: _Problems, width: int, held: bool) -> tuple[st
             with open(path, encoding="utf-8", newline="") as fh:
                 names = [n.strip().lower() for n in next(csv.reader(fh), [])]
         else:
-            return ()  # `_rows` says what is wrong
+            return (), False  # `_rows` says what is wrong
     except Exception:
-        return ()  # unreadable: `_rows` says so
+        return (), False  # unreadable: `_rows` says so
     expected = ("kind", "window", "meter", *[f"d{i}" for i in range(width)], "quantity", "events",
                 *(HELD_COLUMNS if held else ()))
     missing = [c for c in expected if c not in names]
@@ -124,7 +137,14 @@ def _columns(path: str, problems: _Problems, width: int, held: bool) -> tuple[st
         problems.add(code, path, None, "; ".join(detail) + f" (expected {', '.join(expected)})",
                      hints=["save the result of `ratecard sql` for this project unchanged"])
         return None
-    return expected
+    rated = [c for c in (*RATED_COLUMNS, "rc_prices") if c in names]
+    if rated and len(rated) != len(RATED_COLUMNS) + 1:
+        missing = [c for c in (*RATED_COLUMNS, "rc_prices") if c not in names]
+        problems.add("E504", path, None, f"some of the rated columns of `ratecard sql --priced` but not "
+                                         f"{', '.join(f'`{c}`' for c in missing)}",
+                     hints=["save the result of `ratecard sql --priced` for this project unchanged"])
+        return None
+    return expected, bool(rated)
 
 
 def _text(value, what: str) -> str | None:
@@ -149,6 +169,50 @@ def _quantity(value) -> Decimal:
     if quantity is None or not quantity.is_finite():
         raise ValueError(f"`quantity` {value!r} is not a decimal number")
     return quantity
+
+
+def _decimal(value, what: str) -> Decimal | None:
+    """A rated figure: DECIMAL or its text (never a binary float); None when empty."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal) and value.is_finite():  # a DECIMAL column
+        return value
+    if isinstance(value, (float, bool)):
+        raise ValueError(f"{what} is not a decimal number ({value!r}); write it as text or DECIMAL")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        raise ValueError(f"{what} {value!r} is not a decimal number")
+    return number
+
+
+def _whole(value, what: str) -> int | None:
+    if type(value) is int and value >= 0:  # an INTEGER column
+        return value
+    number = _decimal(value, what)
+    if number is None:
+        return None
+    if number != number.to_integral_value() or number < 0:
+        raise ValueError(f"{what} {value!r} is not a whole number")
+    return int(number)
+
+
+def _rated(row: dict, quantum: Decimal) -> tuple | None:
+    """The figures `ratecard sql --priced` gave a line (`rating.RATED_COLUMNS`), as the
+    engine hands them to billing; None when it left the line to billing."""
+    price = _whole(row.get("rc_price"), "`rc_price`")
+    if price is None:
+        return None
+    amount, exact = _decimal(row.get("rc_amount"), "`rc_amount`"), _decimal(row.get("rc_exact"), "`rc_exact`")
+    if amount is None or exact is None:
+        raise ValueError("a priced line (`rc_price`) without `rc_amount` or `rc_exact`")
+    if amount.quantize(quantum) != amount:
+        raise ValueError(f"`rc_amount` {amount} has more decimals than the currency's")
+    return (price, amount.quantize(quantum), exact, _decimal(row.get("rc_packages"), "`rc_packages`"),
+            _whole(row.get("rc_tier"), "`rc_tier`"), _decimal(row.get("rc_units"), "`rc_units`"),
+            _decimal(row.get("rc_last"), "`rc_last`"))
 
 
 def _micros(value, what: str) -> int:
@@ -187,8 +251,15 @@ def _charged_in(terms: Sequence[ContractTerm], window: Window) -> tuple[str, ...
 
 def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Window],
                    files: list[str], *, skip_bad_rows: str | None = None,
-                   memory_limit: str | None = None, threads: int | None = None) -> UsageReport:
-    """Aggregates files (the query's result) -> the UsageReport billing needs."""
+                   memory_limit: str | None = None, threads: int | None = None,
+                   rating: Callable[[int, bool], str | None] | None = None) -> UsageReport:
+    """Aggregates files (the query's result) -> the UsageReport billing needs.
+
+    A file with the rated columns (`ratecard sql --priced`): with `rating` (billing's
+    `EnginePrices.printed`, fingerprinted: `rating(width, held)`, None when it cannot be
+    printed), each priced line keeps its figures for billing (`Aggregate.rated`, as the
+    engine's), and a file whose `rc_prices` is not this pricing's is refused (E505): its
+    amounts are another pricing's. Without `rating` (`--price-in python`) they are ignored."""
     report = UsageReport(rejected={r: 0 for r in REJECTION_REASONS})
     problems = _Problems()
     meters = sorted(plan.meters.values(), key=lambda m: m.name)
@@ -200,6 +271,8 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
     expected_scope = scope_fingerprint(plan, terms, windows)
 
     held = any(m.aggregation.function == "weighted" for m in meters)
+    quantum = Decimal(1).scaleb(-minor_units(plan.currency))
+    prices: list[str | None] = []  # this pricing's fingerprint, worked out for the first rated file
     aggregates: list[Aggregate] = []
     steps: list[tuple] = []
     seen: dict[tuple, str] = {}
@@ -207,9 +280,15 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
     counts = Counts()
     scopes = 0
     for path in files:
-        if _columns(path, problems, width, held) is None:
+        header = _columns(path, problems, width, held)
+        if header is None:
             continue
-        for line, row in _rows(path, problems):
+        rated = header[1] and rating is not None
+        if rated and not prices:
+            prices.append(rating(width, held))
+        stale = False
+        wanted = (*header[0], *((*RATED_COLUMNS, "rc_prices") if rated else ())) if header[0] else None
+        for line, row in _rows(path, problems, wanted):
             where = f"{path}:{line}"
             try:
                 kind = _text(row.get("kind"), "`kind`")
@@ -239,6 +318,7 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                 dims = [_text(row.get(f"d{i}"), f"`d{i}`") for i in range(width)]
                 quantity = _quantity(row.get("quantity"))
                 span = tuple(_micros(row.get(c), f"`{c}`") for c in HELD_COLUMNS) if kind == "step" else ()
+                figures = _rated(row, quantum) if rated and kind == "agg" else None
             except ValueError as exc:
                 problems.add("E504", path, line, str(exc))
                 continue
@@ -275,7 +355,17 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                     continue
                 steps.append(((window.key, meter.name, *dims[:len(names)]), (*span, quantity, events == 1)))
                 continue
-            aggregate = Aggregate(window.key, meter.name, tuple(zip(names, dims[:len(names)])), quantity, events)
+            if rated and not stale and row.get("rc_prices") != prices[0]:
+                stale = True
+                problems.add("E505", path, line,
+                             f"priced with other prices (rc_prices {row.get('rc_prices')}, this pricing's is "
+                             f"{prices[0] or 'none: its query cannot be printed priced'})",
+                             hints=["print the query again with `ratecard sql --priced` for this pricing and run "
+                                    "it again, or bill with `--price-in python` to price every line here"])
+            if stale:
+                continue
+            aggregate = Aggregate(window.key, meter.name, tuple(zip(names, dims[:len(names)])), quantity, events,
+                                  (), figures)
             key = (aggregate.window, aggregate.meter, aggregate.dimensions)
             if key in seen:
                 problems.add("E505", path, line, f"a second row for window `{window.key}`, meter "
@@ -312,5 +402,7 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
     return fill_report(report, aggregates, reasons, Counts(counts.read - counts.bad, 0, counts.kept),
                  bad_rows=counts.bad)
 
+
+aggregate_file.reads_rated = True  # billing hands it `rating` (`billing.run`)
 
 __all__ = ["aggregate_file"]

@@ -149,7 +149,10 @@ def _keys_query(width: int) -> exp.Select:
         _lines(outer=False).subquery("l"))
 
 
-_QUANTITY_SHAPE = "[0-9]+([.][0-9]+)?"
+def _quantity_shape(scale: int) -> str:
+    """A plain quantity of at most `scale` decimals: held exactly by DECIMAL(38, scale) (a cast
+    of one with more would round it; such a line is left to the Python pricer)."""
+    return "[0-9]+" if scale == 0 else f"[0-9]+([.][0-9]{{1,{scale}}})?"
 
 
 def _quantity_scale_query() -> exp.Select:
@@ -190,18 +193,29 @@ def _rounded(exact: exp.Expression, minor: int, rounding: str) -> exp.Expression
 
 
 def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int, rounding: str,
-                  held: bool = False) -> exp.Select:
+                  held: bool = False, classes: Sequence[exp.Expression] | None = None,
+                  bound_scale: int = 0) -> exp.Select:
     """rc_result with the rated columns, in the aggregation's order (a weighted meter's
-    `held_*` columns kept before them: its step rows are never priced here)."""
+    `held_*` columns kept before them: its step rows are never priced here).
+
+    The one builder of the priced select, for DuckDB's own run (`rate`) and the printed
+    query (`printed_query`): with `classes`, a line's dimension values are matched to
+    rc_keyprices through those expressions (each value the rules name is itself, every
+    other value one class, `PrintedRating`). A graduated line's units in its tier (`rc_units`,
+    quantity - lower) are typed with the decimals of the quantity and of the tier bounds
+    (`bound_scale`): a bound of 2.5 below a quantity of 5 leaves 2.5 units, not 3."""
     quantity = exp.DataType.build(f"DECIMAL({DIGITS}, {quantity_scale})")
     exact_type = exp.DataType.build(f"DECIMAL({DIGITS}, {exact_scale})")
+    units_type = exp.DataType.build(f"DECIMAL({DIGITS}, {max(quantity_scale, bound_scale)})")
     q = exp.Case(ifs=[exp.If(
-        this=exp.Anonymous(this="REGEXP_FULL_MATCH", expressions=[exp.column("quantity", "l"),
-                                                                  exp.Literal.string(_QUANTITY_SHAPE)]),
+        this=exp.Anonymous(this="REGEXP_FULL_MATCH", expressions=[
+            exp.column("quantity", "l"), exp.Literal.string(_quantity_shape(quantity_scale))]),
         true=exp.TryCast(this=exp.column("quantity", "l"), to=quantity))])
     key_on = [_sql("k.shape = l.rc_shape AND k.meter = l.meter"),
               exp.NullSafeEQ(this=exp.column("day", "k"), expression=exp.column("rc_day", "l"))]
-    key_on += [exp.NullSafeEQ(this=exp.column(d, "k"), expression=exp.column(d, "l")) for d in _dims(width)]
+    key_on += [exp.NullSafeEQ(this=exp.column(d, "k"),
+                              expression=exp.column(d, "l") if classes is None else classes[i].copy())
+               for i, d in enumerate(_dims(width))]
     lines = exp.select("l.*", exp.alias_(q, "rc_q")).from_(_lines(outer=True).subquery("l"))
     # every branch cast to the one exact type on its own: a CASE over DECIMALs of
     # different types that no DECIMAL(38) holds would be typed DOUBLE
@@ -222,7 +236,7 @@ def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int,
         for form, text in (("graduated", "(l.rc_q - t.lower) * t.rate + t.flat"),
                            ("volume", "l.rc_q * t.rate + t.flat"))])
     units = exp.Case(this=exp.column("form", "p"), ifs=[
-        exp.If(this=exp.Literal.string(form), true=_try(exp.cast(_sql(text), quantity)))
+        exp.If(this=exp.Literal.string(form), true=_try(exp.cast(_sql(text), units_type)))
         for form, text in (("graduated", "l.rc_q - t.lower"), ("volume", "l.rc_q"))])
     # each line's figures (NULL where the engine cannot give them)
     figures = exp.select(
@@ -263,10 +277,11 @@ def _priced_query(width: int, quantity_scale: int, exact_scale: int, minor: int,
     return priced.order_by(*order)
 
 
-def price_relations(width: int, tables: PriceTables) -> tuple[list[tuple[str, list]], int, int]:
-    """rc_keyprices, rc_rates and rc_tiers as (name, [(column, type, values)]), for any
-    engine to create; with the scales of the rate and the tier columns' largest exact
-    products (for the exact amount's type)."""
+def price_relations(width: int, tables: PriceTables) -> tuple[list[tuple[str, list[tuple[str, str, list]]]],
+                                                            int, int, int]:
+    """rc_keyprices, rc_rates and rc_tiers as (name, [(column, type, values)]), for any engine to
+    create (or to print as VALUES); and the scales of the rate, of the tier columns' largest exact
+    products (for the exact amount's type) and of the tier bounds (for a tier's units)."""
     usable = tables.rates
     tiers = [t for t in tables.tiers if t[0] in usable]
     keys = [k for k in tables.keys if k[-1] in usable]
@@ -295,7 +310,7 @@ def price_relations(width: int, tables: PriceTables) -> tuple[list[tuple[str, li
             ("flat", amount_type.sql(dialect="duckdb"), [t[5] for t in tiers]),
             ("base", amount_type.sql(dialect="duckdb"), [t[6] for t in tiers])]),
     ]
-    return relations, max(rate_scale, inverse_scale), max(amount_scale, bound_scale + rate_scale)
+    return relations, max(rate_scale, inverse_scale), max(amount_scale, bound_scale + rate_scale), bound_scale
 
 
 def shape_relation(request: RatingRequest) -> list:
@@ -357,11 +372,12 @@ def spark_sql(tree: exp.Expression, names: dict[str, str]) -> str:
     return tree.sql(dialect="spark", identify=True)
 
 
-def _register_prices(conn, width: int, tables: PriceTables) -> tuple[int, int]:
-    relations, rate_scale, exact_scale = price_relations(width, tables)
+def _register_prices(conn, width: int, tables: PriceTables) -> tuple[int, int, int]:
+    """rc_keyprices, rc_rates and rc_tiers as temporary tables; the scales (`price_relations`)."""
+    relations, rate_scale, exact_scale, bound_scale = price_relations(width, tables)
     for name, columns in relations:
         _create(conn, name, columns)
-    return rate_scale, exact_scale
+    return rate_scale, exact_scale, bound_scale
 
 
 def fits(value: Decimal | None) -> bool:
@@ -383,10 +399,11 @@ def rate(conn, query: exp.Expression, width: int, request: RatingRequest, held: 
         keys = conn.execute(_keys_query(width).sql(dialect="duckdb", identify=True)).fetchall()
         tables = request.resolve([(k[0], k[1], _day(k[2]), *k[3:]) for k in keys])
         quantity_scale = _quantity_scale(conn)
-        rate_scale, exact_scale = _register_prices(conn, width, tables)
+        rate_scale, exact_scale, bound_scale = _register_prices(conn, width, tables)
         exact_scale = max(exact_scale, quantity_scale + rate_scale, request.minor_units)
         if exact_scale <= DIGITS:  # else the products could not be typed: Python prices every line
-            query = _priced_query(width, quantity_scale, exact_scale, request.minor_units, request.rounding, held)
+            query = _priced_query(width, quantity_scale, exact_scale, request.minor_units, request.rounding, held,
+                                  bound_scale=bound_scale)
             return conn.sql(query.sql(dialect="duckdb", identify=True)).to_arrow_table()
     except duckdb.Error:
         pass
@@ -404,3 +421,149 @@ def _day(value) -> dt.date | None:
     if value is None or isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value))
+
+
+# ----------------------------------------------------------------- the printed rating (`ratecard sql --priced`)
+
+# The decimals of a quantity the printed query prices (a line with more is left to the
+# Python pricer): it cannot look at the usage first, as `rate` does.
+PRINTED_QUANTITY_SCALE = 9
+
+
+@dataclass(frozen=True)
+class PrintedRating:
+    """The whole rating of a printed query, resolved by billing before any usage is seen
+    (`engine_rating.EnginePrices.printed`): every key class (shape, meter, day, classes
+    of the dimension values) with its price.
+
+    named: meter -> per dimension, the values some rule or modifier of its layers names;
+    every other value of that dimension resolves alike, as the one class `other`.
+    """
+
+    shapes: Sequence[tuple[str, str, int, bool]]
+    tables: PriceTables
+    named: dict[str, tuple[frozenset[str], ...]]
+    other: str
+    minor_units: int
+    rounding: str
+
+
+def _class_of(index: int, named: dict[str, tuple[frozenset[str], ...]], other: str) -> exp.Expression:
+    """A line's value of dimension `index` as its key class: itself when a rule of its
+    meter names it, else `other` (absent stays absent)."""
+    value = exp.column(f"d{index}", "l")
+    tests = [exp.and_(exp.EQ(this=exp.column("meter", "l"), expression=exp.Literal.string(meter)),
+                      exp.In(this=value.copy(), expressions=[exp.Literal.string(v) for v in sorted(sets[index])]))
+             for meter, sets in sorted(named.items()) if index < len(sets) and sets[index]]
+    ifs = [exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.Null())]
+    if tests:
+        ifs.append(exp.If(this=exp.or_(*tests) if len(tests) > 1 else tests[0], true=value.copy()))
+    return exp.Case(ifs=ifs, default=exp.Literal.string(other))
+
+
+def _values(columns: Sequence[tuple[str, str, list]]) -> exp.Select:
+    """A relation as typed VALUES, every cell cast to its column's type (a decimal written
+    as its exact text), typed even when empty (one row of NULLs, `WHERE FALSE`)."""
+    from .sql import alias, cast, col, lit
+
+    types = [(name, exp.DataType.build(kind)) for name, kind, _ in columns]
+
+    def cell(value, kind: exp.DataType) -> exp.Expression:
+        if isinstance(value, Decimal):
+            value = format(value, "f")
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        elif value is not None:  # text, a whole number, a boolean: typed as the literal is
+            return lit(value)
+        return cast(lit(value), kind)
+
+    rows = list(zip(*[values for _, _, values in columns]))
+    cells = rows or [[None] * len(columns)]
+    values = exp.values([tuple(cell(v, kind) for v, (_, kind) in zip(row, types)) for row in cells],
+                        alias="v", columns=[exp.to_identifier(n, quoted=True) for n, _ in types])
+    select = exp.select(*[alias(cast(col(n), kind), n) for n, kind in types]).from_(values)
+    return select.where(exp.false()) if not rows else select
+
+
+def _printed_parts(printed: PrintedRating, width: int, held: bool,
+                   ctes: bool = True) -> tuple[exp.Select, str]:
+    """The priced select with the price relations as its CTEs (no `rc_prices` column yet),
+    and its fingerprint: `sha256:` + 16 hex digits of the select's DuckDB text and the
+    relations' rows (their columns, types and values as text; cheaper than their SQL)."""
+    import hashlib
+    import json
+
+    shapes = printed.shapes
+    relations, rate_scale, exact_scale, bound_scale = price_relations(width, printed.tables)
+    relations.insert(0, ("rc_shapes", [
+        ("contract", "VARCHAR", [s[0] for s in shapes]), ("meter", "VARCHAR", [s[1] for s in shapes]),
+        ("shape", "INTEGER", [s[2] for s in shapes]), ("dated", "BOOLEAN", [s[3] for s in shapes])]))
+    exact_scale = max(exact_scale, PRINTED_QUANTITY_SCALE + rate_scale, printed.minor_units)
+    classes = [_class_of(i, printed.named, printed.other) for i in range(width)]
+    query = _priced_query(width, PRINTED_QUANTITY_SCALE, exact_scale, printed.minor_units, printed.rounding,
+                          held, classes, bound_scale)
+    digest = hashlib.sha256(query.sql(dialect="duckdb").encode("utf-8"))
+    digest.update(json.dumps([[name, [[c, kind, [None if v is None else str(v) for v in values]]
+                                      for c, kind, values in columns]] for name, columns in relations],
+                             separators=(",", ":")).encode("utf-8"))
+    if ctes:
+        query.set("with_", exp.With(expressions=[
+            exp.CTE(this=_values(columns), alias=exp.TableAlias(this=exp.to_identifier(name)))
+            for name, columns in relations]))
+    return query, "sha256:" + digest.hexdigest()[:16]
+
+
+def printed_fingerprint(printed: PrintedRating, width: int, held: bool) -> str:
+    """What the printed rating prices with (`_printed_parts`); the `rc_prices` column carries it."""
+    return _printed_parts(printed, width, held, ctes=False)[1]
+
+
+def printed_query(aggregation: exp.Select, printed: PrintedRating, width: int, held: bool) -> exp.Select:
+    """The aggregation and its rating as one query: the aggregation's CTEs, the aggregation
+    itself as rc_result, the price relations as VALUES, then the priced select with the
+    `rc_prices` fingerprint on every row. `aggregation` becomes part of it (not copied)."""
+    query, fingerprint = _printed_parts(printed, width, held)
+    query.select(exp.alias_(exp.cast(exp.Literal.string(fingerprint), exp.DataType.build("VARCHAR")), "rc_prices"),
+                 copy=False)
+    own = aggregation.args.get("with_")  # the aggregation is taken over, not copied
+    aggregation.set("with_", None)
+    result = exp.CTE(this=aggregation, alias=exp.TableAlias(this=exp.to_identifier("rc_result")))
+    query.set("with_", exp.With(expressions=[*(own.expressions if own else []), result,
+                                             *query.args["with_"].expressions]))
+    return query
+
+
+def portable(tree: exp.Expression, dialect: str) -> exp.Expression:
+    """The printed rating's DuckDB forms rewritten for `dialect` (PostgreSQL), in place.
+
+    PostgreSQL's NUMERIC arithmetic is exact at any size, so a product never overflows
+    and never rounds; only the cast to DECIMAL(38, s) can fail, where DuckDB's `TRY`
+    gives NULL. That cast is guarded instead -- `CASE WHEN ABS(x) < 10^(38-s) THEN
+    CAST(x AS NUMERIC(38, s)) END` -- exact, since every value the query casts has at
+    most s decimals (the scales are worked out from the relations, `price_relations`).
+    `TRY(CEIL(...))` is CEIL itself; `REGEXP_FULL_MATCH(x, p)` is `x ~ '^(p)$'`."""
+    if dialect != "postgres":
+        raise ValueError(f"the priced query has no {dialect} form")
+    for node in list(tree.find_all(exp.Try)):  # TRY as DuckDB's parser reads it (`_sql`)
+        if not isinstance(node.this, exp.Ceil):
+            raise ValueError(f"no {dialect} form for TRY({node.this.sql()})")
+        node.replace(node.this.copy())
+    for node in list(tree.find_all(exp.Anonymous)):
+        name = node.name.upper()
+        if name == "REGEXP_FULL_MATCH":
+            value, pattern = node.expressions
+            node.replace(exp.RegexpLike(this=value.copy(),
+                                        expression=exp.Literal.string(f"^({pattern.name})$")))
+        elif name == "TRY":
+            inner = node.expressions[0]
+            if isinstance(inner, exp.Cast) and inner.to.is_type(exp.DataType.Type.DECIMAL):
+                scale = int(inner.to.expressions[1].name)
+                bound = exp.cast(exp.Literal.string("1" + "0" * (DIGITS - scale)),
+                                 exp.DataType.build(f"DECIMAL({DIGITS + 1}, 0)"))
+                fits = exp.LT(this=exp.Abs(this=inner.this.copy()), expression=bound)
+                node.replace(exp.Case(ifs=[exp.If(this=fits, true=inner.copy())]))
+            elif isinstance(inner, exp.Ceil):
+                node.replace(inner.copy())
+            else:
+                raise ValueError(f"no {dialect} form for TRY({inner.sql()})")
+    return tree

@@ -115,7 +115,7 @@ def _priced(spark, names: dict[str, str], width: int, request: RatingRequest, wi
     tables = request.resolve([tuple(k) for k in keys])
     (found,), = spark.sql(spark_sql(_quantity_scale_query(), names)).collect()
     quantity_scale = int(found or 0)
-    relations, rate_scale, exact_scale = price_relations(width, tables)
+    relations, rate_scale, exact_scale, bound_scale = price_relations(width, tables)
     for name, columns in relations:
         _view(spark, names[name], columns)
         created.append((names[name], False))
@@ -125,8 +125,9 @@ def _priced(spark, names: dict[str, str], width: int, request: RatingRequest, wi
     if str(spark.conf.get(EXACT_SETTING, "true")).lower() != "false":
         return None  # products of DECIMAL(38, s) would be rounded to fit: not exact
     priced = spark.sql(spark_sql(_priced_query(width, quantity_scale, exact_scale, request.minor_units,
-                                               request.rounding, held), names))
-    if not _exact_types(priced.schema, quantity_scale, exact_scale, request.minor_units):
+                                               request.rounding, held, bound_scale=bound_scale), names))
+    units_scale = max(quantity_scale, bound_scale)  # a tier's units: the bounds' decimals too
+    if not _exact_types(priced.schema, units_scale, exact_scale, request.minor_units):
         return None
     return priced.collect()
 
@@ -136,7 +137,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _exact_types(schema, quantity_scale: int, exact_scale: int, minor: int) -> bool:
+def _exact_types(schema, units_scale: int, exact_scale: int, minor: int) -> bool:
     """The rated columns have the exact types the query casts them to (no DOUBLE, no
     scale lost): else nothing the engine computed is used."""
     from pyspark.sql.types import DecimalType, IntegerType
@@ -149,5 +150,5 @@ def _exact_types(schema, quantity_scale: int, exact_scale: int, minor: int) -> b
 
     return (isinstance(types.get("rc_price"), IntegerType) and isinstance(types.get("rc_tier"), IntegerType)
             and decimal("rc_amount", minor) and decimal("rc_exact", exact_scale) and decimal("rc_last", exact_scale)
-            and decimal("rc_units", quantity_scale) and decimal("rc_packages", None)
+            and decimal("rc_units", units_scale) and decimal("rc_packages", None)
             and types["rc_exact"].precision == DIGITS and types["rc_amount"].precision == DIGITS)
