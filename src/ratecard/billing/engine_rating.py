@@ -6,7 +6,10 @@ pricer (`pricer.py`), once per distinct key (line shape, meter, dimension
 values, and the day when the shape's rules are dated), never per line. The
 engine hands every line back with its exact and rounded amount, and
 `priced` turns those figures into the `Priced` the Python pricer would have
-built, so the line, `explain` and the views cannot tell the two apart.
+built, so the line, `explain` and the views cannot tell the two apart; a run
+that keeps no `Priced` (a JSON run) takes `shown` instead: what the line
+shows of its price (unit label, unit price, tier lines), once per price where
+it can.
 
 Which lines the engine prices (the rest go through `pricing.price_quantity`
 as before):
@@ -42,9 +45,11 @@ from .pricer import Pricer, as_written
 from .pricing import Priced, TierStep, full_tiers, label_of
 
 # Whether `evaluate` prices in the engine by default (`--price-in engine|python` overrides it).
-# Off: measured end to end, pricing in the engine is not cheaper than pricing in Python while
-# billing still builds a `Priced` and a `Line` per line from the engine's figures (docs/scale.md,
-# "Rating in the engine"); tests/test_engine_rating.py keeps holding it to the Python pricer.
+# Off: measured end to end, pricing in the engine is not cheaper than pricing in Python. A JSON
+# run builds an engine-priced line from the engine's figures without a `Priced` (`shown`), and
+# every line without validating; what the engine's pricing still costs more is its own SQL (the
+# rating query, the keys, the rated columns), more than the arithmetic it takes from Python
+# (docs/scale.md, "Rating in the engine"); tests/test_engine_rating.py holds it to the Python pricer.
 PRICE_IN_ENGINE = False
 
 # The most key classes `printed` resolves (each is one rule resolution, and one row of the

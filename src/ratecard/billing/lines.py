@@ -122,7 +122,8 @@ def usage_lines(run: RunContext, contract: Contract, period: Period):
     """The period's usage lines, in charge order, then by dimension values, then in time.
 
     Yields (aggregate, line, priced, resolution, split info, None), or a
-    diagnostic as the last item when a line cannot be priced.
+    diagnostic as the last item when a line cannot be priced. `priced` is None
+    for a line the engine priced in a run that keeps no `Priced` (`priced_line`).
     """
     pricer, by_window = run.pricer, run.by_window
     splits = run.splits.get(period.key, {})
@@ -234,7 +235,11 @@ def _segment_lines(run: RunContext, contract: Contract, period: Period, meter_na
 def priced_line(run: RunContext, at: LineAt):
     """One usage line: (aggregate, line, priced, resolution, split info, None), or a
     diagnostic as the last item. The hot path of a large run: per-shape facts
-    come from the pricer's cache, so only the arithmetic is done per line."""
+    come from the pricer's cache, so only the arithmetic is done per line, and
+    the `Line` is built without validating (`usage_line`). A line the engine
+    priced, in a run that keeps no `Priced` (no explain, views or pools: a JSON
+    run), is built from the engine's amount and what its price shows
+    (`EnginePrices.shown`), with `priced` None."""
     contract, agg, info = at.contract, at.aggregate, at.split
     pricer = run.pricer
     facts = pricer.facts(contract, agg.meter, agg.dimensions, at.day, at.shape)
