@@ -171,6 +171,7 @@ def test_lines_are_built_without_validators_to_skip():
         found = model.__pydantic_decorators__
         assert not (found.validators or found.field_validators or found.root_validators
                     or found.model_validators or found.field_serializers or found.model_serializers)
+        assert model.__pydantic_post_init__ is None  # no `model_post_init` to skip either
 
 
 @settings(max_examples=30, deadline=None,
