@@ -146,6 +146,70 @@ def test_the_engine_prices_every_line_as_the_python_pricer_does(tmp_path_factory
     assert all(a.rated is None for a in oracle.usage.aggregates)
 
 
+def _as_validated(doc) -> None:
+    """`doc` (a `Line` or `TierLine` built without validating: `documents.trusted`) is the
+    model validating what it was given builds: the same values of the same types, the
+    same fields set, and the same JSON."""
+    rebuilt = type(doc)(**{name: getattr(doc, name) for name in doc.model_fields_set})
+    assert rebuilt.__dict__ == doc.__dict__
+    assert [type(v) for v in rebuilt.__dict__.values()] == [type(v) for v in doc.__dict__.values()]
+    assert list(rebuilt.__dict__) == list(doc.__dict__)
+    assert rebuilt.model_fields_set == doc.model_fields_set
+    assert (rebuilt.__pydantic_extra__, rebuilt.__pydantic_private__) == (doc.__pydantic_extra__,
+                                                                          doc.__pydantic_private__)
+    assert rebuilt.model_dump_json(indent=2) == doc.model_dump_json(indent=2)
+    for tier in getattr(doc, "tiers", ()):
+        _as_validated(tier)
+
+
+def test_lines_are_built_without_validators_to_skip():
+    """`documents.trusted` builds usage and tier lines without validating: sound while
+    neither model validates or serialises anything of its own."""
+    from ratecard.billing.documents import Line, TierLine
+
+    for model in (Line, TierLine):
+        found = model.__pydantic_decorators__
+        assert not (found.validators or found.field_validators or found.root_validators
+                    or found.model_validators or found.field_serializers or found.model_serializers)
+        assert model.__pydantic_post_init__ is None  # no `model_post_init` to skip either
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(scenarios())
+def test_a_json_run_writes_engine_priced_lines_as_the_python_pricer_does(tmp_path_factory, scenario):
+    """A JSON run keeps no `Priced` (`ratecard invoice --format json`: a sink, no explain):
+    the engine's lines are built from its figures directly (`EnginePrices.shown`), and
+    every line without validating. The document is the Python pricer's byte for byte,
+    and every line is what validating it would have built."""
+    import io
+
+    from ratecard.billing.documents import RunWriter
+
+    text, events = scenario
+    plan = compile_text(text)
+    files = [write_events(tmp_path_factory.mktemp("u") / "u.jsonl", events)]
+    through = dt.date(2026, 9, 1)
+    oracle = evaluate(plan, files, through, aggregator=aggregate_usage, price_in_engine=False)
+    kept = []
+    engine = evaluate(plan, files, through, aggregator=aggregate_usage, price_in_engine=True, sink=kept.extend)
+    assert _diagnostics(engine) == _diagnostics(oracle)
+    if oracle.run is None:
+        assert engine.run is None
+        return
+    writer = RunWriter()
+    writer.add(kept)
+    out = io.StringIO()
+    writer.finish(engine.run, out)
+    writer.close()
+    assert out.getvalue() == oracle.run.model_dump_json(indent=2) + "\n"
+    for line in [ln for inv in kept for ln in inv.lines] + [ln for inv in oracle.run.invoices for ln in inv.lines]:
+        if line.kind == "usage":
+            _as_validated(line)
+    rated = sum(a.rated is not None for a in engine.usage.aggregates)
+    event(f"lines priced by the engine: {'none' if not rated else 'some'}")
+
+
 def _plan_and_events(price: str, quantities: list[str], rounding: str = "half_even", currency: str = "USD"):
     text = f"""
 currency {currency}

@@ -261,3 +261,27 @@ def test_only_a_splittable_sink_is_split(monkeypatch):
     invoices: list = []
     evaluate(plan, usage, through, aggregator=duckdb_usage, sink=invoices.extend, workers=2)
     assert splits == [2] and invoices
+
+
+def test_the_usage_engine_draws_no_progress_bar_on_standard_output(tmp_path):
+    """DuckDB prints a progress bar on standard output for a query that runs over 2 s:
+    the JSON document `ratecard invoice` writes there would begin with it (it did, on a
+    loaded machine at 300,000 events). Every connection the usage stage opens has it off."""
+    import os
+    import subprocess
+    import sys
+
+    from ratecard.usage.duckdb import connect
+
+    conn = connect(str(tmp_path))
+    assert conn.execute("SELECT current_setting('enable_progress_bar'), "
+                        "current_setting('enable_progress_bar_print')").fetchone() == (False, False)
+    conn.close()
+    # and with the bar forced on (drawn from 0 ms, which turns it on), a query prints nothing
+    script = ("import sys; from ratecard.usage.duckdb import connect; c = connect(sys.argv[1]); "
+              "c.execute('SET progress_bar_time = 0'); "
+              "c.execute('SELECT count(*) FROM range(20000000) t(x) WHERE x % 7 = 3').fetchall()")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b""

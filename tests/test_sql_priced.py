@@ -169,20 +169,25 @@ def priced(tmp_path_factory):
 
 @contextlib.contextmanager
 def _spy():
-    """Counts the lines billed with the file's figures (`EnginePrices.priced` took them)."""
+    """Counts the lines billed with the file's figures (`EnginePrices.priced` took them, or
+    `EnginePrices.shown` in a run that keeps no `Priced`: a JSON run)."""
     seen = {"offered": 0, "taken": 0}
-    original = engine_rating.EnginePrices.priced
+    originals = {name: getattr(engine_rating.EnginePrices, name) for name in ("priced", "shown")}
 
-    def priced(self, price, quantity, rated):
-        found = original(self, price, quantity, rated)
-        seen["offered"] += 1
-        seen["taken"] += found is not None
-        return found
-    engine_rating.EnginePrices.priced = priced
+    def spying(original):
+        def spy(self, price, quantity, rated):
+            found = original(self, price, quantity, rated)
+            seen["offered"] += 1
+            seen["taken"] += found is not None
+            return found
+        return spy
+    for name, original in originals.items():
+        setattr(engine_rating.EnginePrices, name, spying(original))
     try:
         yield seen
     finally:
-        engine_rating.EnginePrices.priced = original
+        for name, original in originals.items():
+            setattr(engine_rating.EnginePrices, name, original)
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])

@@ -6,7 +6,10 @@ pricer (`pricer.py`), once per distinct key (line shape, meter, dimension
 values, and the day when the shape's rules are dated), never per line. The
 engine hands every line back with its exact and rounded amount, and
 `priced` turns those figures into the `Priced` the Python pricer would have
-built, so the line, `explain` and the views cannot tell the two apart.
+built, so the line, `explain` and the views cannot tell the two apart; a run
+that keeps no `Priced` (a JSON run) takes `shown` instead: what the line
+shows of its price (unit label, unit price, tier lines), once per price where
+it can.
 
 Which lines the engine prices (the rest go through `pricing.price_quantity`
 as before):
@@ -37,13 +40,16 @@ from ..model import Contract, PackagePrice, Price, RatingPlan, TieredPrice, Unit
 from ..money import EXACT, ZERO, minor_units, plain
 from ..usage.rating import PriceTables, PrintedRating, RatingRequest, fits
 from ..usage.records import Window
-from .pricer import Pricer
+from .documents import TierLine, tier_line
+from .pricer import Pricer, as_written
 from .pricing import Priced, TierStep, full_tiers, label_of
 
 # Whether `evaluate` prices in the engine by default (`--price-in engine|python` overrides it).
-# Off: measured end to end, pricing in the engine is not cheaper than pricing in Python while
-# billing still builds a `Priced` and a `Line` per line from the engine's figures (docs/scale.md,
-# "Rating in the engine"); tests/test_engine_rating.py keeps holding it to the Python pricer.
+# Off: measured end to end, pricing in the engine is not cheaper than pricing in Python. A JSON
+# run builds an engine-priced line from the engine's figures without a `Priced` (`shown`), and
+# every line without validating; what the engine's pricing still costs more is its own SQL (the
+# rating query, the keys, the rated columns), more than the arithmetic it takes from Python
+# (docs/scale.md, "Rating in the engine"); tests/test_engine_rating.py holds it to the Python pricer.
 PRICE_IN_ENGINE = False
 
 # The most key classes `printed` resolves (each is one rule resolution, and one row of the
@@ -84,6 +90,8 @@ class EnginePrices:
         self.ids: dict[int, int | None] = {}  # id(price) -> price id (None: not the engine's)
         self.below: list[tuple[tuple[TierStep, ...], ...]] = []  # per price, per tier: the full tiers below
         self.representative: dict[int, Contract] = {}  # shape -> a contract of that shape
+        self.fixed: dict[int, tuple[str, Decimal | None]] = {}  # price -> (unit label, unit price) shown
+        self.below_lines: dict[tuple[int, int], tuple[TierLine, ...]] = {}  # (price, tier) -> full tiers below
 
     def request(self, contracts: Sequence[Contract]) -> RatingRequest:
         """Which (contract, meter) lines the engine may price, and how to resolve their keys."""
@@ -220,6 +228,54 @@ class EnginePrices:
         else:
             steps = (TierStep(lower, t.up_to, quantity, t.amount, t.flat, last),)
         return Priced(exact, None, label, steps=steps, derivation=("tiers", price.kind))
+
+
+    def shown(self, price: Price, quantity: Decimal, rated: tuple) -> tuple | None:
+        """What the line shows of the engine's pricing -- (unit label, unit price, tier lines) --
+        without a `Priced`: the line's fields `priced` would lead to, for a run that keeps no
+        `Priced` (a JSON run); None when the figures are not for this price."""
+        price_id, _amount, _exact, _packages, tier, units, last = rated
+        if price_id >= len(self.prices):
+            return None
+        known = self.prices[price_id]
+        if known is not price and known != price:  # (a modifier scales a copy per resolution)
+            return None
+        if isinstance(price, TieredPrice) and tier is not None and not (
+                0 <= tier < len(price.tiers) and units is not None and last is not None):
+            return None  # not figures this price gives (a file edited by hand): priced in Python (as `priced`)
+        found = self.fixed.get(price_id)
+        if found is None:  # once per price: its label and unit price (the tiers' come per line)
+            exact = self.pricer.exact
+            if isinstance(price, UnitPrice):
+                found = (label_of(price.unit), exact(price.amount))
+            elif isinstance(price, PackagePrice):
+                found = (f"{plain(price.size)} {price.unit_name}", exact(price.amount))
+            else:
+                found = (label_of(price.unit), None)
+            found = self.fixed[price_id] = found
+        if tier is None or not isinstance(price, TieredPrice):  # a zero quantity reaches no tier
+            return (*found, [])
+        t = price.tiers[tier]
+        exact = self.pricer.exact
+        lower = price.tiers[tier - 1].up_to if tier else ZERO
+        upper = exact(t.up_to) if t.up_to is not None else None
+        if price.kind == "graduated":
+            return (*found, [*self._below(price_id, tier),
+                             tier_line(exact(lower), upper, as_written(units), exact(t.amount), exact(t.flat),
+                                       as_written(last))])
+        return (*found, [tier_line(exact(lower), upper, as_written(quantity), exact(t.amount), exact(t.flat),
+                                   as_written(last))])
+
+    def _below(self, price_id: int, tier: int) -> tuple[TierLine, ...]:
+        """The tier lines of a graduated price's full tiers below `tier`, built once."""
+        found = self.below_lines.get((price_id, tier))
+        if found is None:
+            exact = self.pricer.exact
+            found = self.below_lines[(price_id, tier)] = tuple(
+                tier_line(exact(s.lower), exact(s.upper) if s.upper is not None else None,
+                          as_written(s.quantity), exact(s.unit_price), exact(s.flat), as_written(s.amount))
+                for s in self.below[price_id][tier])
+        return found
 
 
 def _relations(price: Price) -> tuple[tuple | None, list[tuple]]:

@@ -33,9 +33,9 @@ from ..money import EXACT, ZERO, plain
 from ..usage.records import Aggregate
 from ..usage.weighted import joined, line_from_pieces
 from .context import RunContext
-from .documents import Line, PeriodRange, TierLine
+from .documents import Line, PeriodRange, TierLine, tier_line, trusted
 from .periods import Period
-from .pricer import as_written, describe_dims, line_attributes
+from .pricer import LineFacts, as_written, describe_dims, line_attributes
 from .pricing import BeyondLastTier, NegativeQuantity, Priced, price_quantity
 from .segments import Segment, SplitInfo, affecting, pricing_key, within
 
@@ -122,7 +122,8 @@ def usage_lines(run: RunContext, contract: Contract, period: Period):
     """The period's usage lines, in charge order, then by dimension values, then in time.
 
     Yields (aggregate, line, priced, resolution, split info, None), or a
-    diagnostic as the last item when a line cannot be priced.
+    diagnostic as the last item when a line cannot be priced. `priced` is None
+    for a line the engine priced in a run that keeps no `Priced` (`priced_line`).
     """
     pricer, by_window = run.pricer, run.by_window
     splits = run.splits.get(period.key, {})
@@ -234,7 +235,11 @@ def _segment_lines(run: RunContext, contract: Contract, period: Period, meter_na
 def priced_line(run: RunContext, at: LineAt):
     """One usage line: (aggregate, line, priced, resolution, split info, None), or a
     diagnostic as the last item. The hot path of a large run: per-shape facts
-    come from the pricer's cache, so only the arithmetic is done per line."""
+    come from the pricer's cache, so only the arithmetic is done per line, and
+    the `Line` is built without validating (`usage_line`). A line the engine
+    priced, in a run that keeps no `Priced` (no explain, views or pools: a JSON
+    run), is built from the engine's amount and what its price shows
+    (`EnginePrices.shown`), with `priced` None."""
     contract, agg, info = at.contract, at.aggregate, at.split
     pricer = run.pricer
     facts = pricer.facts(contract, agg.meter, agg.dimensions, at.day, at.shape)
@@ -245,8 +250,18 @@ def priced_line(run: RunContext, at: LineAt):
                    f"`{run.plan_of(contract).name}`'s charge; ratecard never bills unpriced usage as zero"])
     resolution = facts.resolution
     rated = agg.rated  # the usage engine priced a whole-period line already (`engine_rating.py`)
-    priced = None if rated is None or run.engine is None else run.engine.priced(
-        resolution.price, agg.quantity, rated)
+    engine, priced = run.engine, None
+    if rated is not None and engine is not None:
+        if not run.keep_priced:
+            # nothing will read a `Priced` (no explain, no views): the line straight from the
+            # engine's figures, with what its price shows worked out once per price
+            shown = engine.shown(resolution.price, agg.quantity, rated)
+            if shown is not None:
+                unit, unit_price, tiers = shown
+                return agg, usage_line(facts, agg.meter, as_written(agg.quantity), unit, unit_price, rated[1],
+                                       tiers, _segment(info)), None, resolution, info, None
+        else:
+            priced = engine.priced(resolution.price, agg.quantity, rated)
     if priced is not None:
         amount = rated[1]
     else:
@@ -262,26 +277,38 @@ def priced_line(run: RunContext, at: LineAt):
             return agg, None, None, None, None, _negative(run.plan, at)
         amount = run.money(priced.amount)
     exact = pricer.exact
-    line = Line(
-        kind="usage",
-        charge=agg.meter,
-        description=facts.title,
-        dimensions=facts.dimensions,
+    line = usage_line(
+        facts, agg.meter,
         # a weighted quantity keeps its 9 places: it is what was priced (decisions 2.6)
-        quantity=agg.quantity if agg.held else as_written(agg.quantity),
-        unit=priced.unit_label,
-        unit_price=exact(priced.unit_price) if priced.unit_price is not None else None,
-        amount=amount,
-        rule=facts.rule,
-        modifiers=facts.modifiers,
-        tiers=[TierLine(
-                   lower=exact(s.lower), upper=exact(s.upper) if s.upper is not None else None,
-                   quantity=as_written(s.quantity), unit_price=exact(s.unit_price), flat=exact(s.flat),
-                   amount=as_written(s.amount))
-               for s in priced.steps] if priced.steps else [],
-        segment=PeriodRange(start=info.start, end=info.end) if info is not None and info.is_segment else None,
-    )
+        agg.quantity if agg.held else as_written(agg.quantity),
+        priced.unit_label, exact(priced.unit_price) if priced.unit_price is not None else None, amount,
+        [tier_line(exact(s.lower), exact(s.upper) if s.upper is not None else None, as_written(s.quantity),
+                   exact(s.unit_price), exact(s.flat), as_written(s.amount))
+         for s in priced.steps] if priced.steps else [],
+        _segment(info))
     return agg, line, priced, resolution, info, None
+
+
+def _segment(info: SplitInfo | None) -> PeriodRange | None:
+    """What a line shows of the segment it bills (none for a whole period)."""
+    return PeriodRange(start=info.start, end=info.end) if info is not None and info.is_segment else None
+
+
+# The fields a usage line is given; the others keep their defaults (`trusted` needs the set).
+_USAGE_FIELDS = frozenset(("kind", "charge", "description", "dimensions", "quantity", "unit", "unit_price",
+                           "amount", "rule", "modifiers", "tiers", "segment"))
+
+
+def usage_line(facts: LineFacts, meter: str, quantity: Decimal, unit: str, unit_price: Decimal | None,
+               amount: Decimal, tiers: list[TierLine], segment: PeriodRange | None) -> Line:
+    """`Line(kind="usage", ...)` for a line of `facts`' shape, built without validating
+    (`documents.trusted`): every value here is of its field's type already, and the containers
+    are the line's own."""
+    return trusted(Line, {
+        "kind": "usage", "charge": meter, "description": facts.title, "dimensions": dict(facts.dimensions),
+        "quantity": quantity, "unit": unit, "unit_price": unit_price, "amount": amount, "rule": facts.rule,
+        "modifiers": list(facts.modifiers), "tiers": tiers, "prorated": None, "segment": segment,
+        "plan": None, "service_period": None, "pool": None, "share": None, "notes": ()}, _USAGE_FIELDS)
 
 
 def _where(at: LineAt) -> str:

@@ -56,6 +56,12 @@ def connect(spill: str, memory_limit: str | None = None, threads: int | None = N
         conn = duckdb.connect(config=config)
     except duckdb.Error as exc:
         raise EngineFailure(first_line(exc)) from None
+    # DuckDB draws a progress bar on standard output for a query running over 2 s (a large
+    # file, a loaded machine): into the invoice JSON (seen: a 300,000-event run's document
+    # began with it). Off, and never printed even if something turns the bar on
+    # (`progress_bar_time` does); per connection only: `config` refuses them.
+    conn.execute("SET enable_progress_bar = false")
+    conn.execute("SET enable_progress_bar_print = false")
     for statement in macros():
         conn.execute(statement)
     try:  # naive times are UTC; without the ICU extension DuckDB is UTC already
