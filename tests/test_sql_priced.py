@@ -322,7 +322,10 @@ def test_other_dialects_are_refused_clearly(dialect, tmp_path, capsys, monkeypat
     monkeypatch.chdir(tmp_path)
     code, out, err = _cli(["sql", "t.pricing", "--through", THROUGH, "--priced", "--dialect", dialect], capsys)
     assert code == 2 and out == "" and "Traceback" not in err
-    assert f"--priced prints the rating for {', '.join(PRICED_DIALECTS)} only: in {dialect}" in err, err
+    assert (f"--priced prints the rating for {', '.join(PRICED_DIALECTS)} only: a printed query in {dialect} "
+            "cannot hold its DECIMAL arithmetic exact") in err, err
+    # Spark's users are pointed at the rating that checks its session's settings
+    assert ("--engine spark --price-in engine" in err) == (dialect == "spark"), err
     # the aggregation alone still prints for it
     code, out, _ = _cli(["sql", "t.pricing", "--through", THROUGH, "--dialect", dialect], capsys)
     assert code == 0 and sqlglot.parse(out, read=dialect)

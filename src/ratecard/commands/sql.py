@@ -61,9 +61,12 @@ def run(args) -> int:
 
     through = parse_date(args.through)
     if args.priced and args.dialect not in PRICED_DIALECTS:
-        raise UsageError(f"--priced prints the rating for {', '.join(PRICED_DIALECTS)} only: in {args.dialect} "
-                         "its DECIMAL arithmetic cannot be held exact (no TRY for an overflow, digits lost past "
-                         "38); print the aggregation alone (without --priced) and let `invoice` price it")
+        spark = (" (with Spark, `invoice --engine spark --price-in engine` prices on the executors, in a "
+                 "session whose decimal settings it checks)" if args.dialect == "spark" else "")
+        raise UsageError(f"--priced prints the rating for {', '.join(PRICED_DIALECTS)} only: a printed query in "
+                         f"{args.dialect} cannot hold its DECIMAL arithmetic exact (no overflow-safe form, or "
+                         "digits lost past 38 under settings the query cannot set); print the aggregation alone "
+                         f"(without --priced) and let `invoice` price it{spark}")
     table = table_name(args.table, args.dialect)
     if "." not in table and table.strip('"').lower() in RESERVED_NAMES:
         raise UsageError(f"--table `{args.table}`: the query uses that name itself; "
