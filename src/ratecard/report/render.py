@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import functools
 import re
-import textwrap
 
 import jinja2
 from jinja2.sandbox import SecurityError
 
 from ..diagnostics import Diagnostic, error, first_line
 from .sandbox import ContainedLoader, UserTemplates
+from .text_cells import wrap_lines
 
 
 class TemplateProblem(Exception):
@@ -71,19 +71,6 @@ def markdown_escape(value) -> str:
     """A value as literal Markdown text: punctuation backslash-escaped, one line."""
     text = " ".join(str(value).split())
     return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def wrap_lines(value, width: int, indent: str = "", hang: str = "") -> list[str]:
-    """A value split into lines of at most `width` characters, each starting with
-    `indent`, continuation lines with `indent` + `hang` (never an empty list)."""
-    text = " ".join(str(value).split())
-    width = max(int(width), len(indent + hang) + 1)
-    if text and len(indent) + len(text) <= width:
-        return [indent + text]  # what textwrap gives a text that fits, without its cost (most cells)
-    lines = textwrap.wrap(text, width=width, initial_indent=indent,
-                          subsequent_indent=indent + hang, break_long_words=True,
-                          break_on_hyphens=False)
-    return lines or [indent.rstrip()]
 
 
 def render(template: str, template_dir: str | None = None, **context) -> str:
