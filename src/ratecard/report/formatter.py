@@ -75,6 +75,9 @@ class Formatter:
     def quantity(self, value: Decimal | Fraction) -> str:
         """A line's exact quantity (`Line.exact_quantity`): a decimal as `number`, a share
         without a finite decimal expansion as its fraction (`7/30`); see `money.exact_text`."""
+        return self._once("quantity", (type(value), str(value)), lambda: self._quantity(value))
+
+    def _quantity(self, value: Decimal | Fraction) -> str:
         if isinstance(value, Decimal):
             sign, digits, exponent = value.as_tuple()
             if isinstance(exponent, int) and exponent < 0 and digits[-1] == 0:
@@ -96,7 +99,8 @@ class Formatter:
             first, max(first, last), "yMMMd", locale=self.locale))
 
     def currency_name(self) -> str:
-        return get_currency_name(self.currency, locale=self.locale)
+        return self._once("currency_name", self.currency, lambda: get_currency_name(
+            self.currency, locale=self.locale))
 
 
 def _no_negative_zero(amount: Decimal) -> Decimal:
