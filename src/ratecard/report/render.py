@@ -53,6 +53,9 @@ def environment(template_dir: str | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        # the shipped templates do not change while ratecard runs: not checked again before each
+        # document (`invoice -o` renders one per invoice); a user's directory is, as Jinja does
+        auto_reload=bool(template_dir),
     )
     env = UserTemplates(**options) if template_dir else jinja2.Environment(**options)
     env.filters["md"] = markdown_escape
