@@ -91,3 +91,23 @@ def test_fields_and_totals_are_the_macros(name, value):
     # remembered rows are the same the second time
     assert w.field(name, value) == str(OLD.field(w, name, value))
     assert w.total_row(label, "-$200.00") == str(OLD.total_row(w, label, "-$200.00"))
+
+
+def test_frozen_gives_the_heap_back():
+    """`report.heap.frozen` keeps what exists out of the collector's walks for its block
+    only, also when the block fails (callers of `cli.main` live on: tests, services)."""
+    import gc
+
+    from ratecard.report.heap import frozen
+
+    assert gc.get_freeze_count() == 0
+    with frozen() as heap:
+        assert gc.get_freeze_count() > 0
+        kept = [object() for _ in range(10)]
+        counted = gc.get_freeze_count()
+        heap.again()
+        assert gc.get_freeze_count() >= counted
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), frozen():
+        raise RuntimeError("a command that fails")
+    assert gc.get_freeze_count() == 0 and kept
