@@ -17,6 +17,7 @@ from pathlib import Path
 from ..billing import evaluate
 from ..compiler import Compiled, compile_sources
 from ..diagnostics import Diagnostic, error, has_errors
+from ..report.heap import frozen
 from ..report.render import TemplateProblem, render
 from ..workflows.diff_compare import compare
 from ..workflows.diff_revision import RevisionError, sources_at_revision
@@ -140,6 +141,12 @@ def run(args) -> int:
         print_diagnostics([error("E900", f"the old side bills in {old_plan.currency} and the new side in "
                                          f"{new_plan.currency}; amounts cannot be compared")], None)
         return EXIT_INPUT
+    with frozen() as heap:  # both plans, then the old side's run, live until exit
+        return _evaluate_and_show(args, sides, through, old_label, new_label, heap)
+
+
+def _evaluate_and_show(args, sides, through, old_label: str, new_label: str, heap) -> int:
+    (_, _, old_plan), (_, _, new_plan) = sides
     evaluations = []
     usage = SharedUsage(AGGREGATOR)
     for label, compiled, plan in sides:
@@ -150,6 +157,7 @@ def run(args) -> int:
         if not ev.ok:
             return EXIT_INPUT
         evaluations.append(ev)
+        heap.again()  # collections need not walk this side's run again
 
     result = compare(old_plan, evaluations[0], new_plan, evaluations[1])
     view = diff_view(result, old_label=old_label, new_label=new_label, usage=args.usage,

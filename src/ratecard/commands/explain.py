@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..report.explain import explain_text
+from ..report.heap import frozen
 from ..report.render import TemplateProblem
 from .common import EXIT_INPUT, EXIT_OK, add_evaluation_args, evaluate_from_args, print_diagnostics
 
@@ -25,7 +26,8 @@ def run(args) -> int:
         return EXIT_INPUT
     evaluation, plan = result
     try:
-        sys.stdout.write(explain_text(evaluation, plan, args.contract, args.template_dir))
+        with frozen():  # the run lives until exit: collections while explaining need not walk it
+            sys.stdout.write(explain_text(evaluation, plan, args.contract, args.template_dir))
     except TemplateProblem as exc:
         print_diagnostics([exc.diagnostic], None)
         return EXIT_INPUT

@@ -21,6 +21,7 @@ from ..billing.sinks import PricedLinesSink, SplittableSink
 from ..io import StagedFiles
 from ..progress import Progress
 from ..report.formatter import DEFAULT_LOCALE, parse_locale
+from ..report.heap import frozen
 from ..report.invoice_views import DEFAULT_ISSUER, DocumentViews, document_view
 from ..report.render import EXTENSIONS, TemplateProblem, file_names, render
 from .common import (
@@ -98,7 +99,8 @@ def run(args) -> int:
     evaluation, plan = result
     run_doc = evaluation.run  # with --contract, that contract's invoices only (billing prices it alone)
     try:
-        sys.stdout.write(_document(args, run_doc, plan, evaluation))
+        with frozen():  # the run lives until exit: collections while rendering need not walk it
+            sys.stdout.write(_document(args, run_doc, plan, evaluation))
     except TemplateProblem as exc:
         print_diagnostics([exc.diagnostic], None)
         return EXIT_INPUT
@@ -151,11 +153,12 @@ def _stream_files(args, out_dir: Path) -> int:
 
         def sink_for(plan) -> InvoiceFiles:  # the views need the compiled plan
             nonlocal sink
+            heap.again()  # the plan lives until exit: collections while billing need not walk it
             sink = InvoiceFiles(staged, _texts(args, plan), EXTENSIONS[args.format],
                                 wants_priced=args.format != "json")
             return sink
 
-        with Progress("billing") as progress:
+        with Progress("billing") as progress, frozen() as heap:
             result = evaluate_from_args(args, args.format, progress=progress, sink_for=sink_for,
                                         workers=usable_cpus())
         if result is None or sink is None:

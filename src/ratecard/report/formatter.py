@@ -9,6 +9,7 @@ share it, so one amount reads the same in each. `compact_unit` and
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import defaultdict
 from decimal import Decimal
@@ -46,6 +47,8 @@ class Formatter:
         self.currency = currency
         self.locale = parse_locale(locale)
         self._seen: defaultdict[str, dict] = defaultdict(dict)
+        self._money = self._seen["money"]
+        self._quantities = self._seen["quantity"]
 
     def _once(self, kind: str, key, make) -> str:
         seen = self._seen[kind]
@@ -58,8 +61,12 @@ class Formatter:
 
     def money(self, amount: Decimal) -> str:
         """An amount in the currency's minor units: `$1,234.50`, `¥1,235`, `-$200.00`."""
-        return self._once("money", str(amount), lambda: format_currency(
-            _no_negative_zero(amount), self.currency, locale=self.locale))
+        key = str(amount)
+        found = self._money.get(key)  # the most asked for: looked up here, without `_once`'s call
+        if found is None:
+            found = self._once("money", key, lambda: format_currency(
+                _no_negative_zero(amount), self.currency, locale=self.locale))
+        return found
 
     def price(self, amount: Decimal) -> str:
         """A unit price or an exact share: at least the minor units, every digit it has."""
@@ -75,6 +82,13 @@ class Formatter:
     def quantity(self, value: Decimal | Fraction) -> str:
         """A line's exact quantity (`Line.exact_quantity`): a decimal as `number`, a share
         without a finite decimal expansion as its fraction (`7/30`); see `money.exact_text`."""
+        key = (type(value), str(value))
+        found = self._quantities.get(key)
+        if found is None:
+            found = self._once("quantity", key, lambda: self._quantity(value))
+        return found
+
+    def _quantity(self, value: Decimal | Fraction) -> str:
         if isinstance(value, Decimal):
             sign, digits, exponent = value.as_tuple()
             if isinstance(exponent, int) and exponent < 0 and digits[-1] == 0:
@@ -96,7 +110,8 @@ class Formatter:
             first, max(first, last), "yMMMd", locale=self.locale))
 
     def currency_name(self) -> str:
-        return get_currency_name(self.currency, locale=self.locale)
+        return self._once("currency_name", self.currency, lambda: get_currency_name(
+            self.currency, locale=self.locale))
 
 
 def _no_negative_zero(amount: Decimal) -> Decimal:
@@ -106,6 +121,7 @@ def _no_negative_zero(amount: Decimal) -> Decimal:
 _SIZED_UNIT = re.compile(r"^(\d+) (.+)$")
 
 
+@functools.lru_cache(maxsize=4096)  # a run has few units, on every line
 def compact_unit(label: str) -> str:
     """`1000000 requests` -> `1M requests`, `1000 calls` -> `1K calls`, as prices are written."""
     m = _SIZED_UNIT.match(label)

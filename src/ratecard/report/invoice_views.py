@@ -119,10 +119,18 @@ def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,
             first, last = min(p.start for p in served), max(p.end for p in served) - dt.timedelta(days=1)
             period = fmt.days(first, last)
     lines = [_line_view(ln, inv, fmt, extras) for ln in inv.lines]  # each line's view, built once
-    fees = [v for ln, v in zip(inv.lines, lines) if ln.kind == "fee"]
-    minimum = next((v for ln, v in zip(inv.lines, lines) if ln.kind == "minimum"), None)
-    adjustments = [v for ln, v in zip(inv.lines, lines) if ln.kind in ("discount", "cap")]
-    unused_time = [v for ln, v in zip(inv.lines, lines) if ln.kind == "unused_time"]
+    fees, adjustments, unused_time, minimum = [], [], [], None
+    for v in lines:  # a view's kind is its line's
+        kind = v.kind
+        if kind == "fee":
+            fees.append(v)
+        elif kind == "minimum":
+            if minimum is None:
+                minimum = v
+        elif kind == "discount" or kind == "cap":
+            adjustments.append(v)
+        elif kind == "unused_time":
+            unused_time.append(v)
     groups = _charge_groups(inv, lines, fmt)
     credits = [CreditView(grant=c.grant, description=c.description or "Prepaid credit",
                           applied=fmt.money(-c.applied), remaining=fmt.money(c.remaining))
@@ -266,7 +274,7 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
         amount=fmt.money(ln.amount),
         notes=notes,
         tiers=[_tier_view(t, share, unit, fmt)
-               for t, share in zip(ln.tiers, tier_shares(ln, inv.currency, extras.rounding))],
+               for t, share in zip(ln.tiers, tier_shares(ln, inv.currency, extras.rounding))] if ln.tiers else [],
     )
 
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import functools
 import re
-import textwrap
 
 import jinja2
 from jinja2.sandbox import SecurityError
 
 from ..diagnostics import Diagnostic, error, first_line
 from .sandbox import ContainedLoader, UserTemplates
+from .text_cells import wrap_lines
 
 
 class TemplateProblem(Exception):
@@ -53,6 +53,9 @@ def environment(template_dir: str | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        # the shipped templates do not change while ratecard runs: not checked again before each
+        # document (`invoice -o` renders one per invoice); a user's directory is, as Jinja does
+        auto_reload=bool(template_dir),
     )
     env = UserTemplates(**options) if template_dir else jinja2.Environment(**options)
     env.filters["md"] = markdown_escape
@@ -71,19 +74,6 @@ def markdown_escape(value) -> str:
     """A value as literal Markdown text: punctuation backslash-escaped, one line."""
     text = " ".join(str(value).split())
     return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def wrap_lines(value, width: int, indent: str = "", hang: str = "") -> list[str]:
-    """A value split into lines of at most `width` characters, each starting with
-    `indent`, continuation lines with `indent` + `hang` (never an empty list)."""
-    text = " ".join(str(value).split())
-    width = max(int(width), len(indent + hang) + 1)
-    if text and len(indent) + len(text) <= width:
-        return [indent + text]  # what textwrap gives a text that fits, without its cost (most cells)
-    lines = textwrap.wrap(text, width=width, initial_indent=indent,
-                          subsequent_indent=indent + hang, break_long_words=True,
-                          break_on_hyphens=False)
-    return lines or [indent.rstrip()]
 
 
 def render(template: str, template_dir: str | None = None, **context) -> str:

@@ -15,13 +15,19 @@ _GAPS = 4 * 2  # two spaces between the five columns of the lines table
 
 def text_layout(lines: list[LineView], totals: list[str]) -> TextLayout:
     """Column widths that fit every value; the description column takes what is left of 100."""
-    tiers = [t for ln in lines for t in ln.tiers]
-    quantity = max([len("Quantity")] + [len(r.quantity) for r in lines] + [len(t.quantity) for t in tiers])
-    unit_price = max([len("Unit price")] + [len(r.unit_price) for r in lines]
-                     + [len(t.unit_price) for t in tiers])
-    unit = max([len("Per")] + [len(r.unit) for r in lines if r.unit_price] + [len(t.unit) for t in tiers])
-    amount = max([len("Amount")] + [len(a) for a in totals] + [len(r.amount) for r in lines]
-                 + [len(t.amount) for t in tiers])
+    quantity, unit_price, unit = len("Quantity"), len("Unit price"), len("Per")
+    amount = max([len("Amount")] + [len(a) for a in totals])
+    for r in lines:  # one pass (a run's views make a layout per invoice)
+        quantity = max(quantity, len(r.quantity))
+        unit_price = max(unit_price, len(r.unit_price))
+        if r.unit_price:
+            unit = max(unit, len(r.unit))
+        amount = max(amount, len(r.amount))
+        for t in r.tiers:
+            quantity = max(quantity, len(t.quantity))
+            unit_price = max(unit_price, len(t.unit_price))
+            unit = max(unit, len(t.unit))
+            amount = max(amount, len(t.amount))
     return TextLayout(
         width=TEXT_WIDTH,
         label=_LABEL,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import text_cells
+
 
 @dataclass(frozen=True)
 class TierView:
@@ -81,6 +83,29 @@ class TextLayout:
     unit: int
     amount: int
     totals_label: int  # totals labels end where the amount column starts
+
+    # The rows of the layout, as text (`text_cells`): what `invoice.txt.j2` prints, each
+    # in one call rather than a macro's many.
+    def field(self, name: str, value: str) -> str:
+        """A header field's lines: `name` in the key column, the value wrapped beside it."""
+        return text_cells.field_rows(self.label, self.value, name, value)
+
+    def fields(self, *fields: tuple[str, str]) -> str:
+        """Header fields, each a (name, value) pair, one after the other."""
+        label, value = self.label, self.value
+        return "".join([text_cells.field_rows(label, value, name, text) for name, text in fields])
+
+    def row(self, text: str, indent: str, quantity: str, unit_price: str, unit: str, amount: str) -> str:
+        """A row of the lines table (a wrapped description goes on below the row)."""
+        return text_cells.table_row(self, text, indent, quantity, unit_price, unit, amount)
+
+    def line_rows(self, line: LineView, indent: str = "") -> str:
+        """A `LineView`'s rows: the line, its notes and its tiers."""
+        return text_cells.line_rows(self, line, indent)
+
+    def total_row(self, label: str, amount: str) -> str:
+        """A totals row: the label ending where the amount column starts, then the amount."""
+        return text_cells.total_row(self.totals_label, self.amount, label, amount)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from ..billing import Evaluation, PricedLine
 from ..billing.documents import Invoice, Line
@@ -34,8 +35,10 @@ from ..report.formatter import DEFAULT_LOCALE, Formatter
 # ----------------------------------------------------------------- the comparison
 
 
-@dataclass(frozen=True, order=True)
-class LineKey:
+class LineKey(NamedTuple):
+    """Hashed, compared and ordered as the tuple of its fields (in C: a diff makes and
+    looks up one per line of each side)."""
+
     contract: str
     period_start: dt.date
     period_end: dt.date
