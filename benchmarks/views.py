@@ -35,7 +35,7 @@ from pathlib import Path
 from run import RESULTS, THROUGH, digest, measure
 
 HERE = Path(__file__).resolve().parent
-ENTRY = "import sys; from ratecard.cli import main; sys.exit(main())"
+ENTRY = "import sys; from ratecard.cli import entry; sys.exit(entry())"  # the program itself (collector off)
 CHANGE = ('model = "gpt-4o"                    : $0.005', 'model = "gpt-4o"                    : $0.006')
 
 
