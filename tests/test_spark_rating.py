@@ -31,7 +31,7 @@ from ratecard.usage import spark_rating  # noqa: E402
 from ratecard.usage.driver import aggregate  # noqa: E402
 from ratecard.usage.duckdb import DuckDBEngine, plain_json, register_relations  # noqa: E402
 from ratecard.usage.query import build_query  # noqa: E402
-from ratecard.usage.rating import RATED_COLUMNS  # noqa: E402
+from ratecard.usage.rating_query import RATED_COLUMNS  # noqa: E402
 from ratecard.usage.result import read_result  # noqa: E402
 from ratecard.usage.rows import needed_keys  # noqa: E402
 
@@ -203,7 +203,7 @@ def test_a_rating_query_spark_refuses_leaves_every_line_to_python(spark, tmp_pat
     def broken(*args, **kwargs):
         return exp.select(exp.column("no_such_column")).from_("rc_result")
 
-    monkeypatch.setattr(spark_rating, "_priced_query", broken)
+    monkeypatch.setattr(spark_rating, "priced_query", broken)
     plan = compile_text(_FIXED.format(rounding="half_even"))
     usage = [write_events(tmp_path / "u.jsonl", [e for e in _fixed_events() if e["type"] in ("tie", "vol")])]
     ev = evaluate(plan, usage, dt.date(2026, 3, 1), aggregator=_spark_rated(spark), price_in_engine=True)

@@ -20,7 +20,7 @@ from ratecard.billing import engine_rating, evaluate
 from ratecard.cli import main
 from ratecard.compiler import compile_paths
 from ratecard.usage.aggregates import aggregate_file
-from ratecard.usage.rating import RATED_COLUMNS
+from ratecard.usage.rating_query import RATED_COLUMNS
 from ratecard.usage.rows import needed_keys
 from ratecard.usage.warehouse import DIALECTS, PRICED_DIALECTS, property_columns
 
@@ -296,7 +296,7 @@ def test_one_contract_from_priced_aggregates(priced, capsys):
 
 def test_postgres_runs_the_priced_query(postgres_server, priced, capsys):
     """The printed rating in PostgreSQL (NUMERIC arithmetic, the casts guarded instead of
-    TRY-ed, `rating.portable`): its CSV result bills byte for byte as the usage does, with
+    TRY-ed, `rating_dialects.portable`): its CSV result bills byte for byte as the usage does, with
     the figures of every line DuckDB rates too."""
     folder, _, parquet, _ = priced
     code, sql, err = _cli(["sql", str(folder / "t.pricing"), "--through", THROUGH, "--priced", "--dialect",

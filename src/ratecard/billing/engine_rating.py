@@ -38,7 +38,8 @@ from typing import Sequence
 
 from ..model import Contract, PackagePrice, Price, RatingPlan, TieredPrice, UnitPrice
 from ..money import EXACT, ZERO, minor_units, plain
-from ..usage.rating import PriceTables, PrintedRating, RatingRequest, fits
+from ..usage.rating_print import PrintedRating
+from ..usage.rating_query import PriceTables, RatingRequest, fits
 from ..usage.records import Window
 from .documents import TierLine, tier_line
 from .pricer import Pricer, as_written

@@ -184,7 +184,7 @@ def _printed_fingerprint(engine: EnginePrices, plan: RatingPlan, windows):
     `ratecard sql --priced` prints for this pricing (every contract, whatever `only` is),
     its prices registered with `engine` so that `engine.priced` takes the file's figures."""
     def fingerprint(width: int, held: bool) -> str | None:
-        from ..usage.rating import printed_fingerprint
+        from ..usage.rating_print import printed_fingerprint
 
         everyone = sorted(plan.contracts.values(), key=lambda c: c.name)
         try:

@@ -33,7 +33,7 @@ from ..diagnostics import Diagnostic, Span, error, first_line
 from ..model import RatingPlan
 from ..money import minor_units
 from .query import HELD_COLUMNS
-from .rating import RATED_COLUMNS
+from .rating_query import RATED_COLUMNS
 from .records import REJECTION_REASONS, Aggregate, ContractTerm, Counts, UsageReport, Window, fill_report, write_bad_rows
 from .result import aggregate_order, held_aggregates
 from .rows import strip_zeros, text_value

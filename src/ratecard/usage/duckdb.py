@@ -23,7 +23,8 @@ from ..model import RatingPlan
 from .bad_rows import in_user_files, locate_bad_rows, write_clean_copy
 from .driver import EngineFailure, EngineStopped, FoundBadRows, aggregate
 from .query import Relations, build_query
-from .rating import RATED_COLUMNS, RatingRequest, rate
+from .rating import rate
+from .rating_query import RATED_COLUMNS, RatingRequest
 from .records import ContractTerm, Counts, UsageReport, Window, memory_limit_problem, size_bytes
 from .result import QueryResult, read_columns
 from .row_reader import csv_header, has_rows, parquet_properties

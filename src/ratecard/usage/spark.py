@@ -35,7 +35,7 @@ from .bad_rows import locate_bad_rows
 from .dialects import spark_tree
 from .driver import EngineFailure, EngineStopped, FoundBadRows, aggregate
 from .query import Relations, build_query
-from .rating import RATED_COLUMNS, RatingRequest
+from .rating_query import RATED_COLUMNS, RatingRequest
 from .records import ContractTerm, Counts, UsageReport, Window
 from .result import QueryResult, read_result
 from .row_reader import has_rows

@@ -1,7 +1,7 @@
 """Rating on Spark: the aggregation's whole-period usage lines priced on the executors.
 
 The same rating queries as DuckDB's (`rating.py`: one sqlglot builder),
-written for Spark SQL by `rating.spark_sql`, over the run's temp views:
+written for Spark SQL by `rating_dialects.spark_sql`, over the run's temp views:
 
     the aggregation's final SELECT -> rc_result (a temp view of its rows, checkpointed:
       computed once, and planned as rows, not as the aggregation's whole plan)
@@ -31,8 +31,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Sequence
 
-from .rating import (DIGITS, RatingRequest, _keys_query, _priced_query, _quantity_scale_query, price_relations,
-                     shape_relation, spark_sql, unpriced_query)
+from .rating_dialects import spark_sql
+from .rating_query import (DIGITS, RatingRequest, keys_query, price_relations, priced_query, quantity_scale_query,
+                           shape_relation, unpriced_query)
 from .records import Window
 
 # The relations the rating queries name, each a temp view of the run (`ratecard_<name>_<run>`).
@@ -111,9 +112,9 @@ def _priced(spark, names: dict[str, str], width: int, request: RatingRequest, wi
     created.append((names["rc_windows"], False))
     _view(spark, names["rc_shapes"], shape_relation(request))
     created.append((names["rc_shapes"], False))
-    keys = spark.sql(spark_sql(_keys_query(width), names)).collect()
+    keys = spark.sql(spark_sql(keys_query(width), names)).collect()
     tables = request.resolve([tuple(k) for k in keys])
-    (found,), = spark.sql(spark_sql(_quantity_scale_query(), names)).collect()
+    (found,), = spark.sql(spark_sql(quantity_scale_query(), names)).collect()
     quantity_scale = int(found or 0)
     relations, rate_scale, exact_scale, bound_scale = price_relations(width, tables)
     for name, columns in relations:
@@ -124,7 +125,7 @@ def _priced(spark, names: dict[str, str], width: int, request: RatingRequest, wi
         return None
     if str(spark.conf.get(EXACT_SETTING, "true")).lower() != "false":
         return None  # products of DECIMAL(38, s) would be rounded to fit: not exact
-    priced = spark.sql(spark_sql(_priced_query(width, quantity_scale, exact_scale, request.minor_units,
+    priced = spark.sql(spark_sql(priced_query(width, quantity_scale, exact_scale, request.minor_units,
                                                request.rounding, held, bound_scale=bound_scale), names))
     units_scale = max(quantity_scale, bound_scale)  # a tier's units: the bounds' decimals too
     if not _exact_types(priced.schema, units_scale, exact_scale, request.minor_units):

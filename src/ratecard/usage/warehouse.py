@@ -32,12 +32,12 @@ from .sources import Source
 from .sql import STAMP, TEXT, alias, cast, col, lit
 
 if TYPE_CHECKING:
-    from .rating import PrintedRating
+    from .rating_print import PrintedRating
 
 DIALECTS = ("duckdb", "spark", "clickhouse", "bigquery", "snowflake", "postgres")
 TIME_TYPES = ("text", "timestamp")
 # Where the rating can be printed too (`sql --priced`): DuckDB (`TRY` leaves an overflowing
-# line to Python) and PostgreSQL (exact NUMERIC, the casts guarded: `rating.portable`). The
+# line to Python) and PostgreSQL (exact NUMERIC, the casts guarded: `rating_dialects.portable`). The
 # others are refused: their DECIMAL arithmetic cannot be held exact the same way (no
 # overflow-safe form in ClickHouse, Spark's precision loss past 38 digits, BigQuery's and
 # Snowflake's scale limits), so a rated column could be wrong where DuckDB's is NULL.
@@ -46,7 +46,7 @@ RELATION_NAMES = ("rc_terms", "rc_windows", "rc_segments")
 # Names the query defines itself: an events table cannot be called that.
 RESERVED_NAMES = frozenset(RELATION_NAMES + ("ev", "dk", "dd", "cl", "result", "src", "lv", "kc", "tm", "w", "sg", "t0",
                                              "wr", "ew", "w1", "s1", "s2")
-                           # and the priced query's (`sql --priced`, `rating.printed_query`)
+                           # and the priced query's (`sql --priced`, `rating_print.printed_query`)
                            + ("rc_result", "rc_shapes", "rc_keyprices", "rc_rates", "rc_tiers"))
 
 TERMS = (("contract", TEXT), ("customer", TEXT), ("plan", TEXT), ("starts", STAMP), ("ends", STAMP))
@@ -183,13 +183,14 @@ def warehouse_sql(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Sequ
     """The aggregation query for `dialect`, reading the flat events `table`, pretty-printed.
 
     With `priced` (`sql --priced`), the query rates its whole-period lines too
-    (`rating.printed_query`): the result has `rating.RATED_COLUMNS` and `rc_prices`
+    (`rating_print.printed_query`): the result has `rating_query.RATED_COLUMNS` and `rc_prices`
     after the aggregation's columns. DuckDB and PostgreSQL (`PRICED_DIALECTS`)."""
     if dialect not in DIALECTS:
         raise ValueError(f"unsupported dialect `{dialect}` (use one of {', '.join(DIALECTS)})")
     query, shape = warehouse_query(plan, terms, windows, table, keys, time_type)
     if priced is not None:
-        from .rating import portable, printed_query
+        from .rating_dialects import portable
+        from .rating_print import printed_query
 
         if dialect not in PRICED_DIALECTS:
             raise ValueError(f"the priced query is for {', '.join(PRICED_DIALECTS)} only")
