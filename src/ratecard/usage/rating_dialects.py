@@ -34,7 +34,7 @@ def _spark_tried(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def sparksql_of(tree: exp.Expression, names: dict[str, str]) -> str:
+def spark_sql(tree: exp.Expression, names: dict[str, str]) -> str:
     """A rating query in Spark SQL, its relations renamed (`names`: rc_x -> the run's view).
 
     - `TRY(e)`: `e` with try_multiply / try_add / try_subtract / try_cast (NULL on
