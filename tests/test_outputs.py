@@ -13,6 +13,7 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -450,3 +451,51 @@ def test_ledger_export_checks_its_directory_like_every_output(project, capsys):
     code, out, err = _run(["ledger", "export", "-o", "taken", "--ledger", "ledger.db"], capsys)
     assert code == 2 and "-o" in err and "taken" in err and "Traceback" not in err
     assert not (project / "ledger.db").exists()
+
+
+# ----------------------------------------------------------------- a device or a pipe as the output
+
+def _read_fifo(path: Path, into: list[bytes]):
+    import threading
+
+    def read():
+        with open(path, "rb") as fh:
+            into.append(fh.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader
+
+
+@pytest.mark.parametrize("args", [["compile", ".", "-o", "out.fifo"],
+                                  ["sql", ".", "--through", THROUGH, "-o", "out.fifo"]])
+def test_a_pipe_as_the_output_is_written_into_not_replaced(args, project, capsys):
+    """`-o /dev/null`, `-o /dev/stdout` or a named pipe: the output goes into it. Renaming a
+    temporary file over it replaced the device with a regular file (as root, /dev/null
+    itself), and a pipe's reader got nothing."""
+    fifo = project / "out.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = _read_fifo(fifo, got)
+    code, out, err = _run(args, capsys)
+    reader.join(timeout=60)
+    assert code == 0, err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode), "the pipe was replaced by a file"
+    assert got and got[0], "the pipe's reader got nothing"
+    assert not list(project.glob(".out.fifo.*")), "a temporary file was left behind"
+    expected = project / "regular.out"
+    assert main([*args[:-1], str(expected)]) == 0
+    assert got[0] == expected.read_bytes()
+
+
+def test_write_atomic_into_a_pipe_and_a_file(tmp_path):
+    fifo = tmp_path / "p"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = _read_fifo(fifo, got)
+    rio.write_atomic(fifo, "through the pipe\n")
+    reader.join(timeout=60)
+    assert got == [b"through the pipe\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    plain = tmp_path / "f"
+    rio.write_atomic(plain, b"a file\n")
+    assert plain.read_bytes() == b"a file\n" and stat.S_ISREG(os.stat(plain).st_mode)

@@ -160,10 +160,29 @@ def _open(file, data: str | bytes):
     return open(file, "w", encoding="utf-8")
 
 
+def _not_a_regular_file(path: Path) -> bool:
+    """`path` is there and is a device, a pipe or a socket (`-o /dev/null`, `-o /dev/stdout`,
+    a FIFO): written into, never renamed over (as root, a rename would replace the device
+    with a file)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write `path` at once (a temp file renamed over it); an `OutputError` naming
-    `path` if it cannot be written, leaving whatever was there."""
+    `path` if it cannot be written, leaving whatever was there. A device or a pipe
+    is written into as it is (`_not_a_regular_file`)."""
     path = Path(path)
+    if _not_a_regular_file(path):
+        try:
+            with _open(path, data) as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise OutputError(path, reason(exc)) from None
+        return
     created: list[Path] = []
     tmp = None
     try:
