@@ -258,7 +258,8 @@ def main(argv=None) -> int:
 
     results_path = Path(args.results)
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    key = f"usage_{n}" + (f"_limit_{args.memory_limit}" if args.memory_limit else "")
+    key = f"usage_{n}" + (f"_limit_{args.memory_limit}" if args.memory_limit else "") \
+        + (f"_price_in_{args.price_in}" if args.price_in else "")
     results[key] = figures
     results_path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"written to {results_path} under {key!r}")
