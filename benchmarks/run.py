@@ -90,14 +90,14 @@ print(len(report.aggregates))
 
 REFERENCE = """
 import sys, datetime as dt
-from ratecard.compiler import compile_paths
-from ratecard.compiler.contracts_json import load_contracts
+from ratecard.commands.common import load_plan
 from ratecard.billing import evaluate
 from ratecard.usage.reference import aggregate_usage
 folder, usage, out = sys.argv[1], sys.argv[2], sys.argv[3]
-plan = compile_paths([folder + '/pricing']).plan
-contracts, origins, _ = load_contracts(folder + '/contracts.json', plan)
-plan = plan.with_contracts(contracts).model_copy(update={'origins': {**plan.origins, **origins}})
+class Args:
+    paths = [folder + '/pricing']
+    contracts = [folder + '/contracts.json']
+plan, _ = load_plan(Args())
 ev = evaluate(plan, [usage], dt.date.fromisoformat(sys.argv[4]), aggregator=aggregate_usage)
 open(out, 'w').write(ev.run.model_dump_json(indent=2) + '\\n')
 """
