@@ -349,8 +349,7 @@ def test_key_classes_are_the_named_values_and_one_other(tmp_path):
     path.write_text(PRICING, encoding="utf-8")
     plan, _ = _keys(path)
     _, windows = terms_and_windows(plan, dt.date.fromisoformat(THROUGH))
-    contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
-    printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(contracts, windows)
+    printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(windows)
     assert printed.named["CALLS"] == (frozenset({"gold", "silver", "ruby", "jade"}), frozenset({"eu"}))
     assert printed.named["HITS"] == () and printed.other == engine_rating.OTHER
     calls = [k for k in printed.tables.keys if k[1] == "CALLS"]
@@ -426,8 +425,7 @@ def _billed_like_python(scenario, folder: Path, dialect: str, psql=None) -> None
     files = [write_events(folder / "u.jsonl", events)]
     through = dt.date(2026, 9, 1)
     terms, windows = terms_and_windows(plan, through)
-    contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
-    printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(contracts, windows)
+    printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(windows)
     keys = needed_keys(plan)
     sql = warehouse_sql(plan, terms, windows, dialect, keys=keys, priced=printed)
     if dialect == "duckdb":
@@ -496,8 +494,7 @@ def test_units_in_a_tier_keep_the_bounds_decimals(tmp_path):
     oracle = evaluate(plan, files, through, aggregator=aggregate_usage, price_in_engine=False)
     engine = evaluate(plan, files, through, aggregator=aggregate_usage, price_in_engine=True)
     terms, windows = terms_and_windows(plan, through)
-    printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(list(plan.contracts.values()),
-                                                                                   windows)
+    printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(windows)
     keys = needed_keys(plan)
     sql = warehouse_sql(plan, terms, windows, "duckdb", keys=keys, priced=printed)
     result = _run_printed(sql, tmp_path, events, property_columns(keys), "parquet")

@@ -109,10 +109,11 @@ class EnginePrices:
                 shapes.append((contract.name, charge.meter, shape, dated))
         return RatingRequest(shapes, self.resolve, minor_units(self.plan.currency), self.plan.rounding)
 
-    def printed(self, contracts: Sequence[Contract], windows: Sequence[Window],
-                bound: int | None = None) -> PrintedRating:
+    def printed(self, windows: Sequence[Window], bound: int | None = None) -> PrintedRating:
         """The whole rating for a query printed before any usage is seen (`ratecard sql
-        --priced`), resolved once per key *class*, never per line.
+        --priced`), resolved once per key *class*, never per line, for every contract of
+        the plan (in name order: the fingerprint `invoice --aggregates` checks is the plan's,
+        whatever part of it a run bills).
 
         For a (shape, meter), the dimension values that no condition of its layers' rules
         names all resolve alike: each value some rule names is its own class, every other
@@ -123,6 +124,7 @@ class EnginePrices:
         `invoice --aggregates` recomputes them to check the file's fingerprint.
         Raises `TooManyKeys` beyond `bound` classes (default `MAX_PRINTED_KEYS`)."""
         bound = MAX_PRINTED_KEYS if bound is None else bound
+        contracts = sorted(self.plan.contracts.values(), key=lambda c: c.name)
         request = self.request(contracts)
         width = max((len(m.dimensions) for m in self.plan.meters.values()), default=0)
         named: dict[str, list[set[str]]] = {}
@@ -205,21 +207,15 @@ class EnginePrices:
     def priced(self, price: Price, quantity: Decimal, rated: tuple) -> Priced | None:
         """The engine's figures for a line as the Python pricer's `Priced`; None when they are
         not for this price (then the line is priced in Python)."""
+        if not self._figures_for(price, rated):
+            return None
         price_id, _amount, exact, packages, tier, units, last = rated
-        if price_id >= len(self.prices):
-            return None
-        known = self.prices[price_id]
-        if known is not price and known != price:  # (a modifier scales a copy per resolution)
-            return None
+        label = _unit_label(price)
         if isinstance(price, UnitPrice):
-            return Priced(exact, price.amount, label_of(price.unit),
-                          derivation=("unit", quantity, price.unit.size, price.amount))
+            return Priced(exact, price.amount, label, derivation=("unit", quantity, price.unit.size, price.amount))
         if isinstance(price, PackagePrice):
-            return Priced(exact, price.amount, f"{plain(price.size)} {price.unit_name}", packages=packages,
+            return Priced(exact, price.amount, label, packages=packages,
                           derivation=("package", quantity, ZERO, price.size, price.amount))
-        label = label_of(price.unit)
-        if tier is not None and not (0 <= tier < len(price.tiers) and units is not None and last is not None):
-            return None  # not figures this price gives (a file edited by hand): priced in Python
         if tier is None:  # a zero quantity: no tier reached
             return Priced(ZERO, None, label, derivation=("tiers", price.kind))
         t = price.tiers[tier]
@@ -230,30 +226,17 @@ class EnginePrices:
             steps = (TierStep(lower, t.up_to, quantity, t.amount, t.flat, last),)
         return Priced(exact, None, label, steps=steps, derivation=("tiers", price.kind))
 
-
     def shown(self, price: Price, quantity: Decimal, rated: tuple) -> tuple | None:
         """What the line shows of the engine's pricing -- (unit label, unit price, tier lines) --
         without a `Priced`: the line's fields `priced` would lead to, for a run that keeps no
         `Priced` (a JSON run); None when the figures are not for this price."""
+        if not self._figures_for(price, rated):
+            return None
         price_id, _amount, _exact, _packages, tier, units, last = rated
-        if price_id >= len(self.prices):
-            return None
-        known = self.prices[price_id]
-        if known is not price and known != price:  # (a modifier scales a copy per resolution)
-            return None
-        if isinstance(price, TieredPrice) and tier is not None and not (
-                0 <= tier < len(price.tiers) and units is not None and last is not None):
-            return None  # not figures this price gives (a file edited by hand): priced in Python (as `priced`)
         found = self.fixed.get(price_id)
         if found is None:  # once per price: its label and unit price (the tiers' come per line)
-            exact = self.pricer.exact
-            if isinstance(price, UnitPrice):
-                found = (label_of(price.unit), exact(price.amount))
-            elif isinstance(price, PackagePrice):
-                found = (f"{plain(price.size)} {price.unit_name}", exact(price.amount))
-            else:
-                found = (label_of(price.unit), None)
-            found = self.fixed[price_id] = found
+            unit_price = None if isinstance(price, TieredPrice) else self.pricer.exact(price.amount)
+            found = self.fixed[price_id] = (_unit_label(price), unit_price)
         if tier is None or not isinstance(price, TieredPrice):  # a zero quantity reaches no tier
             return (*found, [])
         t = price.tiers[tier]
@@ -267,6 +250,19 @@ class EnginePrices:
         return (*found, [tier_line(exact(lower), upper, as_written(quantity), exact(t.amount), exact(t.flat),
                                    as_written(last))])
 
+    def _figures_for(self, price: Price, rated: tuple) -> bool:
+        """The engine's figures are for `price` (the one its id names, or an equal copy: a
+        modifier scales a copy per resolution) and are figures it can give (a tier it has,
+        with its units; a file edited by hand may say otherwise): else Python prices the line."""
+        price_id, _amount, _exact, _packages, tier, units, last = rated
+        if price_id >= len(self.prices):
+            return False
+        known = self.prices[price_id]
+        if known is not price and known != price:
+            return False
+        return not (isinstance(price, TieredPrice) and tier is not None and not (
+            0 <= tier < len(price.tiers) and units is not None and last is not None))
+
     def _below(self, price_id: int, tier: int) -> tuple[TierLine, ...]:
         """The tier lines of a graduated price's full tiers below `tier`, built once."""
         found = self.below_lines.get((price_id, tier))
@@ -277,6 +273,13 @@ class EnginePrices:
                           as_written(s.quantity), exact(s.unit_price), exact(s.flat), as_written(s.amount))
                 for s in self.below[price_id][tier])
         return found
+
+
+def _unit_label(price: Price) -> str:
+    """What a line shows its quantity in: the price's unit, or its package (`100 GB`)."""
+    if isinstance(price, PackagePrice):
+        return f"{plain(price.size)} {price.unit_name}"
+    return label_of(price.unit)
 
 
 def _relations(price: Price) -> tuple[tuple | None, list[tuple]]:

@@ -125,7 +125,7 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     if getattr(aggregator, "reads_rated", False):
         if price_in_engine is not False:  # a file from `sql --priced`: its figures, checked
             engine = EnginePrices(plan, pricer)
-            rating = {"rating": _printed_fingerprint(engine, plan, windows)}
+            rating = {"rating": _printed_fingerprint(engine, windows)}
     elif (PRICE_IN_ENGINE if price_in_engine is None else price_in_engine) and \
             getattr(aggregator, "prices_lines", False):
         engine = EnginePrices(plan, pricer)  # the engine prices whole-period lines (`engine_rating.py`)
@@ -179,16 +179,15 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
                       [a for billed in shares for a in billed.allowances])
 
 
-def _printed_fingerprint(engine: EnginePrices, plan: RatingPlan, windows):
+def _printed_fingerprint(engine: EnginePrices, windows):
     """`rating(width, held)` for `aggregates.aggregate_file`: the fingerprint of the rating
     `ratecard sql --priced` prints for this pricing (every contract, whatever `only` is),
     its prices registered with `engine` so that `engine.priced` takes the file's figures."""
     def fingerprint(width: int, held: bool) -> str | None:
         from ..usage.rating_print import printed_fingerprint
 
-        everyone = sorted(plan.contracts.values(), key=lambda c: c.name)
         try:
-            printed = engine.printed(everyone, windows)
+            printed = engine.printed(windows)
         except TooManyKeys:
             return None
         return printed_fingerprint(printed, width, held)

@@ -111,9 +111,8 @@ def _printed_rating(plan, windows):
     from ..billing.engine_rating import MAX_PRINTED_KEYS, EnginePrices, TooManyKeys
     from ..billing.pricer import Pricer
 
-    contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
     try:
-        return EnginePrices(plan, Pricer(plan, explain=False)).printed(contracts, windows)
+        return EnginePrices(plan, Pricer(plan, explain=False)).printed(windows)
     except TooManyKeys as exc:
         raise UsageError(f"--priced: meter `{exc.meter}` alone has {exc.count} key classes (dimension values "
                          f"its rules name x billing-period days of dated rules; {exc.total} in all, more than "

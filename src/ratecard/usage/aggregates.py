@@ -106,6 +106,10 @@ def _rows(path: str, problems: _Problems, wanted: Sequence[str] | None = None) -
         problems.add("E504", path, None, f"cannot read as CSV: {exc}")
 
 
+# The columns a result of `ratecard sql --priced` adds: the figures, then their fingerprint.
+_PRINTED_COLUMNS = (*RATED_COLUMNS, "rc_prices")
+
+
 def _columns(path: str, problems: _Problems, width: int, held: bool) -> tuple[tuple[str, ...], bool] | None:
     """The columns the file must have, checked against its header, and whether it carries the
     rated columns of `ratecard sql --priced`; None when it does not fit."""
@@ -137,9 +141,9 @@ def _columns(path: str, problems: _Problems, width: int, held: bool) -> tuple[tu
         problems.add(code, path, None, "; ".join(detail) + f" (expected {', '.join(expected)})",
                      hints=["save the result of `ratecard sql` for this project unchanged"])
         return None
-    rated = [c for c in (*RATED_COLUMNS, "rc_prices") if c in names]
-    if rated and len(rated) != len(RATED_COLUMNS) + 1:
-        missing = [c for c in (*RATED_COLUMNS, "rc_prices") if c not in names]
+    rated = [c for c in _PRINTED_COLUMNS if c in names]
+    if rated and len(rated) != len(_PRINTED_COLUMNS):
+        missing = [c for c in _PRINTED_COLUMNS if c not in names]
         problems.add("E504", path, None, f"some of the rated columns of `ratecard sql --priced` but not "
                                          f"{', '.join(f'`{c}`' for c in missing)}",
                      hints=["save the result of `ratecard sql --priced` for this project unchanged"])
@@ -287,7 +291,7 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
         if rated and not prices:
             prices.append(rating(width, held))
         stale = False
-        wanted = (*header[0], *((*RATED_COLUMNS, "rc_prices") if rated else ())) if header[0] else None
+        wanted = (*header[0], *(_PRINTED_COLUMNS if rated else ())) if header[0] else None
         for line, row in _rows(path, problems, wanted):
             where = f"{path}:{line}"
             try:
