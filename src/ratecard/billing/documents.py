@@ -240,6 +240,16 @@ class InvoiceRun(Doc):
         return data
 
 
+class _Batch(BaseModel):
+    """Invoices dumped together at their depth in a run (`RunWriter.add`)."""
+
+    invoices: list[Invoice]
+
+
+# What `_Batch` writes around its invoices: `{\n  "invoices": [\n` and `\n  ]\n}`.
+_BATCH_HEAD, _BATCH_TAIL = len(b'{\n  "invoices": [\n'), len(b"\n  ]\n}")
+
+
 class RunWriter(InvoiceSink, SplittableSink):
     """Writes an `InvoiceRun` as JSON while invoices are still being priced.
 
@@ -302,14 +312,23 @@ class RunWriter(InvoiceSink, SplittableSink):
             part.close()
 
     def add(self, invoices: list[Invoice]) -> None:
+        """The invoices' JSON, at their depth in the run, after those written before.
+
+        pydantic writes them at that depth itself: dumped as the `invoices` of a
+        `_Batch` (`{"invoices": [...]}`, indent 2), each invoice is indented by
+        four, as in the run; only the batch's own brackets are cut off. (Dumping each
+        invoice alone and indenting its lines afterwards cost a pass over every byte,
+        about a third of writing them.)"""
+        if not invoices:
+            return
+        batch = _Batch.model_construct(invoices=invoices)  # not validated: they are built invoices
+        data = _Batch.__pydantic_serializer__.to_json(batch, indent=2)
         try:
-            for inv in invoices:
-                data = inv.__pydantic_serializer__.to_json(inv, indent=2)
-                self.spool.write(b",\n    " if self.count else b"    ")
-                self.spool.write(data.replace(b"\n", b"\n    "))
-                self.count += 1
+            self.spool.write(b",\n" if self.count else b"")
+            self.spool.write(data[_BATCH_HEAD:-_BATCH_TAIL])
         except OSError as exc:
             raise _spool_error(exc) from None
+        self.count += len(invoices)
 
     def finish(self, run: "InvoiceRun", out, name: str = "standard output") -> None:
         """`run` carries everything but the invoices (which the spools hold).
