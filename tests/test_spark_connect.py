@@ -120,6 +120,34 @@ def test_usage_table_over_connect(connect_url, monkeypatch, capsys):
     assert code == 1 and "cannot read usage table `global_temp.no_such_events`" in err
 
 
+@pytest.mark.skipif(not CASES, reason=f"no conformance cases at {CONFORMANCE}")
+def test_price_in_engine_over_connect(connect_url, monkeypatch, capsys):
+    """`--price-in engine` over Spark Connect: the lines are rated by the server (every
+    aggregate row comes back with its amount, so this cannot pass by leaving the lines to
+    Python) and the invoices are DuckDB's with the Python pricer, byte for byte."""
+    from ratecard.usage import spark_rating
+
+    seen = []
+    rate = spark_rating.rate
+
+    def spy(*args, **kwargs):
+        rows = rate(*args, **kwargs)
+        seen.extend(rows)
+        return rows
+
+    monkeypatch.setattr(spark_rating, "rate", spy)
+    for name in [c for c in CASES if c.startswith(("01", "08"))]:
+        args = case_args(name)
+        duck = run_cli([*args, "--price-in", "python"], CONFORMANCE / name, monkeypatch, capsys)
+        assert duck[0] == 0, duck[2]
+        seen.clear()
+        remote = run_cli([*args, "--engine", "spark", "--spark-master", connect_url, "--price-in", "engine"],
+                         CONFORMANCE / name, monkeypatch, capsys)
+        assert remote == duck, name
+        agg = [row for row in seen if row["kind"] == "agg"]
+        assert agg and all(row["rc_amount"] is not None for row in agg), (name, seen)
+
+
 def test_an_unreachable_server_fails_at_once(monkeypatch, capsys, tmp_path):
     """The Connect client would retry for minutes; ratecard checks the address first."""
     (tmp_path / "p.pricing").write_text(
