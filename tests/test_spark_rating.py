@@ -213,6 +213,35 @@ def test_a_rating_query_spark_refuses_leaves_every_line_to_python(spark, tmp_pat
     assert ev.run.model_dump_json(indent=2) == oracle.run.model_dump_json(indent=2)
 
 
+def test_lines_lost_after_their_checkpoint_are_computed_again(spark, tmp_path, monkeypatch):
+    """An executor lost between the checkpoint and the rating takes the checkpointed lines
+    with it (simulated: every persisted block of the session dropped right after the
+    checkpoint). The rating fails, and so would reading the lines unpriced; the run
+    computes the aggregation again from the events and prices every line in Python: the
+    same invoices, not a failed run."""
+    calls = []
+    priced = spark_rating._priced
+
+    def lose_blocks_then_price(spark_, *args, **kwargs):
+        jsc = spark_.sparkContext._jsc
+        lost = list(jsc.getPersistentRDDs().values())
+        for rdd in lost:
+            rdd.unpersist(True)
+        calls.append(len(lost))
+        return priced(spark_, *args, **kwargs)
+
+    monkeypatch.setattr(spark_rating, "_priced", lose_blocks_then_price)
+    plan = compile_text(_FIXED.format(rounding="half_even"))
+    usage = [write_events(tmp_path / "u.jsonl", _fixed_events())]
+    through = dt.date(2026, 3, 1)
+    ev = evaluate(plan, usage, through, aggregator=spark_engine.aggregate_usage, price_in_engine=True)
+    oracle = evaluate(plan, usage, through, aggregator=aggregate_usage, price_in_engine=False)
+    assert calls and calls[0] >= 1  # the checkpoint's blocks were there, and were dropped
+    assert _diagnostics(ev) == _diagnostics(oracle) == []
+    assert ev.usage.aggregates and all(a.rated is None for a in ev.usage.aggregates)
+    assert ev.run.model_dump_json(indent=2) == oracle.run.model_dump_json(indent=2)
+
+
 def test_engine_spark_price_in_engine_end_to_end(spark, tmp_path, capsys, monkeypatch):
     """`ratecard invoice --engine spark --price-in engine`: the Spark aggregator (through the
     command line's partial) is handed billing's request, its own aggregation is rated on

@@ -87,7 +87,9 @@ def rate(spark, final: str, width: int, request: RatingRequest, windows: Sequenc
          created: list[tuple[str, bool]], held: bool = False) -> list:
     """Run the aggregation's `final` SELECT and price its whole-period lines: the result
     rows with `rating.RATED_COLUMNS` after the aggregation's own columns. The aggregation's
-    own failures are the caller's; a failure of the rating leaves every line to Python."""
+    own failures are the caller's; a failure of the rating leaves every line to Python.
+    Lines lost with an executor after their checkpoint are computed again (unpriced),
+    not a failed run."""
     names = {n: f"ratecard_{n}_{run}" for n in NAMES}
     result = names["rc_result"]
     # the aggregation runs here, once (rating reads it three times), and its lines are then a
@@ -99,7 +101,14 @@ def rate(spark, final: str, width: int, request: RatingRequest, windows: Sequenc
     except _spark_errors():
         rows = None
     if rows is None:
-        rows = spark.sql(spark_sql(unpriced_query(width), names)).collect()
+        unpriced = spark_sql(unpriced_query(width), names)
+        try:
+            rows = spark.sql(unpriced).collect()
+        except _spark_errors():
+            # the checkpointed lines are gone (an executor lost since, with its blocks):
+            # the aggregation again, from the events, every line left to Python
+            spark.sql(final).createOrReplaceTempView(result)
+            rows = spark.sql(unpriced).collect()
     return rows
 
 
