@@ -6,7 +6,7 @@ per event property the meters read), with the contract terms and billing
 windows of the run written into it. Save its result as Parquet or CSV and
 bill it with `ratecard invoice ... --aggregates FILE`. See docs/scale.md.
 
-With `--priced` (DuckDB, PostgreSQL), the query prices the whole-period lines too: the
+With `--priced` (DuckDB, PostgreSQL, Spark), the query prices the whole-period lines too: the
 rules are resolved here, once per key class (`EnginePrices.printed`), and
 written into the query as VALUES relations; the result carries the rated
 columns and their fingerprint (`rc_prices`), which `invoice --aggregates`
@@ -44,7 +44,7 @@ def register(sub) -> None:
     p.add_argument("--time-type", choices=TIME_TYPES, default="text",
                    help="how the table stores `time`: RFC 3339 text (default) or a timestamp column")
     p.add_argument("--priced", action="store_true",
-                   help="price the whole-period lines in the query too (duckdb, postgres): the result carries "
+                   help="price the whole-period lines in the query too (duckdb, postgres, spark): the result carries "
                         "each line's amount (rc_amount, ...) and a fingerprint of the prices (rc_prices); "
                         "`invoice --aggregates` bills with those amounts and refuses a result priced with "
                         "other prices. Lines it cannot price exactly are priced by `invoice` (docs/scale.md)")
@@ -61,12 +61,10 @@ def run(args) -> int:
 
     through = parse_date(args.through)
     if args.priced and args.dialect not in PRICED_DIALECTS:
-        spark = (" (with Spark, `invoice --engine spark --price-in engine` prices on the executors, in a "
-                 "session whose decimal settings it checks)" if args.dialect == "spark" else "")
         raise UsageError(f"--priced prints the rating for {', '.join(PRICED_DIALECTS)} only: a printed query in "
                          f"{args.dialect} cannot hold its DECIMAL arithmetic exact (no overflow-safe form, or "
-                         "digits lost past 38 under settings the query cannot set); print the aggregation alone "
-                         f"(without --priced) and let `invoice` price it{spark}")
+                         "scales it cannot hold); print the aggregation alone (without --priced) and let "
+                         "`invoice` price it")
     table = table_name(args.table, args.dialect)
     if "." not in table and table.strip('"').lower() in RESERVED_NAMES:
         raise UsageError(f"--table `{args.table}`: the query uses that name itself; "
@@ -90,7 +88,10 @@ def run(args) -> int:
         f"through {through.isoformat()}, "
         f"{len(terms)} contracts, {periods} billing periods, {len(windows) - periods} segments",
         f"reads table {args.table}: " + ", ".join(columns),
-        "run it with the session time zone set to UTC, save the whole result as .parquet or .csv, then:",
+        "run it with the session time zone set to UTC"
+        + (" and spark.sql.decimalOperations.allowPrecisionLoss=false (else `invoice` refuses its amounts)"
+           if priced and args.dialect == "spark" else "")
+        + ", save the whole result as .parquet or .csv, then:",
         f"  ratecard invoice {' '.join(args.paths)} "
         + "".join(f"--contracts {c} " for c in args.contracts)
         + f"--through {through.isoformat()} --aggregates RESULT.parquet",

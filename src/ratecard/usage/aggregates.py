@@ -33,6 +33,7 @@ from ..diagnostics import Diagnostic, Span, error, first_line
 from ..model import RatingPlan
 from ..money import minor_units
 from .query import HELD_COLUMNS
+from .rating_print import INEXACT
 from .rating_query import RATED_COLUMNS
 from .records import REJECTION_REASONS, Aggregate, ContractTerm, Counts, UsageReport, Window, fill_report, write_bad_rows
 from .result import aggregate_order, held_aggregates
@@ -359,7 +360,15 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                     continue
                 steps.append(((window.key, meter.name, *dims[:len(names)]), (*span, quantity, events == 1)))
                 continue
-            if rated and not stale and row.get("rc_prices") != prices[0]:
+            if rated and not stale and row.get("rc_prices") == INEXACT:
+                stale = True
+                problems.add("E504", path, line,
+                             "priced in a session that rounds decimal products to fit 38 digits: its amounts "
+                             "cannot be trusted to the cent",
+                             hints=["run the query with `SET spark.sql.decimalOperations.allowPrecisionLoss="
+                                    "false` in the session, or bill with `--price-in python` to price every "
+                                    "line here"])
+            elif rated and not stale and row.get("rc_prices") != prices[0]:
                 stale = True
                 problems.add("E505", path, line,
                              f"priced with other prices (rc_prices {row.get('rc_prices')}, this pricing's is "

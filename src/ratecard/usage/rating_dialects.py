@@ -35,7 +35,14 @@ def _spark_tried(tree: exp.Expression) -> exp.Expression:
 
 
 def spark_sql(tree: exp.Expression, names: dict[str, str]) -> str:
-    """A rating query in Spark SQL, its relations renamed (`names`: rc_x -> the run's view).
+    """A rating query in Spark SQL, its relations renamed (`names`: rc_x -> the run's view)
+    (`spark_rating_tree`)."""
+    return spark_rating_tree(tree, names).sql(dialect="spark", identify=True)
+
+
+def spark_rating_tree(tree: exp.Expression, names: dict[str, str]) -> exp.Expression:
+    """A rating query (a copy) with DuckDB's forms written as Spark's, its relations renamed
+    (`names`: rc_x -> the run's view; none for the printed query, whose relations are CTEs).
 
     - `TRY(e)`: `e` with try_multiply / try_add / try_subtract / try_cast (NULL on
       overflow, with ANSI on as the run sets it); then billing prices the line;
@@ -61,7 +68,7 @@ def spark_sql(tree: exp.Expression, names: dict[str, str]) -> str:
             table.set("this", exp.to_identifier(names[original]))
             if not table.alias:
                 table.set("alias", exp.TableAlias(this=exp.to_identifier(original)))
-    return tree.sql(dialect="spark", identify=True)
+    return tree
 
 
 def portable(tree: exp.Expression, dialect: str) -> exp.Expression:

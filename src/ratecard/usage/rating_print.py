@@ -110,13 +110,33 @@ def printed_fingerprint(printed: PrintedRating, width: int, held: bool) -> str:
     return _printed_parts(printed, width, held, ctes=False)[1]
 
 
-def printed_query(aggregation: exp.Select, printed: PrintedRating, width: int, held: bool) -> exp.Select:
+# `rc_prices` of a result computed where a product of two DECIMAL(38, s) is rounded to fit
+# (`printed_query(..., probed=True)`): `invoice --aggregates` refuses it (E504).
+INEXACT = "inexact: decimal products rounded to fit (spark.sql.decimalOperations.allowPrecisionLoss)"
+
+
+def _exact_products() -> exp.Expression:
+    """TRUE where DECIMAL products are exact: 10^-18 x 10^-18, typed DECIMAL(38, 36), is
+    10^-36; an engine that rounds a product to fit 38 digits (Spark with
+    `allowPrecisionLoss`, which keeps 6 decimals here) makes it 0."""
+    tiny = exp.cast(exp.Literal.string("0.000000000000000001"), exp.DataType.build("DECIMAL(38, 18)"))
+    return exp.GT(this=exp.Mul(this=tiny, expression=tiny.copy()), expression=exp.Literal.number(0))
+
+
+def printed_query(aggregation: exp.Select, printed: PrintedRating, width: int, held: bool,
+                  probed: bool = False) -> exp.Select:
     """The aggregation and its rating as one query: the aggregation's CTEs, the aggregation
     itself as rc_result, the price relations as VALUES, then the priced select with the
-    `rc_prices` fingerprint on every row. `aggregation` becomes part of it (not copied)."""
+    `rc_prices` fingerprint on every row. `aggregation` becomes part of it (not copied).
+
+    `probed` (Spark, whose exactness rests on a session setting the query cannot set):
+    `rc_prices` is the fingerprint only where the session computes products exactly,
+    else `INEXACT`, which `invoice --aggregates` refuses -- never a figure rounded twice."""
     query, fingerprint = _printed_parts(printed, width, held)
-    query.select(exp.alias_(exp.cast(exp.Literal.string(fingerprint), exp.DataType.build("VARCHAR")), "rc_prices"),
-                 copy=False)
+    value: exp.Expression = exp.Literal.string(fingerprint)
+    if probed:
+        value = exp.Case(ifs=[exp.If(this=_exact_products(), true=value)], default=exp.Literal.string(INEXACT))
+    query.select(exp.alias_(exp.cast(value, exp.DataType.build("VARCHAR")), "rc_prices"), copy=False)
     own = aggregation.args.get("with_")  # the aggregation is taken over, not copied
     aggregation.set("with_", None)
     result = exp.CTE(this=aggregation, alias=exp.TableAlias(this=exp.to_identifier("rc_result")))

@@ -37,11 +37,13 @@ if TYPE_CHECKING:
 DIALECTS = ("duckdb", "spark", "clickhouse", "bigquery", "snowflake", "postgres")
 TIME_TYPES = ("text", "timestamp")
 # Where the rating can be printed too (`sql --priced`): DuckDB (`TRY` leaves an overflowing
-# line to Python) and PostgreSQL (exact NUMERIC, the casts guarded: `rating_dialects.portable`). The
-# others are refused: their DECIMAL arithmetic cannot be held exact the same way (no
-# overflow-safe form in ClickHouse, Spark's precision loss past 38 digits, BigQuery's and
-# Snowflake's scale limits), so a rated column could be wrong where DuckDB's is NULL.
-PRICED_DIALECTS = ("duckdb", "postgres")
+# line to Python), PostgreSQL (exact NUMERIC, the casts guarded: `rating_dialects.portable`) and
+# Spark (try_ forms; its exactness rests on a session setting, `allowPrecisionLoss` off, which the
+# query probes: a result computed without it is refused, `rating_print.INEXACT`). The others are
+# refused: their DECIMAL arithmetic cannot be held exact the same way (no overflow-safe form in
+# ClickHouse, BigQuery's and Snowflake's scale limits), and none is here to test against, so a
+# rated column could be wrong where DuckDB's is NULL.
+PRICED_DIALECTS = ("duckdb", "postgres", "spark")
 RELATION_NAMES = ("rc_terms", "rc_windows", "rc_segments")
 # Names the query defines itself: an events table cannot be called that.
 RESERVED_NAMES = frozenset(RELATION_NAMES + ("ev", "dk", "dd", "cl", "result", "src", "lv", "kc", "tm", "w", "sg", "t0",
@@ -189,12 +191,15 @@ def warehouse_sql(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Sequ
         raise ValueError(f"unsupported dialect `{dialect}` (use one of {', '.join(DIALECTS)})")
     query, shape = warehouse_query(plan, terms, windows, table, keys, time_type)
     if priced is not None:
-        from .rating_dialects import portable
+        from .rating_dialects import portable, spark_rating_tree
         from .rating_print import printed_query
 
         if dialect not in PRICED_DIALECTS:
             raise ValueError(f"the priced query is for {', '.join(PRICED_DIALECTS)} only")
-        query = printed_query(query, priced, shape.dimensions, shape.held)  # (takes `query` over)
+        query = printed_query(query, priced, shape.dimensions, shape.held,  # (takes `query` over)
+                              probed=dialect == "spark")
+        if dialect == "spark":
+            return adapt(spark_rating_tree(query, {}), dialect).sql(dialect=dialect, pretty=True) + ";\n"
         if dialect != "duckdb":
             return portable(adapt(query, dialect), dialect).sql(dialect=dialect, pretty=True) + ";\n"
     return adapt(query, dialect).sql(dialect=dialect, pretty=True) + ";\n"
