@@ -212,7 +212,7 @@ def plain_json(conn, source: Source, keys: Sequence[str]) -> Source:
     if source.kind != "jsonl":
         return source
     try:
-        (count,), = conn.execute(needs_exact_reading(source, keys).sql(dialect="duckdb")).fetchall()
+        (count,), = conn.execute(needs_exact_reading(source, keys).sql(dialect="duckdb", copy=False)).fetchall()
     except duckdb.Error:  # a line the line reader refuses: the exact reading says which
         return source
     return dataclasses.replace(source, exact=False) if count == 0 else source
@@ -233,7 +233,7 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
             table = rate(conn, query, shape.dimensions, rating, held=shape.held)
         else:
             # Arrow hands the result over in columns: far cheaper than Python tuples per row
-            table = conn.sql(query.sql(dialect="duckdb")).to_arrow_table()
+            table = conn.sql(query.sql(dialect="duckdb", copy=False)).to_arrow_table()
     except duckdb.Error as exc:
         if any(not s.exact for s in sources):
             return run_query(conn, plan, [dataclasses.replace(s, exact=True) for s in sources], relations,
