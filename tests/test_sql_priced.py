@@ -368,6 +368,13 @@ needs_conformance = pytest.mark.skipif(not CASES, reason=f"no conformance cases 
 @needs_conformance
 @pytest.mark.parametrize("name", CASES)
 def test_conformance_invoices_from_priced_aggregates(name, tmp_path, capsys, monkeypatch):
+    conformance_through(name, tmp_path, capsys, monkeypatch, "duckdb",
+                        lambda sql, folder, events, keys: _run_printed(sql, folder, events, keys, "parquet"))
+
+
+def conformance_through(name: str, tmp_path: Path, capsys, monkeypatch, dialect: str, run) -> None:
+    """A conformance case billed from the result of its printed priced query (`run(sql, folder,
+    events, keys)` runs it in `dialect` and saves it): the invoices of the case's own usage."""
     args = case_args(name)
     paths, contracts, usage, through = split_args(args)
     folder = CONFORMANCE / name
@@ -376,18 +383,19 @@ def test_conformance_invoices_from_priced_aggregates(name, tmp_path, capsys, mon
     keys = property_columns(needed_keys(plan))
     code, expected, err = _cli(args, capsys)
     assert code == 0, err
-    sql_args = [*paths, *[a for c in contracts for a in ("--contracts", c)], "--through", through, "--priced"]
+    sql_args = [*paths, *[a for c in contracts for a in ("--contracts", c)], "--through", through, "--priced",
+                "--dialect", dialect]
     code, sql, err1 = _cli(["sql", *sql_args], capsys)
     assert code == 0, err1
     events = [json.loads(line) for f in usage for line in Path(f).read_text(encoding="utf-8").splitlines()
               if line.strip()]
-    result = _run_printed(sql, tmp_path, events, keys, "parquet")
+    result = run(sql, tmp_path, events, keys)
     swapped = list(args)
     i = swapped.index("--usage")
     swapped[i:i + 2] = ["--aggregates", str(result)]
     code, out, err2 = _cli(swapped, capsys)
     assert code == 0, err2
-    assert out == expected and err2 == err
+    assert out == expected and err2 == err, name
 
 
 # ----------------------------------------------------------------- the property
@@ -412,9 +420,11 @@ def _postgres_result(psql, sql: str, folder: Path, events: list[dict], keys) -> 
     return result
 
 
-def _billed_like_python(scenario, folder: Path, dialect: str, psql=None) -> None:
+def billed_like_python(scenario, folder: Path, dialect: str, psql=None, run=None) -> None:
     """The property: the printed rating run in `dialect`, billed from its saved result, gives
-    the invoices, diagnostics and `explain` arithmetic of every line priced in Python."""
+    the invoices, diagnostics and `explain` arithmetic of every line priced in Python. `run(sql,
+    folder, events, keys)` runs it and saves its result (default: DuckDB, or PostgreSQL with
+    `psql`)."""
     from ratecard.billing.pricer import Pricer
     from ratecard.billing.scope import terms_and_windows
     from ratecard.usage import aggregate_usage
@@ -428,7 +438,9 @@ def _billed_like_python(scenario, folder: Path, dialect: str, psql=None) -> None
     printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(windows)
     keys = needed_keys(plan)
     sql = warehouse_sql(plan, terms, windows, dialect, keys=keys, priced=printed)
-    if dialect == "duckdb":
+    if run is not None:
+        result = run(sql, folder, events, property_columns(keys))
+    elif dialect == "duckdb":
         result = _run_printed(sql, folder, events, property_columns(keys), "parquet")
     else:
         result = _postgres_result(psql, sql, folder, events, property_columns(keys))
@@ -450,7 +462,7 @@ def _billed_like_python(scenario, folder: Path, dialect: str, psql=None) -> None
 @given(scenarios())
 def test_priced_aggregates_bill_as_the_python_pricer_does(tmp_path_factory, scenario):
     """Generated plans and usage (tests/test_engine_rating.py's), the query run in DuckDB."""
-    _billed_like_python(scenario, tmp_path_factory.mktemp("p"), "duckdb")
+    billed_like_python(scenario, tmp_path_factory.mktemp("p"), "duckdb")
 
 
 @settings(max_examples=8, deadline=None,
@@ -459,7 +471,7 @@ def test_priced_aggregates_bill_as_the_python_pricer_does(tmp_path_factory, scen
 def test_priced_aggregates_from_postgres_bill_as_the_python_pricer_does(postgres_server, tmp_path_factory,
                                                                         scenario):
     """The same, the query run in PostgreSQL (USD / JPY / BHD, both roundings, every form)."""
-    _billed_like_python(scenario, tmp_path_factory.mktemp("pg"), "postgres", postgres_server.psql)
+    billed_like_python(scenario, tmp_path_factory.mktemp("pg"), "postgres", postgres_server.psql)
 
 
 FRACTIONAL_BOUNDS = """
