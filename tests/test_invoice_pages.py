@@ -128,9 +128,9 @@ def test_parts_absorbed_in_order_and_a_disagreeing_count_is_refused():
     sink = pages.InvoicePages(renderer)
     parts = [sink.part(), sink.part()]
     try:
-        sink([0, 1])
-        parts[0]([2])
-        parts[1]([3, 4])
+        sink([0, 1], [])
+        parts[0]([2], [])
+        parts[1]([3, 4], [])
         for part in parts:
             part.flush()
         sink.absorb(parts[0], 1)

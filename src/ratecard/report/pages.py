@@ -115,8 +115,8 @@ class InvoicePages(PricedLinesSink, SplittableSink):
         self.sizes: list[int] = []
         self.parts: list[InvoicePages] = []
 
-    def __call__(self, invoices: list[Invoice], priced: list = ()) -> None:
-        for outline, text in self.pages(invoices, list(priced)):
+    def __call__(self, invoices: list[Invoice], priced: list) -> None:
+        for outline, text in self.pages(invoices, priced):
             data = text.encode("utf-8")
             self._write(self.spool, data)
             self.outlines.append(outline)
