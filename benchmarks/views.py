@@ -8,7 +8,8 @@ to be at least 2x faster than they were; this script measures each on the
 benchmark's data (benchmarks/generate.py, made when missing), each command in
 its own process (wall time, peak RSS, as benchmarks/run.py measures):
 
-- `invoice --format text` to a file, `invoice --format html -o DIR`;
+- `invoice --format text` to a file, `invoice --format html -o DIR`
+  (and, with `--only html-stdout`, `invoice --format html` to a file);
 - `explain --contract c00000` (the run is billed whole, then one contract shown);
 - `diff OLD NEW`: the benchmark's pricing against a copy with one rate
   changed (`gpt-4o` tokens $0.005 -> $0.006), so thousands of lines move.
@@ -92,6 +93,8 @@ def main(argv=None) -> int:
         "text": ([*ratecard, "invoice", pricing, *common, *price_in, "--format", "text"], out / "invoices.txt"),
         "html": ([*ratecard, "invoice", pricing, *common, *price_in, "--format", "html", "-o", str(out / "html")],
                  None),
+        "html-stdout": ([*ratecard, "invoice", pricing, *common, *price_in, "--format", "html"],
+                        out / "invoices.html"),
         "explain": ([*ratecard, "explain", pricing, *common, *price_in, "--contract", "c00000"], out / "explain.txt"),
         "diff": ([*ratecard, "diff", pricing, str(changed_pricing(folder)), *common, "--format", "json"],
                  out / "diff.json"),

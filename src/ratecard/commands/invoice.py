@@ -6,7 +6,9 @@
                                    once every one is written (rendered as contracts are priced)
 
 Without `-o`, text and markdown print every invoice and then a summary table
-per contract; html prints one document holding them all.
+per contract; html prints one document holding them all. Each invoice is
+rendered in the process that priced it (`report.pages`), unless a
+`--template-dir` is given: then the document is rendered whole, here.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..progress import Progress
 from ..report.formatter import DEFAULT_LOCALE, parse_locale
 from ..report.heap import frozen
 from ..report.invoice_views import DEFAULT_ISSUER, DocumentViews, document_view
+from ..report.pages import RENDER_MIN_LINES, InvoicePages, document, page_renderer
 from ..report.render import EXTENSIONS, TemplateProblem, file_names, render
 from .common import (
     EXIT_INPUT,
@@ -40,9 +43,6 @@ from .common import (
 
 FORMATS = ("json", "text", "markdown", "html")
 TEMPLATES = {"text": "invoice.txt.j2", "markdown": "invoice.md.j2", "html": "invoice.html.j2"}
-# `-o DIR` prices and renders in a process per core from this many usage lines on:
-# a line costs ~75 µs to render and write (HTML, 1M benchmark), so ~0.75 s of work.
-RENDER_MIN_LINES = 10_000
 
 
 def register(sub) -> None:
@@ -92,6 +92,8 @@ def run(args) -> int:
         except TemplateProblem as exc:
             print_diagnostics([exc.diagnostic], None)
             return EXIT_INPUT
+    if not args.template_dir:
+        return _stream_document(args)
     with Progress("billing") as progress:
         result = evaluate_from_args(args, args.format, progress=progress)
     if result is None:
@@ -132,8 +134,49 @@ def _stream_json(args) -> int:
     return EXIT_OK
 
 
+def _stream_document(args) -> int:
+    """Text, Markdown or HTML on standard output, each invoice rendered as it is priced.
+
+    Contracts are priced on every core (`billing.parallel`), and each invoice's part
+    of the document (the shipped template's `invoice` block) is rendered in the
+    process that priced it, into a spool (`report.pages.InvoicePages`); the document
+    around them (the HTML head, the separators, the summary) is rendered here once
+    every invoice is, and written whole: byte-identical to `_document`'s. Nothing
+    reaches standard output unless the whole run succeeds.
+    """
+    sink: InvoicePages | None = None
+    views: DocumentViews | None = None
+
+    def sink_for(plan) -> InvoicePages:  # the views need the compiled plan
+        nonlocal sink, views
+        heap.again()  # the plan lives until exit: collections while billing need not walk it
+        views = DocumentViews(parse_date(args.through), plan.currency, issuer=args.issuer, locale=args.locale,
+                              plan=plan)
+        sink = InvoicePages(page_renderer(views, TEMPLATES[args.format]))
+        return sink
+
+    try:
+        with frozen() as heap:
+            with Progress("billing") as progress:  # with --contract, that contract alone
+                result = evaluate_from_args(args, args.format, progress=progress, sink_for=sink_for,
+                                            workers=usable_cpus())
+            if result is None or sink is None or views is None:
+                return EXIT_INPUT
+            text = document(views, TEMPLATES[args.format], sink.finish())
+    except TemplateProblem as exc:
+        print_diagnostics([exc.diagnostic], None)
+        return EXIT_INPUT
+    finally:
+        if sink is not None:
+            sink.close()  # with the spools of ranges priced in other processes
+    sys.stdout.write(text)
+    print(reconciliation_note(result[0].run), file=sys.stderr)
+    return EXIT_OK
+
+
 def _document(args, run_doc, plan, evaluation) -> str:
-    """Text, Markdown or HTML on standard output: every invoice, then a summary."""
+    """Text, Markdown or HTML on standard output: every invoice, then a summary (a
+    `--template-dir`'s document, rendered whole)."""
     view = document_view(run_doc, issuer=args.issuer, locale=args.locale, plan=plan,
                          evaluation=evaluation, summary=bool(run_doc.invoices))
     return render(TEMPLATES[args.format], args.template_dir, **view.context())

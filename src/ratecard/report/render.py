@@ -16,6 +16,7 @@ characters for fixed-width text tables.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 
@@ -79,10 +80,47 @@ def markdown_escape(value) -> str:
 def render(template: str, template_dir: str | None = None, **context) -> str:
     """Render a template by name; template errors become one diagnostic."""
     env = environment(template_dir)
-    try:
+    with diagnosed(template):
         if isinstance(env, UserTemplates):
             return env.render_bounded(env.get_template(template), context)
         return env.get_template(template).render(**context)
+
+
+def render_block(template: str, block: str, **context) -> str:
+    """One block of a shipped template, rendered on its own with `context` (what the
+    block would see where the template renders it: its own variables; see
+    `report.pages`). Template errors become one diagnostic, as with `render`."""
+    env = environment(None)
+    with diagnosed(template):
+        found = env.get_template(template)
+        try:
+            return env.concat(found.blocks[block](found.new_context(context)))  # type: ignore[attr-defined]
+        except Exception:
+            env.handle_exception()  # as `Template.render` does: the traceback at the template's lines
+            raise  # (not reached: handle_exception raises)
+
+
+def render_around(template: str, block: str, printed: str, **context) -> str:
+    """A shipped template rendered with `block` printing the expression `printed` instead
+    of its own body (`inv.page`: each invoice's block, rendered before by `render_block`;
+    see `report.pages`), as it is, not escaped again."""
+    with diagnosed(template):
+        return _around(template, block, printed).render(**context)
+
+
+@functools.lru_cache(maxsize=8)
+def _around(template: str, block: str, printed: str) -> jinja2.Template:
+    # a template from a string is not autoescaped (`default_for_string=False`): the block
+    # prints what was rendered as it is, while the rest of `template` is escaped as always
+    return environment(None).from_string(
+        f'{{% extends "{template}" %}}{{% block {block} %}}{{{{ {printed} }}}}{{% endblock %}}')
+
+
+@contextlib.contextmanager
+def diagnosed(template: str):
+    """Errors while rendering `template` as a `TemplateProblem` (E700-E704) naming it."""
+    try:
+        yield
     except SecurityError as exc:  # the sandbox: an unsafe attribute or call, a bound passed
         where = _template_frame(exc) or _template_name(exc) or template
         raise TemplateProblem(error("E704", f"template {where}: {first_line(exc)}",

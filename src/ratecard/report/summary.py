@@ -9,20 +9,32 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
+from typing import Protocol, Sequence
 
-from ..billing.documents import Invoice
 from ..money import zero
 from .formatter import Formatter
 from .text_layout import TEXT_WIDTH
 from .view_models import SummaryRow, SummaryView
 
 
-def summary_view(through: dt.date, currency: str, invoices: list[Invoice], fmt: Formatter) -> SummaryView:
-    by_contract: dict[str, list[Invoice]] = {}
+class Summed(Protocol):
+    """What the summary reads of an invoice: an `Invoice`, or the `pages.Outline` of one
+    rendered in another process."""
+
+    kind: str
+    contract: str
+    customer: str
+    subtotal: Decimal
+    credits_applied: Decimal
+    total: Decimal
+
+
+def summary_view(through: dt.date, currency: str, invoices: Sequence[Summed], fmt: Formatter) -> SummaryView:
+    by_contract: dict[str, list[Summed]] = {}
     for inv in invoices:
         by_contract.setdefault(inv.contract, []).append(inv)
 
-    def row(contract: str, customer: str, group: list[Invoice]) -> SummaryRow:
+    def row(contract: str, customer: str, group: list[Summed]) -> SummaryRow:
         usage = [i for i in group if i.kind == "usage"]
         billed = [i for i in group if i.kind in ("usage", "advance")]  # the opening invoice bills fees too
         return SummaryRow(
