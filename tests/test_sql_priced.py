@@ -169,25 +169,22 @@ def priced(tmp_path_factory):
 
 @contextlib.contextmanager
 def _spy():
-    """Counts the lines billed with the file's figures (`EnginePrices.priced` took them, or
-    `EnginePrices.shown` in a run that keeps no `Priced`: a JSON run)."""
+    """Counts the lines whose figures in the file were checked against the Python pricer's
+    (`EnginePrices.agrees`: offered) and agreed (taken)."""
     seen = {"offered": 0, "taken": 0}
-    originals = {name: getattr(engine_rating.EnginePrices, name) for name in ("priced", "shown")}
+    original = engine_rating.EnginePrices.agrees
 
-    def spying(original):
-        def spy(self, price, quantity, rated):
-            found = original(self, price, quantity, rated)
-            seen["offered"] += 1
-            seen["taken"] += found is not None
-            return found
-        return spy
-    for name, original in originals.items():
-        setattr(engine_rating.EnginePrices, name, spying(original))
+    def spy(self, priced, amount, rated):
+        found = original(self, priced, amount, rated)
+        seen["offered"] += 1
+        seen["taken"] += found
+        return found
+
+    engine_rating.EnginePrices.agrees = spy
     try:
         yield seen
     finally:
-        for name, original in originals.items():
-            setattr(engine_rating.EnginePrices, name, original)
+        engine_rating.EnginePrices.agrees = original
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
@@ -281,6 +278,32 @@ def test_a_figure_that_is_not_a_decimal_is_refused(priced, capsys):
     code, out, err = _cli(["invoice", str(folder / "t.pricing"), "--aggregates", str(folder / "bad.csv"),
                            "--through", THROUGH, "--format", "json"], capsys)
     assert code == 1 and out == "" and '"code": "E504"' in err and "`rc_amount`" in err, err
+
+
+@pytest.mark.parametrize("column, value", [("quantity", "1000"), ("rc_amount", "99.00"), ("rc_exact", "1.3837")])
+def test_figures_that_contradict_the_line_are_refused(priced, capsys, column, value):
+    """The file's figures are checked against the Python pricer's, line by line: a rated line
+    whose `quantity`, `rc_amount` or `rc_exact` was edited after the query ran is refused
+    (E504, exit 1, naming the line and both figures), never billed as the file says."""
+    folder, _, _, csv_file = priced
+    lines = csv_file.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    for i, line in enumerate(lines[1:], start=1):
+        cells = line.split(",")
+        if cells[header.index("rc_amount")] and cells[header.index("rc_tier")] == "" and \
+                cells[header.index("rc_packages")] == "":  # a unit price's line
+            cells[header.index(column)] = value
+            lines[i] = ",".join(cells)
+            break
+    edited = folder / f"edited-{column}.csv"
+    edited.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    base = ["invoice", str(folder / "t.pricing"), "--aggregates", str(edited), "--through", THROUGH]
+    code, out, err = _cli(base, capsys)
+    assert code == 1 and out == "", err
+    assert "E504" in err and "do not price the line" in err and "this pricing gives" in err, err
+    # with every line priced here, the edited quantity is billed as the file gives it
+    code, _, err = _cli([*base, "--price-in", "python"], capsys)
+    assert code == 0, err
 
 
 def test_one_contract_from_priced_aggregates(priced, capsys):

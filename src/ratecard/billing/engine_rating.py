@@ -85,8 +85,11 @@ def _divided(amount: Decimal, size: Decimal) -> Decimal | None:
 class EnginePrices:
     """The prices the engine was handed, by id, and what the documents show of each."""
 
-    def __init__(self, plan: RatingPlan, pricer: Pricer):
+    def __init__(self, plan: RatingPlan, pricer: Pricer, checked: bool = False):
         self.plan, self.pricer = plan, pricer
+        # figures read from a file (`sql --priced`, `invoice --aggregates`) are checked against the
+        # Python pricer's, line by line (`agrees`), never billed as given: a file can be edited
+        self.checked = checked
         self.prices: list[Price] = []
         self.ids: dict[int, int | None] = {}  # id(price) -> price id (None: not the engine's)
         self.below: list[tuple[tuple[TierStep, ...], ...]] = []  # per price, per tier: the full tiers below
@@ -203,6 +206,11 @@ class EnginePrices:
         rates[found] = row
         tiers.extend((found, *t) for t in tier_rows)
         return found
+
+    def agrees(self, priced: Priced, amount: Decimal, rated: tuple) -> bool:
+        """A file's figures for a line are what the Python pricer makes of its quantity:
+        the same exact amount (`priced`) and the same amount rounded once (`amount`)."""
+        return rated[1] == amount and rated[2] == priced.amount
 
     def priced(self, price: Price, quantity: Decimal, rated: tuple) -> Priced | None:
         """The engine's figures for a line as the Python pricer's `Priced`; None when they are

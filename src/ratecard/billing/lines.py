@@ -251,7 +251,7 @@ def priced_line(run: RunContext, at: LineAt):
     resolution = facts.resolution
     rated = agg.rated  # the usage engine priced a whole-period line already (`engine_rating.py`)
     engine, priced = run.engine, None
-    if rated is not None and engine is not None:
+    if rated is not None and engine is not None and not engine.checked:
         if not run.keep_priced:
             # nothing will read a `Priced` (no explain, no views): the line straight from the
             # engine's figures, with what its price shows worked out once per price
@@ -276,6 +276,13 @@ def priced_line(run: RunContext, at: LineAt):
         except NegativeQuantity:
             return agg, None, None, None, None, _negative(run.plan, at)
         amount = run.money(priced.amount)
+        if rated is not None and engine is not None and engine.checked and not engine.agrees(priced, amount, rated):
+            return agg, None, None, None, None, error(
+                "E504", f"the figures of the aggregates file do not price the line: {_where(at)}, "
+                        f"{plain(agg.quantity)} units, says {plain(rated[1])} (exact {plain(rated[2])}), "
+                        f"this pricing gives {plain(amount)} (exact {plain(priced.amount)})",
+                hints=["run the query `ratecard sql --priced` prints again and save its whole result unchanged, "
+                       "or bill with `--price-in python` to price every line here"])
     exact = pricer.exact
     line = usage_line(
         facts, agg.meter,

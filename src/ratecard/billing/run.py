@@ -124,7 +124,7 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     engine, rating = None, {}
     if getattr(aggregator, "reads_rated", False):
         if price_in_engine is not False:  # a file from `sql --priced`: its figures, checked
-            engine = EnginePrices(plan, pricer)
+            engine = EnginePrices(plan, pricer, checked=True)
             rating = {"rating": _printed_fingerprint(engine, windows)}
     elif (PRICE_IN_ENGINE if price_in_engine is None else price_in_engine) and \
             getattr(aggregator, "prices_lines", False):
