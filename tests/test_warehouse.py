@@ -538,3 +538,28 @@ def test_spark_dialect_adaptations():
     assert "TRY_CAST(CAST(`time` AS STRING) AS TIMESTAMP)" in sql
     assert "MAX_BY(" in sql and "STRUCT(`cl`.`t`, `cl`.`id`)" in sql
     assert "ROW(" not in sql and "RLIKE" in sql
+
+
+@pytest.mark.parametrize("old, new", [
+    ("sum prompt - cached", "sum prompt + cached"),  # a derived quantity: `field` is None on both
+    ("sum (prompt - cached) * 2", "sum prompt - cached * 2"),
+    ("weighted prompt per month", "weighted prompt per day"),  # the unit of the integral
+], ids=["derived-sign", "derived-parentheses", "weighted-per"])
+def test_scope_fingerprint_sees_how_a_meter_measures(old, new):
+    """The scope fingerprint stands for how each meter reads events: a file of aggregates
+    summed as `prompt - cached` must be refused (E505) when the pricing now sums
+    `prompt + cached`, and `diff` must not reuse one side's usage stage for the other.
+    It compared `field` alone, which a derived quantity leaves None, and not `per`."""
+    from ratecard.usage.warehouse import scope_fingerprint
+
+    def fingerprint(aggregation: str) -> str:
+        plan = compile_text(f"""
+meter TOK {{ event "llm"  {aggregation}  rates {{ default : $1 }} }}
+plan p {{ billing monthly  charge TOK }}
+contract a {{ customer "ca"  plan p  starts 2026-01-01 }}
+""")
+        terms, windows = terms_and_windows(plan, dt.date(2026, 3, 1))
+        return scope_fingerprint(plan, terms, windows)
+
+    assert fingerprint(old) == fingerprint(old)
+    assert fingerprint(old) != fingerprint(new)

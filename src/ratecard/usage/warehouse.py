@@ -133,11 +133,16 @@ def table_source(table: str, keys: Sequence[str], time_type: str = "text") -> So
 
 def scope_fingerprint(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Sequence[Window]) -> str:
     """What the aggregates depend on besides the events: contracts, windows, and
-    how each meter reads events (not its prices). `sha256:` + 16 hex digits."""
+    how each meter reads events (not its prices). `sha256:` + 16 hex digits.
+
+    How a meter measures is its whole aggregation: a derived quantity's expression
+    (its `field` is None) and a weighted meter's `per` change every quantity, so
+    aggregates summed as `prompt - cached` are not this run's when it sums
+    `prompt + cached` (and `diff` must aggregate such a side again)."""
     def stamp(t):
         return stamp_text(t) if t is not None else None
 
-    meters = [[m.name, m.event, m.aggregation.function, m.aggregation.field, list(m.dimension_names),
+    meters = [[m.name, m.event, m.aggregation.model_dump(mode="json"), list(m.dimension_names),
                [[c.key, c.positive, list(c.values)] for c in m.where]]
               for m in sorted(plan.meters.values(), key=lambda m: m.name)]
     doc = {
