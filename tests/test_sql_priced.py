@@ -417,6 +417,7 @@ def _billed_like_python(scenario, folder: Path, dialect: str, psql=None) -> None
     the invoices, diagnostics and `explain` arithmetic of every line priced in Python."""
     from ratecard.billing.pricer import Pricer
     from ratecard.billing.scope import terms_and_windows
+    from ratecard.money import exact_arithmetic
     from ratecard.usage import aggregate_usage
     from ratecard.usage.warehouse import warehouse_sql
 
@@ -425,9 +426,10 @@ def _billed_like_python(scenario, folder: Path, dialect: str, psql=None) -> None
     files = [write_events(folder / "u.jsonl", events)]
     through = dt.date(2026, 9, 1)
     terms, windows = terms_and_windows(plan, through)
-    printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(windows)
-    keys = needed_keys(plan)
-    sql = warehouse_sql(plan, terms, windows, dialect, keys=keys, priced=printed)
+    with exact_arithmetic():  # as `ratecard sql` prints it (cli.py): a tier's base past 28 digits stays exact
+        printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(windows)
+        keys = needed_keys(plan)
+        sql = warehouse_sql(plan, terms, windows, dialect, keys=keys, priced=printed)
     if dialect == "duckdb":
         result = _run_printed(sql, folder, events, property_columns(keys), "parquet")
     else:
