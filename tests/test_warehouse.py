@@ -563,3 +563,15 @@ contract a {{ customer "ca"  plan p  starts 2026-01-01 }}
 
     assert fingerprint(old) == fingerprint(old)
     assert fingerprint(old) != fingerprint(new)
+
+
+def test_aggregates_csv_with_a_byte_order_mark_bills_as_without(scenario_result, capsys):
+    """A result saved as "CSV UTF-8" by a spreadsheet starts with a byte order mark. It is no
+    part of the first column's name (as for `--usage` CSV, docs/usage.md): it was read as
+    part of `kind`, and the file refused with "missing column `kind`"."""
+    folder, result = scenario_result
+    plain = _invoice_aggregates(folder, [str(result)], capsys)
+    marked = folder / "marked.csv"
+    marked.write_bytes(b"\xef\xbb\xbf" + result.read_bytes())
+    assert _invoice_aggregates(folder, [str(marked)], capsys) == plain
+    assert plain[0] == 0

@@ -90,8 +90,8 @@ def _rows(path: str, problems: _Problems, wanted: Sequence[str] | None = None) -
         for i, row in enumerate(table.to_pylist(), start=1):
             yield i, dict(zip(names, row.values()))
         return
-    try:
-        with open(path, encoding="utf-8", newline="") as fh:
+    try:  # utf-8-sig: a byte order mark (a spreadsheet's "CSV UTF-8") is no part of `kind`
+        with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)
             header = [n.strip().lower() for n in next(reader, [])]
             for record in reader:
@@ -120,7 +120,7 @@ def _columns(path: str, problems: _Problems, width: int, held: bool) -> tuple[tu
 
             names = [n.lower() for n in pq.read_schema(path).names]
         elif kind == "csv":
-            with open(path, encoding="utf-8", newline="") as fh:
+            with open(path, encoding="utf-8-sig", newline="") as fh:
                 names = [n.strip().lower() for n in next(csv.reader(fh), [])]
         else:
             return (), False  # `_rows` says what is wrong
