@@ -283,6 +283,8 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
     reasons: dict[str, int] = {}
     counts = Counts()
     scopes = 0
+    lines_said: set[int] = set()  # the line rows (`agg`, `step`) the scope row says the result has
+    lines_read = 0
     for path in files:
         header = _columns(path, problems, width, held)
         if header is None:
@@ -301,6 +303,7 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                     raise ValueError(f"unknown row kind {kind!r} (expected one of {', '.join(KINDS)})")
                 if kind == "scope":
                     scopes += 1
+                    lines_said.add(events)
                     found = _text(row.get("window"), "`window`")
                     if found != expected_scope:
                         problems.add("E505", path, line,
@@ -318,6 +321,7 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                         raise ValueError(f"unknown rejection reason {meter_name!r}")
                     reasons[meter_name] = reasons.get(meter_name, 0) + events
                     continue
+                lines_read += 1
                 window_key = _text(row.get("window"), "`window`")
                 dims = [_text(row.get(f"d{i}"), f"`d{i}`") for i in range(width)]
                 quantity = _quantity(row.get("quantity"))
@@ -384,6 +388,11 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
         if scopes == 0:
             problems.add("E505", label, None, "no `scope` row: not the result of the query `ratecard sql` prints",
                          hints=["run the query `ratecard sql` prints and save its whole result"])
+        elif lines_said != {lines_read}:
+            problems.add("E505", label, None,
+                         f"{lines_read} rows of lines (`agg`, `step`), but the `scope` row says "
+                         f"{' or '.join(str(n) for n in sorted(lines_said))}: is part of the result missing?",
+                         hints=["pass every file of the result (a sharded export is several), saved unchanged"])
         elif classified != counts.kept or counts.read < counts.bad + counts.kept:
             problems.add("E505", label, None,
                          f"the counts do not add up (read {counts.read}, bad {counts.bad}, kept {counts.kept}, "
