@@ -404,6 +404,11 @@ EDITS = {
     "NaN quantity": ("E504", "is not a decimal number",
                      lambda rows: [r if i != _first_agg(rows) else [*r[:-2], "NaN", r[-1]]
                                    for i, r in enumerate(rows)]),
+    # past what the usage stage holds (DECIMAL(38, 18)): was an internal error (InvalidOperation)
+    # once the amount outgrew 60 digits, and billed a line `--usage` refuses below that
+    "quantity past DECIMAL(38, 18)": ("E504", "more than 20 integer digits or 18 decimal places",
+                                      lambda rows: [r if i != _first_agg(rows) else [*r[:-2], "1e70", r[-1]]
+                                                    for i, r in enumerate(rows)]),
     "negative events": ("E504", "`events` '-3' is not a whole number",
                         lambda rows: [r if i != _first_agg(rows) else [*r[:-1], "-3"] for i, r in enumerate(rows)]),
     "unknown kind": ("E504", "unknown row kind 'total'",

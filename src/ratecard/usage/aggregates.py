@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ..diagnostics import Diagnostic, Span, error, first_line
+from ..limits import QUANTITY_DECIMALS, QUANTITY_INTEGER_DIGITS, within
 from ..model import RatingPlan
 from ..money import minor_units
 from .query import HELD_COLUMNS
@@ -172,6 +173,12 @@ def _quantity(value) -> Decimal:
         quantity = None
     if quantity is None or not quantity.is_finite():
         raise ValueError(f"`quantity` {value!r} is not a decimal number")
+    # what the usage stage holds (DECIMAL(38, 18)), the bound every amount's arithmetic is
+    # sized for (limits.py): a warehouse whose SUM outgrows it (PostgreSQL's NUMERIC) or an
+    # edited file must not bill a line `--usage` refuses, nor overflow the exact context
+    if not within(abs(quantity), QUANTITY_INTEGER_DIGITS, QUANTITY_DECIMALS):
+        raise ValueError(f"`quantity` {value!r} has more than {QUANTITY_INTEGER_DIGITS} integer digits or "
+                         f"{QUANTITY_DECIMALS} decimal places (DECIMAL(38, 18), what the usage stage holds)")
     return quantity
 
 
@@ -180,7 +187,7 @@ def _decimal(value, what: str) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, Decimal) and value.is_finite():  # a DECIMAL column
-        return value
+        return _held(value, what, value)
     if isinstance(value, (float, bool)):
         raise ValueError(f"{what} is not a decimal number ({value!r}); write it as text or DECIMAL")
     try:
@@ -189,6 +196,14 @@ def _decimal(value, what: str) -> Decimal | None:
         number = None
     if number is None or not number.is_finite():
         raise ValueError(f"{what} {value!r} is not a decimal number")
+    return _held(number, what, value)
+
+
+def _held(number: Decimal, what: str, value) -> Decimal:
+    """A rated figure is a DECIMAL(38, s) of the query: more digits are not its (and rounding
+    such an amount to cents overflowed the exact context: an internal error)."""
+    if len(number.as_tuple().digits) > 38 or number.adjusted() >= 38:
+        raise ValueError(f"{what} {value!r} has more digits than a DECIMAL(38) holds")
     return number
 
 
