@@ -25,6 +25,7 @@ other contracts, windows or meters), never a crash and never a silent zero.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -244,6 +245,16 @@ def _micros(value, what: str) -> int:
     return int(text)
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _micros_of(t: dt.datetime) -> int:
+    """A window's bound as `held_from` / `held_until` write it: microseconds since 1970 (UTC)."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return (t - _EPOCH) // dt.timedelta(microseconds=1)
+
+
 def _events(value) -> int:
     if isinstance(value, bool) or value is None:
         raise ValueError("`events` is empty")
@@ -375,6 +386,12 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                 if not 0 <= events <= 1 or span[0] > span[1] or quantity < 0:
                     problems.add("E504", path, line, "not a piece of a step function (`events` 0 or 1, "
                                                      "`held_from` <= `held_until`, a value not below zero)")
+                    continue
+                # the query cuts every piece at its window's bounds: one outside them is not the
+                # query's (and an instant past the calendar was an internal error, OverflowError)
+                if not _micros_of(window.start) <= span[0] <= span[1] <= _micros_of(window.end):
+                    problems.add("E505", path, line, f"a piece of a step function held from {span[0]} to "
+                                                     f"{span[1]} (microseconds) is outside window `{window.key}`")
                     continue
                 steps.append(((window.key, meter.name, *dims[:len(names)]), (*span, quantity, events == 1)))
                 continue
