@@ -87,6 +87,35 @@ def test_both_sides_share_the_usage_stage_when_it_is_the_same(edit, runs, workdi
 
 
 
+@pytest.mark.parametrize("old, new", [
+    ("sum prompt - cached", "sum prompt + cached"),
+    ("weighted prompt per month", "weighted prompt per day"),
+], ids=["derived", "weighted-per"])
+def test_a_change_in_how_a_meter_measures_is_not_shared(old, new, tmp_path, monkeypatch, capsys):
+    """A derived quantity's expression and a weighted meter's `per` change every quantity:
+    the new side must be aggregated again. Its usage stage was shared (the scope
+    fingerprint missed both), so `diff` said "no change" where the bills differ."""
+    monkeypatch.chdir(tmp_path)
+    for name, aggregation in (("old", old), ("new", new)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "t.pricing").write_text(f"""
+meter TOK {{ event "llm"  {aggregation}  rates {{ default : $1 }} }}
+plan p {{ billing monthly  charge TOK }}
+contract a {{ customer "ca"  plan p  starts 2026-01-01 }}
+""", encoding="utf-8")
+    events = [{"id": str(i), "type": "llm", "customer": "ca", "time": f"2026-01-{5 + 10 * i:02d}T00:00:00Z",
+               "properties": {"prompt": 10 - i, "cached": 2}} for i in range(2)]
+    (tmp_path / "usage.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    args = ["diff", "old", "new", "--usage", "usage.jsonl", "--through", "2026-02-01", "--format", "json"]
+    assert main(args) == 0
+    shared = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(diff_command, "SharedUsage", lambda aggregator=None: aggregator)
+    assert main(args) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert alone["lines"], "the edit changes the bill"
+    assert shared == alone
+
+
 def test_a_project_against_itself_shows_no_change(workdir, capsys):
     _project(workdir, "same")
     assert main(_diff("same", "same")) == 0

@@ -306,6 +306,26 @@ def test_figures_that_contradict_the_line_are_refused(priced, capsys, column, va
     assert code == 0, err
 
 
+@pytest.mark.parametrize("column", ["rc_amount", "rc_exact", "rc_units"])
+def test_a_figure_past_decimal_38_is_refused(priced, capsys, column):
+    """A figure no DECIMAL(38) holds is not the query's: `rc_amount` 1e70 was an internal
+    error (InvalidOperation rounding it to cents), exit 3."""
+    folder, _, _, csv_file = priced
+    lines = csv_file.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    index = header.index(column)
+    for i, line in enumerate(lines[1:], start=1):
+        cells = line.split(",")
+        if cells[index]:
+            cells[index] = "1e70"
+            lines[i] = ",".join(cells)
+            break
+    (folder / f"huge-{column}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = _cli(["invoice", str(folder / "t.pricing"), "--aggregates", str(folder / f"huge-{column}.csv"),
+                           "--through", THROUGH, "--format", "json"], capsys)
+    assert code == 1 and out == "" and '"code": "E504"' in err and f"`{column}`" in err, err
+
+
 def test_one_contract_from_priced_aggregates(priced, capsys):
     """`--contract`: the fingerprint is the whole pricing's, the invoices that contract's."""
     folder, _, parquet, _ = priced
@@ -450,6 +470,7 @@ def billed_like_python(scenario, folder: Path, dialect: str, psql=None, run=None
     `psql`)."""
     from ratecard.billing.pricer import Pricer
     from ratecard.billing.scope import terms_and_windows
+    from ratecard.money import exact_arithmetic
     from ratecard.usage import aggregate_usage
     from ratecard.usage.warehouse import warehouse_sql
 
@@ -458,9 +479,10 @@ def billed_like_python(scenario, folder: Path, dialect: str, psql=None, run=None
     files = [write_events(folder / "u.jsonl", events)]
     through = dt.date(2026, 9, 1)
     terms, windows = terms_and_windows(plan, through)
-    printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(windows)
-    keys = needed_keys(plan)
-    sql = warehouse_sql(plan, terms, windows, dialect, keys=keys, priced=printed)
+    with exact_arithmetic():  # as `ratecard sql` prints it (cli.py): a tier's base past 28 digits stays exact
+        printed = engine_rating.EnginePrices(plan, Pricer(plan, explain=False)).printed(windows)
+        keys = needed_keys(plan)
+        sql = warehouse_sql(plan, terms, windows, dialect, keys=keys, priced=printed)
     if run is not None:
         result = run(sql, folder, events, property_columns(keys))
     elif dialect == "duckdb":

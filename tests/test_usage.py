@@ -241,6 +241,9 @@ BAD_LINES = [
      '"properties":{}}', "missing quantity `tokens`"),
     ('{"id":"b7","type":"llm.completion","customer":"c_acme","time":"2026-01-02T00:00:00Z",'
      '"properties":{"tokens":"0.1234567890123456789"}}', "at most 18 decimal places"),
+    # the message says both bounds: a 21-digit whole number has no decimal places to blame
+    ('{"id":"b9","type":"llm.completion","customer":"c_acme","time":"2026-01-02T00:00:00Z",'
+     '"properties":{"tokens":123456789012345678901}}', "at most 18 decimal places and 20 integer digits"),
     ('{"id":"b8","type":"api.request","customer":"c_acme","time":"2026-01-02T00:00:00Z",'
      '"properties":"x"}', "`properties` is not an object"),
     ('[1, 2]', "not a JSON object"),

@@ -404,6 +404,11 @@ EDITS = {
     "NaN quantity": ("E504", "is not a decimal number",
                      lambda rows: [r if i != _first_agg(rows) else [*r[:-2], "NaN", r[-1]]
                                    for i, r in enumerate(rows)]),
+    # past what the usage stage holds (DECIMAL(38, 18)): was an internal error (InvalidOperation)
+    # once the amount outgrew 60 digits, and billed a line `--usage` refuses below that
+    "quantity past DECIMAL(38, 18)": ("E504", "more than 20 integer digits or 18 decimal places",
+                                      lambda rows: [r if i != _first_agg(rows) else [*r[:-2], "1e70", r[-1]]
+                                                    for i, r in enumerate(rows)]),
     "negative events": ("E504", "`events` '-3' is not a whole number",
                         lambda rows: [r if i != _first_agg(rows) else [*r[:-1], "-3"] for i, r in enumerate(rows)]),
     "unknown kind": ("E504", "unknown row kind 'total'",
@@ -411,6 +416,10 @@ EDITS = {
     "duplicate line": ("E505", "a second row for window",
                        lambda rows: rows + [rows[_first_agg(rows)]]),
     "no scope row": ("E505", "no `scope` row", lambda rows: [r for r in rows if r[0] != "scope"]),
+    # a line's row left out (a shard of a sharded export not passed, a row deleted): the
+    # counts of events still add up, so the line was dropped silently, exit 0
+    "a line missing": ("E505", "is part of the result missing?",
+                       lambda rows: [r for i, r in enumerate(rows) if i != _first_agg(rows)]),
     "counts do not add up": ("E505", "the counts do not add up",
                              lambda rows: [r for r in rows if not (r[0] == "reason" and r[2] == "billed")]),
     "missing column": ("E504", "missing column `events`", lambda rows: [r[:-1] for r in rows]),
@@ -538,3 +547,40 @@ def test_spark_dialect_adaptations():
     assert "TRY_CAST(CAST(`time` AS STRING) AS TIMESTAMP)" in sql
     assert "MAX_BY(" in sql and "STRUCT(`cl`.`t`, `cl`.`id`)" in sql
     assert "ROW(" not in sql and "RLIKE" in sql
+
+
+@pytest.mark.parametrize("old, new", [
+    ("sum prompt - cached", "sum prompt + cached"),  # a derived quantity: `field` is None on both
+    ("sum (prompt - cached) * 2", "sum prompt - cached * 2"),
+    ("weighted prompt per month", "weighted prompt per day"),  # the unit of the integral
+], ids=["derived-sign", "derived-parentheses", "weighted-per"])
+def test_scope_fingerprint_sees_how_a_meter_measures(old, new):
+    """The scope fingerprint stands for how each meter reads events: a file of aggregates
+    summed as `prompt - cached` must be refused (E505) when the pricing now sums
+    `prompt + cached`, and `diff` must not reuse one side's usage stage for the other.
+    It compared `field` alone, which a derived quantity leaves None, and not `per`."""
+    from ratecard.usage.warehouse import scope_fingerprint
+
+    def fingerprint(aggregation: str) -> str:
+        plan = compile_text(f"""
+meter TOK {{ event "llm"  {aggregation}  rates {{ default : $1 }} }}
+plan p {{ billing monthly  charge TOK }}
+contract a {{ customer "ca"  plan p  starts 2026-01-01 }}
+""")
+        terms, windows = terms_and_windows(plan, dt.date(2026, 3, 1))
+        return scope_fingerprint(plan, terms, windows)
+
+    assert fingerprint(old) == fingerprint(old)
+    assert fingerprint(old) != fingerprint(new)
+
+
+def test_aggregates_csv_with_a_byte_order_mark_bills_as_without(scenario_result, capsys):
+    """A result saved as "CSV UTF-8" by a spreadsheet starts with a byte order mark. It is no
+    part of the first column's name (as for `--usage` CSV, docs/usage.md): it was read as
+    part of `kind`, and the file refused with "missing column `kind`"."""
+    folder, result = scenario_result
+    plain = _invoice_aggregates(folder, [str(result)], capsys)
+    marked = folder / "marked.csv"
+    marked.write_bytes(b"\xef\xbb\xbf" + result.read_bytes())
+    assert _invoice_aggregates(folder, [str(marked)], capsys) == plain
+    assert plain[0] == 0

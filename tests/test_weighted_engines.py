@@ -290,3 +290,30 @@ def test_a_saved_result_whose_pieces_do_not_fit_is_refused(tmp_path, capsys, mon
     capsys.readouterr()
     assert main(["invoice", "p.pricing", "--aggregates", "bad.csv", "--through", THROUGH.isoformat()]) == 1
     assert "not a piece of a step function" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("column, edit", [
+    ("held_from", "held_from - 86400000000"),  # a day before its window: billed a day's more, exit 0
+    ("held_until", "held_until + 86400000000"),
+    ("held_until", "99999999999999999999999"),  # past the calendar: was an internal error (OverflowError)
+    ("held_from", "-99999999999999999999999"),
+], ids=["before", "after", "past-calendar", "before-calendar"])
+def test_a_piece_outside_its_window_is_refused(tmp_path, capsys, monkeypatch, column, edit):
+    """The query cuts every piece at its window's bounds, so a piece outside them is not
+    the query's: refused (E505), not integrated into the line, never an internal error."""
+    plan, events, files = _fixed(tmp_path)
+    (tmp_path / "p.pricing").write_text(PROJECT, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["sql", "p.pricing", "--through", THROUGH.isoformat(), "-o", "q.sql"]) == 0
+    table = write_flat_csv(tmp_path / "table.csv", events, property_columns(KEYS))
+    conn = duckdb.connect()
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute("CREATE TABLE usage_events AS SELECT * FROM read_csv(?, header = true, all_varchar = true)", [table])
+    sql = (tmp_path / "q.sql").read_text(encoding="utf-8").rstrip().rstrip(";")
+    conn.execute(f"COPY (SELECT * REPLACE (CAST(CASE WHEN kind = 'step' AND held_from = (SELECT MIN(held_from) "
+                 f"FROM ({sql}) WHERE kind = 'step') THEN ({edit}) ELSE {column} END AS VARCHAR) AS {column}) "
+                 f"FROM ({sql})) TO 'bad.csv' (HEADER)")
+    capsys.readouterr()
+    assert main(["invoice", "p.pricing", "--aggregates", "bad.csv", "--through", THROUGH.isoformat()]) == 1
+    err = capsys.readouterr().err
+    assert ('"code": "E505"' in err or "error[E505]" in err) and "outside window" in err, err

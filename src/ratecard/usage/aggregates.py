@@ -25,11 +25,13 @@ other contracts, windows or meters), never a crash and never a silent zero.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ..diagnostics import Diagnostic, Span, error, first_line
+from ..limits import QUANTITY_DECIMALS, QUANTITY_INTEGER_DIGITS, within
 from ..model import RatingPlan
 from ..money import minor_units
 from .query import HELD_COLUMNS
@@ -91,8 +93,8 @@ def _rows(path: str, problems: _Problems, wanted: Sequence[str] | None = None) -
         for i, row in enumerate(table.to_pylist(), start=1):
             yield i, dict(zip(names, row.values()))
         return
-    try:
-        with open(path, encoding="utf-8", newline="") as fh:
+    try:  # utf-8-sig: a byte order mark (a spreadsheet's "CSV UTF-8") is no part of `kind`
+        with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)
             header = [n.strip().lower() for n in next(reader, [])]
             for record in reader:
@@ -121,7 +123,7 @@ def _columns(path: str, problems: _Problems, width: int, held: bool) -> tuple[tu
 
             names = [n.lower() for n in pq.read_schema(path).names]
         elif kind == "csv":
-            with open(path, encoding="utf-8", newline="") as fh:
+            with open(path, encoding="utf-8-sig", newline="") as fh:
                 names = [n.strip().lower() for n in next(csv.reader(fh), [])]
         else:
             return (), False  # `_rows` says what is wrong
@@ -173,6 +175,12 @@ def _quantity(value) -> Decimal:
         quantity = None
     if quantity is None or not quantity.is_finite():
         raise ValueError(f"`quantity` {value!r} is not a decimal number")
+    # what the usage stage holds (DECIMAL(38, 18)), the bound every amount's arithmetic is
+    # sized for (limits.py): a warehouse whose SUM outgrows it (PostgreSQL's NUMERIC) or an
+    # edited file must not bill a line `--usage` refuses, nor overflow the exact context
+    if not within(abs(quantity), QUANTITY_INTEGER_DIGITS, QUANTITY_DECIMALS):
+        raise ValueError(f"`quantity` {value!r} has more than {QUANTITY_INTEGER_DIGITS} integer digits or "
+                         f"{QUANTITY_DECIMALS} decimal places (DECIMAL(38, 18), what the usage stage holds)")
     return quantity
 
 
@@ -181,7 +189,7 @@ def _decimal(value, what: str) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, Decimal) and value.is_finite():  # a DECIMAL column
-        return value
+        return _held(value, what, value)
     if isinstance(value, (float, bool)):
         raise ValueError(f"{what} is not a decimal number ({value!r}); write it as text or DECIMAL")
     try:
@@ -190,6 +198,14 @@ def _decimal(value, what: str) -> Decimal | None:
         number = None
     if number is None or not number.is_finite():
         raise ValueError(f"{what} {value!r} is not a decimal number")
+    return _held(number, what, value)
+
+
+def _held(number: Decimal, what: str, value) -> Decimal:
+    """A rated figure is a DECIMAL(38, s) of the query: more digits are not its (and rounding
+    such an amount to cents overflowed the exact context: an internal error)."""
+    if len(number.as_tuple().digits) > 38 or number.adjusted() >= 38:
+        raise ValueError(f"{what} {value!r} has more digits than a DECIMAL(38) holds")
     return number
 
 
@@ -228,6 +244,16 @@ def _micros(value, what: str) -> int:
     if not text.lstrip("-").isdigit():
         raise ValueError(f"{what} {value!r} is not a whole number of microseconds")
     return int(text)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _micros_of(t: dt.datetime) -> int:
+    """A window's bound as `held_from` / `held_until` write it: microseconds since 1970 (UTC)."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return (t - _EPOCH) // dt.timedelta(microseconds=1)
 
 
 def _events(value) -> int:
@@ -284,6 +310,8 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
     reasons: dict[str, int] = {}
     counts = Counts()
     scopes = 0
+    lines_said: set[int] = set()  # the line rows (`agg`, `step`) the scope row says the result has
+    lines_read = 0
     for path in files:
         header = _columns(path, problems, width, held)
         if header is None:
@@ -302,6 +330,7 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                     raise ValueError(f"unknown row kind {kind!r} (expected one of {', '.join(KINDS)})")
                 if kind == "scope":
                     scopes += 1
+                    lines_said.add(events)
                     found = _text(row.get("window"), "`window`")
                     if found != expected_scope:
                         problems.add("E505", path, line,
@@ -319,6 +348,7 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                         raise ValueError(f"unknown rejection reason {meter_name!r}")
                     reasons[meter_name] = reasons.get(meter_name, 0) + events
                     continue
+                lines_read += 1
                 window_key = _text(row.get("window"), "`window`")
                 dims = [_text(row.get(f"d{i}"), f"`d{i}`") for i in range(width)]
                 quantity = _quantity(row.get("quantity"))
@@ -358,6 +388,12 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                     problems.add("E504", path, line, "not a piece of a step function (`events` 0 or 1, "
                                                      "`held_from` <= `held_until`, a value not below zero)")
                     continue
+                # the query cuts every piece at its window's bounds: one outside them is not the
+                # query's (and an instant past the calendar was an internal error, OverflowError)
+                if not _micros_of(window.start) <= span[0] <= span[1] <= _micros_of(window.end):
+                    problems.add("E505", path, line, f"a piece of a step function held from {span[0]} to "
+                                                     f"{span[1]} (microseconds) is outside window `{window.key}`")
+                    continue
                 steps.append(((window.key, meter.name, *dims[:len(names)]), (*span, quantity, events == 1)))
                 continue
             if rated and not stale and row.get("rc_prices") == INEXACT:
@@ -393,6 +429,11 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
         if scopes == 0:
             problems.add("E505", label, None, "no `scope` row: not the result of the query `ratecard sql` prints",
                          hints=["run the query `ratecard sql` prints and save its whole result"])
+        elif lines_said != {lines_read}:
+            problems.add("E505", label, None,
+                         f"{lines_read} rows of lines (`agg`, `step`), but the `scope` row says "
+                         f"{' or '.join(str(n) for n in sorted(lines_said))}: is part of the result missing?",
+                         hints=["pass every file of the result (a sharded export is several), saved unchanged"])
         elif classified != counts.kept or counts.read < counts.bad + counts.kept:
             problems.add("E505", label, None,
                          f"the counts do not add up (read {counts.read}, bad {counts.bad}, kept {counts.kept}, "

@@ -249,7 +249,8 @@ def row_problem(obj: dict, meters_by_type: dict, keys: Iterable[str] = ()) -> tu
             value = parse_quantity(shown)
             if value is None:
                 return (f"quantity `{field}` = {shown!r} for meter {meter.name} is not a decimal "
-                        f"number with at most {QUANTITY_SCALE} decimal places"), props
+                        f"number with at most {QUANTITY_SCALE} decimal places and "
+                        f"{QUANTITY_DIGITS - QUANTITY_SCALE} integer digits"), props
             if value < 0 and meter.aggregation.function == "weighted":
                 return (f"quantity `{field}` = {shown!r} for meter {meter.name} is negative: a `weighted` "
                         f"meter reports a level (a size), which cannot be below zero"), props
@@ -343,7 +344,8 @@ def derived_value(meter: Meter, props: dict[str, str]) -> tuple[Decimal | None, 
         value = parse_quantity(text)
         if value is None:
             return None, (f"property `{name}` = {text!r} of the derived quantity `{shown}` of meter "
-                          f"{meter.name} is not a decimal number with at most {QUANTITY_SCALE} decimal places")
+                          f"{meter.name} is not a decimal number with at most {QUANTITY_SCALE} decimal places "
+                          f"and {QUANTITY_DIGITS - QUANTITY_SCALE} integer digits")
         values[name] = value
     with localcontext(EXACT) as ctx:
         ctx.traps[decimal_inexact] = True

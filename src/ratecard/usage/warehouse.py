@@ -9,9 +9,10 @@ dialect lacks something (`dialects.adapt`).
 
 The result has the columns of `build_query` (kind, window, meter, d0..,
 quantity, events, and `held_from`, `held_until` with a `weighted` meter) plus one `scope` row: a fingerprint of the contracts,
-windows and meters the query was printed for. Saved as CSV or Parquet, the
+windows and meters the query was printed for, and the number of line rows. Saved as CSV or Parquet, the
 result is what `ratecard invoice --aggregates` reads; the fingerprint lets
-it refuse aggregates computed for another `--through` or other contracts.
+it refuse aggregates computed for another `--through` or other contracts, the
+count a result missing some of its lines.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlglot import exp
 
 from ..model import RatingPlan
 from .dialects import adapt
-from .query import QueryShape, Relations, build_query, held_nulls
+from .query import HELD_COLUMNS, QueryShape, Relations, build_query, held_nulls
 from .records import ContractTerm, Window
 from .rows import needed_keys
 from .sources import Source
@@ -135,11 +136,16 @@ def table_source(table: str, keys: Sequence[str], time_type: str = "text") -> So
 
 def scope_fingerprint(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Sequence[Window]) -> str:
     """What the aggregates depend on besides the events: contracts, windows, and
-    how each meter reads events (not its prices). `sha256:` + 16 hex digits."""
+    how each meter reads events (not its prices). `sha256:` + 16 hex digits.
+
+    How a meter measures is its whole aggregation: a derived quantity's expression
+    (its `field` is None) and a weighted meter's `per` change every quantity, so
+    aggregates summed as `prompt - cached` are not this run's when it sums
+    `prompt + cached` (and `diff` must aggregate such a side again)."""
     def stamp(t):
         return stamp_text(t) if t is not None else None
 
-    meters = [[m.name, m.event, m.aggregation.function, m.aggregation.field, list(m.dimension_names),
+    meters = [[m.name, m.event, m.aggregation.model_dump(mode="json"), list(m.dimension_names),
                [[c.key, c.positive, list(c.values)] for c in m.where]]
               for m in sorted(plan.meters.values(), key=lambda m: m.name)]
     doc = {
@@ -154,7 +160,14 @@ def scope_fingerprint(plan: RatingPlan, terms: Sequence[ContractTerm], windows: 
 
 
 def _add_scope_row(query: exp.Select, shape: QueryShape, fingerprint: str) -> None:
-    """One more result row: kind `scope`, the fingerprint in `window`."""
+    """One more result row: kind `scope`, the fingerprint in `window`, and in `events` how
+    many line rows (`agg` and `step`) the result has.
+
+    The counts of events (`read`, `kept`, the reasons) add up without the line rows, so
+    a result missing some of them -- a shard of a sharded export not passed, a row
+    deleted -- would bill without those lines, exit 0; `invoice --aggregates` compares
+    the rows it reads with this count. A window over the whole result (COUNT, a BIGINT
+    in every dialect), not a second pass over the aggregation."""
     subquery = query.args["from_"].this
     scope = exp.select(alias(lit("scope"), "kind"), alias(cast(lit(fingerprint), TEXT), "window"),
                        alias(cast(exp.Null(), TEXT), "meter"),
@@ -163,6 +176,20 @@ def _add_scope_row(query: exp.Select, shape: QueryShape, fingerprint: str) -> No
                        alias(exp.Count(this=exp.Star()), "events"),
                        *(held_nulls() if shape.held else ())).from_("rc_terms")
     subquery.set("this", exp.union(subquery.this, scope, distinct=False))
+
+    def of_result(name: str) -> exp.Column:
+        """`result.events`, qualified (an alias naming itself is a cycle to ClickHouse);
+        `result` unquoted, as the subquery is named."""
+        return exp.Column(this=exp.to_identifier(name, quoted=True), table=exp.to_identifier("result"))
+
+    kind = of_result("kind")
+    is_line = exp.In(this=kind.copy(), expressions=[lit("agg"), lit("step")])
+    lines = exp.Window(this=exp.Count(this=exp.Case(ifs=[exp.If(this=is_line, true=lit(1))])))
+    events = exp.Case(ifs=[exp.If(this=exp.EQ(this=kind.copy(), expression=lit("scope")), true=lines)],
+                      default=of_result("events"))
+    query.set("expressions", [col(c) for c in ("kind", "window", "meter",
+                                                *[f"d{i}" for i in range(shape.dimensions)], "quantity")]
+              + [alias(events, "events")] + [col(c) for c in (HELD_COLUMNS if shape.held else ())])
 
 
 # ----------------------------------------------------------------- the query text
