@@ -55,6 +55,12 @@ def reason(exc: OSError) -> str:
 # ----------------------------------------------------------------- what must not be written
 
 
+def spool_error(exc: OSError) -> OutputError:
+    """A temporary file that cannot be written (a full disk under $TMPDIR) while a run
+    spools its output (the JSON writer's, the pages of text and HTML invoices)."""
+    return OutputError(f"a temporary file in {tempfile.gettempdir()}", reason(exc))
+
+
 def _identity(path: str | Path) -> tuple[int, int] | None:
     try:
         st = os.stat(path)

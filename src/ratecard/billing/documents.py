@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_serializer
 
+from ..io import OutputError, reason, spool_error
 from .sinks import InvoiceSink, SplittableSink
 
 
@@ -282,7 +283,7 @@ class RunWriter(InvoiceSink, SplittableSink):
         try:
             self.spool.flush()
         except OSError as exc:
-            raise _spool_error(exc) from None
+            raise spool_error(exc) from None
 
     def restart(self) -> None:
         """Empty the spool: a range is priced again after its process failed part-way."""
@@ -327,7 +328,7 @@ class RunWriter(InvoiceSink, SplittableSink):
             self.spool.write(b",\n" if self.count else b"")
             self.spool.write(data[_BATCH_HEAD:-_BATCH_TAIL])
         except OSError as exc:
-            raise _spool_error(exc) from None
+            raise spool_error(exc) from None
         self.count += len(invoices)
 
     def finish(self, run: "InvoiceRun", out, name: str = "standard output") -> None:
@@ -343,8 +344,6 @@ class RunWriter(InvoiceSink, SplittableSink):
         try:
             self._finish(run, out)
         except OSError as exc:
-            from ..io import OutputError, reason
-
             raise OutputError(name, reason(exc)) from None
 
     def _finish(self, run: "InvoiceRun", out) -> None:
@@ -386,13 +385,6 @@ class RunWriter(InvoiceSink, SplittableSink):
         write(("\n  ]," + after + "\n").encode("utf-8"))
         if fd is None and binary is not None:
             binary.flush()
-
-
-def _spool_error(exc: OSError) -> Exception:
-    """A spool that cannot be written (a full disk under $TMPDIR), as an `io.OutputError`."""
-    from ..io import OutputError, reason
-
-    return OutputError(f"a temporary file in {tempfile.gettempdir()}", reason(exc))
 
 
 def _descriptor(out) -> int | None:

@@ -95,8 +95,9 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     (`prices_lines`: embedded DuckDB, Spark), the usage engine prices the lines it can
     price exactly (`engine_rating.py`); without it every line is priced in
     Python (the oracle the engine's pricing is held to, tests/test_engine_rating.py).
-    An aggregates file priced by `ratecard sql --priced` (`reads_rated`) is billed with
-    its figures unless `price_in_engine` is False (then every line is priced in Python).
+    An aggregates file priced by `ratecard sql --priced` (`reads_rated`) has its figures
+    checked against the Python pricer's, line by line (E504 where they differ), unless
+    `price_in_engine` is False (then they are ignored).
     """
     refused = unsupported(plan, spans)
     if refused:
@@ -182,7 +183,7 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
 def _printed_fingerprint(engine: EnginePrices, windows):
     """`rating(width, held)` for `aggregates.aggregate_file`: the fingerprint of the rating
     `ratecard sql --priced` prints for this pricing (every contract, whatever `only` is),
-    its prices registered with `engine` so that `engine.priced` takes the file's figures."""
+    worked out with `engine` (the file's figures are then checked line by line, `EnginePrices.agrees`)."""
     def fingerprint(width: int, held: bool) -> str | None:
         from ..usage.rating_print import printed_fingerprint
 

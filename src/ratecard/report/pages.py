@@ -28,7 +28,7 @@ from typing import Callable
 
 from ..billing.documents import Invoice
 from ..billing.sinks import PricedLinesSink, SplittableSink
-from ..io import OutputError, reason
+from ..io import spool_error
 from .invoice_views import DocumentViews
 from .render import render_around, render_block
 from .summary import summary_view
@@ -141,7 +141,7 @@ class InvoicePages(PricedLinesSink, SplittableSink):
             try:
                 file.flush()
             except OSError as exc:
-                raise _spool_error(exc) from None
+                raise spool_error(exc) from None
 
     def absorb(self, part: "InvoicePages", count: int) -> None:
         """Take `part`'s pages (written by another process) as following ours."""
@@ -177,9 +177,4 @@ class InvoicePages(PricedLinesSink, SplittableSink):
         try:
             file.write(data)
         except OSError as exc:
-            raise _spool_error(exc) from None
-
-
-def _spool_error(exc: OSError) -> Exception:
-    """A spool that cannot be written (a full disk under $TMPDIR), as an `io.OutputError`."""
-    return OutputError(f"a temporary file in {tempfile.gettempdir()}", reason(exc))
+            raise spool_error(exc) from None

@@ -10,9 +10,10 @@ and meters the query was printed for.
 
 A result of `ratecard sql --priced` also has the rated columns
 (`rating.RATED_COLUMNS`) and `rc_prices`, the fingerprint of the prices it
-was rated with: billing bills its rated lines with those figures when the
-fingerprint is the one it works out for this pricing (`rating`), and a
-result rated with other prices is refused (E505), never billed.
+was rated with: when the fingerprint is the one billing works out for this
+pricing (`rating`), billing checks each rated line's figures against its own
+pricing (E504 where they differ); a result rated with other prices is refused
+(E505), never billed.
 
 `aggregate_file` has the signature of `usage.aggregate_usage`, so billing
 takes it as its aggregator; the "usage files" it is given are the aggregates
@@ -25,7 +26,6 @@ other contracts, windows or meters), never a crash and never a silent zero.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -41,6 +41,7 @@ from .records import REJECTION_REASONS, Aggregate, ContractTerm, Counts, UsageRe
 from .result import aggregate_order, held_aggregates
 from .rows import strip_zeros, text_value
 from .warehouse import scope_fingerprint
+from .weighted import micros
 
 KINDS = ("agg", "step", "reason", "read", "bad", "kept", "scope")
 # Reasons the query itself counts (`duplicate` and `bad_row` are derived from read/bad/kept).
@@ -246,16 +247,6 @@ def _micros(value, what: str) -> int:
     return int(text)
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-
-
-def _micros_of(t: dt.datetime) -> int:
-    """A window's bound as `held_from` / `held_until` write it: microseconds since 1970 (UTC)."""
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
-    return (t - _EPOCH) // dt.timedelta(microseconds=1)
-
-
 def _events(value) -> int:
     if isinstance(value, bool) or value is None:
         raise ValueError("`events` is empty")
@@ -288,8 +279,8 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
 
     A file with the rated columns (`ratecard sql --priced`): with `rating` (billing's
     `EnginePrices.printed`, fingerprinted: `rating(width, held)`, None when it cannot be
-    printed), each priced line keeps its figures for billing (`Aggregate.rated`, as the
-    engine's), and a file whose `rc_prices` is not this pricing's is refused (E505): its
+    printed), each priced line keeps its figures for billing to check (`Aggregate.rated`),
+    and a file whose `rc_prices` is not this pricing's is refused (E505): its
     amounts are another pricing's. Without `rating` (`--price-in python`) they are ignored."""
     report = UsageReport(rejected={r: 0 for r in REJECTION_REASONS})
     problems = _Problems()
@@ -390,7 +381,7 @@ def aggregate_file(plan: RatingPlan, terms: list[ContractTerm], windows: list[Wi
                     continue
                 # the query cuts every piece at its window's bounds: one outside them is not the
                 # query's (and an instant past the calendar was an internal error, OverflowError)
-                if not _micros_of(window.start) <= span[0] <= span[1] <= _micros_of(window.end):
+                if not micros(window.start) <= span[0] <= span[1] <= micros(window.end):
                     problems.add("E505", path, line, f"a piece of a step function held from {span[0]} to "
                                                      f"{span[1]} (microseconds) is outside window `{window.key}`")
                     continue
