@@ -18,6 +18,7 @@ from ..report.formatter import Formatter
 from ..report.invoice_views import DEFAULT_ISSUER, invoice_view
 from ..report.text_layout import text_layout
 from ..report.view_models import CorrectionView, DocumentView, InvoiceView
+from ..report.visible import dimensions_text
 from .documents import Correction, LedgerDocument
 from .records import Stored
 
@@ -78,7 +79,7 @@ def ledger_invoice_view(doc: LedgerDocument, fmt: Formatter, *, issuer: str = DE
 def _correction_view(c: Correction, fmt: Formatter, credit_note: bool) -> CorrectionView:
     last = max(c.period.end - dt.timedelta(days=1), c.period.start)
     period = fmt.days(c.period.start, last)
-    dims = ", ".join(f"{k}: {v}" for k, v in sorted(c.dimensions.items()))
+    dims = dimensions_text(sorted(c.dimensions.items()))
     label = c.description or c.charge or "Adjustment"
     if dims:
         label = f"{label} · {dims}"

@@ -25,6 +25,7 @@ from .formatter import expiry_text
 from .intervals import held_intervals
 from .invoice_views import minimum_floor, proration_days
 from .render import render
+from .visible import dimensions_text, visible
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,14 @@ def describe_action(action, currency: str) -> str:
     return str(action)
 
 
+def _visible_notes(notes: tuple[str, ...]) -> tuple[str, ...]:
+    """Billing's notes (an allocation, a credit draw) name lines with their dimension values
+    (`adjustments.line_name`), written where billing cannot reach `report`: shown `visible`."""
+    return tuple(visible(note) for note in notes)
+
+
 def _dims(dimensions: dict[str, str]) -> str:
-    return ", ".join(f'{k} = "{v}"' for k, v in dimensions.items()) or "no dimensions"
+    return dimensions_text(dimensions.items(), quoted=True) or "no dimensions"
 
 
 def _change_text(change: Change, plan: RatingPlan) -> str:
@@ -371,7 +378,7 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
     else:
         label, text = line.kind, line.description
     return OtherExplained(kind=line.kind, charge=line.charge, label=label, text=text,
-                          amount=f"{line.amount}", notes=line.notes)
+                          amount=f"{line.amount}", notes=_visible_notes(line.notes))
 
 
 def _grant_time(grant: GrantLedger, through) -> str:
@@ -424,7 +431,7 @@ def _invoice_view(inv: Invoice, lines: list[UsageExplained | OtherExplained],
         credits=[CreditExplained(grant=c.grant, description=c.description or "Prepaid credit",
                                  applied=f"{c.applied}", remaining=f"{c.remaining}",
                                  expiry=_grant_time(ledgers[c.grant], through) if c.grant in ledgers else "",
-                                 notes=c.notes)
+                                 notes=_visible_notes(c.notes))
                  for c in inv.credits],
         credits_applied=f"{inv.credits_applied}",
         total=f"{inv.total}",

@@ -27,6 +27,7 @@ from .formatter import DEFAULT_LOCALE, Formatter, compact_unit, expiry_text
 from .summary import summary_view
 from .text_layout import text_layout
 from .view_models import ChargeGroup, CreditView, DocumentView, InvoiceView, LineView, PurchaseView, TierView
+from .visible import dimension_pairs, joined_dimensions
 
 DEFAULT_ISSUER = "ratecard"
 
@@ -209,8 +210,8 @@ _ORIGIN = re.compile(r"\s*\([^()]*\)$")
 
 
 def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineView:
-    dims = sorted(ln.dimensions.items())
-    dims_text = ", ".join(f"{k}: {v}" for k, v in dims)
+    dims = dimension_pairs(sorted(ln.dimensions.items())) if ln.dimensions else []
+    dims_text = joined_dimensions(dims)
     notes: list[str] = []
     quantity = fmt.quantity(ln.exact_quantity)
     unit_price = _unit_price(ln.unit_price, fmt) if ln.unit_price is not None else ""

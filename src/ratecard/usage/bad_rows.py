@@ -16,6 +16,7 @@ from typing import Sequence
 
 from ..diagnostics import error
 from ..model import RatingPlan
+from .overflow import is_overflow, overflow_problem
 from .records import BadRow
 from .row_reader import clean_copy, read_rows
 from .rows import UnreadableFile, needed_keys, row_problem
@@ -41,7 +42,8 @@ def scan_bad_rows(plan: RatingPlan, files: Sequence[str]) -> tuple[list[BadRow],
 
 def locate_bad_rows(plan: RatingPlan, files: Sequence[str], failure: Exception | None = None):
     """After an engine found bad rows (or failed on a file): (bad rows, bad lines by
-    file, None), or the E501 that explains why the rows cannot be named."""
+    file, None), or the E501 that explains why the rows cannot be named (the E506 when
+    the engine failed on a sum of good rows, `overflow`)."""
     try:
         bad, lines = scan_bad_rows(plan, files)
     except (OSError, ValueError, UnreadableFile) as exc:
@@ -49,6 +51,8 @@ def locate_bad_rows(plan: RatingPlan, files: Sequence[str], failure: Exception |
     if not bad:
         why = (in_user_files(str(failure), {f: f for f in files}) if failure
                else f"the engine found bad rows the row reader did not, in {', '.join(files)}")
+        if failure is not None and is_overflow(why):  # every row is good: their sum is not
+            return [], {}, overflow_problem(plan, files, why)
         return [], {}, error("E501", f"cannot read usage: {why}")
     return bad, lines, None
 

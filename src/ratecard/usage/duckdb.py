@@ -22,6 +22,7 @@ from ..diagnostics import error, first_line
 from ..model import RatingPlan
 from .bad_rows import in_user_files, locate_bad_rows, write_clean_copy
 from .driver import EngineFailure, EngineStopped, FoundBadRows, aggregate
+from .overflow import is_overflow, overflow_problem
 from .query import Relations, build_query
 from .rating import rate
 from .rating_query import RATED_COLUMNS, RatingRequest
@@ -316,8 +317,10 @@ class DuckDBEngine:
         try:
             kept = run_query(self.conn, plan, cleaned, self.relations, self.memory_limit, self.rating)
         except EngineFailure as exc:
-            raise EngineStopped(error("E501", f"cannot read usage: {in_user_files(str(exc), user, copy_lines)} "
-                                              "(with the bad rows set aside)")) from None
+            message = in_user_files(str(exc), user, copy_lines)
+            if is_overflow(message):  # the rows left are good: their sum is not
+                raise EngineStopped(overflow_problem(plan, [s.path for s in cleaned], message)) from None
+            raise EngineStopped(error("E501", f"cannot read usage: {message} (with the bad rows set aside)")) from None
         if kept.counts.bad:
             raise EngineStopped(error(
                 "E501", f"cannot read usage: the engine still found {kept.counts.bad} bad rows in "

@@ -34,6 +34,7 @@ from ..model import RatingPlan
 from .bad_rows import locate_bad_rows
 from .dialects import spark_tree
 from .driver import EngineFailure, EngineStopped, FoundBadRows, aggregate
+from .overflow import is_overflow, overflow_problem
 from .query import Relations, build_query
 from .rating_query import RATED_COLUMNS, RatingRequest
 from .records import ContractTerm, Counts, UsageReport, Window
@@ -214,7 +215,11 @@ class SparkEngine:
             try:
                 rows = _run_staged(spark, steps, final, created, rated)
             except Exception as exc:
-                raise EngineStopped(error("E501", f"cannot read usage: {first_line(exc)}")) from None
+                message = first_line(exc)
+                if is_overflow(message):  # a sum past DECIMAL(38, 18) (ANSI mode): named from local files
+                    local = [] if self.tables else [f for f in files if "://" not in f]
+                    raise EngineStopped(overflow_problem(plan, local, message)) from None
+                raise EngineStopped(error("E501", f"cannot read usage: {message}")) from None
         finally:
             _clean_up(spark, created, saved)
         return read_result(plan, rows, width, len(RATED_COLUMNS) if self.rating is not None else 0)  # Row: a tuple

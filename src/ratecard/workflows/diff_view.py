@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Sequence
 
 from ..money import EXACT, plain
+from ..report.visible import dimensions_text
 from .diff_compare import ContractChange, LineChange, PricingDiff, Reason, formatter
 
 
@@ -51,7 +52,7 @@ def _pct_json(old: Decimal, new: Decimal) -> str | None:
 
 
 def _dims_text(dims: tuple[tuple[str, str], ...]) -> str:
-    return ", ".join(f'{k} = "{v}"' for k, v in dims)
+    return dimensions_text(dims, quoted=True)
 
 
 def _md(text: str) -> str:

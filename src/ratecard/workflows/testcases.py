@@ -25,6 +25,7 @@ from ..compiler.collect import collect
 from ..compiler.context import Context
 from ..diagnostics import Diagnostic, Note, Span, did_you_mean, error, has_errors, warning
 from ..model import Contract, Meter, RatingPlan
+from ..report.visible import dimensions_text
 from ..syntax import nodes as n
 
 INLINE_CONTRACT = "inline"
@@ -68,7 +69,7 @@ class Expectation:
     @property
     def label(self) -> str:
         if self.what == "line":
-            dims = ", ".join(f'{k} = "{v}"' for k, v in self.dimensions)
+            dims = dimensions_text(self.dimensions, quoted=True)
             return f"line {self.meter} {dims}".rstrip()
         return LABELS[self.what]
 
