@@ -156,6 +156,8 @@ def test_without_files_the_overflow_is_still_said_as_such():
     ("[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION] 1E+20 cannot be represented as Decimal(38, 18)", True),
     ("Invalid Input Error: Malformed JSON in file \"u.jsonl\", at byte 3 in line 2", False),
     ("IO Error: No files found that match the pattern \"x.parquet\"", False),
+    ("Invalid Input Error: Malformed JSON in file \"/data/overflow.jsonl\", at byte 3 in line 2", False),
+    ("Invalid Input Error: Malformed JSON in file \"/data/Overflow-in-may.jsonl\", at byte 3", False),
 ])
 def test_is_overflow(message, overflow):
     assert is_overflow(message) is overflow

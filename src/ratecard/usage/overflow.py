@@ -29,8 +29,9 @@ INTEGER_DIGITS = QUANTITY_DIGITS - QUANTITY_SCALE  # 20
 BOUND = Decimal(10) ** INTEGER_DIGITS
 SHOWN = 3  # (meter, customer) pairs named; the count of the others follows
 
-# what DuckDB and Spark say when a DECIMAL sum passes DECIMAL(38)
-_OVERFLOW = re.compile(r"(?i)overflow|NUMERIC_VALUE_OUT_OF_RANGE")
+# what DuckDB and Spark say when a DECIMAL sum passes DECIMAL(38): their own words, not any
+# "overflow" (a usage file may be named `overflow.jsonl`, and its parse error is not one)
+_OVERFLOW = re.compile(r"\bOverflow in |\[ARITHMETIC_OVERFLOW\]|\[NUMERIC_VALUE_OUT_OF_RANGE\b")
 
 
 def is_overflow(message: str) -> bool:
