@@ -222,3 +222,26 @@ def test_ledger_documents_show_a_hidden_character_escaped(tmp_path, monkeypatch,
     code, out, err = run_cli(["ledger", "show", "INV-000002", "--ledger", ledger, "--format", "json"],
                              project, monkeypatch, capsys)
     assert json.loads(out)["corrections"][0]["dimensions"] == {"model": BIDI}
+
+
+# ----------------------------------------------------------------- diagnostics
+
+
+def test_a_diagnostic_quoting_a_usage_row_shows_it_escaped(tmp_path, monkeypatch, capsys):
+    """A bad row is named with its text on the terminal: a control sequence or a bidi
+    override it holds is shown escaped there, and kept exact in `--format json`."""
+    _project(tmp_path)
+    bad = {"id": "b1", "type": "llm.completion", "customer": "cus_pixel", "time": "2026-01-05\x1b[2J\u202e",
+           "properties": {"model": "x", "tokens": 5}}
+    with (tmp_path / "u.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(bad, ensure_ascii=False) + "\n")
+    code, out, err = run_cli(["invoice", "p.pricing", "--usage", "u.jsonl", "--through", "2026-02-01"],
+                             tmp_path, monkeypatch, capsys)
+    assert code == 1
+    assert "u.jsonl:5" in err and "\\u001b[2J\\u202e" in err
+    assert not HIDDEN.search(err), repr(HIDDEN.search(err))
+    code, out, err = run_cli(["invoice", "p.pricing", "--usage", "u.jsonl", "--through", "2026-02-01",
+                              "--format", "json"], tmp_path, monkeypatch, capsys)
+    assert code == 1
+    messages = " ".join(d["message"] for d in json.loads(err or out)["diagnostics"])
+    assert "\x1b[2J\u202e" in messages

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import dataclass
 from typing import Sequence
@@ -10,6 +11,7 @@ from typing import Sequence
 from ..compiler import Compiled, PathError, compile_paths, compile_sources, read_text
 from ..diagnostics import Diagnostic, SourceMap, error, has_errors, render_json, render_text
 from ..progress import Reporter
+from ..report.visible import visible
 from ..usage.records import memory_limit_arg
 
 EXIT_OK = 0
@@ -128,13 +130,21 @@ def add_format_flag(parser, choices=("text", "json"), default="text", help_text=
 
 def print_diagnostics(diagnostics: Sequence[Diagnostic], sources: SourceMap | None,
                       fmt: str = "text", stream=None) -> None:
-    """The one place diagnostics are printed."""
+    """The one place diagnostics are printed. In text, what a message quotes from the
+    input (a usage row, a dimension value) is shown `visible`: a control character or a
+    bidi override from a usage file is not written raw into the user's terminal."""
     stream = stream or sys.stderr
     if fmt == "json":
         stream.write(render_json(diagnostics))
     elif diagnostics:
-        stream.write(render_text(diagnostics, sources))
+        stream.write(render_text([_shown(d) for d in diagnostics], sources))
     stream.flush()
+
+
+def _shown(d: Diagnostic) -> Diagnostic:
+    return dataclasses.replace(
+        d, message=visible(d.message), hints=tuple(visible(h) for h in d.hints),
+        notes=tuple(dataclasses.replace(n, message=visible(n.message)) for n in d.notes))
 
 
 def compile_project(paths: Sequence[str], contracts: Sequence[str] = ()) -> Compiled:
