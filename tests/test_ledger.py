@@ -455,6 +455,27 @@ def test_a_ledger_that_cannot_be_reached_is_one_diagnostic(capsys, tmp_path, pro
     assert "Traceback" not in err and "internal error" not in err
 
 
+def test_issue_never_adds_a_ledger_to_another_programs_sqlite_file(capsys, tmp_path, project):
+    """A SQLite ledger is a file of its own: `--ledger app.db` naming a database that holds
+    other tables is refused, and the file keeps exactly what it held."""
+    import sqlite3
+
+    other = tmp_path / "app.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE customers (id TEXT)")
+    before = other.read_bytes()
+    usage = write_usage(tmp_path / "u.jsonl", base_usage())
+    code, out, err = issue(capsys, project, usage, "2026-02-03", str(other))
+    assert code == 1 and out == ""
+    assert "error[E960]" in err and "is not a ratecard ledger (it holds other tables: customers)" in err, err
+    assert other.read_bytes() == before
+    code, _, err = cli(capsys, "ledger", "list", "--ledger", str(other))
+    assert code == 1 and "is not a ratecard ledger" in err
+    # an empty file is a new ledger, as a missing one is
+    (tmp_path / "empty.db").touch()
+    assert issue(capsys, project, usage, "2026-02-03", str(tmp_path / "empty.db"))[0] == 0
+
+
 def test_reading_a_ledger_that_does_not_exist(capsys, tmp_path):
     code, out, err = cli(capsys, "ledger", "list", "--ledger", str(tmp_path / "missing.db"))
     assert code == 1 and "error[E960]: no ledger at" in err

@@ -199,9 +199,14 @@ def migrate(ledger: Ledger, *, create: bool) -> None:
     try:
         with ledger.reading() as conn:
             current = MigrationContext.configure(conn).get_current_heads()
+            others = _other_tables(ledger, conn) if not current else []
         if set(current) == heads:
             return
         _check_known(ledger, script, current)
+        if others:
+            raise LedgerError(error("E960", f"{ledger.target.shown} is not a ratecard ledger (it holds other "
+                                            f"tables: {', '.join(others)}); nothing was changed",
+                                    hints=["name a new file for the ledger, or the ledger itself"]))
         if not current and not create:
             raise LedgerError(error("E960", f"{ledger.target.shown} is not a ratecard ledger (it has no "
                                             "ledger schema)"))
@@ -216,6 +221,17 @@ def migrate(ledger: Ledger, *, create: bool) -> None:
                     command.upgrade(config, "heads")
     except (DBAPIError, CommandError) as exc:
         raise LedgerError(_unreachable(ledger.target.shown, driver_message(exc))) from None
+
+
+def _other_tables(ledger: Ledger, conn) -> list[str]:
+    """The tables of a SQLite file that has no ledger schema. A SQLite ledger is a file of
+    its own, so one holding anything is another program's database: `issue` must not add
+    the ledger's tables to it. (A PostgreSQL ledger may share a database; not checked.)"""
+    from sqlalchemy import inspect
+
+    if ledger.backend != "sqlite":
+        return []
+    return sorted(inspect(conn).get_table_names())
 
 
 def _check_known(ledger: Ledger, script, current) -> None:
