@@ -476,6 +476,20 @@ def test_issue_never_adds_a_ledger_to_another_programs_sqlite_file(capsys, tmp_p
     assert issue(capsys, project, usage, "2026-02-03", str(tmp_path / "empty.db"))[0] == 0
 
 
+def test_a_sqlite_ledger_is_the_file_named(capsys, tmp_path, project):
+    """Query parameters would make SQLite open another file than the one checked
+    (`ledger.db?mode=ro`, created on the spot): refused. A plain path is a name, `?` and all."""
+    usage = write_usage(tmp_path / "u.jsonl", base_usage())
+    code, out, err = issue(capsys, project, usage, "2026-02-03", f"sqlite:///{tmp_path / 'l.db'}?mode=ro&uri=true")
+    assert code == 1 and out == "" and err.count("error[") == 1
+    assert "error[E960]" in err and "takes no query parameters" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pricing", "u.jsonl"]
+    odd = tmp_path / "l?mode=ro#1.db"
+    assert issue(capsys, project, usage, "2026-02-03", str(odd))[0] == 0
+    assert odd.is_file() and not (tmp_path / "l").exists()
+    assert [d["number"] for d in listed(capsys, str(odd))]
+
+
 def test_reading_a_ledger_that_does_not_exist(capsys, tmp_path):
     code, out, err = cli(capsys, "ledger", "list", "--ledger", str(tmp_path / "missing.db"))
     assert code == 1 and "error[E960]: no ledger at" in err

@@ -45,12 +45,13 @@ class Target:
 
 def parse_url(text: str) -> Target:
     """What `--ledger` names; LedgerError (E960) when it cannot be a ledger."""
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import URL, make_url
     from sqlalchemy.exc import ArgumentError
 
     if "://" not in text:
         path = Path(text).expanduser().absolute()
-        return Target(f"sqlite:///{path}", text, "sqlite", path)
+        # built, not pasted into a URL: a `?` or `#` in the file's name stays in the name
+        return Target(URL.create("sqlite", database=str(path)).render_as_string(False), text, "sqlite", path)
     try:
         url = make_url(text)
     except ArgumentError:
@@ -58,6 +59,13 @@ def parse_url(text: str) -> Target:
     shown = url.render_as_string(hide_password=True)
     driver = url.drivername
     if driver in ("sqlite", "sqlite+pysqlite"):
+        if url.query:
+            # `?mode=ro&uri=true` makes SQLite open another file than the one ratecard checked
+            # (`ledger.db?mode=ro`, created on the spot): refused, never a ledger written elsewhere
+            raise LedgerError(error("E960", f"cannot use ledger {shown}: a SQLite ledger URL takes no "
+                                            "query parameters",
+                                    hints=["name the file alone: --ledger sqlite:///ledger.db (or just "
+                                           "ledger.db)"]))
         if not url.database or url.database == ":memory:":
             raise LedgerError(error("E960", f"cannot use ledger {shown}: an in-memory SQLite database is "
                                             "gone when the command ends",
