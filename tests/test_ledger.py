@@ -205,6 +205,25 @@ def test_void_keeps_the_number_reverses_it_and_the_period_is_issued_again(capsys
     _adds_up(capsys, project, usage, "2026-02-03", ledger_url)
 
 
+def test_a_void_is_never_dated_before_the_document_it_voids(capsys, tmp_path, project, ledger_url):
+    """A credit note dated before its invoice would credit a period the invoice was not yet in."""
+    usage = write_usage(tmp_path / "u.jsonl", base_usage())
+    assert issue(capsys, project, usage, "2026-02-03", ledger_url)[0] == 0
+    before = listed(capsys, ledger_url)
+    issued = before[1]["issued"]
+    code, out, err = cli(capsys, "ledger", "void", "INV-000002", "--reason", "r", "--date", "2020-01-01",
+                         "--ledger", ledger_url)
+    assert code == 1 and out == "" and "error[E964]" in err, err
+    assert f"cannot be voided on 2020-01-01: it was issued on {issued}" in err and f"--date {issued}" in err
+    assert listed(capsys, ledger_url) == before
+    code, _, err = cli(capsys, "ledger", "void", "INV-000002", "--reason", "r", "--date", "2026-13-01",
+                       "--ledger", ledger_url)
+    assert code == 2 and "--date `2026-13-01` is not a date" in err
+    code, out, err = cli(capsys, "ledger", "void", "INV-000002", "--reason", "r", "--date", issued,
+                         "--ledger", ledger_url)
+    assert code == 0, err
+
+
 def test_void_of_an_invoice_carrying_adjustments_corrects_again(capsys, tmp_path, project, ledger_url):
     rows = base_usage()
     late_rows = rows + events("c_acme", dt.date(2026, 1, 25), 5, "late")
