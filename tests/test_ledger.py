@@ -278,6 +278,24 @@ def test_numbering_formats_from_the_pricing(capsys, tmp_path, ledger_url):
     assert [d["number"] for d in listed(capsys, ledger_url)] == ["ACME/0001", "ACME/0002", "CR1"]
 
 
+def test_a_changed_format_that_would_reuse_a_number_is_refused_at_the_format(capsys, tmp_path, ledger_url):
+    """Invoices issued as INV-000001..., then credit notes given the invoices' old text: the
+    next credit note would be INV-000001 again. E967 at the `numbering` statement, nothing
+    issued (the database's unique key stopped it before, as E966 in the database's words)."""
+    project = write_project(tmp_path / "p")
+    usage = write_usage(tmp_path / "u.jsonl", base_usage())
+    assert issue(capsys, project, usage, "2026-02-03", ledger_url)[0] == 0
+    before = listed(capsys, ledger_url)
+    swapped = write_project(tmp_path / "p", PROJECT.replace(
+        "grace 2 days", 'grace 2 days\nnumbering invoices "B-{n}"\nnumbering credit_notes "INV-{n:06}"'))
+    cheaper = write_usage(tmp_path / "less.jsonl", [r for r in base_usage() if r["customer"] != "c_acme"])
+    code, out, err = issue(capsys, swapped, cheaper, "2026-02-03", ledger_url)
+    assert code == 1 and out == "" and err.count("error[") == 1, err
+    assert "project.pricing:5:24: error[E967]: the next number of the credit notes series is INV-000001" in err
+    assert '5 | numbering credit_notes "INV-{n:06}"' in err and "^^^" in err
+    assert listed(capsys, ledger_url) == before
+
+
 def test_list_text_and_export(capsys, tmp_path, project, ledger_url):
     usage = write_usage(tmp_path / "u.jsonl", base_usage())
     assert issue(capsys, project, usage, "2026-03-03", ledger_url)[0] == 0
