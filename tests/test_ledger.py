@@ -205,6 +205,25 @@ def test_void_keeps_the_number_reverses_it_and_the_period_is_issued_again(capsys
     _adds_up(capsys, project, usage, "2026-02-03", ledger_url)
 
 
+def test_a_void_is_never_dated_before_the_document_it_voids(capsys, tmp_path, project, ledger_url):
+    """A credit note dated before its invoice would credit a period the invoice was not yet in."""
+    usage = write_usage(tmp_path / "u.jsonl", base_usage())
+    assert issue(capsys, project, usage, "2026-02-03", ledger_url)[0] == 0
+    before = listed(capsys, ledger_url)
+    issued = before[1]["issued"]
+    code, out, err = cli(capsys, "ledger", "void", "INV-000002", "--reason", "r", "--date", "2020-01-01",
+                         "--ledger", ledger_url)
+    assert code == 1 and out == "" and "error[E964]" in err, err
+    assert f"cannot be voided on 2020-01-01: it was issued on {issued}" in err and f"--date {issued}" in err
+    assert listed(capsys, ledger_url) == before
+    code, _, err = cli(capsys, "ledger", "void", "INV-000002", "--reason", "r", "--date", "2026-13-01",
+                       "--ledger", ledger_url)
+    assert code == 2 and "--date `2026-13-01` is not a date" in err
+    code, out, err = cli(capsys, "ledger", "void", "INV-000002", "--reason", "r", "--date", issued,
+                         "--ledger", ledger_url)
+    assert code == 0, err
+
+
 def test_void_of_an_invoice_carrying_adjustments_corrects_again(capsys, tmp_path, project, ledger_url):
     rows = base_usage()
     late_rows = rows + events("c_acme", dt.date(2026, 1, 25), 5, "late")
@@ -257,6 +276,24 @@ def test_numbering_formats_from_the_pricing(capsys, tmp_path, ledger_url):
                        "--ledger", ledger_url)
     assert code == 0 and "CR1" in out
     assert [d["number"] for d in listed(capsys, ledger_url)] == ["ACME/0001", "ACME/0002", "CR1"]
+
+
+def test_a_changed_format_that_would_reuse_a_number_is_refused_at_the_format(capsys, tmp_path, ledger_url):
+    """Invoices issued as INV-000001..., then credit notes given the invoices' old text: the
+    next credit note would be INV-000001 again. E967 at the `numbering` statement, nothing
+    issued (the database's unique key stopped it before, as E966 in the database's words)."""
+    project = write_project(tmp_path / "p")
+    usage = write_usage(tmp_path / "u.jsonl", base_usage())
+    assert issue(capsys, project, usage, "2026-02-03", ledger_url)[0] == 0
+    before = listed(capsys, ledger_url)
+    swapped = write_project(tmp_path / "p", PROJECT.replace(
+        "grace 2 days", 'grace 2 days\nnumbering invoices "B-{n}"\nnumbering credit_notes "INV-{n:06}"'))
+    cheaper = write_usage(tmp_path / "less.jsonl", [r for r in base_usage() if r["customer"] != "c_acme"])
+    code, out, err = issue(capsys, swapped, cheaper, "2026-02-03", ledger_url)
+    assert code == 1 and out == "" and err.count("error[") == 1, err
+    assert "project.pricing:5:24: error[E967]: the next number of the credit notes series is INV-000001" in err
+    assert '5 | numbering credit_notes "INV-{n:06}"' in err and "^^^" in err
+    assert listed(capsys, ledger_url) == before
 
 
 def test_list_text_and_export(capsys, tmp_path, project, ledger_url):
@@ -453,6 +490,41 @@ def test_a_ledger_that_cannot_be_reached_is_one_diagnostic(capsys, tmp_path, pro
     assert code == 1 and out == ""
     assert err.count("error[") == 1 and "error[E960]" in err and words in err, err
     assert "Traceback" not in err and "internal error" not in err
+
+
+def test_issue_never_adds_a_ledger_to_another_programs_sqlite_file(capsys, tmp_path, project):
+    """A SQLite ledger is a file of its own: `--ledger app.db` naming a database that holds
+    other tables is refused, and the file keeps exactly what it held."""
+    import sqlite3
+
+    other = tmp_path / "app.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE customers (id TEXT)")
+    before = other.read_bytes()
+    usage = write_usage(tmp_path / "u.jsonl", base_usage())
+    code, out, err = issue(capsys, project, usage, "2026-02-03", str(other))
+    assert code == 1 and out == ""
+    assert "error[E960]" in err and "is not a ratecard ledger (it holds other tables: customers)" in err, err
+    assert other.read_bytes() == before
+    code, _, err = cli(capsys, "ledger", "list", "--ledger", str(other))
+    assert code == 1 and "is not a ratecard ledger" in err
+    # an empty file is a new ledger, as a missing one is
+    (tmp_path / "empty.db").touch()
+    assert issue(capsys, project, usage, "2026-02-03", str(tmp_path / "empty.db"))[0] == 0
+
+
+def test_a_sqlite_ledger_is_the_file_named(capsys, tmp_path, project):
+    """Query parameters would make SQLite open another file than the one checked
+    (`ledger.db?mode=ro`, created on the spot): refused. A plain path is a name, `?` and all."""
+    usage = write_usage(tmp_path / "u.jsonl", base_usage())
+    code, out, err = issue(capsys, project, usage, "2026-02-03", f"sqlite:///{tmp_path / 'l.db'}?mode=ro&uri=true")
+    assert code == 1 and out == "" and err.count("error[") == 1
+    assert "error[E960]" in err and "takes no query parameters" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pricing", "u.jsonl"]
+    odd = tmp_path / "l?mode=ro#1.db"
+    assert issue(capsys, project, usage, "2026-02-03", str(odd))[0] == 0
+    assert odd.is_file() and not (tmp_path / "l").exists()
+    assert [d["number"] for d in listed(capsys, str(odd))]
 
 
 def test_reading_a_ledger_that_does_not_exist(capsys, tmp_path):

@@ -95,6 +95,18 @@ def test_cap_is_on_usage_after_discounts_and_minimum_compares_after_both(usage):
     assert kinds(jan)[-1] == ("minimum", "minimum", "45.00") and jan.total == Decimal("100.00")
 
 
+def test_cap_and_minimum_are_prorated_on_a_short_first_period(usage):
+    """LANGUAGE.md Part 2: the cap is "prorated like fees on a short period" (`on day D`)."""
+    text = project(plan_extra="  billing monthly on day 15\n  cap $31\n  minimum $62\n")
+    _, (short, *_) = bill(text, usage, through="2026-01-15")
+    # Jan 1 - 15 over Dec 15 - Jan 15 (31 days): 14/31. Fee 30 x 14/31 = 13.548 -> 13.55;
+    # cap 31 x 14/31 = 14: usage 20 + 10 = 30 -> -16.00; minimum 62 x 14/31 = 28:
+    # 13.55 + 14.00 = 27.55 -> true-up 0.45
+    assert kinds(short) == [("fee", "Platform", "13.55"), ("usage", "CALLS", "20.00"), ("usage", "GB", "10.00"),
+                            ("cap", "Spend cap", "-16.00"), ("minimum", "minimum", "0.45")]
+    assert short.total == Decimal("28.00")
+
+
 def test_allowance_burns_first_pays_its_scope_and_leaves_no_breakage(usage):
     text = project(plan_extra='  allowance $15 per month {\n    description "Compute"\n    applies to CALLS\n  }\n',
                    contract_extra='  credit $100 {\n    description "Promo"\n  }\n')

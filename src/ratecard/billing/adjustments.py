@@ -270,9 +270,9 @@ def _amount_discount(sheet: Sheet, d: Discount, indices: list[int], rule: str | 
 
 
 def cap_fraction(period: Period) -> Fraction:
-    """HOOK for calendar-aligned periods (`billing ... on day D`, branch part2-periods): the
-    share of a whole period this one is, by which the cap is prorated. Today: 1 for a whole
-    period, days / full days for a period cut short by `ends`."""
+    """The share of a whole period this one is, by which the cap is prorated: 1 for a whole
+    period, days / full days for a short first period (`billing ... on day D`) and for one
+    cut short by `ends` (`Period.fraction`, the fees' proration)."""
     return period.fraction()
 
 

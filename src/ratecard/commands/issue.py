@@ -76,7 +76,8 @@ def run(args) -> int:
     try:
         return _run(args, url, through, opened)
     except LedgerError as exc:
-        print_diagnostics([exc.diagnostic], None, args.format)
+        compiled = opened.get("compiled")  # a diagnostic at a `numbering` statement shows its line
+        print_diagnostics([exc.diagnostic], compiled.sources if compiled is not None else None, args.format)
         return EXIT_INPUT
     finally:
         if "ledger" in opened:
@@ -139,7 +140,7 @@ def _run(args, url: str, through: dt.date, opened: dict) -> int:
 
     try:
         done = issue(ledger, plan, compiled.issuing, priced, opened["drawn"], reprice, through, grace,
-                     args.contract, _inputs(args, grace))
+                     args.contract, _inputs(args, grace), _numbering_spans(compiled))
     except DBAPIError as exc:
         from ..ledger.store import driver_message
 
@@ -154,6 +155,14 @@ def _run(args, url: str, through: dt.date, opened: dict) -> int:
     _report(args, ledger, done, through, grace, plan.currency)
     print(reconciliation_note(evaluation.run), file=sys.stderr)
     return EXIT_OK
+
+
+def _numbering_spans(compiled) -> dict:
+    """Where each series' `numbering` is written (series -> the format's span), for E967."""
+    from ..syntax import nodes as n
+
+    return {item.series.name: item.format.span for f in compiled.files for item in f.items
+            if isinstance(item, n.NumberingDecl)}
 
 
 def _inputs(args, grace: int) -> dict:

@@ -134,7 +134,7 @@ def run_void(args, ledger) -> int:
 
     if not args.reason.strip():
         raise UsageError("--reason: say why the document is voided")
-    on = parse_date(args.date) if args.date else dt.datetime.now(dt.timezone.utc).date()
+    on = parse_date(args.date, "--date") if args.date else dt.datetime.now(dt.timezone.utc).date()
     note = void(ledger, args.number, args.reason.strip(), on)
     if args.format == "json":
         sys.stdout.write(json.dumps({"voided": args.number, "credit_note": json.loads(note.model_dump_json())},

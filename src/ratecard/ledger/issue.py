@@ -18,13 +18,13 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable
+from typing import Callable, Mapping
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, select, update
 
 from .. import __version__
 from ..billing.sinks import PricedLinesSink
-from ..diagnostics import error
+from ..diagnostics import Span, error
 from ..model import Issuing, RatingPlan
 from . import schema as t
 from .corrections import Pending, Proposal, reconcile
@@ -70,9 +70,10 @@ def check_currency(ledger: Ledger, ledger_currency: str | None, currency: str) -
 
 def issue(ledger: Ledger, plan: RatingPlan, issuing: Issuing, priced: Priced, drawn_used,
           reprice: Callable[[dict], Priced], through: dt.date, grace_days: int, only: str | None,
-          inputs: dict) -> IssueResult:
+          inputs: dict, numbering: Mapping[str, Span] | None = None) -> IssueResult:
     """Issue what `priced` (billed with the final draws `drawn_used`) says is due.
-    `reprice(drawn)` prices again from the same usage with other final draws."""
+    `reprice(drawn)` prices again from the same usage with other final draws; `numbering`
+    is where each series' format is written, for a number the ledger holds already (E967)."""
     result = IssueResult()
     with ledger.writing() as conn:
         state = read_state(conn)
@@ -85,16 +86,16 @@ def issue(ledger: Ledger, plan: RatingPlan, issuing: Issuing, priced: Priced, dr
         result.pending, result.unpriced, result.breakage = proposal.pending, proposal.unpriced, proposal.breakage
         if not (proposal.documents or proposal.slots or proposal.breakage):
             return result  # nothing to write: the transaction ends without a change
-        write(conn, state, proposal, plan.currency, issuing, through, inputs)
+        write(conn, state, proposal, plan.currency, issuing, through, inputs, numbering)
         result.documents = [p.doc for p in proposal.documents]
     return result
 
 
 def write(conn, state, proposal: Proposal, currency: str, issuing: Issuing, through: dt.date,
-          inputs: dict) -> None:
+          inputs: dict, numbering: Mapping[str, Span] | None = None) -> None:
     """Everything the run issues, inside the caller's transaction."""
     run_id = record_run(conn, "issue", through, inputs)
-    insert_documents(conn, proposal, run_id)
+    insert_documents(conn, proposal, run_id, numbering)
     insert_entries(conn, proposal)
     changed = [{"key": slot, "original": row["original"], "snapshot": row["snapshot"],
                 "fingerprint": row["fingerprint"]} for slot, row in proposal.slots.items() if slot in state.slots]
@@ -129,7 +130,8 @@ def record_run(conn, command: str, through: dt.date, inputs: dict) -> int:
     return done.inserted_primary_key[0]
 
 
-def insert_documents(conn, proposal: Proposal, run_id: int) -> None:
+def insert_documents(conn, proposal: Proposal, run_id: int, numbering: Mapping[str, Span] | None = None) -> None:
+    check_numbers_unused(conn, proposal, numbering or {})
     rows = []
     for p in proposal.documents:
         doc = p.doc
@@ -144,6 +146,24 @@ def insert_documents(conn, proposal: Proposal, run_id: int) -> None:
         })
     if rows:
         conn.execute(insert(t.documents), rows)
+
+
+def check_numbers_unused(conn, proposal: Proposal, numbering: Mapping[str, Span]) -> None:
+    """A number is never reused. The counters see to it within a series, E951 between the two
+    formats of one pricing; but a format changed since (credit notes now "INV-{n:06}", the old
+    invoices' text) can give a number the ledger holds already: E967 at the format, before the
+    database's unique key would stop the run with its own words."""
+    wanted = {p.doc.number: p for p in proposal.documents}
+    if not wanted:
+        return
+    taken = set(conn.execute(select(t.documents.c.number).where(t.documents.c.number.in_(list(wanted)))).scalars())
+    for number in sorted(taken, key=lambda x: (wanted[x].series, wanted[x].seq)):
+        p = wanted[number]
+        raise LedgerError(error(
+            "E967", f"the next number of the {p.series.replace('_', ' ')} series is {number}, which the ledger "
+                    "holds already: a number is never reused", numbering.get(p.series),
+            hints=["a numbering format changed: give the series a format the ledger has not used "
+                   "(another prefix), or go back to the one it was issued with; nothing was issued"]))
 
 
 def insert_entries(conn, proposal: Proposal) -> None:

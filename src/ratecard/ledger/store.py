@@ -45,12 +45,13 @@ class Target:
 
 def parse_url(text: str) -> Target:
     """What `--ledger` names; LedgerError (E960) when it cannot be a ledger."""
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import URL, make_url
     from sqlalchemy.exc import ArgumentError
 
     if "://" not in text:
         path = Path(text).expanduser().absolute()
-        return Target(f"sqlite:///{path}", text, "sqlite", path)
+        # built, not pasted into a URL: a `?` or `#` in the file's name stays in the name
+        return Target(URL.create("sqlite", database=str(path)).render_as_string(False), text, "sqlite", path)
     try:
         url = make_url(text)
     except ArgumentError:
@@ -58,6 +59,13 @@ def parse_url(text: str) -> Target:
     shown = url.render_as_string(hide_password=True)
     driver = url.drivername
     if driver in ("sqlite", "sqlite+pysqlite"):
+        if url.query:
+            # `?mode=ro&uri=true` makes SQLite open another file than the one ratecard checked
+            # (`ledger.db?mode=ro`, created on the spot): refused, never a ledger written elsewhere
+            raise LedgerError(error("E960", f"cannot use ledger {shown}: a SQLite ledger URL takes no "
+                                            "query parameters",
+                                    hints=["name the file alone: --ledger sqlite:///ledger.db (or just "
+                                           "ledger.db)"]))
         if not url.database or url.database == ":memory:":
             raise LedgerError(error("E960", f"cannot use ledger {shown}: an in-memory SQLite database is "
                                             "gone when the command ends",
@@ -199,9 +207,14 @@ def migrate(ledger: Ledger, *, create: bool) -> None:
     try:
         with ledger.reading() as conn:
             current = MigrationContext.configure(conn).get_current_heads()
+            others = _other_tables(ledger, conn) if not current else []
         if set(current) == heads:
             return
         _check_known(ledger, script, current)
+        if others:
+            raise LedgerError(error("E960", f"{ledger.target.shown} is not a ratecard ledger (it holds other "
+                                            f"tables: {', '.join(others)}); nothing was changed",
+                                    hints=["name a new file for the ledger, or the ledger itself"]))
         if not current and not create:
             raise LedgerError(error("E960", f"{ledger.target.shown} is not a ratecard ledger (it has no "
                                             "ledger schema)"))
@@ -216,6 +229,17 @@ def migrate(ledger: Ledger, *, create: bool) -> None:
                     command.upgrade(config, "heads")
     except (DBAPIError, CommandError) as exc:
         raise LedgerError(_unreachable(ledger.target.shown, driver_message(exc))) from None
+
+
+def _other_tables(ledger: Ledger, conn) -> list[str]:
+    """The tables of a SQLite file that has no ledger schema. A SQLite ledger is a file of
+    its own, so one holding anything is another program's database: `issue` must not add
+    the ledger's tables to it. (A PostgreSQL ledger may share a database; not checked.)"""
+    from sqlalchemy import inspect
+
+    if ledger.backend != "sqlite":
+        return []
+    return sorted(inspect(conn).get_table_names())
 
 
 def _check_known(ledger: Ledger, script, current) -> None:

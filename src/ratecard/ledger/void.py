@@ -39,6 +39,12 @@ def void(ledger: Ledger, number: str, reason: str, on: dt.date) -> LedgerDocumen
         if doc.kind == "credit_note":
             raise LedgerError(error("E964", f"{number} is a credit note: a credit note cannot be voided",
                                     hints=["correct the pricing or the usage, and `ratecard issue` again"]))
+        if on < doc.issued:
+            # a reversal dated before what it reverses would put the credit in a period the
+            # invoice was not yet in (the books of a closed month, an aged-debt report)
+            raise LedgerError(error("E964", f"{number} cannot be voided on {on}: it was issued on {doc.issued}, "
+                                            "and its credit note cannot be dated before it",
+                                    hints=[f"give --date {doc.issued} or later"]))
         parts = [(r.slot, Decimal(r.amount)) for r in conn.execute(
             select(t.entries.c.slot, t.entries.c.amount).where(t.entries.c.number == number)
             .order_by(t.entries.c.id))]
