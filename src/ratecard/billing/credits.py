@@ -297,7 +297,7 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
             owed -= _allowance(bill, grant, own, unpaid, owed, spent, draws, round_amount)
         if own is not None:
             uses.extend(AllowanceUse(g.allowance, g.plan, g.part, allowance_amount(g.allowance, g.part, round_amount),
-                                     spent.get(g.key, ZERO)) for g in bill.allowances if g.part.index == own)
+                                     round_amount(spent.get(g.key, ZERO))) for g in bill.allowances if g.part.index == own)
         if bill.draw_key in fixed:
             for grant_id, amount in fixed[bill.draw_key]:
                 ledger = by_id.get(grant_id)
