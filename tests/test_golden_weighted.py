@@ -3,8 +3,9 @@
 acme, monthly from Jan 1: `logs` 620 GB all January, then on Feb 10 two reports at one
 instant (`r3` 1,000 GB and `r3b` 400 GB: the greater id, `r3b`, holds); `media` 930 GB from
 Jan 11, emptied Feb 20 at noon; a block volume of 100 GB from Jan 5 06:00, in GB-days; one
-report delivered twice. globex, from Jan 15 to Feb 15: 500 GB reported before it starts
-(rejected, carried into nothing), then 2,065 GB at Jan 31 09:08:17 and 2,100 GB at
+report delivered twice. globex, from Jan 15 to Feb 15: 500 GB reported on Jan 10, before it
+starts (outside the contract in the counts, but the level the customer holds when it starts:
+it carries in, part2-decisions 2.3), then 2,065 GB at Jan 31 09:08:17 and 2,100 GB at
 Feb 1 08:27:32. Every figure is worked out by hand below before the golden files are compared.
 """
 
@@ -53,13 +54,14 @@ def test_weighted_invoices(monkeypatch, capsys, update_golden):
     assert _lines(by["acme-20260201"]) == [("STORAGE", "logs", "470.714285714", "10.83"),  # x 0.023 = 10.8264
                                            ("STORAGE", "media", "647.678571429", "14.90"),  # 14.8966
                                            ("VOLUMES", None, "2800.000000000", "11.20")]
-    # globex Jan 15 - Feb 15: 2,065 GB for 53,503 s of January and 30,452 s of February, then
-    # 2,100 GB for 1,179,148 s of February; the 500 GB of Jan 10 are before `starts`
-    web = round_half_even(Fraction(2065 * 53503, JANUARY) + Fraction(2065 * 30452, FEBRUARY)
-                          + Fraction(2100 * 1179148, FEBRUARY))
-    assert web == Decimal("1090.809318996")
-    # graduated: 1,000 x 0.023 + 90.809318996 x 0.021 = 24.906995699 -> 24.91
-    assert _lines(by["globex-20260115"]) == [("STORAGE", "web", "1090.809318996", "24.91")]
+    # globex Jan 15 - Feb 15: the 500 GB of Jan 10 (before `starts`) held from Jan 15 00:00 to
+    # Jan 31 09:08:17, 16 days + 32,897 s = 1,415,297 s of January; then 2,065 GB for 53,503 s of
+    # January and 30,452 s of February, then 2,100 GB for 1,179,148 s of February
+    web = round_half_even(Fraction(500 * 1415297, JANUARY) + Fraction(2065 * 53503, JANUARY)
+                          + Fraction(2065 * 30452, FEBRUARY) + Fraction(2100 * 1179148, FEBRUARY))
+    assert web == Decimal("1355.015001493")  # 1090.809318996 without the carried 500 GB (264.205682497)
+    # graduated: 1,000 x 0.023 + 355.015001493 x 0.021 = 30.455315031 -> 30.46
+    assert _lines(by["globex-20260115"]) == [("STORAGE", "web", "1355.015001493", "30.46")]
     assert doc["events"] == {"read": 10, "billed": 8, "rejected": 2}
     assert (doc["rejected"]["duplicate"], doc["rejected"]["outside_contract"]) == (1, 1)
     assert_golden("weighted/invoices.expected.json", text_json, update_golden)
@@ -79,4 +81,6 @@ def test_weighted_explain(monkeypatch, capsys, update_golden):
     assert_golden("weighted/explain-acme.expected.txt", acme, update_golden)
     globex = _run(monkeypatch, capsys, "explain", "--contract", "globex")
     assert "2065 from 2026-01-31T09:08:17Z to 2026-02-01T00:00:00Z: 2065 x 53503 s / 2678400 s" in globex
+    assert ("500 from 2026-01-15T00:00:00Z to 2026-01-31T09:08:17Z (carried over from an earlier report): "
+            "500 x 1415297 s / 2678400 s") in globex
     assert_golden("weighted/explain-globex.expected.txt", globex, update_golden)

@@ -110,12 +110,14 @@ def test_a_weighted_meter_holds_only_while_a_plan_that_charges_it_is_in_effect(t
                for i in ev.run.invoices for ln in i.lines if ln.charge == "STORAGE"]
     # beta: 100 GB all January (100 GB-months, $100), then Store's part of February, Feb 1-15:
     # 100 x 14/28 = 50 GB-months; from Feb 15 on Api, which does not charge STORAGE: no line,
-    # though the level still holds. gamma: its Jan 10 report falls in Api's time (not in plan),
-    # so it holds nothing (decisions 2.3); Store's part of February has no report: no line;
-    # March: 50 GB from Mar 10, 22 of 31 days: 35.483870967.. -> 35.483870968, $35.48
+    # though the level still holds. gamma: its Jan 10 report falls in Api's time (not in plan,
+    # billed to no one there), but the level is the customer's and holds on (decisions 2.3):
+    # Store's part of February, Feb 15 - Mar 1: 100 x 14/28 = 50 GB-months; March: 100 GB for
+    # 9 days, then 50 GB from Mar 10 for 22, of 31: 2,000/31 = 64.516129032.. -> 64.516129032
     assert storage == [("beta", "2026-01-01", None, "100.000000000", "100.00"),
                        ("beta", "2026-02-01", "store", "50.000000000", "50.00"),
-                       ("gamma", "2026-03-01", None, "35.483870968", "35.48")]
+                       ("gamma", "2026-02-01", "store", "50.000000000", "50.00"),
+                       ("gamma", "2026-03-01", None, "64.516129032", "64.52")]
     assert ev.usage.rejected["not_in_plan"] == 1
 
 

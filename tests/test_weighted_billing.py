@@ -127,16 +127,114 @@ def test_at_one_instant_the_greater_id_holds_compared_as_text_whatever_the_file_
         assert got[("acme", "2026-02-01", "STORAGE", "b", None)] == Decimal(280 * 19) / 28
 
 
-def test_the_value_carries_over_from_an_earlier_period_and_a_report_before_starts_is_rejected(tmp_path):
+def test_the_value_carries_over_from_an_earlier_period_and_from_a_report_before_starts(tmp_path):
+    """A level is the customer's (LANGUAGE.md: "per customer and dimension combination"): the
+    500 GB reported before globex starts is outside the contract in the counts, but it is
+    what the customer holds when the contract starts, so it holds until the next report
+    (part2-decisions 2.3)."""
     rows = [report(1, "cus_globex", "2026-01-10T00:00:00Z", 500, bucket="web"),  # before globex starts
             report(2, "cus_globex", "2026-01-20T00:00:00Z", 310, bucket="web")]
     got = lines(tmp_path, rows, through="2026-03-15")
-    # Jan 20 - Feb 1: 12 days of 31; Feb 1 - 15: 14 of 28; never the 500 reported before `starts`
-    assert got[("globex", "2026-01-15", "STORAGE", "web", None)] == Decimal(310 * 12) / 31 + Decimal(310 * 14) / 28
+    # Jan 15 - 20: 500 for 5 days of 31; Jan 20 - Feb 1: 310 for 12 days of 31; Feb 1 - 15: 310, 14 of 28
+    assert got[("globex", "2026-01-15", "STORAGE", "web", None)] == round_half_even(
+        Fraction(500 * 5 + 310 * 12, 31) + Fraction(310 * 14, 28)) == Decimal("355.645161290")
     assert got[("globex", "2026-02-15", "STORAGE", "web", None)] == Decimal(310 * 14) / 28 + Decimal(310 * 14) / 31
     plan = compile_text(PRICING)
     ev = evaluate(plan, [str(tmp_path / "u.jsonl")], dt.date(2026, 3, 15), aggregator=duckdb_aggregate)
     assert ev.run.rejected["outside_contract"] == 1 and ev.run.events.billed == 1
+
+
+# One customer, two contracts one after the other (the first ends Jan 31, the second starts
+# Feb 1), and a single contract starting Feb 1; `compute` does not charge STORAGE.
+SUCCESSION = METERS + """meter CPU {
+  event "cpu.used"
+  sum seconds
+}
+plan store {
+  charge STORAGE : $1 per GB-month
+}
+plan compute {
+  charge CPU : $1 per second
+}
+contract v1 {
+  customer "cus_c"
+  plan FIRST
+  starts 2026-01-01
+  ends 2026-01-31
+}
+contract v2 {
+  customer "cus_c"
+  plan store
+  starts 2026-02-01
+}
+contract solo {
+  customer "cus_solo"
+  plan store
+  starts 2026-02-01
+}
+contract changer {
+  customer "cus_changer"
+  plan compute
+  starts 2026-01-01
+  plan store from 2026-02-15
+}
+"""
+
+
+def _amounts(tmp_path: Path, rows: list[dict], text: str) -> tuple[dict, object]:
+    """{(contract, period start, bucket): (quantity, amount, events)} of the STORAGE lines (events:
+    the reports inside the line's window), the same from DuckDB and the reference (`lines`
+    checks the aggregates), and DuckDB's evaluation."""
+    lines(tmp_path, rows, through="2026-03-01", text=text)
+    ev = evaluate(compile_text(text), [str(tmp_path / "u.jsonl")], dt.date(2026, 3, 1), aggregator=duckdb_aggregate)
+    assert ev.ok, ev.diagnostics
+    events = {(a.window.split("@")[0], dict(a.dimensions)["bucket"]): a.events
+              for a in ev.usage.aggregates if a.meter == "STORAGE"}
+    return {(inv.contract, inv.period.start.isoformat(), ln.dimensions.get("bucket")):
+            (str(ln.quantity), str(ln.amount), events[inv.contract, ln.dimensions.get("bucket")])
+            for inv in invoices(ev) for ln in inv.lines if ln.charge == "STORAGE"}, ev
+
+
+@pytest.mark.parametrize("first", ["store", "compute"])
+def test_a_level_carries_from_a_customer_s_earlier_contract_into_the_next(tmp_path, first):
+    """The reviewer's case: 31 GB reported Jan 1 under v1, 28 GB on Feb 15 under v2. The 31 GB
+    still held on Feb 1 is storage the customer holds when v2 starts: v2's February is
+    31 GB x 14/28 (15.50) + 28 GB x 14/28 (14.00) = 29.50, whether v1's plan charged STORAGE
+    (it bills January then, 31.00) or not (the report is `not_in_plan`, and still the level)."""
+    rows = [report(1, "cus_c", "2026-01-01T00:00:00Z", 31, bucket="b"),
+            report(2, "cus_c", "2026-02-15T00:00:00Z", 28, bucket="b")]
+    got, ev = _amounts(tmp_path, rows, SUCCESSION.replace("FIRST", first))
+    assert got[("v2", "2026-02-01", "b")] == ("29.500000000", "29.50", 1)
+    if first == "store":
+        assert got[("v1", "2026-01-01", "b")] == ("31.000000000", "31.00", 1)
+        assert ev.run.events.billed == 2
+    else:
+        assert ("v1", "2026-01-01", "b") not in got
+        assert ev.run.rejected["not_in_plan"] == 1 and ev.run.events.billed == 1
+
+
+def test_a_level_reported_before_the_customer_s_only_contract_starts_carries_in(tmp_path):
+    """31 GB on Jan 20, before `solo` starts on Feb 1 (outside the contract in the counts): held
+    Feb 1 - 15 (15.50), then 28 GB to Mar 1 (14.00). Without the Feb 15 report the carried
+    level alone makes the line: 31 GB all February, no report inside it (events 0)."""
+    before = report(1, "cus_solo", "2026-01-20T00:00:00Z", 31, bucket="b")
+    got, ev = _amounts(tmp_path, [before, report(2, "cus_solo", "2026-02-15T00:00:00Z", 28, bucket="b")],
+                       SUCCESSION.replace("FIRST", "store"))
+    assert got[("solo", "2026-02-01", "b")] == ("29.500000000", "29.50", 1)
+    assert ev.run.rejected["outside_contract"] == 1 and ev.run.events.billed == 1
+    got, ev = _amounts(tmp_path, [before], SUCCESSION.replace("FIRST", "store"))
+    assert got[("solo", "2026-02-01", "b")] == ("31.000000000", "31.00", 0)
+    assert ev.run.rejected["outside_contract"] == 1 and ev.run.events.billed == 0
+
+
+def test_a_level_reported_under_a_plan_without_the_meter_carries_into_a_plan_with_it(tmp_path):
+    """`changer` is on `compute` (no STORAGE) until Feb 15, then on `store`: 40 GB reported
+    Jan 10 is `not_in_plan`, billed to no one in January, and the level held from Feb 15:
+    40 x 14/28 = 20.000000000 ($20.00) in store's part of February, no report inside it."""
+    got, ev = _amounts(tmp_path, [report(1, "cus_changer", "2026-01-10T00:00:00Z", 40, bucket="b")],
+                       SUCCESSION.replace("FIRST", "store"))
+    assert got == {("changer", "2026-02-01", "b"): ("20.000000000", "20.00", 0)}
+    assert ev.run.rejected["not_in_plan"] == 1 and ev.run.events.billed == 0
 
 
 def test_a_line_exists_when_its_integral_is_not_zero_or_it_has_a_report(tmp_path):

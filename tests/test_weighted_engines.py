@@ -11,6 +11,8 @@ import csv
 import datetime as dt
 import re
 import subprocess
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import duckdb
@@ -28,6 +30,7 @@ from ratecard.usage.reference import aggregate_usage as reference_aggregate
 from ratecard.usage.result import read_result
 from ratecard.usage.rows import NEGATIVE_PATTERN, parse_quantity
 from ratecard.usage.warehouse import DIALECTS, property_columns, warehouse_sql
+from ratecard.usage.weighted import round_half_even
 from warehouse_helpers import write_flat_csv
 
 UTC = dt.UTC
@@ -36,7 +39,10 @@ UTC = dt.UTC
 # (segments), globex from Jan 15 (periods across two months) ending Mar 20, initech
 # changing plan on Feb 11 (plan parts), hooli changing on Feb 11 to a plan that does not
 # charge STORAGE and back on Mar 15 (a STORAGE report in between is not in plan, and what
-# was reported before holds again from Mar 15). One meter per unit of time.
+# was reported before holds again from Mar 15), and globex again from Mar 28 (globex2, a
+# contract of the same customer: a level reported in between, outside both, carries into
+# it, as does one reported before a contract starts: a level is the customer's,
+# part2-decisions 2.3). One meter per unit of time.
 PROJECT = """meter STORAGE {
   event "storage.reported"
   weighted gigabytes per month
@@ -76,6 +82,12 @@ contract initech {
   plan store
   starts 2026-01-01
   plan bigger from 2026-02-11
+}
+contract globex2 {
+  customer "cus_globex"
+  plan disks
+  starts 2026-03-28
+  billing monthly on day 1
 }
 contract hooli {
   customer "cus_hooli"
@@ -210,12 +222,24 @@ def test_the_printed_duckdb_sql_gives_the_engines_pieces(tmp_path):
     assert aggregates == reference_aggregate(plan, terms, windows, files).aggregates
     assert any(a.window.count("#") for a in aggregates), "a segment"
     assert reasons["outside_contract"] == 2 and counts.read == len(events)
-    # hooli's STORAGE: January's 100 GB in store's parts only (Jan 1 - Feb 11, Mar 15 - Apr 1),
-    # never in disks' part (Feb 11 - Mar 15), whose own STORAGE report is not in plan
+    # hooli's STORAGE: in store's parts only (Jan 1 - Feb 11, Mar 15 - Apr 1), never in disks'
+    # part (Feb 11 - Mar 15); its Feb 20 report there is not in plan, yet the level: 40 GB
+    # from Mar 15, 17 days of 31 = 21.935483870.. (January's 100 GB no longer holds)
     hooli = sorted((a.window, str(a.quantity)) for a in aggregates if a.window.startswith("hooli")
                    and a.meter == "STORAGE")
     assert [w for w, _ in hooli] == ["hooli@2026-01-01", "hooli@2026-02-01", "hooli@2026-03-15"]
+    assert hooli[-1][1] == "21.935483871"
     assert reasons["not_in_plan"] == 1
+    # globex: 500 GB on Jan 10, before it starts (Jan 15), held to Jan 20 00:00:00.000001, 5 days
+    # and a microsecond of 31; then 310 GB to Feb 1, 11 days + 86,399.999999 s of 31, and 14 of
+    # 28 to Feb 15. Its disk's 9 GB of Mar 25 (outside globex, which ends Mar 20, and before
+    # globex2 starts) is held in globex2's Mar 28 - Apr 1: 4 days, 36 GB-days.
+    (web,) = [a for a in aggregates if a.window == "globex@2026-01-15"]
+    day = 86_400 * 10**6
+    assert web.quantity == round_half_even(Fraction(500 * (5 * day + 1) + 310 * (12 * day - 1), 31 * day)
+                                           + Fraction(310 * 14, 28))
+    assert [(a.meter, a.quantity, a.events) for a in aggregates if a.window.startswith("globex2")] == [
+        ("DISK", Decimal(36), 0)]
 
 
 def test_postgres_runs_the_weighted_query(postgres_server, tmp_path):

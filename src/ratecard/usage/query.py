@@ -377,10 +377,12 @@ def held_nulls() -> list[exp.Expression]:
     return [alias(cast(exp.Null(), BIGINT), name) for name in HELD_COLUMNS]
 
 
-def _weighted_windows(m: Meter, relations: Relations) -> exp.Expression:
-    """The windows a weighted meter's usage is integrated over: the meter's segments (a
-    rate change inside a period part splits it there) and every period part without
-    any (a part's first segment starts where the part does)."""
+def _weighted_windows(plan: RatingPlan, m: Meter, relations: Relations) -> exp.Expression:
+    """The windows a weighted meter's usage is integrated over, with the customer whose
+    contract they are of: the meter's segments (a rate change inside a period part splits
+    it there) and every period part without any (a part's first segment starts where the
+    part does), of the terms whose plan charges the meter only: after a change to a plan
+    that does not, what the last report held is no one's usage (part2-decisions 6.9)."""
     names = ("key", "contract", "start", "end")
     own = (exp.select(*[alias(col(c, "s1"), c) for c in names], copy=False)
            .from_(_as(relations.segments, "s1"), copy=False)
@@ -392,39 +394,54 @@ def _weighted_windows(m: Meter, relations: Relations) -> exp.Expression:
              .from_(_as(relations.windows, "w1"), copy=False)
              .join(_as(relations.segments, "s2"), on=split, join_type="left", copy=False)
              .where(exp.Is(this=col("key", "s2"), expression=exp.Null()), copy=False))
-    return exp.union(own, whole, distinct=False, copy=False)
+    windows = exp.union(own, whole, distinct=False, copy=False)
+    start = col("start", "ew")
+    charging = and_(
+        exp.EQ(this=col("contract", "wt"), expression=col("contract", "ew")),
+        exp.LTE(this=col("starts", "wt"), expression=start.copy()),
+        exp.Paren(this=or_(exp.Is(this=col("ends", "wt"), expression=exp.Null()),
+                               exp.GT(this=col("ends", "wt"), expression=start.copy()))),
+        member(col("plan", "wt"), _plans_charging(plan, m.name)))
+    return (exp.select(*[alias(col(c, "ew"), c) for c in ("key", "start", "end")],
+                       alias(col("customer", "wt"), "customer"), copy=False)
+            .from_(windows.subquery("ew", copy=False), copy=False)
+            .join(_as(relations.terms, "wt"), on=charging, join_type="inner", copy=False))
 
 
 def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relations: Relations) -> exp.Select:
     """A `weighted` meter's step function, piece by piece, per window (part2-decisions 2).
 
-    The reports accepted for a contract (billed events of the meter) are ordered per
-    (contract, dimension values) by (time, id), so at one instant the greater id
-    holds; each holds until the next report's time (LEAD), the last one for ever.
-    A report is joined to every window it is inside (a piece from its time, possibly
-    of zero length) or that it still holds at the start of (a piece carried in from
-    an earlier period of the contract), clipped to the window. The exact integral,
-    split at calendar months, is finished in Python (`weighted.line_from_pieces`):
-    value x microseconds needs more than 38 digits, and no engine divides exactly."""
+    A level is a fact about the customer's account (LANGUAGE.md: "per customer and
+    dimension combination"): the reports are every kept event the meter reads (type and
+    `where`; not a bad row, not a duplicate), whatever contract, or none, it falls in and
+    whatever its reason in the counts. They are ordered per (customer, dimension values)
+    by (time, id), so at one instant the greater id holds; each holds until the next
+    report's time (LEAD), the last one for ever. A report is joined to every window of its
+    customer's that charges the meter (`_weighted_windows`) it is inside (a piece from its
+    time, possibly of zero length) or that it still holds at the start of (a piece carried
+    in: from an earlier period, from before the contract's start, from another plan's
+    stretch or contract), clipped to the window. The exact integral, split at calendar
+    months, is finished in Python (`weighted.line_from_pieces`): value x microseconds
+    needs more than 38 digits, and no engine divides exactly."""
     cl = "cl"
     cprops = _Props(props.index.keys(), cl)
     dims = [cprops(d) for d in m.dimension_names]
     following = exp.Window(this=exp.Lead(this=col("t", cl)),
-                           partition_by=[col("contract", cl), *[d.copy() for d in dims]],
+                           partition_by=[col("customer", cl), *[d.copy() for d in dims]],
                            order=exp.Order(expressions=[exp.Ordered(this=col("t", cl)),
                                                         exp.Ordered(this=col("id", cl))]))
-    reports = (exp.select(alias(col("contract", cl), "contract"), *[alias(d, f"d{i}") for i, d in enumerate(dims)],
+    reports = (exp.select(alias(col("customer", cl), "customer"),
+                          *[alias(d, f"d{i}") for i, d in enumerate(dims)],
                           alias(col("t", cl), "t"), alias(quantity_value(cprops(m.aggregation.field)), "v"),
                           alias(following, "u"), copy=False)
                .from_(cl, copy=False)
-               .where(and_(exp.EQ(this=col("reason", cl), expression=lit("billed")),
-                               reads(m, cprops, col("type", cl)),
-                               member(col("plan", cl), _plans_charging(plan, m.name))), copy=False))
+               .where(and_(exp.Not(this=member(col("reason", cl), ["bad", "duplicate"])),
+                               reads(m, cprops, col("type", cl))), copy=False))
     t, u = col("t", "wr"), col("u", "wr")
-    start, end = col("start", "ew"), col("end", "ew")
+    start, end = col("start", "cw"), col("end", "cw")
     forever = exp.Is(this=u.copy(), expression=exp.Null())
     overlaps = and_(
-        exp.EQ(this=col("contract", "ew"), expression=col("contract", "wr")),
+        exp.EQ(this=col("customer", "cw"), expression=col("customer", "wr")),
         exp.LT(this=t.copy(), expression=end.copy()),
         exp.Paren(this=or_(exp.GTE(this=t.copy(), expression=start.copy()), forever.copy(),
                                exp.GT(this=u.copy(), expression=start.copy()))))
@@ -434,16 +451,8 @@ def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relat
                                       true=end.copy())], default=u.copy())
     inside = exp.Case(ifs=[exp.If(this=exp.GTE(this=t.copy(), expression=start.copy()), true=lit(1))],
                       default=lit(0))
-    # only the windows of a term whose plan charges the meter: after a change to a plan that
-    # does not, what the last report held is no one's usage (part2-decisions 6.9)
-    charging = and_(
-        exp.EQ(this=col("contract", "wt"), expression=col("contract", "ew")),
-        exp.LTE(this=col("starts", "wt"), expression=start.copy()),
-        exp.Paren(this=or_(exp.Is(this=col("ends", "wt"), expression=exp.Null()),
-                               exp.GT(this=col("ends", "wt"), expression=start.copy()))),
-        member(col("plan", "wt"), _plans_charging(plan, m.name)))
     return (exp.select(
-        alias(lit("step"), "kind"), alias(col("key", "ew"), "window"), alias(lit(m.name), "meter"),
+        alias(lit("step"), "kind"), alias(col("key", "cw"), "window"), alias(lit(m.name), "meter"),
         *[alias(col(f"d{i}", "wr"), f"d{i}") for i in range(len(dims))],
         *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(len(dims), width)],
         alias(strip_zeros(cast(col("v", "wr"), TEXT)), "quantity"),
@@ -451,5 +460,5 @@ def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relat
         alias(exp.UnixMicros(this=held_from), HELD_COLUMNS[0]),
         alias(exp.UnixMicros(this=held_until), HELD_COLUMNS[1]), copy=False
     ).from_(reports.subquery("wr", copy=False), copy=False)
-     .join(_weighted_windows(m, relations).subquery("ew", copy=False), on=overlaps, join_type="inner", copy=False)
-     .join(_as(relations.terms, "wt"), on=charging, join_type="inner", copy=False))
+     .join(_weighted_windows(plan, m, relations).subquery("cw", copy=False), on=overlaps, join_type="inner",
+           copy=False))

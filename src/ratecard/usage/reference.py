@@ -104,7 +104,18 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
             segments.setdefault((w.contract, w.meter), []).append(w)
 
     groups: dict[tuple, dict] = {}
-    held: dict[tuple, list[Report]] = {}  # (contract, weighted meter, dims) -> its accepted reports
+    # (customer, weighted meter, dims) -> its reports: every kept event the meter reads (type
+    # and `where`), whatever contract, or none, it falls in. A level is a fact about the
+    # customer's account (LANGUAGE.md: "per customer and dimension combination"), so a report
+    # keeps its reason in the counts (outside_contract, not_in_plan, ...) but its level holds
+    # on into the windows that charge the meter (part2-decisions 2.3).
+    held: dict[tuple, list[Report]] = {}
+    for e in kept.values():
+        for m in by_type.get(e.type, []):
+            if m.aggregation.function == "weighted" and _matches_where(m, e.properties):
+                dims = tuple((d, e.properties.get(d)) for d in m.dimension_names)
+                held.setdefault((e.customer, m.name, dims), []).append(
+                    Report(e.time, e.id, parse_quantity(e.properties[m.aggregation.field])))
     for e in kept.values():
         customer_terms = terms_by_customer.get(e.customer)
         if not customer_terms:
@@ -138,9 +149,7 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
         for m in charged:
             dims = tuple((d, e.properties.get(d)) for d in m.dimension_names)
             if m.aggregation.function == "weighted":
-                value = parse_quantity(e.properties[m.aggregation.field])
-                held.setdefault((term.contract, m.name, dims), []).append(Report(e.time, e.id, value))
-                continue
+                continue  # its report is in `held` already
             segment = next((s for s in segments.get((term.contract, m.name), ())
                             if s.start <= e.time < s.end), window)
             g = groups.setdefault((segment.key, m.name, dims), {"events": 0, "values": []})
@@ -149,7 +158,7 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
 
     with localcontext(EXACT):
         _quantities(plan, groups, report)
-    _weighted(plan, held, windows_by_contract, segments, terms, report)
+    _weighted(plan, held, windows_by_contract, segments, terms_by_customer, report)
     report.aggregates.sort(key=lambda a: (a.window, a.meter,
                                           tuple((k, v is not None, v or "") for k, v in a.dimensions)))
     return report
@@ -181,23 +190,34 @@ def _quantities(plan: RatingPlan, groups: dict, report: UsageReport) -> None:
 
 
 def _weighted(plan: RatingPlan, held: dict, windows_by_contract: dict, segments: dict,
-              terms: list[ContractTerm], report: UsageReport) -> None:
-    """Each weighted key's line in every window of its contract whose plan charges the meter
-    (its meter's segments where a rate change splits a period part, else the part): the
-    integral of its reports over the window, from the reports themselves
-    (`weighted.line_quantity`). After a change to a plan that does not charge the meter, what
-    the last report held is no one's usage (part2-decisions 6.9)."""
-    for (contract, meter_name, dims), reports in held.items():
+              terms_by_customer: dict[str, list[ContractTerm]], report: UsageReport) -> None:
+    """Each weighted key's line in every window, of every contract of its customer, whose
+    plan charges the meter (its meter's segments where a rate change splits a period part,
+    else the part): the integral of the customer's reports over the window, from the
+    reports themselves (`weighted.line_quantity`), a report from before the contract's
+    start or from another plan's stretch included. Where the plan in effect does not charge
+    the meter, what the last report held is no one's usage (part2-decisions 6.9)."""
+    for (customer, meter_name, dims), reports in held.items():
         per = plan.meters[meter_name].aggregation.per
-        own = segments.get((contract, meter_name), ())
-        for w in windows_by_contract.get(contract, ()):
-            term = next((t for t in terms if t.contract == contract and t.starts <= w.start
-                         and (t.ends is None or w.start < t.ends)), None)
-            if term is None or meter_name not in term.charged_meters:
-                continue
-            for part in [s for s in own if w.start <= s.start < w.end] or [w]:
-                q = line_quantity(reports, part.start, part.end, per)
-                if q is not None:
-                    events = sum(1 for r in reports if part.start <= r.time < part.end)
-                    report.aggregates.append(Aggregate(part.key, meter_name, dims, q, events,
-                                                       tuple(window_pieces(reports, part.start, part.end))))
+        customer_terms = terms_by_customer.get(customer, ())
+        for contract in dict.fromkeys(t.contract for t in customer_terms):
+            _weighted_contract(contract, meter_name, dims, reports, per, windows_by_contract, segments,
+                               customer_terms, report)
+
+
+def _weighted_contract(contract: str, meter_name: str, dims: tuple, reports: list[Report], per: str,
+                       windows_by_contract: dict, segments: dict, terms: list[ContractTerm],
+                       report: UsageReport) -> None:
+    """One weighted key's lines in the windows of one contract of its customer."""
+    own = segments.get((contract, meter_name), ())
+    for w in windows_by_contract.get(contract, ()):
+        term = next((t for t in terms if t.contract == contract and t.starts <= w.start
+                     and (t.ends is None or w.start < t.ends)), None)
+        if term is None or meter_name not in term.charged_meters:
+            continue
+        for part in [s for s in own if w.start <= s.start < w.end] or [w]:
+            q = line_quantity(reports, part.start, part.end, per)
+            if q is not None:
+                events = sum(1 for r in reports if part.start <= r.time < part.end)
+                report.aggregates.append(Aggregate(part.key, meter_name, dims, q, events,
+                                                   tuple(window_pieces(reports, part.start, part.end))))

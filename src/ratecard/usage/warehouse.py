@@ -48,7 +48,7 @@ PRICED_DIALECTS = ("duckdb", "postgres", "spark")
 RELATION_NAMES = ("rc_terms", "rc_windows", "rc_segments")
 # Names the query defines itself: an events table cannot be called that.
 RESERVED_NAMES = frozenset(RELATION_NAMES + ("ev", "dk", "dd", "cl", "result", "src", "lv", "kc", "tm", "w", "sg", "t0",
-                                             "wr", "ew", "w1", "s1", "s2")
+                                             "wr", "ew", "cw", "wt", "w1", "s1", "s2")
                            # and the priced query's (`sql --priced`, `rating_print.printed_query`)
                            + ("rc_result", "rc_shapes", "rc_keyprices", "rc_rates", "rc_tiers"))
 
@@ -141,7 +141,8 @@ def scope_fingerprint(plan: RatingPlan, terms: Sequence[ContractTerm], windows: 
     How a meter measures is its whole aggregation: a derived quantity's expression
     (its `field` is None) and a weighted meter's `per` change every quantity, so
     aggregates summed as `prompt - cached` are not this run's when it sums
-    `prompt + cached` (and `diff` must aggregate such a side again)."""
+    `prompt + cached` (and `diff` must aggregate such a side again). With a weighted
+    meter, also whose levels they are: the customer's (`weighted_levels`)."""
     def stamp(t):
         return stamp_text(t) if t is not None else None
 
@@ -155,6 +156,10 @@ def scope_fingerprint(plan: RatingPlan, terms: Sequence[ContractTerm], windows: 
         "meters": meters,
         "plans": {p.name: [c.meter for c in p.charges] for p in plan.plans.values()},
     }
+    if any(m.aggregation.function == "weighted" for m in plan.meters.values()):
+        # a weighted level is the customer's, whatever contract its report fell in (part2-decisions
+        # 2.3): a result whose query held levels per contract (before that) is another scope
+        doc["weighted_levels"] = "customer"
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

@@ -3,15 +3,16 @@ step function, as LANGUAGE.md Part 2 and part2-decisions section 2 define it.
 
 Two ways to the same figure, held equal by the tests:
 
-- the oracle's (`reference`): a key's accepted reports -> `integral` / `line_quantity`
+- the oracle's (`reference`): a key's reports -> `integral` / `line_quantity`
   over a window, and `window_pieces` for what `explain` shows;
 - the engines' (`query.weighted_select`, docs/usage.md "Time-weighted meters"): the
   query hands back, per window, the *pieces* of the step function (a value and the
   stretch [start, end) it held, clipped to the window), and `line_from_pieces`
   finishes the integral here, exactly (no SQL engine divides exactly).
 
-- Reports of one key (contract, meter, dimension values) are ordered by (time, id),
-  ids as strings; at one instant the greater id holds (the other for zero time).
+- Reports of one key (customer, meter, dimension values: a level is the customer's,
+  whatever contract, or none, a report fell in; part2-decisions 2.3) are ordered by
+  (time, id), ids as strings; at one instant the greater id holds (the other for zero time).
 - A value holds from its time until the next report; before the first report of
   the period, the last earlier report's value, else 0. No interpolation.
 - Each piece of the period is split at calendar month bounds (UTC) and weighed
@@ -36,7 +37,7 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class Report(NamedTuple):
-    """One accepted report of a key: its instant, id and value."""
+    """One report of a key (a kept event the meter reads): its instant, id and value."""
 
     time: dt.datetime
     id: str
