@@ -183,3 +183,30 @@ def test_a_quantity_given_as_empty_text_is_a_missing_one(plan, tmp_path):
         assert [d.message for d in ours.diagnostics] == [d.message for d in oracle.diagnostics], name
         skipped = aggregate_usage(plan, terms, windows, [path], skip_bad_rows=str(folder / f"{name}.skipped"))
         assert skipped.aggregates == good.aggregates, name
+
+
+def test_a_warehouse_table_reads_an_empty_text_as_absent(plan, tmp_path):
+    """The query `ratecard sql` prints, run on a table whose cells hold '' (not NULL):
+    the aggregates DuckDB makes of the same events in a file."""
+    import duckdb
+
+    from ratecard.billing.scope import terms_and_windows
+    from ratecard.usage.result import read_result
+    from ratecard.usage.rows import needed_keys
+    from ratecard.usage.warehouse import property_columns, warehouse_sql
+
+    through = dt.date(2026, 2, 1)
+    terms, windows = terms_and_windows(plan, through)
+    keys = property_columns(needed_keys(plan))
+    conn = duckdb.connect()
+    conn.execute("SET TimeZone = 'UTC'")
+    columns = ", ".join(f'"{c}" VARCHAR' for c in ("id", "type", "customer", "time", *keys))
+    conn.execute(f"CREATE TABLE usage_events ({columns})")
+    conn.executemany(f"INSERT INTO usage_events VALUES ({', '.join('?' for _ in range(4 + len(keys)))})",
+                     [[e["id"], e["type"], e["customer"], e["time"], *[e["properties"].get(k) for k in keys]]
+                      for e in EVENTS])
+    assert conn.execute("SELECT count(*) FROM usage_events WHERE model = ''").fetchone() == (2,)
+    rows = [r for r in conn.execute(warehouse_sql(plan, terms, windows, "duckdb")).fetchall() if r[0] != "scope"]
+    aggregates, _, _ = read_result(plan, rows, max(len(m.dimensions) for m in plan.meters.values()))
+    path = _jsonl(tmp_path / "u.jsonl", EVENTS, escaped=False)
+    assert aggregates == aggregate_usage(plan, terms, windows, [path]).aggregates
