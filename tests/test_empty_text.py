@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -45,7 +46,8 @@ plan all {
   charge USERS
 }
 
-contract acme { customer "c_acme"  plan all  starts 2026-01-01 }
+# the contract's `model` applies to a line without one (docs/billing.md): to the "" events too
+contract acme { customer "c_acme"  plan all  starts 2026-01-01  dimensions model = "gpt-4" }
 """
 KEYS = ("model", "region", "tokens", "user")
 
@@ -140,8 +142,12 @@ def _january(plan) -> tuple[list[ContractTerm], list[Window]]:
 def test_the_same_events_bill_the_same_in_every_format(plan, tmp_path):
     """Byte-identical runs (invoices, lines, counts) from DuckDB in every format, the
     reference, and the same events with each "" property left out."""
-    left_out = run(plan, [_jsonl(tmp_path / "left_out.jsonl", _without_empty(EVENTS), escaped=False)],
-                   "2026-02-01", aggregator=aggregate_usage).run.model_dump_json()
+    left_out_run = run(plan, [_jsonl(tmp_path / "left_out.jsonl", _without_empty(EVENTS), escaped=False)],
+                       "2026-02-01", aggregator=aggregate_usage).run
+    without_model = [line for i in left_out_run.invoices for line in i.lines
+                     if line.charge == "TOKENS" and not line.dimensions]
+    assert [(line.quantity, line.unit_price) for line in without_model] == [(5500, Decimal("0.03"))]
+    left_out = left_out_run.model_dump_json()
     for name, path in _files(tmp_path, EVENTS).items():
         assert run(plan, [path], "2026-02-01", aggregator=aggregate_usage).run.model_dump_json() == left_out, name
         assert run(plan, [path], "2026-02-01").run.model_dump_json() == left_out, f"{name} (reference)"
