@@ -1,8 +1,9 @@
 """A property given as the empty string is absent, in every format and engine
 (docs/usage.md, "An empty text is absent"): the same events bill the same whether
 they are written as JSONL (either DuckDB reading), CSV or Parquet (every layout),
-read by DuckDB, the row reader or the reference; and the language refuses `""`
-where it would name a value (E318)."""
+read by DuckDB, the row reader or the reference, or from a warehouse table. (The
+language's side, `""` as a value being E318, is in test_compiler, test_testing
+and test_contracts_json; Spark's in test_spark.)"""
 
 from __future__ import annotations
 
@@ -154,9 +155,9 @@ def test_the_same_events_bill_the_same_in_every_format(plan, tmp_path):
 
 
 def test_what_an_empty_text_bills(plan, tmp_path):
-    """Absent, as the docs say: TOKENS lines for gpt-4, " " and absent (event 2 and 4;
-    event 3 has no region, which `!=` lets through); the `= "eu"` filter drops the
-    events without a region; USERS counts u1, u2 and " "."""
+    """Absent, as the docs say: TOKENS lines for gpt-4, " " and absent (events 2, 3
+    and 4; event 3 has no region, which `!=` lets through); the `= "eu"` filter drops
+    the events without a region; USERS counts u1, u2 and " "."""
     terms, windows = _january(plan)
     path = _jsonl(tmp_path / "u.jsonl", EVENTS, escaped=False)
     got = {(a.meter, a.dimensions): (str(a.quantity), a.events)
