@@ -154,6 +154,13 @@ CASES = [
      "E403", "4:21", ["dimension `model` is declared twice"]),
     ("E403-contract", METER + PLAN + contract_text('  dimensions tier = "a", tier = "b"\n'), "E403", "12:26",
      ["dimension `tier` is set twice"]),
+    # `""` is no value: usage that gives a property as "" has none (docs/usage.md)
+    ("E318-where", 'meter M {\n  event "e"\n  count\n  where region != ""\n}\nplan pro {\n  charge M : $1\n}\n',
+     "E318", "4:19", ['`""` is not a value of `region`', "absent"]),
+    ("E318-declared", 'meter M {\n  event "e"\n  count\n  dimensions model in ("a", "")\n}\n'
+     'plan pro {\n  charge M : $1\n}\n', "E318", "4:29", ['`""` is not a value of `model`']),
+    ("E318-contract", METER + PLAN + contract_text('  dimensions tier = ""\n'), "E318", "12:21",
+     ['`""` is not a value of `tier`']),
     ("W008", 'meter M {\n  event "e"\n  count\n  dimensions ' + ", ".join(
         [f'x{j} in ("a", "b")' for j in range(17)] + ['z in (' + ", ".join(f'"{j}"' for j in range(17)) + ')'])
      + "\n  rates {\n" + "".join(f'    x{j} = "{v}", z = "{j}" : $1\n' for j in range(17) for v in "ab")
@@ -228,6 +235,17 @@ CASES = [
          "  override M : $0.5\n"), "W011", "17:16",
      ["the price contract `c` negotiated for every line of meter `M` hides `50% off` of meter `M`"]),
 ]
+
+
+def test_an_empty_text_in_a_rule_is_reported_once():
+    """A rule on `""` (E318) is unresolved: no "can never match" (W002), no unpriced
+    value (E402) drawn from it; a number or whitespace is a value as ever."""
+    text = ('meter M {\n  event "e"\n  count\n  dimensions model in ("a", " ", "0")\n  rates {\n'
+            '    model = "" : $1\n    model in ("a", " ", 0) : $2\n  }\n}\nplan pro {\n  charge M\n}\n'
+            + contract_text(""))
+    compiled = compile_text(text)
+    assert [(d.code, d.span.where) for d in compiled.diagnostics] == [("E318", "t.pricing:6:13")]
+    assert "usage without `model` matches" in compiled.diagnostics[0].hints[0]
 
 
 @pytest.mark.parametrize("text, code, position, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])

@@ -163,6 +163,15 @@ def test_problems_are_the_compilers_at_the_json_path():
     ]
 
 
+def test_an_empty_text_is_no_value_in_a_json_contract():
+    """`""` (E318) as a contract dimension or in an override's condition, placed by its JSON path."""
+    bad = [dict(API[0], dimensions={"customer_tier": ""}, rateOverrides={"LLM_TOKENS": {"model=": 0.01}})]
+    assert [(c, w) for c, w, m in found(with_json(bad)) if m.startswith('`""` is not a value')] == [
+        ("E318", "c.json:$[0].dimensions.customer_tier"),
+        ("E318", 'c.json:$[0].rateOverrides.LLM_TOKENS["model="]'),
+    ]
+
+
 def test_ids_customers_and_the_json_of_a_file():
     twice = [API[0], dict(API[0], startsAt="2026-06-01")]
     assert [(c, w) for c, w, _ in found(with_json(twice))] == [("E200", "c.json:$[1].contractId")]

@@ -274,6 +274,23 @@ def test_every_properties_layout_reads_alike_on_spark(spark, tmp_path):
     assert ours.usage.billed > 50
 
 
+def test_an_empty_text_is_absent_on_spark(spark, tmp_path):
+    """A property given as "" reads as absent in every format (tests/test_empty_text.py),
+    with a bad row (a quantity given as ""): the same diagnostics, and with
+    --skip-bad-rows the same invoices, as DuckDB."""
+    import test_empty_text as empty
+
+    plan = compile_text(empty.PRICING)
+    files = list(empty._files(tmp_path, empty.EVENTS + [empty.BAD]).values())
+    through = dt.date(2026, 2, 1)
+    failed = _reports_agree(plan, files, through)
+    assert {d.code for d in failed.diagnostics} == {"E500"} and len(failed.diagnostics) == len(files)
+    skipped = _reports_agree(plan, files, through, skip_bad_rows=str(tmp_path / "skipped.jsonl"))
+    assert skipped.usage.rejected["bad_row"] == len(files)
+    models = {dict(a.dimensions)["model"] for a in skipped.usage.aggregates if a.meter == "TOKENS"}
+    assert models == {None, " ", "gpt-4"}
+
+
 def test_numbers_times_and_bad_rows_read_alike_on_spark(spark, tmp_path):
     """Exact JSON numbers and exponents, impossible offsets, nanoseconds, and the
     rows a lenient reader would take: the same diagnostics as DuckDB, and with

@@ -130,6 +130,10 @@ def test_period_qualifier_parses_and_period_stays_a_name():
      "no usage invoice"),
     ('contract acme through 2026-02-01\nexpect line LLM_TOKENS tier = "gold" $1', "E802", 3, 24,
      "not a dimension"),
+    ('contract acme through 2026-02-01\nusage LLM_TOKENS model = "" 5 on 2026-01-03', "E318", 3, 26,
+     '`""` is not a value of `model`'),
+    ('contract acme through 2026-02-01\nexpect line LLM_TOKENS model = "" $1', "E318", 3, 32,
+     '`""` is not a value of `model`'),
     ('contract acme through 2026-02-01\nexpect total 5 EUR', "E301", 3, 14, "EUR"),
     ('contract { plan pro } through 2026-02-01 expect total $0', "E204", 2, 1, "no `starts`"),
     ('contract { plan pro starts 2026-01-01 override LLM_TOKENS { model = "gpt-4" : $1\n'

@@ -72,11 +72,12 @@ def _rules(ctx: Context, prefix: str, rules: Iterable[n.Rule], card_unit: Unit,
             ctx.unresolved.add(prefix)
             continue
         rule_id = f"{prefix}/{i}"
-        if dates_failed:
+        conditions = tuple(lit.condition(ctx, c) for c in r.conditions)
+        if dates_failed or any("" in c.values for c in conditions):  # (E318)
             ctx.unresolved.add(rule_id)
         out.append(Rule(
             id=rule_id,
-            conditions=tuple(lit.condition(ctx, c) for c in r.conditions),
+            conditions=conditions,
             is_default=r.is_default,
             action=action,
             valid_from=valid_from,
@@ -186,8 +187,10 @@ def _meter(ctx: Context, block: n.MeterBlock) -> Meter | None:
                 continue
             declared[d.name.name] = d
             values = None
-            if d.values is not None:
-                values = tuple(dict.fromkeys(lit.value_text(ctx, v) for v in d.values))
+            if d.values is not None:  # ("" is E318, and no value: left out of the set)
+                absent = f"leave it out: usage without `{d.name.name}` needs no declaring"
+                values = tuple(dict.fromkeys(v for v in (lit.value_text(ctx, v, d.name.name, absent)
+                                                         for v in d.values) if v)) or None
             dims.append(Dimension(name=d.name.name, values=values))
     filters = tuple(lit.condition(ctx, c) for s in block.body if isinstance(s, n.Where)
                     for c in s.conditions)
@@ -350,7 +353,8 @@ def build_contract(ctx: Context, name: str, body: tuple, span: Span) -> Contract
                                  notes=[Note("first set here", first[a.key.name].span)]))
                 continue
             first[a.key.name] = a
-            dimensions[a.key.name] = lit.value_text(ctx, a.value)
+            dimensions[a.key.name] = lit.value_text(ctx, a.value, a.key.name,
+                                                    f"leave `{a.key.name}` out: the contract then sets no `{a.key.name}`")
     terms = _terms(ctx, seen, f"contract:{name}")
     changes, changes_ok = price_lists.plan_changes(ctx, name, body, plan, seen.get(n.PlanRef), starts, ends, terms)
     ok &= changes_ok

@@ -153,8 +153,16 @@ def instant(ctx: Context, lit: n.DateLit, what: str) -> dt.datetime | None:
     return found.astimezone(dt.timezone.utc)
 
 
-def value_text(ctx: Context, value: n.Value) -> str:
+def value_text(ctx: Context, value: n.Value, key: str, absent: str) -> str:
+    """A dimension value as text (conditions, declared values, contract dimensions,
+    test lines). `""` is E318: usage that gives a property as the empty string has
+    no value for it, in every format (docs/usage.md, "An empty text is absent"), so
+    no condition, declaration or test can name it; `absent` is the hint saying how
+    to write what was meant."""
     if isinstance(value, n.Str):
+        if value.value == "":
+            ctx.report(error("E318", f"`\"\"` is not a value of `{key}`: a usage property given as an empty "
+                                     "text is absent, in every format", value.span, hints=[absent]))
         return value.value
     if value.suffix:
         ctx.report(error("E308", "`K`/`M` suffixes are not allowed in dimension values", value.span))
@@ -162,7 +170,10 @@ def value_text(ctx: Context, value: n.Value) -> str:
 
 
 def condition(ctx: Context, c: n.Condition) -> Condition:
-    return Condition(key=c.key.name, op=c.op, values=tuple(value_text(ctx, v) for v in c.values))
+    key = c.key.name
+    absent = (f"usage without `{key}` matches `{key} != \"...\"` and `{key} not in (...)`, and a rule "
+              f"with no condition on `{key}` (`default`) prices it")
+    return Condition(key=key, op=c.op, values=tuple(value_text(ctx, v, key, absent) for v in c.values))
 
 
 def unit(ctx: Context, per: n.Per | None, fallback: Unit) -> Unit:

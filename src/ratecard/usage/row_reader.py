@@ -18,7 +18,7 @@ import os
 import sys
 from typing import Iterator
 
-from .rows import MAX_ROW_BYTES, REQUIRED, JsonNumber, UnreadableFile, file_kind, text_value
+from .rows import MAX_ROW_BYTES, REQUIRED, JsonNumber, UnreadableFile, absent, file_kind, text_value
 
 class JsonObject(dict):
     """A parsed JSON object that remembers the keys it was given more than once."""
@@ -263,8 +263,8 @@ def _parquet_rows(path: str) -> Iterator[tuple[int, dict | str, str]]:
                 if problem is not None:
                     yield i, f"`properties` is not valid JSON: {problem}", ""
                     continue
-        elif layout == "flat":  # one column per property: '' is absent, as in CSV
-            props = {k: v for k, v in row.items() if k not in REQUIRED and v not in (None, "")}
+        elif layout == "flat":  # one column per property: '' is absent, as in every format
+            props = {k: v for k, v in row.items() if k not in REQUIRED and not absent(v)}
         elif layout == "map" and props is not None:
             props = dict(props)
         obj = {k: row.get(k) for k in REQUIRED if k != "time" and row.get(k) not in (None, "")}

@@ -32,7 +32,7 @@ Numbers are exact: a JSON number is read from its text, never through a
 binary float. Property values are compared as text: a number (JSON number,
 numeric column) is written as the plain decimal it denotes, without storage
 zeros (`2.0` -> "2", `1.50` -> "1.5", `1e3` -> "1000"); strings are kept
-verbatim. Fractional seconds beyond microseconds are truncated, never rounded.
+verbatim, but the empty string is absent, as null is (`absent`). Fractional seconds beyond microseconds are truncated, never rounded.
 """
 
 from __future__ import annotations
@@ -165,6 +165,12 @@ def text_value(value) -> str | None:
     return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
 
 
+def absent(value) -> bool:
+    """A property given as null or as the empty string: absent, in every format (an
+    empty CSV cell cannot say which it is). Whitespace is a value."""
+    return value is None or value == ""
+
+
 def nested(value) -> bool:
     """An object or an array: not a value ratecard compares or sums."""
     return isinstance(value, (dict, list, tuple))
@@ -235,7 +241,7 @@ def row_problem(obj: dict, meters_by_type: dict, keys: Iterable[str] = ()) -> tu
         if nested(raw_props.get(k)):
             return (f"property `{k}` is a JSON {'object' if isinstance(raw_props[k], dict) else 'array'}; "
                     "a property a meter reads is a string, a number or a boolean"), {}
-    props = {k: text_value(v) for k, v in raw_props.items() if v is not None and not nested(v)}
+    props = {k: text_value(v) for k, v in raw_props.items() if not absent(v) and not nested(v)}
     for meter in meters_by_type.get(text_value(obj["type"]), ()):
         field = meter.aggregation.field
         if meter.aggregation.expression is not None and all(c.matches(props) for c in meter.where):

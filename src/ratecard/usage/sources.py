@@ -152,9 +152,11 @@ def json_lax(doc: exp.Expression, levels: Sequence[tuple[str, Sequence[str]]]) -
 
 def _json_value(kind: exp.Expression, text: exp.Expression) -> exp.Expression:
     """A JSON value's text from its type (`json_type`) and text: strings and booleans
-    as they are, numbers as `number_text`, null, objects and arrays NULL."""
+    as they are (the empty string absent, `absent_if_empty`), numbers as
+    `number_text`, null, objects and arrays NULL."""
     return exp.Case(ifs=[
-        exp.If(this=exp.In(this=kind.copy(), expressions=[lit("VARCHAR"), lit("BOOLEAN")]), true=text.copy()),
+        exp.If(this=exp.In(this=kind.copy(), expressions=[lit("VARCHAR"), lit("BOOLEAN")]),
+               true=absent_if_empty(text.copy())),
         # an integer is written plain already (its exact text `-0`: "0")
         exp.If(this=exp.In(this=kind.copy(), expressions=[lit("BIGINT"), lit("UBIGINT")]), true=zero(text.copy())),
         exp.If(this=exp.EQ(this=kind.copy(), expression=lit("DOUBLE")), true=fast_number_text(text)),
@@ -222,12 +224,20 @@ def _nested_type(kind: str | None) -> bool:
     return upper.startswith(("STRUCT", "MAP", "UNION")) or upper.endswith("]")
 
 
+def absent_if_empty(text: exp.Expression) -> exp.Expression:
+    """A value's text, NULL (absent) when it is the empty string: in every format and
+    engine a property given as `""` is absent, as an empty CSV cell is (docs/usage.md,
+    "An empty text is absent"); whitespace is a value."""
+    return exp.Nullif(this=text, expression=lit(""))
+
+
 def _typed_text(value: exp.Expression, kind: str | None) -> exp.Expression:
-    """A typed column's value as text: numbers as `number_text`, other values cast."""
+    """A typed column's value as text: numbers as `number_text`, other values cast,
+    the empty string absent (`absent_if_empty`)."""
     text = cast(value, TEXT)
     if (kind or "").split("(")[0].upper() in NUMERIC_TYPES:
         return fast_number_text(text)
-    return text
+    return absent_if_empty(text)
 
 
 def _property(source: Source, key: str) -> tuple[exp.Expression, exp.Expression | None]:
@@ -240,9 +250,7 @@ def _property(source: Source, key: str) -> tuple[exp.Expression, exp.Expression 
             return null, None
         if _nested_type(kind):
             return null, exp.Not(this=exp.Is(this=col(key), expression=exp.Null()))
-        if kind.split("(")[0].upper() in NUMERIC_TYPES:
-            return _typed_text(col(key), kind), None
-        return exp.Nullif(this=cast(col(key), TEXT), expression=lit("")), None
+        return _typed_text(col(key), kind), None
     if source.properties == "struct":
         kind = dict(source.property_types).get(key)
         if kind is None or kind.upper() == "NULL":
@@ -340,7 +348,8 @@ def _plain_value(raw: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
     """A JSON value (JSON text, from DuckDB's JSON reader) of a file no line of which
     `needs_exact_reading`: (its text, whether it is an object or an array). Strings
     hold no escape (a backslash flags a line), so unquoting is taking the quotes off;
-    numbers have at most 15 digits and no exponent, which a double holds exactly."""
+    numbers have at most 15 digits and no exponent, which a double holds exactly.
+    The empty string is absent (`absent_if_empty`)."""
     text = cast(raw, TEXT)
     unquoted = exp.Substring(this=text.copy(), start=exp.Literal.number(2),
                              length=exp.Sub(this=exp.Length(this=text.copy()), expression=exp.Literal.number(2)))
@@ -349,7 +358,7 @@ def _plain_value(raw: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
         return fn("STARTS_WITH", text.copy(), lit(prefix))
     nested = or_(starts("{"), starts("["))
     value = exp.Case(ifs=[
-        exp.If(this=starts('"'), true=unquoted),
+        exp.If(this=starts('"'), true=absent_if_empty(unquoted)),
         exp.If(this=exp.In(this=text.copy(), expressions=[lit("true"), lit("false")]), true=text.copy()),
         exp.If(this=or_(exp.EQ(this=text.copy(), expression=lit("null")), nested), true=cast(exp.Null(), TEXT)),
     ], default=fast_number_text(text))
@@ -363,10 +372,10 @@ def _jsonl_plain_select(source: Source, keys: Sequence[str]) -> exp.Select:
     instead (`duckdb.run_query`)."""
     props = [_plain_value(exp.Dot(this=col("properties"), expression=exp.to_identifier(k, quoted=True)))
              for k in keys]
-    time = exp.Nullif(this=col("time"), expression=lit(""))
+    time = absent_if_empty(col("time"))
     t, time_bad = _time(source, time)
     nested = [bad for _, bad in props] or [exp.false()]
-    fields = [alias(exp.Nullif(this=col(f), expression=lit("")), f) for f in ("id", "type", "customer")]
+    fields = [alias(absent_if_empty(col(f)), f) for f in ("id", "type", "customer")]
     fields.append(alias(t, "t"))
     fields.append(alias(or_(exp.Is(this=time.copy(), expression=exp.Null()), exp.Paren(this=time_bad)),
                         "time_bad"))
@@ -379,7 +388,7 @@ def _text_column(source: Source, name: str) -> exp.Expression:
     """A top-level column as text, '' as absent; NULL when the source has no such column."""
     if source.column_type(name) is None:
         return cast(exp.Null(), TEXT)
-    return exp.Nullif(this=cast(col(name), TEXT), expression=lit(""))
+    return absent_if_empty(cast(col(name), TEXT))
 
 
 def _source_time(source: Source) -> tuple[exp.Expression, exp.Expression]:
@@ -426,7 +435,7 @@ def _json_select(source: Source, keys: Sequence[str]) -> exp.Select:
                                          expressions=[lit("OBJECT"), lit("NULL")])),
                      *[_nested_kind(k) for k, _ in required.values()]]
         props = [(piece(_K, 7 + i), piece(_S, 5 + i)) for i in range(len(keys))]
-        text = {f: exp.Nullif(this=_json_value(k, s), expression=lit("")) for f, (k, s) in required.items()}
+        text = {f: _json_value(k, s) for f, (k, s) in required.items()}  # '' is absent (`_json_value`)
         t, time_bad = _time(source, text["time"])
         time_bad = or_(exp.Is(this=text["time"].copy(), expression=exp.Null()), exp.Paren(this=time_bad))
     else:  # Parquet, `properties` as JSON text

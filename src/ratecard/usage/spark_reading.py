@@ -3,7 +3,9 @@
 Reading a file gives the text the row reader (`rows`) defines: JSONL lines
 are parsed with `try_parse_json` into VARIANT, which holds JSON numbers as
 exact decimals; property values become text the same way as everywhere
-(`1.50` -> "1.5", strings verbatim, JSON null -> absent); a row DuckDB could
+(`1.50` -> "1.5", strings verbatim, JSON null -> absent; the empty string is
+made absent by the query, which reads the view as a table:
+`sources.absent_if_empty`); a row DuckDB could
 not read (invalid JSON, `properties` not an object) is a bad row (a NULL
 `id`). `events_view` puts every file and table in one temp view.
 """
@@ -246,7 +248,7 @@ def _flat(F, df, props: Sequence[str], corrupt: str | None = None):
             else:
                 text = column.cast("string")
                 if nested is None and not _is_number(kind):
-                    text = F.when(text == "", F.lit(None)).otherwise(text)  # as CSV: '' is absent
+                    text = F.when(text == "", F.lit(None)).otherwise(text)  # '' is absent, as in every layout
                 staged.append(text.alias(f"__t{j}"))
             names.append(k)
             texts.append(F.col("__n")[j] if _is_number(kind) else F.col(f"__t{j}"))

@@ -308,6 +308,12 @@ def _meter(scope: BlockScope, ident: n.Ident, at: dt.datetime | None = None) -> 
     return meter
 
 
+# What a test line without a dimension means (the hint of E318, `""` as a value).
+_WITHOUT = {"a usage line": "leave `{key}` out of the usage line to test usage without it",
+            "`expect line`": "leave `{key}` out: `expect line` then adds every line of the meter, "
+                             "the one without `{key}` too"}
+
+
 def _assignments(ctx: Context, meter: Meter, items: Iterable[n.Assignment], allowed: Sequence[str],
                  what: str) -> dict[str, str] | None:
     out: dict[str, str] = {}
@@ -332,7 +338,7 @@ def _assignments(ctx: Context, meter: Meter, items: Iterable[n.Assignment], allo
             ok = False
             continue
         first[key] = a
-        value = lit.value_text(ctx, a.value)
+        value = lit.value_text(ctx, a.value, key, _WITHOUT[what].format(key=key))
         values = declared.get(key)
         if values is not None and value not in values:
             ctx.report(warning("W801", f"\"{value}\" is not one of the declared values of dimension "
