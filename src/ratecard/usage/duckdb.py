@@ -20,6 +20,7 @@ from typing import Sequence
 
 from ..diagnostics import error, first_line
 from ..model import RatingPlan
+from .arrow_result import arrow_result
 from .bad_rows import in_user_files, locate_bad_rows, write_clean_copy
 from .driver import EngineFailure, EngineStopped, FoundBadRows, aggregate
 from .query import Relations, build_query
@@ -233,7 +234,7 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
             table = rate(conn, query, shape.dimensions, rating, held=shape.held)
         else:
             # Arrow hands the result over in columns: far cheaper than Python tuples per row
-            table = conn.sql(query.sql(dialect="duckdb", copy=False)).to_arrow_table()
+            table = arrow_result(conn, query.sql(dialect="duckdb", copy=False))
     except duckdb.Error as exc:
         if any(not s.exact for s in sources):
             return run_query(conn, plan, [dataclasses.replace(s, exact=True) for s in sources], relations,
