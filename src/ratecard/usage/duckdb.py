@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import os
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from typing import Sequence
 
 from ..diagnostics import error, first_line
 from ..model import RatingPlan
+from .arrow_result import arrow_result
 from .bad_rows import in_user_files, locate_bad_rows, write_clean_copy
 from .driver import EngineFailure, EngineStopped, FoundBadRows, aggregate
 from .overflow import is_overflow, overflow_problem
@@ -167,17 +169,26 @@ def _create_table(conn, name: str, rows: Sequence, texts: tuple[str, ...], times
     """CREATE TEMPORARY TABLE name AS SELECT UNNEST(CAST(? AS type[])) AS column, ...
     with the `texts` (VARCHAR) and `times` (TIMESTAMPTZ, UTC) attributes of `rows`:
     the values are bound parameters (lists of equal length), never SQL text."""
+    columns = [[getattr(r, c) for r in rows] for c in texts]
+    columns += [[_stamp(getattr(r, c)) for r in rows] for c in times]
+    conn.execute(_create_table_sql(name, texts, times), columns)
+
+
+@functools.lru_cache(maxsize=None)
+def _create_table_sql(name: str, texts: tuple[str, ...], times: tuple[str, ...]) -> str:
+    """The statement of `_create_table`: the same text for every run (the values are
+    parameters), so built once per process, not three times per run (sqlglot's
+    building and writing of it was a tenth of a small run)."""
     from sqlglot import exp
 
-    columns = [(c, "VARCHAR", [getattr(r, c) for r in rows]) for c in texts]
-    columns += [(c, "TIMESTAMPTZ", [_stamp(getattr(r, c)) for r in rows]) for c in times]
+    kinds = [(c, "VARCHAR") for c in texts] + [(c, "TIMESTAMPTZ") for c in times]
     select = exp.select(*(
         exp.alias_(exp.Unnest(expressions=[exp.cast(exp.Placeholder(), exp.DataType.build(f"{kind}[]", dialect="duckdb"))]),
                    column, quoted=True)
-        for column, kind, _ in columns))
+        for column, kind in kinds))
     create = exp.Create(this=exp.to_table(name), kind="TABLE", expression=select, replace=True,
                         properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
-    conn.execute(create.sql(dialect="duckdb"), [values for _, _, values in columns])
+    return create.sql(dialect="duckdb")
 
 
 # What an event costs DuckDB held in memory (normalized text columns, as
@@ -234,7 +245,7 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
             table = rate(conn, query, shape.dimensions, rating, held=shape.held)
         else:
             # Arrow hands the result over in columns: far cheaper than Python tuples per row
-            table = conn.sql(query.sql(dialect="duckdb", copy=False)).to_arrow_table()
+            table = arrow_result(conn, query.sql(dialect="duckdb", copy=False))
     except duckdb.Error as exc:
         if any(not s.exact for s in sources):
             return run_query(conn, plan, [dataclasses.replace(s, exact=True) for s in sources], relations,

@@ -46,6 +46,7 @@ from typing import Sequence
 
 from sqlglot import exp
 
+from .arrow_result import arrow_result
 from .rating_query import (DIGITS, PriceTables, RatingRequest, keys_query, price_relations,
                            priced_query, quantity_scale_query, shape_relation, unpriced_query)
 
@@ -101,10 +102,10 @@ def rate(conn, query: exp.Expression, width: int, request: RatingRequest, held: 
         if exact_scale <= DIGITS:  # else the products could not be typed: Python prices every line
             query = priced_query(width, quantity_scale, exact_scale, request.minor_units, request.rounding, held,
                                   bound_scale=bound_scale)
-            return conn.sql(query.sql(dialect="duckdb", identify=True)).to_arrow_table()
+            return arrow_result(conn, query.sql(dialect="duckdb", identify=True))
     except duckdb.Error:
         pass
-    return conn.sql(unpriced_query(width).sql(dialect="duckdb", identify=True)).to_arrow_table()
+    return arrow_result(conn, unpriced_query(width).sql(dialect="duckdb", identify=True))
 
 
 def _day(value) -> dt.date | None:
