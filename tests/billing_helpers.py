@@ -12,6 +12,32 @@ from ratecard.compiler import compile_sources
 from ratecard.usage.reference import aggregate_usage as reference_aggregate
 
 
+# One meter, one plan, one contract: the smallest project that bills tokens by model
+# (the tests of what views show and of usage totals past the exact range use it).
+TOKENS_PROJECT = """
+currency USD
+
+meter TOKENS {
+  title "Tokens"
+  event "llm.completion"
+  sum tokens
+  dimensions model
+}
+
+plan api {
+  billing monthly
+  payment net 30
+  charge TOKENS : $1.00 per 1K tokens
+}
+
+contract pixel {
+  customer "cus_pixel"
+  plan api
+  starts 2026-01-01
+}
+"""
+
+
 def compile_text(text: str, name: str = "t.pricing"):
     compiled = compile_sources([(name, text)])
     errors = [d for d in compiled.diagnostics if d.is_error]

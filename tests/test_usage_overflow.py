@@ -9,33 +9,12 @@ from pathlib import Path
 import pytest
 
 from ratecard.usage.overflow import is_overflow, overflow_problem, sums_past_bound
-from billing_helpers import compile_text
+from billing_helpers import TOKENS_PROJECT, compile_text
 from render_helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PROJECT = """
-currency USD
-
-meter TOKENS {
-  title "Tokens"
-  event "llm.completion"
-  sum tokens
-  dimensions model
-}
-
-plan api {
-  billing monthly
-  payment net 30
-  charge TOKENS : $1.00 per 1K tokens
-}
-
-contract pixel {
-  customer "cus_pixel"
-  plan api
-  starts 2026-01-01
-}
-"""
+PROJECT = TOKENS_PROJECT
 
 
 # a derived quantity: an operand of `-` has fewer than 19 integer digits (docs/usage.md)

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ratecard.report.visible import dimensions_text, visible
+from billing_helpers import TOKENS_PROJECT
 from render_helpers import run_cli
 
 # ----------------------------------------------------------------- the function
@@ -100,31 +101,11 @@ def test_dimensions_text_escapes_each_value():
 
 # ----------------------------------------------------------------- every view
 
-PROJECT = """
-currency USD
-
-meter TOKENS {
-  title "Tokens"
-  event "llm.completion"
-  sum tokens
-  dimensions model
-}
-
-plan api {
-  billing monthly
-  payment net 30
-  charge TOKENS : $1.00 per 1K tokens
-}
-
-contract pixel {
-  customer "cus_pixel"
-  plan api
-  starts 2026-01-01
+PROJECT = TOKENS_PROJECT.replace("  starts 2026-01-01\n", """  starts 2026-01-01
   discount 10% {
     description "Launch discount"
   }
-}
-"""
+""")
 
 NUL, BIDI, EMOJI, PLAIN = "gpt\x00x", "evil\u202e0.01$", "café 中文 😀", "sonnet"
 HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
