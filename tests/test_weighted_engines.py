@@ -299,7 +299,8 @@ def test_invoices_from_the_saved_result_are_byte_identical(tmp_path, capsys, mon
     assert '"quantity": "0.000000000"' in got.out  # initech's report of 0 in its plan part
 
 
-def test_a_saved_result_whose_pieces_do_not_fit_is_refused(tmp_path, capsys, monkeypatch):
+def _printed_query_over_a_table(tmp_path, monkeypatch):
+    """`ratecard sql`'s query for PROJECT, and a DuckDB table of the fixed events to run it on."""
     plan, events, files = _fixed(tmp_path)
     (tmp_path / "p.pricing").write_text(PROJECT, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
@@ -308,7 +309,11 @@ def test_a_saved_result_whose_pieces_do_not_fit_is_refused(tmp_path, capsys, mon
     conn = duckdb.connect()
     conn.execute("SET TimeZone = 'UTC'")
     conn.execute("CREATE TABLE usage_events AS SELECT * FROM read_csv(?, header = true, all_varchar = true)", [table])
-    sql = (tmp_path / "q.sql").read_text(encoding="utf-8").rstrip().rstrip(";")
+    return conn, (tmp_path / "q.sql").read_text(encoding="utf-8").rstrip().rstrip(";")
+
+
+def test_a_saved_result_whose_pieces_do_not_fit_is_refused(tmp_path, capsys, monkeypatch):
+    conn, sql = _printed_query_over_a_table(tmp_path, monkeypatch)
     conn.execute(f"COPY (SELECT * REPLACE (CASE WHEN kind = 'step' THEN held_until - 2000000000000 "
                  f"ELSE held_until END AS held_until) FROM ({sql})) TO 'bad.csv' (HEADER)")
     capsys.readouterr()
@@ -325,15 +330,7 @@ def test_a_saved_result_whose_pieces_do_not_fit_is_refused(tmp_path, capsys, mon
 def test_a_piece_outside_its_window_is_refused(tmp_path, capsys, monkeypatch, column, edit):
     """The query cuts every piece at its window's bounds, so a piece outside them is not
     the query's: refused (E505), not integrated into the line, never an internal error."""
-    plan, events, files = _fixed(tmp_path)
-    (tmp_path / "p.pricing").write_text(PROJECT, encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    assert main(["sql", "p.pricing", "--through", THROUGH.isoformat(), "-o", "q.sql"]) == 0
-    table = write_flat_csv(tmp_path / "table.csv", events, property_columns(KEYS))
-    conn = duckdb.connect()
-    conn.execute("SET TimeZone = 'UTC'")
-    conn.execute("CREATE TABLE usage_events AS SELECT * FROM read_csv(?, header = true, all_varchar = true)", [table])
-    sql = (tmp_path / "q.sql").read_text(encoding="utf-8").rstrip().rstrip(";")
+    conn, sql = _printed_query_over_a_table(tmp_path, monkeypatch)
     conn.execute(f"COPY (SELECT * REPLACE (CAST(CASE WHEN kind = 'step' AND held_from = (SELECT MIN(held_from) "
                  f"FROM ({sql}) WHERE kind = 'step') THEN ({edit}) ELSE {column} END AS VARCHAR) AS {column}) "
                  f"FROM ({sql})) TO 'bad.csv' (HEADER)")
