@@ -267,7 +267,7 @@ def _parquet_rows(path: str) -> Iterator[tuple[int, dict | str, str]]:
             props = {k: v for k, v in row.items() if k not in REQUIRED and not absent(v)}
         elif layout == "map" and props is not None:
             props = dict(props)
-        obj = {k: row.get(k) for k in REQUIRED if k != "time" and row.get(k) not in (None, "")}
+        obj = {k: row.get(k) for k in REQUIRED if k != "time" and not absent(row.get(k))}
         if times is not None and times[i - 1] not in (None, ""):
             obj["time"] = times[i - 1]
         obj["properties"] = props
