@@ -99,3 +99,20 @@ def _forget_dead_jvm(session) -> None:
     SparkSession._instantiatedSession = None
     SparkSession._activeSession = None
     SQLContext._instantiatedContext = None
+
+
+def spy_on_spark_rating(monkeypatch) -> list:
+    """The rows every call of `spark_rating.rate` returns in this test, gathered in the
+    list returned (the rating runs where billing calls it: the spy proves it ran)."""
+    from ratecard.usage import spark_rating
+
+    seen: list = []
+    rate = spark_rating.rate
+
+    def spy(*args, **kwargs):
+        rows = rate(*args, **kwargs)
+        seen.extend(rows)
+        return rows
+
+    monkeypatch.setattr(spark_rating, "rate", spy)
+    return seen

@@ -29,7 +29,7 @@ if shutil.which("java") is None:
 from ratecard.usage import spark as spark_engine  # noqa: E402
 
 from render_helpers import run_cli  # noqa: E402
-from spark_helpers import DRIVER_MEMORY, JVM_OPTIONS, SPARK  # noqa: E402
+from spark_helpers import DRIVER_MEMORY, JVM_OPTIONS, SPARK, spy_on_spark_rating  # noqa: E402
 from warehouse_helpers import CASES, CONFORMANCE, case_args, split_args  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark_connect, pytest.mark.xdist_group(SPARK)]
@@ -127,17 +127,7 @@ def test_price_in_engine_over_connect(connect_url, monkeypatch, capsys):
     the lines are rated by the server (every
     aggregate row comes back with its amount, so this cannot pass by leaving the lines to
     Python) and the invoices are DuckDB's with the Python pricer, byte for byte."""
-    from ratecard.usage import spark_rating
-
-    seen = []
-    rate = spark_rating.rate
-
-    def spy(*args, **kwargs):
-        rows = rate(*args, **kwargs)
-        seen.extend(rows)
-        return rows
-
-    monkeypatch.setattr(spark_rating, "rate", spy)
+    seen = spy_on_spark_rating(monkeypatch)
     for name in [c for c in CASES if c.startswith("08")]:  # unit, graduated, volume and package lines
         args = case_args(name)
         duck = run_cli([*args, "--price-in", "python"], CONFORMANCE / name, monkeypatch, capsys)

@@ -36,7 +36,7 @@ from ratecard.usage.result import read_result  # noqa: E402
 from ratecard.usage.rows import needed_keys  # noqa: E402
 
 from billing_helpers import compile_text, write_events  # noqa: E402
-from spark_helpers import SPARK_2  # noqa: E402
+from spark_helpers import SPARK_2, spy_on_spark_rating  # noqa: E402
 from test_engine_rating import _diagnostics, _explained, scenarios  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(SPARK_2)]
@@ -248,15 +248,7 @@ def test_engine_spark_price_in_engine_end_to_end(spark, tmp_path, capsys, monkey
     Spark (the rated rows are non-NULL), and the JSON is `--price-in python`'s byte for byte."""
     from ratecard.cli import main
 
-    seen = []
-    rate = spark_rating.rate
-
-    def spy(*args, **kwargs):
-        rows = rate(*args, **kwargs)
-        seen.extend(rows)
-        return rows
-
-    monkeypatch.setattr(spark_rating, "rate", spy)
+    seen = spy_on_spark_rating(monkeypatch)
     project = tmp_path / "p.pricing"
     project.write_text("""
 currency USD
