@@ -263,18 +263,22 @@ def test_a_result_with_part_of_the_rated_columns_is_refused(priced, capsys):
     assert code == 1 and out == "" and '"code": "E504"' in err and "`rc_prices`" in err, err
 
 
-def test_a_figure_that_is_not_a_decimal_is_refused(priced, capsys):
-    folder, _, _, csv_file = priced
+def _with_first_figure(csv_file, column: str, value: str, target) -> None:
+    """A copy of a priced result at `target`, the first non-empty cell of `column` set to `value`."""
     lines = csv_file.read_text(encoding="utf-8").splitlines()
-    header = lines[0].split(",")
-    amount = header.index("rc_amount")
+    index = lines[0].split(",").index(column)
     for i, line in enumerate(lines[1:], start=1):
         cells = line.split(",")
-        if cells[amount]:
-            cells[amount] = "12.5x"
+        if cells[index]:
+            cells[index] = value
             lines[i] = ",".join(cells)
             break
-    (folder / "bad.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_figure_that_is_not_a_decimal_is_refused(priced, capsys):
+    folder, _, _, csv_file = priced
+    _with_first_figure(csv_file, "rc_amount", "12.5x", folder / "bad.csv")
     code, out, err = _cli(["invoice", str(folder / "t.pricing"), "--aggregates", str(folder / "bad.csv"),
                            "--through", THROUGH, "--format", "json"], capsys)
     assert code == 1 and out == "" and '"code": "E504"' in err and "`rc_amount`" in err, err
@@ -311,16 +315,7 @@ def test_a_figure_past_decimal_38_is_refused(priced, capsys, column):
     """A figure no DECIMAL(38) holds is not the query's: `rc_amount` 1e70 was an internal
     error (InvalidOperation rounding it to cents), exit 3."""
     folder, _, _, csv_file = priced
-    lines = csv_file.read_text(encoding="utf-8").splitlines()
-    header = lines[0].split(",")
-    index = header.index(column)
-    for i, line in enumerate(lines[1:], start=1):
-        cells = line.split(",")
-        if cells[index]:
-            cells[index] = "1e70"
-            lines[i] = ",".join(cells)
-            break
-    (folder / f"huge-{column}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _with_first_figure(csv_file, column, "1e70", folder / f"huge-{column}.csv")
     code, out, err = _cli(["invoice", str(folder / "t.pricing"), "--aggregates", str(folder / f"huge-{column}.csv"),
                            "--through", THROUGH, "--format", "json"], capsys)
     assert code == 1 and out == "" and '"code": "E504"' in err and f"`{column}`" in err, err
