@@ -205,6 +205,26 @@ def test_ledger_documents_show_a_hidden_character_escaped(tmp_path, monkeypatch,
     assert json.loads(out)["corrections"][0]["dimensions"] == {"model": BIDI}
 
 
+@pytest.mark.parametrize("fmt, shown, other", [
+    ("text", "  model: us  east  ", "  model: us east  "),
+    # Markdown drops a run of spaces from what it shows: a code span keeps it
+    ("markdown", "| &emsp;`model: us  east` |", "| &emsp;model: us east |"),
+])
+def test_a_run_of_spaces_is_shown_as_billed(fmt, shown, other, tmp_path, monkeypatch, capsys):
+    """`us  east` and `us east` are two lines billed apart: each view shows each as it is
+    (they read as one value before: text and Markdown collapsed the run)."""
+    (tmp_path / "p.pricing").write_text(PROJECT, encoding="utf-8")
+    events = [{"id": f"e{i}", "type": "llm.completion", "customer": "cus_pixel", "time": "2026-01-05T00:00:00Z",
+               "properties": {"model": model, "tokens": 1000 * (i + 1)}}
+              for i, model in enumerate(("us  east", "us east"))]
+    (tmp_path / "u.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    out = _invoice(tmp_path, fmt, monkeypatch, capsys)
+    assert shown in out and other in out
+    run = json.loads(_invoice(tmp_path, "json", monkeypatch, capsys))
+    assert sorted(ln["dimensions"]["model"] for ln in run["invoices"][0]["lines"]
+                  if ln["kind"] == "usage") == ["us  east", "us east"]
+
+
 # ----------------------------------------------------------------- diagnostics
 
 
