@@ -20,7 +20,7 @@ from ..report.formatter import Formatter
 from ..report.invoice_views import DEFAULT_ISSUER, Extras, invoice_view
 from ..report.text_layout import text_layout
 from ..report.view_models import CorrectionView, DocumentView, InvoiceView
-from ..report.visible import dimensions_text
+from ..report.visible import dimensions_text, visible
 from .documents import Correction, LedgerDocument
 from .records import Stored
 
@@ -70,7 +70,7 @@ def ledger_invoice_view(doc: LedgerDocument, fmt: Formatter, *, issuer: str = DE
         corrections_title=("Credited" if credit_note else "Adjustments to earlier invoices") if corrections else "",
         corrections_total=corrections_total if corrections else "",
         corrects=doc.corrects or "",
-        reason=doc.reason or "",
+        reason=visible(doc.reason or ""),
         status=status,
         status_note=f"Void: reversed by credit note {voided_by}" if status == "void" and voided_by else
         ("Void" if status == "void" else ""),
@@ -83,7 +83,7 @@ def _correction_view(c: Correction, fmt: Formatter, credit_note: bool) -> Correc
     last = max(c.period.end - dt.timedelta(days=1), c.period.start)
     period = fmt.days(c.period.start, last)
     dims = dimensions_text(sorted(c.dimensions.items()))
-    label = c.description or c.charge or "Adjustment"
+    label = visible(c.description or c.charge or "Adjustment")  # a line's description: any text
     if dims:
         label = f"{label} · {dims}"
     quantity = ""
@@ -95,8 +95,8 @@ def _correction_view(c: Correction, fmt: Formatter, credit_note: bool) -> Correc
         corrects=c.corrects,
         period=period,
         label=label,
-        reason=c.reason,
-        note=f"corrects {c.corrects} ({period}): {c.reason}",
+        reason=visible(c.reason),
+        note=f"corrects {c.corrects} ({period}): {visible(c.reason)}",
         quantity=quantity,
         amount=fmt.money(amount),
     )
