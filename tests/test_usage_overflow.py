@@ -173,6 +173,7 @@ def test_a_weighted_quantity_past_the_bound_is_e506_naming_its_line(engine, tmp_
             f"period 2026-01-01 to 2026-02-01 (customer `cus_pixel`) comes to {total} (weighted tokens per "
             f"hour), past the 20 integer digits and 18 decimal places a quantity holds exactly") in err
     assert "measure it `per day` or `per month`" in err
+    assert "\n".join(err.splitlines()[:2]) in (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
 
 
 def test_a_weighted_quantity_within_the_bound_is_billed(tmp_path, monkeypatch, capsys):
