@@ -180,6 +180,23 @@ def test_diff_shows_a_hidden_character_escaped(fmt, tmp_path, monkeypatch, capsy
     assert f'TOKENS model = "{EMOJI}"' in out
 
 
+def test_diff_markdown_shows_a_value_with_backticks_and_spaces_exactly(tmp_path, monkeypatch, capsys):
+    """The line column is a code span: one fenced with more backticks than the value holds,
+    so "a`b" (and a run of spaces) reads as billed, not as a span cut short."""
+    project = tmp_path
+    (project / "p.pricing").write_text(PROJECT, encoding="utf-8")
+    events = [{"id": f"e{i}", "type": "llm.completion", "customer": "cus_pixel", "time": "2026-01-05T00:00:00Z",
+               "properties": {"model": model, "tokens": 1000}} for i, model in enumerate(("a`b", "us  east"))]
+    (project / "u.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    for side, price in (("old", "$1.00 per"), ("new", "$2.00 per")):
+        (project / side).mkdir()
+        (project / side / "p.pricing").write_text(PROJECT.replace("$1.00 per", price), encoding="utf-8")
+    code, out, err = run_cli(["diff", "old", "new", "--usage", "u.jsonl", "--through", "2026-02-01",
+                              "--format", "markdown"], project, monkeypatch, capsys)
+    assert code == 0, err
+    assert '| ``TOKENS model = "a`b"`` |' in out and '| `TOKENS model = "us  east"` |' in out
+
+
 def test_ledger_documents_show_a_hidden_character_escaped(tmp_path, monkeypatch, capsys):
     """An issued invoice and the adjustment line late events make, shown from the ledger."""
     project = _project(tmp_path)

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Sequence
 
 from ..money import EXACT, plain
+from ..report.render import code_span
 from ..report.visible import dimensions_text, visible
 from .diff_compare import ContractChange, LineChange, PricingDiff, Reason, formatter
 
@@ -195,7 +196,7 @@ def _line_view(c: LineChange, currency: str) -> LineView:
         why=why,
         reasons=list(c.reasons),
         md_contract=_md(visible(k.contract)),
-        md_label=f"`{_md(label)}`",
+        md_label=code_span(label),  # exact, whatever backticks or spaces a value holds
         md_why=_md(why),
     )
 
