@@ -161,6 +161,9 @@ CASES = [
      'plan pro {\n  charge M : $1\n}\n', "E318", "4:29", ['`""` is not a value of `model`']),
     ("E318-contract", METER + PLAN + contract_text('  dimensions tier = ""\n'), "E318", "12:21",
      ['`""` is not a value of `tier`']),
+    # a count and its unit disagree (docs/language.md, "`discount`")
+    ("E319", METER + PLAN + contract_text("  discount 10% for 2 period\n"), "E319", "12:22",
+     ["`for 2 period`: a count other than 1 takes `periods`"]),
     ("W008", 'meter M {\n  event "e"\n  count\n  dimensions ' + ", ".join(
         [f'x{j} in ("a", "b")' for j in range(17)] + ['z in (' + ", ".join(f'"{j}"' for j in range(17)) + ')'])
      + "\n  rates {\n" + "".join(f'    x{j} = "{v}", z = "{j}" : $1\n' for j in range(17) for v in "ab")

@@ -366,6 +366,13 @@ def test_markdown_escape_and_wrap_filters():
     assert markdown_escape("a|b <x> *y* _z_ cust_acme [l](u) #1 `c`") == (
         "a\\|b \\<x\\> \\*y\\* \\_z\\_ cust_acme \\[l\\](u) \\#1 \\`c\\`")
     assert markdown_escape("two\nlines") == "two lines"
+    # a value Markdown would show with fewer spaces is a code span, which keeps them
+    assert markdown_escape("region: us  east") == "`region: us  east`"
+    assert markdown_escape(" lead *x*") == "` lead *x*`"  # one edge space: CommonMark strips none
+    assert markdown_escape(" both ") == "`  both  `"  # both ends: one stripped from each, as padded
+    assert markdown_escape("a  `b` | c") == "``a  `b` \\| c``"
+    assert markdown_escape("`a  b") == "`` `a  b ``"
+    assert markdown_escape("a\u2009b") == "a b"  # a thin space (the formatter's date ranges), as before
     assert wrap_lines("aaa bbb ccc", 7) == ["aaa bbb", "ccc"]
     assert wrap_lines("aaa bbb ccc", 9, "  ", "  ") == ["  aaa bbb", "    ccc"]
     assert wrap_lines("", 10, "  ") == [""]
@@ -470,14 +477,35 @@ def test_no_ended_period_says_so(tmp_path, monkeypatch, capsys):
 @given(st.text(alphabet=st.sampled_from("ab ü-\t\n"), max_size=40), st.integers(0, 30),
        st.sampled_from(["", "  ", "    "]), st.sampled_from(["", "  "]))
 def test_wrap_lines_is_textwraps_wrapping(text, width, indent, hang):
-    """The fast path for a text that fits gives what textwrap gives."""
+    """A text whose spaces are single, between words, is wrapped as textwrap wraps it (the
+    fast path for a text that fits too); no text loses a character but the spaces at the
+    ends of its lines, and each line fits."""
     import textwrap
 
-    flat = " ".join(text.split())
+    one = text.replace("\t", " ").replace("\n", " ").rstrip(" ")
     w = max(width, len(indent + hang) + 1)
-    expected = textwrap.wrap(flat, width=w, initial_indent=indent, subsequent_indent=indent + hang,
-                             break_long_words=True, break_on_hyphens=False) or [indent.rstrip()]
-    assert wrap_lines(text, width, indent, hang) == expected
+    lines = wrap_lines(text, width, indent, hang)
+    if one == " ".join(one.split()):
+        expected = textwrap.wrap(one, width=w, initial_indent=indent, subsequent_indent=indent + hang,
+                                 break_long_words=True, break_on_hyphens=False) or [indent.rstrip()]
+        assert lines == expected
+    assert all(len(line) <= w and line == line.rstrip(" ") or line == indent.rstrip() for line in lines)
+    bodies = [line[len(indent if i == 0 else indent + hang):] for i, line in enumerate(lines)]
+    assert "".join(bodies).replace(" ", "") == one.replace(" ", "")
+    if len(indent) + len(one) <= w and one:
+        assert lines == [indent + one]  # a text that fits is printed as it is
+
+
+@pytest.mark.parametrize("text, width, lines", [
+    ("model: us  east", 100, ["model: us  east"]),
+    ("model: us  east, region: eu", 20, ["model: us  east,", "region: eu"]),  # a run is never a break
+    ("model: aaaa bbbb  cc", 12, ["model: aaaa", "bbbb  cc"]),
+    (" lead trail ", 80, [" lead trail"]),
+    ("a\u00a0b\tc", 80, ["a b c"]),  # other white space is a space each, as before
+])
+def test_wrap_lines_keeps_runs_of_spaces(text, width, lines):
+    """What a view prints is what was billed: `us  east` is not `us east` (docs/invoices.md)."""
+    assert wrap_lines(text, width) == lines
 
 
 def test_formatter_formats_each_value_once_and_exactly(monkeypatch):

@@ -107,6 +107,38 @@ def test_the_stored_document_is_the_invoice_ratecard_invoice_prints(capsys, tmp_
     assert stored["corrections"] == [] and stored["total"] == invoice["total"]
 
 
+def test_documents_show_the_plan_title_the_invoice_shows(capsys, tmp_path):
+    """`ratecard invoice` shows a contract's plan by its title; the ledger's documents and
+    their copies show the same, stored when issued (not the plan's id, as they did)."""
+    from ratecard.ledger.documents import LedgerDocument, body_of
+    from ratecard.ledger.views import ledger_invoice_view
+    from ratecard.report.formatter import Formatter
+
+    ledger = f"sqlite:///{tmp_path / 'l.db'}"
+    project = write_project(tmp_path / "pricing", PROJECT.replace("plan pro {\n", 'plan pro {\n  title "Pro Plan"\n'))
+    usage = write_usage(tmp_path / "u.jsonl", base_usage())
+    assert issue(capsys, project, usage, "2026-02-03", ledger)[0] == 0
+    code, out, _ = cli(capsys, "invoice", str(project), "--usage", usage, "--through", "2026-02-03",
+                       "--contract", "beta", "--format", "text")
+    assert "contract beta · Pro Plan\n" in out
+    for fmt, shown in (("text", "contract beta · Pro Plan\n"), ("markdown", "contract beta · Pro Plan |"),
+                       ("html", "Contract beta · Pro Plan</p>")):
+        code, out, err = cli(capsys, "ledger", "show", "INV-000002", "--ledger", ledger, "--format", fmt)
+        assert code == 0 and shown in out, err
+    code, out, _ = cli(capsys, "ledger", "show", "INV-000002", "--ledger", ledger, "--format", "json")
+    stored = json.loads(out)
+    assert (stored["plan"], stored["plan_title"]) == ("pro", "Pro Plan")
+    assert cli(capsys, "ledger", "void", "INV-000002", "--reason", "x", "--date", "2026-02-05",
+               "--ledger", ledger)[0] == 0
+    code, out, _ = cli(capsys, "ledger", "show", "CN-000001", "--ledger", ledger)
+    assert "contract beta · Pro Plan\n" in out
+    # a document stored before the title was: its JSON stays as it was, its views show the id
+    del stored["plan_title"]
+    old = LedgerDocument.model_validate(stored)
+    assert "plan_title" not in body_of(old)
+    assert ledger_invoice_view(old, Formatter("USD", "en_US")).plan_title == "pro"
+
+
 def test_late_usage_becomes_adjustment_lines_on_the_next_invoice(capsys, tmp_path, project, ledger_url):
     rows = base_usage()
     usage = write_usage(tmp_path / "u.jsonl", rows)

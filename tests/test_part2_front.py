@@ -252,12 +252,13 @@ def test_an_override_of_a_meter_a_new_plan_does_not_charge_is_e206_with_the_chan
 def test_discounts():
     c = plan_of(contract('  discount 20% {\n    description "Launch discount"\n    applies to CALLS\n'
                          '    for 3 periods\n  }\n  discount $500 once\n  discount 100%\n'
-                         '  discount 12.5% for 1 period\n')).contracts["gamma"]
+                         '  discount 12.5% for 1 period\n  discount 1% for 1 periods\n')).contracts["gamma"]
     assert [(d.id, d.percent, d.amount, d.description, d.applies_to, d.periods) for d in c.discounts] == [
         ("contract:gamma/discount/0", Decimal(20), None, "Launch discount", ("CALLS",), 3),
         ("contract:gamma/discount/1", None, Decimal(500), "", (), 1),
         ("contract:gamma/discount/2", Decimal(100), None, "", (), None),
         ("contract:gamma/discount/3", Decimal("12.5"), None, "", (), 1),
+        ("contract:gamma/discount/4", Decimal(1), None, "", (), 1),
     ]
 
 
@@ -272,6 +273,8 @@ def test_discounts():
     ("discount 10% for 0 periods", "E309", "31:20", "greater than zero"),
     ("discount 10% for 2.5 periods", "E309", "31:20", "whole number"),
     ("discount 10% for 3 weeks", "E300", "31:22", "unknown duration unit `weeks`"),
+    ("discount 10% for 2 period", "E319", "31:22", "`for 2 period`: a count other than 1 takes `periods`"),
+    ("discount 10% {\n    for 3 period\n  }", "E319", "32:11", "a count other than 1 takes `periods`"),
     ("discount 10% for 2000000 periods", "E311", "31:20", "out of range"),
     ("discount 10% once {\n    for 2 periods\n  }", "E203", "32:5", "duration is given twice"),
     ("discount 10% {\n    applies to STORAGE\n  }", "E209", "32:16", "a meter plan `basic` does not charge"),
@@ -279,6 +282,12 @@ def test_discounts():
 ])
 def test_discount_misuses(stmt, code, where, words):
     one_error(contract(f"  {stmt}\n"), code, where, words)
+
+
+def test_a_plural_count_with_the_singular_unit_is_refused_with_the_fix_as_hint():
+    """`for 2 period`: one period or two? Refused (E319), not billed as either (docs/language.md)."""
+    found = [d for d in compiled(contract("  discount 10% for 2_0 period\n")).diagnostics if d.is_error]
+    assert [(d.code, d.hints) for d in found] == [("E319", ("write `for 2_0 periods`",))]
 
 
 def test_applies_to_counts_the_meters_of_every_plan_the_contract_is_on():

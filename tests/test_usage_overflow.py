@@ -140,3 +140,70 @@ def test_without_files_the_overflow_is_still_said_as_such():
 ])
 def test_is_overflow(message, overflow):
     assert is_overflow(message) is overflow
+
+
+# ----------------------------------------------------------------- weighted meters
+
+WEIGHTED = PROJECT.replace("sum tokens\n", "weighted tokens per hour\n").replace("$1.00 per 1K tokens",
+                                                                                  "$0.000001")
+_HOURS_IN_JANUARY = 744
+
+
+def _reports(*values: str, customer: str = "cus_pixel") -> list[dict]:
+    """Reports of one level each, the first at the start of January: it holds all month."""
+    return [{"id": f"{customer}-{i}", "type": "llm.completion", "customer": customer,
+             "time": f"2026-01-{1 + i:02d}T00:00:00Z", "properties": {"model": "m", "tokens": value}}
+            for i, value in enumerate(values)]
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "reference"])
+def test_a_weighted_quantity_past_the_bound_is_e506_naming_its_line(engine, tmp_path, monkeypatch, capsys):
+    """A value within the bound held for every hour of January is 744 times past it: the
+    same E506 as a `sum` meter's total, naming the line and its customer, in every engine
+    (it was billed: 74,399,999,999,999,999,999,256 GB-hours, exit 0)."""
+    if engine == "reference":
+        from ratecard.commands import common
+        from ratecard.usage.reference import aggregate_usage
+        monkeypatch.setattr(common, "AGGREGATOR", aggregate_usage)
+    project = _project(tmp_path, _reports("99999999999999999999"), WEIGHTED)
+    code, out, err = _invoice(project, monkeypatch, capsys)
+    assert code == 1 and out == "" and "Traceback" not in err
+    total = 99999999999999999999 * _HOURS_IN_JANUARY
+    assert (f'error[E506]: usage total past the exact range: contract `pixel`, meter `TOKENS`, model = "m", '
+            f"period 2026-01-01 to 2026-02-01 (customer `cus_pixel`) comes to {total} (weighted tokens per "
+            f"hour), past the 20 integer digits and 18 decimal places a quantity holds exactly") in err
+    assert "measure it `per day` or `per month`" in err
+    assert "\n".join(err.splitlines()[:2]) in (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+
+
+def test_a_weighted_quantity_within_the_bound_is_billed(tmp_path, monkeypatch, capsys):
+    """Just under the bound: the greatest whole level whose 744 hours stay below 10^20."""
+    level = (10 ** 20 - 1) // _HOURS_IN_JANUARY
+    project = _project(tmp_path, _reports(str(level)), WEIGHTED)
+    code, out, err = _invoice(project, monkeypatch, capsys)
+    assert code == 0, err
+    assert f"{level * _HOURS_IN_JANUARY:,}.000000000" in out
+
+
+def test_a_weighted_line_past_the_bound_in_a_saved_result_is_e506(tmp_path, monkeypatch, capsys):
+    """`invoice --aggregates`: the pieces the printed query saved are integrated in billing,
+    and held to the same bound there."""
+    import duckdb
+
+    from warehouse_helpers import write_flat_csv
+
+    rows = _reports("99999999999999999999")
+    project = _project(tmp_path, rows, WEIGHTED)
+    code, _, err = run_cli(["sql", "p.pricing", "--through", "2026-02-01", "-o", "q.sql"], project, monkeypatch, capsys)
+    assert code == 0, err
+    table = write_flat_csv(tmp_path / "table.csv", rows, ("model", "tokens"))
+    conn = duckdb.connect()
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute("CREATE TABLE usage_events AS SELECT * FROM read_csv(?, header = true, all_varchar = true)", [table])
+    sql = (tmp_path / "q.sql").read_text(encoding="utf-8").rstrip().rstrip(";")
+    conn.execute(f"COPY ({sql}) TO '{tmp_path / 'result.csv'}' (HEADER)")
+    code, out, err = run_cli(["invoice", "p.pricing", "--aggregates", "result.csv", "--through", "2026-02-01",
+                              "--format", "text"],
+                             project, monkeypatch, capsys)
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert "error[E506]: usage total past the exact range: contract `pixel`, meter `TOKENS`" in err

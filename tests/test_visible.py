@@ -180,6 +180,23 @@ def test_diff_shows_a_hidden_character_escaped(fmt, tmp_path, monkeypatch, capsy
     assert f'TOKENS model = "{EMOJI}"' in out
 
 
+def test_diff_markdown_shows_a_value_with_backticks_and_spaces_exactly(tmp_path, monkeypatch, capsys):
+    """The line column is a code span: one fenced with more backticks than the value holds,
+    so "a`b" (and a run of spaces) reads as billed, not as a span cut short."""
+    project = tmp_path
+    (project / "p.pricing").write_text(PROJECT, encoding="utf-8")
+    events = [{"id": f"e{i}", "type": "llm.completion", "customer": "cus_pixel", "time": "2026-01-05T00:00:00Z",
+               "properties": {"model": model, "tokens": 1000}} for i, model in enumerate(("a`b", "us  east"))]
+    (project / "u.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    for side, price in (("old", "$1.00 per"), ("new", "$2.00 per")):
+        (project / side).mkdir()
+        (project / side / "p.pricing").write_text(PROJECT.replace("$1.00 per", price), encoding="utf-8")
+    code, out, err = run_cli(["diff", "old", "new", "--usage", "u.jsonl", "--through", "2026-02-01",
+                              "--format", "markdown"], project, monkeypatch, capsys)
+    assert code == 0, err
+    assert '| ``TOKENS model = "a`b"`` |' in out and '| `TOKENS model = "us  east"` |' in out
+
+
 def test_ledger_documents_show_a_hidden_character_escaped(tmp_path, monkeypatch, capsys):
     """An issued invoice and the adjustment line late events make, shown from the ledger."""
     project = _project(tmp_path)
@@ -203,6 +220,109 @@ def test_ledger_documents_show_a_hidden_character_escaped(tmp_path, monkeypatch,
     code, out, err = run_cli(["ledger", "show", "INV-000002", "--ledger", ledger, "--format", "json"],
                              project, monkeypatch, capsys)
     assert json.loads(out)["corrections"][0]["dimensions"] == {"model": BIDI}
+
+
+@pytest.mark.parametrize("fmt, shown, other", [
+    ("text", "  model: us  east  ", "  model: us east  "),
+    # Markdown drops a run of spaces from what it shows: a code span keeps it
+    ("markdown", "| &emsp;`model: us  east` |", "| &emsp;model: us east |"),
+])
+def test_a_run_of_spaces_is_shown_as_billed(fmt, shown, other, tmp_path, monkeypatch, capsys):
+    """`us  east` and `us east` are two lines billed apart: each view shows each as it is
+    (they read as one value before: text and Markdown collapsed the run)."""
+    (tmp_path / "p.pricing").write_text(PROJECT, encoding="utf-8")
+    events = [{"id": f"e{i}", "type": "llm.completion", "customer": "cus_pixel", "time": "2026-01-05T00:00:00Z",
+               "properties": {"model": model, "tokens": 1000 * (i + 1)}}
+              for i, model in enumerate(("us  east", "us east"))]
+    (tmp_path / "u.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    out = _invoice(tmp_path, fmt, monkeypatch, capsys)
+    assert shown in out and other in out
+    run = json.loads(_invoice(tmp_path, "json", monkeypatch, capsys))
+    assert sorted(ln["dimensions"]["model"] for ln in run["invoices"][0]["lines"]
+                  if ln["kind"] == "usage") == ["us  east", "us east"]
+
+
+# names and descriptions from a contracts JSON file
+
+CONTRACT, CUSTOMER, GIFT, LAUNCH = "evil\u202e01", "cus\x1b[31mred", "gift\x00\u202ecard", "launch\x1b[2J"
+SHOWN = ("evil\\u202e01", "cus\\u001b[31mred", "gift\\u0000\\u202ecard", "launch\\u001b[2J")
+
+
+def _json_contract(folder: Path) -> Path:
+    """A contract whose id, customer, credit and discount descriptions hold a bidi
+    override, an escape sequence and a NUL (`--contracts FILE.json` takes any text)."""
+    (folder / "p.pricing").write_text(TOKENS_PROJECT.split("contract pixel")[0], encoding="utf-8")
+    contract = {"contractId": CONTRACT, "planId": "api", "customerId": CUSTOMER,
+                "startsAt": "2026-01-01T00:00:00Z", "creditGrantCents": 500,
+                "creditSettings": {"description": GIFT}, "discounts": [{"percent": 10, "description": LAUNCH}]}
+    (folder / "c.json").write_text(json.dumps([contract]), encoding="utf-8")
+    events = [{"id": f"e{i}", "type": "llm.completion", "customer": CUSTOMER, "time": "2026-01-05T00:00:00Z",
+               "properties": {"model": "m", "tokens": 1000}} for i in range(2)]
+    (folder / "u.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    return folder
+
+
+def _shown_escaped(out: str, *shown: str, markdown: bool = False) -> None:
+    assert not HIDDEN.search(out), repr(HIDDEN.search(out))
+    if markdown:  # what the page reads: Markdown escapes a backslash and `[` once more
+        out = re.sub(r"\\([\\\[])", r"\1", out)
+    for text in shown:
+        assert text in out, text
+
+
+ARGS = ["p.pricing", "--contracts", "c.json", "--usage", "u.jsonl", "--through", "2026-02-01"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_names_and_descriptions_from_json_contracts_are_shown_escaped(fmt, tmp_path, monkeypatch, capsys):
+    code, out, err = run_cli(["invoice", *ARGS, "--format", fmt], _json_contract(tmp_path), monkeypatch, capsys)
+    assert code == 0, err
+    _shown_escaped(out, *SHOWN, markdown=fmt == "markdown")
+    code, out, err = run_cli(["invoice", *ARGS, "--format", "json"], tmp_path, monkeypatch, capsys)
+    inv = json.loads(out)["invoices"][0]  # the JSON keeps every text exact
+    assert (inv["contract"], inv["customer"]) == (CONTRACT, CUSTOMER)
+    assert {ln["description"] for ln in inv["lines"]} >= {LAUNCH} and inv["credits"][0]["description"] == GIFT
+
+
+def test_explain_credits_and_diff_show_json_contract_names_escaped(tmp_path, monkeypatch, capsys):
+    folder = _json_contract(tmp_path)
+    code, out, err = run_cli(["explain", *ARGS, "--contract", CONTRACT], folder, monkeypatch, capsys)
+    assert code == 0, err
+    _shown_escaped(out, *SHOWN)
+    code, out, err = run_cli(["credits", *ARGS], folder, monkeypatch, capsys)
+    assert code == 0, err
+    _shown_escaped(out, SHOWN[0], SHOWN[1], SHOWN[2])
+    for side, price in (("old", "$1.00"), ("new", "$2.00")):
+        (folder / side).mkdir()
+        (folder / side / "p.pricing").write_text(
+            (folder / "p.pricing").read_text(encoding="utf-8").replace("$1.00", price), encoding="utf-8")
+    for fmt in ("text", "markdown"):
+        code, out, err = run_cli(["diff", "old", "new", *ARGS[1:], "--format", fmt], folder, monkeypatch, capsys)
+        assert code == 0, err
+        _shown_escaped(out, SHOWN[0], SHOWN[3], markdown=fmt == "markdown")
+    code, out, err = run_cli(["diff", "old", "new", *ARGS[1:], "--format", "json"], folder, monkeypatch, capsys)
+    assert {c["contract"] for c in json.loads(out)["contracts"]} == {CONTRACT}
+
+
+def test_ledger_documents_show_json_contract_names_escaped(tmp_path, monkeypatch, capsys):
+    folder = _json_contract(tmp_path)
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    code, out, err = run_cli(["issue", *ARGS[:-1], "2026-02-03", "--ledger", ledger], folder, monkeypatch, capsys)
+    assert code == 0, err
+    _shown_escaped(out, SHOWN[0])
+    code, out, err = run_cli(["ledger", "void", "INV-000001", "--reason", "sent\x1b[2J", "--date", "2026-02-04",
+                              "--ledger", ledger], folder, monkeypatch, capsys)
+    assert code == 0, err
+    for args in (["list"], ["show", "INV-000001"], ["show", "INV-000001", "--format", "html"],
+                 ["show", "CN-000001"], ["show", "CN-000001", "--format", "markdown"]):
+        code, out, err = run_cli(["ledger", *args, "--ledger", ledger], folder, monkeypatch, capsys)
+        assert code == 0, err
+        _shown_escaped(out, SHOWN[0], *(SHOWN[1:] if args[1:2] == ["INV-000001"] else ()),
+                       markdown="markdown" in args)
+    assert "void: sent\\\\u001b\\[2J" in out  # Markdown: the page reads `void: sent\u001b[2J`
+    code, out, err = run_cli(["ledger", "show", "INV-000001", "--format", "json", "--ledger", ledger],
+                             folder, monkeypatch, capsys)
+    assert (json.loads(out)["contract"], json.loads(out)["customer"]) == (CONTRACT, CUSTOMER)
 
 
 # ----------------------------------------------------------------- diagnostics

@@ -30,6 +30,7 @@ from .. import rules
 from ..diagnostics import Diagnostic, error
 from ..model import CADENCE_MONTHS, Contract, Fee, Plan, RatingPlan
 from ..money import EXACT, ZERO, plain
+from ..usage.overflow import BOUND, weighted_past_bound
 from ..usage.records import Aggregate
 from ..usage.weighted import joined, line_from_pieces
 from .context import RunContext
@@ -241,6 +242,10 @@ def priced_line(run: RunContext, at: LineAt):
     run), is built from the engine's amount and what its price shows
     (`EnginePrices.shown`), with `priced` None."""
     contract, agg, info = at.contract, at.aggregate, at.split
+    if agg.held and abs(agg.quantity) >= BOUND:  # a weighted integral past DECIMAL(38, 18): E506, as a sum
+        how = run.plan.meters[agg.meter].aggregation
+        return agg, None, None, None, None, weighted_past_bound(how.text, how.per, contract.customer, _where(at),
+                                                                agg.quantity)
     pricer = run.pricer
     facts = pricer.facts(contract, agg.meter, agg.dimensions, at.day, at.shape)
     if facts is None:

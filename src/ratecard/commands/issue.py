@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..diagnostics import error, warning
 from ..progress import Progress
+from ..report.visible import visible
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -214,10 +215,10 @@ def _report(args, ledger, done, through: dt.date, grace: int, currency: str) -> 
         for row in list_rows(issued, fmt):
             print("  " + row)
     for p in done.pending:
-        print(f"pending: {fmt.money(p.amount)} more for {p.corrects} ({p.contract}: "
+        print(f"pending: {fmt.money(p.amount)} more for {p.corrects} ({visible(p.contract)}: "
               f"{'; '.join(dict.fromkeys(p.reasons))}), carried on the contract's next invoice")
     for b in done.breakage:
-        print(f"breakage: {b['contract']} grant {b['grant_id']}: {fmt.money(Decimal(b['amount']))} unused, "
+        print(f"breakage: {visible(b['contract'])} grant {visible(b['grant_id'])}: {fmt.money(Decimal(b['amount']))} unused, "
               f"recognised with {b['number']}")
 
 
@@ -231,7 +232,7 @@ def list_rows(listed, fmt, header: bool = False) -> list[str]:
     for d in listed:
         last = max(d.period.end - dt.timedelta(days=1), d.period.start)
         period = fmt.date(d.period.start) if d.kind in ("credit_purchase", "advance") else fmt.days(d.period.start, last)
-        cells.append([d.number, KIND_WORDS.get(d.kind, d.kind), d.contract, period, fmt.date(d.issued),
+        cells.append([d.number, KIND_WORDS.get(d.kind, d.kind), visible(d.contract), period, fmt.date(d.issued),
                       fmt.money(d.total), d.status + (f" ({d.voided_by})" if d.voided_by else ""),
                       d.corrects or ""])
     if not cells:

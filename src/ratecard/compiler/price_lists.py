@@ -302,8 +302,13 @@ def _discount(ctx: Context, discount_id: str, stmt: n.Discount, charged: Abstrac
         periods = 1
     elif terms:
         term = terms[0]
-        ok &= lit.word(ctx, term.unit, PERIOD_WORDS, "duration unit") is not None
+        unit = lit.word(ctx, term.unit, PERIOD_WORDS, "duration unit")
+        ok &= unit is not None
         count = lit.plain_number(ctx, term.count, "the number of periods", integer=True, positive=True)
+        if unit == "period" and count is not None and count != 1:
+            ctx.report(error("E319", f"`for {term.count.raw} period`: a count other than 1 takes `periods`",
+                             term.unit.span, hints=[f"write `for {term.count.raw} periods`"]))
+            ok = False
         if count is not None and count > limits.MAX_DISCOUNT_PERIODS:
             ctx.report(error("E311", f"`for {term.count.raw} periods` is out of range: at most "
                                      f"{limits.MAX_DISCOUNT_PERIODS:,}", term.count.span))

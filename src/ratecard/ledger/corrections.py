@@ -295,7 +295,8 @@ def reconcile(plan: RatingPlan, issuing: Issuing, invoices: list[Invoice], event
         # the invoice's own (validated, frozen) lines and credits, not copies: pydantic takes
         # model instances as they are, so building the document costs no second validation
         fields = {name: getattr(inv, name) for name in Invoice.model_fields}
-        fields.update(number=number, corrections=[], corrections_total=ZERO, billed_as=inv.number)
+        fields.update(number=number, plan_title=_plan_title(plan, inv.plan), corrections=[],
+                      corrections_total=ZERO, billed_as=inv.number)
         made[slot] = {"fields": fields, "seq": seq, "entries": [(slot, inv.total)], "inv": inv,
                       "fingerprint": fps.of(inv, contract, events)}
         original[slot] = number
@@ -437,6 +438,12 @@ def _slot_update(st, snapshot: list[dict], fingerprint: str) -> dict:
             "snapshot": json.dumps(snapshot, sort_keys=True), "fingerprint": fingerprint}
 
 
+def _plan_title(plan: RatingPlan, name: str) -> str:
+    """The title `ratecard invoice` shows for plan `name` (its id when it has none)."""
+    found = plan.plans.get(name)
+    return found.title if found is not None else name
+
+
 def _correction_doc(plan: RatingPlan, contract_name: str, number: str, kind: str, corrects: str,
                     lines: list[Correction], delta: Decimal, through: dt.date, reason: str | None
                     ) -> LedgerDocument:
@@ -448,7 +455,7 @@ def _correction_doc(plan: RatingPlan, contract_name: str, number: str, kind: str
     zero = money_zero(plan.currency)
     return LedgerDocument(
         number=number, kind=kind, contract=contract.name, customer=contract.customer, plan=contract.plan,
-        period=period, issued=through, due=through + dt.timedelta(days=days), payment_terms_days=days,
+        plan_title=_plan_title(plan, contract.plan), period=period, issued=through, due=through + dt.timedelta(days=days), payment_terms_days=days,
         currency=plan.currency, autopay=contract.autopay, lines=[], subtotal=zero, credits_applied=zero,
         credits=[], corrections=lines, corrections_total=total_corr,
         total=total_corr if kind == "adjustment" else -total_corr, corrects=corrects, reason=reason,

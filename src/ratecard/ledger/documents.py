@@ -15,7 +15,11 @@ the adjustment lines: each names the invoice it corrects and why, and its
 amount is signed (+ more is owed, - less). An invoice's `total` is
 `subtotal - credits_applied + corrections_total`; a credit note's `total` is
 what it credits, positive (`-corrections_total`). `billed_as` is the number
-`ratecard invoice` gives the same invoice (`acme-20260101`).
+`ratecard invoice` gives the same invoice (`acme-20260101`). `plan_title` is the
+plan's `title` when the document was issued, what `ratecard invoice` shows beside
+the contract: a document is read back without the pricing files, and a title
+edited since is not what was sent. A document issued before the field has none,
+and its views show the plan's id (the JSON of those stays byte for byte).
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ from ..billing.documents import CreditApplied, Doc, Line, PeriodRange
 
 Kind = Literal["usage", "credit_purchase", "advance", "adjustment", "credit_note"]
 KINDS = ("usage", "credit_purchase", "advance", "adjustment", "credit_note")
+
+
+def _absent(value) -> bool:
+    return value is None
 
 
 class Correction(Doc):
@@ -52,6 +60,7 @@ class LedgerDocument(Doc):
     contract: str
     customer: str
     plan: str
+    plan_title: str | None = Field(default=None, exclude_if=_absent)  # the plan's title when issued
     period: PeriodRange
     issued: dt.date
     due: dt.date

@@ -3,8 +3,10 @@
 A ledger document is shown with the same templates as `ratecard invoice`
 (`invoice.txt.j2`, `.md.j2`, `.html.j2`): its lines as an invoice's, plus its
 adjustment lines, what it corrects, why, and whether it is void. Built from
-the stored document alone (no pricing files are read), so a plan's titles
-and a credit purchase's grant terms are shown by name only.
+the stored document alone (no pricing files are read): the plan is shown by the
+title stored with the document when it was issued, as `ratecard invoice` shows
+it (by its id for a document stored before titles were), and a credit
+purchase's grant terms by name only.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from decimal import Decimal
 
 from ..billing.documents import Invoice
 from ..report.formatter import Formatter
-from ..report.invoice_views import DEFAULT_ISSUER, invoice_view
+from ..report.invoice_views import DEFAULT_ISSUER, Extras, invoice_view
 from ..report.text_layout import text_layout
 from ..report.view_models import CorrectionView, DocumentView, InvoiceView
-from ..report.visible import dimensions_text
+from ..report.visible import dimensions_text, visible
 from .documents import Correction, LedgerDocument
 from .records import Stored
 
@@ -44,7 +46,8 @@ def ledger_invoice_view(doc: LedgerDocument, fmt: Formatter, *, issuer: str = DE
         issued=doc.issued, due=doc.due, payment_terms_days=doc.payment_terms_days, currency=doc.currency,
         autopay=doc.autopay, lines=doc.lines, subtotal=doc.subtotal, credits_applied=doc.credits_applied,
         credits=doc.credits, total=doc.total)
-    view = invoice_view(inv, fmt, issuer=issuer)
+    titles = {doc.plan: doc.plan_title or doc.plan}
+    view = invoice_view(inv, fmt, issuer=issuer, extras=Extras(plan_titles=titles))
     credit_note = doc.kind == "credit_note"
     corrections = [_correction_view(c, fmt, credit_note) for c in doc.corrections]
     corrections_total = fmt.money(-doc.corrections_total if credit_note else doc.corrections_total)
@@ -67,7 +70,7 @@ def ledger_invoice_view(doc: LedgerDocument, fmt: Formatter, *, issuer: str = DE
         corrections_title=("Credited" if credit_note else "Adjustments to earlier invoices") if corrections else "",
         corrections_total=corrections_total if corrections else "",
         corrects=doc.corrects or "",
-        reason=doc.reason or "",
+        reason=visible(doc.reason or ""),
         status=status,
         status_note=f"Void: reversed by credit note {voided_by}" if status == "void" and voided_by else
         ("Void" if status == "void" else ""),
@@ -80,7 +83,7 @@ def _correction_view(c: Correction, fmt: Formatter, credit_note: bool) -> Correc
     last = max(c.period.end - dt.timedelta(days=1), c.period.start)
     period = fmt.days(c.period.start, last)
     dims = dimensions_text(sorted(c.dimensions.items()))
-    label = c.description or c.charge or "Adjustment"
+    label = visible(c.description or c.charge or "Adjustment")  # a line's description: any text
     if dims:
         label = f"{label} · {dims}"
     quantity = ""
@@ -92,8 +95,8 @@ def _correction_view(c: Correction, fmt: Formatter, credit_note: bool) -> Correc
         corrects=c.corrects,
         period=period,
         label=label,
-        reason=c.reason,
-        note=f"corrects {c.corrects} ({period}): {c.reason}",
+        reason=visible(c.reason),
+        note=f"corrects {c.corrects} ({period}): {visible(c.reason)}",
         quantity=quantity,
         amount=fmt.money(amount),
     )

@@ -70,7 +70,7 @@ def void(ledger: Ledger, number: str, reason: str, on: dt.date) -> LedgerDocumen
         zero = money_zero(doc.currency)
         note = LedgerDocument(
             number=cn_number, kind="credit_note", contract=doc.contract, customer=doc.customer, plan=doc.plan,
-            period=doc.period, issued=on, due=on, payment_terms_days=0, currency=doc.currency,
+            plan_title=doc.plan_title, period=doc.period, issued=on, due=on, payment_terms_days=0, currency=doc.currency,
             autopay=doc.autopay, subtotal=zero, credits_applied=zero, corrections=lines,
             corrections_total=total_corr, total=-total_corr, corrects=number, reason=f"void: {reason}")
         run_id = record_run(conn, "void", on, {"void": number, "reason": reason})

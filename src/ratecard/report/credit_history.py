@@ -28,6 +28,7 @@ from ..model import RatingPlan
 from ..money import round_money
 from .formatter import Formatter, expiry_text
 from .text_layout import TEXT_WIDTH
+from .visible import visible
 
 
 class LedgerDraw(Doc):
@@ -256,7 +257,7 @@ def ledger_view(ledger: CreditLedger, locale: str) -> LedgerView:
     for g in ledger.grants:
         paid = "free grant"
         if g.price is not None:
-            paid = f"paid {fmt.money(g.price)}" + (f", invoice {g.purchase_invoice}"
+            paid = f"paid {fmt.money(g.price)}" + (f", invoice {visible(g.purchase_invoice)}"
                                                    if g.purchase_invoice else "")
         rows = [LedgerRow(date=fmt.date(g.granted), event="granted", amount="+" + fmt.money(g.amount),
                           balance=fmt.money(g.amount), note=paid)]
@@ -264,7 +265,7 @@ def ledger_view(ledger: CreditLedger, locale: str) -> LedgerView:
             last = d.period_end - dt.timedelta(days=1)
             rows.append(LedgerRow(
                 date=fmt.date(d.issued),
-                event=d.invoice,
+                event=visible(d.invoice),  # named after the contract: any text
                 amount=fmt.money(-d.amount),
                 balance=fmt.money(d.balance),
                 # the opening invoice of fees in advance is dated `starts`: it has no period of its own
@@ -276,8 +277,8 @@ def ledger_view(ledger: CreditLedger, locale: str) -> LedgerView:
             rows.append(closing)
         expiry = _expiry(g.expires, fmt, expired=expired_by(g.expires, ledger.through))
         view = GrantView(
-            grant=g.grant,
-            description=g.description or "Prepaid credit",
+            grant=visible(g.grant),
+            description=visible(g.description or "Prepaid credit"),
             amount=fmt.money(g.amount),
             price=fmt.money(g.price) if g.price is not None else "",
             expires=expiry,
@@ -290,7 +291,7 @@ def ledger_view(ledger: CreditLedger, locale: str) -> LedgerView:
             terms="; ".join(([f"priority {g.priority}"] if g.priority is not None else [])
                             + ([f"applies to {', '.join(g.applies_to)}"] if g.applies_to else [])),
         )
-        entry = contracts.setdefault(g.contract, ContractCredits(g.contract, g.customer, []))
+        entry = contracts.setdefault(g.contract, ContractCredits(visible(g.contract), visible(g.customer), []))
         entry.grants.append(view)
     _allowance_views(ledger, fmt, contracts)
     every = [r for c in contracts.values() for gv in [*c.grants, *c.allowances] for r in gv.rows]
@@ -320,7 +321,7 @@ def _allowance_views(ledger: CreditLedger, fmt: Formatter, contracts: dict[str, 
                           amount=fmt.money(-p.used), balance=fmt.money(p.unused),
                           note=f"granted {fmt.money(p.granted)}; {fmt.money(p.unused)} unused (not breakage)")
                 for p in periods]
-        entry = contracts.setdefault(name, ContractCredits(name, first.customer, []))
+        entry = contracts.setdefault(name, ContractCredits(visible(name), visible(first.customer), []))
         entry.allowances.append(AllowanceView(
-            heading=f"{first.description or 'Allowance'}: plan {first.plan}, every period{scope} ({allowance})",
+            heading=f"{visible(first.description or 'Allowance')}: plan {first.plan}, every period{scope} ({allowance})",
             rows=rows))

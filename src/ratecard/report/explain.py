@@ -189,7 +189,7 @@ def _change_text(change: Change, plan: RatingPlan) -> str:
     for verb, entries in (("starts", change.starting), ("ends", change.ending)):
         for rule, layer in entries:
             rule_text = f"{describe_conditions(rule)} : {describe_action(rule.action, plan.currency)}"
-            parts.append(f"{plan.origins.get(rule.id, rule.id)} [{layer.owner}] `{rule_text}` {verb}")
+            parts.append(f"{plan.origins.get(rule.id, rule.id)} [{visible(layer.owner)}] `{rule_text}` {verb}")
     return f"{change.day}: {'; '.join(parts)}"
 
 
@@ -264,10 +264,10 @@ def pool_arithmetic(pl: PricedLine, plan: RatingPlan) -> list[str]:
 def winner_reason(res: Resolution) -> str:
     """Why the base rule won, in `explain`'s words (the language server's hover says the same)."""
     if res.base.is_default:
-        return f"the `default` rule of {res.base_layer.owner}: no more specific rule matched"
+        return f"the `default` rule of {visible(res.base_layer.owner)}: no more specific rule matched"
     return (f"the most specific matching price rule ({max(res.base.specificity, 0)} condition"
             f"{'s' if res.base.specificity != 1 else ''}) in the highest layer with a match "
-            f"({res.base_layer.owner})")
+            f"({visible(res.base_layer.owner)})")
 
 
 def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
@@ -278,13 +278,13 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
     candidates = []
     for c in res.candidates:
         candidates.append(Candidate(
-            layer=c.layer.owner,
+            layer=visible(c.layer.owner),
             where=plan.origins.get(c.rule.id, c.rule.id),
             rule=f"{describe_conditions(c.rule)} : {describe_action(c.rule.action, plan.currency)}",
             outcome=c.outcome,
         ))
     if res.modifiers:
-        steps = [f"{describe_action(r.action, plan.currency)} from {layer.owner} "
+        steps = [f"{describe_action(r.action, plan.currency)} from {visible(layer.owner)} "
                  f"({plan.origins.get(r.id, r.id)})" for r, layer in res.modifiers]
     else:
         steps = []
@@ -359,7 +359,7 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
         if line.plan is not None:
             text += f" (plan {line.plan}'s part of the period; its lines compared with its minimum)"
     elif line.kind == "discount":
-        label = f"discount: {line.charge}" + (f" ({line.rule})" if line.rule else "")
+        label = f"discount: {visible(line.charge)}" + (f" ({line.rule})" if line.rule else "")
         text = (f"{plain(-line.unit_price * 100)}% of {line.quantity}" if line.unit == "share"
                 else f"amount discount, {-line.amount} used")
     elif line.kind == "cap":
@@ -369,14 +369,14 @@ def _other_view(line: Line, inv: Invoice, grant: GrantLedger | None, through) ->
         label = f"unused time: {line.charge.removesuffix(' (unused time)')}"
         served = line.service_period
         text = (f"{line.quantity} days paid in advance and not used, {served.start} to {served.end}"
-                if served is not None else line.description)
+                if served is not None else visible(line.description))
     elif line.kind == "credit":
         label = "credit purchase"
-        text = line.description
+        text = visible(line.description)
         if grant is not None:
             text += f": {grant.amount} of credit, {_grant_time(grant, through)}"
     else:
-        label, text = line.kind, line.description
+        label, text = line.kind, visible(line.description)
     return OtherExplained(kind=line.kind, charge=line.charge, label=label, text=text,
                           amount=f"{line.amount}", notes=_visible_notes(line.notes))
 
@@ -406,8 +406,8 @@ def explain_view(evaluation: Evaluation, plan: RatingPlan, contract: str) -> Exp
                          else _other_view(line, inv, sold.get(inv.number), run.through))
         invoices.append(_invoice_view(inv, lines, ledgers, run.through))
     return ExplainView(
-        contract=contract,
-        customer=c.customer,
+        contract=visible(contract),
+        customer=visible(c.customer),
         plan=c.plan,
         through=run.through.isoformat(),
         rounding=plan.rounding,
@@ -420,7 +420,7 @@ def explain_view(evaluation: Evaluation, plan: RatingPlan, contract: str) -> Exp
 def _invoice_view(inv: Invoice, lines: list[UsageExplained | OtherExplained],
                   ledgers: dict[str, GrantLedger], through) -> InvoiceExplained:
     return InvoiceExplained(
-        number=inv.number,
+        number=visible(inv.number),
         kind=inv.kind,
         start=inv.period.start.isoformat(),
         end=inv.period.end.isoformat(),
@@ -428,7 +428,7 @@ def _invoice_view(inv: Invoice, lines: list[UsageExplained | OtherExplained],
         due=inv.due.isoformat(),
         lines=lines,
         subtotal=f"{inv.subtotal}",
-        credits=[CreditExplained(grant=c.grant, description=c.description or "Prepaid credit",
+        credits=[CreditExplained(grant=visible(c.grant), description=visible(c.description or "Prepaid credit"),
                                  applied=f"{c.applied}", remaining=f"{c.remaining}",
                                  expiry=_grant_time(ledgers[c.grant], through) if c.grant in ledgers else "",
                                  notes=_visible_notes(c.notes))

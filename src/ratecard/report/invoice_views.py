@@ -27,7 +27,7 @@ from .formatter import DEFAULT_LOCALE, Formatter, compact_unit, expiry_text
 from .summary import summary_view
 from .text_layout import text_layout
 from .view_models import ChargeGroup, CreditView, DocumentView, InvoiceView, LineView, PurchaseView, TierView
-from .visible import dimension_pairs, joined_dimensions
+from .visible import dimension_pairs, joined_dimensions, visible
 
 DEFAULT_ISSUER = "ratecard"
 
@@ -133,10 +133,11 @@ def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,
         elif kind == "unused_time":
             unused_time.append(v)
     groups = _charge_groups(inv, lines, fmt)
-    credits = [CreditView(grant=c.grant, description=c.description or "Prepaid credit",
+    # names and descriptions may come from a contracts JSON file, as any text: shown `visible`
+    credits = [CreditView(grant=c.grant, description=visible(c.description or "Prepaid credit"),
                           applied=fmt.money(-c.applied), remaining=fmt.money(c.remaining))
                if c.kind == "grant" else
-               CreditView(grant=c.grant, description=c.description, applied=fmt.money(-c.applied),
+               CreditView(grant=c.grant, description=visible(c.description), applied=fmt.money(-c.applied),
                           remaining=fmt.money(c.remaining), label="Allowance", remaining_label="unused this period")
                for c in inv.credits]
     if inv.total.is_zero() and inv.credits_applied > 0:
@@ -152,10 +153,10 @@ def invoice_view(inv: Invoice, fmt: Formatter, *, issuer: str = DEFAULT_ISSUER,
     return InvoiceView(
         kind=inv.kind,
         title="Credit purchase" if is_purchase else "Invoice",
-        number=inv.number,
+        number=visible(inv.number),
         issuer=issuer,
-        customer=inv.customer,
-        contract=inv.contract,
+        customer=visible(inv.customer),
+        contract=visible(inv.contract),
         plan=inv.plan,
         plan_title=extras.plan_titles.get(inv.plan, inv.plan),
         currency=inv.currency,
@@ -198,7 +199,7 @@ def _charge_groups(inv: Invoice, line_views: list[LineView], fmt: Formatter) -> 
         views = [view for _, view in pairs]
         groups.append(ChargeGroup(
             charge=charge,
-            title=lines[0].description or charge,
+            title=visible(lines[0].description or charge),
             show_title=any(ln.dimensions for ln in lines) or len(lines) > 1,
             lines=views,
             amount=fmt.money(sum((ln.amount for ln in lines), ZERO)),
@@ -216,7 +217,7 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
     quantity = fmt.quantity(ln.exact_quantity)
     unit_price = _unit_price(ln.unit_price, fmt) if ln.unit_price is not None else ""
     unit = compact_unit(ln.unit)
-    label = ln.description or ln.charge
+    label = visible(ln.description or ln.charge)  # a discount's or a credit's description: any text
     if ln.kind == "usage":
         label = dims_text or label
         notes.extend(f"includes {_ORIGIN.sub('', m)}" for m in ln.modifiers)
@@ -238,7 +239,7 @@ def _line_view(ln: Line, inv: Invoice, fmt: Formatter, extras: Extras) -> LineVi
             notes.append(f"brings this period up to the {fmt.money(minimum_floor(ln, inv))} minimum")
         quantity, unit_price, unit = "", "", ""
     elif ln.kind == "credit":
-        label = ln.description or "Prepaid credit"
+        label = visible(ln.description or "Prepaid credit")
     elif ln.kind == "discount":
         notes.append(f"{plain(-ln.unit_price * 100)}% off {fmt.money(ln.quantity)} of charges"
                      if ln.unit == "share" else "amount off this period's charges")
@@ -370,7 +371,7 @@ def _purchase_view(inv: Invoice, fmt: Formatter, extras: Extras) -> PurchaseView
     else:
         expires = "never" if grant is not None else ""
     return PurchaseView(
-        description=(line.description if line else "") or "Prepaid credit",
+        description=visible((line.description if line else "") or "Prepaid credit"),
         credit=fmt.money(round_money(grant.amount, inv.currency, extras.rounding)) if grant else "",
         price=fmt.money(inv.subtotal),
         granted=fmt.date(inv.issued),

@@ -11,7 +11,10 @@ and line.
 Two filters help the non-HTML formats lay out text they did not compute:
 `md` escapes Markdown punctuation in a value (Markdown has no autoescape), and
 `wrap(width, indent="", hang="")` splits a value into lines of at most `width`
-characters for fixed-width text tables.
+characters for fixed-width text tables. Neither changes a value's characters:
+a run of spaces in a dimension value is what was billed (docs/invoices.md,
+"Values that cannot be shown"), so `md` writes a value Markdown would show
+with fewer spaces as a code span, which keeps them.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from jinja2.sandbox import SecurityError
 
 from ..diagnostics import Diagnostic, error, first_line
 from .sandbox import ContainedLoader, UserTemplates
-from .text_cells import wrap_lines
+from .text_cells import one_line, wrap_lines
 
 
 class TemplateProblem(Exception):
@@ -72,9 +75,24 @@ _MD_SPECIAL = re.compile(r"([\\`*{}\[\]<>&#|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]
 
 
 def markdown_escape(value) -> str:
-    """A value as literal Markdown text: punctuation backslash-escaped, one line."""
-    text = " ".join(str(value).split())
+    """A value as literal Markdown text, one line: punctuation backslash-escaped; or,
+    when Markdown would drop some of its spaces (a run of them, or one at either end,
+    as `us  east` in a dimension value), as a code span, where every space shows."""
+    text = one_line(value)
+    if "  " in text or text[:1] == " " or text[-1:] == " ":
+        return code_span(text)
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def code_span(text: str) -> str:
+    """`text` as a Markdown code span that shows it exactly: fenced by one backtick more
+    than its longest run of them, padded with a space where CommonMark strips one (a
+    text that starts or ends with a backtick, or with a space at both ends), and its
+    `|` escaped, as a GitHub table cell needs even inside a code span."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if "`" in (text[:1], text[-1:]) or (
+        text[:1] == " " and text[-1:] == " " and text.strip(" ")) else ""
+    return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"
 
 
 def render(template: str, template_dir: str | None = None, **context) -> str:

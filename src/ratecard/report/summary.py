@@ -15,6 +15,7 @@ from ..money import zero
 from .formatter import Formatter
 from .text_layout import TEXT_WIDTH
 from .view_models import SummaryRow, SummaryView
+from .visible import visible
 
 
 class Summed(Protocol):
@@ -47,7 +48,7 @@ def summary_view(through: dt.date, currency: str, invoices: Sequence[Summed], fm
             total=fmt.money(sum((i.total for i in group), zero(currency))),
         )
 
-    rows = [row(name, group[0].customer, group) for name, group in sorted(by_contract.items())]
+    rows = [row(visible(name), visible(group[0].customer), group) for name, group in sorted(by_contract.items())]
     total = row("Total", "", list(invoices)) if len(rows) > 1 else None
     headers = {"contract": "Contract", "customer": "Customer", "periods": "Periods",
                "subtotal": "Subtotal", "purchases": "Credit purchases", "credits": "Credits applied",

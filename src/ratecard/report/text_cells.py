@@ -9,26 +9,61 @@ them: a 20,000-invoice run spent most of its rendering there (issue 17). A
 row is the same text for the same cells and widths, so header fields and
 totals rows, which repeat across invoices, are remembered.
 
-`wrap_lines` is the `wrap` filter of the templates (`render`).
+`wrap_lines` is the `wrap` filter of the templates (`render`). It prints a
+value's characters as they are: a run of spaces in a dimension value
+(`region = "us  east"`) is what was billed, and "us east" is another line
+(docs/invoices.md, "Values that cannot be shown"). It breaks a line only at a
+single space between two other characters, which a reader takes the line
+break for; a run of spaces, or a space the value starts with, stays inside its
+line. Spaces that end a line are not printed: a terminal shows none of them.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 import textwrap
 
 _KEPT = 50_000  # rows remembered, of each kind, before starting over
 
+# every other white-space character (a line break or tab, which `visible` escapes in a
+# value, a no-break or thin space, as in the formatter's "Mar 1 – 31") is printed as one
+# space, as text layout always did: a cell is one line, and no character is dropped
+# (the characters `str.isspace` holds but " ", as Unicode 15 has them: tests/test_text_cells.py)
+_SPACES = str.maketrans(dict.fromkeys("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003"
+                                      "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f"
+                                      "\u205f\u3000", " "))
+# a space that is not one alone between two other characters: not a place to break a line
+_KEPT_SPACE = re.compile(r"(?<= ) | (?= )|^ | $")
+
+
+def one_line(value) -> str:
+    """`value` as one line of text, every other character as it is."""
+    text = str(value)
+    return text if text.isprintable() else text.translate(_SPACES)
+
 
 def wrap_lines(value, width: int, indent: str = "", hang: str = "") -> list[str]:
     """A value split into lines of at most `width` characters, each starting with
-    `indent`, continuation lines with `indent` + `hang` (never an empty list)."""
-    text = " ".join(str(value).split())
+    `indent`, continuation lines with `indent` + `hang` (never an empty list). The
+    lines hold the value's characters as they are, less the single spaces the
+    lines were broken at (see the module's docstring)."""
+    text = one_line(value).rstrip(" ")  # spaces that end a line do not show: never printed
     width = max(int(width), len(indent + hang) + 1)
     if text and len(indent) + len(text) <= width:
         return [indent + text]  # what textwrap gives a text that fits, without its cost (most cells)
+    kept = None
+    if "  " in text or text[:1] == " ":
+        # textwrap breaks at every space and drops those at a break: the spaces that must
+        # stay are held as a character the text does not use while it wraps
+        kept = next(chr(c) for c in itertools.chain(range(0xE000, 0xF900), range(0xF0000, 0xFFFFE))
+                    if chr(c) not in text)
+        text = _KEPT_SPACE.sub(kept, text)
     lines = textwrap.wrap(text, width=width, initial_indent=indent,
                           subsequent_indent=indent + hang, break_long_words=True,
                           break_on_hyphens=False)
+    if kept is not None:
+        lines = [line.replace(kept, " ").rstrip(" ") for line in lines]
     return lines or [indent.rstrip()]
 
 

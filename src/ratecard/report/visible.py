@@ -1,10 +1,12 @@
-"""Values from usage events, shown so that what is printed is what was billed.
+"""Values from usage events and contracts JSON, shown so that what is printed is what was billed.
 
 A dimension value is whatever text a usage event carried (`properties.model`),
 and a view prints it into a terminal, a Markdown file or an HTML page. A
 control character there does harm: a NUL or an escape sequence in a terminal,
 a bidi override (U+202E) that makes `$0.01` read as `$10.0`, a zero-width
-space that makes two lines billed apart read alike. The JSON document escapes
+space that makes two lines billed apart read alike. A contract's id, its customer
+and its credit's and discounts' descriptions from `--contracts FILE.json` are any
+text too, and are shown the same way. The JSON document escapes
 what JSON must and is written as it is; every other view shows a value through
 `visible`, one function, so the text, Markdown and HTML views (and `explain`,
 `diff`, the ledger's documents) agree, and the text layout measures what it

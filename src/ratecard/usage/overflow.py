@@ -10,6 +10,13 @@ read once more (this is the failure path) to name the `sum` meters and the
 customers whose values add up past the bound. A line is one meter of one
 customer's contract in one period, so its running sum can only pass the bound
 if the values of that meter and customer, above zero or below, add up past it.
+
+A `weighted` meter's quantity is not summed by the engine: it is a value times
+how long it held, integrated exactly in Python (`weighted`), and a value below
+the bound held for a month of hours is past it (10^20 GB held 744 hours). Such a
+line is held to the same bound and is E506 too (`weighted_past_bound`), named by
+its meter, customer, contract and period, in every engine alike: billing checks
+it before pricing, where every engine's weighted lines meet.
 """
 
 from __future__ import annotations
@@ -65,6 +72,21 @@ def overflow_problem(plan: RatingPlan, files: Sequence[str], message: str) -> Di
         f"gigabytes were meant?), or measure the meter in a larger unit (`{larger}`) and price it per "
         "that unit",
         f"the engine said: {_first_sentence(message)}"])
+
+
+def weighted_past_bound(how: str, per: str, customer: str, where: str, quantity: Decimal) -> Diagnostic:
+    """The E506 of a `weighted` line whose quantity is past the bound: `how` is the meter's
+    aggregation (`weighted gigabytes per hour`), `where` the line in words (contract, meter,
+    dimensions, period), `quantity` its integral, rounded once."""
+    holds = (f"the {INTEGER_DIGITS} integer digits and {QUANTITY_SCALE} decimal places a quantity holds "
+             "exactly (DECIMAL(38, 18)), as a `sum` meter's total does")
+    larger = {"hour": "`per day` or `per month`", "day": "`per month`"}.get(per)
+    unit = f"measure it {larger}, or " if larger else ""
+    return error("E506", f"usage total past the exact range: {where} (customer `{customer}`) comes to "
+                         f"{_text(quantity)} ({how}), past {holds}", hints=[
+        "a weighted quantity is a value times how long it held, and ratecard never rounds it to fit: "
+        f"check the reported values and their unit, or {unit}report the value in a larger unit and price "
+        "it per that unit"])
 
 
 def sums_past_bound(plan: RatingPlan, files: Sequence[str]) -> list[tuple[str, str, str, Decimal]]:

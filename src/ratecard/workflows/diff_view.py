@@ -17,7 +17,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Sequence
 
 from ..money import EXACT, plain
-from ..report.visible import dimensions_text
+from ..report.render import code_span
+from ..report.visible import dimensions_text, visible
 from .diff_compare import ContractChange, LineChange, PricingDiff, Reason, formatter
 
 
@@ -63,7 +64,8 @@ def _md(text: str) -> str:
 class LineView:
     """A line whose amount moved, or that one side only bills."""
 
-    contract: str
+    contract: str  # as the views show it (`visible`: a JSON contract's name is any text)
+    contract_id: str  # as it is, for the JSON
     period: str  # "2026-01-01 to 2026-02-01", with " (segment ... to ...)" for a segment
     period_start: str
     period_end: str
@@ -113,7 +115,8 @@ class Figures:
 
 @dataclass(frozen=True)
 class ContractView(Figures):
-    contract: str = ""
+    contract: str = ""  # as the views show it (`visible`)
+    contract_id: str = ""  # as it is, for the JSON
     status: str = ""  # added | removed | changed | unchanged
     md_contract: str = ""
 
@@ -165,10 +168,11 @@ def _line_view(c: LineChange, currency: str) -> LineView:
         quantity = exact_new or exact_old
     else:
         quantity = f"{exact_old} → {exact_new}"
-    label = f"{k.charge} {_dims_text(k.dimensions)}".rstrip()
+    label = f"{visible(k.charge)} {_dims_text(k.dimensions)}".rstrip()  # a discount's charge: its description
     why = "; ".join(r.text for r in c.reasons)
     return LineView(
-        contract=k.contract,
+        contract=visible(k.contract),
+        contract_id=k.contract,
         period=period,
         period_start=k.period_start.isoformat(),
         period_end=k.period_end.isoformat(),
@@ -191,8 +195,8 @@ def _line_view(c: LineChange, currency: str) -> LineView:
         rule_new=c.new.line.rule if c.new else None,
         why=why,
         reasons=list(c.reasons),
-        md_contract=_md(k.contract),
-        md_label=f"`{_md(label)}`",
+        md_contract=_md(visible(k.contract)),
+        md_label=code_span(label),  # exact, whatever backticks or spaces a value holds
         md_why=_md(why),
     )
 
@@ -225,7 +229,8 @@ def _contract_view(c: ContractChange, currency: str) -> ContractView:
         figures["old"] = "—"
     if not c.in_new:
         figures["new"] = "—"
-    return ContractView(contract=c.contract, status=c.status, md_contract=_md(c.contract), **figures)
+    shown = visible(c.contract)
+    return ContractView(contract=shown, contract_id=c.contract, status=c.status, md_contract=_md(shown), **figures)
 
 
 def diff_view(d: PricingDiff, *, old_label: str, new_label: str, usage: Sequence[str],
@@ -236,7 +241,7 @@ def diff_view(d: PricingDiff, *, old_label: str, new_label: str, usage: Sequence
     moved = sorted((c for c in d.contracts if c.status != "unchanged"),
                    key=lambda c: (-abs(c.change), -abs(c.total_change), c.contract))
     rows = [_contract_view(c, cur) for c in moved]
-    unchanged = [c.contract for c in d.contracts if c.status == "unchanged"]
+    unchanged = [visible(c.contract) for c in d.contracts if c.status == "unchanged"]
     lines = [_line_view(c, cur) for c in d.lines]
     shown = lines if max_lines is None else lines[:max_lines]
     total = Figures(**_figures(d, cur))
@@ -288,10 +293,10 @@ def diff_json(view: DiffView) -> dict:
         "events": {"read": view.events_read, "billed_old": view.events_billed_old,
                    "billed_new": view.events_billed_new},
         "total": _figures_json(view.total),
-        "contracts": [{"contract": c.contract, "status": c.status, **_figures_json(c)}
+        "contracts": [{"contract": c.contract_id, "status": c.status, **_figures_json(c)}
                       for c in view.all_contracts],
         "lines": [{
-            "contract": ln.contract,
+            "contract": ln.contract_id,
             "period": {"start": ln.period_start, "end": ln.period_end},
             "kind": ln.kind,
             "charge": ln.charge,
