@@ -44,6 +44,9 @@ def test_a_value_that_shows_is_unchanged(value):
     ("zero\u200bwidth\ufeff", "zero\\u200bwidth\\ufeff"),
     ("lone \ud800", "lone \\ud800"),
     ("tag \U000e0001", "tag \\U000e0001"),
+    # a space other than the space prints as one: `us east` is another value, billed apart
+    ("us\u00a0east", "us\\u00a0east"),
+    ("narrow\u202fno-break\u3000ideographic", "narrow\\u202fno-break\\u3000ideographic"),
     # a backslash is doubled once anything is escaped, or where it would read as an escape
     ("\\u0000", "\\\\u0000"),
     ("\\U000e0001", "\\\\U000e0001"),
@@ -74,20 +77,23 @@ _KEPT = {0x200C, 0x200D, *range(0xE0020, 0xE0080)}
 
 
 def _shows(char: str) -> bool:
-    return unicodedata.category(char) not in _HIDDEN_CATEGORIES or ord(char) in _KEPT
+    category = unicodedata.category(char)
+    if category == "Zs":  # a space separator shows as the space: only the space itself is kept
+        return char == " "
+    return category not in _HIDDEN_CATEGORIES or ord(char) in _KEPT
 
 
 @pytest.mark.skipif(sys.maxunicode < 0x10FFFF, reason="narrow build")
 def test_what_is_escaped_is_what_unicode_says_does_not_show():
     """The escaped class is written out (building it at import would walk every code point
     on each run): checked here against this Python's Unicode database. Escaped: Cc, Cs, Cf,
-    Zl, Zp but the joiners and the tag characters; nothing else but unassigned code points
+    Zl, Zp but the joiners and the tag characters, and Zs but the space; nothing else but unassigned code points
     (the class covers U+13439-U+1343F, format controls from Unicode 15 on)."""
     for code in range(sys.maxunicode + 1):
         char = chr(code)
         escaped = visible(char) != char
         category = unicodedata.category(char)
-        if category in _HIDDEN_CATEGORIES and code not in _KEPT:
+        if not _shows(char):
             assert escaped, f"U+{code:04X} ({category}) is shown raw"
         elif escaped:
             assert category == "Cn", f"U+{code:04X} ({category}) is escaped"

@@ -23,8 +23,11 @@ from typing import Iterable
 # embeddings, overrides, isolates and marks, zero-width spaces, the BOM, soft hyphen...),
 # as Unicode 15 has them. Kept: the zero-width (non-)joiner U+200C/U+200D and the tag
 # characters U+E0020-U+E007F, which emoji sequences and some scripts are written with
+# Shown escaped too: the space separators other than the space itself (Zs: U+00A0 no-break,
+# U+2000-U+200A, U+202F, U+3000, ...), which print as a space, so that `us\u00a0east` and
+# `us east`, two lines billed apart, never read alike
 # (tests/test_visible.py checks this class against `unicodedata`).
-_HIDDEN = (r"\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+_HIDDEN = (r"\x00-\x1f\x7f-\xa0\xad\u1680\u2000-\u200a\u202f\u205f\u3000\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
            r"\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff"
            r"\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
            r"\U0001d173-\U0001d17a\U000e0001")
