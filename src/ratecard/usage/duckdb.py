@@ -231,15 +231,17 @@ def plain_json(conn, source: Source, keys: Sequence[str]) -> Source:
 
 
 def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Relations,
-              memory_limit: str | None = None, rating: RatingRequest | None = None) -> QueryResult:
+              memory_limit: str | None = None, rating: RatingRequest | None = None,
+              contract: str | None = None) -> QueryResult:
     """Execute the aggregation and read its result. When DuckDB's JSON
     reader refuses a file no line of which looked like it needed the exact reading
     (`plain_json`), the file is read exactly, which names every bad line. With
-    `rating`, the whole-period lines come back priced (`rating.py`)."""
+    `rating`, the whole-period lines come back priced (`rating.py`); with `contract`,
+    that contract's lines only, and every event's counts (`query.build_query`)."""
     import duckdb
 
     query, shape = build_query(plan, sources, relations,
-                               rank_every_event=not events_fit(sources, memory_limit))
+                               rank_every_event=not events_fit(sources, memory_limit), contract=contract)
     try:
         if rating is not None:
             table = rate(conn, query, shape.dimensions, rating, held=shape.held)
@@ -249,7 +251,7 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
     except duckdb.Error as exc:
         if any(not s.exact for s in sources):
             return run_query(conn, plan, [dataclasses.replace(s, exact=True) for s in sources], relations,
-                             memory_limit, rating)
+                             memory_limit, rating, contract)
         raise EngineFailure(first_line(exc)) from None
     return read_columns(plan, [column.to_pylist() for column in table.columns], shape.dimensions,
                         len(RATED_COLUMNS) if rating is not None else 0)
@@ -272,8 +274,9 @@ class DuckDBEngine:
     """The usage stage's steps (`driver.UsageEngine`) in embedded DuckDB."""
 
     def __init__(self, memory_limit: str | None = None, threads: int | None = None,
-                 rating: RatingRequest | None = None):
+                 rating: RatingRequest | None = None, contract: str | None = None):
         self.memory_limit, self.threads, self.rating = memory_limit, threads, rating
+        self.contract = contract
         self.conn = None
         self.spill: str | None = None
         self.scratch: str | None = None
@@ -304,7 +307,8 @@ class DuckDBEngine:
         keys = needed_keys(plan)
         self.sources = [plain_json(self.conn, s, keys) for s in sources]
         self.relations = register_relations(self.conn, terms, windows)
-        return run_query(self.conn, plan, self.sources, self.relations, self.memory_limit, self.rating)
+        return run_query(self.conn, plan, self.sources, self.relations, self.memory_limit, self.rating,
+                         self.contract)
 
     def find_bad_rows(self, plan: RatingPlan, files: Sequence[str], sources: list[Source],
                       result: QueryResult | None, failure: EngineFailure | None, skipping: bool) -> FoundBadRows:
@@ -326,7 +330,8 @@ class DuckDBEngine:
         if not cleaned:
             return QueryResult([], {}, Counts()), set_aside
         try:
-            kept = run_query(self.conn, plan, cleaned, self.relations, self.memory_limit, self.rating)
+            kept = run_query(self.conn, plan, cleaned, self.relations, self.memory_limit, self.rating,
+                             self.contract)
         except EngineFailure as exc:
             message = in_user_files(str(exc), user, copy_lines)
             if is_overflow(message):  # the rows left are good: their sum is not
@@ -349,11 +354,14 @@ class DuckDBEngine:
 def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[Window],
                     files: list[str], *, skip_bad_rows: str | None = None,
                     memory_limit: str | None = None, threads: int | None = None,
-                    rating: RatingRequest | None = None) -> UsageReport:
+                    rating: RatingRequest | None = None, contract: str | None = None) -> UsageReport:
     """Usage files -> aggregates per (window, meter, dimension values), with every
     event accounted for (see `records`), in embedded DuckDB; with `rating`, the
-    lines it covers priced by the engine (`rating.py`)."""
-    return aggregate(DuckDBEngine(memory_limit, threads, rating), plan, terms, windows, files, skip_bad_rows)
+    lines it covers priced by the engine (`rating.py`); with `contract`, the
+    aggregates of that contract alone, the counts still of every event."""
+    return aggregate(DuckDBEngine(memory_limit, threads, rating, contract), plan, terms, windows, files,
+                     skip_bad_rows)
 
 
 aggregate_usage.prices_lines = True  # type: ignore[attr-defined]  # billing may hand it a `RatingRequest`
+aggregate_usage.one_contract = True  # type: ignore[attr-defined]  # ... and `contract=NAME` (`--contract`)
