@@ -10,6 +10,7 @@ run. No Python traceback reaches the user. See docs/diagnostics.md.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import errno
 import gc
@@ -300,8 +301,16 @@ def entry() -> int:
     generation. Measured at 1M events, with the same peak RSS and output:
     text invoices 36.5 -> 26.2 s, `diff` 42.3 -> 28.1 s. `main` itself
     leaves the collector alone, for callers that live on (tests, services).
+
+    The interpreter's finalization still runs one full collection at exit,
+    collector off or not, over everything the command built: at exit (an
+    `atexit` hook, which runs before it) the process's objects are frozen
+    (`gc.freeze`), so that last walk skips them (`explain --contract` at 1M
+    events: 0.10 -> 0.03 s of exit). A caller of `entry` that lives on (a
+    test) is frozen only when it exits too.
     """
     gc.disable()
+    atexit.register(gc.freeze)
     return main()
 
 

@@ -77,6 +77,10 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     counts are those of the whole run, but the invoices, breakage, explain
     data and credit ledgers are that contract's. Contracts are priced
     independently of each other, so they are what pricing them all gives.
+    An aggregator marked `one_contract` (embedded DuckDB) is handed
+    `contract=only` and returns that contract's aggregates alone (a window
+    is one contract's), with every event still counted: at 1M events the
+    other contracts' lines were most of `explain`'s time (docs/scale.md).
 
     With `sink`, each contract's invoices are handed to it as soon as they are
     built and then dropped (the returned run holds none, and no explain data or
@@ -121,18 +125,22 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     if only is not None:
         contracts = [c for c in contracts if c.name == only]
     pricer = Pricer(plan, explain=sink is None)
-    terms, windows, contract_periods, splits = scope(plan, through, pricer.changes_of)
-    engine, rating = None, {}
+    narrowed = only is not None and getattr(aggregator, "one_contract", False)
+    terms, windows, contract_periods, splits = scope(plan, through, pricer.changes_of,
+                                                     segments_of=only if narrowed else None)
+    engine, told = None, {}  # what the aggregator is told besides the usage
     if getattr(aggregator, "reads_rated", False):
         if price_in_engine is not False:  # a file from `sql --priced`: its figures, checked
             engine = EnginePrices(plan, pricer, checked=True)
-            rating = {"rating": _printed_fingerprint(engine, windows)}
+            told["rating"] = _printed_fingerprint(engine, windows)
     elif (PRICE_IN_ENGINE if price_in_engine is None else price_in_engine) and \
             getattr(aggregator, "prices_lines", False):
         engine = EnginePrices(plan, pricer)  # the engine prices whole-period lines (`engine_rating.py`)
-        rating = {"rating": engine.request(contracts)}
+        told["rating"] = engine.request(contracts)
+    if narrowed:  # the contract's aggregates alone; the counts still every event's
+        told["contract"] = only
     report = aggregator(plan, terms, windows, list(usage_files), skip_bad_rows=skip_bad_rows,
-                        memory_limit=memory_limit, threads=threads, **rating)
+                        memory_limit=memory_limit, threads=threads, **told)
     if has_errors(report.diagnostics):
         return Evaluation(None, list(report.diagnostics), report)
 

@@ -35,12 +35,19 @@ def terms_and_windows(plan: RatingPlan, through: dt.date) -> tuple[list[Contract
     return terms, windows
 
 
-def scope(plan: RatingPlan, through: dt.date, changes_of=None):
+def scope(plan: RatingPlan, through: dt.date, changes_of=None, segments_of: str | None = None):
     """(terms, windows, periods by contract, segments by period key and meter).
 
     `changes_of(contract, meter)` gives the dated rate changes of a contract's
     meter; the evaluator passes its pricer's cached one so the layers of ten
     thousand contracts are not worked out twice.
+
+    With `segments_of` (a contract's name), only that contract's periods are
+    split into segments: the terms and period windows are still every
+    contract's (every event is classified against them), but a usage stage
+    that aggregates that contract alone (`--contract`) joins no other's
+    segments, and working out ten thousand contracts' rate changes was a
+    tenth of such a run.
     """
     if changes_of is None:
         def changes_of(contract: Contract, meter: str):
@@ -52,7 +59,7 @@ def scope(plan: RatingPlan, through: dt.date, changes_of=None):
     windows = [Window(p.key, c.name, midnight(p.start), midnight(p.end))
                for c in contracts for p in parts[c.name]]
     splits: dict[str, dict[str, tuple[Segment, ...]]] = {}
-    for c in contracts:
+    for c in contracts if segments_of is None else [c for c in contracts if c.name == segments_of]:
         for p in parts[c.name]:
             on_plan = contract_on(c, p)
             for meter in _charged_meters(plan, on_plan):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 
-from ..report.credit_history import credit_ledger, ledger_view
 from ..progress import Progress
 from ..report.render import TemplateProblem, render
 from .common import EXIT_INPUT, EXIT_OK, add_evaluation_args, evaluate_from_args, print_diagnostics
@@ -30,6 +29,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ..report.credit_history import credit_ledger, ledger_view  # (here: other commands need not import it)
+
     check_rendering_args(args)
     with Progress("billing") as progress:
         result = evaluate_from_args(args, args.format, progress=progress)

@@ -19,9 +19,6 @@ from ..compiler import Compiled, compile_sources
 from ..diagnostics import Diagnostic, error, has_errors
 from ..report.heap import frozen
 from ..report.render import TemplateProblem, render
-from ..workflows.diff_compare import compare
-from ..workflows.diff_revision import RevisionError, sources_at_revision
-from ..workflows.diff_view import diff_json, diff_view
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -36,6 +33,10 @@ from .common import (
 # The usage aggregator both sides are evaluated with; None is the DuckDB
 # engine. Tests swap in the reference aggregator.
 AGGREGATOR = None
+
+# The workflows (`workflows.diff_*`) are imported where `run` needs them: every
+# command's module is imported for `--help` and argument parsing, and another
+# command (`explain`) need not pay for them.
 
 
 class SharedUsage:
@@ -108,6 +109,8 @@ def run(args) -> int:
     if args.max_lines < 0:
         raise UsageError("--max-lines must be 0 or more")
     if args.old_rev is not None:
+        from ..workflows.diff_revision import RevisionError, sources_at_revision
+
         new_paths = list(args.paths)
         try:
             old_sources = sources_at_revision(args.old_rev, new_paths)
@@ -158,6 +161,9 @@ def _evaluate_and_show(args, sides, through, old_label: str, new_label: str, hea
             return EXIT_INPUT
         evaluations.append(ev)
         heap.again()  # collections need not walk this side's run again
+
+    from ..workflows.diff_compare import compare
+    from ..workflows.diff_view import diff_json, diff_view
 
     result = compare(old_plan, evaluations[0], new_plan, evaluations[1])
     view = diff_view(result, old_label=old_label, new_label=new_label, usage=args.usage,

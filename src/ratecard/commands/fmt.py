@@ -18,7 +18,6 @@ from pathlib import Path
 
 from ..compiler import PathError, pricing_files
 from ..diagnostics import Diagnostic, SourceMap, error
-from ..syntax.fmt import format_source
 from ..io import write_atomic
 from .common import EXIT_INPUT, EXIT_OK, UsageError, print_diagnostics
 
@@ -75,6 +74,8 @@ def run(args) -> int:
 
 
 def _format_file(path: str) -> _Outcome:
+    from ..syntax.fmt import format_source  # (here: other commands need not import the formatter)
+
     """Read and format one file; reading problems become diagnostics like the compiler's."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -142,6 +143,8 @@ def _run_stdin(check: bool, diff: bool) -> int:
     except UnicodeDecodeError as exc:
         print_diagnostics([error("E001", f"standard input is not UTF-8 text ({exc.reason})")], None)
         return EXIT_INPUT
+    from ..syntax.fmt import format_source
+
     new, diags = format_source(text, path)
     outcome = _Outcome(path, text, new, diags)
     if new is None:

@@ -14,13 +14,19 @@ import json
 import sys
 import tempfile
 import textwrap
+from typing import TYPE_CHECKING
 
 from ..diagnostics import SourceMap, Span, has_errors
 from ..report.render import TemplateProblem
-from ..workflows.testcases import compile_tests
-from ..workflows.testrun import TestResult, explain_check, invoice_list, run_tests
 from ..billing.unsupported import unsupported
 from .common import EXIT_INPUT, EXIT_OK, add_format_flag, compile_project, print_diagnostics
+
+if TYPE_CHECKING:
+    from ..workflows.testrun import TestResult
+
+# The workflows are imported where a test run needs them: every command's module is
+# imported for `--help` and argument parsing, and another command (`explain`) need not
+# pay for them.
 
 
 def register(sub) -> None:
@@ -46,6 +52,9 @@ def run(args) -> int:
     if refused:
         print_diagnostics(refused, compiled.sources, args.format, stream=sys.stdout if args.format == "json" else None)
         return EXIT_INPUT
+    from ..workflows.testcases import compile_tests
+    from ..workflows.testrun import run_tests
+
     cases = compile_tests(compiled)
     if args.filter:
         cases = [c for c in cases if args.filter.lower() in c.name.lower()]
@@ -97,6 +106,8 @@ def _summary(results: list[TestResult]) -> tuple[int, int, int]:
 
 
 def report_text(results: list[TestResult], sources: SourceMap) -> str:
+    from ..workflows.testrun import explain_check, invoice_list
+
     out = [f"running {len(results)} test{'s' if len(results) != 1 else ''}"]
     for r in results:
         out.append(f'test "{r.case.name}" ... {"ok" if r.status == "ok" else r.status.upper()}')

@@ -29,7 +29,7 @@ from .query import Relations, build_query
 from .rating import rate
 from .rating_query import RATED_COLUMNS, RatingRequest
 from .records import ContractTerm, Counts, UsageReport, Window, memory_limit_problem, size_bytes
-from .result import QueryResult, read_columns
+from .result import QueryResult, read_columns, read_result
 from .row_reader import csv_header, has_rows, parquet_properties
 from .rows import UnreadableFile, file_kind, needed_keys
 from .sources import Source, engine_path, needs_exact_reading
@@ -120,6 +120,31 @@ def describe(conn, path: str) -> Source:
     else:
         fields = ()
     return Source(path, "parquet", columns, layout, fields, rows=int(count or 0))
+
+
+def flat_parquet(conn, path: str) -> Source | None:
+    """A Parquet file that holds one column per property (no `properties` column),
+    described by DuckDB alone, with its row count from the footer; None for any other
+    file, or one DuckDB cannot describe (`describe` and `row_reader.has_rows` then look
+    at it with pyarrow, as they always did, and say the same).
+
+    Why: a flat file needs nothing of pyarrow's schema (`parquet_properties` says
+    `flat` from the names alone), and importing pyarrow and numpy was a tenth of a
+    `--contract` run at 1M events, which reads its result as tuples (`run_query`)."""
+    import duckdb
+
+    if file_kind(path) != "parquet" or not os.path.isfile(path):
+        return None
+    where = engine_path(path)
+    try:
+        rows = conn.execute("DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [where]).fetchall()
+        (count,), = conn.execute("SELECT sum(num_rows) FROM parquet_file_metadata(?)", [where]).fetchall()
+    except duckdb.Error:
+        return None
+    columns = tuple((name, kind.strip('"')) for name, kind, *_ in rows)
+    if "properties" in (name for name, _ in columns):
+        return None
+    return Source(path, "parquet", columns, "flat", (), rows=int(count or 0))
 
 
 def _map_value_type(kind: str) -> str:
@@ -231,26 +256,35 @@ def plain_json(conn, source: Source, keys: Sequence[str]) -> Source:
 
 
 def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Relations,
-              memory_limit: str | None = None, rating: RatingRequest | None = None) -> QueryResult:
+              memory_limit: str | None = None, rating: RatingRequest | None = None,
+              contract: str | None = None) -> QueryResult:
     """Execute the aggregation and read its result. When DuckDB's JSON
     reader refuses a file no line of which looked like it needed the exact reading
     (`plain_json`), the file is read exactly, which names every bad line. With
-    `rating`, the whole-period lines come back priced (`rating.py`)."""
+    `rating`, the whole-period lines come back priced (`rating.py`); with `contract`,
+    that contract's lines only, and every event's counts (`query.build_query`)."""
     import duckdb
 
     query, shape = build_query(plan, sources, relations,
-                               rank_every_event=not events_fit(sources, memory_limit))
+                               rank_every_event=not events_fit(sources, memory_limit), contract=contract)
+    rows = None
     try:
         if rating is not None:
             table = rate(conn, query, shape.dimensions, rating, held=shape.held)
+        elif contract is not None:
+            # one contract's lines are few: Python tuples, without importing pyarrow (and numpy),
+            # a tenth of a second of such a run on a JSONL file
+            rows = conn.execute(query.sql(dialect="duckdb", copy=False)).fetchall()
         else:
             # Arrow hands the result over in columns: far cheaper than Python tuples per row
             table = arrow_result(conn, query.sql(dialect="duckdb", copy=False))
     except duckdb.Error as exc:
         if any(not s.exact for s in sources):
             return run_query(conn, plan, [dataclasses.replace(s, exact=True) for s in sources], relations,
-                             memory_limit, rating)
+                             memory_limit, rating, contract)
         raise EngineFailure(first_line(exc)) from None
+    if rows is not None:
+        return read_result(plan, rows, shape.dimensions)
     return read_columns(plan, [column.to_pylist() for column in table.columns], shape.dimensions,
                         len(RATED_COLUMNS) if rating is not None else 0)
 
@@ -272,8 +306,9 @@ class DuckDBEngine:
     """The usage stage's steps (`driver.UsageEngine`) in embedded DuckDB."""
 
     def __init__(self, memory_limit: str | None = None, threads: int | None = None,
-                 rating: RatingRequest | None = None):
+                 rating: RatingRequest | None = None, contract: str | None = None):
         self.memory_limit, self.threads, self.rating = memory_limit, threads, rating
+        self.contract = contract
         self.conn = None
         self.spill: str | None = None
         self.scratch: str | None = None
@@ -294,6 +329,9 @@ class DuckDBEngine:
         self.scratch = tempfile.mkdtemp(prefix="ratecard-clean-")
 
     def describe(self, path: str) -> Source | None:
+        flat = flat_parquet(self.conn, path)
+        if flat is not None:
+            return flat if flat.rows else None
         return describe(self.conn, path) if has_rows(path) else None
 
     def more_sources(self) -> list[Source]:
@@ -304,7 +342,8 @@ class DuckDBEngine:
         keys = needed_keys(plan)
         self.sources = [plain_json(self.conn, s, keys) for s in sources]
         self.relations = register_relations(self.conn, terms, windows)
-        return run_query(self.conn, plan, self.sources, self.relations, self.memory_limit, self.rating)
+        return run_query(self.conn, plan, self.sources, self.relations, self.memory_limit, self.rating,
+                         self.contract)
 
     def find_bad_rows(self, plan: RatingPlan, files: Sequence[str], sources: list[Source],
                       result: QueryResult | None, failure: EngineFailure | None, skipping: bool) -> FoundBadRows:
@@ -326,7 +365,8 @@ class DuckDBEngine:
         if not cleaned:
             return QueryResult([], {}, Counts()), set_aside
         try:
-            kept = run_query(self.conn, plan, cleaned, self.relations, self.memory_limit, self.rating)
+            kept = run_query(self.conn, plan, cleaned, self.relations, self.memory_limit, self.rating,
+                             self.contract)
         except EngineFailure as exc:
             message = in_user_files(str(exc), user, copy_lines)
             if is_overflow(message):  # the rows left are good: their sum is not
@@ -349,11 +389,14 @@ class DuckDBEngine:
 def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[Window],
                     files: list[str], *, skip_bad_rows: str | None = None,
                     memory_limit: str | None = None, threads: int | None = None,
-                    rating: RatingRequest | None = None) -> UsageReport:
+                    rating: RatingRequest | None = None, contract: str | None = None) -> UsageReport:
     """Usage files -> aggregates per (window, meter, dimension values), with every
     event accounted for (see `records`), in embedded DuckDB; with `rating`, the
-    lines it covers priced by the engine (`rating.py`)."""
-    return aggregate(DuckDBEngine(memory_limit, threads, rating), plan, terms, windows, files, skip_bad_rows)
+    lines it covers priced by the engine (`rating.py`); with `contract`, the
+    aggregates of that contract alone, the counts still of every event."""
+    return aggregate(DuckDBEngine(memory_limit, threads, rating, contract), plan, terms, windows, files,
+                     skip_bad_rows)
 
 
 aggregate_usage.prices_lines = True  # type: ignore[attr-defined]  # billing may hand it a `RatingRequest`
+aggregate_usage.one_contract = True  # type: ignore[attr-defined]  # ... and `contract=NAME` (`--contract`)

@@ -174,10 +174,16 @@ def _in_window(t: exp.Expression, table: str) -> exp.Expression:
 
 def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relations,
                 keys: Sequence[str] | None = None, *,
-                rank_every_event: bool = False) -> tuple[exp.Select, QueryShape]:
+                rank_every_event: bool = False, contract: str | None = None) -> tuple[exp.Select, QueryShape]:
     """The aggregation. `rank_every_event` dedups with one window over every event
     instead of ranking only the re-sent keys: the same result, and the cheaper plan
-    when the events do not fit in the engine's memory (see `dedup`)."""
+    when the events do not fit in the engine's memory (see `dedup`).
+
+    With `contract` (`--contract NAME`), only that contract's usage is aggregated:
+    every event is still classified against every contract's terms and windows,
+    so the counts (by reason, read, bad, kept) are the whole run's, but the
+    GROUP BYs keep that contract's rows only -- what the full query returns for
+    it, without the other contracts' lines nobody will price."""
     keys = tuple(needed_keys(plan) if keys is None else keys)
     props = _Props(keys)
     meters = sorted(plan.meters.values(), key=lambda m: m.name)
@@ -240,9 +246,9 @@ def build_query(plan: RatingPlan, sources: Sequence[Source], relations: Relation
     steps: list[exp.Select] = []
     for m in meters:
         if m.aggregation.function == "weighted":
-            steps.append(weighted_select(plan, m, props, width, relations))
+            steps.append(weighted_select(plan, m, props, width, relations, contract))
         else:
-            parts.append(_meter_select(plan, m, props, width, relations, derived.get(m.name)))
+            parts.append(_meter_select(plan, m, props, width, relations, derived.get(m.name), contract))
     counts = (exp.select(alias(lit("reason"), "kind"), alias(cast(exp.Null(), TEXT), "window"),
                          alias(col("reason"), "meter"),
                          *[alias(cast(exp.Null(), TEXT), f"d{i}") for i in range(width)],
@@ -322,9 +328,10 @@ def _as(relation: exp.Expression, name: str) -> exp.Expression:
 
 
 def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
-                  relations: Relations, nodes: derived_sql.Nodes | None) -> exp.Select:
+                  relations: Relations, nodes: derived_sql.Nodes | None,
+                  contract: str | None = None) -> exp.Select:
     """One meter's GROUP BY: per (window or segment, dimension values); `nodes`, a derived
-    meter's node columns."""
+    meter's node columns; `contract`: that contract's rows only (`build_query`)."""
     cl = "cl"
     cprops = _Props(props.index.keys(), cl)
     window = exp.func("COALESCE", col("key", "sg"), col("wkey", cl))
@@ -357,10 +364,12 @@ def _meter_select(plan: RatingPlan, m: Meter, props: _Props, width: int,
         alias(exp.Count(this=exp.Star()), "events"), copy=False
     ).from_(cl, copy=False).join(_as(relations.segments, "sg"), on=in_segment, join_type="left", copy=False)
     charged = _plans_charging(plan, m.name)
-    select = select.where(and_(
-        exp.EQ(this=col("reason", cl), expression=lit("billed")),
-        reads(m, cprops, col("type", cl)),
-        member(col("plan", cl), charged)), copy=False)
+    billed = [exp.EQ(this=col("reason", cl), expression=lit("billed")),
+              reads(m, cprops, col("type", cl)),
+              member(col("plan", cl), charged)]
+    if contract is not None:
+        billed.append(exp.EQ(this=col("contract", cl), expression=lit(contract)))
+    select = select.where(and_(*billed), copy=False)
     grouped = select.group_by(window.copy(), *[d.copy() for d in dims], copy=False)
     # the aggregate is named once (`g_quantity`) and its storage zeros trimmed outside the
     # GROUP BY: `strip_zeros` reads its text five times, and a derived quantity's is large
@@ -377,12 +386,14 @@ def held_nulls() -> list[exp.Expression]:
     return [alias(cast(exp.Null(), BIGINT), name) for name in HELD_COLUMNS]
 
 
-def _weighted_windows(plan: RatingPlan, m: Meter, relations: Relations) -> exp.Expression:
+def _weighted_windows(plan: RatingPlan, m: Meter, relations: Relations,
+                      contract: str | None = None) -> exp.Expression:
     """The windows a weighted meter's usage is integrated over, with the customer whose
     contract they are of: the meter's segments (a rate change inside a period part splits
     it there) and every period part without any (a part's first segment starts where the
     part does), of the terms whose plan charges the meter only: after a change to a plan
-    that does not, what the last report held is no one's usage (part2-decisions 6.9)."""
+    that does not, what the last report held is no one's usage (part2-decisions 6.9).
+    With `contract`, that contract's windows only (`build_query`)."""
     names = ("key", "contract", "start", "end")
     own = (exp.select(*[alias(col(c, "s1"), c) for c in names], copy=False)
            .from_(_as(relations.segments, "s1"), copy=False)
@@ -402,13 +413,16 @@ def _weighted_windows(plan: RatingPlan, m: Meter, relations: Relations) -> exp.E
         exp.Paren(this=or_(exp.Is(this=col("ends", "wt"), expression=exp.Null()),
                                exp.GT(this=col("ends", "wt"), expression=start.copy()))),
         member(col("plan", "wt"), _plans_charging(plan, m.name)))
+    if contract is not None:
+        charging = and_(charging, exp.EQ(this=col("contract", "wt"), expression=lit(contract)))
     return (exp.select(*[alias(col(c, "ew"), c) for c in ("key", "start", "end")],
                        alias(col("customer", "wt"), "customer"), copy=False)
             .from_(windows.subquery("ew", copy=False), copy=False)
             .join(_as(relations.terms, "wt"), on=charging, join_type="inner", copy=False))
 
 
-def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relations: Relations) -> exp.Select:
+def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relations: Relations,
+                    contract: str | None = None) -> exp.Select:
     """A `weighted` meter's step function, piece by piece, per window (part2-decisions 2).
 
     A level is a fact about the customer's account (LANGUAGE.md: "per customer and
@@ -460,5 +474,6 @@ def weighted_select(plan: RatingPlan, m: Meter, props: _Props, width: int, relat
         alias(exp.UnixMicros(this=held_from), HELD_COLUMNS[0]),
         alias(exp.UnixMicros(this=held_until), HELD_COLUMNS[1]), copy=False
     ).from_(reports.subquery("wr", copy=False), copy=False)
-     .join(_weighted_windows(plan, m, relations).subquery("cw", copy=False), on=overlaps, join_type="inner",
+     .join(_weighted_windows(plan, m, relations, contract).subquery("cw", copy=False), on=overlaps,
+           join_type="inner",
            copy=False))
