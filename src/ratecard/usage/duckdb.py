@@ -99,19 +99,16 @@ def describe(conn, path: str) -> Source:
         return Source(path, "jsonl")
     if kind == "csv":
         return Source(path, "csv", tuple((name, "VARCHAR") for name in csv_header(path)))
+    where = engine_path(path)
     try:
         import pyarrow.parquet as pq
 
         layout = parquet_properties(pq.read_schema(path))
-        where = engine_path(path)
-        rows = conn.execute("DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [where]).fetchall()
-        # the row count from the footer, for choosing the dedup plan (`events_fit`)
-        (count,), = conn.execute("SELECT sum(num_rows) FROM parquet_file_metadata(?)", [where]).fetchall()
+        columns, count = _parquet_columns(conn, where)
     except UnreadableFile:
         raise
     except Exception as exc:  # duckdb.Error, pyarrow.ArrowInvalid: not a Parquet file
         raise UnreadableFile(f"cannot read `{path}` as Parquet: {first_line(exc)}") from None
-    columns = tuple((name, kind.strip('"')) for name, kind, *_ in rows)
     props = dict(columns).get("properties") or ""
     if layout == "struct":
         fields = _struct_fields(conn, where)
@@ -119,7 +116,7 @@ def describe(conn, path: str) -> Source:
         fields = (("", _map_value_type(props)),)
     else:
         fields = ()
-    return Source(path, "parquet", columns, layout, fields, rows=int(count or 0))
+    return Source(path, "parquet", columns, layout, fields, rows=count)
 
 
 def flat_parquet(conn, path: str) -> Source | None:
@@ -135,16 +132,21 @@ def flat_parquet(conn, path: str) -> Source | None:
 
     if file_kind(path) != "parquet" or not os.path.isfile(path):
         return None
-    where = engine_path(path)
     try:
-        rows = conn.execute("DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [where]).fetchall()
-        (count,), = conn.execute("SELECT sum(num_rows) FROM parquet_file_metadata(?)", [where]).fetchall()
+        columns, count = _parquet_columns(conn, engine_path(path))
     except duckdb.Error:
         return None
-    columns = tuple((name, kind.strip('"')) for name, kind, *_ in rows)
     if "properties" in (name for name, _ in columns):
         return None
-    return Source(path, "parquet", columns, "flat", (), rows=int(count or 0))
+    return Source(path, "parquet", columns, "flat", (), rows=count)
+
+
+def _parquet_columns(conn, where: str) -> tuple[tuple[tuple[str, str], ...], int]:
+    """A Parquet file's columns as DuckDB types them, and its row count from the footer
+    (for choosing the dedup plan, `events_fit`, and to skip a file with no events)."""
+    rows = conn.execute("DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [where]).fetchall()
+    (count,), = conn.execute("SELECT sum(num_rows) FROM parquet_file_metadata(?)", [where]).fetchall()
+    return tuple((name, kind.strip('"')) for name, kind, *_ in rows), int(count or 0)
 
 
 def _map_value_type(kind: str) -> str:
