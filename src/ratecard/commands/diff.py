@@ -13,15 +13,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
-from ..billing import evaluate
+from ..billing import Prepared, evaluate, parallel, prepare
 from ..compiler import Compiled, compile_sources
 from ..diagnostics import Diagnostic, error, has_errors
 from ..report.heap import frozen
 from ..report.render import TemplateProblem, render
-from ..workflows.diff_compare import compare
+from ..workflows.diff_compare import ContractChange, PricingDiff, compare
 from ..workflows.diff_revision import RevisionError, sources_at_revision
-from ..workflows.diff_view import diff_json, diff_view
+from ..workflows.diff_view import LineView, diff_json, joined_view, line_views
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -31,6 +32,7 @@ from .common import (
     compile_project,
     parse_date,
     print_diagnostics,
+    usable_cpus,
 )
 
 # The usage aggregator both sides are evaluated with; None is the DuckDB
@@ -146,9 +148,74 @@ def run(args) -> int:
 
 
 def _evaluate_and_show(args, sides, through, old_label: str, new_label: str, heap) -> int:
+    """Each side's usage stage (shared when equal) and periods once, then the contracts in
+    contiguous ranges, one per core (`billing.parallel`): each range priced on both sides and
+    compared in its own process, which hands back only its contracts' money and moved lines
+    as text. Contracts are priced independently, so the joined ranges are the whole diff, byte
+    for byte; pricing is most of a large diff's time, and ran on one core."""
     (_, _, old_plan), (_, _, new_plan) = sides
-    evaluations = []
     usage = SharedUsage(AGGREGATOR)
+    # each side's periods and usage stage, here, before the contracts are split: the
+    # parts price from them (a forked part inherits them); nothing is priced yet
+    stages = [prepare(plan, args.usage, through, aggregator=usage, spans=compiled.spans)
+              for _, compiled, plan in sides]
+    heap.again()
+    if not all(stage.ok for stage in stages):  # the diagnostics as pricing each side whole prints them
+        return _whole(args, sides, through, usage)
+    names = sorted(set(old_plan.contracts) | set(new_plan.contracts))
+    lines = max(len(stage.report.aggregates) for stage in stages)
+    ranges = parallel.ranges(names, usable_cpus(), lines,
+                             minimum=parallel.MIN_LINES if MIN_LINES is None else MIN_LINES)
+    parts = parallel.run_in_parts(
+        ranges, lambda _, part: _compared(sides, stages, args.usage, through, frozenset(part)))
+    heap.again()
+    for index, (label, compiled, _) in enumerate(sides):
+        diagnostics = list(stages[index].diagnostics) + [d for part in parts for d in part.diagnostics[index]]
+        if diagnostics and (label == "new" or has_errors(diagnostics)):
+            print(f"ratecard diff: evaluating the {label} side:", file=sys.stderr)
+            print_diagnostics(diagnostics, compiled.sources)
+        if has_errors(diagnostics):
+            return EXIT_INPUT
+    old, new = (stage.report for stage in stages)
+    whole = PricingDiff(currency=new_plan.currency, through=through,
+                        contracts=[c for part in parts for c in part.contracts], lines=[],
+                        events_read=new.events_read, events_billed_old=old.billed, events_billed_new=new.billed)
+    view = joined_view(whole, [part.lines for part in parts], old_label=old_label, new_label=new_label,
+                       usage=args.usage, max_lines=None if args.format == "json" else args.max_lines)
+    return _show(args, view)
+
+
+# Below this many aggregates a diff is priced and compared in one process (`billing.parallel`);
+# None is that module's threshold. Tests set 0 to split a small diff.
+MIN_LINES: int | None = None
+
+
+class ComparedPart(NamedTuple):
+    """What pricing and comparing some contracts on both sides gives back to the diff,
+    small enough to be pickled from a forked process: each side's pricing diagnostics
+    (old, new), the contracts' money and the moved lines as text (none when a side failed)."""
+
+    diagnostics: tuple[list[Diagnostic], list[Diagnostic]]
+    contracts: list[ContractChange]
+    lines: list[LineView]
+
+
+def _compared(sides, stages: list[Prepared], files, through, names: frozenset[str]) -> ComparedPart:
+    """Both sides priced for the contracts `names` from their `stages` (`prepare`), and compared."""
+    evaluations = [evaluate(plan, files, through, spans=compiled.spans, only=names, prepared=stage)
+                   for (_, compiled, plan), stage in zip(sides, stages)]
+    # an evaluation's diagnostics are its usage report's, then its pricing's (`evaluate`)
+    diagnostics = tuple(ev.diagnostics[len(ev.usage.diagnostics):] for ev in evaluations)
+    if not all(ev.ok for ev in evaluations):
+        return ComparedPart(diagnostics, [], [])
+    (_, _, old_plan), (_, _, new_plan) = sides
+    part = compare(old_plan, evaluations[0], new_plan, evaluations[1], only=names)
+    return ComparedPart(diagnostics, part.contracts, line_views(part))
+
+
+def _whole(args, sides, through, usage: SharedUsage) -> int:
+    """A side whose usage stage failed: each side evaluated whole, in order, and what
+    stopped it printed (the old side's problems, then the new side's)."""
     for label, compiled, plan in sides:
         ev = evaluate(plan, args.usage, through, aggregator=usage, spans=compiled.spans)
         if ev.diagnostics and (label == "new" or not ev.ok):
@@ -156,12 +223,10 @@ def _evaluate_and_show(args, sides, through, old_label: str, new_label: str, hea
             print_diagnostics(ev.diagnostics, compiled.sources)
         if not ev.ok:
             return EXIT_INPUT
-        evaluations.append(ev)
-        heap.again()  # collections need not walk this side's run again
+    raise AssertionError("a usage stage failed, but neither side's evaluation did")
 
-    result = compare(old_plan, evaluations[0], new_plan, evaluations[1])
-    view = diff_view(result, old_label=old_label, new_label=new_label, usage=args.usage,
-                     max_lines=None if args.format == "json" else args.max_lines)
+
+def _show(args, view) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps(diff_json(view), indent=2, ensure_ascii=False) + "\n")
         return EXIT_OK
