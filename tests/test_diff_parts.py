@@ -76,8 +76,9 @@ def test_a_diff_in_parts_is_the_diff_of_one_process_and_of_two_runs(edit, fmt, w
     seen = _split_in(monkeypatch, 2)
     split = _run(args, capsys)
     (pids, ranges), = seen
-    assert len(ranges) == 2 and pids[0] == os.getpid() != pids[1], "the second range ran in a child"
-    assert sorted(name for r in ranges for name in r) == ["acme", "globex", "initech"]
+    assert ranges[0] == [] and len(ranges) == 3, "this process waits; two ranges"
+    assert pids[0] == os.getpid() and os.getpid() not in pids[1:] and pids[1] != pids[2], "each in a child"
+    assert [name for r in ranges for name in r] == ["acme", "globex", "initech"]
     assert [u.runs for u in made] == [runs], "the usage stage ran once per distinct query, before the split"
     assert split == whole
 
@@ -99,5 +100,13 @@ def test_a_side_that_cannot_be_priced_in_a_part_stops_the_diff(workdir, monkeypa
     seen = _split_in(monkeypatch, 3)
     assert main(args) == 1
     split = capsys.readouterr()
-    assert len(seen[0][1]) == 3
+    assert len(seen[0][1]) == 4
     assert "E502" in whole.err and split.err == whole.err and split.out == whole.out == ""
+
+
+@pytest.mark.parametrize("doc", [
+    {"a": "\x00\x1f\x7f\u2028é\"\\/\t\n", "b": [], "c": {}, "d": [{}], "e": None, "f": True, "g": 10 ** 20},
+    {"lines": [{"dimensions": {"model": "gpt-4 ✓"}, "old": None, "reasons": []}], "unchanged": False},
+], ids=["awkward", "shape"])
+def test_the_json_is_the_text_json_dumps_writes(doc):
+    assert diff_command.json_text(doc) == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
