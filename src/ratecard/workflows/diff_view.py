@@ -247,9 +247,10 @@ def joined_view(d: PricingDiff, parts: Sequence[Sequence[LineView]], *, old_labe
     (the lines of consecutive ranges of contracts, `line_views`); `d` holds every contract."""
     cur = d.currency
     contracts = [_contract_view(c, cur) for c in d.contracts]
-    moved = sorted((c for c in d.contracts if c.status != "unchanged"),
-                   key=lambda c: (-abs(c.change), -abs(c.total_change), c.contract))
-    rows = [_contract_view(c, cur) for c in moved]
+    moved = sorted((i for i, c in enumerate(d.contracts) if c.status != "unchanged"),
+                   key=lambda i: (-abs(d.contracts[i].change), -abs(d.contracts[i].total_change),
+                                  d.contracts[i].contract))
+    rows = [contracts[i] for i in moved]  # the same views, most money first
     unchanged = [c.contract for c in d.contracts if c.status == "unchanged"]
     lines = [line for part in parts for line in part]
     shown = lines if max_lines is None else lines[:max_lines]
