@@ -110,3 +110,63 @@ def test_a_side_that_cannot_be_priced_in_a_part_stops_the_diff(workdir, monkeypa
 ], ids=["awkward", "shape"])
 def test_the_json_is_the_text_json_dumps_writes(doc):
     assert diff_command.json_text(doc) == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+# ----------------------------------------------------------------- keyed on the query (DuckDB)
+
+
+@pytest.mark.parametrize("edit", EDITS, ids=list(EDITS))
+def test_duckdb_sides_share_the_usage_stage_when_their_queries_are_equal(edit, workdir, monkeypatch, capsys):
+    """With DuckDB the key is the query itself (`query_key`): its SQL text, the rows it joins."""
+    from ratecard.usage.duckdb import aggregate_usage as duckdb_usage
+
+    monkeypatch.setattr(diff_command, "AGGREGATOR", duckdb_usage)
+    change, runs = EDITS[edit]
+    _project(workdir, "old")
+    _project(workdir, "new", change)
+    made = []
+
+    class Counting(diff_command.SharedUsage):
+        def __init__(self, aggregator=None):
+            super().__init__(aggregator)
+            made.append(self)
+
+    monkeypatch.setattr(diff_command, "SharedUsage", Counting)
+    _split_in(monkeypatch, 2)
+    args = _diff("old", "new", "--format", "json")
+    shared = _run(args, capsys)
+    assert [u.runs for u in made] == [runs] and made[0].unkeyed == 0
+    assert all(key[0] == "query" for key in made[0].reports)
+    monkeypatch.setattr(diff_command, "SharedUsage", lambda aggregator=None: aggregator)
+    assert _run(args, capsys) == shared
+
+
+@pytest.mark.parametrize("old, new, equal", [
+    ("sum prompt", "sum prompt", True),
+    ("sum prompt - cached", "sum prompt + cached", False),
+    ("weighted prompt per month", "weighted prompt per day", False),
+    ("sum prompt  where model = \"a\"", "sum prompt  where model = \"b\"", False),
+    ("sum prompt  dimensions model", "sum prompt  dimensions region", False),
+], ids=["same", "derived", "weighted-per", "filter", "dimension"])
+def test_the_query_key_is_equal_exactly_when_the_query_is(old, new, equal, tmp_path):
+    import datetime as dt
+
+    from ratecard.billing.scope import scope
+    from ratecard.compiler import compile_sources
+    from ratecard.usage.duckdb import query_key
+
+    usage = tmp_path / "usage.jsonl"
+    usage.write_text('{"id": "1", "type": "llm", "customer": "ca", "time": "2026-01-05T00:00:00Z", '
+                     '"properties": {"prompt": 3, "cached": 1, "model": "a"}}\n', encoding="utf-8")
+    keys = []
+    for aggregation, price in ((old, "$1"), (new, "$2")):  # the price differs on every pair
+        compiled = compile_sources([("t.pricing", f"""
+meter TOK {{ event "llm"  {aggregation}  rates {{ default : {price} }} }}
+plan p {{ billing monthly  charge TOK }}
+contract a {{ customer "ca"  plan p  starts 2026-01-01 }}
+""")])
+        assert compiled.ok, compiled.diagnostics
+        terms, windows, _, _ = scope(compiled.plan, dt.date(2026, 2, 1))
+        keys.append(query_key(compiled.plan, terms, windows, [str(usage)]))
+    assert keys[0] is not None
+    assert (keys[0] == keys[1]) is equal
