@@ -21,7 +21,7 @@ from ..report.heap import frozen
 from ..report.render import TemplateProblem, render
 from ..workflows.diff_compare import ContractChange, PricingDiff, compare
 from ..workflows.diff_revision import RevisionError, sources_at_revision
-from ..workflows.diff_view import LineView, diff_json, joined_view, line_views
+from ..workflows.diff_view import ContractView, LineView, contract_views, diff_json, joined_view, line_views
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -201,7 +201,8 @@ def _evaluate_and_show(args, sides, through, old_label: str, new_label: str, hea
                         contracts=[c for part in parts for c in part.contracts], lines=[],
                         events_read=new.events_read, events_billed_old=old.billed, events_billed_new=new.billed)
     view = joined_view(whole, [part.lines for part in parts], old_label=old_label, new_label=new_label,
-                       usage=args.usage, max_lines=None if args.format == "json" else args.max_lines)
+                       usage=args.usage, max_lines=None if args.format == "json" else args.max_lines,
+                       contracts=[v for part in parts for v in part.views])
     return _show(args, view)
 
 
@@ -213,10 +214,12 @@ MIN_LINES: int | None = None
 class ComparedPart(NamedTuple):
     """What pricing and comparing some contracts on both sides gives back to the diff,
     small enough to be pickled from a forked process: each side's pricing diagnostics
-    (old, new), the contracts' money and the moved lines as text (none when a side failed)."""
+    (old, new), the contracts' money (as figures and as text) and the moved lines as text
+    (none when a side failed)."""
 
     diagnostics: tuple[list[Diagnostic], list[Diagnostic]]
     contracts: list[ContractChange]
+    views: list[ContractView]  # the same contracts as text
     lines: list[LineView]
 
 
@@ -227,10 +230,10 @@ def _compared(sides, stages: list[Prepared], files, through, names: frozenset[st
     # an evaluation's diagnostics are its usage report's, then its pricing's (`evaluate`)
     diagnostics = tuple(ev.diagnostics[len(ev.usage.diagnostics):] for ev in evaluations)
     if not all(ev.ok for ev in evaluations):
-        return ComparedPart(diagnostics, [], [])
+        return ComparedPart(diagnostics, [], [], [])
     (_, _, old_plan), (_, _, new_plan) = sides
     part = compare(old_plan, evaluations[0], new_plan, evaluations[1], only=names)
-    return ComparedPart(diagnostics, part.contracts, line_views(part))
+    return ComparedPart(diagnostics, part.contracts, contract_views(part), line_views(part))
 
 
 def _whole(args, sides, through, usage: SharedUsage) -> int:

@@ -157,20 +157,23 @@ def _key(inv: Invoice, line: Line, repeat: int = 0) -> LineKey:
                    tuple(sorted(line.dimensions.items())), repeat)
 
 
-def _sides(evaluation: Evaluation) -> dict[LineKey, tuple[Line, Invoice]]:
+def _sides(evaluation: Evaluation) -> dict[tuple, tuple[Line, Invoice]]:
     """Every billed line of a side by its key. A pair, not a `LineSide`: most lines of a
-    large diff did not move, and are only looked up and compared by amount (`compare`)."""
-    out: dict[LineKey, tuple[Line, Invoice]] = {}
+    large diff did not move, and are only looked up and compared by amount (`compare`).
+    The key is a plain tuple of `LineKey`'s fields (equal to that `LineKey`, and hashed
+    alike): made without `LineKey`'s Python-level constructor, once per line of each side;
+    the lines that moved get their `LineKey` (`compare`)."""
+    out: dict[tuple, tuple[Line, Invoice]] = {}
     for inv in evaluation.run.invoices:
         if inv.kind not in BILLED:
             continue
         contract, start, end = inv.contract, inv.period.start, inv.period.end
         for line in inv.lines:
             span = line.segment or line.service_period  # `_key`, written out: the loop runs per line
-            key = LineKey(contract, start, end, (span.start, span.end) if span is not None else (), line.kind,
-                          line.charge, tuple(sorted(line.dimensions.items())))
+            key = (contract, start, end, (span.start, span.end) if span is not None else (), line.kind,
+                   line.charge, tuple(sorted(line.dimensions.items())), 0)
             while key in out:
-                key = _key(inv, line, key.repeat + 1)
+                key = _key(inv, line, key[-1] + 1)
             out[key] = (line, inv)
     return out
 
@@ -212,10 +215,10 @@ def compare(old_plan: RatingPlan, old: Evaluation, new_plan: RatingPlan, new: Ev
     for i, (k, (line, _)) in enumerate(new_lines.items()):
         was = old_lines.get(k)
         if was is None or was[0].amount != line.amount:
-            order[k] = i
+            order[LineKey._make(k)] = i
     for i, k in enumerate(old_lines):
         if k not in new_lines:
-            order[k] = len(new_lines) + i
+            order[LineKey._make(k)] = len(new_lines) + i
     old_priced = {id(pl.line): pl for pl in old.priced}
     new_priced = {id(pl.line): pl for pl in new.priced}
     changes = []

@@ -241,12 +241,19 @@ def line_views(d: PricingDiff) -> list[LineView]:
     return [_line_view(c, d.currency) for c in d.lines]
 
 
+def contract_views(d: PricingDiff) -> list[ContractView]:
+    """Each contract of `d` as text (made where its range was compared, as `line_views`)."""
+    return [_contract_view(c, d.currency) for c in d.contracts]
+
+
 def joined_view(d: PricingDiff, parts: Sequence[Sequence[LineView]], *, old_label: str, new_label: str,
-                usage: Sequence[str], max_lines: int | None = None) -> DiffView:
+                usage: Sequence[str], max_lines: int | None = None,
+                contracts: Sequence[ContractView] | None = None) -> DiffView:
     """The view of a diff whose moved lines are given as text, in `parts` one after another
-    (the lines of consecutive ranges of contracts, `line_views`); `d` holds every contract."""
+    (the lines of consecutive ranges of contracts, `line_views`); `d` holds every contract,
+    and `contracts` their views when they are made already (`contract_views`, in `d`'s order)."""
     cur = d.currency
-    contracts = [_contract_view(c, cur) for c in d.contracts]
+    contracts = contract_views(d) if contracts is None else list(contracts)
     moved = sorted((i for i, c in enumerate(d.contracts) if c.status != "unchanged"),
                    key=lambda i: (-abs(d.contracts[i].change), -abs(d.contracts[i].total_change),
                                   d.contracts[i].contract))
