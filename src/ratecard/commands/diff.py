@@ -6,6 +6,11 @@
 Both sides are compiled (JSON contracts from `--contracts` are added to both)
 and evaluated on the same usage; the result is printed as text, as Markdown
 ready to paste into a pull request, or as JSON.
+
+At scale (docs/scale.md, "diff shares the usage stage"): the usage stage runs
+once when both sides' queries are equal (`SharedUsage`), each side's periods
+are worked out once (`billing.prepare`), and the contracts are priced and
+compared in ranges, one process per core, that hand back text.
 """
 
 from __future__ import annotations
@@ -53,9 +58,9 @@ class SharedUsage:
     and the way meters read events as they were: both sides would aggregate
     the same events into the same aggregates. The key is the query itself where
     the aggregator can say what it would run (`query_key`: DuckDB's SQL text over
-    these files, the rows of the tables it joins, the options): equal keys, one
-    run; a change that moves any of it (a meter's filter or dimension, a dated
-    price that splits a period) runs the stage again. An aggregator without one
+    these files, the rows of the tables it joins, how its result is read back, the
+    options): equal keys, one run; a change that moves any of it (a meter's filter
+    or dimension, a dated price that splits a period) runs the stage again. An aggregator without one
     (the reference, in tests) is keyed by the scope fingerprint an `--aggregates`
     file is checked against (E505: contracts, windows, plans' meters and how each
     reads events; not prices). On 1M events this saves one usage stage of ~3.5 s.
