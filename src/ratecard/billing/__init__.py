@@ -1,6 +1,6 @@
 """Periods, pricing, credits and invoices: the evaluator's stage."""
 
 from .lines import PricedLine
-from .run import Evaluation, evaluate
+from .run import Evaluation, Prepared, evaluate, prepare
 
-__all__ = ["Evaluation", "PricedLine", "evaluate"]
+__all__ = ["Evaluation", "PricedLine", "Prepared", "evaluate", "prepare"]

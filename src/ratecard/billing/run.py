@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Collection, Mapping, Sequence
 
 from ..diagnostics import Diagnostic, Span, has_errors
 from ..gcpause import gc_paused
@@ -58,9 +58,9 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
              memory_limit: str | None = None, threads: int | None = None,
              progress: Told | None = None,
              sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
-             only: str | None = None, drawn: Drawn | None = None,
+             only: str | Collection[str] | None = None, drawn: Drawn | None = None,
              spans: Mapping[str, Span] | None = None,
-             price_in_engine: bool | None = None) -> Evaluation:
+             price_in_engine: bool | None = None, prepared: Prepared | None = None) -> Evaluation:
     """Price usage into invoices.
 
     A plan using a construct the pricer does not bill yet is refused first, one E970
@@ -81,6 +81,9 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     `contract=only` and returns that contract's aggregates alone (a window
     is one contract's), with every event still counted: at 1M events the
     other contracts' lines were most of `explain`'s time (docs/scale.md).
+    `only` may also be a collection of names: those contracts, in run order
+    (`diff` prices its contracts in parts, one per core), over a usage stage
+    of every contract; an empty one runs the usage stage and prices nothing.
 
     With `sink`, each contract's invoices are handed to it as soon as they are
     built and then dropped (the returned run holds none, and no explain data or
@@ -102,32 +105,73 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     An aggregates file priced by `ratecard sql --priced` (`reads_rated`) has its figures
     checked against the Python pricer's, line by line (E504 where they differ), unless
     `price_in_engine` is False (then they are ignored).
+
+    With `prepared` (`prepare`: the periods and the usage stage, worked out once), the
+    contracts are priced from it: `aggregator` and the usage options are not used.
     """
-    refused = unsupported(plan, spans)
+    refused = unsupported(plan, spans) if prepared is None else prepared.refused
     if refused:
         return Evaluation(None, refused)
     with gc_paused(), exact_arithmetic():
         return _evaluate(plan, usage_files, through, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
                          memory_limit=memory_limit, threads=threads, progress=progress, sink=sink,
-                         workers=workers, only=only, drawn=drawn, price_in_engine=price_in_engine)
+                         workers=workers, only=only, drawn=drawn, price_in_engine=price_in_engine,
+                         prepared=prepared)
 
 
-def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
-              aggregator: Aggregator | None, skip_bad_rows: str | None,
-              memory_limit: str | None, threads: int | None, progress: Told | None,
-              sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
-              only: str | None = None, drawn: Drawn | None = None,
-              price_in_engine: bool | None = None) -> Evaluation:
+@dataclass
+class Prepared:
+    """A run's periods and usage stage, worked out once, for pricing its contracts in
+    parts (`evaluate(..., prepared=, only=)`): `diff` prices each side's contracts in
+    two processes, which inherit this instead of working it out again."""
+
+    pricer: Pricer
+    contract_periods: dict
+    splits: dict
+    engine: EnginePrices | None
+    report: UsageReport
+    by_window: dict[str, list[Aggregate]]
+    refused: list[Diagnostic]  # a construct the pricer does not bill yet (E970): nothing was run
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return list(self.refused or self.report.diagnostics)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def prepare(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
+            aggregator: Aggregator | None = None, skip_bad_rows: str | None = None,
+            memory_limit: str | None = None, threads: int | None = None,
+            spans: Mapping[str, Span] | None = None, price_in_engine: bool | None = None,
+            explain: bool = True) -> Prepared:
+    """What `evaluate` works out before it prices a contract: the periods and the usage
+    stage over every contract. Price from it with `evaluate(..., prepared=)`, runs without
+    a sink (`explain`: each resolution's candidates kept, as such a run keeps them)."""
+    refused = unsupported(plan, spans)
+    with gc_paused(), exact_arithmetic():
+        if refused:
+            return Prepared(Pricer(plan, explain=explain), {}, {}, None, UsageReport(), {}, refused)
+        contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
+        return _prepare(plan, usage_files, through, contracts, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
+                        memory_limit=memory_limit, threads=threads, price_in_engine=price_in_engine,
+                        explain=explain)
+
+
+def _prepare(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, contracts: list[Contract], *,
+             aggregator: Aggregator | None, skip_bad_rows: str | None, memory_limit: str | None,
+             threads: int | None, price_in_engine: bool | None, explain: bool,
+             narrow: str | None = None) -> Prepared:
+    """The periods and the usage stage; with `narrow` (a contract's name) and an aggregator
+    that can (`one_contract`), that contract's aggregates alone, every event still counted."""
     if aggregator is None:
         from ..usage import aggregate_usage as aggregator  # the DuckDB path
 
-    contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
-    if only is not None:
-        contracts = [c for c in contracts if c.name == only]
-    pricer = Pricer(plan, explain=sink is None)
-    narrowed = only is not None and getattr(aggregator, "one_contract", False)
-    terms, windows, contract_periods, splits = scope(plan, through, pricer.changes_of,
-                                                     segments_of=only if narrowed else None)
+    pricer = Pricer(plan, explain=explain)
+    narrowed = narrow if narrow is not None and getattr(aggregator, "one_contract", False) else None
+    terms, windows, contract_periods, splits = scope(plan, through, pricer.changes_of, segments_of=narrowed)
     engine, told = None, {}  # what the aggregator is told besides the usage
     if getattr(aggregator, "reads_rated", False):
         if price_in_engine is not False:  # a file from `sql --priced`: its figures, checked
@@ -137,16 +181,38 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
             getattr(aggregator, "prices_lines", False):
         engine = EnginePrices(plan, pricer)  # the engine prices whole-period lines (`engine_rating.py`)
         told["rating"] = engine.request(contracts)
-    if narrowed:  # the contract's aggregates alone; the counts still every event's
-        told["contract"] = only
+    if narrowed is not None:  # the contract's aggregates alone; the counts still every event's
+        told["contract"] = narrowed
     report = aggregator(plan, terms, windows, list(usage_files), skip_bad_rows=skip_bad_rows,
                         memory_limit=memory_limit, threads=threads, **told)
+    by_window: dict[str, list[Aggregate]] = {}
+    if not has_errors(report.diagnostics):
+        for agg in report.aggregates:
+            by_window.setdefault(agg.window, []).append(agg)
+    return Prepared(pricer, contract_periods, splits, engine, report, by_window, [])
+
+
+def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
+              aggregator: Aggregator | None, skip_bad_rows: str | None,
+              memory_limit: str | None, threads: int | None, progress: Told | None,
+              sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
+              only: str | Collection[str] | None = None, drawn: Drawn | None = None,
+              price_in_engine: bool | None = None, prepared: Prepared | None = None) -> Evaluation:
+    contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
+    if only is not None:
+        names = {only} if isinstance(only, str) else set(only)
+        contracts = [c for c in contracts if c.name in names]
+    if prepared is None:
+        prepared = _prepare(plan, usage_files, through, contracts, aggregator=aggregator,
+                            skip_bad_rows=skip_bad_rows, memory_limit=memory_limit, threads=threads,
+                            price_in_engine=price_in_engine, explain=sink is None,
+                            narrow=only if isinstance(only, str) else None)
+    pricer, engine, report = prepared.pricer, prepared.engine, prepared.report
+    contract_periods, splits = prepared.contract_periods, prepared.splits
     if has_errors(report.diagnostics):
         return Evaluation(None, list(report.diagnostics), report)
+    by_window = dict(prepared.by_window)  # a sink's run drops each contract's windows once priced
 
-    by_window: dict[str, list[Aggregate]] = {}
-    for agg in report.aggregates:
-        by_window.setdefault(agg.window, []).append(agg)
     wants_priced = isinstance(sink, PricedLinesSink) and sink.wants_priced
     run_ctx = RunContext(plan, through, pricer, contract_periods, splits, by_window,
                          rounder(plan.currency, plan.rounding),

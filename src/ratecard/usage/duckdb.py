@@ -182,13 +182,23 @@ def register_relations(conn, terms: Sequence[ContractTerm], windows: Sequence[Wi
     import pandas where it is installed, a cost paid at every run's start-up
     (docs/scale.md, "Histories: usage").
     """
-    from sqlglot import exp
+    for name, rows, texts, times in _relation_rows(terms, windows):
+        _create_table(conn, name, rows, texts, times)
+    return _relations()
 
+
+def _relation_rows(terms: Sequence[ContractTerm], windows: Sequence[Window]):
+    """(table, rows, text columns, time columns) of each table the query joins."""
     periods = [w for w in windows if w.meter is None]
     segments = [w for w in windows if w.meter is not None]
-    _create_table(conn, "rc_terms", terms, ("contract", "customer", "plan"), ("starts", "ends"))
-    _create_table(conn, "rc_windows", periods, ("key", "contract"), ("start", "end"))
-    _create_table(conn, "rc_segments", segments, ("key", "contract", "meter"), ("start", "end"))
+    return (("rc_terms", terms, ("contract", "customer", "plan"), ("starts", "ends")),
+            ("rc_windows", periods, ("key", "contract"), ("start", "end")),
+            ("rc_segments", segments, ("key", "contract", "meter"), ("start", "end")))
+
+
+def _relations() -> Relations:
+    from sqlglot import exp
+
     return Relations(exp.to_table("rc_terms"), exp.to_table("rc_windows"), exp.to_table("rc_segments"))
 
 
@@ -402,3 +412,39 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
 
 aggregate_usage.prices_lines = True  # type: ignore[attr-defined]  # billing may hand it a `RatingRequest`
 aggregate_usage.one_contract = True  # type: ignore[attr-defined]  # ... and `contract=NAME` (`--contract`)
+
+
+def query_key(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Sequence[Window],
+              files: Sequence[str], *, skip_bad_rows: str | None = None, memory_limit: str | None = None,
+              threads: int | None = None, rating: RatingRequest | None = None) -> tuple | None:
+    """What `aggregate_usage` with these arguments runs, as a value: the aggregation's SQL
+    text over the files as they are laid out, the rows of the tables it joins (the values
+    bound, `register_relations`), how its result is read back, and the options. Two calls with equal keys aggregate the
+    same events into the same report, whatever else differs between their plans (their
+    prices): `diff` runs the usage stage once for both sides then. None when a file cannot
+    be described here (the run says why) or the lines are priced in the engine."""
+    import duckdb
+
+    if rating is not None:
+        return None
+    conn = duckdb.connect()
+    try:
+        sources = [describe(conn, path) for path in files if has_rows(path)]
+    except (UnreadableFile, OSError, duckdb.Error):
+        return None
+    finally:
+        conn.close()
+    if not sources:
+        return None
+    query, _ = build_query(plan, sources, _relations(), rank_every_event=not events_fit(sources, memory_limit))
+    tables = tuple((name, tuple(tuple(getattr(r, c) for c in texts + times) for r in rows))
+                   for name, rows, texts, times in _relation_rows(terms, windows))
+    # and how its rows are read back (`result.read_columns`): each meter's dimension names,
+    # and a weighted meter's `per`, which integrates its pieces in Python, not in the SQL
+    reading = tuple((m.name, m.dimension_names, m.aggregation.per)
+                    for m in sorted(plan.meters.values(), key=lambda m: m.name))
+    return (query.sql(dialect="duckdb", copy=False), needed_keys(plan), reading, tables, tuple(sources),
+            skip_bad_rows, memory_limit, threads)
+
+
+aggregate_usage.query_key = query_key  # type: ignore[attr-defined]  # `diff` shares a usage stage by it

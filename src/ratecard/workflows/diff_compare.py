@@ -23,7 +23,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Collection, NamedTuple
 
 from ..billing import Evaluation, PricedLine
 from ..billing.documents import Invoice, Line
@@ -157,24 +157,37 @@ def _key(inv: Invoice, line: Line, repeat: int = 0) -> LineKey:
                    tuple(sorted(line.dimensions.items())), repeat)
 
 
-def _sides(evaluation: Evaluation, plan: RatingPlan) -> dict[LineKey, LineSide]:
-    priced = {id(pl.line): pl for pl in evaluation.priced}
-    out: dict[LineKey, LineSide] = {}
+def _sides(evaluation: Evaluation) -> dict[tuple, tuple[Line, Invoice]]:
+    """Every billed line of a side by its key. A pair, not a `LineSide`: most lines of a
+    large diff did not move, and are only looked up and compared by amount (`compare`).
+    The key is a plain tuple of `LineKey`'s fields (equal to that `LineKey`, and hashed
+    alike): made without `LineKey`'s Python-level constructor, once per line of each side;
+    the lines that moved get their `LineKey` (`compare`)."""
+    out: dict[tuple, tuple[Line, Invoice]] = {}
     for inv in evaluation.run.invoices:
         if inv.kind not in BILLED:
             continue
+        contract, start, end = inv.contract, inv.period.start, inv.period.end
         for line in inv.lines:
-            key = _key(inv, line)
+            span = line.segment or line.service_period  # `_key`, written out: the loop runs per line
+            key = (contract, start, end, (span.start, span.end) if span is not None else (), line.kind,
+                   line.charge, tuple(sorted(line.dimensions.items())), 0)
             while key in out:
-                key = _key(inv, line, key.repeat + 1)
-            out[key] = LineSide(line, inv, priced.get(id(line)), plan)
+                key = _key(inv, line, key[-1] + 1)
+            out[key] = (line, inv)
     return out
 
 
+def _side(pair: tuple[Line, Invoice] | None, priced: dict[int, PricedLine], plan: RatingPlan) -> LineSide | None:
+    return None if pair is None else LineSide(pair[0], pair[1], priced.get(id(pair[0])), plan)
+
+
 def _contracts(old: Evaluation, new: Evaluation, old_plan: RatingPlan,
-               new_plan: RatingPlan) -> list[ContractChange]:
+               new_plan: RatingPlan, only: Collection[str] | None) -> list[ContractChange]:
     zero = ZERO.quantize(quantum(new_plan.currency))
     names = sorted(set(old_plan.contracts) | set(new_plan.contracts))
+    if only is not None:
+        names = [name for name in names if name in only]
     rows = {name: ContractChange(name, name in old_plan.contracts, name in new_plan.contracts,
                                  zero, zero, zero, zero) for name in names}
     for side, evaluation in (("old", old), ("new", new)):
@@ -187,26 +200,38 @@ def _contracts(old: Evaluation, new: Evaluation, old_plan: RatingPlan,
     return list(rows.values())
 
 
-def compare(old_plan: RatingPlan, old: Evaluation, new_plan: RatingPlan, new: Evaluation) -> PricingDiff:
-    """Both evaluations must be of the same usage and `through` date, and be ok."""
-    old_lines, new_lines = _sides(old, old_plan), _sides(new, new_plan)
+def compare(old_plan: RatingPlan, old: Evaluation, new_plan: RatingPlan, new: Evaluation,
+            only: Collection[str] | None = None) -> PricingDiff:
+    """Both evaluations must be of the same usage and `through` date, and be ok.
+
+    With `only` (contract names), the diff of those contracts alone, both evaluations
+    having priced them (`evaluate(..., only=)`): the diffs of contiguous ranges of the
+    contracts in name order, put one after another, are the diff of them all."""
+    old_lines, new_lines = _sides(old), _sides(new)
     # new-side order first (the order a reader sees on the new invoices), then
-    # lines that only the old side had, each at its own period
-    order = {k: i for i, k in enumerate(new_lines)}
+    # lines that only the old side had, each at its own period; only the lines that
+    # moved are ordered and described
+    order: dict[LineKey, int] = {}
+    for i, (k, (line, _)) in enumerate(new_lines.items()):
+        was = old_lines.get(k)
+        if was is None or was[0].amount != line.amount:
+            order[LineKey._make(k)] = i
     for i, k in enumerate(old_lines):
-        order.setdefault(k, len(new_lines) + i)
+        if k not in new_lines:
+            order[LineKey._make(k)] = len(new_lines) + i
+    old_priced = {id(pl.line): pl for pl in old.priced}
+    new_priced = {id(pl.line): pl for pl in new.priced}
     changes = []
     for key in sorted(order, key=lambda k: (k.contract, k.period_start, order[k])):
-        change = LineChange(key, old_lines.get(key), new_lines.get(key))
-        if change.old and change.new and change.change == 0:
-            continue
+        change = LineChange(key, _side(old_lines.get(key), old_priced, old_plan),
+                            _side(new_lines.get(key), new_priced, new_plan))
         change.reasons = classify(change.old, change.new)
         changes.append(change)
     _explain_splits(changes)
     return PricingDiff(
         currency=new_plan.currency,
         through=new.run.through,
-        contracts=_contracts(old, new, old_plan, new_plan),
+        contracts=_contracts(old, new, old_plan, new_plan, only),
         lines=changes,
         events_read=new.run.events.read,
         events_billed_old=old.run.events.billed,

@@ -236,13 +236,35 @@ def _contract_view(c: ContractChange, currency: str) -> ContractView:
 def diff_view(d: PricingDiff, *, old_label: str, new_label: str, usage: Sequence[str],
               max_lines: int | None = None) -> DiffView:
     """Everything the templates and the JSON print, as text: no arithmetic left to do."""
+    return joined_view(d, [line_views(d)], old_label=old_label, new_label=new_label, usage=usage,
+                       max_lines=max_lines)
+
+
+def line_views(d: PricingDiff) -> list[LineView]:
+    """The moved lines of `d` as text: what a process that compared part of the contracts
+    hands back (pickled), a fraction of the invoices it compared."""
+    return [_line_view(c, d.currency) for c in d.lines]
+
+
+def contract_views(d: PricingDiff) -> list[ContractView]:
+    """Each contract of `d` as text (made where its range was compared, as `line_views`)."""
+    return [_contract_view(c, d.currency) for c in d.contracts]
+
+
+def joined_view(d: PricingDiff, parts: Sequence[Sequence[LineView]], *, old_label: str, new_label: str,
+                usage: Sequence[str], max_lines: int | None = None,
+                contracts: Sequence[ContractView] | None = None) -> DiffView:
+    """The view of a diff whose moved lines are given as text, in `parts` one after another
+    (the lines of consecutive ranges of contracts, `line_views`); `d` holds every contract,
+    and `contracts` their views when they are made already (`contract_views`, in `d`'s order)."""
     cur = d.currency
-    contracts = [_contract_view(c, cur) for c in d.contracts]
-    moved = sorted((c for c in d.contracts if c.status != "unchanged"),
-                   key=lambda c: (-abs(c.change), -abs(c.total_change), c.contract))
-    rows = [_contract_view(c, cur) for c in moved]
+    contracts = contract_views(d) if contracts is None else list(contracts)
+    moved = sorted((i for i, c in enumerate(d.contracts) if c.status != "unchanged"),
+                   key=lambda i: (-abs(d.contracts[i].change), -abs(d.contracts[i].total_change),
+                                  d.contracts[i].contract))
+    rows = [contracts[i] for i in moved]  # the same views, most money first
     unchanged = [visible(c.contract) for c in d.contracts if c.status == "unchanged"]
-    lines = [_line_view(c, cur) for c in d.lines]
+    lines = [line for part in parts for line in part]
     shown = lines if max_lines is None else lines[:max_lines]
     total = Figures(**_figures(d, cur))
     widths = {"contract": max([len(r.contract) for r in rows] + [len("total"), len("contract")])}
@@ -256,7 +278,7 @@ def diff_view(d: PricingDiff, *, old_label: str, new_label: str, usage: Sequence
         through=d.through.isoformat(),
         currency=cur,
         basis="sum of usage invoice subtotals (fees, usage, minimums), before prepaid credits",
-        unchanged=d.unchanged,
+        unchanged=not lines and d.unchanged,
         total=total,
         contracts=rows,
         all_contracts=contracts,
