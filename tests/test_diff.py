@@ -61,11 +61,9 @@ def _diff(*args: str) -> list[str]:
 # ----------------------------------------------------------------- the command
 
 
-@pytest.mark.parametrize("edit, runs", [
-    (("meters.pricing", GPT4, 'model = "gpt-4"              : $0.025'), 1),  # a price: one usage stage
-    (("meters.pricing", "  max gigabytes", "  sum gigabytes"), 2),  # how a meter reads events: two
-], ids=["price", "aggregation"])
-def test_both_sides_share_the_usage_stage_when_it_is_the_same(edit, runs, workdir, monkeypatch, capsys):
+def count_shared_usage(monkeypatch) -> list:
+    """The `SharedUsage` each diff makes, kept in the list returned (their `runs`: how
+    many usage stages ran)."""
     made = []
 
     class Counting(diff_command.SharedUsage):
@@ -74,6 +72,15 @@ def test_both_sides_share_the_usage_stage_when_it_is_the_same(edit, runs, workdi
             made.append(self)
 
     monkeypatch.setattr(diff_command, "SharedUsage", Counting)
+    return made
+
+
+@pytest.mark.parametrize("edit, runs", [
+    (("meters.pricing", GPT4, 'model = "gpt-4"              : $0.025'), 1),  # a price: one usage stage
+    (("meters.pricing", "  max gigabytes", "  sum gigabytes"), 2),  # how a meter reads events: two
+], ids=["price", "aggregation"])
+def test_both_sides_share_the_usage_stage_when_it_is_the_same(edit, runs, workdir, monkeypatch, capsys):
+    made = count_shared_usage(monkeypatch)
     _project(workdir, "old")
     _project(workdir, "new", edit)
     assert main(_diff("old", "new", "--format", "json")) == 0

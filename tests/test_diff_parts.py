@@ -16,7 +16,7 @@ from ratecard.billing import parallel
 from ratecard.cli import main
 from ratecard.usage.reference import aggregate_usage
 
-from test_diff import GPT4, _diff, _project, workdir  # noqa: F401  (a fixture)
+from test_diff import GPT4, _diff, _project, count_shared_usage, workdir  # noqa: F401  (a fixture)
 
 EDITS = {
     # a price: both sides read events alike, so one usage stage
@@ -65,14 +65,7 @@ def test_a_diff_in_parts_is_the_diff_of_one_process_and_of_two_runs(edit, fmt, w
     args = _diff("old", "new", "--format", fmt)
     whole = _run(args, capsys)  # a small diff: one process
 
-    made = []
-
-    class Counting(diff_command.SharedUsage):
-        def __init__(self, aggregator=None):
-            super().__init__(aggregator)
-            made.append(self)
-
-    monkeypatch.setattr(diff_command, "SharedUsage", Counting)
+    made = count_shared_usage(monkeypatch)
     seen = _split_in(monkeypatch, 2)
     split = _run(args, capsys)
     (pids, ranges), = seen
@@ -124,14 +117,7 @@ def test_duckdb_sides_share_the_usage_stage_when_their_queries_are_equal(edit, w
     change, runs = EDITS[edit]
     _project(workdir, "old")
     _project(workdir, "new", change)
-    made = []
-
-    class Counting(diff_command.SharedUsage):
-        def __init__(self, aggregator=None):
-            super().__init__(aggregator)
-            made.append(self)
-
-    monkeypatch.setattr(diff_command, "SharedUsage", Counting)
+    made = count_shared_usage(monkeypatch)
     _split_in(monkeypatch, 2)
     args = _diff("old", "new", "--format", "json")
     shared = _run(args, capsys)
