@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_interval
-from babel.numbers import format_currency, format_decimal, get_currency_name
+from babel.numbers import format_currency, format_decimal, get_currency_name, parse_pattern
 
 from ..money import exact_text
 
@@ -38,7 +38,9 @@ class Formatter:
     Each distinct value is formatted once: Babel takes tens of microseconds per
     call, and a large run prints the same prices, amounts, counts and dates on
     thousands of lines. Values are remembered by their exact text (`1.0` and
-    `1` print differently), up to `KEPT` of each kind.
+    `1` print differently), up to `KEPT` of each kind. Babel is handed the
+    parsed `Locale` (and parsed number patterns), not their names: a name is
+    parsed again on every call, a third of the cost of a value not seen yet.
     """
 
     KEPT = 100_000
@@ -46,6 +48,7 @@ class Formatter:
     def __init__(self, currency: str, locale: str = DEFAULT_LOCALE):
         self.currency = currency
         self.locale = parse_locale(locale)
+        self._locale = Locale.parse(self.locale)  # what Babel is given (`locale` stays the name)
         self._seen: defaultdict[str, dict] = defaultdict(dict)
         self._money = self._seen["money"]
         self._quantities = self._seen["quantity"]
@@ -65,19 +68,19 @@ class Formatter:
         found = self._money.get(key)  # the most asked for: looked up here, without `_once`'s call
         if found is None:
             found = self._once("money", key, lambda: format_currency(
-                _no_negative_zero(amount), self.currency, locale=self.locale))
+                _no_negative_zero(amount), self.currency, locale=self._locale))
         return found
 
     def price(self, amount: Decimal) -> str:
         """A unit price or an exact share: at least the minor units, every digit it has."""
         return self._once("price", str(amount), lambda: format_currency(
-            _no_negative_zero(amount), self.currency, locale=self.locale, decimal_quantization=False))
+            _no_negative_zero(amount), self.currency, locale=self._locale, decimal_quantization=False))
 
     def number(self, value: Decimal) -> str:
         """A quantity with grouping and every digit it has: what was billed, never rounded
         for display (41.499999987 stays 41.499999987)."""
         return self._once("number", str(value), lambda: format_decimal(
-            value, locale=self.locale, decimal_quantization=False))
+            value, locale=self._locale, decimal_quantization=False))
 
     def quantity(self, value: Decimal | Fraction) -> str:
         """A line's exact quantity (`Line.exact_quantity`): a decimal as `number`, a share
@@ -94,7 +97,7 @@ class Formatter:
             if isinstance(exponent, int) and exponent < 0 and digits[-1] == 0:
                 # the places it was given on purpose (a weighted quantity's 9), kept
                 return self._once("places", str(value), lambda: format_decimal(
-                    value, format="#,##0." + "0" * -exponent, locale=self.locale))
+                    value, format=_places_pattern(-exponent), locale=self._locale))
             return self.number(value)
         text = exact_text(value)
         if "/" not in text:
@@ -102,16 +105,23 @@ class Formatter:
         return f"{self.number(Decimal(value.numerator))}/{self.number(Decimal(value.denominator))}"
 
     def date(self, day: dt.date) -> str:
-        return self._once("date", day, lambda: format_date(day, format="medium", locale=self.locale))
+        return self._once("date", day, lambda: format_date(day, format="medium", locale=self._locale))
 
     def days(self, first: dt.date, last: dt.date) -> str:
         """An inclusive range of days, as the locale writes it: `Jan 1 – Mar 31, 2026`."""
         return self._once("days", (first, last), lambda: format_interval(
-            first, max(first, last), "yMMMd", locale=self.locale))
+            first, max(first, last), "yMMMd", locale=self._locale))
 
     def currency_name(self) -> str:
         return self._once("currency_name", self.currency, lambda: get_currency_name(
-            self.currency, locale=self.locale))
+            self.currency, locale=self._locale))
+
+
+@functools.lru_cache(maxsize=64)
+def _places_pattern(places: int):
+    """The number pattern that writes `places` decimal places, parsed once (`format_decimal`
+    parses a pattern given as text on every call)."""
+    return parse_pattern("#,##0." + "0" * places)
 
 
 def _no_negative_zero(amount: Decimal) -> Decimal:
