@@ -103,6 +103,11 @@ class TextLayout:
         """A `LineView`'s rows: the line, its notes and its tiers."""
         return text_cells.line_rows(self, line, indent)
 
+    def lines_rows(self, lines: list[LineView], indent: str = "") -> str:
+        """The rows of each of `lines` in turn: `line_rows` of a list in one call (an invoice
+        has hundreds of lines; the template calls this once per list, not per line)."""
+        return "".join([text_cells.line_rows(self, line, indent) for line in lines])
+
     def total_row(self, label: str, amount: str) -> str:
         """A totals row: the label ending where the amount column starts, then the amount."""
         return text_cells.total_row(self.totals_label, self.amount, label, amount)
