@@ -12,9 +12,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# An editable install writes ratecard's bytecode on first import, unless
+# PYTHONDONTWRITEBYTECODE is set (CI machines set it): then every `ratecard` process
+# (the conformance suite starts hundreds) compiled the sources again. compileall
+# writes it once, as installing a wheel does; a source edited later is compiled
+# again in memory, as Python does for a stale .pyc.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet hatchling
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q src/ratecard > /dev/null
 	touch $(STAMP)
 
 install: $(STAMP)

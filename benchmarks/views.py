@@ -33,7 +33,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from run import RESULTS, THROUGH, digest, measure
+from run import RESULTS, THROUGH, digest, measure, with_bytecode
 
 HERE = Path(__file__).resolve().parent
 ENTRY = "import sys; from ratecard.cli import entry; sys.exit(entry())"  # the program itself (collector off)
@@ -82,6 +82,7 @@ def main(argv=None) -> int:
         label = args.label or _commit(src)
     else:
         label = args.label or _commit(HERE.parent)
+    with_bytecode(Path(args.src).resolve() if args.src else HERE.parent / "src")
     ratecard = [sys.executable, "-c", ENTRY]
     out = folder / "out" / f"views-{label}"
     shutil.rmtree(out, ignore_errors=True)
