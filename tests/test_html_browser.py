@@ -7,6 +7,8 @@ Chromium is installed; `make test` installs Debian's `chromium` when missing.
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import struct
 import subprocess
@@ -59,6 +61,41 @@ def test_dom_shows_the_totals_and_due_date(html_invoice, tmp_path):
     assert 'data-field="due">May 16, 2026<' in dom
     assert "remaining balance $119,800.00" in dom
     assert "<script" not in dom
+
+
+SPACES_PROJECT = """
+currency USD
+meter TOKENS { event "llm.completion"  sum tokens  dimensions model  rates per 1K tokens { default : $1 } }
+plan p { billing monthly  charge TOKENS }
+contract pixel { customer "cus_pixel"  plan p  starts 2026-01-01 }
+"""
+
+
+@needs_chromium
+def test_a_run_of_spaces_in_a_value_is_drawn(tmp_path, monkeypatch, capsys):
+    """`us  east` and `us east` are two lines billed apart: the browser draws each as it is
+    (a cell collapses a run of spaces unless its CSS keeps it). What it draws is read back
+    as `innerText`, which applies the page's white-space rules, put into the DOM by a script
+    added to a copy of the invoice."""
+    import json
+
+    (tmp_path / "p.pricing").write_text(SPACES_PROJECT, encoding="utf-8")
+    events = [{"id": f"e{i}", "type": "llm.completion", "customer": "cus_pixel", "time": "2026-01-05T00:00:00Z",
+               "properties": {"model": model, "tokens": 1000}} for i, model in enumerate(("us  east", "us east"))]
+    (tmp_path / "u.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    code, out, err = run_cli(["invoice", "p.pricing", "--usage", "u.jsonl", "--through", "2026-02-01",
+                              "--format", "html"], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    probe = ("<script>document.body.setAttribute('data-drawn', JSON.stringify("
+             "[...document.querySelectorAll('td.label')].map(td => td.innerText)));</script>")
+    page = tmp_path / "probe.html"
+    page.write_text(out.replace("</body>", probe + "</body>"), encoding="utf-8")
+    done = _chromium(tmp_path, "--dump-dom", page.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r'data-drawn="([^"]*)"', done.stdout)
+    assert found, done.stdout[-2000:]
+    drawn = json.loads(html.unescape(found.group(1)))
+    assert sorted(drawn) == ["model: us  east", "model: us east"]
 
 
 @needs_conformance

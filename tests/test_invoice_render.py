@@ -486,8 +486,10 @@ def test_wrap_lines_is_textwraps_wrapping(text, width, indent, hang):
     w = max(width, len(indent + hang) + 1)
     lines = wrap_lines(text, width, indent, hang)
     if one == " ".join(one.split()):
-        expected = textwrap.wrap(one, width=w, initial_indent=indent, subsequent_indent=indent + hang,
-                                 break_long_words=True, break_on_hyphens=False) or [indent.rstrip()]
+        wrapped = textwrap.wrap(one, width=w, initial_indent=indent, subsequent_indent=indent + hang,
+                                break_long_words=True, break_on_hyphens=False)
+        # textwrap's lines, less a space one of them can end with (a word broken to fit)
+        expected = [line.rstrip(" ") for line in wrapped] or [indent.rstrip()]
         assert lines == expected
     assert all(len(line) <= w and line == line.rstrip(" ") or line == indent.rstrip() for line in lines)
     bodies = [line[len(indent if i == 0 else indent + hang):] for i, line in enumerate(lines)]
@@ -506,6 +508,12 @@ def test_wrap_lines_is_textwraps_wrapping(text, width, indent, hang):
 def test_wrap_lines_keeps_runs_of_spaces(text, width, lines):
     """What a view prints is what was billed: `us  east` is not `us east` (docs/invoices.md)."""
     assert wrap_lines(text, width) == lines
+
+
+def test_no_line_ends_with_the_space_textwrap_broke_at():
+    """textwrap, breaking a word to fit a narrow column, can end a line with a space
+    ('aa ' here); a space that ends a line is never printed."""
+    assert wrap_lines("aa aaaa", 0, "", "  ") == ["aa", "  a", "  a", "  a", "  a"]
 
 
 def test_formatter_formats_each_value_once_and_exactly(monkeypatch):

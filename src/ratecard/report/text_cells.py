@@ -63,7 +63,10 @@ def wrap_lines(value, width: int, indent: str = "", hang: str = "") -> list[str]
                           subsequent_indent=indent + hang, break_long_words=True,
                           break_on_hyphens=False)
     if kept is not None:
-        lines = [line.replace(kept, " ").rstrip(" ") for line in lines]
+        lines = [line.replace(kept, " ") for line in lines]
+    # textwrap can end a line with the space it broke at (a word broken to fit a narrow
+    # column: 'aa aaaa' at 3 -> 'aa ', '  a', ...): a space that ends a line is never printed
+    lines = [line.rstrip(" ") for line in lines]
     return lines or [indent.rstrip()]
 
 
