@@ -141,6 +141,15 @@ def flat_parquet(conn, path: str) -> Source | None:
     return Source(path, "parquet", columns, "flat", (), rows=count)
 
 
+def described(conn, path: str) -> Source | None:
+    """A usage file as the engine reads it (`describe`, a flat Parquet file by DuckDB
+    alone: `flat_parquet`); None for a file with no events."""
+    flat = flat_parquet(conn, path)
+    if flat is not None:
+        return flat if flat.rows else None
+    return describe(conn, path) if has_rows(path) else None
+
+
 def _parquet_columns(conn, where: str) -> tuple[tuple[tuple[str, str], ...], int]:
     """A Parquet file's columns as DuckDB types them, and its row count from the footer
     (for choosing the dedup plan, `events_fit`, and to skip a file with no events)."""
@@ -341,10 +350,7 @@ class DuckDBEngine:
         self.scratch = tempfile.mkdtemp(prefix="ratecard-clean-")
 
     def describe(self, path: str) -> Source | None:
-        flat = flat_parquet(self.conn, path)
-        if flat is not None:
-            return flat if flat.rows else None
-        return describe(self.conn, path) if has_rows(path) else None
+        return described(self.conn, path)
 
     def more_sources(self) -> list[Source]:
         return []
@@ -429,7 +435,7 @@ def query_key(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Sequence
         return None
     conn = duckdb.connect()
     try:
-        sources = [describe(conn, path) for path in files if has_rows(path)]
+        sources = [source for source in (described(conn, path) for path in files) if source is not None]
     except (UnreadableFile, OSError, duckdb.Error):
         return None
     finally:

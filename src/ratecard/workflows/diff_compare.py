@@ -148,30 +148,28 @@ class PricingDiff:
 BILLED = ("usage", "advance")  # the invoices a pricing change moves: not credit purchases
 
 
-def _key(inv: Invoice, line: Line, repeat: int = 0) -> LineKey:
+def _key(inv: Invoice, line: Line, repeat: int = 0) -> tuple:
+    """A line's key as a plain tuple of `LineKey`'s fields (equal to that `LineKey`, and
+    hashed alike): made without `LineKey`'s Python-level constructor, once per line of each
+    side; the lines that moved get their `LineKey` (`compare`)."""
     # an advance fee line (or unused time) is matched by the period it is for as well: the two
     # plan parts of the next period are two lines of one fee name
     span = line.segment or line.service_period
     segment = (span.start, span.end) if span is not None else ()
-    return LineKey(inv.contract, inv.period.start, inv.period.end, segment, line.kind, line.charge,
-                   tuple(sorted(line.dimensions.items())), repeat)
+    return (inv.contract, inv.period.start, inv.period.end, segment, line.kind, line.charge,
+            tuple(sorted(line.dimensions.items())), repeat)
 
 
 def _sides(evaluation: Evaluation) -> dict[tuple, tuple[Line, Invoice]]:
-    """Every billed line of a side by its key. A pair, not a `LineSide`: most lines of a
-    large diff did not move, and are only looked up and compared by amount (`compare`).
-    The key is a plain tuple of `LineKey`'s fields (equal to that `LineKey`, and hashed
-    alike): made without `LineKey`'s Python-level constructor, once per line of each side;
-    the lines that moved get their `LineKey` (`compare`)."""
+    """Every billed line of a side by its key (`_key`). A pair, not a `LineSide`: most
+    lines of a large diff did not move, and are only looked up and compared by amount
+    (`compare`)."""
     out: dict[tuple, tuple[Line, Invoice]] = {}
     for inv in evaluation.run.invoices:
         if inv.kind not in BILLED:
             continue
-        contract, start, end = inv.contract, inv.period.start, inv.period.end
         for line in inv.lines:
-            span = line.segment or line.service_period  # `_key`, written out: the loop runs per line
-            key = (contract, start, end, (span.start, span.end) if span is not None else (), line.kind,
-                   line.charge, tuple(sorted(line.dimensions.items())), 0)
+            key = _key(inv, line)
             while key in out:
                 key = _key(inv, line, key[-1] + 1)
             out[key] = (line, inv)
