@@ -34,6 +34,9 @@ from .rows import (QUANTITY_DIGITS, QUANTITY_SCALE, UnreadableFile, derived_valu
 
 INTEGER_DIGITS = QUANTITY_DIGITS - QUANTITY_SCALE  # 20
 BOUND = Decimal(10) ** INTEGER_DIGITS
+# what the bound is, in the words of both E506s
+HOLDS = (f"the {INTEGER_DIGITS} integer digits and {QUANTITY_SCALE} decimal places a quantity holds "
+         "exactly (DECIMAL(38, 18))")
 SHOWN = 3  # (meter, customer) pairs named; the count of the others follows
 
 # what DuckDB and Spark say when a DECIMAL sum passes DECIMAL(38): their own words, not any
@@ -54,8 +57,7 @@ def overflow_problem(plan: RatingPlan, files: Sequence[str], message: str) -> Di
         found = sums_past_bound(plan, files)
     except (OSError, ValueError, UnreadableFile):  # the files were read once already: not expected, not fatal here
         found = []
-    holds = (f"the {INTEGER_DIGITS} integer digits and {QUANTITY_SCALE} decimal places a quantity holds "
-             "exactly (DECIMAL(38, 18))")
+    holds = HOLDS
     larger = "sum QUANTITY / 1000"
     if not found:
         text = ("usage total past the exact range: the engine stopped on an overflow, as a sum of the usage "
@@ -78,8 +80,7 @@ def weighted_past_bound(how: str, per: str, customer: str, where: str, quantity:
     """The E506 of a `weighted` line whose quantity is past the bound: `how` is the meter's
     aggregation (`weighted gigabytes per hour`), `where` the line in words (contract, meter,
     dimensions, period), `quantity` its integral, rounded once."""
-    holds = (f"the {INTEGER_DIGITS} integer digits and {QUANTITY_SCALE} decimal places a quantity holds "
-             "exactly (DECIMAL(38, 18)), as a `sum` meter's total does")
+    holds = f"{HOLDS}, as a `sum` meter's total does"
     larger = {"hour": "`per day` or `per month`", "day": "`per month`"}.get(per)
     unit = f"measure it {larger}, or " if larger else ""
     return error("E506", f"usage total past the exact range: {where} (customer `{customer}`) comes to "
