@@ -12,6 +12,20 @@ from ratecard.compiler import compile_sources
 from ratecard.usage.reference import aggregate_usage as reference_aggregate
 
 
+# A tokens meter priced by model that leaves out the `test` region's events: the usage
+# tests' projects (test_usage, test_usage_reading, test_empty_text) start with it.
+FILTERED_TOKENS_METER = """meter TOKENS {
+  event "llm.completion"
+  sum tokens
+  dimensions model
+  where region != "test"
+  rates per 1K tokens {
+    model = "gpt-4" : $0.03
+    default : $0.01
+  }
+}
+"""
+
 # One meter, one plan, one contract: the smallest project that bills tokens by model
 # (the tests of what views show and of usage totals past the exact range use it).
 TOKENS_PROJECT = """

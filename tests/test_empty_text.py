@@ -20,22 +20,12 @@ import pytest
 from ratecard.usage import aggregate_usage, reference
 from ratecard.usage.records import ContractTerm, Window
 
-from billing_helpers import compile_text, run
+from billing_helpers import FILTERED_TOKENS_METER, compile_text, run
 
 PRICING = """
 currency USD
 
-meter TOKENS {
-  event "llm.completion"
-  sum tokens
-  dimensions model
-  where region != "test"
-  rates per 1K tokens {
-    model = "gpt-4" : $0.03
-    default : $0.01
-  }
-}
-meter EU_CALLS { event "api.request"  count  dimensions region  where region = "eu"  rates { default : $0.001 } }
+""" + FILTERED_TOKENS_METER + """meter EU_CALLS { event "api.request"  count  dimensions region  where region = "eu"  rates { default : $0.001 } }
 meter CALLS { event "api.request"  count  dimensions region  rates { default : $0.002 } }
 meter USERS { event "api.request"  unique user  rates { default : $1 } }
 

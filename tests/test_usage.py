@@ -24,22 +24,12 @@ from ratecard.usage.records import ContractTerm, Window, size_bytes
 from ratecard.usage.rows import UnreadableFile
 from ratecard.usage.sources import Source
 
-from billing_helpers import compile_text, run
+from billing_helpers import FILTERED_TOKENS_METER, compile_text, run
 
 PRICING = """
 currency USD
 
-meter TOKENS {
-  event "llm.completion"
-  sum tokens
-  dimensions model
-  where region != "test"
-  rates per 1K tokens {
-    model = "gpt-4" : $0.03
-    default : $0.01
-  }
-}
-meter CALLS { event "api.request"  count  dimensions region  rates { default : $0.001 } }
+""" + FILTERED_TOKENS_METER + """meter CALLS { event "api.request"  count  dimensions region  rates { default : $0.001 } }
 meter PEAK { event "storage.snapshot"  max gigabytes  rates { default : $0.10 } }
 meter USERS { event "api.request"  unique user  rates { default : $1 } }
 meter SEATS { event "seats.set"  latest seats  rates { default : $5 } }

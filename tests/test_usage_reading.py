@@ -23,7 +23,7 @@ from ratecard.usage import reference
 from ratecard.usage import aggregate_usage
 from ratecard.usage.records import ContractTerm, Window
 
-from billing_helpers import compile_text
+from billing_helpers import FILTERED_TOKENS_METER, compile_text
 from render_helpers import run_cli
 
 UTC = dt.timezone.utc
@@ -31,17 +31,7 @@ UTC = dt.timezone.utc
 PRICING = """
 currency USD
 
-meter TOKENS {
-  event "llm.completion"
-  sum tokens
-  dimensions model
-  where region != "test"
-  rates per 1K tokens {
-    model = "gpt-4" : $0.03
-    default : $0.01
-  }
-}
-meter EU_CALLS { event "api.request"  count  dimensions region  where region = "eu"  rates { default : $0.001 } }
+""" + FILTERED_TOKENS_METER + """meter EU_CALLS { event "api.request"  count  dimensions region  where region = "eu"  rates { default : $0.001 } }
 meter PEAK { event "storage.snapshot"  max gigabytes  dimensions region  rates { default : $0.10 } }
 meter USERS { event "api.request"  unique user  rates { default : $1 } }
 meter SEATS { event "seats.set"  latest seats  rates { default : $5 } }
