@@ -228,6 +228,7 @@ def test_files_rendered_in_several_processes_are_the_same_files(project, tmp_pat
     import ratecard.commands.invoice as invoice_command
     from ratecard.billing import parallel
     from ratecard.cli import main
+    from ratecard.report.files import InvoiceFiles
 
     folder = Path(__file__).resolve().parents[1] / "examples" / project
     through = re.search(r"--through (\S+)", (folder / "README.md").read_text())[1]
@@ -240,7 +241,7 @@ def test_files_rendered_in_several_processes_are_the_same_files(project, tmp_pat
         return real_run_in_parts(parts, work)
 
     monkeypatch.setattr(parallel, "run_in_parts", run_in_parts)
-    monkeypatch.setattr(invoice_command.InvoiceFiles, "min_lines", 0)
+    monkeypatch.setattr(InvoiceFiles, "min_lines", 0)
 
     def files(out: Path, workers: int) -> tuple[list[str], dict[str, bytes]]:
         monkeypatch.setattr(invoice_command, "usable_cpus", lambda: workers)
@@ -540,13 +541,14 @@ def test_one_contracts_files_when_split(tmp_path, monkeypatch, capsys):
     become files (the same files as in the run over every contract)."""
     import ratecard.commands.invoice as invoice_command
     from ratecard.cli import main
+    from ratecard.report.files import InvoiceFiles
 
     folder = Path(__file__).resolve().parents[1] / "examples" / "ai-api"
     through = re.search(r"--through (\S+)", (folder / "README.md").read_text())[1]
     args = ["invoice", *sorted(str(p) for p in folder.glob("*.pricing")),
             "--usage", str(folder / "usage.jsonl"), "--through", through, "--format", "json"]
     monkeypatch.setattr(invoice_command, "usable_cpus", lambda: 3)
-    monkeypatch.setattr(invoice_command.InvoiceFiles, "min_lines", 0)
+    monkeypatch.setattr(InvoiceFiles, "min_lines", 0)
     assert main(args + ["-o", str(tmp_path / "all")]) == 0
     every = {p.name: p.read_bytes() for p in (tmp_path / "all").iterdir()}
     contracts = sorted({json.loads(data)["contract"] for data in every.values()})

@@ -389,8 +389,8 @@ def test_a_failed_run_removes_every_directory_it_created(project, tmp_path, caps
 
 SIGTERM_ON_THE_THIRD_CONTRACT = """
 import os, signal, sys
-from ratecard.commands import invoice as command
-real, calls = command.InvoiceFiles.__call__, []
+from ratecard.report.files import InvoiceFiles
+real, calls = InvoiceFiles.__call__, []
 
 def terminated_half_way(self, invoices, priced=()):
     calls.append(1)
@@ -398,7 +398,7 @@ def terminated_half_way(self, invoices, priced=()):
         os.kill(os.getpid(), signal.SIGTERM)
     return real(self, invoices, priced)
 
-command.InvoiceFiles.__call__ = terminated_half_way
+InvoiceFiles.__call__ = terminated_half_way
 from ratecard.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 
 from ..progress import Progress
-from ..report.render import TemplateProblem, render
 from .common import EXIT_INPUT, EXIT_OK, add_evaluation_args, evaluate_from_args, print_diagnostics
 from .invoice import add_rendering_args, check_rendering_args
 
@@ -29,7 +28,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..report.credit_history import credit_ledger, ledger_view  # (here: other commands need not import it)
+    # (here: other commands need not import them)
+    from ..report.credit_history import credit_ledger, ledger_view
+    from ..report.render import TemplateProblem, render
 
     check_rendering_args(args)
     with Progress("billing") as progress:

@@ -21,11 +21,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..billing import Prepared, evaluate, parallel, prepare
 from ..compiler import Compiled, compile_sources
 from ..diagnostics import Diagnostic, error, has_errors
-from ..report.heap import frozen
-from ..report.render import TemplateProblem, render
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -39,6 +36,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from ..billing import Prepared
     from ..workflows.diff_compare import ContractChange
     from ..workflows.diff_view import ContractView, LineView
 
@@ -46,9 +44,9 @@ if TYPE_CHECKING:
 # engine. Tests swap in the reference aggregator.
 AGGREGATOR = None
 
-# The workflows (`workflows.diff_*`) are imported where `run` needs them: every
-# command's module is imported for `--help` and argument parsing, and another
-# command (`explain`) need not pay for them.
+# Billing, Jinja and the workflows (`workflows.diff_*`) are imported where `run`
+# needs them: every command's module is imported for `--help` and argument
+# parsing, and another command (`explain`, `check`) need not pay for them.
 
 
 class NotShared(Exception):
@@ -197,6 +195,8 @@ def run(args) -> int:
         print_diagnostics([error("E900", f"the old side bills in {old_plan.currency} and the new side in "
                                          f"{new_plan.currency}; amounts cannot be compared")], None)
         return EXIT_INPUT
+    from ..report.heap import frozen
+
     with frozen() as heap:  # both plans, then the old side's run, live until exit
         return _evaluate_and_show(args, sides, through, old_label, new_label, heap)
 
@@ -207,6 +207,8 @@ def _evaluate_and_show(args, sides, through, old_label: str, new_label: str, hea
     compared in its own process, which hands back only its contracts' money and moved lines
     as text. Contracts are priced independently, so the joined ranges are the whole diff, byte
     for byte; pricing is most of a large diff's time, and ran on one core."""
+    from ..billing import parallel
+
     (_, _, old_plan), (_, _, new_plan) = sides
     usage = SharedUsage(AGGREGATOR)
     # each side's periods and usage stage, here, before the contracts are split: the
@@ -254,6 +256,8 @@ def _prepared_both(sides, files, through, usage) -> list[Prepared]:
     (`SharedUsage`); a new side with a query of its own is prepared after, here. The engine
     runs in this thread, where a signal stops it, as before. The same stages as one after
     the other; ~0.4 s less at 1M events."""
+    from ..billing import prepare
+
     def one(side) -> Prepared:
         _, compiled, plan = side
         # (without `explain`'s candidates per resolution: a diff reads the winning rule only)
@@ -305,6 +309,8 @@ class ComparedPart(NamedTuple):
 
 def _compared(sides, stages: list[Prepared], files, through, names: frozenset[str]) -> ComparedPart:
     """Both sides priced for the contracts `names` from their `stages` (`prepare`), and compared."""
+    from ..billing import evaluate
+
     evaluations = [evaluate(plan, files, through, spans=compiled.spans, only=names, prepared=stage)
                    for (_, compiled, plan), stage in zip(sides, stages)]
     # an evaluation's diagnostics are its usage report's, then its pricing's (`evaluate`)
@@ -322,6 +328,8 @@ def _compared(sides, stages: list[Prepared], files, through, names: frozenset[st
 def _whole(args, sides, through, usage: SharedUsage) -> int:
     """A side whose usage stage failed: each side evaluated whole, in order, and what
     stopped it printed (the old side's problems, then the new side's)."""
+    from ..billing import evaluate
+
     for label, compiled, plan in sides:
         ev = evaluate(plan, args.usage, through, aggregator=usage, spans=compiled.spans)
         if ev.diagnostics and (label == "new" or not ev.ok):
@@ -333,6 +341,7 @@ def _whole(args, sides, through, usage: SharedUsage) -> int:
 
 
 def _show(args, view) -> int:
+    from ..report.render import TemplateProblem, render
     from ..workflows.diff_view import diff_json
 
     if args.format == "json":

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from ..report.explain import explain_text
-from ..report.heap import frozen
-from ..report.render import TemplateProblem
 from .common import EXIT_INPUT, EXIT_OK, add_evaluation_args, evaluate_from_args, print_diagnostics
 
 
@@ -21,6 +18,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    # imported here, not with the command list: `ratecard check` need not load billing,
+    # the views and Jinja to list `explain` among its siblings
+    from ..report.explain import explain_text
+    from ..report.heap import frozen
+    from ..report.render import TemplateProblem
+
     result = evaluate_from_args(args)
     if result is None:
         return EXIT_INPUT

@@ -13,20 +13,12 @@ rendered in the process that priced it (`report.pages`), unless a
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ..billing.documents import Invoice, RunWriter
-from ..billing.sinks import PricedLinesSink, SplittableSink
-from ..io import StagedFiles
 from ..progress import Progress
-from ..report.formatter import DEFAULT_LOCALE, parse_locale
-from ..report.heap import frozen
-from ..report.invoice_views import DEFAULT_ISSUER, DocumentViews, document_view
-from ..report.pages import RENDER_MIN_LINES, InvoicePages, document, page_renderer
-from ..report.render import EXTENSIONS, TemplateProblem, file_names, render
+from ..report.defaults import DEFAULT_ISSUER, DEFAULT_LOCALE
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -40,6 +32,15 @@ from .common import (
     reconciliation_note,
     usable_cpus,
 )
+
+if TYPE_CHECKING:
+    from ..billing.documents import Invoice
+    from ..report.files import InvoiceFiles
+    from ..report.invoice_views import DocumentViews
+    from ..report.pages import InvoicePages
+
+# Billing, the views and Jinja are imported where a run needs them, not with the
+# module: every command (`ratecard check` too) imports this one to register it.
 
 FORMATS = ("json", "text", "markdown", "html")
 TEMPLATES = {"text": "invoice.txt.j2", "markdown": "invoice.md.j2", "html": "invoice.html.j2"}
@@ -73,6 +74,8 @@ def add_rendering_args(p, issuer: bool = True) -> None:
 
 def check_rendering_args(args) -> None:
     """Bad `--locale` / `--template-dir` are command-line mistakes (exit 2), caught before billing."""
+    from ..report.formatter import parse_locale
+
     try:
         args.locale = parse_locale(args.locale)
     except ValueError as exc:
@@ -82,6 +85,9 @@ def check_rendering_args(args) -> None:
 
 
 def run(args) -> int:
+    from ..report.heap import frozen
+    from ..report.render import TemplateProblem
+
     check_rendering_args(args)
     out_dir = Path(args.output) if args.output else None
     if args.format == "json" and out_dir is None:
@@ -117,6 +123,8 @@ def _stream_json(args) -> int:
     memory holds one contract's invoices at a time; nothing reaches standard
     output unless the whole run succeeds.
     """
+    from ..billing.documents import RunWriter
+
     writer = RunWriter()  # a spool in $TMPDIR; closed (and gone) however the run ends
     try:
         with Progress("billing") as progress:
@@ -144,6 +152,11 @@ def _stream_document(args) -> int:
     every invoice is, and written whole: byte-identical to `_document`'s. Nothing
     reaches standard output unless the whole run succeeds.
     """
+    from ..report.heap import frozen
+    from ..report.invoice_views import DocumentViews
+    from ..report.pages import InvoicePages, document, page_renderer
+    from ..report.render import TemplateProblem
+
     sink: InvoicePages | None = None
     views: DocumentViews | None = None
 
@@ -177,6 +190,9 @@ def _stream_document(args) -> int:
 def _document(args, run_doc, plan, evaluation) -> str:
     """Text, Markdown or HTML on standard output: every invoice, then a summary (a
     `--template-dir`'s document, rendered whole)."""
+    from ..report.invoice_views import document_view
+    from ..report.render import render
+
     view = document_view(run_doc, issuer=args.issuer, locale=args.locale, plan=plan,
                          evaluation=evaluation, summary=bool(run_doc.invoices))
     return render(TEMPLATES[args.format], args.template_dir, **view.context())
@@ -191,6 +207,11 @@ def _stream_files(args, out_dir: Path) -> int:
     `out_dir` only once the whole run is written: a template that fails on
     the last invoice leaves nothing behind (`io.StagedFiles`).
     """
+    from ..io import StagedFiles
+    from ..report.files import InvoiceFiles
+    from ..report.heap import frozen
+    from ..report.render import EXTENSIONS
+
     with StagedFiles(out_dir, getattr(args, "protected", None)) as staged:
         sink: InvoiceFiles | None = None
 
@@ -217,6 +238,9 @@ def _texts(args, plan) -> Callable[[list[Invoice], list], list[str]]:
     """(a contract's invoices, their priced lines) -> each invoice's file content."""
     if args.format == "json":
         return lambda invoices, _priced: [inv.model_dump_json(indent=2) + "\n" for inv in invoices]
+    from ..report.invoice_views import DocumentViews
+    from ..report.render import render
+
     views = DocumentViews(parse_date(args.through), plan.currency, issuer=args.issuer, locale=args.locale,
                           plan=plan)
     template = TEMPLATES[args.format]
@@ -226,63 +250,3 @@ def _texts(args, plan) -> Callable[[list[Invoice], list], list[str]]:
         return [render(template, args.template_dir, **views.document([inv]).context()) for inv in invoices]
 
     return texts
-
-
-class InvoiceFiles(PricedLinesSink, SplittableSink):
-    """A `billing.evaluate` sink for `invoice -o DIR`: each contract's invoices are
-    rendered and written into `staged` as soon as they are priced.
-
-    Like `RunWriter`, it can be split for ranges of contracts priced in other
-    processes (`part`, `restart`, `flush`, `absorb`). Files are staged under
-    names of their own (`<part>-<n>.<ext>`), since a file's name depends on
-    the invoices before it in the whole run (`file_names`); a part leaves the
-    numbers of the invoices it wrote in `<part>.numbers` for `absorb` to read
-    back. `finish` names every file from the numbers of the whole run, in run
-    order, and moves them into the directory.
-    """
-
-    min_lines = RENDER_MIN_LINES  # split from this many usage lines (billing.parallel)
-
-    def __init__(self, staged: StagedFiles, texts: Callable[[list[Invoice], list], list[str]], ext: str, *,
-                 wants_priced: bool = False, index: int = 0):
-        self.staged, self.texts, self.ext = staged, texts, ext
-        self.wants_priced = wants_priced  # views show whole packages, known from the priced lines
-        self.index = index
-        self.numbers: list[str] = []
-        self.parts: list[InvoiceFiles] = []
-        self._made = 0
-
-    def __call__(self, invoices: list[Invoice], priced: list = ()) -> None:
-        for inv, text in zip(invoices, self.texts(invoices, priced)):
-            self.staged.write(self._name(len(self.numbers)), text)
-            self.numbers.append(inv.number)
-
-    def _name(self, n: int) -> str:
-        return f"{self.index}-{n}.{self.ext}"
-
-    def part(self) -> "InvoiceFiles":
-        self._made += 1
-        return InvoiceFiles(self.staged, self.texts, self.ext, wants_priced=self.wants_priced,
-                            index=self._made)
-
-    def restart(self) -> None:
-        """Forget what was written: the range is priced again after its process failed."""
-        self.numbers = []
-
-    def flush(self) -> None:
-        self.staged.write(f"{self.index}.numbers", json.dumps(self.numbers))
-
-    def absorb(self, part: "InvoiceFiles", count: int) -> None:
-        """Take `part`'s files (written by another process) as following ours."""
-        part.numbers = json.loads(self.staged.read(f"{part.index}.numbers"))
-        if len(part.numbers) != count:  # the part's record and its process's report disagree
-            raise RuntimeError(f"range {part.index} wrote {len(part.numbers)} invoice files, not {count}")
-        self.parts.append(part)
-
-    def finish(self) -> list[Path]:
-        """Move every file into the directory under its invoice's file name; their paths."""
-        staged_names, numbers = [], []
-        for files in (self, *self.parts):
-            staged_names += [files._name(n) for n in range(len(files.numbers))]
-            numbers += files.numbers
-        return self.staged.commit(dict(zip(staged_names, file_names(numbers, self.ext))))

@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 
 from ..diagnostics import error
-from ..report.formatter import Formatter
-from ..report.render import TemplateProblem
 from .common import EXIT_INPUT, EXIT_OK, Output, UsageError, parse_date, print_diagnostics
 from .invoice import add_rendering_args, check_rendering_args
 from .issue import add_ledger_arg, ledger_url, list_rows
@@ -75,6 +73,7 @@ def _guarded(body):
         from sqlalchemy.exc import DBAPIError
 
         from ..ledger.store import LedgerError, driver_message, open_ledger
+        from ..report.render import TemplateProblem
 
         fmt = "json" if args.format == "json" else "text"
         ledger = None
@@ -101,6 +100,7 @@ def _guarded(body):
 @_guarded
 def run_list(args, ledger) -> int:
     from ..ledger.records import listing
+    from ..report.formatter import Formatter
 
     with ledger.reading() as conn:
         listed = listing(conn, args.contract)
@@ -131,6 +131,7 @@ def run_show(args, ledger) -> int:
 @_guarded
 def run_void(args, ledger) -> int:
     from ..ledger.void import void
+    from ..report.formatter import Formatter
 
     if not args.reason.strip():
         raise UsageError("--reason: say why the document is voided")

@@ -22,7 +22,7 @@ from .common import EXIT_INPUT, EXIT_OK, Output, UsageError, load_plan, parse_da
 
 
 def register(sub) -> None:
-    from ..usage.warehouse import DIALECTS, TIME_TYPES
+    from ..usage.records import DIALECTS, TIME_TYPES
 
     p = sub.add_parser("sql", help="print the usage aggregation as SQL for a warehouse",
                        description="Print the query that aggregates usage for `invoice`, for a warehouse "

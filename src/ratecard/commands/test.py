@@ -17,16 +17,14 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from ..diagnostics import SourceMap, Span, has_errors
-from ..report.render import TemplateProblem
-from ..billing.unsupported import unsupported
 from .common import EXIT_INPUT, EXIT_OK, add_format_flag, compile_project, print_diagnostics
 
 if TYPE_CHECKING:
     from ..workflows.testrun import TestResult
 
-# The workflows are imported where a test run needs them: every command's module is
-# imported for `--help` and argument parsing, and another command (`explain`) need not
-# pay for them.
+# Billing, Jinja and the workflows are imported where a test run needs them: every
+# command's module is imported for `--help` and argument parsing, and another command
+# (`explain`, `check`) need not pay for them.
 
 
 def register(sub) -> None:
@@ -43,6 +41,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ..billing.unsupported import unsupported
+    from ..report.render import TemplateProblem
+
     compiled = compile_project(args.paths)
     if not compiled.ok:
         print_diagnostics(compiled.diagnostics, compiled.sources, args.format,

@@ -17,7 +17,8 @@ from decimal import Decimal
 
 from ..billing.documents import Invoice
 from ..report.formatter import Formatter
-from ..report.invoice_views import DEFAULT_ISSUER, Extras, invoice_view
+from ..report.defaults import DEFAULT_ISSUER
+from ..report.invoice_views import Extras, invoice_view
 from ..report.text_layout import text_layout
 from ..report.view_models import CorrectionView, DocumentView, InvoiceView
 from ..report.visible import dimensions_text, visible

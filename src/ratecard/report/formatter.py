@@ -20,8 +20,7 @@ from babel.dates import format_date, format_interval
 from babel.numbers import format_currency, format_decimal, get_currency_name, parse_pattern
 
 from ..money import exact_text
-
-DEFAULT_LOCALE = "en_US"
+from .defaults import DEFAULT_LOCALE
 
 
 def parse_locale(text: str) -> str:

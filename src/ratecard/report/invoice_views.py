@@ -23,13 +23,12 @@ from ..billing.documents import Invoice, InvoiceRun, Line, TierLine
 from ..billing.invoice_steps import stated_minimum
 from ..model import CreditGrant, RatingPlan
 from ..money import EXACT, ZERO, plain, round_money, rounder
-from .formatter import DEFAULT_LOCALE, Formatter, compact_unit, expiry_text
+from .defaults import DEFAULT_ISSUER, DEFAULT_LOCALE
+from .formatter import Formatter, compact_unit, expiry_text
 from .summary import summary_view
 from .text_layout import text_layout
 from .view_models import ChargeGroup, CreditView, DocumentView, InvoiceView, LineView, PurchaseView, TierView
 from .visible import dimension_pairs, joined_dimensions, visible
-
-DEFAULT_ISSUER = "ratecard"
 
 
 @dataclass

@@ -23,6 +23,12 @@ from ..io import write_atomic
 if TYPE_CHECKING:
     from .weighted import Piece
 
+# The warehouses `ratecard sql` writes the usage query for, and how their events
+# table may store `time` (here, not in `warehouse`, so that the command line can
+# offer them without importing the query builder).
+DIALECTS = ("duckdb", "spark", "clickhouse", "bigquery", "snowflake", "postgres")
+TIME_TYPES = ("text", "timestamp")
+
 # Why an event was not billed. Each event read lands in exactly one bucket.
 REJECTION_REASONS = (
     "duplicate",          # same customer and id as an event already counted

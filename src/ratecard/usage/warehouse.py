@@ -27,7 +27,7 @@ from sqlglot import exp
 from ..model import RatingPlan
 from .dialects import adapt
 from .query import HELD_COLUMNS, QueryShape, Relations, build_query, held_nulls
-from .records import ContractTerm, Window
+from .records import DIALECTS, TIME_TYPES, ContractTerm, Window
 from .rows import needed_keys
 from .sources import Source
 from .sql import STAMP, TEXT, alias, cast, col, lit
@@ -35,8 +35,6 @@ from .sql import STAMP, TEXT, alias, cast, col, lit
 if TYPE_CHECKING:
     from .rating_print import PrintedRating
 
-DIALECTS = ("duckdb", "spark", "clickhouse", "bigquery", "snowflake", "postgres")
-TIME_TYPES = ("text", "timestamp")
 # Where the rating can be printed too (`sql --priced`): DuckDB (`TRY` leaves an overflowing
 # line to Python), PostgreSQL (exact NUMERIC, the casts guarded: `rating_dialects.portable`) and
 # Spark (try_ forms; its exactness rests on a session setting, `allowPrecisionLoss` off, which the

@@ -30,7 +30,8 @@ from ..billing.documents import Invoice, Line
 from ..model import RatingPlan
 from ..money import ZERO, exact_text, plain, quantum
 from ..report.explain import describe_action, describe_conditions
-from ..report.formatter import DEFAULT_LOCALE, Formatter
+from ..report.defaults import DEFAULT_LOCALE
+from ..report.formatter import Formatter
 
 # ----------------------------------------------------------------- the comparison
 
