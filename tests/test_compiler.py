@@ -539,6 +539,21 @@ def test_credit_expiring_at_a_timestamp_is_taken_as_written_in_utc():
     assert (grants[1].price, grants[1].description, grants[1].id) == (1, "d", "contract:c/credit/1")
 
 
+def test_an_expiry_finer_than_a_microsecond_is_rounded_up_never_cut():
+    """The model holds microseconds; an expiry's digits beyond them round it up, so the
+    grant is active at every instant the written one is: `[granted, expires)` overlaps a
+    period starting at midnight exactly when the written instant is after that midnight."""
+    grants = _credits("  credit $1 { expires 2026-03-01T00:00:00.000000001Z }\n"
+                      "  credit $2 { expires 2026-03-01T00:00:00.123456000Z }\n"
+                      "  credit $3 { expires 2026-03-01T00:00:00.1234561+01:00 }\n")
+    assert [g.expires for g in grants] == [dt.datetime(2026, 3, 1, 0, 0, 0, 1, tzinfo=UTC),
+                                          dt.datetime(2026, 3, 1, 0, 0, 0, 123456, tzinfo=UTC),
+                                          dt.datetime(2026, 2, 28, 23, 0, 0, 123457, tzinfo=UTC)]
+    # a grant made at the contract start that expires a nanosecond later is one, not E306
+    (grant,) = _credits("  credit $1 { expires 2026-01-01T00:00:00.000000001Z }\n")
+    assert grant.expires == dt.datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+
+
 def test_a_one_day_grant_is_valid_and_an_earlier_expiry_is_not():
     (grant,) = _credits("  credit $1 { expires 2026-01-01 }\n")
     assert grant.expires == dt.datetime(2026, 1, 2, tzinfo=UTC)

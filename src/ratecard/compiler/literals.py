@@ -8,6 +8,7 @@ callers build whatever they can so one run reports every problem.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Iterable
 
@@ -130,13 +131,31 @@ def date(ctx: Context, lit: n.DateLit, what: str) -> dt.date | None:
     return day
 
 
+_FRACTION = re.compile(r"[T ]\d\d:\d\d:\d\d[.,](\d+)")
+
+
+def _finer_than_microseconds(raw: str) -> bool:
+    """Whether a timestamp's fraction has non-zero digits past the sixth, which
+    `datetime.fromisoformat` drops."""
+    found = _FRACTION.search(raw)
+    return bool(found) and found.group(1)[6:].strip("0") != ""
+
+
 def instant(ctx: Context, lit: n.DateLit, what: str) -> dt.datetime | None:
-    """A timestamp (converted to UTC) or a date, meaning the end of that day."""
+    """A timestamp (converted to UTC) or a date, meaning the end of that day.
+
+    An instant is an exclusive end (a grant is active over `[granted, expires)`), held to
+    the microsecond: digits beyond it round the instant **up**, never cut it. Rounding up
+    keeps `expires > b` true for exactly the microsecond instants `b` (period starts) the
+    written one is after; cutting made a grant expiring a nanosecond into a period miss
+    that period (docs/language.md, "`expires`")."""
     try:
         if lit.is_timestamp:
             found = dt.datetime.fromisoformat(lit.raw)
             if found.tzinfo is None:  # (JSON contracts: a time without an offset is UTC)
                 found = found.replace(tzinfo=dt.timezone.utc)
+            if _finer_than_microseconds(lit.raw):
+                found += dt.timedelta(microseconds=1)
         else:
             day = dt.date.fromisoformat(lit.raw)
             if not limits.FIRST_DATE <= day <= limits.LAST_DATE:
