@@ -92,6 +92,24 @@ class UnreadableFile(Exception):
     """A usage file that cannot be opened or has an unsupported type or layout."""
 
 
+class BadHeader(UnreadableFile):
+    """A CSV header whose columns cannot all be read by name: one named twice (which of
+    the two cells to bill is not knowable, as for a JSONL key given twice) or one without
+    a name. Said at the file's line 1; DuckDB's own words named no file."""
+
+
+def header_problem(path: str, header: list[str]) -> str | None:
+    """What is wrong with a CSV header's names, or None."""
+    seen: dict[str, int] = {}
+    for number, name in enumerate(header, 1):
+        if name == "" and len(header) > 1:
+            return f"the header of `{path}` has a column without a name (column {number})"
+        if name in seen:
+            return f"the header of `{path}` names column `{name}` twice (columns {seen[name]} and {number})"
+        seen[name] = number
+    return None
+
+
 def file_kind(path: str) -> str:
     kind = SUFFIXES.get(Path(path).suffix.lower())
     if kind is None:
