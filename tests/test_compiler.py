@@ -271,6 +271,18 @@ def test_diagnostic(text, code, position, words):
     assert compiled.ok is code.startswith("W")
 
 
+@pytest.mark.parametrize("code, guess", [("USX", "USD"), ("usd", "USD"), ("EUX", "EUR"), ("GPB", "GBP"),
+                                         ("QQQ", None)])
+def test_an_unknown_currency_suggests_the_code_that_begins_like_it_and_lists_no_codes(code, guess):
+    """`currency USX` said "did you mean `UZS`?" and then listed every ISO 4217 code (three
+    hundred of them) in one hint."""
+    (d,) = compile_text(f"currency {code}\n").diagnostics
+    assert d.code == "E300" and d.message == f"unknown currency `{code}`"
+    expected = ((f"did you mean `{guess}`?",) if guess else ()) + (
+        "a currency is an ISO 4217 code in capitals, such as `USD`, `EUR`, `GBP` or `JPY`",)
+    assert d.hints == expected
+
+
 def test_a_currency_hint_never_suggests_a_currency_that_is_not_one():
     """`0.01 usd` said "set `currency usd` for the project", which is E300; `500 per` and a
     new line said "the fee is in per, but this project bills in USD"."""
