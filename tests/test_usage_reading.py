@@ -530,12 +530,16 @@ def test_an_extra_or_missing_csv_cell_is_a_bad_row_in_every_mode(plan, tmp_path)
 @pytest.mark.parametrize("header, said", [
     ("id,type,customer,time,region,region", "names column `region` twice (columns 5 and 6)"),
     ("id,,type,customer,time,region", "has a column without a name (column 2)"),
+    ("id, type,customer,time,region", "has no column `type` (it has ` type`: a column's name is taken as written)"),
+    ("ID,type,customer,time,region", "has no column `id` (it has `ID`: a column's name is taken as written)"),
+    ("id,type,customer,region", "has no column `time`"),
 ])
 def test_a_csv_header_with_a_repeated_or_empty_name_is_named_by_its_file(plan, tmp_path, header, said):
     """Which of two `region` cells to bill is not knowable (as for a JSONL key given twice),
     and a nameless column names nothing. Before, DuckDB's own words came out, naming no
     file: `E501 cannot read usage: Binder Error: Duplicate named argument "region" in
-    function call to "struct_pack"`."""
+    function call to "struct_pack"`. A header without a required column made every row a bad
+    row for the same reason ("missing field type", a thousand times): said once, of the header."""
     path = tmp_path / "u.csv"
     path.write_text(header + "\n" + "a,api.request,c_acme,2026-01-05T00:00:00Z,eu,us\n", encoding="utf-8")
     for kw in ({}, {"skip_bad_rows": str(tmp_path / "skipped.jsonl")}):

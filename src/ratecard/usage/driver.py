@@ -109,7 +109,8 @@ def _aggregate(engine: UsageEngine, plan, terms, windows, files, skip_bad_rows, 
         except BadHeader as exc:  # said at the header's line, as a bad row is at its own
             report.diagnostics.append(error("E501", f"cannot read usage file `{path}`: {exc}",
                                             Span(path, 1, 1, 1, 2),
-                                            hints=["give every column of the header a name of its own"]))
+                                            hints=["a usage CSV's header names the columns `id`, `type`, "
+                                                   "`customer`, `time` and one per property, each once"]))
             continue
         except (UnreadableFile, OSError) as exc:
             report.diagnostics.append(error("E501", f"cannot read usage file `{path}`: {exc}"))
