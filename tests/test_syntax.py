@@ -559,6 +559,8 @@ def test_an_amount_without_a_currency_is_named_where_it_is_written(text, at, num
 def test_a_name_after_a_number_that_is_a_currency_code_is_left_to_the_grammar():
     d = parse_err('plan p {\n  fee "x" : 250 EUR month\n}\n')
     assert d.code == "E100" and d.span.where == "t.pricing:2:21"
+    d = parse_err('plan p {\n  fee "x" : 250 usd month\n}\n')  # a code in small letters: E301 says so
+    assert d.code == "E100" and d.span.where == "t.pricing:2:21"
     d = parse_err("grace 2 days x\n")  # a number and a unit word: not an amount
     assert d.code == "E100" and d.span.where == "t.pricing:1:14"
 

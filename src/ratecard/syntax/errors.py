@@ -13,6 +13,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 import re
 
 from ..diagnostics import Diagnostic, Note, Span, did_you_mean, error
+from ..money import known_currencies
 from . import nodes as n
 
 _FRIENDLY = {
@@ -173,13 +174,13 @@ def _bare_amount(exc: UnexpectedToken, path: str) -> Diagnostic | None:
     money = getattr(top, "money", top)  # a unit price holds its amount
     if isinstance(top, Tree) and top.children:
         money = getattr(top.children[0], "money", top.children[0])
-    if isinstance(money, n.Money) and money.currency is not None and not _CODE.fullmatch(money.currency.name):
+    if isinstance(money, n.Money) and money.currency is not None and _not_a_code(money.currency.name):
         number = money.raw.split()[0]
         return _no_currency(number, Span.point(path, money.span.line, money.span.col, len(number)))
     tokens = [t if isinstance(t, Token) else None for t in stack[-3:]]
     number = None
     if len(tokens) >= 3 and tokens[-2] is not None and tokens[-2].type == "NUMBER" and tokens[-1] is not None \
-            and tokens[-1].type == "NAME" and not _CODE.fullmatch(str(tokens[-1])):
+            and tokens[-1].type == "NAME" and _not_a_code(str(tokens[-1])):
         before, number = tokens[-3], tokens[-2]
     elif len(tokens) >= 2 and tokens[-1] is not None and tokens[-1].type == "NUMBER" \
             and set(exc.expected or ()) == {"NAME"}:
@@ -187,6 +188,12 @@ def _bare_amount(exc: UnexpectedToken, path: str) -> Diagnostic | None:
     if number is None or before is None or before.type not in _BEFORE_AMOUNT:
         return None
     return _no_currency(str(number), Span.point(path, number.line, number.column, len(str(number))))
+
+
+def _not_a_code(word: str) -> bool:
+    """Neither a code's shape (three capitals) nor a known code in small letters (`usd`,
+    which the compiler's E301 says how to write)."""
+    return not _CODE.fullmatch(word) and word.upper() not in known_currencies()
 
 
 def _no_currency(number: str, span: Span) -> Diagnostic:
