@@ -544,6 +544,7 @@ def test_unexpected_characters_get_hints():
     ("plan p {\n  minimum 500\n  charge M\n}\n", "t.pricing:2:11", "500"),
     ("plan p {\n  minimum 500\n}\n", "t.pricing:2:11", "500"),
     ("contract c {\n  credit 1_000 {\n  }\n}\n", "t.pricing:2:10", "1_000"),
+    ('test "t" {\n  contract c\n  through 2026-02-01\n  expect total 500\n}\n', "t.pricing:4:16", "500"),
 ])
 def test_an_amount_without_a_currency_is_named_where_it_is_written(text, at, number):
     """`fee "x" : 250 per month` read `250 per` as 250 in a currency named `per`, and the

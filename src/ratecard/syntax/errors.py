@@ -155,7 +155,8 @@ def _keyword_read_as_name(exc: UnexpectedToken, text: str) -> Token | None:
 # Tokens an amount follows (`fee "x" : AMOUNT`, `minimum AMOUNT`, `+ AMOUNT`, ...): a number
 # right after one of them, followed by a name, was read as `NUMBER CODE`, an amount in a
 # currency named by that name.
-_BEFORE_AMOUNT = {"COLON", "PLUS", "MINIMUM", "CAP", "CREDIT", "PRICE", "DISCOUNT", "ALLOWANCE", "PACKAGE"}
+_BEFORE_AMOUNT = {"COLON", "PLUS", "MINIMUM", "CAP", "CREDIT", "PRICE", "DISCOUNT", "ALLOWANCE", "PACKAGE",
+                  "TOTAL", "SUBTOTAL", "APPLIED"}  # (the last three: a test's `expect total AMOUNT`, ...)
 _CODE = re.compile(r"[A-Z]{3}")
 
 
