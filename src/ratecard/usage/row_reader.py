@@ -352,7 +352,8 @@ def has_rows(path: str) -> bool:
 
 def csv_header(path: str) -> list[str]:
     """A CSV file's column names (a leading BOM, as a spreadsheet writes it, is no part of them);
-    `BadHeader` when one is empty or given twice (`rows.header_problem`)."""
+    `BadHeader` when one is empty or given twice, or a required one is missing
+    (`rows.header_problem`)."""
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
         header = next(csv.reader(fh), [])
     problem = header_problem(path, header)
