@@ -370,6 +370,25 @@ contract c {
     assert b.expired == dt.date(2026, 3, 1)
 
 
+def test_a_grant_expiring_a_nanosecond_into_a_period_pays_that_period(tmp_path):
+    """`expires 2026-03-01T00:00:00.000000001Z` is active in March (for a nanosecond), so its
+    balance pays March's invoice; it used to be cut to midnight and broke in February."""
+    plan = compile_text(API + """
+plan p { billing monthly  charge API_CALLS : $10 per call }
+contract c {
+  customer "cust"  plan p  starts 2026-01-01
+  credit $500 { expires 2026-03-01T00:00:00.000000001Z }
+}
+""")
+    evs = [event(f"{m}-{i}", "cust", f"2026-0{m}-10T00:00:00Z") for m, n in ((1, 10), (2, 15), (3, 20))
+           for i in range(n)]
+    ev = run(plan, [write_events(tmp_path / "u.jsonl", evs)], "2026-04-01")
+    jan, feb, mar = invoices(ev)
+    assert (jan.credits_applied, feb.credits_applied, mar.credits_applied) == (D(100), D(150), D(200))
+    (b,) = ev.run.breakage
+    assert b.amount == D(50) and b.used == D(450)
+
+
 def test_grant_after_through_is_not_granted_yet(tmp_path):
     plan = compile_text(API + """
 plan p { billing monthly  charge API_CALLS : $10 per call }

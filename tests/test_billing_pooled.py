@@ -152,6 +152,29 @@ def test_a_pool_beyond_its_last_tier_is_an_error_never_a_bill(tmp_path):
     assert problem.code == "E503" and "pool of `STORAGE` (2 lines) comes to 1100 units" in problem.message
 
 
+@pytest.mark.parametrize("in_engine", [False, True])
+def test_a_pool_past_the_exact_range_is_e506_as_one_lines_sum_is(tmp_path, in_engine):
+    """6e19 GB in each of two buckets is within DECIMAL(38, 18); their pool, 1.2e20, is not.
+    The same usage in one bucket is E506 (the engine's sum overflows); pooled it was billed
+    ($1.2e14, exit 0) from a quantity no engine holds. Now the pool is E506 too, by every
+    path that prices (pools are priced in Python for every engine)."""
+    from ratecard.billing import evaluate
+    import datetime as dt
+    compiled = compile_text(GRADUATED)
+    usage = _events(tmp_path, [("a", "60000000000000000000", "2026-01-05T00:00:00Z"),
+                               ("b", "60000000000000000000", "2026-01-06T00:00:00Z")])
+    ev = evaluate(compiled, [usage], dt.date(2026, 2, 1), price_in_engine=in_engine)
+    assert not ev.ok
+    (problem,) = [d for d in ev.diagnostics if d.is_error]
+    assert problem.code == "E506"
+    assert "the pool of `STORAGE` (2 lines) comes to 120000000000000000000" in problem.message
+    assert "DECIMAL(38, 18)" in problem.message
+    # just below the bound, the pool is billed
+    usage = _events(tmp_path, [("a", "49999999999999999999", "2026-01-05T00:00:00Z"),
+                               ("b", "50000000000000000000", "2026-01-06T00:00:00Z")])
+    assert evaluate(compiled, [usage], dt.date(2026, 2, 1), price_in_engine=in_engine).ok
+
+
 def test_json_shows_the_pool_and_other_lines_keep_their_shape(tmp_path, capsys, monkeypatch):
     (tmp_path / "p.pricing").write_text(GRADUATED, encoding="utf-8")
     _events(tmp_path, [("logs", 620, "2026-01-05T00:00:00Z"), ("media", 630, "2026-01-11T00:00:00Z")])

@@ -61,6 +61,9 @@ CASES = [
      ["missing `}`", "`meter A {` is never closed"]),
     ("E105", 'meter 42 {\n  event "e"\n}\n', "E105", "1:7", ["expected a name", "`42`"]),
     ("E106", 'contract c {\n  starts January\n}\n', "E106", "2:10", ["expected a date", "`January`"]),
+    ("E107", 'plan pro {\n  fee "F" : 500 per month\n}\n', "E107", "2:13", ["amount `500` without a currency"]),
+    ("E107-compiler", 'plan pro {\n  fee "F" : 500 per\n  billing monthly\n}\n', "E107", "2:13",
+     ["amount `500` without a currency"]),
     # names
     ("E200", METER + METER, "E200", "5:7", ["duplicate meter `M`"]),
     ("E201", 'meter LLM_TOKENS {\n  event "e"\n  sum tokens\n}\nplan pro {\n  charge LLM_TOKEN : $1\n}\n',
@@ -92,6 +95,8 @@ CASES = [
     ("E300-currency", "currency USDD\n", "E300", "1:10", ["unknown currency `USDD`"]),
     ("E301", METER + "plan pro {\n  charge M : 0.01 EUR per call\n}\n", "E301", "6:14",
      ["is in EUR, but this project bills in USD"]),
+    ("E301-small-letters", METER + "plan pro {\n  charge M : 0.01 usd per call\n}\n", "E301", "6:14",
+     ["is in usd, but this project bills in USD"]),
     ("E302", "plan pro {\n  minimum $-5\n}\n", "E302", "2:11", ["negative minimum `$-5`"]),
     ("E303", METER + "plan pro {\n  charge M : graduated {\n    up to 1000 : $1\n    up to 100 : $0.5\n"
      "    above : $0.1\n  }\n}\n", "E303", "8:11",
@@ -264,6 +269,30 @@ def test_diagnostic(text, code, position, words):
     assert d.message[0].islower() or d.message[0] in "`\""
     # an error never leaves a usable plan behind; warnings do
     assert compiled.ok is code.startswith("W")
+
+
+@pytest.mark.parametrize("code, guess", [("USX", "USD"), ("usd", "USD"), ("EUX", "EUR"), ("GPB", "GBP"),
+                                         ("QQQ", None)])
+def test_an_unknown_currency_suggests_the_code_that_begins_like_it_and_lists_no_codes(code, guess):
+    """`currency USX` said "did you mean `UZS`?" and then listed every ISO 4217 code (three
+    hundred of them) in one hint."""
+    (d,) = compile_text(f"currency {code}\n").diagnostics
+    assert d.code == "E300" and d.message == f"unknown currency `{code}`"
+    expected = ((f"did you mean `{guess}`?",) if guess else ()) + (
+        "a currency is an ISO 4217 code in capitals, such as `USD`, `EUR`, `GBP` or `JPY`",)
+    assert d.hints == expected
+
+
+def test_a_currency_hint_never_suggests_a_currency_that_is_not_one():
+    """`0.01 usd` said "set `currency usd` for the project", which is E300; `500 per` and a
+    new line said "the fee is in per, but this project bills in USD"."""
+    (d,) = compile_text(METER + "plan pro {\n  charge M : 0.01 usd per call\n}\n").diagnostics
+    assert d.code == "E301" and d.hints == ("currency codes are written in capitals: `0.01 USD`",)
+    (d,) = compile_text(METER + "plan pro {\n  charge M : 0.01 EUR per call\n}\n").diagnostics
+    assert d.hints == ("write the amount in USD, or set `currency EUR` for the project",)
+    (d,) = compile_text('plan pro {\n  fee "F" : 500 per\n  billing monthly\n}\n').diagnostics
+    assert d.code == "E107" and d.span.end_col - d.span.col == 3
+    assert d.hints == ("write `$500` in the project's currency, or the ISO code after the number: `500 EUR`",)
 
 
 def test_every_code_in_the_source_has_a_case():
@@ -537,6 +566,21 @@ def test_credit_expiring_at_a_timestamp_is_taken_as_written_in_utc():
     assert [g.expires for g in grants] == [dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC),
                                           dt.datetime(2026, 12, 31, 21, 59, 59, tzinfo=UTC)]
     assert (grants[1].price, grants[1].description, grants[1].id) == (1, "d", "contract:c/credit/1")
+
+
+def test_an_expiry_finer_than_a_microsecond_is_rounded_up_never_cut():
+    """The model holds microseconds; an expiry's digits beyond them round it up, so the
+    grant is active at every instant the written one is: `[granted, expires)` overlaps a
+    period starting at midnight exactly when the written instant is after that midnight."""
+    grants = _credits("  credit $1 { expires 2026-03-01T00:00:00.000000001Z }\n"
+                      "  credit $2 { expires 2026-03-01T00:00:00.123456000Z }\n"
+                      "  credit $3 { expires 2026-03-01T00:00:00.1234561+01:00 }\n")
+    assert [g.expires for g in grants] == [dt.datetime(2026, 3, 1, 0, 0, 0, 1, tzinfo=UTC),
+                                          dt.datetime(2026, 3, 1, 0, 0, 0, 123456, tzinfo=UTC),
+                                          dt.datetime(2026, 2, 28, 23, 0, 0, 123457, tzinfo=UTC)]
+    # a grant made at the contract start that expires a nanosecond later is one, not E306
+    (grant,) = _credits("  credit $1 { expires 2026-01-01T00:00:00.000000001Z }\n")
+    assert grant.expires == dt.datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
 
 
 def test_a_one_day_grant_is_valid_and_an_earlier_expiry_is_not():

@@ -7,6 +7,7 @@ whitespace. `pytest --update-golden` rewrites them; review the diff.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -23,7 +24,7 @@ import ratecard.io as rio
 from ratecard.billing.documents import Invoice, InvoiceRun
 from ratecard.report.render import file_names
 from ratecard.io import write_atomic
-from ratecard.report.formatter import Formatter, compact_unit, parse_locale
+from ratecard.report.formatter import Formatter, compact_unit, expiry_text, parse_locale
 from ratecard.report.render import markdown_escape, wrap_lines
 
 from golden_check import assert_golden
@@ -453,6 +454,16 @@ def test_money_is_formatted_by_babel_for_the_currency():
     assert compact_unit("1000 calls") == "1K calls"
     assert compact_unit("1500 calls") == "1500 calls"
     assert compact_unit("GB") == "GB"
+
+
+def test_an_expiry_is_shown_to_the_fraction_of_a_second_it_has():
+    """A grant expiring a microsecond after midnight pays the period starting at that
+    midnight: it used to read `00:00:00`, as if it had expired before the period."""
+    usd, utc = Formatter("USD"), dt.timezone.utc
+    assert expiry_text(dt.datetime(2026, 3, 1, tzinfo=utc), usd) == "at the end of Feb 28, 2026"
+    assert expiry_text(dt.datetime(2026, 3, 1, 0, 0, 0, 1, tzinfo=utc), usd) == "Mar 1, 2026, 00:00:00.000001 UTC"
+    assert expiry_text(dt.datetime(2026, 6, 30, 23, 59, 59, 500000, tzinfo=utc), usd) == "Jun 30, 2026, 23:59:59.5 UTC"
+    assert expiry_text(dt.datetime(2026, 6, 30, 23, 59, 59, tzinfo=utc), usd) == "Jun 30, 2026, 23:59:59 UTC"
 
 
 @needs_conformance

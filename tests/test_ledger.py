@@ -139,6 +139,39 @@ def test_documents_show_the_plan_title_the_invoice_shows(capsys, tmp_path):
     assert ledger_invoice_view(old, Formatter("USD", "en_US")).plan_title == "pro"
 
 
+PRORATED = """
+meter CALLS { event "api.call"  count }
+plan pro {
+  billing monthly on day 1
+  fee "Seat" : $21.45 per month
+  fee "Support" : $90 per quarter
+  charge CALLS : $0.01 per call
+}
+contract short { customer "c_short"  plan pro  starts 2026-04-24 }
+"""
+
+
+def test_an_issued_prorated_fee_shows_the_fraction_it_was_billed_at(capsys, tmp_path):
+    """A fee billed for 7 of 30 days is shown as `7/30` by `invoice`, and was shown as
+    `0.2333333333` by `ledger show` and `export` (the stored JSON's 10 places): a reader
+    multiplying 0.2333333333 x $21.45 gets $5.00 where $5.01 was billed (docs/invoices.md,
+    "Figures"). The document shows what `invoice` showed."""
+    ledger = f"sqlite:///{tmp_path / 'l.db'}"
+    project = write_project(tmp_path / "pricing", PRORATED)
+    usage = write_usage(tmp_path / "u.jsonl", [])
+    assert issue(capsys, project, usage, "2026-05-01", ledger)[0] == 0
+    code, priced, _ = cli(capsys, "invoice", str(project), "--usage", usage, "--through", "2026-05-01",
+                          "--format", "text")
+    assert code == 0 and "7/30" in priced and "7/90" in priced
+    for fmt in ("text", "markdown", "html"):
+        code, out, err = cli(capsys, "ledger", "show", "INV-000001", "--ledger", ledger, "--format", fmt)
+        assert code == 0, err
+        assert "7/30" in out and "7/90" in out and "0.2333" not in out and "0.0777" not in out, fmt
+    code, out, _ = cli(capsys, "ledger", "show", "INV-000001", "--ledger", ledger, "--format", "json")
+    seat = next(ln for ln in json.loads(out)["lines"] if ln["charge"] == "Seat")
+    assert (seat["quantity"], seat["amount"]) == ("0.2333333333", "5.01")  # the stored JSON is unchanged
+
+
 def test_late_usage_becomes_adjustment_lines_on_the_next_invoice(capsys, tmp_path, project, ledger_url):
     rows = base_usage()
     usage = write_usage(tmp_path / "u.jsonl", rows)

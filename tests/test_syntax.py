@@ -534,6 +534,38 @@ def test_unexpected_characters_get_hints():
     assert d.code == "E101" and d.span.where == "t.pricing:2:2"
 
 
+@pytest.mark.parametrize("text, at, number", [
+    ('plan p {\n  fee "Platform" : 250 per month\n}\n', "t.pricing:2:20", "250"),
+    ('plan p {\n  charge M : 0.5 per call\n}\n', "t.pricing:2:14", "0.5"),
+    ('meter M {\n  event "e"\n  count\n  rates {\n    a = "x" : 0.0079\n    default : $1\n  }\n}\n',
+     "t.pricing:5:15", "0.0079"),
+    ('plan p {\n  charge M : graduated per call {\n    up to 10 : 1\n    above : $1\n  }\n}\n',
+     "t.pricing:3:16", "1"),
+    ("plan p {\n  minimum 500\n  charge M\n}\n", "t.pricing:2:11", "500"),
+    ("plan p {\n  minimum 500\n}\n", "t.pricing:2:11", "500"),
+    ("contract c {\n  credit 1_000 {\n  }\n}\n", "t.pricing:2:10", "1_000"),
+    ('test "t" {\n  contract c\n  through 2026-02-01\n  expect total 500\n}\n', "t.pricing:4:16", "500"),
+])
+def test_an_amount_without_a_currency_is_named_where_it_is_written(text, at, number):
+    """`fee "x" : 250 per month` read `250 per` as 250 in a currency named `per`, and the
+    error came at the word after (`month`), or on the next line (an unexpected `:` or `}`),
+    saying what the grammar expected there, not what was wrong."""
+    d = parse_err(text)
+    assert d.code == "E107" and d.span.where == at
+    assert d.message == f"amount `{number}` without a currency"
+    assert d.hints == (f"write `${number}` in the project's currency, or the ISO code after the number: "
+                       f"`{number} EUR`",)
+
+
+def test_a_name_after_a_number_that_is_a_currency_code_is_left_to_the_grammar():
+    d = parse_err('plan p {\n  fee "x" : 250 EUR month\n}\n')
+    assert d.code == "E100" and d.span.where == "t.pricing:2:21"
+    d = parse_err('plan p {\n  fee "x" : 250 usd month\n}\n')  # a code in small letters: E301 says so
+    assert d.code == "E100" and d.span.where == "t.pricing:2:21"
+    d = parse_err("grace 2 days x\n")  # a number and a unit word: not an amount
+    assert d.code == "E100" and d.span.where == "t.pricing:1:14"
+
+
 def test_other_syntax_errors_say_what_was_expected():
     d = parse_err("}")
     assert d.code == "E100"

@@ -527,6 +527,29 @@ def test_an_extra_or_missing_csv_cell_is_a_bad_row_in_every_mode(plan, tmp_path)
     assert ours.rejected["bad_row"] == 2 and ours.billed == 2
 
 
+@pytest.mark.parametrize("header, said", [
+    ("id,type,customer,time,region,region", "names column `region` twice (columns 5 and 6)"),
+    ("id,,type,customer,time,region", "has a column without a name (column 2)"),
+    ("id, type,customer,time,region", "has no column `type` (it has ` type`: a column's name is taken as written)"),
+    ("ID,type,customer,time,region", "has no column `id` (it has `ID`: a column's name is taken as written)"),
+    ("id,type,customer,region", "has no column `time`"),
+])
+def test_a_csv_header_with_a_repeated_or_empty_name_is_named_by_its_file(plan, tmp_path, header, said):
+    """Which of two `region` cells to bill is not knowable (as for a JSONL key given twice),
+    and a nameless column names nothing. Before, DuckDB's own words came out, naming no
+    file: `E501 cannot read usage: Binder Error: Duplicate named argument "region" in
+    function call to "struct_pack"`. A header without a required column made every row a bad
+    row for the same reason ("missing field type", a thousand times): said once, of the header."""
+    path = tmp_path / "u.csv"
+    path.write_text(header + "\n" + "a,api.request,c_acme,2026-01-05T00:00:00Z,eu,us\n", encoding="utf-8")
+    for kw in ({}, {"skip_bad_rows": str(tmp_path / "skipped.jsonl")}):
+        report = aggregate_usage(plan, _terms(plan), _windows(), [str(path)], **kw)
+        (diag,) = report.diagnostics
+        assert diag.code == "E501" and (diag.span.file, diag.span.line) == (str(path), 1)
+        assert f"the header of `{path}` {said}" in diag.message
+        assert "Binder Error" not in diag.message and report.aggregates == []
+
+
 def test_skip_mode_names_the_users_file_never_the_cleaned_copy(plan, tmp_path):
     """What the engine says about the copy it re-reads without the bad rows is said
     about the user's file, at the user's line."""

@@ -112,6 +112,27 @@ class Line(Doc):
         return self.quantity if self.share is None else self.share
 
 
+# A fee's share is (period months x days) / (cadence months x days of the uncut period):
+# its denominator is at most 12 x 366. Two such fractions differ by more than 1/4392^2
+# (5e-8), and the JSON's quantity is within 1e-10 of the share: one fraction is that near.
+_SHARE_DENOMINATOR = 12 * 366
+
+
+def read_back(line: Line) -> Line:
+    """A line read back from its JSON (the ledger's stored documents) with the exact share a
+    fee was billed at: the JSON keeps `quantity` cut to 10 places and not `share`, so a
+    document shown from it read `0.2333333333` x $21.45 (= $5.00) next to $5.01 billed,
+    where `ratecard invoice` showed `7/30`. Any other line, and a quantity the nearest
+    such fraction does not give back to the digit, is returned as it is."""
+    if line.kind != "fee" or line.share is not None or not -10 <= line.quantity.as_tuple().exponent < 0:
+        return line
+    shown = Fraction(line.quantity)
+    share = shown.limit_denominator(_SHARE_DENOMINATOR)
+    if share == shown or abs(share - shown) >= Fraction(1, 10**10):
+        return line
+    return line.model_copy(update={"share": share})
+
+
 _SET = object.__setattr__
 
 

@@ -38,6 +38,7 @@ from fractions import Fraction
 from ..diagnostics import error
 from ..model import TieredPrice
 from ..money import EXACT, ZERO, minor_units, plain
+from ..usage.overflow import BOUND, HOLDS
 from .documents import PoolLine, TierLine
 from .pricer import as_written
 from .pricing import BeyondLastTier, Priced, price_quantity
@@ -91,8 +92,9 @@ def largest_remainder(total_minor: int, weights: list[Decimal]) -> tuple[list[in
 def share_pools(run, items: list[tuple]) -> tuple[list[tuple], dict[int, PoolShare]]:
     """The period's usage items (`lines.usage_lines`'s tuples, in invoice line order) with
     every pooled line's amount replaced by its share of its pool, and each pooled line's
-    `PoolShare` by position. A pool beyond its last tier is E503, once, on its first line;
-    its other lines are left out (line None), never billed on their own."""
+    `PoolShare` by position. A pool beyond its last tier is E503, and one whose quantity is
+    past DECIMAL(38, 18) E506, once, on its first line; its other lines are left out (line
+    None), never billed on their own."""
     pools: dict[tuple, list[int]] = {}
     for index, (agg, line, _priced, resolution, _info, problem) in enumerate(items):
         if problem is None and is_pooled(resolution):
@@ -110,15 +112,27 @@ def share_pools(run, items: list[tuple]) -> tuple[list[tuple], dict[int, PoolSha
         quantities = [items[i][1].quantity for i in members]
         quantity = sizes[key]
         already, total, final = _place_in_period(key, spans, sizes)
-        try:
-            priced = price_quantity(first[3].price, quantity, already=already, total=total, final=final)
-        except BeyondLastTier as exc:
-            out[members[0]] = (*first[:5], error(
-                "E503", f"usage beyond the last tier: the pool of `{first[0].meter}` "
-                        f"({len(members)} line{'s' if len(members) != 1 else ''}) comes to "
-                        f"{plain(exc.quantity)} units, but the tiers stop at `up to {plain(exc.bound)}`",
-                hints=["add an `above : PRICE` tier; a pooled charge's tiers are filled by the "
-                       "sum of its lines' quantities"]))
+        lines = f"{len(members)} line{'s' if len(members) != 1 else ''}"
+        problem = None
+        if abs(quantity) >= BOUND:
+            # each line is within DECIMAL(38, 18), their sum is not: the same usage in one line
+            # is E506 (the engine's sum overflows), so pooled it is too, never billed
+            problem = error("E506", f"usage total past the exact range: the pool of `{first[0].meter}` "
+                                    f"({lines}) comes to {plain(quantity)}, past {HOLDS}, as a `sum` "
+                                    "meter's total does", hints=[
+                "ratecard never rounds a quantity: check the events' values and their unit, or measure "
+                "the meter in a larger unit and price it per that unit"])
+        else:
+            try:
+                priced = price_quantity(first[3].price, quantity, already=already, total=total, final=final)
+            except BeyondLastTier as exc:
+                problem = error(
+                    "E503", f"usage beyond the last tier: the pool of `{first[0].meter}` ({lines}) comes to "
+                            f"{plain(exc.quantity)} units, but the tiers stop at `up to {plain(exc.bound)}`",
+                    hints=["add an `above : PRICE` tier; a pooled charge's tiers are filled by the "
+                           "sum of its lines' quantities"])
+        if problem is not None:  # once, on the pool's first line; its other lines are never billed alone
+            out[members[0]] = (*first[:5], problem)
             for i in members[1:]:
                 out[i] = (items[i][0], None, None, None, None, None)
             continue

@@ -6,6 +6,8 @@ name is reported at the second place with a note pointing at the first.
 
 from __future__ import annotations
 
+import difflib
+
 from ..diagnostics import Note, error
 from ..money import known_currencies
 from ..syntax import nodes as n
@@ -48,6 +50,26 @@ def names(ctx: Context) -> None:
             table[name] = item
 
 
+def _shared_prefix(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def unknown_currency(ctx: Context, ident: n.Ident) -> None:
+    """E300 for a currency code that is not ISO 4217's. Not `word`'s list of every allowed
+    value (three hundred codes, printed in full); and of equally close codes the one that
+    begins like the name written: `USX` was "did you mean `UZS`?" (the last of `USD` and
+    `UZS` in the alphabet), where `USD` was meant."""
+    name = ident.name.upper()
+    known = sorted(known_currencies())
+    close = difflib.get_close_matches(name, known, n=len(known), cutoff=0.6)
+    guess = name if name in known else max(close, key=lambda c: (difflib.SequenceMatcher(None, name, c).ratio(),
+                                                                  _shared_prefix(name, c), [-ord(ch) for ch in c]),
+                                           default=None)
+    hints = [f"did you mean `{guess}`?"] if guess else []
+    hints.append("a currency is an ISO 4217 code in capitals, such as `USD`, `EUR`, `GBP` or `JPY`")
+    ctx.report(error("E300", f"unknown currency `{ident.name}`", ident.span, hints=hints))
+
+
 def settings(ctx: Context) -> None:
     """`currency` and `rounding` (JSON contracts need the currency: cents to amounts)."""
     first_currency: n.CurrencyDecl | None = None
@@ -57,7 +79,7 @@ def settings(ctx: Context) -> None:
             if isinstance(item, n.CurrencyDecl):
                 code = item.code.name
                 if code not in known_currencies():
-                    word(ctx, item.code, sorted(known_currencies()), "currency")
+                    unknown_currency(ctx, item.code)
                     continue
                 if first_currency is None:
                     first_currency = item

@@ -8,11 +8,13 @@ callers build whatever they can so one run reports every problem.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Iterable
 
 from .. import limits
 from ..diagnostics import Span, did_you_mean, error
+from ..money import known_currencies
 from ..model import (
     Condition,
     Modifier,
@@ -24,6 +26,9 @@ from ..model import (
 )
 from ..syntax import nodes as n
 from .context import Context
+
+
+_CODE = re.compile(r"[A-Z]{3}")  # an ISO 4217 code's shape
 
 
 def word(ctx: Context, ident: n.Ident, allowed: Iterable[str], what: str) -> str | None:
@@ -39,12 +44,25 @@ def word(ctx: Context, ident: n.Ident, allowed: Iterable[str], what: str) -> str
 
 def money(ctx: Context, m: n.Money, what: str = "amount", allow_negative: bool = False) -> Decimal | None:
     ok = True
-    if m.currency is not None and m.currency.name != ctx.currency:
+    code = m.currency.name if m.currency is not None else None
+    if code is not None and not _CODE.fullmatch(code) and code.upper() not in known_currencies():
+        # `fee "x" : 250 per` + a new line: `per` read as a currency (the parser's E107, where
+        # the next word ends the statement and nothing stops the parse)
+        number = m.raw.split()[0]
+        ctx.report(error("E107", f"amount `{number}` without a currency", Span.point(m.span.file, m.span.line,
+                                                                                      m.span.col, len(number)),
+                         hints=[f"write `${number}` in the project's currency, or the ISO code after the "
+                                f"number: `{number} EUR`"]))
+        ok = False
+    elif code is not None and code != ctx.currency:
+        hint = (f"currency codes are written in capitals: `{m.raw.split()[0]} {code.upper()}`"
+                if code.upper() in known_currencies() and code != code.upper() else
+                f"write the amount in {ctx.currency}, or set `currency {code}` for the project")
         ctx.report(error(
             "E301",
-            f"{what} is in {m.currency.name}, but this project bills in {ctx.currency}",
+            f"{what} is in {code}, but this project bills in {ctx.currency}",
             m.span,
-            hints=[f"write the amount in {ctx.currency}, or set `currency {m.currency.name}` for the project"],
+            hints=[hint],
         ))
         ok = False
     if any(ch in m.raw.split()[0] for ch in "KM"):
@@ -130,13 +148,31 @@ def date(ctx: Context, lit: n.DateLit, what: str) -> dt.date | None:
     return day
 
 
+_FRACTION = re.compile(r"[T ]\d\d:\d\d:\d\d[.,](\d+)")
+
+
+def _finer_than_microseconds(raw: str) -> bool:
+    """Whether a timestamp's fraction has non-zero digits past the sixth, which
+    `datetime.fromisoformat` drops."""
+    found = _FRACTION.search(raw)
+    return bool(found) and found.group(1)[6:].strip("0") != ""
+
+
 def instant(ctx: Context, lit: n.DateLit, what: str) -> dt.datetime | None:
-    """A timestamp (converted to UTC) or a date, meaning the end of that day."""
+    """A timestamp (converted to UTC) or a date, meaning the end of that day.
+
+    An instant is an exclusive end (a grant is active over `[granted, expires)`), held to
+    the microsecond: digits beyond it round the instant **up**, never cut it. Rounding up
+    keeps `expires > b` true for exactly the microsecond instants `b` (period starts) the
+    written one is after; cutting made a grant expiring a nanosecond into a period miss
+    that period (docs/language.md, "`expires`")."""
     try:
         if lit.is_timestamp:
             found = dt.datetime.fromisoformat(lit.raw)
             if found.tzinfo is None:  # (JSON contracts: a time without an offset is UTC)
                 found = found.replace(tzinfo=dt.timezone.utc)
+            if _finer_than_microseconds(lit.raw):
+                found += dt.timedelta(microseconds=1)
         else:
             day = dt.date.fromisoformat(lit.raw)
             if not limits.FIRST_DATE <= day <= limits.LAST_DATE:

@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
 
-from ..billing.documents import Invoice
+from ..billing.documents import Invoice, read_back
 from ..report.formatter import Formatter
 from ..report.defaults import DEFAULT_ISSUER
 from ..report.invoice_views import Extras, invoice_view
@@ -45,8 +45,8 @@ def ledger_invoice_view(doc: LedgerDocument, fmt: Formatter, *, issuer: str = DE
         number=doc.number, contract=doc.contract, customer=doc.customer, plan=doc.plan,
         kind=doc.kind if doc.kind in ("credit_purchase", "advance") else "usage", period=doc.period,
         issued=doc.issued, due=doc.due, payment_terms_days=doc.payment_terms_days, currency=doc.currency,
-        autopay=doc.autopay, lines=doc.lines, subtotal=doc.subtotal, credits_applied=doc.credits_applied,
-        credits=doc.credits, total=doc.total)
+        autopay=doc.autopay, lines=[read_back(ln) for ln in doc.lines], subtotal=doc.subtotal,
+        credits_applied=doc.credits_applied, credits=doc.credits, total=doc.total)
     titles = {doc.plan: doc.plan_title or doc.plan}
     view = invoice_view(inv, fmt, issuer=issuer, extras=Extras(plan_titles=titles))
     credit_note = doc.kind == "credit_note"

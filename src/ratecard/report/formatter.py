@@ -145,8 +145,11 @@ def compact_unit(label: str) -> str:
 
 def expiry_text(expires: dt.datetime, fmt: Formatter) -> str:
     """An exclusive UTC expiry as people say it: `at the end of Dec 31, 2026` for a
-    midnight (how `expires 2026-12-31` is stored), else the date and the UTC time."""
+    midnight (how `expires 2026-12-31` is stored), else the date and the UTC time, with
+    the fraction of a second when it has one (`00:00:00.000001` is not midnight: shown as
+    `00:00:00`, a grant that pays the period starting then read as expired before it)."""
     exp = expires.astimezone(dt.UTC)
     if exp.time() == dt.time(0, 0):
         return f"at the end of {fmt.date(exp.date() - dt.timedelta(days=1))}"
-    return f"{fmt.date(exp.date())}, {exp:%H:%M:%S} UTC"
+    fraction = f".{exp.microsecond:06d}".rstrip("0") if exp.microsecond else ""
+    return f"{fmt.date(exp.date())}, {exp:%H:%M:%S}{fraction} UTC"

@@ -7,12 +7,14 @@ Everything else says what was found and what the grammar expected there.
 
 from __future__ import annotations
 
-from lark import Lark, Token
+from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
 import re
 
 from ..diagnostics import Diagnostic, Note, Span, did_you_mean, error
+from ..money import known_currencies
+from . import nodes as n
 
 _FRIENDLY = {
     "NAME": "a name",
@@ -150,6 +152,57 @@ def _keyword_read_as_name(exc: UnexpectedToken, text: str) -> Token | None:
     return prev
 
 
+# Tokens an amount follows (`fee "x" : AMOUNT`, `minimum AMOUNT`, `+ AMOUNT`, ...): a number
+# right after one of them, followed by a name, was read as `NUMBER CODE`, an amount in a
+# currency named by that name.
+_BEFORE_AMOUNT = {"COLON", "PLUS", "MINIMUM", "CAP", "CREDIT", "PRICE", "DISCOUNT", "ALLOWANCE", "PACKAGE",
+                  "TOTAL", "SUBTOTAL", "APPLIED"}  # (the last three: a test's `expect total AMOUNT`, ...)
+_CODE = re.compile(r"[A-Z]{3}")
+
+
+def _bare_amount(exc: UnexpectedToken, path: str) -> Diagnostic | None:
+    """E107 for a number written where an amount belongs without `$` or a currency code:
+    `fee "x" : 250 per month` reads `250 per` as 250 in a currency named `per`, and the
+    parser stops later (at `month`, or on the next line), where nothing is wrong. Found on
+    the parser's stack: an amount whose code is not an ISO-like code (three capitals), or
+    a number after a token an amount follows, with a name that is not one or nothing after.
+    """
+    ip = getattr(exc, "interactive_parser", None)
+    stack = list(ip.parser_state.value_stack) if ip is not None else []
+    if not stack:
+        return None
+    top = stack[-1]
+    money = getattr(top, "money", top)  # a unit price holds its amount
+    if isinstance(top, Tree) and top.children:
+        money = getattr(top.children[0], "money", top.children[0])
+    if isinstance(money, n.Money) and money.currency is not None and _not_a_code(money.currency.name):
+        number = money.raw.split()[0]
+        return _no_currency(number, Span.point(path, money.span.line, money.span.col, len(number)))
+    tokens = [t if isinstance(t, Token) else None for t in stack[-3:]]
+    number = None
+    if len(tokens) >= 3 and tokens[-2] is not None and tokens[-2].type == "NUMBER" and tokens[-1] is not None \
+            and tokens[-1].type == "NAME" and _not_a_code(str(tokens[-1])):
+        before, number = tokens[-3], tokens[-2]
+    elif len(tokens) >= 2 and tokens[-1] is not None and tokens[-1].type == "NUMBER" \
+            and set(exc.expected or ()) == {"NAME"}:
+        before, number = tokens[-2], tokens[-1]
+    if number is None or before is None or before.type not in _BEFORE_AMOUNT:
+        return None
+    return _no_currency(str(number), Span.point(path, number.line, number.column, len(str(number))))
+
+
+def _not_a_code(word: str) -> bool:
+    """Neither a code's shape (three capitals) nor a known code in small letters (`usd`,
+    which the compiler's E301 says how to write)."""
+    return not _CODE.fullmatch(word) and word.upper() not in known_currencies()
+
+
+def _no_currency(number: str, span: Span) -> Diagnostic:
+    return error("E107", f"amount `{number}` without a currency", span,
+                 hints=[f"write `${number}` in the project's currency, or the ISO code after the number: "
+                        f"`{number} EUR`"])
+
+
 def translate(exc: Exception, text: str, path: str, lark: Lark) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
         return _unexpected_char(exc, text, path)
@@ -195,6 +248,9 @@ def _unexpected_token(exc: UnexpectedToken, text: str, path: str, lark: Lark) ->
                          hints=["add `}` at the end of the block"])
         return error("E100", f"unexpected end of file; expected {_expected(expected, lark)}", span)
 
+    bare = _bare_amount(exc, path)
+    if bare is not None:
+        return bare
     span = Span(path, tok.line, tok.column, tok.end_line or tok.line,
                 tok.end_column or tok.column + len(str(tok)))
     keyword = _keyword_read_as_name(exc, text)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol, Sequence
 
-from ..diagnostics import Diagnostic, error
+from ..diagnostics import Diagnostic, Span, error
 from ..model import RatingPlan
 from .records import (
     REJECTION_REASONS,
@@ -29,7 +29,7 @@ from .records import (
     write_bad_rows,
 )
 from .result import QueryResult
-from .rows import UnreadableFile
+from .rows import BadHeader, UnreadableFile
 from .sources import Source
 
 
@@ -106,6 +106,12 @@ def _aggregate(engine: UsageEngine, plan, terms, windows, files, skip_bad_rows, 
     for path in files:
         try:
             source = engine.describe(path)
+        except BadHeader as exc:  # said at the header's line, as a bad row is at its own
+            report.diagnostics.append(error("E501", f"cannot read usage file `{path}`: {exc}",
+                                            Span(path, 1, 1, 1, 2),
+                                            hints=["a usage CSV's header names the columns `id`, `type`, "
+                                                   "`customer`, `time` and one per property, each once"]))
+            continue
         except (UnreadableFile, OSError) as exc:
             report.diagnostics.append(error("E501", f"cannot read usage file `{path}`: {exc}"))
             continue

@@ -18,7 +18,8 @@ import os
 import sys
 from typing import Iterator
 
-from .rows import MAX_ROW_BYTES, REQUIRED, JsonNumber, UnreadableFile, absent, file_kind, text_value
+from .rows import (MAX_ROW_BYTES, REQUIRED, BadHeader, JsonNumber, UnreadableFile, absent, file_kind,
+                   header_problem, text_value)
 
 class JsonObject(dict):
     """A parsed JSON object that remembers the keys it was given more than once."""
@@ -197,6 +198,9 @@ def _csv_rows(path: str) -> Iterator[tuple[int, dict | str, str]]:
     if first is None or first[1] is None:
         return
     header = first[1]
+    problem = header_problem(path, header)
+    if problem is not None:  # as `csv_header` says for the engines: no row is read by such a header
+        raise BadHeader(problem)
     for line, record, _, problem in records:
         if record is None:
             yield line, problem, ""
@@ -347,6 +351,12 @@ def has_rows(path: str) -> bool:
 
 
 def csv_header(path: str) -> list[str]:
-    """A CSV file's column names (a leading BOM, as a spreadsheet writes it, is no part of them)."""
+    """A CSV file's column names (a leading BOM, as a spreadsheet writes it, is no part of them);
+    `BadHeader` when one is empty or given twice, or a required one is missing
+    (`rows.header_problem`)."""
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-        return next(csv.reader(fh), [])
+        header = next(csv.reader(fh), [])
+    problem = header_problem(path, header)
+    if problem is not None:
+        raise BadHeader(problem)
+    return header

@@ -92,6 +92,34 @@ class UnreadableFile(Exception):
     """A usage file that cannot be opened or has an unsupported type or layout."""
 
 
+class BadHeader(UnreadableFile):
+    """A CSV header whose columns cannot all be read by name: one named twice (which of
+    the two cells to bill is not knowable, as for a JSONL key given twice) or one without
+    a name. Said at the file's line 1; DuckDB's own words named no file."""
+
+
+def header_problem(path: str, header: list[str]) -> str | None:
+    """What is wrong with a CSV header's names, or None. A header without one of the
+    required columns (`id`, `type`, `customer`, `time`) makes every row of the file bad,
+    each for the same reason: said once, of the header, where the mistake is (` type`, with
+    a space, or `Type`, is not `type`: names are taken as written)."""
+    seen: dict[str, int] = {}
+    for number, name in enumerate(header, 1):
+        if name == "" and len(header) > 1:
+            return f"the header of `{path}` has a column without a name (column {number})"
+        if name in seen:
+            return f"the header of `{path}` names column `{name}` twice (columns {seen[name]} and {number})"
+        seen[name] = number
+    if not header:
+        return None
+    for field in REQUIRED:
+        if field not in seen:
+            near = next((name for name in header if name.strip().lower() == field), None)
+            said = f" (it has `{near}`: a column's name is taken as written)" if near is not None else ""
+            return f"the header of `{path}` has no column `{field}`{said}"
+    return None
+
+
 def file_kind(path: str) -> str:
     kind = SUFFIXES.get(Path(path).suffix.lower())
     if kind is None:

@@ -39,7 +39,7 @@ from .query import Relations, build_query
 from .rating_query import RATED_COLUMNS, RatingRequest
 from .records import ContractTerm, Counts, UsageReport, Window
 from .result import QueryResult, read_result
-from .row_reader import has_rows
+from .row_reader import csv_header, has_rows
 from .rows import UnreadableFile, file_kind, needed_keys
 from .sources import Source
 from .spark_reading import UnreadableTable, events_view
@@ -158,6 +158,8 @@ class SparkEngine:
         local = "://" not in path
         if local and not os.path.isfile(path):
             raise UnreadableFile(f"cannot open usage file `{path}`")
+        if local and kind == "csv":
+            csv_header(path)  # a name empty or given twice: `BadHeader`, said at line 1 (as DuckDB's describe)
         if local and not has_rows(path):
             return None
         return Source(path, kind)
