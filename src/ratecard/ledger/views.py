@@ -16,8 +16,8 @@ from dataclasses import replace
 from decimal import Decimal
 
 from ..billing.documents import Invoice, read_back
-from ..report.formatter import Formatter
 from ..report.defaults import DEFAULT_ISSUER
+from ..report.formatter import Formatter
 from ..report.invoice_views import Extras, invoice_view
 from ..report.text_layout import text_layout
 from ..report.view_models import CorrectionView, DocumentView, InvoiceView
