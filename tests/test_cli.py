@@ -75,6 +75,24 @@ def test_a_command_that_only_compiles_loads_no_billing(command, tmp_path):
     assert "ratecard.compiler" in modules  # (it did compile)
 
 
+def test_the_invoice_json_loads_no_templates():
+    """`invoice --format json` renders nothing: Jinja and the views stay unloaded."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    folder = ROOT / "examples" / "ai-api"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run([sys.executable, "-c", LOADED, "invoice", str(folder), "--usage",
+                           str(folder / "usage.jsonl"), "--through", "2026-04-01"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    code, modules = json.loads(done.stdout.splitlines()[-1])
+    assert code == 0, done.stderr
+    assert [m for m in modules if m.split(".")[0] == "jinja2" or m.startswith("ratecard.report.render")] == []
+    assert "ratecard.billing.run" in modules  # (it did bill)
+
+
 # ----------------------------------------------------------------- what a new user types
 
 

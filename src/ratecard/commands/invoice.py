@@ -85,13 +85,13 @@ def check_rendering_args(args) -> None:
 
 
 def run(args) -> int:
-    from ..report.heap import frozen
-    from ..report.render import TemplateProblem
-
     check_rendering_args(args)
     out_dir = Path(args.output) if args.output else None
     if args.format == "json" and out_dir is None:
-        return _stream_json(args)
+        return _stream_json(args)  # (renders nothing: Jinja is not imported)
+    from ..report.heap import frozen
+    from ..report.render import TemplateProblem
+
     if out_dir is not None:  # a file that cannot be written is `io.OutputError`: E001 (cli.main)
         try:
             return _stream_files(args, out_dir)
