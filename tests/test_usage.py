@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import json
 import random
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -564,3 +565,36 @@ def test_an_unreachable_spark_connect_url_is_refused_without_retrying():
         spark._check_reachable(f"sc://127.0.0.1:{port}/;user_id=x")
     with pytest.raises(ConnectionError, match="not a Spark Connect URL"):
         spark._check_reachable("sc://")
+
+
+# A small run reads its result as Python tuples (`duckdb.few_events`), a large one through
+# Arrow: both readings of one result are the same aggregates and counts.
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(event_strategy.map(_complete), max_size=40))
+def test_a_small_runs_tuples_are_the_arrow_reading(plan, tmp_path_factory, monkeypatch, events):
+    files = [_write_jsonl(tmp_path_factory.mktemp("few") / "u.jsonl", events)]
+    assert engine.few_events([engine.describe(None, files[0])])
+    tuples = aggregate_usage(plan, _terms(plan), _windows(), files)
+    monkeypatch.setattr(engine, "FEW_EVENTS", -1)  # every run is "large": Arrow
+    arrow = aggregate_usage(plan, _terms(plan), _windows(), files)
+    monkeypatch.undo()
+    assert tuples == arrow  # aggregates, counts, rejections, bad rows, diagnostics
+    assert tuples.reconciles
+
+
+@pytest.mark.parametrize("project", ["ai-api", "object-storage", "storage", "enterprise"])
+def test_an_examples_invoices_are_the_same_read_either_way(project, monkeypatch, capsys):
+    """Weighted meters (object-storage) and segments included: the invoice JSON byte for byte."""
+    from ratecard.cli import main
+
+    folder = Path(__file__).resolve().parents[1] / "examples" / project
+    through = re.search(r"--through (\S+)", (folder / "README.md").read_text())[1]
+    args = ["invoice", str(folder), "--usage", *sorted(str(p) for p in folder.glob("usage*.jsonl")),
+            "--through", through]
+    outputs = []
+    for few in (engine.FEW_EVENTS, -1):
+        monkeypatch.setattr(engine, "FEW_EVENTS", few)
+        assert main(args) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and outputs[0].startswith("{")

@@ -244,12 +244,9 @@ EVENT_BYTES = 200
 MIN_LINE_BYTES = {"jsonl": 100, "csv": 40}
 
 
-def events_fit(sources: Sequence[Source], memory_limit: str | None) -> bool:
-    """Whether the events, held twice (`ev` read by three steps, then `cl`), fit in
-    the engine's memory limit: what decides how the query dedups (`query.dedup`)."""
-    limit = size_bytes(memory_limit or default_memory_limit())
-    if limit is None:
-        return True
+def events_at_most(sources: Sequence[Source]) -> int | None:
+    """At least as many events as the sources hold (a Parquet file's footer says; a text
+    file's size over-counts them); None for a table (the engine's own)."""
     events = 0
     for source in sources:
         if source.rows is not None:
@@ -257,8 +254,28 @@ def events_fit(sources: Sequence[Source], memory_limit: str | None) -> bool:
         elif source.kind in MIN_LINE_BYTES:
             events += os.path.getsize(source.path) // MIN_LINE_BYTES[source.kind] + 1
         else:
-            return True  # a table: the engine's own
+            return None
+    return events
+
+
+def events_fit(sources: Sequence[Source], memory_limit: str | None) -> bool:
+    """Whether the events, held twice (`ev` read by three steps, then `cl`), fit in
+    the engine's memory limit: what decides how the query dedups (`query.dedup`)."""
+    limit = size_bytes(memory_limit or default_memory_limit())
+    events = events_at_most(sources)
+    if limit is None or events is None:
+        return True
     return 2 * events * EVENT_BYTES <= limit
+
+
+# Up to this many events a run's result is read as Python tuples, not through Arrow: the
+# rows are few, and importing pyarrow (with numpy) is ~0.1 s, a fifth of a small run.
+FEW_EVENTS = 20_000
+
+
+def few_events(sources: Sequence[Source]) -> bool:
+    events = events_at_most(sources)
+    return events is not None and events <= FEW_EVENTS
 
 
 def plain_json(conn, source: Source, keys: Sequence[str]) -> Source:
@@ -292,9 +309,9 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
     try:
         if rating is not None:
             table = rate(conn, query, shape.dimensions, rating, held=shape.held)
-        elif contract is not None:
-            # one contract's lines are few: Python tuples, without importing pyarrow (and numpy),
-            # a tenth of a second of such a run on a JSONL file
+        elif contract is not None or few_events(sources):
+            # one contract's lines, or a small run's, are few: Python tuples, without importing
+            # pyarrow (and numpy), a tenth of a second of such a run on a JSONL file
             rows = conn.execute(query.sql(dialect="duckdb", copy=False)).fetchall()
         else:
             # Arrow hands the result over in columns: far cheaper than Python tuples per row
