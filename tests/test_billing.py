@@ -352,18 +352,24 @@ def test_soonest_expiring_grant_pays_first_and_leftovers_break(tmp_path):
     assert ledger["forever"].balance == D(1000 - 50 - 100 - 200)
 
 
-def test_credits_never_take_an_invoice_below_zero_and_breakage_balances(tmp_path):
+def _a_500_credit_over_three_months(tmp_path, expires: str):
+    """$100, $150 and $200 of usage in January, February and March against a $500 credit
+    that expires at `expires`: the run, and its three invoices."""
     plan = compile_text(API + """
 plan p { billing monthly  charge API_CALLS : $10 per call }
 contract c {
   customer "cust"  plan p  starts 2026-01-01
-  credit $500 { expires 2026-03-01T00:00:00Z }
+  credit $500 { expires %s }
 }
-""")
+""" % expires)
     evs = [event(f"{m}-{i}", "cust", f"2026-0{m}-10T00:00:00Z") for m, n in ((1, 10), (2, 15), (3, 20))
            for i in range(n)]
     ev = run(plan, [write_events(tmp_path / "u.jsonl", evs)], "2026-04-01")
-    jan, feb, mar = invoices(ev)
+    return ev, invoices(ev)
+
+
+def test_credits_never_take_an_invoice_below_zero_and_breakage_balances(tmp_path):
+    ev, (jan, feb, mar) = _a_500_credit_over_three_months(tmp_path, "2026-03-01T00:00:00Z")
     assert (jan.credits_applied, feb.credits_applied, mar.credits_applied) == (D(100), D(150), D(0))
     (b,) = ev.run.breakage
     assert b.amount == D(250) and b.granted == D(500) and b.used == D(250)
@@ -373,17 +379,7 @@ contract c {
 def test_a_grant_expiring_a_nanosecond_into_a_period_pays_that_period(tmp_path):
     """`expires 2026-03-01T00:00:00.000000001Z` is active in March (for a nanosecond), so its
     balance pays March's invoice; it used to be cut to midnight and broke in February."""
-    plan = compile_text(API + """
-plan p { billing monthly  charge API_CALLS : $10 per call }
-contract c {
-  customer "cust"  plan p  starts 2026-01-01
-  credit $500 { expires 2026-03-01T00:00:00.000000001Z }
-}
-""")
-    evs = [event(f"{m}-{i}", "cust", f"2026-0{m}-10T00:00:00Z") for m, n in ((1, 10), (2, 15), (3, 20))
-           for i in range(n)]
-    ev = run(plan, [write_events(tmp_path / "u.jsonl", evs)], "2026-04-01")
-    jan, feb, mar = invoices(ev)
+    ev, (jan, feb, mar) = _a_500_credit_over_three_months(tmp_path, "2026-03-01T00:00:00.000000001Z")
     assert (jan.credits_applied, feb.credits_applied, mar.credits_applied) == (D(100), D(150), D(200))
     (b,) = ev.run.breakage
     assert b.amount == D(50) and b.used == D(450)
