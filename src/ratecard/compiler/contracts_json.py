@@ -253,7 +253,7 @@ class _Converter:
         if _DATE.match(text):
             return n.DateLit(text, False, self.at(path))
         try:
-            moment = dt.datetime.fromisoformat(text)
+            moment = dt.datetime.fromisoformat(text.upper())  # `t`, `z`: RFC 3339 section 5.6
         except ValueError:
             self.problem(path, f"`{text}` is not a date (2026-01-01) or a timestamp (2026-01-01T00:00:00Z)")
             return None
@@ -269,7 +269,7 @@ class _Converter:
         if _DATE.match(text):
             return n.DateLit(text, False, self.at(path))
         try:
-            dt.datetime.fromisoformat(text)
+            dt.datetime.fromisoformat(text.upper())  # `t`, `z`: RFC 3339 section 5.6
         except ValueError:
             self.problem(path, f"`{text}` is not a date (2026-12-31) or a timestamp (2026-12-31T23:59:59Z)")
             return None
