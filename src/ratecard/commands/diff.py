@@ -29,6 +29,7 @@ from .common import (
     TakeValues,
     UsageError,
     add_json_contracts,
+    check_usage_files,
     compile_project,
     parse_date,
     print_diagnostics,
@@ -151,9 +152,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     through = parse_date(args.through)
-    for f in args.usage:
-        if not Path(f).is_file():
-            raise UsageError(f"no such usage file: {f}")
+    check_usage_files(args.usage)
     for f in args.contracts:
         if not Path(f).is_file():
             raise UsageError(f"no such contracts file: {f}")
