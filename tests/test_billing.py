@@ -272,6 +272,22 @@ def test_unpriced_usage_is_an_error_never_a_silent_zero(tmp_path):
     assert diag.code == "E502" and 'model = "zzz"' in diag.message
 
 
+def test_one_unpriced_unit_is_one_unit(tmp_path):
+    """E502 said "(1 units)"; one unit is "1 unit", any other quantity "units"."""
+    plan = compile_text(LAYERS)
+    from ratecard.billing import evaluate
+    from ratecard.usage.reference import aggregate_usage
+
+    def said(count):
+        files = [write_events(tmp_path / f"u{count}.jsonl",
+                              [event(i, "c1", "2026-01-05T00:00:00Z", "llm", model="zzz", tokens=1)
+                               for i in range(count)])]
+        ev = evaluate(plan, files, dt.date(2026, 2, 1), aggregator=aggregate_usage)
+        (diag,) = [d for d in ev.diagnostics if d.is_error]
+        return diag.message.rsplit("(", 1)[1]
+    assert (said(1), said(2)) == ("1 unit)", "2 units)")
+
+
 def test_one_contract_is_priced_alone_and_counts_stay_the_runs(tmp_path):
     """`only` (`--contract NAME`) prices that contract alone: its invoices are those of the
     whole run, the event counts are the whole run's, and another contract's unpriced

@@ -133,6 +133,31 @@ def test_a_path_taken_by_usage_is_named(args, tmp_path, monkeypatch, capsys):
     assert f"`ratecard {args[0]} PATH... --usage FILE...`, or `--usage` last)" in err
 
 
+@pytest.mark.parametrize("command", [
+    ["invoice"], ["explain", "--contract", "c"], ["credits"], ["issue", "--ledger", "sqlite:///l.db"],
+    ["diff", "p.pricing"],
+])
+@pytest.mark.parametrize("twice", [["u.jsonl", "u.jsonl"], ["./u.jsonl", "u.jsonl"], ["u.jsonl", "same.jsonl"]])
+def test_a_usage_file_named_twice_is_a_command_line_mistake(command, twice, tmp_path, monkeypatch, capsys):
+    """The same file given twice to `--usage` (by any spelling, or a hard link) was read
+    twice: its bad rows named twice and every event counted twice as read (then as a
+    duplicate). It is a mistake on the command line: exit 2, naming both."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    Path("p.pricing").write_text('meter API {\n  event "api.request"\n  count\n}\n'
+                                 'plan p {\n  charge API : $1 per call\n}\n'
+                                 'contract c {\n  customer "c"\n  plan p\n  starts 2026-01-01\n}\n', encoding="utf-8")
+    Path("u.jsonl").write_text('{"id": "e1", "type": "api.request", "customer": "c", "time": "2026-01-05T00:00:00Z"}\n'
+                               'not json\n', encoding="utf-8")
+    os.link("u.jsonl", "same.jsonl")
+    code, out, err = _main([command[0], "p.pricing", *command[1:], "--usage", *twice, "--through", "2026-02-01"],
+                           capsys)
+    assert (code, out) == (2, "")
+    assert f"--usage names the same file twice: `{twice[0]}` and `{twice[1]}`" in err
+    assert not Path("l.db").exists()
+
+
 def test_every_command_has_help_and_a_description(capsys):
     from ratecard.cli import build_parser
     from ratecard.commands import COMMANDS

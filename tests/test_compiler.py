@@ -568,6 +568,15 @@ def test_credit_expiring_at_a_timestamp_is_taken_as_written_in_utc():
     assert (grants[1].price, grants[1].description, grants[1].id) == (1, "d", "contract:c/credit/1")
 
 
+def test_an_expiry_may_write_t_and_z_small_as_rfc_3339_allows():
+    """RFC 3339 section 5.6 (NOTE): `t` and `z` are `T` and `Z`, as usage times read them
+    (`expires 2026-12-31t23:59:59z` was "unexpected name `t23`")."""
+    grants = _credits("  credit $1 { expires 2026-12-31t23:59:59z }\n"
+                      "  credit $2 { expires 2026-12-31t23:59:59.0000001+02:00 }\n")
+    assert [g.expires for g in grants] == [dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC),
+                                          dt.datetime(2026, 12, 31, 21, 59, 59, 1, tzinfo=UTC)]
+
+
 def test_an_expiry_finer_than_a_microsecond_is_rounded_up_never_cut():
     """The model holds microseconds; an expiry's digits beyond them round it up, so the
     grant is active at every instant the written one is: `[granted, expires)` overlaps a

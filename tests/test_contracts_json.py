@@ -134,6 +134,36 @@ def test_json_contract_gives_the_same_invoices_as_the_block(tmp_path):
     assert [i["kind"] for i in a["invoices"]] == ["credit_purchase", "usage", "usage"]
 
 
+def test_json_timestamps_may_write_t_and_z_small(tmp_path):
+    """RFC 3339 section 5.6 (NOTE): `2026-12-31t23:59:59z` is `2026-12-31T23:59:59Z`, in
+    `expiresAt` and `startsAt` as in usage times (both were "not a date or a timestamp")."""
+    small = dict(API[0], startsAt="2026-01-01t00:00:00.000z",
+                 creditSettings=dict(API[0]["creditSettings"], expiresAt="2026-12-31t23:59:59z"))
+    api = with_json([small])
+    assert found(api) == []
+    files = _events(tmp_path)
+    assert comparable(run(api.plan, files, "2026-07-01")) == comparable(run(with_json(API).plan, files, "2026-07-01"))
+
+
+def test_an_unknown_or_missing_key_names_the_keys_the_object_takes():
+    """A plan change written `{"planId", "startsAt"}` (the top level's word for a date) said
+    pydantic's "Extra inputs are not permitted" and "Field required": now which key is
+    unknown or missing, and the keys that object takes; a misspelling gets a suggestion."""
+    def e600(contract):
+        return [d for d in found(with_json([contract])) if d[0] == "E600"]
+    change = dict(API[0], planChanges=[{"planId": "pro", "startsAt": "2026-03-01"}])
+    assert e600(change) == [
+        ("E600", "c.json:$[0].planChanges[0].effectiveAt",
+         "a plan change needs `effectiveAt` (it takes `planId`, `effectiveAt`)"),
+        ("E600", "c.json:$[0].planChanges[0].startsAt",
+         "unknown key `startsAt` in a plan change (it takes `planId`, `effectiveAt`)"),
+    ]
+    typo = dict(API[0], paymentTermDays=30)
+    assert e600(typo) == [
+        ("E600", "c.json:$[0].paymentTermDays", "unknown key `paymentTermDays` in a contract "
+                                                "(did you mean `paymentTermsDays`?)")]
+
+
 def test_equally_specific_overrides_are_ambiguous_in_json_too():
     # before: JSON contracts skipped every pass but overlaps, and billed one of the two prices
     api = dict(API[0], rateOverrides={"LLM_TOKENS": {"model=gpt-4": 0.02, "region=eu": 0.03}})

@@ -164,6 +164,33 @@ def test_wrong_arguments_exit_2(workdir, capsys):
     assert "no such file or directory: nowhere" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("edit", [("meters.pricing", GPT4, 'model = "gpt-4"              : $0.025'),
+                                  ("meters.pricing", "  max gigabytes", "  sum gigabytes")],
+                         ids=["shared", "not-shared"])
+def test_bad_rows_can_be_set_aside_as_the_hint_says(edit, workdir, monkeypatch, capsys):
+    """A bad row's E500 says "pass `--skip-bad-rows FILE` to set bad rows aside and bill
+    the rest"; `diff` refused that option ("unrecognized arguments"), so a price change
+    could not be compared on real usage holding one bad row. Now both sides bill the rest,
+    FILE holds the rows once, and it may not be an input. (The command's own engine,
+    which writes FILE.)"""
+    monkeypatch.setattr(diff_command, "AGGREGATOR", None)
+    _project(workdir, "old")
+    _project(workdir, "new", edit)
+    good = (workdir / "usage.jsonl").read_text(encoding="utf-8")
+    assert main(_diff("old", "new", "--format", "json")) == 0
+    clean = json.loads(capsys.readouterr().out)
+    (workdir / "usage.jsonl").write_text(good + "not json\n", encoding="utf-8")
+    assert main(_diff("old", "new")) == 1
+    assert "--skip-bad-rows FILE" in capsys.readouterr().err
+    assert main(_diff("old", "new", "--format", "json", "--skip-bad-rows", "bad.jsonl")) == 0
+    skipped = json.loads(capsys.readouterr().out)
+    assert skipped["lines"] == clean["lines"] and skipped["contracts"] == clean["contracts"]
+    (row,) = [json.loads(line) for line in (workdir / "bad.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert (row["line"], row["row"]) == (len(good.splitlines()) + 1, "not json")
+    assert main(_diff("old", "new", "--skip-bad-rows", "usage.jsonl")) == 2
+    assert "that is an input of this run" in capsys.readouterr().err
+
+
 def test_a_broken_side_reports_its_diagnostics(workdir, capsys):
     _project(workdir, "old")
     _project(workdir, "new", ("plans.pricing", "charge LLM_TOKENS", "charge LLM_TOKEN"))

@@ -380,6 +380,20 @@ def test_diff_calls_a_new_split_a_split(tmp_path):
     assert d.change == D("1.00")
 
 
+def test_a_split_with_usage_on_one_side_of_the_change_is_a_split_not_a_merge(tmp_path):
+    """Usage only after the change: one line on each side, the old one for the whole period
+    and the new one for a segment. That is the new pricing splitting the period; `diff`
+    said "period merged at a rate change: 1 line → 1"."""
+    base = API + "plan p {\n  charge API_CALLS : $1 per call\n"
+    unsplit = compile_text(base + "}\n" + _contract())
+    split = compile_text(base + "  charge API_CALLS : $2 per call from 2026-01-15\n}\n" + _contract())
+    files = [write_events(tmp_path / "u.jsonl", [event(1, "cust", "2026-01-20T00:00:00Z")])]
+    for old_plan, new_plan, word in ((unsplit, split, "split"), (split, unsplit, "merged")):
+        old, new = (run(p, files, "2026-02-01") for p in (old_plan, new_plan))
+        d = compare(old_plan, old, new_plan, new)
+        assert {c.reasons[0].text.split(":")[0] for c in d.lines} == {f"period {word} at a rate change"}
+
+
 # ----------------------------------------------------------------- properties
 
 

@@ -199,6 +199,31 @@ def test_late_usage_becomes_adjustment_lines_on_the_next_invoice(capsys, tmp_pat
     assert json.loads(out)["total"] == "106.00"
 
 
+def test_a_pooled_line_whose_share_moved_says_so_not_price_change(capsys, tmp_path):
+    """Late usage in one region of a pooled charge moves the other region's share of the
+    pool: its quantity and price are as they were. The correction said "price change:
+    project.pricing:N", in an issued document, where no price changed."""
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    pooled = PROJECT.replace("  charge CALLS\n", "  charge CALLS : pooled graduated per call {\n"
+                                                  "    up to 50 : $0.10\n    above : $0.05\n  }\n")
+    project = write_project(tmp_path / "pooled", pooled)
+    rows = base_usage() + events("c_beta", dt.date(2026, 1, 6), 30, "us", region="us")
+    usage = write_usage(tmp_path / "u.jsonl", rows)
+    assert issue(capsys, project, usage, "2026-02-03", ledger_url)[0] == 0
+    late = write_usage(tmp_path / "late.jsonl", rows + events("c_beta", dt.date(2026, 1, 25), 20, "late"))
+    code, out, err = issue(capsys, project, late, "2026-03-03", ledger_url)
+    assert code == 0, err
+    docs = _adds_up(capsys, project, late, "2026-03-03", ledger_url)
+    beta_feb = next(d for d in docs if d["contract"] == "beta" and d["period"]["start"] == "2026-02-01")
+    code, out, _ = cli(capsys, "ledger", "show", beta_feb["number"], "--ledger", ledger_url, "--format", "json")
+    # January: eu 60 and us 30 pooled (50 x 0.10 + 40 x 0.05 = 7.00: eu 4.67, us 2.33); 20 late
+    # in eu: 110 (5 + 3 = 8.00: eu 5.82, us 2.18)
+    reasons = {line["dimensions"]["region"]: (line["amount"], line["reason"])
+               for line in json.loads(out)["corrections"]}
+    assert reasons == {"eu": ("1.15", "20 events late"),
+                       "us": ("-0.15", "share of the pool changed: the pool's quantity 90 -> 110")}
+
+
 def test_a_price_decrease_is_a_credit_note_naming_the_rule(capsys, tmp_path, project, ledger_url):
     usage = write_usage(tmp_path / "u.jsonl", base_usage())
     assert issue(capsys, project, usage, "2026-03-03", ledger_url)[0] == 0

@@ -174,6 +174,18 @@ def test_explain_says_why_for_discount_cap_and_allowance(usage):
     assert "allowance of this period (5.00), burns before every grant; applies to CALLS" in out
 
 
+def test_explain_shows_a_prorated_cap_exactly_never_cut_short(usage):
+    """A cap prorated by 14/30 days is 100 x 14/30 = 140/3: explain printed the limit and
+    the excess as 60-digit decimals (46.666...667), figures cut short that multiply out
+    to other amounts. Now the exact fraction, and about how much it is."""
+    text = project(plan_extra="  billing monthly on day 15\n  cap $10\n")
+    ev = run(compile_text(text), usage, "2026-01-15")
+    out = explain_text(ev, compile_text(text), "beta")
+    # Jan 1 - 15 over Dec 15 - Jan 15 (31 days): 14/31; limit 10 x 14/31 = 140/31; usage 30 -> cap 25.48
+    assert "spend cap 10 per period x 14/31 of a period: limit 140/31 (about 4.5161)" in out
+    assert "usage after discounts 30.00 - limit 140/31 = 790/31 (about 25.4839), rounded once to 25.48" in out
+
+
 def test_inline_test_block_with_a_discount_passes(tmp_path, capsys):
     text = METERS + PLAN.replace("{extra}", "").replace("}}", "}") + (
         'test "inline discount" {\n  contract {\n    plan pro\n    starts 2026-01-01\n'

@@ -322,8 +322,10 @@ event_strategy = st.fixed_dictionaries({
     "customer": st.sampled_from(["c_acme", "c_beta", "c_zed"]),
     "type": st.sampled_from(["llm.completion", "api.request", "storage.snapshot", "seats.set",
                              "other.thing", "nobody.reads"]),
-    "time": st.datetimes(min_value=dt.datetime(2025, 12, 25), max_value=dt.datetime(2026, 2, 20))
-              .map(lambda t: t.replace(microsecond=0).isoformat() + "Z"),
+    # RFC 3339 (section 5.6, NOTE): `T` and `Z` may be written `t` and `z`
+    "time": st.builds(lambda t, sep, zone: t.replace(microsecond=0).isoformat(sep) + zone,
+                      st.datetimes(min_value=dt.datetime(2025, 12, 25), max_value=dt.datetime(2026, 2, 20)),
+                      st.sampled_from("Tt"), st.sampled_from("Zz")),
     "properties": st.fixed_dictionaries({}, optional={
         "tokens": st.decimals(min_value=0, max_value=10**9, places=3).map(str),
         "gigabytes": st.integers(min_value=0, max_value=500).map(str),

@@ -333,6 +333,19 @@ def test_an_impossible_time_is_a_bad_row_on_its_own(plan, tmp_path, time):
     assert diag.code == "E500" and diag.span.line == 2 and "bad timestamp" in diag.message
 
 
+@pytest.mark.parametrize("time", ["2026-01-05t10:00:00z", "2026-01-05T10:00:00z", "2026-01-05t10:00:00Z",
+                                  "2026-01-05t11:00+01:00", "2026-01-05t10:00:00.000000001z"])
+def test_lower_case_t_and_z_are_rfc_3339(plan, tmp_path, time):
+    """RFC 3339 section 5.6 (NOTE): `T` and `Z` may be written in small letters. Every
+    engine reads such a time as the reference does (it was a bad row everywhere)."""
+    path = _jsonl(tmp_path / "t.jsonl", [ev(1, time, "api.request", region="eu")])
+    ours, oracle = _both(plan, [path])
+    _same(ours, oracle)
+    assert ours.diagnostics == [] and ours.billed == 1
+    csv_file = _csv(tmp_path / "t.csv", [ev(1, time, "api.request", region="eu")])
+    assert _quantities(aggregate_usage(plan, _terms(plan), _windows(), [str(csv_file)])) == _quantities(ours)
+
+
 def test_far_times_next_to_other_bad_rows_are_named(plan, tmp_path):
     """The row reader names them (it raised OverflowError on far timestamps)."""
     path = _jsonl(tmp_path / "t.jsonl", [ev(1, "9999-12-31T23:59:59-23:59", "api.request"),
@@ -344,10 +357,10 @@ def test_far_times_next_to_other_bad_rows_are_named(plan, tmp_path):
 
 
 _TIMES = st.builds(
-    lambda y, mo, d, h, mi, s, frac, off: f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{frac}{off}",
-    st.sampled_from([1, 2026, 9999]), st.integers(1, 13), st.integers(1, 31), st.integers(0, 24),
-    st.integers(0, 60), st.integers(0, 60), st.sampled_from(["", ".5", ".999999999", ".1234567"]),
-    st.one_of(st.sampled_from(["", "Z"]), st.builds(lambda sg, oh, om: f"{sg}{oh:02d}:{om:02d}",
+    lambda y, mo, d, sep, h, mi, s, frac, off: f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}:{s:02d}{frac}{off}",
+    st.sampled_from([1, 2026, 9999]), st.integers(1, 13), st.integers(1, 31), st.sampled_from(["T", "t", " ", "x"]),
+    st.integers(0, 24), st.integers(0, 60), st.integers(0, 60), st.sampled_from(["", ".5", ".999999999", ".1234567"]),
+    st.one_of(st.sampled_from(["", "Z", "z"]), st.builds(lambda sg, oh, om: f"{sg}{oh:02d}:{om:02d}",
                                                      st.sampled_from("+-"), st.integers(0, 99), st.integers(0, 99))))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -544,9 +545,24 @@ def test_spark_dialect_adaptations():
     terms, windows = terms_and_windows(plan, dt.date.fromisoformat(SCENARIO_THROUGH))
     sql = warehouse_sql(plan, terms, windows, "spark")
     assert "MATERIALIZED" not in sql and "QUALIFY" not in sql
-    assert "TRY_CAST(CAST(`time` AS STRING) AS TIMESTAMP)" in sql
+    # read in capitals: RFC 3339 allows `t` and `z` (docs/usage.md)
+    assert "TRY_CAST(UPPER(CAST(`time` AS STRING)) AS TIMESTAMP)" in sql
     assert "MAX_BY(" in sql and "STRUCT(`cl`.`t`, `cl`.`id`)" in sql
     assert "ROW(" not in sql and "RLIKE" in sql
+
+
+def test_a_bad_time_text_is_null_in_every_dialect_not_an_error():
+    """The `time` text is read with the dialect's safe cast: a bad timestamp is a bad row,
+    never a failed query. (Reading it in capitals through an untyped function once made
+    sqlglot write Snowflake's plain CAST.)"""
+    plan = compile_text(SCENARIO)
+    terms, windows = terms_and_windows(plan, dt.date.fromisoformat(SCENARIO_THROUGH))
+    safe = {"snowflake": 'TRY_CAST(UPPER(CAST("time" AS VARCHAR)) AS TIMESTAMPTZ)',
+            "bigquery": "SAFE_CAST(UPPER(CAST(`time` AS STRING)) AS TIMESTAMP)",
+            "duckdb": 'TRY_CAST(UPPER(CAST("time" AS TEXT)) AS TIMESTAMPTZ)'}
+    for dialect, text in safe.items():
+        sql = warehouse_sql(plan, terms, windows, dialect)
+        assert text in sql and not re.search(r"(?<![A-Z_])CAST\(UPPER\(", sql), dialect
 
 
 @pytest.mark.parametrize("old, new", [

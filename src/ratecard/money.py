@@ -93,6 +93,11 @@ def plain(value: Decimal) -> str:
     return f"{value.normalize(EXACT):f}"
 
 
+def units(quantity: Decimal) -> str:
+    """A quantity of units as a message says it: `1 unit`, `0 units`, `2.5 units`."""
+    return f"{plain(quantity)} unit{'' if abs(quantity) == 1 else 's'}"
+
+
 def exact_text(value: Decimal | Fraction) -> str:
     """A quantity exactly: `plain` for a decimal or a fraction with a finite decimal
     expansion (`1/4` -> `0.25`), else the reduced fraction (`7/30`): never a

@@ -29,7 +29,7 @@ from fractions import Fraction
 from typing import Callable
 
 from ..model import FEES, Contract, Discount
-from ..money import EXACT, ZERO, plain, quantum
+from ..money import EXACT, ZERO, exact_text, plain, quantum
 from .documents import Line, PeriodRange, UnusedDiscount
 from .periods import Period
 
@@ -276,6 +276,16 @@ def cap_fraction(period: Period) -> Fraction:
     return period.fraction()
 
 
+def _exactly(value: Fraction) -> str:
+    """A figure as `exact_text` writes it, and about how much a fraction is (`140/31 (about
+    4.5161)`): what explain shows of a prorated limit, never a decimal cut short."""
+    text = exact_text(value)
+    if "/" not in text:
+        return text
+    about = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.0001"))
+    return f"{text} (about {plain(about)})"
+
+
 def cap_line(sheet: Sheet) -> None:
     """`cap $N`: each plan part's usage nets above its limit come off in one line (a cap is
     its plan's, prorated by the part's days; one part, one line, on an unsplit period)."""
@@ -300,8 +310,10 @@ def _part_cap(sheet: Sheet, part: SheetPart) -> None:
         or sheet.origins.get(f"plan:{part.contract.plan}/cap")
     prorated = "" if fraction == 1 else f" x {fraction.numerator}/{fraction.denominator} of a period"
     whose = f" (plan {part.contract.plan}'s part, {part.period.start} to {part.period.end})" if sheet.split else ""
-    notes = (f"spend cap {plain(cap)} per period{prorated}{whose}: limit {plain(limit)}",
-             f"usage after discounts {base} - limit {plain(limit)} = {plain(base - limit)}, rounded once "
+    exact_limit = Fraction(cap) * fraction  # `limit` holds 60 digits: shown, it would be a figure cut short
+    notes = (f"spend cap {plain(cap)} per period{prorated}{whose}: limit {_exactly(exact_limit)}",
+             f"usage after discounts {base} - limit {exact_text(exact_limit)} = "
+             f"{_exactly(Fraction(base) - exact_limit)}, rounded once "
              f"to {amount}; fees and the minimum are not capped",
              "shared among the usage lines" + (" of the part" if sheet.split else "")
              + ", by their nets (largest remainder):",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from .. import rules
 from ..diagnostics import Diagnostic, error
 from ..model import CADENCE_MONTHS, Contract, Fee, Plan, RatingPlan
-from ..money import EXACT, ZERO, plain
+from ..money import EXACT, ZERO, plain, units
 from ..usage.overflow import BOUND, weighted_past_bound
 from ..usage.records import Aggregate
 from ..usage.weighted import joined, line_from_pieces
@@ -250,7 +250,7 @@ def priced_line(run: RunContext, at: LineAt):
     facts = pricer.facts(contract, agg.meter, agg.dimensions, at.day, at.shape)
     if facts is None:
         return agg, None, None, None, None, error(
-            "E502", f"unpriced usage: no rule prices {_where(at)} ({plain(agg.quantity)} units)",
+            "E502", f"unpriced usage: no rule prices {_where(at)} ({units(agg.quantity)})",
             hints=[f"add a `default` rule to meter `{agg.meter}`'s rate card or to plan "
                    f"`{run.plan_of(contract).name}`'s charge; ratecard never bills unpriced usage as zero"])
     resolution = facts.resolution
@@ -275,7 +275,7 @@ def priced_line(run: RunContext, at: LineAt):
                                     final=at.final)
         except BeyondLastTier as exc:
             return agg, None, None, None, None, error(
-                "E503", f"usage beyond the last tier: {plain(exc.quantity)} units for "
+                "E503", f"usage beyond the last tier: {units(exc.quantity)} for "
                         f"{_where(at)}, but the tiers stop at `up to {plain(exc.bound)}`",
                 hints=["add an `above : PRICE` tier"])
         except NegativeQuantity:

@@ -37,7 +37,7 @@ from fractions import Fraction
 
 from ..diagnostics import error
 from ..model import TieredPrice
-from ..money import EXACT, ZERO, minor_units, plain
+from ..money import EXACT, ZERO, minor_units, plain, units
 from ..usage.overflow import BOUND, HOLDS
 from .documents import PoolLine, TierLine
 from .pricer import as_written
@@ -128,7 +128,7 @@ def share_pools(run, items: list[tuple]) -> tuple[list[tuple], dict[int, PoolSha
             except BeyondLastTier as exc:
                 problem = error(
                     "E503", f"usage beyond the last tier: the pool of `{first[0].meter}` ({lines}) comes to "
-                            f"{plain(exc.quantity)} units, but the tiers stop at `up to {plain(exc.bound)}`",
+                            f"{units(exc.quantity)}, but the tiers stop at `up to {plain(exc.bound)}`",
                     hints=["add an `above : PRICE` tier; a pooled charge's tiers are filled by the "
                            "sum of its lines' quantities"])
         if problem is not None:  # once, on the pool's first line; its other lines are never billed alone

@@ -249,13 +249,8 @@ def evaluate_from_args(args, diag_format: str = "text", progress: Reporter | Non
     through = parse_date(args.through)
     aggregator = usage_aggregator(args)
     remote_ok = getattr(args, "engine", "duckdb") == "spark"  # Spark reads s3://, hdfs://, ... itself
-    for f in args.usage or []:
-        if not (remote_ok and "://" in f) and not Path(f).is_file():
-            raise UsageError(f"--usage takes files, and `{f}` is a directory: name the files in it"
-                             if Path(f).is_dir() else f"no such usage file: {f}")
-    for f in getattr(args, "aggregates", None) or []:
-        if not Path(f).is_file():
-            raise UsageError(f"no such aggregates file: {f}")
+    check_usage_files(args.usage or [], remote_ok=remote_ok)
+    check_usage_files(getattr(args, "aggregates", None) or [], "--aggregates", "aggregates")
     loaded = load_plan(args, diag_format)
     if loaded is None:
         return None
@@ -290,6 +285,32 @@ def _price_in(args) -> dict:
     """`--price-in`, as `evaluate`'s keyword (absent: its default)."""
     where = getattr(args, "price_in", None)
     return {} if where is None else {"price_in_engine": where == "engine"}
+
+
+def check_usage_files(files, option: str = "--usage", what: str = "usage", remote_ok: bool = False) -> None:
+    """Each file of `--usage` (or `--aggregates`) exists, is a file, and is named once.
+    The same file twice, by any spelling (`./u.jsonl` and `u.jsonl`), a symlink or a
+    hard link, is a command-line mistake: read twice, its events were counted twice as
+    read and its bad rows named twice (docs/usage.md, "a file named twice")."""
+    from pathlib import Path
+
+    from ..io import Protected
+
+    seen = Protected()
+    remote: set[str] = set()
+    for f in files:
+        if remote_ok and "://" in f:  # Spark reads it; the same URL twice is the same file
+            if f in remote:
+                raise UsageError(f"{option} names the same file twice: `{f}`; name each file once")
+            remote.add(f)
+            continue
+        if not Path(f).is_file():
+            raise UsageError(f"{option} takes files, and `{f}` is a directory: name the files in it"
+                             if Path(f).is_dir() and option == "--usage" else f"no such {what} file: {f}")
+        earlier = seen.owner(f)
+        if earlier is not None:
+            raise UsageError(f"{option} names the same file twice: `{earlier}` and `{f}`; name each file once")
+        seen.add(f, f)
 
 
 def usage_aggregator(args):

@@ -26,9 +26,11 @@ from ..diagnostics import Diagnostic, error, has_errors
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
+    SKIP_BAD_ROWS,
     TakeValues,
     UsageError,
     add_json_contracts,
+    check_usage_files,
     compile_project,
     parse_date,
     print_diagnostics,
@@ -146,14 +148,15 @@ def register(sub) -> None:
     p.add_argument("--max-lines", type=int, default=50, metavar="N",
                    help="moved lines shown in text and markdown (default 50; json shows all)")
     p.add_argument("--template-dir", metavar="DIR", help="templates that replace the shipped ones")
-    p.set_defaults(run=run)
+    p.add_argument("--skip-bad-rows", metavar="FILE",
+                   help="write malformed usage rows (with reasons) to FILE and bill the rest on both sides "
+                        "(FILE may not be an input)")
+    p.set_defaults(run=run, outputs=(SKIP_BAD_ROWS,))
 
 
 def run(args) -> int:
     through = parse_date(args.through)
-    for f in args.usage:
-        if not Path(f).is_file():
-            raise UsageError(f"no such usage file: {f}")
+    check_usage_files(args.usage)
     for f in args.contracts:
         if not Path(f).is_file():
             raise UsageError(f"no such contracts file: {f}")
@@ -213,7 +216,7 @@ def _evaluate_and_show(args, sides, through, old_label: str, new_label: str, hea
     usage = SharedUsage(AGGREGATOR)
     # each side's periods and usage stage, here, before the contracts are split: the
     # parts price from them (a forked part inherits them); nothing is priced yet
-    stages = _prepared_both(sides, args.usage, through, usage)
+    stages = _prepared_both(sides, args.usage, through, usage, args.skip_bad_rows)
     heap.again()
     if not all(stage.ok for stage in stages):  # the diagnostics as pricing each side whole prints them
         return _whole(args, sides, through, usage)
@@ -249,7 +252,7 @@ def _evaluate_and_show(args, sides, through, old_label: str, new_label: str, hea
     return _show(args, view)
 
 
-def _prepared_both(sides, files, through, usage) -> list[Prepared]:
+def _prepared_both(sides, files, through, usage, skip_bad_rows: str | None = None) -> list[Prepared]:
     """Each side's periods and usage stage (`prepare`). While the engine aggregates the old
     side's usage (DuckDB lets go of the interpreter while it runs), a thread works out the
     new side's periods and takes the old side's report when their queries are equal
@@ -261,7 +264,8 @@ def _prepared_both(sides, files, through, usage) -> list[Prepared]:
     def one(side) -> Prepared:
         _, compiled, plan = side
         # (without `explain`'s candidates per resolution: a diff reads the winning rule only)
-        return prepare(plan, files, through, aggregator=usage, spans=compiled.spans, explain=False)
+        return prepare(plan, files, through, aggregator=usage, spans=compiled.spans, explain=False,
+                       skip_bad_rows=skip_bad_rows)
 
     started = getattr(usage, "started", None)
     if started is None:  # an aggregator of its own (tests): one side after the other
@@ -331,7 +335,8 @@ def _whole(args, sides, through, usage: SharedUsage) -> int:
     from ..billing import evaluate
 
     for label, compiled, plan in sides:
-        ev = evaluate(plan, args.usage, through, aggregator=usage, spans=compiled.spans)
+        ev = evaluate(plan, args.usage, through, aggregator=usage, spans=compiled.spans,
+                      skip_bad_rows=args.skip_bad_rows)
         if ev.diagnostics and (label == "new" or not ev.ok):
             print(f"ratecard diff: evaluating the {label} side:", file=sys.stderr)
             print_diagnostics(ev.diagnostics, compiled.sources)

@@ -33,11 +33,11 @@ import datetime as dt
 import json
 import re
 from decimal import Decimal
-from typing import Union
+from typing import Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..diagnostics import Diagnostic, Span, error
+from ..diagnostics import Diagnostic, Span, did_you_mean, error
 from ..money import minor_units
 from ..syntax import nodes as n
 from ..syntax import without_bom
@@ -126,6 +126,55 @@ def _dollars(amount: Decimal) -> str:
     return f"${amount:f}" if abs(amount.adjusted()) < 40 else f"${amount}"
 
 
+# what each object of the API is called in a message
+_OBJECTS = {"ApiContract": "a contract", "CreditSettings": "`creditSettings`",
+            "ApiDiscount": "a discount", "ApiPlanChange": "a plan change"}
+
+
+def _keys(model: type[_Api]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_at(loc) -> type[_Api] | None:
+    """The API object holding the key at `loc` (`("planChanges", 0, "startsAt")` -> a plan
+    change), or None where it is no object of ours (a `rateOverrides` table)."""
+    model: type[_Api] | None = ApiContract
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
+        if field is None:
+            return None
+        found = [t for t in _types(field.annotation) if isinstance(t, type) and issubclass(t, _Api)]
+        if not found:
+            return None
+        model = found[0]
+    return model
+
+
+def _types(annotation) -> list:
+    """`annotation` and every type inside it (`list[ApiDiscount] | None` -> ..., ApiDiscount)."""
+    out = [annotation]
+    for arg in get_args(annotation):
+        out.extend(_types(arg))
+    return out
+
+
+def _message(problem: dict) -> str:
+    """Pydantic's words for a wrong key ("Extra inputs are not permitted", "Field
+    required") as the key, the object and the keys it takes; other problems as they are."""
+    kind, loc = problem["type"], problem["loc"]
+    model = _model_at(loc) if loc and isinstance(loc[-1], str) else None
+    if model is None or kind not in ("extra_forbidden", "missing"):
+        return problem["msg"]
+    key, keys, what = loc[-1], _keys(model), _OBJECTS.get(model.__name__, "this object")
+    takes = f" (it takes {', '.join(f'`{k}`' for k in keys)})" if len(keys) <= 6 else ""
+    if kind == "missing":
+        return f"{what} needs `{key}`{takes}"
+    near = did_you_mean(key, keys)
+    return f"unknown key `{key}` in {what}" + (f" (did you mean `{near}`?)" if near else takes)
+
+
 def _path(loc) -> str:
     return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
 
@@ -159,7 +208,7 @@ def contract_syntax(file: str, text: str, currency: str) -> tuple[n.SourceFile |
         try:
             api = ApiContract.model_validate(raw)
         except ValidationError as exc:
-            problems.extend(error("E600", e["msg"], Span.json(file, where + _path(e["loc"])))
+            problems.extend(error("E600", _message(e), Span.json(file, where + _path(e["loc"])))
                             for e in exc.errors())
             continue
         block, found = _Converter(file, where, currency).block(api)
@@ -253,7 +302,7 @@ class _Converter:
         if _DATE.match(text):
             return n.DateLit(text, False, self.at(path))
         try:
-            moment = dt.datetime.fromisoformat(text)
+            moment = dt.datetime.fromisoformat(text.upper())  # `t`, `z`: RFC 3339 section 5.6
         except ValueError:
             self.problem(path, f"`{text}` is not a date (2026-01-01) or a timestamp (2026-01-01T00:00:00Z)")
             return None
@@ -269,7 +318,7 @@ class _Converter:
         if _DATE.match(text):
             return n.DateLit(text, False, self.at(path))
         try:
-            dt.datetime.fromisoformat(text)
+            dt.datetime.fromisoformat(text.upper())  # `t`, `z`: RFC 3339 section 5.6
         except ValueError:
             self.problem(path, f"`{text}` is not a date (2026-12-31) or a timestamp (2026-12-31T23:59:59Z)")
             return None

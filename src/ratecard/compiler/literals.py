@@ -148,7 +148,7 @@ def date(ctx: Context, lit: n.DateLit, what: str) -> dt.date | None:
     return day
 
 
-_FRACTION = re.compile(r"[T ]\d\d:\d\d:\d\d[.,](\d+)")
+_FRACTION = re.compile(r"[Tt ]\d\d:\d\d:\d\d[.,](\d+)")
 
 
 def _finer_than_microseconds(raw: str) -> bool:
@@ -168,7 +168,8 @@ def instant(ctx: Context, lit: n.DateLit, what: str) -> dt.datetime | None:
     that period (docs/language.md, "`expires`")."""
     try:
         if lit.is_timestamp:
-            found = dt.datetime.fromisoformat(lit.raw)
+            # `t` and `z` are `T` and `Z` (RFC 3339 section 5.6), which fromisoformat wants
+            found = dt.datetime.fromisoformat(lit.raw.upper())
             if found.tzinfo is None:  # (JSON contracts: a time without an offset is UTC)
                 found = found.replace(tzinfo=dt.timezone.utc)
             if _finer_than_microseconds(lit.raw):

@@ -29,6 +29,7 @@ from decimal import Decimal
 
 from ..billing.documents import Breakage, Invoice, PeriodRange
 from ..model import Contract, Issuing, RatingPlan
+from ..money import plain
 from ..money import zero as money_zero
 from .documents import Correction, LedgerDocument
 from ..compiler.numbering import parse_format
@@ -127,6 +128,8 @@ def _digested(ln, events: dict[int, int]) -> dict:
     }
     if ln.service_period is not None:  # (only then: the snapshots of other lines stay as they were)
         d["service_period"] = ln.service_period.start.isoformat()
+    if ln.pool is not None:  # (likewise) what a pooled line's share moves with
+        d["pool"] = str(ln.pool.quantity)
     return d
 
 
@@ -158,7 +161,9 @@ def _reason(old: dict | None, new: dict | None) -> str:
     price_changed = (old.get("unit_price") != new.get("unit_price")
                      or _bare(old["modifiers"]) != _bare(new["modifiers"])
                      or (not quantity_changed and Decimal(old["amount"]) != Decimal(new["amount"])))
-    if price_changed:
+    if price_changed and _share_moved(old, new, quantity_changed):
+        parts.append(_share_reason(old, new))
+    elif price_changed:
         if new["kind"] in ("usage", "credit"):
             was = old.get("unit_price")
             now = new.get("unit_price")
@@ -167,6 +172,22 @@ def _reason(old: dict | None, new: dict | None) -> str:
         else:
             parts.append(f"{new['description'] or new['charge']} changed")
     return "; ".join(parts) or "recomputed"
+
+
+def _share_moved(old: dict, new: dict, quantity_changed: bool) -> bool:
+    """A pooled line whose amount moved with its quantity, rule and price as they were, in a
+    pool whose quantity other lines moved (late usage in another region): its share of the
+    pool changed, no price did. (A snapshot from before pools were remembered says nothing.)"""
+    was, now = old.get("pool"), new.get("pool")
+    return (was is not None and now is not None and Decimal(was) != Decimal(now)
+            and new["kind"] == "usage" and not quantity_changed and old["rule"] == new["rule"]
+            and old.get("unit_price") == new.get("unit_price")
+            and _bare(old["modifiers"]) == _bare(new["modifiers"]))
+
+
+def _share_reason(old: dict, new: dict) -> str:
+    return (f"share of the pool changed: the pool's quantity {plain(Decimal(old['pool']))} -> "
+            f"{plain(Decimal(new['pool']))}")
 
 
 def _bare(modifiers: list[str]) -> list[str]:

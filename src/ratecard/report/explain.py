@@ -19,7 +19,7 @@ from ..billing.documents import Invoice, Line
 from ..billing.pools import exact_decimal
 from ..billing.segments import Change, SplitInfo
 from ..model import Modifier, PackagePrice, RatingPlan, Rule, TieredPrice, UnitPrice
-from ..money import exact_text, plain, quantum
+from ..money import exact_text, plain, quantum, units
 from ..rules import Resolution
 from .formatter import expiry_text
 from .intervals import held_intervals
@@ -224,11 +224,11 @@ def split_notes(info: SplitInfo | None, price, plan: RatingPlan) -> list[str]:
                      + ", but this line's rule and price are the same on both sides, so it is not split there")
         notes.extend(f"  change {_change_text(c, plan)}" for c in info.unchanged)
     if isinstance(price, TieredPrice) and price.kind == "volume":
-        notes.append(f"volume tier chosen by the period's total ({plain(info.total)} units)"
+        notes.append(f"volume tier chosen by the period's total ({units(info.total)})"
                      + ("" if info.final else "; the tier's flat amount is billed on the period's last line"))
     elif isinstance(price, (TieredPrice, PackagePrice)) and info.already:
         what = "tiers continue" if isinstance(price, TieredPrice) else "packages continue"
-        notes.append(f"{what} from the {plain(info.already)} units used earlier in the period")
+        notes.append(f"{what} from the {units(info.already)} used earlier in the period")
     return notes
 
 
@@ -238,15 +238,15 @@ def pool_arithmetic(pl: PricedLine, plan: RatingPlan) -> list[str]:
     pool = pl.pool
     unit = pool.priced.unit_label
     out = [f"pool: {pool.lines} line{'s' if pool.lines != 1 else ''} of {pl.line.charge}, "
-           f"{plain(pool.quantity)} units (the lines this rule prices in the period; "
+           f"{units(pool.quantity)} (the lines this rule prices in the period; "
            f"tiers filled by their sum)"]
     if pool.already:
-        out.append(f"tiers continue from the {plain(pool.already)} units of the charge's pools earlier in the "
+        out.append(f"tiers continue from the {units(pool.already)} of the charge's pools earlier in the "
                    f"period (the rates change inside it)")
     for s in pool.priced.steps:
         upper = plain(s.upper) if s.upper is not None else "above"
         flat = f" + {plain(s.flat)} flat" if s.flat else ""
-        out.append(f"tier {plain(s.lower)}-{upper}: {plain(s.quantity)} units x "
+        out.append(f"tier {plain(s.lower)}-{upper}: {units(s.quantity)} x "
                    f"{plain(s.unit_price)} per {unit}{flat} = {plain(s.amount)}")
     out.append(f"pool total {pool.total} (exact {plain(pool.priced.amount)}, rounded once)")
     share = (f"share {pool.total} x {plain(pl.line.quantity)} / {plain(pool.quantity)} = "
@@ -298,12 +298,12 @@ def _usage_view(pl: PricedLine, plan: RatingPlan) -> UsageExplained:
         for s in pl.priced.steps:
             upper = plain(s.upper) if s.upper is not None else "above"
             flat = f" + {plain(s.flat)} flat" if s.flat else ""
-            units = f"{plain(s.quantity)} units"
+            count = units(s.quantity)
             if position is not None and s.quantity > 0:
                 first = max(position, s.lower)
-                units = f"units {plain(first)}-{plain(first + s.quantity)}, {units}"
+                count = f"units {plain(first)}-{plain(first + s.quantity)}, {count}"
                 position = first + s.quantity
-            arithmetic.append(f"tier {plain(s.lower)}-{upper}: {units} x "
+            arithmetic.append(f"tier {plain(s.lower)}-{upper}: {count} x "
                               f"{plain(s.unit_price)} per {pl.priced.unit_label}{flat} = {plain(s.amount)}")
     else:
         arithmetic.append(f"{pl.priced.formula} = {plain(pl.exact)}")

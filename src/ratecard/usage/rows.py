@@ -53,10 +53,13 @@ EVENT_FIELDS = REQUIRED + ("properties",)
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 # RFC 3339 date-time (or a plain date), as both Python and SQL check it: years
-# 0001-9999, hours 00-23, an offset of at most 23:59 (RFC 3339's numoffset).
+# 0001-9999, hours 00-23, an offset of at most 23:59 (RFC 3339's numoffset). `T`
+# and `Z` may be written `t` and `z` (RFC 3339 section 5.6, NOTE): every engine
+# reads the text in capitals (`parse_time`, `sources._time`), as no parser of ours
+# takes the small letters.
 TIME_PATTERN = (r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-[0-9]{2}-[0-9]{2}"
-                r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?)?"
-                r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$")
+                r"([Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?)?"
+                r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$")
 # The instants an event may have, in UTC (what every engine and Python's datetime hold).
 TIME_MIN = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 TIME_MAX = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
@@ -210,7 +213,7 @@ def parse_time(raw) -> dt.datetime | None:
     if not isinstance(raw, str) or not _TIME.match(raw):
         return None
     try:
-        t = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        t = dt.datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
         if t.tzinfo is None:
             t = t.replace(tzinfo=dt.UTC)
         return t.astimezone(dt.UTC)

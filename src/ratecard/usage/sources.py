@@ -279,7 +279,7 @@ def _time(source: Source, time: exp.Expression | None = None) -> tuple[exp.Expre
         bad = exp.Is(this=t.copy(), expression=exp.Null())
     else:
         text = cast(time, TEXT)
-        t = cast(text, STAMP, safe=True)
+        t = cast(exp.Upper(this=text.copy()), STAMP, safe=True)  # `t` and `z` (RFC 3339): `rows.TIME_PATTERN`
         bad = or_(exp.Is(this=t.copy(), expression=exp.Null()),
                       exp.Not(this=regex(text, TIME_PATTERN)))
     bounds = or_(exp.LT(this=t.copy(), expression=cast(lit(_stamp(TIME_MIN)), STAMP)),

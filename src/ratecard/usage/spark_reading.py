@@ -22,7 +22,7 @@ from .sources import flag_pattern
 
 # Spark reads `2026-01-01T10:00+02:00` (minutes, then a zone) as NULL; RFC 3339
 # and the other engines accept it. The view adds the seconds.
-_NO_SECONDS = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2})(Z|[+-][0-9]{2}:[0-9]{2})$"
+_NO_SECONDS = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2})([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 _NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
 
 # The twin of `rows.number_text` in Spark SQL, on the text column `{t}`: the plain

@@ -254,14 +254,29 @@ def _explain_splits(changes: list[LineChange]) -> None:
         if not olds or not news:
             continue
         was, now = len(olds), len(news)
+        word = _split_or_merged(olds, news)
         for c in group:
             seg = (f"segment {c.key.segment[0]} to {c.key.segment[1]}" if c.key.segment
                    else "the whole period")
             # an old-side line is what the old pricing billed; a new-side line, what the new one bills
             verb = "billed" if c.old is not None else "now bills"
-            c.reasons = [Reason("split", f"period {'split' if now > was else 'merged'} at a rate change: "
+            c.reasons = [Reason("split", f"period {word} at a rate change: "
                                          f"{was} line{'s' if was != 1 else ''} → {now}; this line {verb} "
                                          f"{seg}")]
+
+
+def _split_or_merged(olds: list[LineChange], news: list[LineChange]) -> str:
+    """`split` when the new side cuts the period finer than the old one, else `merged`.
+    More lines say so; with as many lines on each side (usage on one side of the change
+    only: one line for the whole period against one for a segment), the narrower
+    segment does: a line without one bills the whole period."""
+    if len(news) != len(olds):
+        return "split" if len(news) > len(olds) else "merged"
+
+    def narrowest(side: list[LineChange]) -> float:
+        return min(((c.key.segment[1] - c.key.segment[0]).days if c.key.segment else float("inf"))
+                   for c in side)
+    return "split" if narrowest(news) < narrowest(olds) else "merged"
 
 
 # ----------------------------------------------------------------- why a line moved

@@ -219,7 +219,7 @@ def _instant(ctx: Context, at: n.DateLit) -> dt.datetime | None:
     """`on DATE` is midnight UTC of that day; a timestamp is taken as written."""
     try:
         if at.is_timestamp:
-            return dt.datetime.fromisoformat(at.raw).astimezone(dt.UTC)
+            return dt.datetime.fromisoformat(at.raw.upper()).astimezone(dt.UTC)  # `t`, `z`: RFC 3339
         return midnight(dt.date.fromisoformat(at.raw))
     except ValueError:
         ctx.report(error("E307", f"`{at.raw}` is not a valid {'timestamp' if at.is_timestamp else 'date'}",
