@@ -181,9 +181,16 @@ def burn_order(grants: Sequence[CreditGrant]) -> list[CreditGrant]:
 def order_reason(grant: CreditGrant) -> str:
     """Why a grant burns where it does, in `explain`'s words."""
     parts = [f"priority {grant.priority}" if grant.priority is not None else "no priority (after those with one)"]
-    parts.append(f"expiring at {grant.expires:%Y-%m-%d %H:%M} UTC" if grant.expires else "never expires")
+    parts.append(f"expiring at {_instant(grant.expires)} UTC" if grant.expires else "never expires")
     parts.append(f"granted {grant.granted}")
     return "burns after the allowances, by " + ", ".join(parts) + ", then contract order"
+
+
+def _instant(at: dt.datetime) -> str:
+    """An expiry to the second, and its fraction when it has one: `23:59` read a minute
+    early for `expires 2026-12-31T23:59:59Z`."""
+    at = at.astimezone(dt.UTC)
+    return f"{at:%Y-%m-%d %H:%M:%S}" + (f".{at.microsecond:06d}".rstrip("0") if at.microsecond else "")
 
 
 def allowance_amount(allowance: Allowance, period: Period, round_amount) -> Decimal:
