@@ -21,7 +21,7 @@ from typing import Sequence
 
 from ..diagnostics import error, first_line
 from ..model import RatingPlan
-from .arrow_result import arrow_result
+from .arrow_result import arrow_result, python_columns
 from .bad_rows import in_user_files, locate_bad_rows, write_clean_copy
 from .driver import EngineFailure, EngineStopped, FoundBadRows, aggregate
 from .overflow import is_overflow, overflow_problem
@@ -306,7 +306,7 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
         raise EngineFailure(first_line(exc)) from None
     if rows is not None:
         return read_result(plan, rows, shape.dimensions)
-    return read_columns(plan, [column.to_pylist() for column in table.columns], shape.dimensions,
+    return read_columns(plan, python_columns(table), shape.dimensions,
                         len(RATED_COLUMNS) if rating is not None else 0)
 
 
