@@ -163,9 +163,12 @@ def prepare(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
 def _prepare(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, contracts: list[Contract], *,
              aggregator: Aggregator | None, skip_bad_rows: str | None, memory_limit: str | None,
              threads: int | None, price_in_engine: bool | None, explain: bool,
-             narrow: str | None = None) -> Prepared:
+             narrow: str | None = None, in_parts: bool = False) -> Prepared:
     """The periods and the usage stage; with `narrow` (a contract's name) and an aggregator
-    that can (`one_contract`), that contract's aggregates alone, every event still counted."""
+    that can (`one_contract`), that contract's aggregates alone, every event still counted;
+    with `in_parts` and an aggregator that can (`reads_in_parts`), the aggregates left in the
+    engine's columns (`usage.column_aggregates`) and `by_window` empty: each range of
+    contracts reads its own where it is priced (`_bill_in_parts`)."""
     if aggregator is None:
         from ..usage import aggregate_usage as aggregator  # the DuckDB path
 
@@ -183,12 +186,13 @@ def _prepare(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, con
         told["rating"] = engine.request(contracts)
     if narrowed is not None:  # the contract's aggregates alone; the counts still every event's
         told["contract"] = narrowed
+    elif in_parts and getattr(aggregator, "reads_in_parts", False):
+        told["in_parts"] = True
     report = aggregator(plan, terms, windows, list(usage_files), skip_bad_rows=skip_bad_rows,
                         memory_limit=memory_limit, threads=threads, **told)
     by_window: dict[str, list[Aggregate]] = {}
-    if not has_errors(report.diagnostics):
-        for agg in report.aggregates:
-            by_window.setdefault(agg.window, []).append(agg)
+    if not has_errors(report.diagnostics) and not hasattr(report.aggregates, "for_windows"):
+        _group(report.aggregates, by_window)
     return Prepared(pricer, contract_periods, splits, engine, report, by_window, [])
 
 
@@ -202,11 +206,13 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     if only is not None:
         names = {only} if isinstance(only, str) else set(only)
         contracts = [c for c in contracts if c.name in names]
+    splittable = sink if isinstance(sink, SplittableSink) else None
     if prepared is None:
         prepared = _prepare(plan, usage_files, through, contracts, aggregator=aggregator,
                             skip_bad_rows=skip_bad_rows, memory_limit=memory_limit, threads=threads,
                             price_in_engine=price_in_engine, explain=sink is None,
-                            narrow=only if isinstance(only, str) else None)
+                            narrow=only if isinstance(only, str) else None,
+                            in_parts=splittable is not None and workers > 1)
     pricer, engine, report = prepared.pricer, prepared.engine, prepared.report
     contract_periods, splits = prepared.contract_periods, prepared.splits
     if has_errors(report.diagnostics):
@@ -218,16 +224,20 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
                          rounder(plan.currency, plan.rounding),
                          keep_priced=sink is None or wants_priced, drawn=drawn or {}, engine=engine)
 
-    splittable = sink if isinstance(sink, SplittableSink) else None
+    # the aggregates still in the engine's columns: each range reads its own (`_bill_in_parts`)
+    read = getattr(report.aggregates, "for_windows", None)
+    counts = report.aggregates.window_counts() if read is not None else {k: len(v) for k, v in by_window.items()}
     ranges = [contracts]
     if splittable is not None:
-        lines = [sum(len(by_window.get(part.key, ()))
+        lines = [sum(counts.get(part.key, 0)
                      for p in contract_periods[c.name] for part in plan_parts(c, p)) + 1 for c in contracts]
         minimum = parallel.MIN_LINES if splittable.min_lines is None else splittable.min_lines
         ranges = parallel.ranges(contracts, workers, len(report.aggregates), lines, minimum=minimum)
     if splittable is not None and len(ranges) > 1:
-        shares = _bill_in_parts(run_ctx, ranges, splittable, progress, len(contracts))
+        shares = _bill_in_parts(run_ctx, ranges, splittable, progress, len(contracts), read)
     else:
+        if read is not None:
+            _group(report.aggregates, run_ctx.by_window)
         shares = [_bill(run_ctx, contracts, sink, progress, len(contracts))]
 
     diagnostics: list[Diagnostic] = list(report.diagnostics)
@@ -270,12 +280,15 @@ def _printed_fingerprint(engine: EnginePrices, windows):
 
 
 def _bill_in_parts(run: RunContext, ranges: list[list[Contract]], sink: SplittableSink, progress: Told | None,
-                   total: int) -> list[Billed]:
+                   total: int, read: Callable[[Collection[str]], list[Aggregate]] | None = None) -> list[Billed]:
     """Price each range of contracts into a part of `sink`, the first here and the others in
-    forked processes (`parallel.py`); the parts are absorbed in range order."""
+    forked processes (`parallel.py`); the parts are absorbed in range order. With `read`
+    (`ColumnAggregates.for_windows`), each range's aggregates are read where it is priced."""
     parts = [sink] + [sink.part() for _ in ranges[1:]]
 
     def work(index: int, share: list[Contract]) -> Billed:
+        if read is not None:
+            _group(read(_windows_of(run, share)), run.by_window)
         if index:
             parts[index].restart()  # a failed child may have written some
         billed = _bill(run, share, parts[index], progress if index == 0 else None, total)
@@ -286,6 +299,25 @@ def _bill_in_parts(run: RunContext, ranges: list[list[Contract]], sink: Splittab
     for part, billed in zip(parts[1:], shares[1:]):
         sink.absorb(part, billed.written)
     return shares
+
+
+def _group(aggregates, by_window: dict[str, list[Aggregate]]) -> None:
+    """`aggregates` added to `by_window`, each window's in their order."""
+    for agg in aggregates:
+        by_window.setdefault(agg.window, []).append(agg)
+
+
+def _windows_of(run: RunContext, contracts: Sequence[Contract]) -> set[str]:
+    """The keys of the windows the contracts' usage is aggregated in: their periods' plan
+    parts, and the segments of those a rate change splits (`scope.scope`)."""
+    keys = set()
+    for contract in contracts:
+        for period in run.contract_periods[contract.name]:
+            for part in plan_parts(contract, period):
+                keys.add(part.key)
+                for segments in run.splits.get(part.key, {}).values():
+                    keys.update(s.key for s in segments)
+    return keys
 
 
 def _bill(run: RunContext, contracts: Sequence[Contract], sink, progress: Told | None, total: int) -> Billed:

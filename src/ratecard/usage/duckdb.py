@@ -21,7 +21,8 @@ from typing import Sequence
 
 from ..diagnostics import error, first_line
 from ..model import RatingPlan
-from .arrow_result import arrow_result
+from .arrow_result import arrow_result, python_columns
+from .column_aggregates import column_result
 from .bad_rows import in_user_files, locate_bad_rows, write_clean_copy
 from .driver import EngineFailure, EngineStopped, FoundBadRows, aggregate
 from .overflow import is_overflow, overflow_problem
@@ -295,12 +296,14 @@ def plain_json(conn, source: Source, keys: Sequence[str]) -> Source:
 
 def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Relations,
               memory_limit: str | None = None, rating: RatingRequest | None = None,
-              contract: str | None = None) -> QueryResult:
+              contract: str | None = None, in_parts: bool = False) -> QueryResult:
     """Execute the aggregation and read its result. When DuckDB's JSON
     reader refuses a file no line of which looked like it needed the exact reading
     (`plain_json`), the file is read exactly, which names every bad line. With
     `rating`, the whole-period lines come back priced (`rating.py`); with `contract`,
-    that contract's lines only, and every event's counts (`query.build_query`)."""
+    that contract's lines only, and every event's counts (`query.build_query`); with
+    `in_parts`, the aggregates are kept in the engine's columns until billing reads
+    them, each range of contracts in the process that prices it (`column_aggregates`)."""
     import duckdb
 
     query, shape = build_query(plan, sources, relations,
@@ -319,12 +322,14 @@ def run_query(conn, plan: RatingPlan, sources: Sequence[Source], relations: Rela
     except duckdb.Error as exc:
         if any(not s.exact for s in sources):
             return run_query(conn, plan, [dataclasses.replace(s, exact=True) for s in sources], relations,
-                             memory_limit, rating, contract)
+                             memory_limit, rating, contract, in_parts)
         raise EngineFailure(first_line(exc)) from None
     if rows is not None:
         return read_result(plan, rows, shape.dimensions)
-    return read_columns(plan, [column.to_pylist() for column in table.columns], shape.dimensions,
-                        len(RATED_COLUMNS) if rating is not None else 0)
+    rated = len(RATED_COLUMNS) if rating is not None else 0
+    if in_parts:
+        return column_result(plan, table, shape.dimensions, rated)
+    return read_columns(plan, python_columns(table), shape.dimensions, rated)
 
 
 def replace_source(conn, source: Source, bad_lines: set[int] | None,
@@ -344,9 +349,9 @@ class DuckDBEngine:
     """The usage stage's steps (`driver.UsageEngine`) in embedded DuckDB."""
 
     def __init__(self, memory_limit: str | None = None, threads: int | None = None,
-                 rating: RatingRequest | None = None, contract: str | None = None):
+                 rating: RatingRequest | None = None, contract: str | None = None, in_parts: bool = False):
         self.memory_limit, self.threads, self.rating = memory_limit, threads, rating
-        self.contract = contract
+        self.contract, self.in_parts = contract, in_parts
         self.conn = None
         self.spill: str | None = None
         self.scratch: str | None = None
@@ -378,7 +383,7 @@ class DuckDBEngine:
         self.sources = [plain_json(self.conn, s, keys) for s in sources]
         self.relations = register_relations(self.conn, terms, windows)
         return run_query(self.conn, plan, self.sources, self.relations, self.memory_limit, self.rating,
-                         self.contract)
+                         self.contract, self.in_parts)
 
     def find_bad_rows(self, plan: RatingPlan, files: Sequence[str], sources: list[Source],
                       result: QueryResult | None, failure: EngineFailure | None, skipping: bool) -> FoundBadRows:
@@ -401,7 +406,7 @@ class DuckDBEngine:
             return QueryResult([], {}, Counts()), set_aside
         try:
             kept = run_query(self.conn, plan, cleaned, self.relations, self.memory_limit, self.rating,
-                             self.contract)
+                             self.contract, self.in_parts)
         except EngineFailure as exc:
             message = in_user_files(str(exc), user, copy_lines)
             if is_overflow(message):  # the rows left are good: their sum is not
@@ -424,17 +429,20 @@ class DuckDBEngine:
 def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[Window],
                     files: list[str], *, skip_bad_rows: str | None = None,
                     memory_limit: str | None = None, threads: int | None = None,
-                    rating: RatingRequest | None = None, contract: str | None = None) -> UsageReport:
+                    rating: RatingRequest | None = None, contract: str | None = None,
+                    in_parts: bool = False) -> UsageReport:
     """Usage files -> aggregates per (window, meter, dimension values), with every
     event accounted for (see `records`), in embedded DuckDB; with `rating`, the
     lines it covers priced by the engine (`rating.py`); with `contract`, the
-    aggregates of that contract alone, the counts still of every event."""
-    return aggregate(DuckDBEngine(memory_limit, threads, rating, contract), plan, terms, windows, files,
-                     skip_bad_rows)
+    aggregates of that contract alone, the counts still of every event; with
+    `in_parts`, the aggregates kept in the engine's columns (`column_aggregates`)."""
+    return aggregate(DuckDBEngine(memory_limit, threads, rating, contract, in_parts), plan, terms, windows,
+                     files, skip_bad_rows)
 
 
 aggregate_usage.prices_lines = True  # type: ignore[attr-defined]  # billing may hand it a `RatingRequest`
 aggregate_usage.one_contract = True  # type: ignore[attr-defined]  # ... and `contract=NAME` (`--contract`)
+aggregate_usage.reads_in_parts = True  # type: ignore[attr-defined]  # ... and `in_parts=True` (billing.parallel)
 
 
 def query_key(plan: RatingPlan, terms: Sequence[ContractTerm], windows: Sequence[Window],

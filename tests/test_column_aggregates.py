@@ -1,0 +1,71 @@
+"""The aggregates kept in the engine's columns (`usage.column_aggregates`), read a range of
+windows at a time where each range is priced: the same aggregates as reading them all."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+import io
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ratecard.billing import evaluate
+from ratecard.billing.documents import RunWriter
+from ratecard.billing.scope import scope
+from ratecard.compiler import compile_paths
+from ratecard.usage import aggregate_usage as duckdb_usage
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+PROJECTS = sorted(p for p in EXAMPLES.iterdir() if (p / "usage.jsonl").exists())
+
+
+def _project(project: Path):
+    plan = compile_paths([str(p) for p in sorted(project.glob("*.pricing"))]).plan
+    through = dt.date.fromisoformat(re.search(r"--through (\S+)", (project / "README.md").read_text())[1])
+    return plan, through, [str(project / "usage.jsonl")]
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=[p.name for p in PROJECTS])
+def test_the_columns_read_in_ranges_are_the_aggregates(project):
+    plan, through, usage = _project(project)
+    terms, windows, _, _ = scope(plan, through)
+    whole = duckdb_usage(plan, terms, windows, usage)
+    kept = duckdb_usage(plan, terms, windows, usage, in_parts=True)
+    assert not whole.diagnostics and not kept.diagnostics
+    assert (kept.events_read, kept.billed, kept.rejected) == (whole.events_read, whole.billed, whole.rejected)
+    aggregates = whole.aggregates
+    if not hasattr(kept.aggregates, "for_windows"):  # a weighted meter's result is read at once
+        assert kept.aggregates == aggregates
+        return
+    assert len(kept.aggregates) == len(aggregates)
+    assert kept.aggregates.window_counts() == Counter(a.window for a in aggregates)
+    keys = sorted({w.key for w in windows})
+    for chosen in (keys[::2], keys[1::2], keys[:1], [], keys):
+        assert kept.aggregates.for_windows(chosen) == [a for a in aggregates if a.window in set(chosen)]
+    assert kept.aggregates == aggregates  # read whole (once), as any other use reads them
+    assert kept.aggregates.for_windows(keys[::2]) == [a for a in aggregates if a.window in set(keys[::2])]
+
+
+def _streamed(plan, usage, through, **kwargs) -> str:
+    with tempfile.TemporaryFile() as spool:
+        writer = RunWriter(spool)
+        ev = evaluate(plan, usage, through, aggregator=duckdb_usage, sink=writer, **kwargs)
+        out = io.StringIO()
+        if ev.run is not None:
+            writer.finish(ev.run, out)
+    return out.getvalue(), [(d.code, d.message) for d in ev.diagnostics]
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=[p.name for p in PROJECTS])
+def test_ranges_reading_their_own_columns_bill_the_same_with_the_engine_pricing(project, monkeypatch):
+    """With the engine's prices read in each process too (`--price-in engine`): byte-identical
+    to one process that reads every aggregate at once."""
+    from ratecard.billing import parallel
+
+    monkeypatch.setattr(parallel, "MIN_LINES", 0)
+    plan, through, usage = _project(project)
+    one = _streamed(plan, usage, through, price_in_engine=True)
+    assert _streamed(plan, usage, through, price_in_engine=True, workers=2) == one
