@@ -288,6 +288,70 @@ def test_one_unpriced_unit_is_one_unit(tmp_path):
     assert (said(1), said(2)) == ("1 unit)", "2 units)")
 
 
+TIERED = API + """
+plan p {
+  billing monthly
+  charge API_CALLS : graduated per call {
+    up to 10 : $1
+  }
+}
+contract c { customer "cust"  plan p  starts 2026-01-01 }
+"""
+
+
+def _problem(text, rows, tmp_path, in_engine):
+    """The one error evaluating `rows` gives, with the compiler's spans as the CLI passes them."""
+    from ratecard.billing import evaluate
+    from ratecard.compiler import compile_sources
+
+    compiled = compile_sources([("t.pricing", text)])
+    files = [write_events(tmp_path / "u.jsonl", rows)]
+    ev = evaluate(compiled.plan, files, dt.date(2026, 2, 1), spans=compiled.spans, price_in_engine=in_engine)
+    (diag,) = [d for d in ev.diagnostics if d.is_error]
+    return diag
+
+
+@pytest.mark.parametrize("in_engine", [False, True])
+def test_unpriced_usage_points_at_the_rate_card_to_edit(tmp_path, in_engine):
+    """E502 named contract, meter and period but no place in the pricing: now a note points at
+    the rate card a `default` rule goes in (the meter's here: the plan's charge has no rates),
+    by every path that prices."""
+    diag = _problem(LAYERS, [event(1, "c1", "2026-01-05T00:00:00Z", "llm", model="zzz", tokens=5)],
+                    tmp_path, in_engine)
+    assert diag.code == "E502" and diag.span is None
+    (note,) = diag.notes
+    assert note.message == "meter `TOKENS`'s rate card, where a `default` rule would go"
+    assert (note.span.file, note.span.line, note.span.col, note.span.end_line) == ("t.pricing", 7, 5, 9)
+    # a plan's charge with rates of its own is where the default goes
+    text = LAYERS.replace("  charge TOKENS\n", '  charge TOKENS { model = "b" : $0.02 }\n')
+    (note,) = _problem(text, [event(1, "c1", "2026-01-05T00:00:00Z", "llm", model="zzz", tokens=5)],
+                       tmp_path, in_engine).notes
+    assert note.message == "plan `p`'s charge of `TOKENS`, where a `default` rule would go"
+    assert (note.span.line, note.span.col) == (14, 3)
+
+
+@pytest.mark.parametrize("in_engine", [False, True])
+def test_usage_beyond_the_last_tier_points_at_the_tiers(tmp_path, in_engine):
+    diag = _problem(TIERED, [event(i, "cust", "2026-01-05T00:00:00Z", "api.request") for i in range(11)],
+                    tmp_path, in_engine)
+    assert diag.code == "E503" and "the tiers stop at `up to 10`" in diag.message
+    (note,) = diag.notes
+    assert note.message == "the tiers that stop at `up to 10`"
+    assert (note.span.file, note.span.line, note.span.col) == ("t.pricing", 9, 22)
+
+
+def test_unpriced_usage_without_spans_has_no_note(tmp_path):
+    """A plan built without the compiler's spans (a test's, an API user's) reports as before."""
+    from ratecard.billing import evaluate
+    from ratecard.usage.reference import aggregate_usage
+
+    files = [write_events(tmp_path / "u.jsonl",
+                          [event(1, "c1", "2026-01-05T00:00:00Z", "llm", model="zzz", tokens=5)])]
+    ev = evaluate(compile_text(LAYERS), files, dt.date(2026, 2, 1), aggregator=aggregate_usage)
+    (diag,) = [d for d in ev.diagnostics if d.is_error]
+    assert diag.code == "E502" and diag.notes == ()
+
+
 def test_one_contract_is_priced_alone_and_counts_stay_the_runs(tmp_path):
     """`only` (`--contract NAME`) prices that contract alone: its invoices are those of the
     whole run, the event counts are the whole run's, and another contract's unpriced

@@ -153,6 +153,21 @@ def test_a_pool_beyond_its_last_tier_is_an_error_never_a_bill(tmp_path):
 
 
 @pytest.mark.parametrize("in_engine", [False, True])
+def test_a_pool_beyond_its_last_tier_points_at_the_tiers(tmp_path, in_engine):
+    """E503 of a pool names its meter; a note points at the tiered rule to give an `above` tier."""
+    from ratecard.billing import evaluate
+    from ratecard.compiler import compile_sources
+    import datetime as dt
+    compiled = compile_sources([("p.pricing", _plan("pooled graduated {\n    up to 1000 : $0.01\n  }"))])
+    usage = _events(tmp_path, [("a", 600, "2026-01-05T00:00:00Z"), ("b", 500, "2026-01-06T00:00:00Z")])
+    ev = evaluate(compiled.plan, [usage], dt.date(2026, 2, 1), spans=compiled.spans, price_in_engine=in_engine)
+    (problem,) = [d for d in ev.diagnostics if d.is_error]
+    (note,) = problem.notes
+    assert problem.code == "E503" and note.message == "the tiers that stop at `up to 1000`"
+    assert note.span == compiled.spans["plan:store/charge:STORAGE/0"]
+
+
+@pytest.mark.parametrize("in_engine", [False, True])
 def test_a_pool_past_the_exact_range_is_e506_as_one_lines_sum_is(tmp_path, in_engine):
     """6e19 GB in each of two buckets is within DECIMAL(38, 18); their pool, 1.2e20, is not.
     The same usage in one bucket is E506 (the engine's sum overflows); pooled it was billed

@@ -237,3 +237,41 @@ def test_sql_with_a_quoted_table_runs_in_duckdb(tmp_path, capsys):
                      [table])
     rows = conn.execute(plain).fetchall()
     assert rows and conn.execute(quoted).fetchall() == rows
+
+
+UNPRICED = ('meter API {\n  event "api.request"\n  count\n  dimensions region\n'
+            '  rates per call {\n    region = "us" : $0.01\n  }\n}\n'
+            'plan p {\n  charge API\n}\n'
+            'contract c {\n  customer "c"\n  plan p\n  starts 2026-01-01\n}\n')
+
+
+@pytest.mark.parametrize("command", [["invoice", "--format", "text"], ["explain", "--contract", "c"], ["credits"]])
+def test_unpriced_usage_shows_the_rate_card_to_edit(command, tmp_path, monkeypatch, capsys):
+    """A new user's first E502 named contract, meter and period, and no place in the
+    pricing: now a note shows the meter's rate card, where the `default` rule goes, with
+    `file:line:col`, the line and a caret, as every other note is shown."""
+    monkeypatch.chdir(tmp_path)
+    Path("p.pricing").write_text(UNPRICED, encoding="utf-8")
+    Path("u.jsonl").write_text('{"id": "e1", "type": "api.request", "customer": "c", "time": "2026-01-05T00:00:00Z",'
+                               ' "properties": {"region": "eu"}}\n', encoding="utf-8")
+    code, out, err = _main([command[0], "p.pricing", *command[1:], "--usage", "u.jsonl", "--through", "2026-02-01"],
+                           capsys)
+    assert (code, out) == (1, "")
+    assert ("p.pricing:6:5: note: meter `API`'s rate card, where a `default` rule would go\n"
+            '   6 |     region = "us" : $0.01\n'
+            "     |     ^^^^^^^^^^^^^^^^^^^^^\n") in err
+
+
+def test_unpriced_usage_in_json_carries_the_note(tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    Path("p.pricing").write_text(UNPRICED, encoding="utf-8")
+    Path("u.jsonl").write_text('{"id": "e1", "type": "api.request", "customer": "c", "time": "2026-01-05T00:00:00Z",'
+                               ' "properties": {"region": "eu"}}\n', encoding="utf-8")
+    code, _, err = _main(["invoice", "p.pricing", "--usage", "u.jsonl", "--through", "2026-02-01",
+                          "--format", "json"], capsys)
+    (diag,) = json.loads(err)["diagnostics"]
+    assert code == 1 and diag["code"] == "E502" and diag["span"] is None
+    assert diag["notes"] == [{"message": "meter `API`'s rate card, where a `default` rule would go",
+                              "span": {"file": "p.pricing", "line": 6, "col": 5, "end_line": 6, "end_col": 26}}]

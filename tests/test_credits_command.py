@@ -208,6 +208,41 @@ def test_the_closing_row_and_the_ending_tell_one_story(tmp_path, monkeypatch, ca
     assert "credit: credit:" not in out
 
 
+PLAN_CHANGE = """
+meter CALLS { event "call"  count }
+plan pro {
+  charge CALLS : $0.01 per call
+  allowance $28 per month { description "Included calls"  applies to CALLS }
+}
+plan plus {
+  charge CALLS : $0.005 per call
+  allowance $56 per month { description "Plus calls"  applies to CALLS }
+}
+contract beta { customer "cb"  plan pro  plan plus from 2026-02-20  starts 2026-01-01 }
+"""
+
+
+def test_an_allowance_row_is_dated_by_the_invoice_that_used_it(tmp_path, monkeypatch, capsys):
+    """A plan change on Feb 20 cuts February in two parts; Pro's allowance for Feb 1-19 was
+    dated Feb 20 (its part's end), but the invoice that used it is February's, issued Mar 1.
+    Each row now shows its invoice's date, as a grant's draws do; the JSON names the invoice."""
+    (tmp_path / "p.pricing").write_text(PLAN_CHANGE, encoding="utf-8")
+    events = [{"id": f"{d}{i}", "type": "call", "customer": "cb", "time": f"2026-02-{d}T00:00:00Z",
+               "properties": {}} for d in ("05", "25") for i in range(300)]
+    (tmp_path / "u.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    rows = [" ".join(line.split()) for line in _credits(tmp_path, monkeypatch, capsys, "2026-03-01").splitlines()]
+    assert [r.split(" granted")[0] for r in rows if r.endswith("(not breakage)")] == [
+        "Feb 1, 2026 Jan 1 – 31, 2026 $0.00 $28.00",
+        "Mar 1, 2026 Feb 1 – 19, 2026 -$4.50 $14.50",
+        "Mar 1, 2026 Feb 20 – 28, 2026 $0.00 $18.00"]
+    ledger = json.loads(_credits(tmp_path, monkeypatch, capsys, "2026-03-01", "json"))
+    assert [(a["period"]["start"], a["period"]["end"], a["invoice"], a["issued"]) for a in ledger["allowances"]] == [
+        ("2026-01-01", "2026-02-01", "beta-20260101", "2026-02-01"),
+        ("2026-02-01", "2026-02-20", "beta-20260201", "2026-03-01"),
+        ("2026-02-20", "2026-03-01", "beta-20260201", "2026-03-01")]
+    CreditLedger.model_validate(ledger)  # the document fits its model
+
+
 def test_grant_status_is_billings():
     """The ledger's status is `GrantLedger.status`: the window pricing burns grants by."""
     plan = compile_text(GRANTS)

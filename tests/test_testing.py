@@ -284,6 +284,10 @@ def test_unpriced_usage_is_a_test_error_not_a_failure(tmp_path):
     (case,) = compile_tests(compiled)
     result = run_case(case, tmp_path)
     assert result.status == "error" and result.diagnostics[0].code == "E502"
+    # as `invoice` does, it points at the rate card a `default` goes in: the plan's charge
+    (note,) = result.diagnostics[0].notes
+    assert note.message == "plan `p`'s charge of `M`, where a `default` rule would go"
+    assert note.span == compiled.spans["plan:p/charge:M"]
 
 
 # ----------------------------------------------------------------- the command

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Mapping, Sequence
 
+from ..diagnostics import Span
 from ..model import Contract, Plan, RatingPlan
 from ..usage.records import Aggregate
 from .engine_rating import EnginePrices
@@ -40,6 +41,8 @@ class RunContext:
     keep_priced: bool  # a `PricedLine` per usage line: for explain, views, or the sink
     drawn: Drawn = field(default_factory=dict)  # credit draws made final already, by contract
     engine: EnginePrices | None = None  # the prices the usage engine priced lines with, if it did
+    # model id -> where it was written (`Compiled.spans`): where E502 and E503 are fixed (`places.py`)
+    spans: Mapping[str, Span] = field(default_factory=dict)
 
     def plan_of(self, contract: Contract) -> Plan:
         return self.plan.plans[contract.plan]

@@ -110,13 +110,18 @@ class Applied:
 
 @dataclass(frozen=True)
 class AllowanceUse:
-    """One period's allowance: granted, used, what it leaves (never breakage)."""
+    """One period's allowance (a plan part's, when a plan change cuts the period): granted,
+    used, what it leaves (never breakage), and the invoice that closes the period, on which
+    its use is final: a part's allowance is used on the whole period's invoice, issued at
+    the period's end, not the part's."""
 
     allowance: Allowance
     plan: str
     period: Period
     granted: Decimal
     used: Decimal
+    invoice: str  # the number of the usage invoice that closes the period
+    issued: dt.date  # that invoice's issue date
 
     @property
     def unused(self) -> Decimal:
@@ -304,7 +309,8 @@ def burn(contract: Contract, bills: list[Bill], through: dt.date, round_amount,
             owed -= _allowance(bill, grant, own, unpaid, owed, spent, draws, round_amount)
         if own is not None:
             uses.extend(AllowanceUse(g.allowance, g.plan, g.part, allowance_amount(g.allowance, g.part, round_amount),
-                                     round_amount(spent.get(g.key, ZERO))) for g in bill.allowances if g.part.index == own)
+                                     round_amount(spent.get(g.key, ZERO)), bill.number, bill.end)
+                        for g in bill.allowances if g.part.index == own)
         if bill.draw_key in fixed:
             for grant_id, amount in fixed[bill.draw_key]:
                 ledger = by_id.get(grant_id)

@@ -16,7 +16,8 @@ modifiers are billed as one line, so a change that keeps the price changes
 nothing on the invoice.
 
 A usage line that cannot be priced (no rule, beyond the last tier, below
-zero) becomes a diagnostic, never a line billed as zero.
+zero) becomes a diagnostic, never a line billed as zero; E502 and E503 carry a
+note at the rate card to edit (`places.py`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ..usage.weighted import joined, line_from_pieces
 from .context import RunContext
 from .documents import Line, PeriodRange, TierLine, tier_line, trusted
 from .periods import Period
+from .places import tiers_note, unpriced_note
 from .pricer import LineFacts, as_written, describe_dims, line_attributes
 from .pricing import BeyondLastTier, NegativeQuantity, Priced, price_quantity
 from .segments import Segment, SplitInfo, affecting, pricing_key, within
@@ -249,10 +251,12 @@ def priced_line(run: RunContext, at: LineAt):
     pricer = run.pricer
     facts = pricer.facts(contract, agg.meter, agg.dimensions, at.day, at.shape)
     if facts is None:
+        note = unpriced_note(run.plan, run.spans, run.plan_of(contract), agg.meter)
         return agg, None, None, None, None, error(
             "E502", f"unpriced usage: no rule prices {_where(at)} ({units(agg.quantity)})",
             hints=[f"add a `default` rule to meter `{agg.meter}`'s rate card or to plan "
-                   f"`{run.plan_of(contract).name}`'s charge; ratecard never bills unpriced usage as zero"])
+                   f"`{run.plan_of(contract).name}`'s charge; ratecard never bills unpriced usage as zero"],
+            notes=[note] if note is not None else [])
     resolution = facts.resolution
     rated = agg.rated  # the usage engine priced a whole-period line already (`engine_rating.py`)
     engine, priced = run.engine, None
@@ -274,10 +278,11 @@ def priced_line(run: RunContext, at: LineAt):
             priced = price_quantity(resolution.price, agg.quantity, already=at.already, total=at.total,
                                     final=at.final)
         except BeyondLastTier as exc:
+            note = tiers_note(run.spans, resolution.base.id, plain(exc.bound))
             return agg, None, None, None, None, error(
                 "E503", f"usage beyond the last tier: {units(exc.quantity)} for "
                         f"{_where(at)}, but the tiers stop at `up to {plain(exc.bound)}`",
-                hints=["add an `above : PRICE` tier"])
+                hints=["add an `above : PRICE` tier"], notes=[note] if note is not None else [])
         except NegativeQuantity:
             return agg, None, None, None, None, _negative(run.plan, at)
         amount = run.money(priced.amount)

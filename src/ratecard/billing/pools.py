@@ -40,6 +40,7 @@ from ..model import TieredPrice
 from ..money import EXACT, ZERO, minor_units, plain, units
 from ..usage.overflow import BOUND, HOLDS
 from .documents import PoolLine, TierLine
+from .places import tiers_note
 from .pricer import as_written
 from .pricing import BeyondLastTier, Priced, price_quantity
 from .segments import pricing_key
@@ -126,11 +127,12 @@ def share_pools(run, items: list[tuple]) -> tuple[list[tuple], dict[int, PoolSha
             try:
                 priced = price_quantity(first[3].price, quantity, already=already, total=total, final=final)
             except BeyondLastTier as exc:
+                note = tiers_note(run.spans, first[3].base.id, plain(exc.bound))
                 problem = error(
                     "E503", f"usage beyond the last tier: the pool of `{first[0].meter}` ({lines}) comes to "
                             f"{units(exc.quantity)}, but the tiers stop at `up to {plain(exc.bound)}`",
                     hints=["add an `above : PRICE` tier; a pooled charge's tiers are filled by the "
-                           "sum of its lines' quantities"])
+                           "sum of its lines' quantities"], notes=[note] if note is not None else [])
         if problem is not None:  # once, on the pool's first line; its other lines are never billed alone
             out[members[0]] = (*first[:5], problem)
             for i in members[1:]:

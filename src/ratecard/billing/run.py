@@ -65,7 +65,8 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
 
     A plan using a construct the pricer does not bill yet is refused first, one E970
     per use (`unsupported.py`), placed by the compiler's `spans` when given, else by
-    the plan's origins: never a bill that ignores part of the pricing.
+    the plan's origins: never a bill that ignores part of the pricing. The same `spans`
+    place the notes of E502 and E503 at the rate card to edit (`places.py`).
 
     `drawn` (contract -> (invoice kind, period start) -> (grant id, amount) pairs)
     are credit draw-downs made final already (the ledger's issued invoices, see
@@ -116,7 +117,7 @@ def evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
         return _evaluate(plan, usage_files, through, aggregator=aggregator, skip_bad_rows=skip_bad_rows,
                          memory_limit=memory_limit, threads=threads, progress=progress, sink=sink,
                          workers=workers, only=only, drawn=drawn, price_in_engine=price_in_engine,
-                         prepared=prepared)
+                         prepared=prepared, spans=spans)
 
 
 @dataclass
@@ -201,7 +202,8 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
               memory_limit: str | None, threads: int | None, progress: Told | None,
               sink: InvoiceSink | PricedLinesSink | None = None, workers: int = 1,
               only: str | Collection[str] | None = None, drawn: Drawn | None = None,
-              price_in_engine: bool | None = None, prepared: Prepared | None = None) -> Evaluation:
+              price_in_engine: bool | None = None, prepared: Prepared | None = None,
+              spans: Mapping[str, Span] | None = None) -> Evaluation:
     contracts = sorted(plan.contracts.values(), key=lambda c: c.name)
     if only is not None:
         names = {only} if isinstance(only, str) else set(only)
@@ -222,7 +224,8 @@ def _evaluate(plan: RatingPlan, usage_files: Sequence[str], through: dt.date, *,
     wants_priced = isinstance(sink, PricedLinesSink) and sink.wants_priced
     run_ctx = RunContext(plan, through, pricer, contract_periods, splits, by_window,
                          rounder(plan.currency, plan.rounding),
-                         keep_priced=sink is None or wants_priced, drawn=drawn or {}, engine=engine)
+                         keep_priced=sink is None or wants_priced, drawn=drawn or {}, engine=engine,
+                         spans=spans or {})
 
     # the aggregates still in the engine's columns: each range reads its own (`_bill_in_parts`)
     read = getattr(report.aggregates, "for_windows", None)

@@ -72,7 +72,9 @@ class GrantHistory(Doc):
 
 
 class AllowancePeriod(Doc):
-    """A plan's allowance in one billed period: granted, used, unused (never breakage)."""
+    """A plan's allowance in one billed period (a plan part's: `period` is the part): granted,
+    used, unused (never breakage), and the invoice that used it, as a grant's draws name
+    theirs: a part's allowance is used on the whole period's invoice, issued after the part."""
 
     contract: str
     customer: str
@@ -84,6 +86,8 @@ class AllowancePeriod(Doc):
     granted: Decimal
     used: Decimal
     unused: Decimal
+    invoice: str  # the usage invoice that closes the period
+    issued: dt.date  # its issue date: the period's end (a part's period's, not the part's)
 
 
 class CreditLedger(Doc):
@@ -150,7 +154,8 @@ def credit_ledger(evaluation: Evaluation, plan: RatingPlan, contract: str | None
                         description=use.allowance.description, plan=use.plan,
                         applies_to=list(use.allowance.applies_to),
                         period=PeriodRange(start=use.period.start, end=use.period.end),
-                        granted=use.granted, used=use.used, unused=use.unused)
+                        granted=use.granted, used=use.used, unused=use.unused,
+                        invoice=use.invoice, issued=use.issued)
         for name, use in evaluation.allowances if contract is None or name == contract]
     allowances.sort(key=lambda a: (a.contract, a.period.start, a.allowance))
     return CreditLedger(through=run.through, currency=run.currency, grants=grants, allowances=allowances)
@@ -309,15 +314,16 @@ def ledger_view(ledger: CreditLedger, locale: str) -> LedgerView:
 
 
 def _allowance_views(ledger: CreditLedger, fmt: Formatter, contracts: dict[str, ContractCredits]) -> None:
-    """Each contract's allowances, a row per billed period (granted, used, unused: never breakage)."""
+    """Each contract's allowances, a row per billed period (granted, used, unused: never breakage),
+    dated by the invoice that used it, as a grant's draws are (a plan part's: the period's end)."""
     by_key: dict[tuple[str, str], list[AllowancePeriod]] = {}
     for a in ledger.allowances:
         by_key.setdefault((a.contract, a.allowance), []).append(a)
     for (name, allowance), periods in by_key.items():
         first = periods[0]
         scope = f", applies to {', '.join(first.applies_to)}" if first.applies_to else ", every line"
-        rows = [LedgerRow(date=fmt.date(p.period.end), event=fmt.days(p.period.start,
-                                                                       p.period.end - dt.timedelta(days=1)),
+        rows = [LedgerRow(date=fmt.date(p.issued), event=fmt.days(p.period.start,
+                                                                   p.period.end - dt.timedelta(days=1)),
                           amount=fmt.money(-p.used), balance=fmt.money(p.unused),
                           note=f"granted {fmt.money(p.granted)}; {fmt.money(p.unused)} unused (not breakage)")
                 for p in periods]

@@ -81,6 +81,9 @@ class TestCase:
     name_span: Span
     diagnostics: list[Diagnostic] = field(default_factory=list)
     plan: RatingPlan | None = None  # the project narrowed to this test's contract
+    # model id -> where it was written (the project's and an inline contract's): where
+    # billing's E502 and E503 point (`billing/places.py`)
+    spans: dict[str, Span] = field(default_factory=dict)
     contract: str | None = None
     through: dt.date | None = None
     usage: list[SyntheticUsage] = field(default_factory=list)
@@ -164,7 +167,7 @@ def _compile_one(ctx: Context, compiled: Compiled, block: n.TestBlock) -> TestCa
 
     contract: Contract | None = None
     plan = compiled.plan
-    origins: dict[str, str] = {}
+    inline_spans: dict[str, Span] = {}
     if contracts and isinstance(contracts[0], n.TestContract):
         ref = contracts[0].name
         contract = plan.contracts.get(ref.name)
@@ -175,7 +178,7 @@ def _compile_one(ctx: Context, compiled: Compiled, block: n.TestBlock) -> TestCa
                              hints=[] if guess else ["no contract of that name is defined in this project; "
                                                      "or write one inline: `contract { plan ... }`"]))
     elif contracts:
-        contract, origins = _inline_contract(ctx, compiled, contracts[0],
+        contract, inline_spans = _inline_contract(ctx, compiled, contracts[0],
                                              [t for _, t in instants if t is not None])
 
     if contract is not None and through is not None:
@@ -208,10 +211,12 @@ def _compile_one(ctx: Context, compiled: Compiled, block: n.TestBlock) -> TestCa
     case.expectations = expectations
     if contract is not None:
         case.contract = contract.name
+        origins = {k: f"{s.file}:{s.line}" for k, s in inline_spans.items()}
         case.plan = plan.model_copy(update={
             "contracts": {contract.name: contract},
             "origins": dict(sorted({**plan.origins, **origins}.items())),
         })
+        case.spans = {**compiled.spans, **inline_spans}
     return case
 
 
@@ -228,8 +233,9 @@ def _instant(ctx: Context, at: n.DateLit) -> dt.datetime | None:
 
 
 def _inline_contract(ctx: Context, compiled: Compiled, stmt: n.TestInlineContract,
-                     instants: list[dt.datetime]) -> tuple[Contract | None, dict[str, str]]:
-    """Build `contract { ... }` against the project with the compiler's own builder.
+                     instants: list[dt.datetime]) -> tuple[Contract | None, dict[str, Span]]:
+    """Build `contract { ... }` against the project with the compiler's own builder; with it,
+    where its parts were written (model id -> `Span`), kept out of the project's spans.
 
     The contract gets a synthetic name and, unless it states one, a synthetic
     customer; without `starts` it starts on the first day of the month of the
@@ -270,8 +276,7 @@ def _inline_contract(ctx: Context, compiled: Compiled, stmt: n.TestInlineContrac
         for d in check(plan, spans):
             if d.span is not None and _inside(d.span, stmt.span):
                 ctx.report(d)
-    origins = {k: f"{s.file}:{s.line}" for k, s in new_spans.items()}
-    return contract, origins
+    return contract, new_spans
 
 
 def _inside(span: Span, outer: Span) -> bool:

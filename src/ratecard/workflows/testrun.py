@@ -129,7 +129,8 @@ def run_case(case: TestCase, workdir: str | Path, index: int = 0) -> TestResult:
     with open(path, "w", encoding="utf-8") as fh:
         for e in synthetic_events(case):
             fh.write(json.dumps(e, sort_keys=True) + "\n")
-    evaluation = evaluate(case.plan, [str(path)], case.through, aggregator=synthetic_aggregator)
+    evaluation = evaluate(case.plan, [str(path)], case.through, aggregator=synthetic_aggregator,
+                          spans=case.spans)
     diagnostics = list(case.diagnostics)
     if not evaluation.ok:
         return TestResult(case, "error", diagnostics=diagnostics + list(evaluation.diagnostics),
