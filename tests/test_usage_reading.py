@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ratecard.usage import reference
@@ -304,6 +304,9 @@ def json_numbers(draw) -> str:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(json_numbers(), min_size=1, max_size=12))
+# two quantities within the bound whose sum is past it: E506 from the engines and the oracle alike
+# (found by this property: the oracle summed on)
+@example(numbers=["50000000000000000000", "50000000000000000000"])
 def test_json_numbers_read_as_their_text_property(plan, tmp_path_factory, numbers):
     """Any JSON number, as a quantity and as a dimension value: DuckDB reads what the
     row reader reads (the same sums, the same text, the same bad rows)."""

@@ -5,8 +5,8 @@ plain loops and dicts, one event at a time, so that its correctness can be
 checked by reading it. The DuckDB and Spark engines must produce identical
 reports; hypothesis tests compare them. It is slow on purpose of clarity and
 is never used to bill in production runs. It imports no engine or query code
-(only the row definitions, `rows` and `row_reader`, and the `records`), so
-that it checks the engines rather than repeats them.
+(only the row definitions, `rows` and `row_reader`, the `records`, and the
+words of E506, `overflow`), so that it checks the engines rather than repeats them.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .records import (
     Window,
     bad_row_diagnostics,
 )
+from .overflow import BOUND, overflow_problem
 from .row_reader import read_rows
 from .rows import derived_value, needed_keys, parse_quantity, parse_time, row_problem, text_value
 from .weighted import Report, line_quantity, window_pieces
@@ -158,10 +159,20 @@ def aggregate_usage(plan: RatingPlan, terms: list[ContractTerm], windows: list[W
 
     with localcontext(EXACT):
         _quantities(plan, groups, report)
+    stopped = bool(report.bad_rows) and skip_bad_rows is None  # the bad rows are what is said
+    if not stopped and any(plan.meters[a.meter].aggregation.function == "sum" and abs(a.quantity) >= BOUND
+                           for a in report.aggregates):
+        # a line's sum past DECIMAL(38, 18): the engines stop on it (E506), and so does this
+        return UsageReport(rejected={r: 0 for r in REJECTION_REASONS},
+                           diagnostics=[overflow_problem(plan, files, _ENGINES_WORDS)])
     _weighted(plan, held, windows_by_contract, segments, terms_by_customer, report)
     report.aggregates.sort(key=lambda a: (a.window, a.meter,
                                           tuple((k, v is not None, v or "") for k, v in a.dimensions)))
     return report
+
+
+# what an engine says when a sum passes DECIMAL(38) (DuckDB's words; E506 repeats them in a hint)
+_ENGINES_WORDS = "Out of Range Error: Overflow in SUM of DECIMAL: the result does not fit in DECIMAL(38)"
 
 
 def _quantities(plan: RatingPlan, groups: dict, report: UsageReport) -> None:
