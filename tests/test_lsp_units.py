@@ -239,3 +239,17 @@ def test_every_feature_answers_on_mangled_text(name, data):
     tree = analysis.tree(name)
     if tree is not None:
         outline.document_symbols(tree, mangled, positions)
+
+
+# ---------------------------------------------------------------- completion at points found by typing
+
+
+def _labels(text: str, analysis=None) -> list[str]:
+    lines = text.split("\n")
+    return [i.label for i in completion.complete(analysis, text, len(lines), len(lines[-1]) + 1)]
+
+
+def test_completion_after_weighted_per_offers_the_time_units():
+    """`weighted F per` takes month, day or hour (the compiler's TIME_UNITS), not a price's unit."""
+    assert _labels('meter X {\n  weighted gb per ') == ["month", "day", "hour"]
+    assert _labels('meter X {\n  sum gb\n  rates per ') == []  # a price's unit: the project's units (none here)

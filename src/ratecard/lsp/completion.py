@@ -10,7 +10,8 @@ after which keyword. From that:
 - a dimension key where a condition or assignment starts (the meter's own
   dimensions first, then keys contracts set), and the values that key is
   known to take after `KEY =` or `KEY in (`;
-- units after `per` (the meter's own, then the project's), billing cycles,
+- units after `per` (the meter's own, then the project's; after `weighted F
+  per`, the time units month, day and hour), billing cycles,
   fee cadences, `on`/`off`, rounding modes and currencies after the keywords
   that take them.
 
@@ -25,6 +26,7 @@ from lsprotocol import types
 
 from ..compiler.build import CADENCES, CYCLES, ON_OFF
 from ..compiler.collect import ROUNDING_MODES
+from ..compiler.price_lists import TIME_UNITS
 from ..money import known_currencies
 from ..syntax import nodes as n
 from ..syntax.prefix import Prefix, expected_after
@@ -168,6 +170,8 @@ def _names(index: Index, analysis: Analysis | None, prefix: Prefix) -> list[type
         return _currencies(plan)
     if last == "PER" and "FEE" in toks[-6:]:
         return _enum(CADENCES, "fee cadence")
+    if toks[-3:] == ["WEIGHTED", "NAME", "PER"]:  # `weighted F per month|day|hour`
+        return _enum(TIME_UNITS, "time unit of `weighted`")
     if last == "PER" or (before, last) == ("PER", "NUMBER"):
         return _units(index, _meter_in_scope(stack))
     if last == "NUMBER":  # `12.50 EUR`
