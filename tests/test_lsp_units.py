@@ -16,6 +16,7 @@ from ratecard.lsp.analysis import Analyzer, Debouncer
 from ratecard.lsp.hover import hover_text
 from ratecard.lsp.positions import Positions, prefer_code_points
 from ratecard.lsp.project import Project, Projects
+from ratecard.lsp.report import publishable
 from ratecard.lsp.session import Options
 from ratecard.lsp.symbols import build_index
 from ratecard.syntax.grammar import grammar_text, keywords
@@ -253,3 +254,22 @@ def test_completion_after_weighted_per_offers_the_time_units():
     """`weighted F per` takes month, day or hour (the compiler's TIME_UNITS), not a price's unit."""
     assert _labels('meter X {\n  weighted gb per ') == ["month", "day", "hour"]
     assert _labels('meter X {\n  sum gb\n  rates per ') == []  # a price's unit: the project's units (none here)
+
+
+def test_a_file_on_disk_with_a_byte_order_mark_is_placed_as_an_editor_shows_it(tmp_path):
+    """Editors drop the BOM from the text they show (and count positions in); so do the compiler's
+    spans. The file read from disk must be too: the diagnostic's range and its quick fix on line 1."""
+    (tmp_path / "m.pricing").write_text('\ufeffplan p { title "é" charge Mx }\r\n'
+                                        'meter M { event "e" count rates { default : $1 } }\r\n',
+                                        encoding="utf-8")
+    analysis = Analyzer().analyse(Project(tmp_path.resolve()), {})
+    shown = 'plan p { title "é" charge '
+    for encoding, column in (("utf-8", len(shown.encode("utf-8"))), ("utf-16", len(shown))):
+        positions = Positions(encoding)
+        (diags,) = publishable(analysis, positions).values()
+        assert [(d.code, d.range) for d in diags] == \
+            [("E201", types.Range(types.Position(0, column), types.Position(0, column + 2)))]
+        at = len(shown) + 2  # the cursor on `Mx`, in code points
+        (fix,) = actions.code_actions(analysis, "m.pricing", (1, at, 1, at), positions)
+        (edit,) = next(iter(fix.edit.changes.values()))
+        assert (edit.range, edit.new_text) == (diags[0].range, "M")
