@@ -273,3 +273,32 @@ def test_a_file_on_disk_with_a_byte_order_mark_is_placed_as_an_editor_shows_it(t
         (fix,) = actions.code_actions(analysis, "m.pricing", (1, at, 1, at), positions)
         (edit,) = next(iter(fix.edit.changes.values()))
         assert (edit.range, edit.new_text) == (diags[0].range, "M")
+
+
+@pytest.mark.parametrize("text, words, names", [
+    # a rule left without its price: the next line's condition starts a new rule
+    ('meter M { event "e" count dimensions tier in ("a", "b")\n  rates {\n    tier = "a" :\n    tier = "b" : $1\n'
+     '    ', {"default"}, None),
+    # a charge left without its price: the next `charge` takes a meter
+    ('plan p {\n  charge M :\n  charge ', set(), {"NAME"}),
+    # a string left open: the next lines are the meter's statements again
+    ('meter X {\n  title "abc\n  sum x\n  ', {"dimensions", "rates", "where", "title"}, None),
+    ('plan p {\n  fee "x : $5 per month\n  charge M : $1\n  ', {"charge", "fee", "minimum"}, None),
+])
+def test_a_statement_left_unfinished_on_an_earlier_line_does_not_hide_the_next(text, words, names):
+    """The parser waits for the rest of the unfinished statement and would skip every later token
+    (offering a price or a string forever); a token on a later line that only a new statement can
+    take drops the unfinished one instead."""
+    prefix = expected_after(text)
+    assert prefix.recovered
+    assert words <= prefix.words
+    if names is not None:
+        assert names <= prefix.expected
+
+
+def test_completion_after_a_rule_left_without_a_price():
+    compiled = compile_sources([("m.pricing", 'meter M { event "e" count dimensions tier in ("a", "b") }\n'
+                                              'plan p { charge M : $1 }\n')])
+    analysis = type("A", (), {"names": build_index(compiled.files), "plan": compiled.plan, "index": None})()
+    assert _labels('plan q {\n  charge M :\n  charge ', analysis) == ["M"]
+    assert _labels('plan q {\n  charge M {\n    tier = "a" :\n    tier = ', analysis) == ['"a"', '"b"']
