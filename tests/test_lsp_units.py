@@ -16,7 +16,7 @@ from ratecard.lsp.analysis import Analyzer, Debouncer
 from ratecard.lsp.hover import hover_text
 from ratecard.lsp.positions import Positions, prefer_code_points
 from ratecard.lsp.project import Project, Projects
-from ratecard.lsp.report import publishable
+from ratecard.lsp.report import publishable, uri_of
 from ratecard.lsp.session import Options
 from ratecard.lsp.symbols import build_index
 from ratecard.syntax.grammar import grammar_text, keywords
@@ -302,3 +302,32 @@ def test_completion_after_a_rule_left_without_a_price():
     analysis = type("A", (), {"names": build_index(compiled.files), "plan": compiled.plan, "index": None})()
     assert _labels('plan q {\n  charge M :\n  charge ', analysis) == ["M"]
     assert _labels('plan q {\n  charge M {\n    tier = "a" :\n    tier = ', analysis) == ['"a"', '"b"']
+
+
+def test_a_buffer_that_keeps_the_byte_order_mark_is_answered_in_its_own_positions(tmp_path):
+    """A client may keep the BOM in the text it sends (and count it in positions); the compiler's
+    spans count from after it. Every answer on line 1 must be in the client's units: ranges,
+    positions it sends, semantic tokens (names and lexical words alike), quick fixes, completion."""
+    (tmp_path / "m.pricing").write_text('meter API_CALLS { event "e" count rates { default : $1 } }\n',
+                                        encoding="utf-8")
+    path = (tmp_path / "p.pricing").resolve()
+    text = '\ufeffplan zz { charge API_CALL }\r\nplan yy { charge API_CALLS }\r\n'
+    analysis = Analyzer().analyse(Project(tmp_path.resolve()), {path: text})
+    positions = Positions("utf-16")
+    lines = text.split("\n")
+    client = text.index("API_CALL")  # the client counts the BOM: 18
+    (diag,) = publishable(analysis, positions)[uri_of(path)]
+    assert diag.range == types.Range(types.Position(0, client), types.Position(0, client + 8))
+    line, col = positions.point(lines, types.Position(0, client))
+    assert (line, col) == (1, client)  # the span's column (1-based, after the BOM)
+    (fix,) = actions.code_actions(analysis, "p.pricing", (line, col, line, col), positions)
+    (edit,) = next(iter(fix.edit.changes.values()))
+    assert edit.range == diag.range
+    assert [i.label for i in completion.complete(analysis, text, line, col)] == ["API_CALLS"]
+    data = tokens.semantic_tokens(analysis, "p.pricing", text, positions)
+    found, line_no, start = [], 0, 0
+    for i in range(0, len(data), 5):
+        line_no += data[i]
+        start = start + data[i + 1] if data[i] == 0 else data[i + 1]
+        found.append((line_no, start, data[i + 2], tokens.TOKEN_TYPES[data[i + 3]]))
+    assert found[:2] == [(0, 1, 4, "keyword"), (0, 6, 2, "class")]

@@ -29,6 +29,7 @@ from ..compiler.collect import ROUNDING_MODES
 from ..compiler.price_lists import TIME_UNITS
 from ..money import known_currencies
 from ..syntax import nodes as n
+from ..syntax import without_bom
 from ..syntax.prefix import Prefix, expected_after
 from .analysis import Analysis
 from .symbols import Index
@@ -67,6 +68,7 @@ def _in_comment(before: str) -> bool:
 
 
 def complete(analysis: Analysis | None, text: str, line: int, col: int) -> list[types.CompletionItem]:
+    text = without_bom(text)  # (line, col) count as the compiler does, from after a BOM
     lines = text.split("\n")
     line_text = lines[line - 1] if line - 1 < len(lines) else ""
     if _in_comment(line_text[:col - 1]):
