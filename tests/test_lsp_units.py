@@ -331,3 +331,9 @@ def test_a_buffer_that_keeps_the_byte_order_mark_is_answered_in_its_own_position
         start = start + data[i + 1] if data[i] == 0 else data[i + 1]
         found.append((line_no, start, data[i + 2], tokens.TOKEN_TYPES[data[i + 3]]))
     assert found[:2] == [(0, 1, 4, "keyword"), (0, 6, 2, "class")]
+
+
+def test_completion_after_an_allowances_per_offers_the_cadences():
+    """`allowance $10 per month` takes a cadence, as a fee's `per` does (the compiler's CADENCES)."""
+    assert _labels('plan p {\n  allowance $10 per ') == _labels('plan p {\n  fee "x" : $5 per ') == \
+        ["month", "quarter", "year", "period"]

@@ -11,9 +11,9 @@ after which keyword. From that:
   dimensions first, then keys contracts set), and the values that key is
   known to take after `KEY =` or `KEY in (`;
 - units after `per` (the meter's own, then the project's; after `weighted F
-  per`, the time units month, day and hour), billing cycles,
-  fee cadences, `on`/`off`, rounding modes and currencies after the keywords
-  that take them.
+  per`, the time units month, day and hour), billing cycles, fee and
+  allowance cadences, `on`/`off`, rounding modes and currencies after the
+  keywords that take them.
 
 Names come from the last version of each file that parsed, so a file being
 typed in (which rarely parses) still offers the names it defined.
@@ -172,6 +172,8 @@ def _names(index: Index, analysis: Analysis | None, prefix: Prefix) -> list[type
         return _currencies(plan)
     if last == "PER" and "FEE" in toks[-6:]:
         return _enum(CADENCES, "fee cadence")
+    if last == "PER" and len(toks) > 2 and toks[-3] == "ALLOWANCE":  # `allowance $10 per month`
+        return _enum(CADENCES, "allowance cadence")
     if toks[-3:] == ["WEIGHTED", "NAME", "PER"]:  # `weighted F per month|day|hour`
         return _enum(TIME_UNITS, "time unit of `weighted`")
     if last == "PER" or (before, last) == ("PER", "NUMBER"):
