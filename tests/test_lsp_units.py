@@ -337,3 +337,29 @@ def test_completion_after_an_allowances_per_offers_the_cadences():
     """`allowance $10 per month` takes a cadence, as a fee's `per` does (the compiler's CADENCES)."""
     assert _labels('plan p {\n  allowance $10 per ') == _labels('plan p {\n  fee "x" : $5 per ') == \
         ["month", "quarter", "year", "period"]
+
+
+_PART2 = ('meter A { event "a" count rates { default : $1 } }\nmeter B { event "b" count rates { default : $1 } }\n'
+          'plan p { charge A charge B allowance $10 per month { applies to B } }\nplan q { charge A charge B }\n'
+          'contract c { customer "x" plan p plan q from 2026-03-01 starts 2026-01-01\n'
+          '  discount 20% { applies to A, fees }\n  credit $5 { applies to A, B } }\n')
+
+
+def test_plan_changes_and_applies_to_are_names_of_the_index():
+    """`plan q from DATE` names a plan and `applies to A, B` meters (discounts, credits, allowances):
+    definition, references, hover and semantic tokens read them from the index."""
+    compiled = compile_sources([("t.pricing", _PART2)])
+    assert [d.code for d in compiled.diagnostics if d.code.startswith("E")] == []
+    index = build_index(compiled.files)
+    used = lambda symbol: [(s.line, s.col) for s in index.references[symbol]]  # noqa: E731
+    assert used(("plan", "q")) == [(5, 39)]
+    assert used(("meter", "B")) == [(3, 26), (3, 65), (4, 26), (7, 29)]
+    assert used(("meter", "A")) == [(3, 17), (4, 17), (6, 29), (7, 26)]
+    assert ("meter", "fees") not in index.references
+
+
+def test_completion_after_applies_to_offers_meters_and_fees():
+    compiled = compile_sources([("t.pricing", _PART2)])
+    analysis = type("A", (), {"names": build_index(compiled.files), "plan": compiled.plan, "index": None})()
+    assert _labels('contract d {\n  discount 5% { applies to ', analysis) == ["A", "B", "fees"]
+    assert _labels('contract d {\n  credit $5 { applies to A, ', analysis) == ["A", "B", "fees"]

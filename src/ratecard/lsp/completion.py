@@ -5,7 +5,8 @@ before the word being typed); the value stack says where: inside which block,
 after which keyword. From that:
 
 - keywords the grammar accepts there (`charge`, `sum`, `graduated`, `off`...);
-- a meter name after `charge`, `override`, `usage` and `expect line`; a plan
+- a meter name after `charge`, `override`, `usage`, `expect line` and `applies
+  to` (with `fees`); a plan
   after a contract's `plan`; a contract after a test's `contract`;
 - a dimension key where a condition or assignment starts (the meter's own
   dimensions first, then keys contracts set), and the values that key is
@@ -27,6 +28,7 @@ from lsprotocol import types
 from ..compiler.build import CADENCES, CYCLES, ON_OFF
 from ..compiler.collect import ROUNDING_MODES
 from ..compiler.price_lists import TIME_UNITS
+from ..model import FEES
 from ..money import known_currencies
 from ..syntax import nodes as n
 from ..syntax import without_bom
@@ -156,6 +158,9 @@ def _names(index: Index, analysis: Analysis | None, prefix: Prefix) -> list[type
     plan = analysis.plan if analysis is not None else None
     if last in ("CHARGE", "OVERRIDE", "USAGE") or (before, last) == ("EXPECT", "LINE"):
         return [_item(m, K.Class, _meter_detail(plan, m)) for m in index.names("meter")]
+    if _in_applies_to(toks):  # `applies to M1, M2` or `fees`
+        return [_item(m, K.Class, _meter_detail(plan, m)) for m in index.names("meter")] + \
+            [_item(FEES, K.EnumMember, "the fee lines", "2")]
     if last == "PLAN" and (_in_block(stack, "CONTRACT") or _in_block(stack, "TEST")):
         return [_item(p, K.Module, "plan") for p in index.names("plan")]
     if last == "CONTRACT" and _in_block(stack, "TEST"):
@@ -190,6 +195,14 @@ def _names(index: Index, analysis: Analysis | None, prefix: Prefix) -> list[type
 
 
 _LIST_PARTS = {"COMMA", "NAME", "IN", "NOT", "LPAR", "RPAR", "STRING", "NUMBER", "CMP", "EQUAL", "AND"}
+
+
+def _in_applies_to(toks: list) -> bool:
+    """Is the cursor where `applies to` takes its next target (after `to` or a comma of it)?"""
+    i = len(toks) - 1
+    while i >= 1 and toks[i] == "COMMA" and toks[i - 1] == "NAME":
+        i -= 2
+    return i >= 1 and toks[i - 1:i + 1] == ["APPLIES", "TO"]
 
 
 def _statement(stack: tuple) -> str | None:
