@@ -363,3 +363,22 @@ def test_completion_after_applies_to_offers_meters_and_fees():
     analysis = type("A", (), {"names": build_index(compiled.files), "plan": compiled.plan, "index": None})()
     assert _labels('contract d {\n  discount 5% { applies to ', analysis) == ["A", "B", "fees"]
     assert _labels('contract d {\n  credit $5 { applies to A, ', analysis) == ["A", "B", "fees"]
+
+
+def test_hover_tells_part_2_contracts_and_credits_as_they_bill():
+    """A contract's plan changes, cap and discounts; a credit's priority and `applies to` (with
+    priorities, the soonest expiry is not what pays first); a plan's contracts include those that
+    change to it."""
+    text = _PART2.replace("credit $5 { applies to A, B }", "credit $5 { priority 1 applies to A, B }")
+    compiled = compile_sources([("t.pricing", text)])
+    analysis = type("A", (), {"index": build_index(compiled.files), "plan": compiled.plan,
+                              "plan_is_stale": False, "model_id": lambda self, s: None})()
+    contract, _ = hover_text(analysis, "t.pricing", 5, 10)
+    assert "on plan `p`, then plan `q` from 2026-03-01" in contract
+    assert "- discount 20% on `A`, fees" in contract
+    plan_q, _ = hover_text(analysis, "t.pricing", 4, 6)
+    assert "contracts: `c` (from 2026-03-01)" in plan_q
+    from ratecard.lsp.hover import _credit  # the credit's own hover (found by its compiled span)
+    body = _credit(compiled.plan, compiled.plan.contracts["c"].credits[0])
+    assert "priority 1" in body and "pays lines of `A`, `B`" in body
+    assert "the one that expires soonest pays first" not in body
