@@ -382,3 +382,12 @@ def test_hover_tells_part_2_contracts_and_credits_as_they_bill():
     body = _credit(compiled.plan, compiled.plan.contracts["c"].credits[0])
     assert "priority 1" in body and "pays lines of `A`, `B`" in body
     assert "the one that expires soonest pays first" not in body
+
+
+def test_a_rule_of_a_plan_a_contract_changes_to_is_explained_for_that_contract():
+    """`plan q from DATE`: from that day the contract's lines are priced by q's cards, so a rule of q
+    wins them (the hover named no contract and fell back to a hypothetical one)."""
+    compiled = compile_sources([("t.pricing", _PART2.replace("plan q { charge A", "plan q { charge A : $3"))])
+    lines = wins.outcomes(compiled.plan, "plan:q/charge:A/0")
+    assert lines == ["- every line for `c` (on plan q from 2026-03-01): **wins**: the `default` rule of plan q: "
+                     "no more specific rule matched"]
