@@ -1,7 +1,8 @@
 """`ratecard lsp`: the language server, over standard input and output.
 
 Editors start it themselves (see docs/editors.md); it runs until the client
-asks it to exit (code 0 after `shutdown`, else 1, as the protocol says). pygls is imported only here, so other commands start no slower.
+asks it to exit (code 0 after `shutdown`, else 1, as the protocol says). pygls
+is imported only here, so other commands start no slower.
 """
 
 from __future__ import annotations
