@@ -7,7 +7,9 @@ it through the protocol only.
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -507,3 +509,29 @@ async def test_workspace_folders_added_and_removed(client, tmp_path):
                                           removed=[types.WorkspaceFolder(uri(first), first.name)])))
     await settled(client, second, len(list(second.rglob("*.pricing"))))
     await wait_for(lambda: cleared(client, broken), what="a removed folder's diagnostics cleared")
+
+
+# ---------------------------------------------------------------- the process
+
+
+def _message(body: dict) -> bytes:
+    data = json.dumps(body).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(data) + data
+
+
+@pytest.mark.parametrize("shutdown, code", [(True, 0), (False, 1)])
+async def test_the_server_exits_as_the_protocol_says(tmp_path, shutdown, code):
+    """`exit` after `shutdown` ends the process with 0 and nothing on standard error; `exit`
+    without it, with 1 (LSP 3.17). pygls closes the stream it writes to on `exit`."""
+    messages = [{"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                 "params": {"processId": None, "rootUri": uri(tmp_path), "capabilities": {}}},
+                {"jsonrpc": "2.0", "method": "initialized", "params": {}}]
+    if shutdown:
+        messages.append({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+    messages.append({"jsonrpc": "2.0", "method": "exit"})
+    proc = await asyncio.create_subprocess_exec(*SERVER, stdin=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(b"".join(_message(m) for m in messages)), 60)
+    assert b'"id": 1' in out.replace(b'"id":1', b'"id": 1')
+    assert err.decode() == ""
+    assert proc.returncode == code

@@ -16,6 +16,7 @@ from ratecard.lsp.analysis import Analyzer, Debouncer
 from ratecard.lsp.hover import hover_text
 from ratecard.lsp.positions import Positions, prefer_code_points
 from ratecard.lsp.project import Project, Projects
+from ratecard.lsp.report import publishable, uri_of
 from ratecard.lsp.session import Options
 from ratecard.lsp.symbols import build_index
 from ratecard.syntax.grammar import grammar_text, keywords
@@ -239,3 +240,154 @@ def test_every_feature_answers_on_mangled_text(name, data):
     tree = analysis.tree(name)
     if tree is not None:
         outline.document_symbols(tree, mangled, positions)
+
+
+# ---------------------------------------------------------------- completion at points found by typing
+
+
+def _labels(text: str, analysis=None) -> list[str]:
+    lines = text.split("\n")
+    return [i.label for i in completion.complete(analysis, text, len(lines), len(lines[-1]) + 1)]
+
+
+def test_completion_after_weighted_per_offers_the_time_units():
+    """`weighted F per` takes month, day or hour (the compiler's TIME_UNITS), not a price's unit."""
+    assert _labels('meter X {\n  weighted gb per ') == ["month", "day", "hour"]
+    assert _labels('meter X {\n  sum gb\n  rates per ') == []  # a price's unit: the project's units (none here)
+
+
+def test_a_file_on_disk_with_a_byte_order_mark_is_placed_as_an_editor_shows_it(tmp_path):
+    """Editors drop the BOM from the text they show (and count positions in); so do the compiler's
+    spans. The file read from disk must be too: the diagnostic's range and its quick fix on line 1."""
+    (tmp_path / "m.pricing").write_text('\ufeffplan p { title "é" charge Mx }\r\n'
+                                        'meter M { event "e" count rates { default : $1 } }\r\n',
+                                        encoding="utf-8")
+    analysis = Analyzer().analyse(Project(tmp_path.resolve()), {})
+    shown = 'plan p { title "é" charge '
+    for encoding, column in (("utf-8", len(shown.encode("utf-8"))), ("utf-16", len(shown))):
+        positions = Positions(encoding)
+        (diags,) = publishable(analysis, positions).values()
+        assert [(d.code, d.range) for d in diags] == \
+            [("E201", types.Range(types.Position(0, column), types.Position(0, column + 2)))]
+        at = len(shown) + 2  # the cursor on `Mx`, in code points
+        (fix,) = actions.code_actions(analysis, "m.pricing", (1, at, 1, at), positions)
+        (edit,) = next(iter(fix.edit.changes.values()))
+        assert (edit.range, edit.new_text) == (diags[0].range, "M")
+
+
+@pytest.mark.parametrize("text, words, names", [
+    # a rule left without its price: the next line's condition starts a new rule
+    ('meter M { event "e" count dimensions tier in ("a", "b")\n  rates {\n    tier = "a" :\n    tier = "b" : $1\n'
+     '    ', {"default"}, None),
+    # a charge left without its price: the next `charge` takes a meter
+    ('plan p {\n  charge M :\n  charge ', set(), {"NAME"}),
+    # a string left open: the next lines are the meter's statements again
+    ('meter X {\n  title "abc\n  sum x\n  ', {"dimensions", "rates", "where", "title"}, None),
+    ('plan p {\n  fee "x : $5 per month\n  charge M : $1\n  ', {"charge", "fee", "minimum"}, None),
+])
+def test_a_statement_left_unfinished_on_an_earlier_line_does_not_hide_the_next(text, words, names):
+    """The parser waits for the rest of the unfinished statement and would skip every later token
+    (offering a price or a string forever); a token on a later line that only a new statement can
+    take drops the unfinished one instead."""
+    prefix = expected_after(text)
+    assert prefix.recovered
+    assert words <= prefix.words
+    if names is not None:
+        assert names <= prefix.expected
+
+
+def test_completion_after_a_rule_left_without_a_price():
+    compiled = compile_sources([("m.pricing", 'meter M { event "e" count dimensions tier in ("a", "b") }\n'
+                                              'plan p { charge M : $1 }\n')])
+    analysis = type("A", (), {"names": build_index(compiled.files), "plan": compiled.plan, "index": None})()
+    assert _labels('plan q {\n  charge M :\n  charge ', analysis) == ["M"]
+    assert _labels('plan q {\n  charge M {\n    tier = "a" :\n    tier = ', analysis) == ['"a"', '"b"']
+
+
+def test_a_buffer_that_keeps_the_byte_order_mark_is_answered_in_its_own_positions(tmp_path):
+    """A client may keep the BOM in the text it sends (and count it in positions); the compiler's
+    spans count from after it. Every answer on line 1 must be in the client's units: ranges,
+    positions it sends, semantic tokens (names and lexical words alike), quick fixes, completion."""
+    (tmp_path / "m.pricing").write_text('meter API_CALLS { event "e" count rates { default : $1 } }\n',
+                                        encoding="utf-8")
+    path = (tmp_path / "p.pricing").resolve()
+    text = '\ufeffplan zz { charge API_CALL }\r\nplan yy { charge API_CALLS }\r\n'
+    analysis = Analyzer().analyse(Project(tmp_path.resolve()), {path: text})
+    positions = Positions("utf-16")
+    lines = text.split("\n")
+    client = text.index("API_CALL")  # the client counts the BOM: 18
+    (diag,) = publishable(analysis, positions)[uri_of(path)]
+    assert diag.range == types.Range(types.Position(0, client), types.Position(0, client + 8))
+    line, col = positions.point(lines, types.Position(0, client))
+    assert (line, col) == (1, client)  # the span's column (1-based, after the BOM)
+    (fix,) = actions.code_actions(analysis, "p.pricing", (line, col, line, col), positions)
+    (edit,) = next(iter(fix.edit.changes.values()))
+    assert edit.range == diag.range
+    assert [i.label for i in completion.complete(analysis, text, line, col)] == ["API_CALLS"]
+    data = tokens.semantic_tokens(analysis, "p.pricing", text, positions)
+    found, line_no, start = [], 0, 0
+    for i in range(0, len(data), 5):
+        line_no += data[i]
+        start = start + data[i + 1] if data[i] == 0 else data[i + 1]
+        found.append((line_no, start, data[i + 2], tokens.TOKEN_TYPES[data[i + 3]]))
+    assert found[:2] == [(0, 1, 4, "keyword"), (0, 6, 2, "class")]
+
+
+def test_completion_after_an_allowances_per_offers_the_cadences():
+    """`allowance $10 per month` takes a cadence, as a fee's `per` does (the compiler's CADENCES)."""
+    assert _labels('plan p {\n  allowance $10 per ') == _labels('plan p {\n  fee "x" : $5 per ') == \
+        ["month", "quarter", "year", "period"]
+
+
+_PART2 = ('meter A { event "a" count rates { default : $1 } }\nmeter B { event "b" count rates { default : $1 } }\n'
+          'plan p { charge A charge B allowance $10 per month { applies to B } }\nplan q { charge A charge B }\n'
+          'contract c { customer "x" plan p plan q from 2026-03-01 starts 2026-01-01\n'
+          '  discount 20% { applies to A, fees }\n  credit $5 { applies to A, B } }\n')
+
+
+def test_plan_changes_and_applies_to_are_names_of_the_index():
+    """`plan q from DATE` names a plan and `applies to A, B` meters (discounts, credits, allowances):
+    definition, references, hover and semantic tokens read them from the index."""
+    compiled = compile_sources([("t.pricing", _PART2)])
+    assert [d.code for d in compiled.diagnostics if d.code.startswith("E")] == []
+    index = build_index(compiled.files)
+    used = lambda symbol: [(s.line, s.col) for s in index.references[symbol]]  # noqa: E731
+    assert used(("plan", "q")) == [(5, 39)]
+    assert used(("meter", "B")) == [(3, 26), (3, 65), (4, 26), (7, 29)]
+    assert used(("meter", "A")) == [(3, 17), (4, 17), (6, 29), (7, 26)]
+    assert ("meter", "fees") not in index.references
+
+
+def test_completion_after_applies_to_offers_meters_and_fees():
+    compiled = compile_sources([("t.pricing", _PART2)])
+    analysis = type("A", (), {"names": build_index(compiled.files), "plan": compiled.plan, "index": None})()
+    assert _labels('contract d {\n  discount 5% { applies to ', analysis) == ["A", "B", "fees"]
+    assert _labels('contract d {\n  credit $5 { applies to A, ', analysis) == ["A", "B", "fees"]
+
+
+def test_hover_tells_part_2_contracts_and_credits_as_they_bill():
+    """A contract's plan changes, cap and discounts; a credit's priority and `applies to` (with
+    priorities, the soonest expiry is not what pays first); a plan's contracts include those that
+    change to it."""
+    text = _PART2.replace("credit $5 { applies to A, B }", "credit $5 { priority 1 applies to A, B }")
+    compiled = compile_sources([("t.pricing", text)])
+    analysis = type("A", (), {"index": build_index(compiled.files), "plan": compiled.plan,
+                              "plan_is_stale": False, "model_id": lambda self, s: None})()
+    contract, _ = hover_text(analysis, "t.pricing", 5, 10)
+    assert "on plan `p`, then plan `q` from 2026-03-01" in contract
+    assert "- discount 20% on `A`, fees" in contract
+    plan_q, _ = hover_text(analysis, "t.pricing", 4, 6)
+    assert "contracts: `c` (from 2026-03-01)" in plan_q
+    from ratecard.lsp.hover import _credit  # the credit's own hover (found by its compiled span)
+    body = _credit(compiled.plan, compiled.plan.contracts["c"].credits[0])
+    assert "priority 1" in body and "pays lines of `A`, `B`" in body
+    assert "the one that expires soonest pays first" not in body
+
+
+def test_a_rule_of_a_plan_a_contract_changes_to_is_explained_for_that_contract():
+    """`plan q from DATE`: from that day the contract's lines are priced by q's cards, so a rule of q
+    wins them (the hover named no contract and fell back to a hypothetical one)."""
+    compiled = compile_sources([("t.pricing", _PART2.replace("plan q { charge A", "plan q { charge A : $3"))])
+    lines = wins.outcomes(compiled.plan, "plan:q/charge:A/0")
+    assert lines == ["- every line for `c` (on plan q from 2026-03-01): **wins**: the `default` rule of plan q: "
+                     "no more specific rule matched"]

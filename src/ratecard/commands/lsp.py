@@ -1,12 +1,13 @@
 """`ratecard lsp`: the language server, over standard input and output.
 
 Editors start it themselves (see docs/editors.md); it runs until the client
-asks it to exit. pygls is imported only here, so other commands start no slower.
+asks it to exit (code 0 after `shutdown`, else 1, as the protocol says). pygls
+is imported only here, so other commands start no slower.
 """
 
 from __future__ import annotations
 
-from .common import EXIT_OK
+from .common import EXIT_INPUT, EXIT_OK
 
 
 def register(sub) -> None:
@@ -26,5 +27,4 @@ def run(args) -> int:
     # `cli.entry` turns the cyclic collector off for commands that exit when done;
     # a server lives for the whole editing session, so it needs it back on
     gc.enable()
-    serve()
-    return EXIT_OK
+    return EXIT_OK if serve() == 0 else EXIT_INPUT  # 1: `exit` without `shutdown` (LSP)

@@ -15,7 +15,8 @@ from lsprotocol import types
 
 from ..diagnostics import Diagnostic, Span
 from .analysis import Analysis
-from .positions import Positions
+from ..syntax import without_bom
+from .positions import Positions, lines_of
 from .report import to_lsp, uri_of
 
 _SUGGESTION = re.compile(r"did you mean `([^`]+)`\?")
@@ -36,7 +37,7 @@ def _targets(analysis: Analysis, diag: Diagnostic, wrong: str) -> list[Span]:
     span = diag.span
     if span is None:
         return []
-    lines = analysis.lines(span.file)
+    lines = lines_of(without_bom(analysis.texts.get(span.file, "")))  # columns as spans count
     if span.line == span.end_line and lines[span.line - 1][span.col - 1:span.end_col - 1] == wrong:
         return [span]
     out = []

@@ -5,14 +5,16 @@ before the word being typed); the value stack says where: inside which block,
 after which keyword. From that:
 
 - keywords the grammar accepts there (`charge`, `sum`, `graduated`, `off`...);
-- a meter name after `charge`, `override`, `usage` and `expect line`; a plan
+- a meter name after `charge`, `override`, `usage`, `expect line` and `applies
+  to` (with `fees`); a plan
   after a contract's `plan`; a contract after a test's `contract`;
 - a dimension key where a condition or assignment starts (the meter's own
   dimensions first, then keys contracts set), and the values that key is
   known to take after `KEY =` or `KEY in (`;
-- units after `per` (the meter's own, then the project's), billing cycles,
-  fee cadences, `on`/`off`, rounding modes and currencies after the keywords
-  that take them.
+- units after `per` (the meter's own, then the project's; after `weighted F
+  per`, the time units month, day and hour), billing cycles, fee and
+  allowance cadences, `on`/`off`, rounding modes and currencies after the
+  keywords that take them.
 
 Names come from the last version of each file that parsed, so a file being
 typed in (which rarely parses) still offers the names it defined.
@@ -25,8 +27,11 @@ from lsprotocol import types
 
 from ..compiler.build import CADENCES, CYCLES, ON_OFF
 from ..compiler.collect import ROUNDING_MODES
+from ..compiler.price_lists import TIME_UNITS
+from ..model import FEES
 from ..money import known_currencies
 from ..syntax import nodes as n
+from ..syntax import without_bom
 from ..syntax.prefix import Prefix, expected_after
 from .analysis import Analysis
 from .symbols import Index
@@ -65,6 +70,7 @@ def _in_comment(before: str) -> bool:
 
 
 def complete(analysis: Analysis | None, text: str, line: int, col: int) -> list[types.CompletionItem]:
+    text = without_bom(text)  # (line, col) count as the compiler does, from after a BOM
     lines = text.split("\n")
     line_text = lines[line - 1] if line - 1 < len(lines) else ""
     if _in_comment(line_text[:col - 1]):
@@ -152,6 +158,9 @@ def _names(index: Index, analysis: Analysis | None, prefix: Prefix) -> list[type
     plan = analysis.plan if analysis is not None else None
     if last in ("CHARGE", "OVERRIDE", "USAGE") or (before, last) == ("EXPECT", "LINE"):
         return [_item(m, K.Class, _meter_detail(plan, m)) for m in index.names("meter")]
+    if _in_applies_to(toks):  # `applies to M1, M2` or `fees`
+        return [_item(m, K.Class, _meter_detail(plan, m)) for m in index.names("meter")] + \
+            [_item(FEES, K.EnumMember, "the fee lines", "2")]
     if last == "PLAN" and (_in_block(stack, "CONTRACT") or _in_block(stack, "TEST")):
         return [_item(p, K.Module, "plan") for p in index.names("plan")]
     if last == "CONTRACT" and _in_block(stack, "TEST"):
@@ -168,6 +177,10 @@ def _names(index: Index, analysis: Analysis | None, prefix: Prefix) -> list[type
         return _currencies(plan)
     if last == "PER" and "FEE" in toks[-6:]:
         return _enum(CADENCES, "fee cadence")
+    if last == "PER" and len(toks) > 2 and toks[-3] == "ALLOWANCE":  # `allowance $10 per month`
+        return _enum(CADENCES, "allowance cadence")
+    if toks[-3:] == ["WEIGHTED", "NAME", "PER"]:  # `weighted F per month|day|hour`
+        return _enum(TIME_UNITS, "time unit of `weighted`")
     if last == "PER" or (before, last) == ("PER", "NUMBER"):
         return _units(index, _meter_in_scope(stack))
     if last == "NUMBER":  # `12.50 EUR`
@@ -182,6 +195,14 @@ def _names(index: Index, analysis: Analysis | None, prefix: Prefix) -> list[type
 
 
 _LIST_PARTS = {"COMMA", "NAME", "IN", "NOT", "LPAR", "RPAR", "STRING", "NUMBER", "CMP", "EQUAL", "AND"}
+
+
+def _in_applies_to(toks: list) -> bool:
+    """Is the cursor where `applies to` takes its next target (after `to` or a comma of it)?"""
+    i = len(toks) - 1
+    while i >= 1 and toks[i] == "COMMA" and toks[i - 1] == "NAME":
+        i -= 2
+    return i >= 1 and toks[i - 1:i + 1] == ["APPLIES", "TO"]
 
 
 def _statement(stack: tuple) -> str | None:

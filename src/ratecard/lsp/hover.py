@@ -18,7 +18,7 @@ import datetime as dt
 
 from ..compiler.checks import conditions_text, window_text
 from ..report.explain import describe_action, describe_conditions
-from ..model import CreditGrant, Meter, RateCard, RatingPlan, Rule
+from ..model import FEES, CreditGrant, Meter, RateCard, RatingPlan, Rule
 from ..money import plain
 from .analysis import Analysis
 from .symbols import contains
@@ -132,9 +132,11 @@ def _plan(plan: RatingPlan, name: str) -> str | None:
         else:
             out.append(f"- `{charge.meter}` (per {charge.rates.unit.label()}):")
             out += _card(plan, charge.rates, "  ")
-    contracts = [c.name for c in plan.contracts.values() if c.plan == name]
+    contracts = [f"`{c.name}`" for c in plan.contracts.values() if c.plan == name]
+    contracts += [f"`{c.name}` (from {change.effective})" for c in plan.contracts.values()
+                  for change in c.plan_changes if change.plan == name]  # `plan NAME from DATE`
     if contracts:
-        out += ["", "contracts: " + ", ".join(f"`{c}`" for c in contracts)]
+        out += ["", "contracts: " + ", ".join(contracts)]
     return "\n".join(out)
 
 
@@ -143,19 +145,36 @@ def _contract(plan: RatingPlan, name: str) -> str | None:
     if c is None:
         return None
     until = f" to {c.ends}" if c.ends else ", open-ended"
-    out = [f"**contract `{c.name}`** — customer \"{c.customer}\" on plan `{c.plan}`", "",
+    changes = "".join(f", then plan `{ch.plan}` from {ch.effective}" for ch in c.plan_changes)
+    out = [f"**contract `{c.name}`** — customer \"{c.customer}\" on plan `{c.plan}`{changes}", "",
            f"from {c.starts}{until}; billed {c.billing}, payment net {c.payment_days}, "
            f"autopay {'on' if c.autopay else 'off'}"]
     if c.minimum is not None:
         out.append(f"minimum {_money(plan, c.minimum)} per period")
+    if c.cap is not None:
+        out.append(f"cap {_money(plan, c.cap)} per period")
     if c.dimensions:
         out.append("dimensions: " + ", ".join(f'`{k} = "{v}"`' for k, v in c.dimensions.items()))
     for meter, card in c.overrides.items():
         out.append(f"- override `{meter}`:")
         out += _card(plan, card, "  ")
+    for d in c.discounts:
+        out.append(f"- {_discount(plan, d)}")
     for grant in c.credits:
         out.append(f"- credit {_money(plan, grant.amount)}: {_window(grant)}")
     return "\n".join(out)
+
+
+def _targets(applies_to: tuple[str, ...]) -> str:
+    """`applies to` in words: meters in backticks, `fees` as the word."""
+    return ", ".join(t if t == FEES else f"`{t}`" for t in applies_to)
+
+
+def _discount(plan: RatingPlan, d) -> str:
+    size = f"{d.percent.normalize():f}%" if d.percent is not None else _money(plan, d.amount)
+    on = f" on {_targets(d.applies_to)}" if d.applies_to else " on every usage and fee line"
+    periods = {None: "", 1: ", the first period"}.get(d.periods, f", the first {d.periods} periods")
+    return f"discount {size}{on}{periods}" + (f" ({d.description})" if d.description else "")
 
 
 def _dimension(analysis: Analysis, plan: RatingPlan, symbol: tuple) -> str | None:
@@ -215,6 +234,12 @@ def _credit(plan: RatingPlan, grant: CreditGrant) -> str:
         out.append(f"\nbought for {_money(plan, grant.price)}: a credit purchase invoice on {grant.granted}")
     else:
         out.append("\nfree (no `price`)")
-    out.append(f"\nwindow: {_window(grant)}; when several grants can pay an invoice, "
-               "the one that expires soonest pays first")
+    if grant.applies_to:
+        out.append(f"\npays lines of {_targets(grant.applies_to)} only")
+    order = (f"priority {grant.priority}: among grants that can pay an invoice, lower priorities pay "
+             "first, grants without one last, then the one that expires soonest"
+             if grant.priority is not None else
+             "when several grants can pay an invoice, those with a `priority` pay first, then the one "
+             "that expires soonest")
+    out.append(f"\nwindow: {_window(grant)}; {order}")
     return "\n".join(out)

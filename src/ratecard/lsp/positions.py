@@ -7,6 +7,11 @@ prefers UTF-32 (code points: no conversion at all), then UTF-8, and falls back
 to UTF-16, which every client supports. `é` is one unit in UTF-16 and UTF-32 and
 two in UTF-8; an emoji outside the Basic Multilingual Plane is two UTF-16 units.
 
+A byte order mark at the start of a file is no character to the compiler (its
+spans count from after it), but a client that keeps it in the text it sends
+counts it; on line 1 of such a text a span's column is shifted past it here
+(files read from disk have it dropped already: `DiskTexts`).
+
 The arithmetic is pygls's `PositionCodec`; this module adds the choice of
 encoding and the translation between ratecard's `Span` and LSP's `Range`.
 """
@@ -17,6 +22,7 @@ from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
 from ..diagnostics import Span
+from ..syntax.parser import BOM
 
 PREFERENCE = (
     types.PositionEncodingKind.Utf32,
@@ -62,19 +68,26 @@ class Positions:
         if index >= len(lines):
             return types.Position(line=index, character=0)
         text = lines[index].rstrip("\r\n")
-        return types.Position(line=index, character=self.codec.client_num_units(text[:max(col - 1, 0)]))
+        skip = _bom(lines, index)
+        return types.Position(line=index, character=self.codec.client_num_units(text[:max(col - 1, 0) + skip]))
 
     def point(self, lines: list[str], position: types.Position) -> tuple[int, int]:
         """LSP position -> 1-based (line, code-point column), clamped to the line."""
         if position.line >= len(lines):
             return position.line + 1, 1
         text = lines[position.line].rstrip("\r\n")
+        skip = _bom(lines, position.line)
         units = 0
         for index, char in enumerate(text):
-            if units >= position.character:
-                return position.line + 1, index + 1
+            if units >= position.character and index >= skip:
+                return position.line + 1, index + 1 - skip
             units += self.codec.impl.code_units_for_char(char)
-        return position.line + 1, len(text) + 1
+        return position.line + 1, len(text) + 1 - skip
+
+
+def _bom(lines: list[str], index: int) -> int:
+    """1 on the first line of a text that starts with a byte order mark (not counted in spans)."""
+    return 1 if index == 0 and lines and lines[0].startswith(BOM) else 0
 
 
 def lines_of(text: str) -> list[str]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..compiler import PathError, pricing_files
+from ..syntax import without_bom
 
 
 @dataclass
@@ -82,7 +83,8 @@ class Projects:
 
 
 class DiskTexts:
-    """File text by path, read again only when the file's mtime or size changed."""
+    """File text by path (a leading byte order mark dropped), read again only when the file's
+    mtime or size changed."""
 
     def __init__(self) -> None:
         self._cache: dict[Path, tuple[tuple[int, int], str | None, Exception | None]] = {}
@@ -100,7 +102,9 @@ class DiskTexts:
         if cached is not None and cached[0] == stamp:
             return cached[1], cached[2]
         try:
-            text, problem = path.read_text(encoding="utf-8"), None
+            # without the BOM, as the compiler reads it and an editor shows it: spans and the
+            # client's positions both count from the character after it
+            text, problem = without_bom(path.read_text(encoding="utf-8")), None
         except (UnicodeDecodeError, OSError) as exc:
             text, problem = None, exc
         with self._lock:

@@ -8,6 +8,9 @@ the client's position encoding.
 
 from __future__ import annotations
 
+import os
+import sys
+
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
@@ -184,6 +187,12 @@ def code_action(ls: RatecardServer, params: types.CodeActionParams) -> list[type
                                 ls.session.options.diagnostics_docs) or None
 
 
-def serve() -> None:
-    """Run the server over standard input and output until the client says exit."""
-    server.start_io()
+def serve() -> int:
+    """Run the server over standard input and output until the client says exit; the exit code.
+
+    pygls closes the stream it writes to when the client says `exit`: it gets a handle of its
+    own on standard output, so the process's `sys.stdout` stays open for the command's last
+    flush. The code is 0 when `shutdown` came first, else 1, as the protocol says."""
+    with os.fdopen(os.dup(sys.stdout.fileno()), "wb") as out:
+        server.start_io(sys.stdin.buffer, out)
+    return 0 if server.protocol._shutdown else 1  # pygls's own record of `shutdown`

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from ..diagnostics import Span
+from ..model import FEES
 from ..syntax import nodes as n
 
 # symbol keys: ("meter", NAME) ("plan", NAME) ("contract", NAME)
@@ -243,12 +244,29 @@ class _Walker:
         elif isinstance(stmt, n.Charge):
             self.ix._add(stmt.meter.span, ("meter", stmt.meter.name))
             self.spec(stmt.spec, stmt.meter.name)
+        elif isinstance(stmt, n.Allowance):
+            self.money(stmt.amount)
+            self.word(stmt.cadence, "setting")
+            self.applies(stmt.body)
+
+    def applies(self, body) -> None:
+        """`applies to M1, M2` (a discount's, credit's or allowance's): meters, or the word `fees`."""
+        for part in body or ():
+            if isinstance(part, n.AppliesTo):
+                for target in part.targets:
+                    if target.name == FEES:
+                        self.word(target, "setting")
+                    else:
+                        self.ix._add(target.span, ("meter", target.name))
 
     def contract_stmt(self, stmt) -> None:
         if self.terms(stmt):
             return
-        if isinstance(stmt, n.PlanRef):
+        if isinstance(stmt, (n.PlanRef, n.PlanChange)):  # `plan p`, `plan q from DATE`
             self.ix._add(stmt.name.span, ("plan", stmt.name.name))
+        elif isinstance(stmt, n.Discount):
+            self.money(stmt.money)
+            self.applies(stmt.body)
         elif isinstance(stmt, n.ContractDimensions):
             for a in stmt.items:
                 symbol = ("contract-dimension", a.key.name)
@@ -260,6 +278,7 @@ class _Walker:
         elif isinstance(stmt, n.Credit):
             self.ix.credits.append((stmt.span, stmt))
             self.money(stmt.amount)
+            self.applies(stmt.body)
             for part in stmt.body or ():
                 if isinstance(part, n.CreditPrice):
                     self.money(part.amount)

@@ -14,6 +14,7 @@ import re
 
 from lsprotocol import types
 
+from ..syntax import without_bom
 from ..syntax.grammar import keywords
 from .analysis import Analysis
 from .positions import Positions
@@ -42,7 +43,7 @@ def semantic_tokens(analysis: Analysis | None, file: str, text: str, positions: 
     """The LSP-encoded token data for one file's current text."""
     found: dict[tuple[int, int], tuple[int, str, int]] = {}  # (line, col) -> (length, type, modifiers)
     words = keywords()
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(without_bom(text).split("\n"), start=1):  # columns as spans count
         for m in _LEXER.finditer(line):
             kind = m.lastgroup
             if kind == "word":

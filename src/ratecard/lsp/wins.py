@@ -42,17 +42,25 @@ def find_rule(plan: RatingPlan, rule_id: str) -> Owner | None:
     return None
 
 
-def _contracts(plan: RatingPlan, owner: Owner) -> list[tuple[Contract, bool]]:
-    """The contracts whose lines this rule's card can price; (contract, is_hypothetical)."""
+def _contracts(plan: RatingPlan, owner: Owner) -> list[tuple[Contract, str]]:
+    """The contracts whose lines this rule's card can price, each with how the outcome names it
+    (a hypothetical contract per plan when no contract uses the card)."""
     meter = owner.meter.name if owner.meter else None
     if owner.kind == "contract":
         c = plan.contracts.get(owner.name)
-        return [(c, False)] if c else []
+        return [(c, f"`{c.name}`")] if c else []
     if owner.kind == "plan":
         plans = [owner.name]
     else:
         plans = [p.name for p in plan.plans.values() if p.charge(meter) is not None]
-    real = [(c, False) for c in plan.contracts.values() if c.plan in plans]
+    real = []
+    for c in plan.contracts.values():
+        if c.plan in plans:
+            real.append((c, f"`{c.name}`"))
+        for change in c.plan_changes:  # `plan NAME from DATE`: the contract as it stands from then on
+            if change.plan in plans:
+                on = c.model_copy(update={"plan": change.plan, "minimum": change.minimum, "cap": change.cap})
+                real.append((on, f"`{c.name}` (on plan {change.plan} from {change.effective})"))
     if real:
         return real
     keys = {c.key for c in owner.rule.conditions if c.positive and meter
@@ -61,7 +69,7 @@ def _contracts(plan: RatingPlan, owner: Owner) -> list[tuple[Contract, bool]]:
     return [(Contract.model_construct(
         name=f"on plan {p}", customer="", plan=p, starts=dt.date.min, ends=None, dimensions=dims,
         billing="monthly", payment_days=30, autopay=False, overrides={}, minimum=None, credits=(),
-        source="pricing"), True) for p in plans]
+        source="pricing"), f"a contract on plan {p}") for p in plans]
 
 
 def _lines(meter: Meter | None, rule: Rule) -> list[dict[str, str]]:
@@ -114,14 +122,13 @@ def outcomes(plan: RatingPlan, rule_id: str) -> list[str]:
         return [f"no plan charges meter `{meter.name}`, so this rule prices no line"]
     day = _day(owner.rule)
     grouped: dict[tuple[str, str], list[str]] = {}
-    for contract, hypothetical in contracts:
+    for contract, who in contracts:
         layers = rules.layers_for(plan, contract, meter.name)
         for dims in _lines(meter, owner.rule):
             attrs = rules.line_attributes(contract, dims)
             if not owner.rule.matches(attrs):
                 continue
             text = _outcome(plan, rules.resolve(layers, attrs, day), owner.rule)
-            who = f"a contract {contract.name}" if hypothetical else f"`{contract.name}`"
             grouped.setdefault((_dims_text(meter, dims), text), []).append(who)
     if not grouped:
         return ["matches no line of the contracts that use this rate card"]
