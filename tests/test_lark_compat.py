@@ -113,6 +113,18 @@ def test_completion_reads_the_interactive_parsers_value_stack():
     assert any(getattr(t, "type", None) == "NAME" and t == "M" for t in prefix.stack)
 
 
+def test_completion_can_cut_the_interactive_parsers_stacks():
+    from ratecard.syntax.lark_compat import parser_stacks
+    from ratecard.syntax.parser import shared_parser
+
+    ip = shared_parser().lark.parse_interactive('meter M {\n  event "e"\n')
+    ip.exhaust_lexer()
+    stacks = parser_stacks(ip)
+    assert stacks is not None, "ParserState.state_stack / value_stack / parse_conf.parse_table.states"
+    states, values, table = stacks
+    assert len(states) == len(values) + 1 and states[-1] in table and "COUNT" in table[states[-1]]
+
+
 def test_unless_callback_still_decides_keywords():
     assert hasattr(lark.lexer, "UnlessCallback"), "lark.lexer.UnlessCallback is gone"
     lexer = _ratecard_lexer()

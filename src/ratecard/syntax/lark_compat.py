@@ -34,6 +34,13 @@ checks them as well:
   `terminals_by_name`;
 - `InteractiveParser.parser_state.value_stack`, the tokens and nodes before
   the cursor (`syntax.prefix`).
+
+Completion also cuts an unfinished statement off the interactive parser's
+stacks (`syntax.prefix._abandon`) through `parser_stacks`: the parser state's
+`state_stack` and `value_stack` (cut in place, in step) and its parse table's
+`states` (per state, the terminals it takes). Without them an unfinished
+statement on an earlier line hides the context of the lines after it, as it
+did before; the test checks they are there.
 """
 
 from __future__ import annotations
@@ -73,3 +80,14 @@ def fast_loop_supported(root_lexer) -> bool:
     """Whether this Lark's lexers expose what the fast loop applies itself."""
     return scanner_regexps(root_lexer) is not None and all(
         hasattr(root_lexer, a) for a in LEXER_ATTRIBUTES)
+
+
+def parser_stacks(ip) -> tuple[list, list, dict] | None:
+    """(state stack, value stack, parse table by state) of an interactive parser, the
+    stacks its own to cut; None when this Lark keeps them elsewhere (no cutting then)."""
+    state = getattr(ip, "parser_state", None)
+    states, values = getattr(state, "state_stack", None), getattr(state, "value_stack", None)
+    table = getattr(getattr(getattr(state, "parse_conf", None), "parse_table", None), "states", None)
+    if not isinstance(states, list) or not isinstance(values, list) or not isinstance(table, dict):
+        return None
+    return states, values, table

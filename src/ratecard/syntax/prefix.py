@@ -26,6 +26,7 @@ from lark import Token
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from .grammar import keywords
+from .lark_compat import parser_stacks
 from .parser import shared_parser
 
 # terminals whose text is not a fixed keyword: completion offers names/values for these
@@ -82,12 +83,14 @@ def _abandon(ip, token: Token, patterns: dict[str, re.Pattern]) -> None:
 
     The lexer read `token` in the unfinished statement's state, where a keyword may have been
     lexed as a NAME (`title "abc` then `sum x`): the block gets it as the keyword it spells."""
-    states, values = ip.parser_state.state_stack, ip.parser_state.value_stack
+    stacks = parser_stacks(ip)
+    if stacks is None:
+        return  # this Lark's parser cannot be cut: the token is skipped, as before
+    states, values, table = stacks
     top = values[-1] if values else None
     if not (isinstance(top, Token) and top.line is not None and token.line is not None
             and top.line < token.line):
         return  # nothing unfinished on an earlier line: the token itself is the stray one
-    table = ip.parser_state.parse_conf.parse_table.states
     depth = len(values)
     while depth > 0:
         below = values[depth - 1]
