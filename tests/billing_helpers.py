@@ -82,3 +82,24 @@ def invoices(ev, contract=None, kind="usage"):
 
 def D(x) -> Decimal:
     return Decimal(str(x))
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLE_PROJECTS = sorted(p for p in EXAMPLES.iterdir() if (p / "usage.jsonl").exists())
+
+
+def streamed_run(plan, usage, through, aggregator, **kwargs) -> tuple[str, list]:
+    """The JSON run as `invoice` streams it (a `RunWriter` sink), and the run's diagnostics
+    as (code, message)."""
+    import io
+    import tempfile
+
+    from ratecard.billing.documents import RunWriter
+
+    with tempfile.TemporaryFile() as spool:
+        writer = RunWriter(spool)
+        ev = evaluate(plan, usage, through, aggregator=aggregator, sink=writer, **kwargs)
+        out = io.StringIO()
+        if ev.run is not None:
+            writer.finish(ev.run, out)
+    return out.getvalue(), [(d.code, d.message) for d in ev.diagnostics]

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tempfile
-import io
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-from ratecard.billing import evaluate
-from ratecard.billing.documents import RunWriter
 from ratecard.billing.scope import scope
 from ratecard.compiler import compile_paths
 from ratecard.usage import aggregate_usage as duckdb_usage
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-PROJECTS = sorted(p for p in EXAMPLES.iterdir() if (p / "usage.jsonl").exists())
+from billing_helpers import EXAMPLE_PROJECTS, streamed_run
+
+PROJECTS = EXAMPLE_PROJECTS
 
 
 @pytest.fixture(autouse=True)
@@ -59,14 +55,8 @@ def test_the_columns_read_in_ranges_are_the_aggregates(project):
     assert kept.aggregates.for_windows(keys[::2]) == [a for a in aggregates if a.window in set(keys[::2])]
 
 
-def _streamed(plan, usage, through, **kwargs) -> str:
-    with tempfile.TemporaryFile() as spool:
-        writer = RunWriter(spool)
-        ev = evaluate(plan, usage, through, aggregator=duckdb_usage, sink=writer, **kwargs)
-        out = io.StringIO()
-        if ev.run is not None:
-            writer.finish(ev.run, out)
-    return out.getvalue(), [(d.code, d.message) for d in ev.diagnostics]
+def _streamed(plan, usage, through, **kwargs) -> tuple[str, list]:
+    return streamed_run(plan, usage, through, duckdb_usage, **kwargs)
 
 
 @pytest.mark.parametrize("project", PROJECTS, ids=[p.name for p in PROJECTS])

@@ -18,6 +18,8 @@ from ratecard.billing.documents import RunWriter
 from ratecard.compiler import compile_paths
 from ratecard.usage.reference import aggregate_usage
 
+from billing_helpers import EXAMPLE_PROJECTS, EXAMPLES, streamed_run
+
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 CASES = sorted(p for p in CONFORMANCE.glob("0*") if "--contracts" not in
                json.loads((p / "case.json").read_text())["args"]) if CONFORMANCE.exists() else []
@@ -57,18 +59,8 @@ def test_a_run_without_invoices_streams_the_same():
     assert out.getvalue() == run.model_dump_json(indent=2) + "\n"
 
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-PROJECTS = sorted(p for p in EXAMPLES.iterdir() if (p / "usage.jsonl").exists())
-
-
-def _streamed(plan, usage, through, aggregator, **kwargs) -> tuple[str, list]:
-    with tempfile.TemporaryFile() as spool:
-        writer = RunWriter(spool)
-        ev = evaluate(plan, usage, through, aggregator=aggregator, sink=writer, **kwargs)
-        out = io.StringIO()
-        if ev.run is not None:
-            writer.finish(ev.run, out)
-    return out.getvalue(), [(d.code, d.message) for d in ev.diagnostics]
+PROJECTS = EXAMPLE_PROJECTS
+_streamed = streamed_run
 
 
 @pytest.mark.parametrize("workers", [2, 3])
