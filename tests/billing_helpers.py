@@ -88,6 +88,21 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLE_PROJECTS = sorted(p for p in EXAMPLES.iterdir() if (p / "usage.jsonl").exists())
 
 
+def example_through(folder: Path) -> str:
+    """The `--through` date an example project's README bills with (the date its usage ends)."""
+    import re
+
+    return re.search(r"--through (\S+)", (folder / "README.md").read_text())[1]
+
+
+def example_project(folder: Path):
+    """An example project compiled: (plan, its README's `--through` date, its usage file)."""
+    from ratecard.compiler import compile_paths
+
+    plan = compile_paths([str(p) for p in sorted(folder.glob("*.pricing"))]).plan
+    return plan, dt.date.fromisoformat(example_through(folder)), [str(folder / "usage.jsonl")]
+
+
 def streamed_run(plan, usage, through, aggregator, **kwargs) -> tuple[str, list]:
     """The JSON run as `invoice` streams it (a `RunWriter` sink), and the run's diagnostics
     as (code, message)."""

@@ -3,18 +3,14 @@ windows at a time where each range is priced: the same aggregates as reading the
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from ratecard.billing.scope import scope
-from ratecard.compiler import compile_paths
 from ratecard.usage import aggregate_usage as duckdb_usage
 
-from billing_helpers import EXAMPLE_PROJECTS, streamed_run
+from billing_helpers import EXAMPLE_PROJECTS, example_project, streamed_run
 
 PROJECTS = EXAMPLE_PROJECTS
 
@@ -28,10 +24,7 @@ def _read_as_a_large_run_is(monkeypatch):
     monkeypatch.setattr(engine, "FEW_EVENTS", -1)
 
 
-def _project(project: Path):
-    plan = compile_paths([str(p) for p in sorted(project.glob("*.pricing"))]).plan
-    through = dt.date.fromisoformat(re.search(r"--through (\S+)", (project / "README.md").read_text())[1])
-    return plan, through, [str(project / "usage.jsonl")]
+_project = example_project
 
 
 @pytest.mark.parametrize("project", PROJECTS, ids=[p.name for p in PROJECTS])

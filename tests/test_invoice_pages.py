@@ -9,7 +9,6 @@ tests/test_views_golden.py holds the one-process bytes.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 from pathlib import Path
@@ -21,6 +20,8 @@ from ratecard.billing import parallel
 from ratecard.cli import main
 from ratecard.report import pages
 
+from billing_helpers import example_through
+
 ROOT = Path(__file__).resolve().parents[1]
 PROJECTS = sorted(p.name for p in (ROOT / "examples").iterdir() if (p / "usage.jsonl").exists())
 FORMATS = ["text", "markdown", "html"]
@@ -28,7 +29,7 @@ FORMATS = ["text", "markdown", "html"]
 
 def _args(project: str, fmt: str) -> list[str]:
     folder = ROOT / "examples" / project
-    through = re.search(r"--through (\S+)", (folder / "README.md").read_text())[1]
+    through = example_through(folder)
     return ["invoice", *sorted(str(p) for p in folder.glob("*.pricing")), "--usage", str(folder / "usage.jsonl"),
             "--through", through, "--format", fmt]
 

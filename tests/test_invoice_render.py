@@ -27,6 +27,8 @@ from ratecard.io import write_atomic
 from ratecard.report.formatter import Formatter, compact_unit, expiry_text, parse_locale
 from ratecard.report.render import markdown_escape, wrap_lines
 
+from billing_helpers import example_through
+
 from golden_check import assert_golden
 from render_helpers import (
     CASES,
@@ -232,7 +234,7 @@ def test_files_rendered_in_several_processes_are_the_same_files(project, tmp_pat
     from ratecard.report.files import InvoiceFiles
 
     folder = Path(__file__).resolve().parents[1] / "examples" / project
-    through = re.search(r"--through (\S+)", (folder / "README.md").read_text())[1]
+    through = example_through(folder)
     args = ["invoice", *sorted(str(p) for p in folder.glob("*.pricing")),
             "--usage", str(folder / "usage.jsonl"), "--through", through, "--format", "html"]
     real_run_in_parts, split_into = parallel.run_in_parts, []
@@ -555,7 +557,7 @@ def test_one_contracts_files_when_split(tmp_path, monkeypatch, capsys):
     from ratecard.report.files import InvoiceFiles
 
     folder = Path(__file__).resolve().parents[1] / "examples" / "ai-api"
-    through = re.search(r"--through (\S+)", (folder / "README.md").read_text())[1]
+    through = example_through(folder)
     args = ["invoice", *sorted(str(p) for p in folder.glob("*.pricing")),
             "--usage", str(folder / "usage.jsonl"), "--through", through, "--format", "json"]
     monkeypatch.setattr(invoice_command, "usable_cpus", lambda: 3)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import re
 import tempfile
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from ratecard.billing.documents import RunWriter
 from ratecard.compiler import compile_paths
 from ratecard.usage.reference import aggregate_usage
 
-from billing_helpers import EXAMPLE_PROJECTS, EXAMPLES, streamed_run
+from billing_helpers import EXAMPLES, EXAMPLE_PROJECTS, example_project, streamed_run
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 CASES = sorted(p for p in CONFORMANCE.glob("0*") if "--contracts" not in
@@ -71,11 +70,8 @@ def test_pricing_in_forked_processes_is_byte_identical(project, workers, monkeyp
     from ratecard.usage import aggregate_usage as duckdb_usage
 
     monkeypatch.setattr(parallel, "MIN_LINES", 0)
-    plan = compile_paths([str(p) for p in sorted(project.glob("*.pricing"))]).plan
+    plan, through, usage = example_project(project)  # billed through the date its README says
     assert len(plan.contracts) >= 2
-    # each project's README bills through the date its usage ends
-    through = dt.date.fromisoformat(re.search(r"--through (\S+)", (project / "README.md").read_text())[1])
-    usage = [str(project / "usage.jsonl")]
     one = _streamed(plan, usage, through, duckdb_usage)
     split = _streamed(plan, usage, through, duckdb_usage, workers=workers)
     assert split == one

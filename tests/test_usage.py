@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import json
 import random
-import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from ratecard.usage.records import ContractTerm, Window, size_bytes
 from ratecard.usage.rows import UnreadableFile
 from ratecard.usage.sources import Source
 
-from billing_helpers import FILTERED_TOKENS_METER, compile_text, run
+from billing_helpers import FILTERED_TOKENS_METER, compile_text, example_through, run
 
 PRICING = """
 currency USD
@@ -591,7 +590,7 @@ def test_an_examples_invoices_are_the_same_read_either_way(project, monkeypatch,
     from ratecard.cli import main
 
     folder = Path(__file__).resolve().parents[1] / "examples" / project
-    through = re.search(r"--through (\S+)", (folder / "README.md").read_text())[1]
+    through = example_through(folder)
     args = ["invoice", str(folder), "--usage", *sorted(str(p) for p in folder.glob("usage*.jsonl")),
             "--through", through]
     outputs = []
